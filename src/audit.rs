@@ -1,0 +1,419 @@
+//! The whole audit: load → check → grade → rank → report, into `--out`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use polars::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::grade::{self, StateMap};
+use crate::load::{self, Batch, LoadOptions};
+use crate::model::{Month, Table};
+use crate::pipeline::Pipeline;
+use crate::rank::{self, RankInput};
+use crate::report::{self, outdir::Staging, scorecard, summary::*};
+use crate::rules::{self, Checked};
+
+/// What `zhibao audit` is asked to do.
+#[derive(Clone, Debug)]
+pub struct AuditOptions {
+    /// The data directory.
+    pub data: PathBuf,
+    /// The output directory.
+    pub out: PathBuf,
+    /// Period under review (default: the latest month of `industrial`).
+    pub period: Option<Month>,
+    /// A pipeline file (default: the built-in pipeline).
+    pub pipeline: Option<PathBuf>,
+    /// Seed of the random sampling (default: drawn, and recorded).
+    pub seed: Option<u64>,
+    /// Last month's `grades.parquet`.
+    pub previous_grades: Option<PathBuf>,
+    /// Query-list lines per county before sampling.
+    pub capacity: Option<usize>,
+    /// Replace an `--out` that zhibao did not write.
+    pub force: bool,
+}
+
+/// What an audit produced (also written to `--out`).
+pub struct AuditResult {
+    /// The summary written as `summary.json`.
+    pub summary: Summary,
+    /// The query list (output columns).
+    pub query_list: DataFrame,
+    /// The scorecard.
+    pub scorecard: DataFrame,
+    /// Where the outputs are.
+    pub out: PathBuf,
+}
+
+fn pe(stage: &'static str) -> impl Fn(PolarsError) -> Error {
+    move |e| Error::polars(stage, e)
+}
+
+/// Letters of a grade history (`R`, `Y`, `G`, `-` for a month not graded).
+fn letter(g: &str) -> char {
+    match g {
+        "red" => 'R',
+        "yellow" => 'Y',
+        "green" => 'G',
+        _ => '-',
+    }
+}
+
+/// Grades the months before the period under review from the data itself, and
+/// returns the state for the period and each enterprise's history of grades held
+/// from January (one letter per month).
+fn rebuild_state(batch: &Batch, pipeline: &Pipeline) -> Result<(StateMap, HashMap<u32, String>)> {
+    let s = pipeline.section("grading");
+    let p = batch.period;
+    let back = s.int("rebuild_months") as i32;
+    let start = std::cmp::min(p.plus(-back), p.year_start());
+    let mut state = StateMap::new();
+    let mut hist: HashMap<u32, String> = HashMap::new();
+    let mut m = start;
+    while m < p {
+        let b = batch.at(m);
+        let checked = rules::run(&b, pipeline)?;
+        let scored = grade::score(&b, &checked, s)?;
+        let graded = grade::apply(scored, &state, s)?;
+        state = grade::state_of(&graded)?;
+        if m >= p.year_start() {
+            let months_in = (m.0 - p.year_start().0) as usize;
+            for (e, st) in &state {
+                let h = hist.entry(*e).or_default();
+                while h.len() < months_in {
+                    h.push('-');
+                }
+                h.push(letter(st.grade.as_str()));
+            }
+        }
+        m = m.plus(1);
+    }
+    Ok((state, hist))
+}
+
+/// Grade histories carried by an earlier `grades.parquet` (same year only).
+fn histories_from_file(path: &Path, batch: &Batch) -> Result<HashMap<u32, String>> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| Error::Usage(format!("--previous-grades {}: {e}", path.display())))?;
+    let df = ParquetReader::new(file).finish().map_err(pe("grade"))?;
+    let (Ok(u), Ok(h), Ok(per)) = (
+        df.column("uscc"),
+        df.column("grade_history"),
+        df.column("period"),
+    ) else {
+        return Ok(HashMap::new());
+    };
+    let (u, h, per) = (
+        u.str().map_err(pe("grade"))?,
+        h.str().map_err(pe("grade"))?,
+        per.str().map_err(pe("grade"))?,
+    );
+    let ids: HashMap<String, u32> = batch
+        .uscc_by_eid()
+        .into_iter()
+        .enumerate()
+        .map(|(i, u)| (u, i as u32))
+        .collect();
+    let p = batch.period;
+    let mut out = HashMap::new();
+    for i in 0..df.height() {
+        let (Some(us), Some(hs), Some(ps)) = (u.get(i), h.get(i), per.get(i)) else {
+            continue;
+        };
+        let Ok(fp) = Month::parse_strict(ps) else {
+            continue;
+        };
+        if fp.year() != p.year() {
+            continue;
+        }
+        // A re-run of the same month: its history ends with this month; drop it.
+        let mut hs = hs.to_string();
+        if fp == p {
+            hs.pop();
+        }
+        if let Some(&e) = ids.get(us) {
+            out.insert(e, hs);
+        }
+    }
+    Ok(out)
+}
+
+/// Runs an audit and writes its outputs.
+pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
+    let t0 = Instant::now();
+    let pipeline = match &opts.pipeline {
+        Some(p) => Pipeline::load(p)?,
+        None => Pipeline::builtin(),
+    };
+    // Check the output directory before the work, so a refusal comes at once.
+    drop(Staging::new(&opts.out, opts.force)?);
+    let seed = opts.seed.unwrap_or_else(rand::random::<u64>);
+    let mut timings = Timings::default();
+
+    let t = Instant::now();
+    tracing::info!(data = %opts.data.display(), "Loading the data directory.");
+    let batch = load::load(
+        &opts.data,
+        &LoadOptions {
+            period: opts.period,
+        },
+    )?;
+    timings.load = t.elapsed().as_secs_f64();
+    let p = batch.period;
+    tracing::info!(period = %p, "Loaded; running the rules.");
+
+    let t = Instant::now();
+    let checked: Checked = rules::run(&batch, &pipeline)?;
+    timings.rules = t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
+    let gs = pipeline.section("grading");
+    let (state, mut histories, state_source) = match &opts.previous_grades {
+        Some(path) => (
+            grade::read_state(path, &batch)?,
+            histories_from_file(path, &batch)?,
+            format!("previous grades from {}", path.display()),
+        ),
+        None => {
+            let (st, h) = rebuild_state(&batch, &pipeline)?;
+            (
+                st,
+                h,
+                format!("rebuilt from the data ({} earlier months)", {
+                    let back = gs.int("rebuild_months") as i32;
+                    p.0 - std::cmp::min(p.plus(-back), p.year_start()).0
+                }),
+            )
+        }
+    };
+    timings.state_rebuild = t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
+    let scored = grade::score(&batch, &checked, gs)?;
+    let mut graded = grade::apply(scored, &state, gs)?;
+    // Grade history of the year: earlier months, then this one.
+    let months_before = (p.0 - p.year_start().0) as usize;
+    let eids = graded
+        .column("eid")
+        .map_err(pe("grade"))?
+        .u32()
+        .map_err(pe("grade"))?
+        .clone();
+    let grades_now = graded
+        .column("grade")
+        .map_err(pe("grade"))?
+        .str()
+        .map_err(pe("grade"))?
+        .clone();
+    let hist_col: Vec<String> = (0..graded.height())
+        .map(|i| {
+            let e = eids.get(i).unwrap_or(0);
+            let mut h = histories.remove(&e).unwrap_or_default();
+            h.truncate(months_before);
+            while h.len() < months_before {
+                h.insert(0, '-');
+            }
+            h.push(letter(grades_now.get(i).unwrap_or("")));
+            h
+        })
+        .collect();
+    graded
+        .with_column(Column::new("grade_history".into(), hist_col))
+        .map_err(pe("grade"))?;
+    timings.grade = t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
+    let ql = rank::query_list(
+        &RankInput {
+            batch: &batch,
+            findings: &checked.findings,
+            grades: &graded,
+            seed,
+            capacity: opts.capacity,
+        },
+        pipeline.section("query_list"),
+    )?;
+    timings.rank = t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
+    let sc = scorecard::build(
+        &scorecard::ScorecardInput {
+            batch: &batch,
+            findings: &checked.findings,
+            grades: &graded,
+            query_list: &ql,
+        },
+        pipeline.section("scorecard"),
+    )?;
+    let staging = Staging::new(&opts.out, opts.force)?;
+    let ql_out = report::query_list_output(&ql)?;
+    let sc_out = report::scorecard_output(&sc)?;
+    let mut findings_out = report::findings_output(&checked.findings, &batch)?;
+    let mut grades_out = report::grades_output(&graded, &batch)?;
+    report::write_csv(&ql_out, &staging.file("query_list.csv"))?;
+    report::xlsx::write_query_list(&ql_out, p, &staging.file("query_list.xlsx"))?;
+    report::write_parquet(&mut findings_out, &staging.file("findings.parquet"))?;
+    report::write_parquet(&mut grades_out, &staging.file("grades.parquet"))?;
+    report::write_csv(&sc_out, &staging.file("scorecard.csv"))?;
+    report::write_quarantine(&batch.quarantine, &staging.file("quarantine.csv"))?;
+    let histories: Vec<String> = grades_out
+        .column("grade_history")
+        .map_err(pe("report"))?
+        .str()
+        .map_err(pe("report"))?
+        .iter()
+        .map(|h| h.unwrap_or("").to_string())
+        .collect();
+    let page = report::html::render(&report::html::PageInput {
+        scorecard: &sc_out,
+        query_list: &ql,
+        histories,
+        period: p,
+        pipeline: &pipeline,
+        seed,
+    })?;
+    std::fs::write(staging.file("scorecard.html"), page).map_err(|e| Error::Output {
+        path: staging.file("scorecard.html"),
+        message: e.to_string(),
+    })?;
+    report::xlsx::write_report(
+        &ql_out,
+        &sc_out,
+        &findings_out,
+        &batch.quarantine,
+        p,
+        &staging.file("report.xlsx"),
+    )?;
+
+    // The summary, last, with the accounting of every table.
+    let mut outputs = Counts::default();
+    let sev = findings_out
+        .column("severity")
+        .map_err(pe("report"))?
+        .str()
+        .map_err(pe("report"))?
+        .clone();
+    for s in sev.iter().flatten() {
+        *outputs.findings.entry(s.to_string()).or_default() += 1;
+    }
+    for g in grades_out
+        .column("grade")
+        .map_err(pe("report"))?
+        .str()
+        .map_err(pe("report"))?
+        .iter()
+        .flatten()
+    {
+        *outputs.grades.entry(g.to_string()).or_default() += 1;
+    }
+    outputs.query_lines = ql.height() as u64;
+    outputs.query_sampled = ql
+        .column("sampled")
+        .map_err(pe("report"))?
+        .bool()
+        .map_err(pe("report"))?
+        .sum()
+        .unwrap_or(0) as u64;
+    outputs.query_city = ql
+        .column("verifier")
+        .map_err(pe("report"))?
+        .str()
+        .map_err(pe("report"))?
+        .iter()
+        .filter(|v| *v == Some("city"))
+        .count() as u64;
+    outputs.counties = sc.height() as u64;
+    let codes = sc
+        .column("county_code")
+        .map_err(pe("report"))?
+        .str()
+        .map_err(pe("report"))?
+        .clone();
+    let bottom = sc
+        .column("bottom3")
+        .map_err(pe("report"))?
+        .bool()
+        .map_err(pe("report"))?
+        .clone();
+    let flag = sc
+        .column("tax_flag")
+        .map_err(pe("report"))?
+        .bool()
+        .map_err(pe("report"))?
+        .clone();
+    for i in 0..sc.height() {
+        if bottom.get(i) == Some(true) {
+            outputs
+                .bottom_counties
+                .push(codes.get(i).unwrap_or("").to_string());
+        }
+        if flag.get(i) == Some(true) {
+            outputs
+                .tax_flagged_counties
+                .push(codes.get(i).unwrap_or("").to_string());
+        }
+    }
+    outputs.tax_flagged_counties.sort();
+    let mut rules_summary = std::collections::BTreeMap::new();
+    for r in &checked.runs {
+        rules_summary.insert(r.code.to_string(), RuleSummary::from(r));
+        timings
+            .per_rule
+            .insert(r.code.to_string(), (r.seconds * 1000.0).round() / 1000.0);
+    }
+    timings.report = t.elapsed().as_secs_f64();
+    timings.total = t0.elapsed().as_secs_f64();
+    for v in [
+        &mut timings.load,
+        &mut timings.rules,
+        &mut timings.state_rebuild,
+        &mut timings.grade,
+        &mut timings.rank,
+        &mut timings.report,
+        &mut timings.total,
+    ] {
+        *v = (*v * 1000.0).round() / 1000.0;
+    }
+    let summary = Summary {
+        zhibao_version: env!("CARGO_PKG_VERSION"),
+        period: p.to_string(),
+        seed,
+        pipeline: PipelineSummary {
+            name: pipeline.name.clone(),
+            source: pipeline.source.clone(),
+            rules: pipeline.rules.len(),
+        },
+        grade_state: state_source,
+        tables: batch
+            .stats
+            .iter()
+            .map(|(t, s)| (t.name().to_string(), s.clone()))
+            .collect(),
+        tables_not_provided: Table::ALL
+            .iter()
+            .filter(|t| batch.table(**t).is_none())
+            .map(|t| t.name().to_string())
+            .collect(),
+        rules: rules_summary,
+        outputs,
+        timings,
+    };
+    let json = serde_json::to_string_pretty(&summary).map_err(|e| Error::Internal {
+        stage: "report",
+        message: e.to_string(),
+    })?;
+    std::fs::write(staging.file("summary.json"), json + "\n").map_err(|e| Error::Output {
+        path: staging.file("summary.json"),
+        message: e.to_string(),
+    })?;
+    staging.commit()?;
+    Ok(AuditResult {
+        summary,
+        query_list: ql_out,
+        scorecard: sc_out,
+        out: opts.out.clone(),
+    })
+}

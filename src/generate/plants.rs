@@ -1,0 +1,1150 @@
+//! Planted anomalies and the annual / project / quarterly tables of the synthetic
+//! batch. Each anomaly kind names the rule codes expected to find it; the labels
+//! file lists every planted case.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use polars::prelude::*;
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, LogNormal};
+
+use super::{catalog, level, Ent, GenOptions};
+use crate::error::{Error, Result};
+use crate::model::Month;
+
+/// A kind of planted anomaly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    /// Export delivery above sales output.
+    ExportGtSales,
+    /// A negative value.
+    NegativeValue,
+    /// Sales output a small share of gross output.
+    SalesRatio,
+    /// Output jumps far from its history.
+    OutputJump,
+    /// The same figures copied forward.
+    CopiedForward,
+    /// Round figures month after month.
+    RoundFigures,
+    /// A report revised many times.
+    ManyRevisions,
+    /// Taxable sales far below output.
+    TaxRatioLow,
+    /// Output reported without a tax record.
+    NoTaxRecord,
+    /// A county whose output is not backed by tax records.
+    CountyTaxLow,
+    /// R&D spending without super-deduction for three years.
+    RdNoDeduction,
+    /// R&D expenditure below 100.
+    RdSmall,
+    /// Few R&D staff, large expenditure.
+    RdFewStaffBig,
+    /// First-time R&D reporter.
+    RdFirstTime,
+    /// R&D in a low-end industry.
+    RdLowEnd,
+    /// Implausible R&D spend per staff.
+    RdPerStaff,
+    /// Implausible R&D intensity.
+    RdIntensity,
+    /// Year-to-date investment falls.
+    InvYtdFalls,
+    /// Year-to-date investment above the plan.
+    InvAbovePlan,
+    /// A new project books most of its plan in its first month.
+    InvFirstMonth,
+    /// Quarter-end spike of a project.
+    InvQuarterSpike,
+    /// Average wage far from peers.
+    WageOutlier,
+    /// Headcount and wage bill moving in opposite directions.
+    WageInconsistent,
+    /// Energy intensity far from peers.
+    EnergyIntensity,
+    /// Output rising while electricity falls.
+    EnergyDivergence,
+    /// Services revenue jumping.
+    ServiceRevenueJump,
+    /// Services revenue per employee implausible.
+    ServiceRevenuePerEmployee,
+}
+
+impl Kind {
+    /// Name in the labels file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::ExportGtSales => "export_gt_sales",
+            Kind::NegativeValue => "negative_value",
+            Kind::SalesRatio => "sales_ratio_band",
+            Kind::OutputJump => "output_jump",
+            Kind::CopiedForward => "copied_forward",
+            Kind::RoundFigures => "round_figures",
+            Kind::ManyRevisions => "many_revisions",
+            Kind::TaxRatioLow => "tax_ratio_low",
+            Kind::NoTaxRecord => "no_tax_record",
+            Kind::CountyTaxLow => "county_tax_low",
+            Kind::RdNoDeduction => "rd_no_deduction_3y",
+            Kind::RdSmall => "rd_small_expenditure",
+            Kind::RdFewStaffBig => "rd_few_staff_big_spend",
+            Kind::RdFirstTime => "rd_first_time",
+            Kind::RdLowEnd => "rd_low_end_industry",
+            Kind::RdPerStaff => "rd_implausible_per_staff",
+            Kind::RdIntensity => "rd_implausible_intensity",
+            Kind::InvYtdFalls => "inv_ytd_decrease",
+            Kind::InvAbovePlan => "inv_above_plan",
+            Kind::InvFirstMonth => "inv_first_month_share",
+            Kind::InvQuarterSpike => "inv_quarter_end_spike",
+            Kind::WageOutlier => "wage_outlier",
+            Kind::WageInconsistent => "wage_headcount_inconsistent",
+            Kind::EnergyIntensity => "energy_intensity_outlier",
+            Kind::EnergyDivergence => "output_up_electricity_down",
+            Kind::ServiceRevenueJump => "services_revenue_jump",
+            Kind::ServiceRevenuePerEmployee => "services_revenue_per_employee",
+        }
+    }
+
+    /// Rule codes expected to find it (any one suffices).
+    pub fn rules(self) -> &'static [&'static str] {
+        match self {
+            Kind::ExportGtSales => &["IN001"],
+            Kind::NegativeValue => &["IN002"],
+            Kind::SalesRatio => &["IN003"],
+            Kind::OutputJump => &["IN004", "IN005", "IN008", "IN009"],
+            Kind::CopiedForward => &["IN006"],
+            Kind::RoundFigures => &["IN007"],
+            Kind::ManyRevisions => &["IN010"],
+            Kind::TaxRatioLow => &["TX001"],
+            Kind::NoTaxRecord => &["TX002"],
+            Kind::CountyTaxLow => &["TX003"],
+            Kind::RdNoDeduction => &["RD001"],
+            Kind::RdSmall => &["RD002"],
+            Kind::RdFewStaffBig => &["RD003"],
+            Kind::RdFirstTime => &["RD004"],
+            Kind::RdLowEnd => &["RD005"],
+            Kind::RdPerStaff => &["RD006"],
+            Kind::RdIntensity => &["RD007"],
+            Kind::InvYtdFalls => &["IV001"],
+            Kind::InvAbovePlan => &["IV002"],
+            Kind::InvFirstMonth => &["IV003"],
+            Kind::InvQuarterSpike => &["IV006"],
+            Kind::WageOutlier => &["LB001"],
+            Kind::WageInconsistent => &["LB002"],
+            Kind::EnergyIntensity => &["EN001"],
+            Kind::EnergyDivergence => &["EN002"],
+            Kind::ServiceRevenueJump => &["SV001"],
+            Kind::ServiceRevenuePerEmployee => &["SV002"],
+        }
+    }
+
+    /// The kinds planted in enterprises' monthly industrial and tax rows.
+    const MONTHLY: [Kind; 9] = [
+        Kind::ExportGtSales,
+        Kind::NegativeValue,
+        Kind::SalesRatio,
+        Kind::OutputJump,
+        Kind::CopiedForward,
+        Kind::RoundFigures,
+        Kind::ManyRevisions,
+        Kind::TaxRatioLow,
+        Kind::NoTaxRecord,
+    ];
+    const RD: [Kind; 7] = [
+        Kind::RdNoDeduction,
+        Kind::RdSmall,
+        Kind::RdFewStaffBig,
+        Kind::RdFirstTime,
+        Kind::RdLowEnd,
+        Kind::RdPerStaff,
+        Kind::RdIntensity,
+    ];
+    const INV: [Kind; 4] = [
+        Kind::InvYtdFalls,
+        Kind::InvAbovePlan,
+        Kind::InvFirstMonth,
+        Kind::InvQuarterSpike,
+    ];
+    const OTHER: [Kind; 4] = [
+        Kind::WageOutlier,
+        Kind::WageInconsistent,
+        Kind::EnergyIntensity,
+        Kind::EnergyDivergence,
+    ];
+    const SERVICES: [Kind; 2] = [Kind::ServiceRevenueJump, Kind::ServiceRevenuePerEmployee];
+}
+
+/// One line of the labels file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Label {
+    /// `enterprise`, `project` or `county`.
+    pub level: &'static str,
+    /// The enterprise (legal entity for projects), empty for counties.
+    pub uscc: String,
+    /// The project, for project anomalies.
+    pub project_id: String,
+    /// The county.
+    pub county_code: String,
+    /// The month (or year) planted.
+    pub period: String,
+    /// The kind.
+    pub kind: Kind,
+    /// What was done.
+    pub detail: String,
+}
+
+/// The plan of one enterprise's anomaly.
+#[derive(Clone, Debug)]
+pub struct Plant {
+    /// Kind.
+    pub kind: Kind,
+    /// Month it shows in (the last month of a run for runs).
+    pub month: Month,
+    /// Magnitude (kind-specific).
+    pub factor: f64,
+    /// Length of a run, or the set of months (bit mask over the year) for tax gaps.
+    pub span: u32,
+}
+
+/// Planted anomalies by enterprise index, with their labels.
+#[derive(Default)]
+pub struct Plan {
+    by_ent: HashMap<usize, Plant>,
+    /// Labels of the monthly anomalies.
+    pub labels: Vec<Label>,
+    /// Enterprises with an R&D plant.
+    pub rd: HashMap<usize, Kind>,
+    /// Enterprises planted for the other report families.
+    pub other: HashMap<usize, Plant>,
+}
+
+impl Plan {
+    /// The monthly plant of an enterprise.
+    pub fn get(&self, eid: usize) -> Option<&Plant> {
+        self.by_ent.get(&eid).or_else(|| self.other.get(&eid))
+    }
+
+    fn is_planted(&self, eid: usize) -> bool {
+        self.by_ent.contains_key(&eid)
+            || self.rd.contains_key(&eid)
+            || self.other.contains_key(&eid)
+    }
+}
+
+impl Plant {
+    /// Applies the plant to one month of industrial and tax values.
+    #[allow(clippy::too_many_arguments)]
+    pub fn apply_month(
+        &self,
+        e: &Ent,
+        m: Month,
+        origin: Month,
+        gross: &mut f64,
+        sales: &mut f64,
+        export: &mut f64,
+        revisions: &mut i64,
+        tax: &mut Option<f64>,
+    ) {
+        let end = self.month;
+        match self.kind {
+            Kind::ExportGtSales if m == end => *export = (*sales * self.factor).round(),
+            Kind::NegativeValue if m == end => *sales = -(self.factor.round()),
+            Kind::SalesRatio if m == end => {
+                *sales = (*gross * self.factor).round();
+                *export = export.min(*sales);
+            }
+            Kind::OutputJump if m == end => {
+                *gross = (*gross * self.factor).round();
+                *sales = (*sales * self.factor).round();
+                *export = (*export * self.factor).round();
+            }
+            Kind::CopiedForward if m <= end && m.0 > end.0 - self.span as i32 => {
+                let first = end.plus(-(self.span as i32) + 1);
+                *gross = level(e, first, origin).round().max(1.0);
+                *sales = (*gross * e.sales_ratio).round();
+                *export = (*sales * e.export_share).round();
+            }
+            Kind::RoundFigures if m <= end && m.0 > end.0 - 12 => {
+                *gross = ((*gross / 100.0).round() * 100.0).max(100.0);
+                *sales = (*gross * e.sales_ratio / 100.0).round() * 100.0;
+                *export = export.min(*sales);
+            }
+            Kind::ManyRevisions if m == end => *revisions = self.factor as i64,
+            Kind::TaxRatioLow if m.year() == end.year() && m <= end => {
+                if let Some(t) = tax.as_mut() {
+                    *t = (*t * self.factor).round();
+                }
+            }
+            Kind::NoTaxRecord
+                if m.year() == end.year()
+                    && m <= end
+                    && (self.span >> (m.month() - 1)) & 1 == 1 =>
+            {
+                *tax = None
+            }
+            Kind::EnergyDivergence if m == end => {
+                *gross = (*gross * self.factor).round();
+                *sales = (*sales * self.factor).round();
+                *export = (*export * self.factor).round();
+            }
+            _ => {}
+        }
+    }
+
+    /// Applies the plant to one month of energy values.
+    pub fn apply_energy(
+        &self,
+        _e: &Ent,
+        m: Month,
+        _origin: Month,
+        energy: &mut f64,
+        electricity: &mut f64,
+    ) {
+        match self.kind {
+            Kind::EnergyIntensity if m.year() == self.month.year() && m <= self.month => {
+                *energy = (*energy * self.factor).round();
+                *electricity = (*electricity * self.factor).round();
+            }
+            Kind::EnergyDivergence if m == self.month => {
+                // Output was raised by `factor`; electricity falls instead.
+                *electricity = (*electricity * 0.55).round();
+            }
+            _ => {}
+        }
+    }
+}
+
+fn label(kind: Kind, e: &Ent, counties: &[String], period: String, detail: String) -> Label {
+    Label {
+        level: "enterprise",
+        uscc: e.uscc.clone(),
+        project_id: String::new(),
+        county_code: counties[e.county].clone(),
+        period,
+        kind,
+        detail,
+    }
+}
+
+/// Chooses the planted enterprises and what is planted in each.
+pub fn plan(
+    o: &GenOptions,
+    ents: &mut Vec<Ent>,
+    counties: &[String],
+    rng: &mut ChaCha8Rng,
+) -> Plan {
+    let p = o.end;
+    let start = p.plus(-(o.months as i32) + 1);
+    let mut plan = Plan::default();
+    // Services enterprises, a separate group in the register.
+    let n_services = if o.other_families {
+        (o.enterprises / 8).max(20)
+    } else {
+        0
+    };
+    let mut seen: std::collections::HashSet<String> = ents.iter().map(|e| e.uscc.clone()).collect();
+    for _ in 0..n_services {
+        let county = rng.random_range(0..counties.len());
+        let mut code = super::make_uscc(&counties[county], rng);
+        while seen.contains(&code) {
+            code = super::make_uscc(&counties[county], rng);
+        }
+        seen.insert(code.clone());
+        let (svc_code, svc_name) =
+            catalog::SERVICE_INDUSTRIES[rng.random_range(0..catalog::SERVICE_INDUSTRIES.len())];
+        ents.push(Ent {
+            uscc: code,
+            name: format!(
+                "{}{}有限公司",
+                catalog::PLACES[rng.random_range(0..catalog::PLACES.len())],
+                svc_name
+            ),
+            county,
+            industry: usize::MAX,
+            code: svc_code,
+            entry: start.plus(-rng.random_range(1..60)),
+            base: 1500.0
+                + LogNormal::new((1500f64).ln(), 0.9)
+                    .expect("valid")
+                    .sample(rng),
+            growth: rng.random_range(-0.05..0.15),
+            sales_ratio: 1.0,
+            export_share: 0.0,
+            tax_factor: 1.1,
+            employees: rng.random_range(50.0..600.0),
+            energy_per_output: 0.0,
+            services: true,
+        });
+    }
+    let n_industrial = ents.len() - n_services;
+    // Candidates: enterprises with the whole history.
+    let mut cands: Vec<usize> = (0..n_industrial)
+        .filter(|&i| ents[i].entry < start)
+        .collect();
+    // Deterministic shuffle.
+    for i in (1..cands.len()).rev() {
+        let j = rng.random_range(0..=i);
+        cands.swap(i, j);
+    }
+    let kinds_total = Kind::MONTHLY.len()
+        + Kind::RD.len()
+        + Kind::INV.len()
+        + if o.other_families {
+            Kind::OTHER.len()
+        } else {
+            0
+        };
+    let per_kind = ((o.enterprises as f64 * o.anomaly_rate) / kinds_total as f64)
+        .round()
+        .max(3.0) as usize;
+    let mut next = 0usize;
+    let ytd_months = p.month() as i32;
+    let pick_month = |rng: &mut ChaCha8Rng, hard: bool| -> Month {
+        // Most anomalies are in the month under review; hard ones also earlier in the year.
+        if hard && rng.random::<f64>() < 0.3 && ytd_months > 1 {
+            p.plus(-rng.random_range(1..ytd_months))
+        } else {
+            p
+        }
+    };
+    for kind in Kind::MONTHLY {
+        for _ in 0..per_kind {
+            let Some(&eid) = cands.get(next) else { break };
+            next += 1;
+            let e = &ents[eid];
+            let (month, factor, span, detail) = match kind {
+                Kind::ExportGtSales => {
+                    let f = rng.random_range(1.15..1.6);
+                    (
+                        pick_month(rng, true),
+                        f,
+                        0,
+                        format!("export delivery = {f:.2} × sales output"),
+                    )
+                }
+                Kind::NegativeValue => {
+                    let f = rng.random_range(100.0..2000.0);
+                    (
+                        pick_month(rng, true),
+                        f,
+                        0,
+                        format!("sales output = −{f:.0}"),
+                    )
+                }
+                Kind::SalesRatio => {
+                    let f = rng.random_range(0.15..0.4);
+                    (p, f, 0, format!("sales output = {f:.2} × gross output"))
+                }
+                Kind::OutputJump => {
+                    let f = if rng.random::<f64>() < 0.7 {
+                        rng.random_range(2.6..4.0)
+                    } else {
+                        rng.random_range(0.12..0.3)
+                    };
+                    (p, f, 0, format!("output × {f:.2} this month"))
+                }
+                Kind::CopiedForward => {
+                    let k = rng.random_range(3..=5u32);
+                    (
+                        p,
+                        0.0,
+                        k,
+                        format!("the same gross and sales output for {k} months"),
+                    )
+                }
+                Kind::RoundFigures => (
+                    p,
+                    0.0,
+                    12,
+                    "gross output a multiple of 100 for 12 months".to_string(),
+                ),
+                Kind::ManyRevisions => {
+                    let f = rng.random_range(4..9) as f64;
+                    (p, f, 0, format!("revised {f:.0} times"))
+                }
+                Kind::TaxRatioLow => {
+                    let f = rng.random_range(0.35..0.7);
+                    (p, f, 0, format!("taxable sales × {f:.2} all year"))
+                }
+                Kind::NoTaxRecord => {
+                    let mut mask = 1u32 << (p.month() - 1);
+                    if p.month() > 2 && rng.random::<f64>() < 0.5 {
+                        mask |= 1 << rng.random_range(0..p.month() - 1);
+                    }
+                    (
+                        p,
+                        0.0,
+                        mask,
+                        format!(
+                            "no tax record in {} month(s) of the year",
+                            mask.count_ones()
+                        ),
+                    )
+                }
+                _ => unreachable!("monthly kinds only"),
+            };
+            let period = month.to_string();
+            plan.labels.push(label(kind, e, counties, period, detail));
+            plan.by_ent.insert(
+                eid,
+                Plant {
+                    kind,
+                    month,
+                    factor,
+                    span,
+                },
+            );
+        }
+    }
+    // Three counties whose large enterprises' output is not backed by tax records.
+    if counties.len() >= 6 {
+        let mut by_county: Vec<Vec<usize>> = vec![Vec::new(); counties.len()];
+        for (i, e) in ents.iter().enumerate().take(n_industrial) {
+            by_county[e.county].push(i);
+        }
+        let mut order: Vec<usize> = (0..counties.len())
+            .filter(|&c| by_county[c].len() >= 8)
+            .collect();
+        for i in (1..order.len()).rev() {
+            let j = rng.random_range(0..=i);
+            order.swap(i, j);
+        }
+        for &c in order.iter().take(3) {
+            let mut members: Vec<usize> = by_county[c]
+                .iter()
+                .copied()
+                .filter(|i| !plan.by_ent.contains_key(i))
+                .collect();
+            members.sort_by(|a, b| ents[*b].base.total_cmp(&ents[*a].base));
+            let n_low = (members.len() as f64 * 0.12).ceil() as usize;
+            for &eid in members.iter().take(n_low) {
+                let f = rng.random_range(0.25..0.45);
+                plan.by_ent.insert(
+                    eid,
+                    Plant {
+                        kind: Kind::TaxRatioLow,
+                        month: p,
+                        factor: f,
+                        span: 0,
+                    },
+                );
+                plan.labels.push(label(
+                    Kind::TaxRatioLow,
+                    &ents[eid],
+                    counties,
+                    p.to_string(),
+                    format!("taxable sales × {f:.2} all year (county {})", counties[c]),
+                ));
+            }
+            plan.labels.push(Label {
+                level: "county",
+                uscc: String::new(),
+                project_id: String::new(),
+                county_code: counties[c].clone(),
+                period: p.to_string(),
+                kind: Kind::CountyTaxLow,
+                detail: format!("{n_low} largest enterprises with low taxable sales"),
+            });
+        }
+    }
+    // R&D plants: chosen here, applied when the R&D table is written.
+    for kind in Kind::RD {
+        let mut placed = 0;
+        while placed < per_kind {
+            let Some(&eid) = cands.get(next) else { break };
+            next += 1;
+            if plan.is_planted(eid) {
+                continue;
+            }
+            let div = &catalog::INDUSTRIES[ents[eid].industry].code[..2];
+            let low_end = ["13", "14", "20"].contains(&div);
+            // Low-end plants need a low-end enterprise; the others must not be one.
+            if (kind == Kind::RdLowEnd) != low_end {
+                continue;
+            }
+            plan.rd.insert(eid, kind);
+            placed += 1;
+        }
+    }
+    // Labour and energy plants.
+    if o.other_families {
+        for kind in Kind::OTHER {
+            for _ in 0..per_kind {
+                let Some(&eid) = cands.get(next) else { break };
+                next += 1;
+                let e = &ents[eid];
+                let (factor, detail) = match kind {
+                    Kind::WageOutlier => {
+                        let f = if rng.random::<f64>() < 0.5 {
+                            rng.random_range(4.0..8.0)
+                        } else {
+                            rng.random_range(0.08..0.2)
+                        };
+                        (f, format!("wage bill × {f:.2} in the last quarter"))
+                    }
+                    Kind::WageInconsistent => (
+                        rng.random_range(1.6..2.2),
+                        "headcount up, wage bill down in the last quarter".to_string(),
+                    ),
+                    Kind::EnergyIntensity => {
+                        let f = rng.random_range(6.0..15.0);
+                        (f, format!("energy consumption × {f:.1} all year"))
+                    }
+                    Kind::EnergyDivergence => (
+                        rng.random_range(1.5..1.9),
+                        "output up this month while electricity falls".to_string(),
+                    ),
+                    _ => unreachable!("other kinds only"),
+                };
+                let month = if matches!(kind, Kind::WageOutlier | Kind::WageInconsistent) {
+                    // The last quarter end up to the period.
+                    p.plus(-((p.month() % 3) as i32))
+                } else {
+                    p
+                };
+                plan.labels
+                    .push(label(kind, e, counties, month.to_string(), detail));
+                plan.other.insert(
+                    eid,
+                    Plant {
+                        kind,
+                        month,
+                        factor,
+                        span: 0,
+                    },
+                );
+            }
+        }
+        // Services plants among the services enterprises.
+        let svc: Vec<usize> = (n_industrial..ents.len()).collect();
+        let mut k = 0;
+        for kind in Kind::SERVICES {
+            for _ in 0..per_kind.min(svc.len() / 4) {
+                let eid = svc[k];
+                k += 1;
+                let f = match kind {
+                    Kind::ServiceRevenueJump => rng.random_range(3.0..5.0),
+                    _ => rng.random_range(0.05..0.12),
+                };
+                plan.other.insert(
+                    eid,
+                    Plant {
+                        kind,
+                        month: p,
+                        factor: f,
+                        span: 0,
+                    },
+                );
+                let detail = match kind {
+                    Kind::ServiceRevenueJump => format!("revenue × {f:.1} this month"),
+                    _ => format!("employees × {f:.2} all year, revenue unchanged"),
+                };
+                plan.labels
+                    .push(label(kind, &ents[eid], counties, p.to_string(), detail));
+            }
+        }
+    }
+    plan
+}
+
+fn derr(e: PolarsError) -> Error {
+    Error::polars("generate", e)
+}
+
+/// The annual R&D table: three years up to the year before the last month.
+pub fn rd_table(
+    o: &GenOptions,
+    ents: &[Ent],
+    counties: &[String],
+    plan: &Plan,
+    labels: &mut Vec<Label>,
+    rng: &mut ChaCha8Rng,
+) -> Result<DataFrame> {
+    let y = o.end.year() - 1;
+    let years = [y - 2, y - 1, y];
+    let origin = o.end.plus(-(o.months as i32) + 1);
+    let per_staff = LogNormal::new((180f64).ln(), 0.25).expect("valid");
+    let (mut u, mut yr, mut staff, mut exp, mut ded) = (vec![], vec![], vec![], vec![], vec![]);
+    for (i, e) in ents.iter().enumerate() {
+        if e.services {
+            continue;
+        }
+        let first_year_start = Month::new(years[0], 1).expect("valid");
+        let planted = plan.rd.get(&i).copied();
+        let natural = e.entry < first_year_start
+            && rng.random::<f64>() < catalog::INDUSTRIES[e.industry].rd_share;
+        if !natural && planted.is_none() {
+            continue;
+        }
+        let annual = level(e, Month::new(y, 6).expect("valid"), origin) * 12.0;
+        let base_staff = (5.0
+            + LogNormal::new((annual / 8000.0).max(0.5).ln(), 0.5)
+                .expect("valid")
+                .sample(rng))
+        .round();
+        let ps = per_staff.sample(rng);
+        for (k, &year) in years.iter().enumerate() {
+            let this_year = year == y;
+            let drift = 1.0 + 0.06 * (k as f64 - 2.0);
+            let mut s = (base_staff * drift).round().max(5.0);
+            let mut x = (s * ps * rng.random_range(0.9..1.1)).round();
+            let mut d = if rng.random::<f64>() < 0.92 {
+                (x * rng.random_range(0.2..0.25)).round()
+            } else {
+                0.0
+            };
+            match planted {
+                Some(Kind::RdNoDeduction) => d = 0.0,
+                Some(Kind::RdFirstTime) if !this_year => continue,
+                Some(Kind::RdSmall) if this_year => {
+                    s = rng.random_range(1..4) as f64;
+                    x = rng.random_range(20.0..95.0f64).round();
+                    d = 0.0;
+                }
+                Some(Kind::RdFewStaffBig) if this_year => {
+                    s = rng.random_range(1..5) as f64;
+                    x = rng.random_range(2500.0..8000.0f64).round();
+                }
+                Some(Kind::RdPerStaff) if this_year => {
+                    x = (x * rng.random_range(12.0..25.0)).round()
+                }
+                Some(Kind::RdIntensity) if this_year => {
+                    x = (annual * rng.random_range(0.6..1.2)).round();
+                    s = (x / ps).round().max(5.0);
+                }
+                _ => {}
+            }
+            u.push(e.uscc.clone());
+            yr.push(year as i64);
+            staff.push(s as i64);
+            exp.push(x);
+            ded.push(d);
+        }
+        if let Some(kind) = planted {
+            labels.push(Label {
+                level: "enterprise",
+                uscc: e.uscc.clone(),
+                project_id: String::new(),
+                county_code: counties[e.county].clone(),
+                period: y.to_string(),
+                kind,
+                detail: match kind {
+                    Kind::RdNoDeduction => "no super-deduction relief in three years".into(),
+                    Kind::RdSmall => "R&D expenditure below 100".into(),
+                    Kind::RdFewStaffBig => "1–4 R&D staff, expenditure 2,500–8,000".into(),
+                    Kind::RdFirstTime => "no R&D in the two earlier years".into(),
+                    Kind::RdLowEnd => "low-end industry reporting R&D".into(),
+                    Kind::RdPerStaff => "expenditure × 12–25 at the same staff".into(),
+                    Kind::RdIntensity => "expenditure 60–120% of output".into(),
+                    _ => String::new(),
+                },
+            });
+        }
+    }
+    let n = u.len();
+    DataFrame::new(
+        n,
+        vec![
+            Column::new("uscc".into(), u),
+            Column::new("year".into(), yr),
+            Column::new("rd_staff".into(), staff),
+            Column::new("rd_expenditure".into(), exp),
+            Column::new("rd_super_deduction".into(), ded),
+        ],
+    )
+    .map_err(derr)
+}
+
+/// Investment projects, monthly, with year-to-date completion.
+pub fn investment_table(
+    o: &GenOptions,
+    ents: &[Ent],
+    counties: &[String],
+    labels: &mut Vec<Label>,
+    rng: &mut ChaCha8Rng,
+) -> Result<DataFrame> {
+    let p = o.end;
+    let start = p.plus(-(o.months as i32) + 1);
+    let industrial: Vec<usize> = (0..ents.len())
+        .filter(|&i| !ents[i].services && ents[i].entry < start)
+        .collect();
+    let n_projects = (o.enterprises / 10).max(30);
+    let planned_d = LogNormal::new((60_000f64).ln(), 1.3).expect("valid");
+    let (mut pid, mut u, mut cc, mut per, mut plan_t, mut ytd, mut sp) =
+        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    let per_kind = ((o.enterprises as f64 * o.anomaly_rate) / 24.0)
+        .round()
+        .max(3.0) as usize;
+    let mut planted: Vec<Option<crate::generate::plants::Kind>> = vec![None; n_projects];
+    let mut k = 0;
+    for kind in Kind::INV {
+        for _ in 0..per_kind {
+            if k < n_projects {
+                planted[k * 7 % n_projects] = Some(kind);
+            }
+            k += 1;
+        }
+    }
+    for j in 0..n_projects {
+        let owner = industrial[rng.random_range(0..industrial.len())];
+        let e = &ents[owner];
+        let county = counties[e.county].clone();
+        let id = format!(
+            "{}-{:04}-{:02}-{:06}",
+            &county[..6],
+            p.year() - rng.random_range(0..3),
+            rng.random_range(1..=12),
+            j
+        );
+        let planned = planned_d.sample(rng).round().max(5_000.0);
+        let kind = planted[j];
+        let duration = rng.random_range(12..48);
+        // A first-month plant starts this year; a quarter-spike plant has history.
+        let begin = match kind {
+            Some(Kind::InvFirstMonth) => p.year_start().plus(rng.random_range(0..p.month() as i32)),
+            Some(Kind::InvQuarterSpike) | Some(Kind::InvYtdFalls) | Some(Kind::InvAbovePlan) => {
+                start.plus(-rng.random_range(0..12))
+            }
+            _ => start.plus(rng.random_range(-24..(o.months as i32 - 2))),
+        };
+        let total = planned * rng.random_range(0.85..0.98);
+        let monthly = total / duration as f64;
+        let spike_q = {
+            // The last quarter end up to the period, with four months of history before it.
+            let q = p.plus(-((p.month() % 3) as i32));
+            if q.year() == p.year() && q.0 - begin.0 >= 5 {
+                Some(q)
+            } else {
+                None
+            }
+        };
+        let fall_m = if p.month() > 2 {
+            Some(p.plus(-rng.random_range(0..(p.month() as i32 - 2))))
+        } else {
+            None
+        };
+        let mut cum_year = 0.0;
+        let mut cum_all = 0.0;
+        let mut prev_ytd = 0.0;
+        let first = begin.max(start);
+        let last = std::cmp::min(begin.plus(duration), p);
+        if first > last {
+            continue;
+        }
+        let mut m = begin;
+        let mut labelled = false;
+        while m <= last {
+            if m.month() == 1 {
+                cum_year = 0.0;
+            }
+            let qe = if m.is_quarter_end() { 1.4 } else { 0.9 };
+            let mut inc = (monthly * qe * rng.random_range(0.75..1.25)).round();
+            if m == begin && kind == Some(Kind::InvFirstMonth) {
+                inc = (planned * rng.random_range(0.6..0.9)).round();
+            }
+            if Some(m) == spike_q && kind == Some(Kind::InvQuarterSpike) {
+                inc = (monthly * rng.random_range(5.0..10.0)).round().max(1500.0);
+            }
+            if cum_all + inc > total
+                && kind != Some(Kind::InvFirstMonth)
+                && kind != Some(Kind::InvQuarterSpike)
+            {
+                inc = (total - cum_all).max(0.0);
+            }
+            cum_all += inc;
+            cum_year += inc;
+            let mut y = cum_year;
+            if Some(m) == fall_m && kind == Some(Kind::InvYtdFalls) && m.month() > 1 && m > begin {
+                y = (prev_ytd * rng.random_range(0.5..0.9f64)).round();
+            }
+            if m == p && kind == Some(Kind::InvAbovePlan) {
+                y = (planned * rng.random_range(1.1..1.5)).round();
+            }
+            if m >= first {
+                pid.push(id.clone());
+                u.push(e.uscc.clone());
+                cc.push(county.clone());
+                per.push(m.to_string());
+                plan_t.push(planned);
+                ytd.push(y);
+                sp.push(if j % 5 == 0 {
+                    None
+                } else {
+                    Some(begin.to_string())
+                });
+                let hit = match kind {
+                    Some(Kind::InvYtdFalls) => Some(m) == fall_m && m.month() > 1 && m > begin,
+                    Some(Kind::InvAbovePlan) => m == p,
+                    Some(Kind::InvFirstMonth) => m == begin,
+                    Some(Kind::InvQuarterSpike) => Some(m) == spike_q,
+                    _ => false,
+                };
+                if hit && !labelled {
+                    labelled = true;
+                    labels.push(Label {
+                        level: "project",
+                        uscc: e.uscc.clone(),
+                        project_id: id.clone(),
+                        county_code: county.clone(),
+                        period: m.to_string(),
+                        kind: kind.expect("planted"),
+                        detail: format!("planned total {planned:.0}"),
+                    });
+                }
+            }
+            prev_ytd = y;
+            m = m.plus(1);
+        }
+        // A first-month plant must carry its start month.
+        if kind == Some(Kind::InvFirstMonth) {
+            let n = sp.len();
+            for v in sp
+                .iter_mut()
+                .rev()
+                .take(n.min((last.0 - first.0 + 1) as usize))
+            {
+                *v = Some(begin.to_string());
+            }
+        }
+    }
+    let n = pid.len();
+    DataFrame::new(
+        n,
+        vec![
+            Column::new("project_id".into(), pid),
+            Column::new("uscc".into(), u),
+            Column::new("county_code".into(), cc),
+            Column::new("period".into(), per),
+            Column::new("planned_total".into(), plan_t),
+            Column::new("ytd_completed".into(), ytd),
+            Column::new("start_period".into(), sp),
+        ],
+    )
+    .map_err(derr)
+}
+
+/// Outcomes of earlier queries: a sample of each of the six months before the last.
+pub fn verifications_table(
+    o: &GenOptions,
+    ents: &[Ent],
+    plan: &Plan,
+    rng: &mut ChaCha8Rng,
+) -> Result<DataFrame> {
+    let p = o.end;
+    let (mut u, mut per, mut out, mut at) = (vec![], vec![], vec![], vec![]);
+    for k in 1..=6 {
+        let m = p.plus(-k);
+        for (i, e) in ents.iter().enumerate() {
+            if e.entry > m || rng.random::<f64>() >= 0.015 {
+                continue;
+            }
+            let r: f64 = rng.random();
+            let bad = if plan.is_planted(i) { 0.5 } else { 0.05 };
+            let outcome = if r < bad {
+                "confirmed_error"
+            } else if r < bad + 0.25 {
+                "explained"
+            } else {
+                "no_issue"
+            };
+            let when = m.plus(1);
+            u.push(e.uscc.clone());
+            per.push(m.to_string());
+            out.push(outcome);
+            at.push(format!(
+                "{}-{:02}-{:02}T10:00:00",
+                when.year(),
+                when.month(),
+                rng.random_range(10..28)
+            ));
+        }
+    }
+    let n = u.len();
+    DataFrame::new(
+        n,
+        vec![
+            Column::new("uscc".into(), u),
+            Column::new("period".into(), per),
+            Column::new("outcome".into(), out),
+            Column::new("verified_at".into(), at),
+        ],
+    )
+    .map_err(derr)
+}
+
+/// Quarterly labour and wages of the industrial enterprises.
+pub fn labor_table(
+    o: &GenOptions,
+    ents: &[Ent],
+    plan: &Plan,
+    rng: &mut ChaCha8Rng,
+) -> Result<DataFrame> {
+    let p = o.end;
+    let start = p.plus(-(o.months as i32) + 1);
+    let wage_level = LogNormal::new((21.0f64).ln(), 0.12).expect("valid");
+    let (mut u, mut per, mut emp, mut wage) = (vec![], vec![], vec![], vec![]);
+    for (i, e) in ents.iter().enumerate().filter(|(_, e)| !e.services) {
+        let w = wage_level.sample(rng);
+        let mut m = start;
+        while m <= p {
+            if m.is_quarter_end() && e.entry <= m {
+                let grow = 1.0 + 0.01 * ((m.0 - start.0) as f64 / 3.0);
+                let mut staff = (e.employees * grow * rng.random_range(0.97..1.03)).round();
+                let mut bill = (staff
+                    * w
+                    * grow.sqrt()
+                    * rng.random_range(0.95..1.05)
+                    * if m.month() == 12 { 1.25 } else { 1.0 })
+                .round();
+                if let Some(pl) = plan.other.get(&i) {
+                    if m == pl.month {
+                        match pl.kind {
+                            Kind::WageOutlier => bill = (bill * pl.factor).round(),
+                            Kind::WageInconsistent => {
+                                staff = (staff * pl.factor).round();
+                                bill = (bill * 0.6).round();
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                u.push(e.uscc.clone());
+                per.push(m.to_string());
+                emp.push(staff as i64);
+                wage.push(bill);
+            }
+            m = m.plus(1);
+        }
+    }
+    let n = u.len();
+    DataFrame::new(
+        n,
+        vec![
+            Column::new("uscc".into(), u),
+            Column::new("period".into(), per),
+            Column::new("employees".into(), emp),
+            Column::new("wage_total".into(), wage),
+        ],
+    )
+    .map_err(derr)
+}
+
+/// Monthly revenue and headcount of the services enterprises.
+pub fn services_table(
+    o: &GenOptions,
+    ents: &[Ent],
+    plan: &Plan,
+    rng: &mut ChaCha8Rng,
+) -> Result<DataFrame> {
+    let p = o.end;
+    let start = p.plus(-(o.months as i32) + 1);
+    let noise = LogNormal::new(0.0, 0.07).expect("valid");
+    let (mut u, mut per, mut rev, mut emp) = (vec![], vec![], vec![], vec![]);
+    for (i, e) in ents.iter().enumerate().filter(|(_, e)| e.services) {
+        let mut m = start;
+        while m <= p {
+            let n1 = noise.sample(rng);
+            let n2 = rng.random_range(0.98..1.02);
+            if e.entry <= m {
+                let years = (m.0 - start.0) as f64 / 12.0;
+                let mut r = (e.base
+                    * (1.0 + e.growth).powf(years)
+                    * n1
+                    * if m.month() == 12 { 1.2 } else { 1.0 })
+                .round();
+                let mut s = (e.employees * n2).round();
+                if let Some(pl) = plan.other.get(&i) {
+                    match pl.kind {
+                        Kind::ServiceRevenueJump if m == pl.month => r = (r * pl.factor).round(),
+                        Kind::ServiceRevenuePerEmployee
+                            if m.year() == pl.month.year() && m <= pl.month =>
+                        {
+                            s = (s * pl.factor).round().max(1.0)
+                        }
+                        _ => {}
+                    }
+                }
+                u.push(e.uscc.clone());
+                per.push(m.to_string());
+                rev.push(r);
+                emp.push(s as i64);
+            }
+            m = m.plus(1);
+        }
+    }
+    let n = u.len();
+    DataFrame::new(
+        n,
+        vec![
+            Column::new("uscc".into(), u),
+            Column::new("period".into(), per),
+            Column::new("revenue".into(), rev),
+            Column::new("employees".into(), emp),
+        ],
+    )
+    .map_err(derr)
+}
+
+/// Writes the labels file (UTF-8 with BOM).
+pub fn write_labels(labels: &[Label], path: &Path) -> Result<()> {
+    let mut sorted = labels.to_vec();
+    sorted.sort_by(|a, b| {
+        (a.kind, &a.uscc, &a.project_id, &a.county_code).cmp(&(
+            b.kind,
+            &b.uscc,
+            &b.project_id,
+            &b.county_code,
+        ))
+    });
+    let n = sorted.len();
+    let df = DataFrame::new(
+        n,
+        vec![
+            Column::new(
+                "level".into(),
+                sorted.iter().map(|l| l.level).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "uscc".into(),
+                sorted.iter().map(|l| l.uscc.as_str()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "project_id".into(),
+                sorted
+                    .iter()
+                    .map(|l| l.project_id.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "county_code".into(),
+                sorted
+                    .iter()
+                    .map(|l| l.county_code.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "period".into(),
+                sorted.iter().map(|l| l.period.as_str()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "kind".into(),
+                sorted.iter().map(|l| l.kind.name()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "expected_rules".into(),
+                sorted
+                    .iter()
+                    .map(|l| l.kind.rules().join(";"))
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "detail".into(),
+                sorted.iter().map(|l| l.detail.as_str()).collect::<Vec<_>>(),
+            ),
+        ],
+    )
+    .map_err(derr)?;
+    crate::report::write_csv(&df, path)
+}

@@ -1,0 +1,770 @@
+//! Typing: every value of a contract column is turned into its type, repaired when
+//! the intent is unambiguous (full-width digits, thousands separators, `2026/09`,
+//! a trimmed or lower-case key, a date cell in a month column), or rejected with
+//! the reason. The first rejected value of a row quarantines the row.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use polars::prelude::*;
+
+use super::raw::{Cell, RawColumn};
+use crate::model::month::excel_serial_to_date;
+use crate::model::schema::{ColumnSpec, Kind, PROVINCES};
+use crate::model::text::{clip, half_width, normalize_key, strip_thousands, trim};
+use crate::model::{uscc, Month};
+
+/// The enterprise register as the other tables see it: USCC → enterprise id.
+#[derive(Default)]
+pub struct Register {
+    /// Accepted enterprises.
+    pub ids: HashMap<String, u32>,
+    /// USCCs whose register row was quarantined, with the reason.
+    pub rejected: HashMap<String, String>,
+}
+
+/// A value as read, borrowed.
+#[derive(Clone, Copy, Debug)]
+pub enum CellRef<'a> {
+    /// Nothing.
+    Empty,
+    /// Text.
+    Text(&'a str),
+    /// Whole number.
+    Int(i64),
+    /// Number with a fraction.
+    Float(f64),
+    /// Boolean.
+    Bool(bool),
+    /// Date as an Excel serial day number.
+    Date(f64),
+}
+
+impl CellRef<'_> {
+    fn display(&self) -> String {
+        match self {
+            CellRef::Empty => String::new(),
+            CellRef::Text(s) => clip(s, 80),
+            CellRef::Int(i) => i.to_string(),
+            CellRef::Float(f) => format!("{f}"),
+            CellRef::Bool(b) => b.to_string(),
+            CellRef::Date(d) => excel_serial_to_date(*d)
+                .map(|d| d.to_string())
+                .unwrap_or_else(|| format!("{d}")),
+        }
+    }
+}
+
+impl<'a> From<&'a Cell> for CellRef<'a> {
+    fn from(c: &'a Cell) -> Self {
+        match c {
+            Cell::Empty => CellRef::Empty,
+            Cell::Text(s) => CellRef::Text(s),
+            Cell::Int(i) => CellRef::Int(*i),
+            Cell::Float(f) => CellRef::Float(*f),
+            Cell::Bool(b) => CellRef::Bool(*b),
+            Cell::Date(d) => CellRef::Date(*d),
+            Cell::Error(e) => CellRef::Text(e),
+        }
+    }
+}
+
+/// Counts of repairs, by name.
+pub type Repairs = HashMap<&'static str, u64>;
+
+/// A rejected value: position in the file's value list, the value, the reason.
+pub struct Rejected {
+    /// Position (0-based) among the file's rows.
+    pub pos: usize,
+    /// The value as read.
+    pub value: String,
+    /// Why it was rejected.
+    pub reason: String,
+}
+
+/// A typed column, with its rejected values.
+pub struct Typed {
+    /// Name in the loaded table (`eid` for a USCC outside the register).
+    pub name: &'static str,
+    /// Values; rejected positions hold nulls.
+    pub series: Series,
+    /// Rejected values.
+    pub rejected: Vec<Rejected>,
+}
+
+enum Out {
+    Str(Vec<Option<String>>),
+    U32(Vec<Option<u32>>),
+    I32(Vec<Option<i32>>),
+    I64(Vec<Option<i64>>),
+    F64(Vec<Option<f64>>),
+}
+
+enum Val {
+    Str(String),
+    U32(u32),
+    I32(i32),
+    I64(i64),
+    F64(f64),
+}
+
+impl Out {
+    fn with_capacity(kind: Kind, as_eid: bool, n: usize) -> Out {
+        match kind {
+            Kind::Uscc if as_eid => Out::U32(Vec::with_capacity(n)),
+            Kind::Uscc
+            | Kind::Text { .. }
+            | Kind::Id
+            | Kind::County
+            | Kind::Industry
+            | Kind::SizeClass
+            | Kind::Outcome => Out::Str(Vec::with_capacity(n)),
+            Kind::Int | Kind::Ts => Out::I64(Vec::with_capacity(n)),
+            Kind::Num => Out::F64(Vec::with_capacity(n)),
+            Kind::Month | Kind::Year => Out::I32(Vec::with_capacity(n)),
+        }
+    }
+
+    fn push(&mut self, v: Option<Val>) {
+        match (self, v) {
+            (Out::Str(o), Some(Val::Str(s))) => o.push(Some(s)),
+            (Out::Str(o), _) => o.push(None),
+            (Out::U32(o), Some(Val::U32(x))) => o.push(Some(x)),
+            (Out::U32(o), _) => o.push(None),
+            (Out::I32(o), Some(Val::I32(x))) => o.push(Some(x)),
+            (Out::I32(o), _) => o.push(None),
+            (Out::I64(o), Some(Val::I64(x))) => o.push(Some(x)),
+            (Out::I64(o), _) => o.push(None),
+            (Out::F64(o), Some(Val::F64(x))) => o.push(Some(x)),
+            (Out::F64(o), _) => o.push(None),
+        }
+    }
+
+    fn into_series(self, name: &str) -> Series {
+        let name: PlSmallStr = name.into();
+        match self {
+            Out::Str(v) => Series::new(name, v),
+            Out::U32(v) => Series::new(name, v),
+            Out::I32(v) => Series::new(name, v),
+            Out::I64(v) => Series::new(name, v),
+            Out::F64(v) => Series::new(name, v),
+        }
+    }
+}
+
+/// Parses one column. `register` is given for tables keyed by an enterprise of the
+/// register: their USCC becomes the enterprise id `eid`.
+pub fn parse_column(
+    spec: &'static ColumnSpec,
+    raw: &RawColumn,
+    register: Option<&Register>,
+    repairs: &mut Repairs,
+) -> Typed {
+    let as_eid = spec.kind == Kind::Uscc && register.is_some();
+    let name = if as_eid { "eid" } else { spec.name };
+    let n = raw.len();
+    let mut out = Out::with_capacity(spec.kind, as_eid, n);
+    let mut rejected = Vec::new();
+    let mut memo: HashMap<String, (Result<i32, String>, bool)> = HashMap::new();
+    let mut each = |pos: usize, c: CellRef<'_>, out: &mut Out| {
+        let r = match c {
+            CellRef::Text(s) if spec.kind == Kind::Month && !is_empty(c) => {
+                parse_month_memo(s, &mut memo, repairs).map(|m| Some(Val::I32(m)))
+            }
+            _ => parse_cell(spec, c, register, repairs),
+        };
+        match r {
+            Ok(v) => out.push(v),
+            Err(reason) => {
+                out.push(None);
+                rejected.push(Rejected {
+                    pos,
+                    value: c.display(),
+                    reason,
+                });
+            }
+        }
+    };
+    match raw {
+        RawColumn::Cells(cells) => {
+            for (i, c) in cells.iter().enumerate() {
+                each(i, CellRef::from(c), &mut out);
+            }
+        }
+        RawColumn::Series(s) => series_cells(s, |i, c| each(i, c, &mut out)),
+    }
+    Typed {
+        name,
+        series: out.into_series(name),
+        rejected,
+    }
+}
+
+/// Calls `f` with every value of a typed Parquet column, as a [`CellRef`].
+fn series_cells(s: &Series, mut f: impl FnMut(usize, CellRef<'_>)) {
+    let dt = s.dtype().clone();
+    let fallback =
+        |s: &Series, f: &mut dyn FnMut(usize, CellRef<'_>)| match s.cast(&DataType::String) {
+            Ok(t) => {
+                if let Ok(ca) = t.str() {
+                    for (i, v) in ca.iter().enumerate() {
+                        f(i, v.map(CellRef::Text).unwrap_or(CellRef::Empty));
+                    }
+                }
+            }
+            Err(_) => {
+                for i in 0..s.len() {
+                    f(i, CellRef::Text("<unreadable value>"));
+                }
+            }
+        };
+    match dt {
+        DataType::String => {
+            if let Ok(ca) = s.str() {
+                for (i, v) in ca.iter().enumerate() {
+                    f(i, v.map(CellRef::Text).unwrap_or(CellRef::Empty));
+                }
+            }
+        }
+        DataType::Float32 | DataType::Float64 => {
+            if let Ok(t) = s.cast(&DataType::Float64) {
+                if let Ok(ca) = t.f64() {
+                    for (i, v) in ca.iter().enumerate() {
+                        f(i, v.map(CellRef::Float).unwrap_or(CellRef::Empty));
+                    }
+                }
+            }
+        }
+        dt if dt.is_integer() => match s.cast(&DataType::Int64) {
+            Ok(t) => {
+                if let Ok(ca) = t.i64() {
+                    for (i, v) in ca.iter().enumerate() {
+                        f(i, v.map(CellRef::Int).unwrap_or(CellRef::Empty));
+                    }
+                }
+            }
+            // A u64 beyond i64: read as text, which then fails its kind's check.
+            Err(_) => fallback(s, &mut f),
+        },
+        DataType::Boolean => {
+            if let Ok(ca) = s.bool() {
+                for (i, v) in ca.iter().enumerate() {
+                    f(i, v.map(CellRef::Bool).unwrap_or(CellRef::Empty));
+                }
+            }
+        }
+        DataType::Date => {
+            if let Ok(t) = s.cast(&DataType::Int32) {
+                if let Ok(ca) = t.i32() {
+                    for (i, v) in ca.iter().enumerate() {
+                        f(
+                            i,
+                            v.map(|d| CellRef::Date(d as f64 + 25569.0))
+                                .unwrap_or(CellRef::Empty),
+                        );
+                    }
+                }
+            }
+        }
+        DataType::Datetime(unit, _) => {
+            let per_day = match unit {
+                TimeUnit::Milliseconds => 86_400_000.0,
+                TimeUnit::Microseconds => 86_400_000_000.0,
+                TimeUnit::Nanoseconds => 86_400_000_000_000.0,
+            };
+            if let Ok(t) = s.cast(&DataType::Int64) {
+                if let Ok(ca) = t.i64() {
+                    for (i, v) in ca.iter().enumerate() {
+                        f(
+                            i,
+                            v.map(|x| CellRef::Date(x as f64 / per_day + 25569.0))
+                                .unwrap_or(CellRef::Empty),
+                        );
+                    }
+                }
+            }
+        }
+        _ => fallback(s, &mut f),
+    }
+}
+
+fn parse_month_memo(
+    s: &str,
+    memo: &mut HashMap<String, (Result<i32, String>, bool)>,
+    repairs: &mut Repairs,
+) -> Result<i32, String> {
+    let (result, repaired) = match memo.get(s) {
+        Some(e) => e.clone(),
+        None => {
+            let mut r = Repairs::new();
+            let e = (parse_month(CellRef::Text(s), &mut r), !r.is_empty());
+            memo.insert(s.to_string(), e.clone());
+            e
+        }
+    };
+    if repaired {
+        *repairs.entry("month_format").or_default() += 1;
+    }
+    result
+}
+
+fn is_empty(c: CellRef<'_>) -> bool {
+    match c {
+        CellRef::Empty => true,
+        CellRef::Text(s) => trim(s).is_empty(),
+        _ => false,
+    }
+}
+
+fn parse_cell(
+    spec: &ColumnSpec,
+    c: CellRef<'_>,
+    register: Option<&Register>,
+    repairs: &mut Repairs,
+) -> Result<Option<Val>, String> {
+    if is_empty(c) {
+        return if spec.nullable {
+            Ok(None)
+        } else {
+            Err(format!(
+                "{} is empty; a key column needs a value",
+                spec.name
+            ))
+        };
+    }
+    match spec.kind {
+        Kind::Uscc => match register {
+            Some(reg) => resolve_enterprise(c, reg, repairs).map(|e| Some(Val::U32(e))),
+            None => parse_uscc(c, repairs).map(|s| Some(Val::Str(s))),
+        },
+        Kind::Text { max_chars } => {
+            let s = cell_text(c);
+            let t = trim(&s);
+            let n = t.chars().count();
+            if n > max_chars {
+                return Err(format!(
+                    "text of {n} characters; at most {max_chars} are accepted"
+                ));
+            }
+            if t.len() != s.len() {
+                *repairs.entry("whitespace_trimmed").or_default() += 1;
+            }
+            Ok(Some(Val::Str(t.to_string())))
+        }
+        Kind::Id => {
+            let (k, changed) = normalize_key(&cell_text(c));
+            if k.chars().count() > 64 {
+                return Err(format!(
+                    "identifier of {} characters; at most 64",
+                    k.chars().count()
+                ));
+            }
+            if changed {
+                *repairs.entry("key_normalised").or_default() += 1;
+            }
+            Ok(Some(Val::Str(k)))
+        }
+        Kind::County => parse_county(c, repairs).map(|s| Some(Val::Str(s))),
+        Kind::Industry => parse_industry(c, repairs).map(|s| Some(Val::Str(s))),
+        Kind::Int => parse_int(c, repairs).map(|v| Some(Val::I64(v))),
+        Kind::Num => parse_num(c, repairs).map(|v| Some(Val::F64(v))),
+        Kind::Month => parse_month(c, repairs).map(|m| Some(Val::I32(m))),
+        Kind::Year => parse_year(c, repairs).map(|y| Some(Val::I32(y))),
+        Kind::Ts => parse_ts(c, repairs).map(|t| Some(Val::I64(t))),
+        Kind::SizeClass => parse_enum(
+            c,
+            &[
+                ("large", &["large", "大型", "大"]),
+                ("medium", &["medium", "中型", "中"]),
+                ("small", &["small", "小型", "小"]),
+                ("micro", &["micro", "微型", "微"]),
+            ],
+            repairs,
+        )
+        .map(|s| Some(Val::Str(s.to_string()))),
+        Kind::Outcome => parse_enum(
+            c,
+            &[
+                (
+                    "confirmed_error",
+                    &["confirmed_error", "核实有误", "有误", "确认有误"],
+                ),
+                ("explained", &["explained", "说明合理", "合理"]),
+                ("no_issue", &["no_issue", "无问题", "无误"]),
+            ],
+            repairs,
+        )
+        .map(|s| Some(Val::Str(s.to_string()))),
+    }
+}
+
+fn cell_text(c: CellRef<'_>) -> Cow<'_, str> {
+    match c {
+        CellRef::Text(s) => Cow::Borrowed(s),
+        CellRef::Int(i) => Cow::Owned(i.to_string()),
+        other => Cow::Owned(other.display()),
+    }
+}
+
+/// Validates a USCC of the register.
+fn parse_uscc(c: CellRef<'_>, repairs: &mut Repairs) -> Result<String, String> {
+    let raw = cell_text(c);
+    let (k, changed) = normalize_key(&raw);
+    uscc::validate(&k).map_err(|e| format!("invalid USCC: {e}"))?;
+    if changed {
+        *repairs.entry("key_normalised").or_default() += 1;
+    }
+    Ok(k)
+}
+
+/// Finds the enterprise a submission belongs to.
+fn resolve_enterprise(
+    c: CellRef<'_>,
+    reg: &Register,
+    repairs: &mut Repairs,
+) -> Result<u32, String> {
+    let raw = cell_text(c);
+    if let Some(&e) = reg.ids.get(raw.as_ref()) {
+        return Ok(e);
+    }
+    let (k, changed) = normalize_key(&raw);
+    if changed {
+        if let Some(&e) = reg.ids.get(&k) {
+            *repairs.entry("key_normalised").or_default() += 1;
+            return Ok(e);
+        }
+    }
+    uscc::validate(&k).map_err(|e| format!("invalid USCC: {e}"))?;
+    if let Some(why) = reg.rejected.get(&k) {
+        return Err(format!(
+            "enterprise {k} is not in the register: its row in enterprises was quarantined ({why})"
+        ));
+    }
+    Err(format!(
+        "enterprise {k} is not in the enterprise register (enterprises)"
+    ))
+}
+
+fn digits_only(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn parse_county(c: CellRef<'_>, repairs: &mut Repairs) -> Result<String, String> {
+    let raw = cell_text(c);
+    let (k, changed) = normalize_key(&raw);
+    if !digits_only(&k) || k.len() != 6 {
+        return Err(format!(
+            "'{}' is not a 6-digit division code",
+            clip(&raw, 40)
+        ));
+    }
+    if !PROVINCES.contains(&&k[..2]) {
+        return Err(format!("'{k}': province code {} does not exist", &k[..2]));
+    }
+    if changed {
+        *repairs.entry("key_normalised").or_default() += 1;
+    }
+    Ok(k)
+}
+
+fn parse_industry(c: CellRef<'_>, repairs: &mut Repairs) -> Result<String, String> {
+    let (k, changed) = match c {
+        // A number cell drops the leading zero of divisions 01–09 (0610 → 610).
+        CellRef::Int(i) if (100..1000).contains(&i) => {
+            *repairs.entry("leading_zero_restored").or_default() += 1;
+            (format!("0{i}"), false)
+        }
+        _ => normalize_key(&cell_text(c)),
+    };
+    // "C1311": the section letter in front of the class code.
+    let k = if k.len() == 5 && k.as_bytes()[0].is_ascii_uppercase() && digits_only(&k[1..]) {
+        *repairs.entry("section_letter_removed").or_default() += 1;
+        k[1..].to_string()
+    } else {
+        k
+    };
+    if !digits_only(&k) || k.len() != 4 {
+        return Err(format!(
+            "'{}' is not a 4-digit GB/T 4754-2017 industry code",
+            clip(&cell_text(c), 40)
+        ));
+    }
+    let division: u32 = k[..2].parse().unwrap_or(0);
+    if !(1..=97).contains(&division) {
+        return Err(format!(
+            "'{k}': industry division {} does not exist in GB/T 4754-2017",
+            &k[..2]
+        ));
+    }
+    if changed {
+        *repairs.entry("key_normalised").or_default() += 1;
+    }
+    Ok(k)
+}
+
+fn clean_number_text<'a>(s: &'a str, repairs: &mut Repairs) -> Result<Cow<'a, str>, String> {
+    let t = trim(s);
+    let hw = half_width(t);
+    if matches!(hw, Cow::Owned(_)) {
+        *repairs.entry("full_width_digits").or_default() += 1;
+    }
+    if hw.contains(',') {
+        match strip_thousands(&hw) {
+            Some(v) => {
+                *repairs.entry("thousands_separator").or_default() += 1;
+                return Ok(Cow::Owned(v));
+            }
+            None => return Err(format!("'{}' is not a number", clip(s, 40))),
+        }
+    }
+    Ok(match hw {
+        Cow::Borrowed(b) => Cow::Borrowed(b),
+        Cow::Owned(o) => Cow::Owned(o),
+    })
+}
+
+fn parse_num(c: CellRef<'_>, repairs: &mut Repairs) -> Result<f64, String> {
+    let v = match c {
+        CellRef::Int(i) => i as f64,
+        CellRef::Float(f) => f,
+        CellRef::Text(s) => {
+            let t = clean_number_text(s, repairs)?;
+            let lower = t.to_ascii_lowercase();
+            let looks_numeric = lower
+                .bytes()
+                .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e'));
+            let v: f64 = if looks_numeric {
+                lower
+                    .parse()
+                    .map_err(|_| format!("'{}' is not a number", clip(s, 40)))?
+            } else if matches!(
+                lower.trim_start_matches(['-', '+']),
+                "nan" | "inf" | "infinity"
+            ) {
+                f64::NAN
+            } else {
+                return Err(format!("'{}' is not a number", clip(s, 40)));
+            };
+            v
+        }
+        CellRef::Bool(_) => return Err("a true/false value is not a number".to_string()),
+        CellRef::Date(_) => return Err("a date is not a number".to_string()),
+        CellRef::Empty => return Err("the value is empty".to_string()),
+    };
+    if !v.is_finite() {
+        return Err(format!("'{}' is not a finite number", c.display()));
+    }
+    Ok(v)
+}
+
+fn parse_int(c: CellRef<'_>, repairs: &mut Repairs) -> Result<i64, String> {
+    let f = match c {
+        CellRef::Int(i) => return Ok(i),
+        CellRef::Text(s) => {
+            let t = clean_number_text(s, repairs)?;
+            if let Ok(i) = t.parse::<i64>() {
+                return Ok(i);
+            }
+            parse_num(CellRef::Text(&t), repairs)?
+        }
+        other => parse_num(other, repairs)?,
+    };
+    if f.fract() != 0.0 || f.abs() > 9.0e15 {
+        return Err(format!("'{}' is not a whole number", c.display()));
+    }
+    Ok(f as i64)
+}
+
+fn parse_month(c: CellRef<'_>, repairs: &mut Repairs) -> Result<i32, String> {
+    let from_date = |d: chrono::NaiveDate, repairs: &mut Repairs| {
+        use chrono::Datelike;
+        *repairs.entry("date_as_month").or_default() += 1;
+        Month::new(d.year(), d.month())
+            .map(|m| m.0)
+            .ok_or_else(|| format!("{d} is outside the accepted years"))
+    };
+    match c {
+        CellRef::Text(s) => {
+            let (m, repair) = Month::parse_lenient(s)?;
+            if repair.is_some() {
+                *repairs.entry("month_format").or_default() += 1;
+            }
+            Ok(m.0)
+        }
+        CellRef::Int(i) if (100_000..1_000_000).contains(&i) => {
+            parse_month(CellRef::Text(&i.to_string()), repairs)
+        }
+        CellRef::Int(i) if (20_000..80_000).contains(&i) => match excel_serial_to_date(i as f64) {
+            Some(d) => from_date(d, repairs),
+            None => Err(format!("{i} is not a month")),
+        },
+        CellRef::Date(d) | CellRef::Float(d) => match excel_serial_to_date(d) {
+            Some(date) if (20_000.0..80_000.0).contains(&d) => from_date(date, repairs),
+            _ => Err(format!(
+                "'{}' is not a month (expected YYYY-MM)",
+                c.display()
+            )),
+        },
+        other => Err(format!(
+            "'{}' is not a month (expected YYYY-MM)",
+            other.display()
+        )),
+    }
+}
+
+fn parse_year(c: CellRef<'_>, repairs: &mut Repairs) -> Result<i32, String> {
+    use chrono::Datelike;
+    let y = match c {
+        CellRef::Date(d) => {
+            *repairs.entry("date_as_year").or_default() += 1;
+            excel_serial_to_date(d)
+                .map(|d| d.year() as i64)
+                .unwrap_or(-1)
+        }
+        CellRef::Text(s) => {
+            let t = trim(s).trim_end_matches('年');
+            parse_int(CellRef::Text(t), repairs)?
+        }
+        other => parse_int(other, repairs)?,
+    };
+    if !(crate::model::month::MIN_YEAR as i64..=crate::model::month::MAX_YEAR as i64).contains(&y) {
+        return Err(format!("'{}' is not a year", c.display()));
+    }
+    Ok(y as i32)
+}
+
+/// Seconds since 1970-01-01 00:00 of a naive (local) date-time.
+fn epoch_seconds(dt: chrono::NaiveDateTime) -> i64 {
+    dt.and_utc().timestamp()
+}
+
+fn parse_ts(c: CellRef<'_>, repairs: &mut Repairs) -> Result<i64, String> {
+    match c {
+        CellRef::Date(d) | CellRef::Float(d) => {
+            let date = excel_serial_to_date(d)
+                .ok_or_else(|| format!("'{}' is not a date-time", c.display()))?;
+            let secs = ((d - d.floor()) * 86_400.0).round() as i64;
+            Ok(epoch_seconds(date.and_hms_opt(0, 0, 0).expect("midnight exists")) + secs)
+        }
+        CellRef::Text(s) => {
+            let t = half_width(trim(s)).into_owned();
+            if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(&t) {
+                return Ok(epoch_seconds(dt.naive_local()));
+            }
+            const FORMATS: [&str; 6] = [
+                "%Y-%m-%dT%H:%M:%S%.f",
+                "%Y-%m-%d %H:%M:%S%.f",
+                "%Y-%m-%dT%H:%M",
+                "%Y-%m-%d %H:%M",
+                "%Y/%m/%d %H:%M:%S",
+                "%Y/%m/%d %H:%M",
+            ];
+            for f in FORMATS {
+                if let Ok(dt) = chrono::NaiveDateTime::parse_from_str(&t, f) {
+                    if !f.starts_with("%Y-%m-%dT%H:%M:%S") {
+                        *repairs.entry("timestamp_format").or_default() += 1;
+                    }
+                    return Ok(epoch_seconds(dt));
+                }
+            }
+            for f in ["%Y-%m-%d", "%Y/%m/%d"] {
+                if let Ok(d) = chrono::NaiveDate::parse_from_str(&t, f) {
+                    return Ok(epoch_seconds(
+                        d.and_hms_opt(0, 0, 0).expect("midnight exists"),
+                    ));
+                }
+            }
+            Err(format!("'{}' is not an ISO-8601 date-time", clip(s, 40)))
+        }
+        other => Err(format!("'{}' is not a date-time", other.display())),
+    }
+}
+
+fn parse_enum(
+    c: CellRef<'_>,
+    options: &[(&'static str, &[&str])],
+    repairs: &mut Repairs,
+) -> Result<&'static str, String> {
+    let raw = cell_text(c);
+    let t = trim(&raw).to_lowercase();
+    for (canon, names) in options {
+        if names.iter().any(|n| n.to_lowercase() == t) {
+            if t != *canon {
+                *repairs.entry("value_translated").or_default() += 1;
+            }
+            return Ok(canon);
+        }
+    }
+    let allowed: Vec<&str> = options.iter().map(|(c, _)| *c).collect();
+    Err(format!(
+        "'{}' is not one of {}",
+        clip(&raw, 40),
+        allowed.join(", ")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn num(s: &str) -> Result<f64, String> {
+        parse_num(CellRef::Text(s), &mut Repairs::new())
+    }
+
+    #[test]
+    fn numbers() {
+        assert_eq!(num("1,234.5"), Ok(1234.5));
+        assert_eq!(num("１２３"), Ok(123.0));
+        assert_eq!(num(" -12 "), Ok(-12.0));
+        assert_eq!(num("1e3"), Ok(1000.0));
+        assert!(num("NaN").unwrap_err().contains("finite"));
+        assert!(num("inf").unwrap_err().contains("finite"));
+        assert!(num("-Infinity").unwrap_err().contains("finite"));
+        assert!(num("1e400").unwrap_err().contains("finite"));
+        assert!(num("12,34").unwrap_err().contains("not a number"));
+        assert!(num("abc").unwrap_err().contains("not a number"));
+        assert!(num("12元").is_err());
+    }
+
+    #[test]
+    fn integers() {
+        let mut r = Repairs::new();
+        assert_eq!(parse_int(CellRef::Text("12"), &mut r), Ok(12));
+        assert_eq!(parse_int(CellRef::Text("12.0"), &mut r), Ok(12));
+        assert!(parse_int(CellRef::Text("12.5"), &mut r)
+            .unwrap_err()
+            .contains("whole"));
+        assert_eq!(parse_int(CellRef::Float(7.0), &mut r), Ok(7));
+    }
+
+    #[test]
+    fn codes() {
+        let mut r = Repairs::new();
+        assert_eq!(
+            parse_county(CellRef::Int(341002), &mut r).unwrap(),
+            "341002"
+        );
+        assert!(parse_county(CellRef::Text("34100"), &mut r).is_err());
+        assert!(parse_county(CellRef::Text("991002"), &mut r)
+            .unwrap_err()
+            .contains("province"));
+        assert_eq!(parse_industry(CellRef::Int(610), &mut r).unwrap(), "0610");
+        assert!(parse_industry(CellRef::Text("610"), &mut r).is_err());
+        assert_eq!(
+            parse_industry(CellRef::Text("C1311"), &mut r).unwrap(),
+            "1311"
+        );
+        assert!(parse_industry(CellRef::Text("9911"), &mut r).is_err());
+    }
+
+    #[test]
+    fn timestamps() {
+        let mut r = Repairs::new();
+        let a = parse_ts(CellRef::Text("2026-10-05T10:30:00"), &mut r).unwrap();
+        let b = parse_ts(CellRef::Text("2026-10-05 10:30"), &mut r).unwrap();
+        let c = parse_ts(CellRef::Text("2026-10-05T10:30:00+08:00"), &mut r).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a, c);
+        assert!(parse_ts(CellRef::Text("yesterday"), &mut r).is_err());
+    }
+}

@@ -1,0 +1,367 @@
+//! The `zhibao` command: parses arguments and calls the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+
+use zhibao::model::Month;
+
+/// zhibao (直报) — audits statistical direct-reporting submissions: cross-checks,
+/// red/yellow/green risk grades, a ranked query list and county scorecards.
+#[derive(Parser)]
+#[command(name = "zhibao", version, about, long_about = None, arg_required_else_help = true)]
+struct Cli {
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Parquet,
+    Csv,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SideArg {
+    Both,
+    Left,
+    Right,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Audit a data directory: findings, grades, query list, scorecard.
+    Audit {
+        /// Data directory (one table per file or directory, see docs/data-contract.md).
+        #[arg(long)]
+        data: PathBuf,
+        /// Output directory (replaced as a whole by each run).
+        #[arg(long)]
+        out: PathBuf,
+        /// Period under review, YYYY-MM (default: the latest month of industrial).
+        #[arg(long, value_parser = parse_month)]
+        period: Option<Month>,
+        /// Pipeline file (default: the built-in pipeline).
+        #[arg(long)]
+        pipeline: Option<PathBuf>,
+        /// Seed of the random sampling (default: drawn and recorded in summary.json).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Last month's grades.parquet (default: the state is rebuilt from the data).
+        #[arg(long)]
+        previous_grades: Option<PathBuf>,
+        /// Query-list lines per county before random sampling.
+        #[arg(long)]
+        capacity: Option<usize>,
+        /// Replace --out even if zhibao did not write it.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Write a synthetic batch with planted anomalies (labels beside it).
+    Generate {
+        /// Data directory to create.
+        #[arg(long)]
+        out: PathBuf,
+        /// Number of industrial enterprises.
+        #[arg(long, default_value_t = 3000)]
+        enterprises: usize,
+        /// Months of history, the last included.
+        #[arg(long, default_value_t = 24)]
+        months: usize,
+        /// Seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Last month, YYYY-MM.
+        #[arg(long, value_parser = parse_month, default_value = "2026-10")]
+        end: Month,
+        /// Share of enterprises with a planted anomaly.
+        #[arg(long, default_value_t = 0.03)]
+        anomaly_rate: f64,
+        /// File format.
+        #[arg(long, value_enum, default_value_t = Format::Parquet)]
+        format: Format,
+        /// Leave out the labour, energy and services tables.
+        #[arg(long)]
+        core_only: bool,
+    },
+    /// Generate a small batch, audit it and print the summary.
+    Demo {
+        /// Output directory of the audit.
+        #[arg(long, default_value = "zhibao-demo-output")]
+        out: PathBuf,
+        /// Number of enterprises.
+        #[arg(long, default_value_t = 3000)]
+        enterprises: usize,
+        /// Seed.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+    /// List the rules, or explain one (`zhibao rules TX001`).
+    Rules {
+        /// A rule code.
+        code: Option<String>,
+        /// Print the docs page (Markdown) of all rules.
+        #[arg(long)]
+        markdown: bool,
+    },
+    /// Check a pipeline file and report every problem at once.
+    CheckPipeline {
+        /// The pipeline file.
+        file: PathBuf,
+    },
+    /// Banff's OUTLIER (Hidiroglou–Berthelot) on any table.
+    Outlier {
+        /// Input table, CSV or Parquet.
+        #[arg(long)]
+        input: PathBuf,
+        /// Unit identifier column.
+        #[arg(long)]
+        id: String,
+        /// Variable tested.
+        #[arg(long)]
+        var: String,
+        /// Comparison variable: a column of --input (RATIO) or of --hist (HISTORIC).
+        #[arg(long)]
+        with_var: Option<String>,
+        /// Historical table paired on --id (HISTORIC method).
+        #[arg(long)]
+        hist: Option<PathBuf>,
+        /// By-group column.
+        #[arg(long)]
+        by: Option<String>,
+        /// U in [0, 1].
+        #[arg(long, default_value_t = 0.0)]
+        exponent: f64,
+        /// Minimum distance multiplier A.
+        #[arg(long, default_value_t = 0.05)]
+        mdm: f64,
+        /// Multiplier of the imputation interval (FTI).
+        #[arg(long)]
+        mii: Option<f64>,
+        /// Multiplier of the exclusion interval (FTE).
+        #[arg(long)]
+        mei: Option<f64>,
+        /// Smallest by-group processed.
+        #[arg(long, default_value_t = 10)]
+        min_obs: usize,
+        /// Accept zero values (CURRENT method only, as in Banff).
+        #[arg(long)]
+        accept_zero: bool,
+        /// Accept negative values (CURRENT method only, as in Banff).
+        #[arg(long)]
+        accept_negative: bool,
+        /// Tail(s) searched.
+        #[arg(long, value_enum, default_value_t = SideArg::Both)]
+        side: SideArg,
+        /// Flagged units (CSV).
+        #[arg(long)]
+        out: PathBuf,
+        /// Per-group summary (CSV); printed when absent.
+        #[arg(long)]
+        summary: Option<PathBuf>,
+    },
+}
+
+fn parse_month(s: &str) -> Result<Month, String> {
+    Month::parse_lenient(s).map(|(m, _)| m)
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Audit {
+            data,
+            out,
+            period,
+            pipeline,
+            seed,
+            previous_grades,
+            capacity,
+            force,
+        } => {
+            let opts = zhibao::audit::AuditOptions {
+                data,
+                out,
+                period,
+                pipeline,
+                seed,
+                previous_grades,
+                capacity,
+                force,
+            };
+            let r = zhibao::audit::run(&opts)
+                .with_context(|| format!("auditing {}", opts.data.display()))?;
+            if !cli.quiet {
+                print!("{}", zhibao::report::terminal::summary(&r, 10));
+            }
+        }
+        Command::Generate {
+            out,
+            enterprises,
+            months,
+            seed,
+            end,
+            anomaly_rate,
+            format,
+            core_only,
+        } => {
+            let mut g = zhibao::generate::GenOptions::new(&out, enterprises);
+            g.months = months;
+            g.seed = seed;
+            g.end = end;
+            g.anomaly_rate = anomaly_rate;
+            g.other_families = !core_only;
+            g.format = match format {
+                Format::Parquet => zhibao::generate::OutFormat::Parquet,
+                Format::Csv => zhibao::generate::OutFormat::Csv,
+            };
+            let r = zhibao::generate::generate(&g)
+                .with_context(|| format!("generating into {}", out.display()))?;
+            if !cli.quiet {
+                println!(
+                    "Generated {} counties into {}:",
+                    r.counties,
+                    r.out.display()
+                );
+                for (t, n) in &r.rows {
+                    println!("  {t:<14} {n:>12} rows");
+                }
+                println!(
+                    "{} planted anomalies listed in {}",
+                    r.planted,
+                    r.labels.display()
+                );
+            }
+        }
+        Command::Demo {
+            out,
+            enterprises,
+            seed,
+        } => {
+            let d = zhibao::demo::run(&out, enterprises, seed).context("running the demo")?;
+            println!(
+                "Demo: {} enterprises in {} counties generated into {} ({} planted anomalies, labels in {}).\n",
+                enterprises,
+                d.generated.counties,
+                d.generated.out.display(),
+                d.generated.planted,
+                d.generated.labels.display()
+            );
+            print!("{}", zhibao::report::terminal::summary(&d.audit, 10));
+            println!(
+                "\nOpen {}/scorecard.html in a browser, or query_list.xlsx in Excel.",
+                out.display()
+            );
+        }
+        Command::Rules { code, markdown } => {
+            if markdown {
+                print!("{}", zhibao::rules::docs::markdown());
+            } else if let Some(c) = code {
+                let c = c.to_ascii_uppercase();
+                let def = zhibao::rules::registry::get(&c).ok_or_else(|| {
+                    zhibao::Error::Usage(format!(
+                        "no rule has the code '{c}'; `zhibao rules` lists them"
+                    ))
+                })?;
+                print!("{}", zhibao::rules::docs::explain(def));
+            } else {
+                print!("{}", zhibao::rules::docs::list());
+            }
+        }
+        Command::CheckPipeline { file } => {
+            let p = zhibao::pipeline::Pipeline::load(&file).map_err(zhibao::Error::from)?;
+            println!(
+                "{}: OK — pipeline '{}' runs {} rules.",
+                file.display(),
+                p.name,
+                p.rules.len()
+            );
+        }
+        Command::Outlier {
+            input,
+            id,
+            var,
+            with_var,
+            hist,
+            by,
+            exponent,
+            mdm,
+            mii,
+            mei,
+            min_obs,
+            accept_zero,
+            accept_negative,
+            side,
+            out,
+            summary,
+        } => {
+            let params = zhibao::detect::hb::Params {
+                exponent,
+                mdm,
+                mii,
+                mei,
+                min_obs,
+                accept_zero: accept_zero.then_some(true),
+                accept_negative,
+                side: match side {
+                    SideArg::Both => zhibao::detect::hb::Side::Both,
+                    SideArg::Left => zhibao::detect::hb::Side::Left,
+                    SideArg::Right => zhibao::detect::hb::Side::Right,
+                },
+            };
+            let by_name = by.clone().unwrap_or_else(|| "by_group".into());
+            let o = zhibao::outlier::OutlierOptions {
+                input,
+                id,
+                var,
+                with_var,
+                hist,
+                by,
+                params,
+                out,
+                summary: summary.clone(),
+            };
+            let r = zhibao::outlier::run(&o)
+                .with_context(|| format!("outlier detection on {}", o.input.display()))?;
+            for w in &r.warnings {
+                eprintln!("warning: {w}");
+            }
+            if summary.is_none() && !cli.quiet {
+                print!("{}", zhibao::outlier::summary_text(&r.groups, &by_name));
+            }
+            if !cli.quiet {
+                println!(
+                    "{} unit(s) flagged; written to {}",
+                    r.flagged,
+                    o.out.display()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = if cli.quiet { "error" } else { "warn" };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| level.into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,1069 @@
+//! Pipelines are data: a TOML file names the rules to run with their parameters,
+//! and the settings of grading, the query list and the scorecard. The built-in
+//! default (`pipelines/default.toml` and the family packs it includes) is compiled
+//! into the binary.
+//!
+//! A pipeline is validated completely before anything runs: every problem — a
+//! syntax error, an unknown key, a code that does not exist, a parameter of the
+//! wrong type or out of range, a formula that does not compile — is reported at
+//! once with the file, the line, the key and what is allowed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use toml::de::{DeTable, DeValue};
+use toml::Spanned;
+
+use crate::rules::registry::{
+    self, Default, Kind as RuleKind, ParamKind, ParamSpec, RuleDef, Scope, Severity,
+};
+
+/// The built-in pipeline files, by file name.
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("default.toml", include_str!("../../pipelines/default.toml")),
+    (
+        "industrial.toml",
+        include_str!("../../pipelines/industrial.toml"),
+    ),
+    ("tax.toml", include_str!("../../pipelines/tax.toml")),
+    ("rd.toml", include_str!("../../pipelines/rd.toml")),
+    (
+        "investment.toml",
+        include_str!("../../pipelines/investment.toml"),
+    ),
+    (
+        "detectors.toml",
+        include_str!("../../pipelines/detectors.toml"),
+    ),
+    ("labor.toml", include_str!("../../pipelines/labor.toml")),
+    ("energy.toml", include_str!("../../pipelines/energy.toml")),
+    (
+        "services.toml",
+        include_str!("../../pipelines/services.toml"),
+    ),
+];
+
+/// A parameter or setting value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// Number.
+    Num(f64),
+    /// Whole number.
+    Int(i64),
+    /// Boolean.
+    Bool(bool),
+    /// Text codes.
+    Codes(Vec<String>),
+    /// Months of the year.
+    Months(Vec<u32>),
+}
+
+impl Value {
+    fn from_default(d: Default) -> Value {
+        match d {
+            Default::Num(x) => Value::Num(x),
+            Default::Int(x) => Value::Int(x),
+            Default::Bool(x) => Value::Bool(x),
+            Default::Codes(c) => Value::Codes(c.iter().map(|s| s.to_string()).collect()),
+            Default::Months(m) => Value::Months(m.to_vec()),
+        }
+    }
+
+    /// The value as a number (integers widen).
+    pub fn as_f64(&self) -> f64 {
+        match self {
+            Value::Num(x) => *x,
+            Value::Int(x) => *x as f64,
+            Value::Bool(b) => f64::from(u8::from(*b)),
+            _ => f64::NAN,
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Num(x) => write!(f, "{x}"),
+            Value::Int(x) => write!(f, "{x}"),
+            Value::Bool(x) => write!(f, "{x}"),
+            Value::Codes(c) => write!(
+                f,
+                "[{}]",
+                c.iter()
+                    .map(|s| format!("\"{s}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Value::Months(m) => write!(
+                f,
+                "[{}]",
+                m.iter()
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+}
+
+/// A set of named values with their specs (rule parameters or a settings section).
+#[derive(Clone, Debug, Default)]
+pub struct Values {
+    values: BTreeMap<&'static str, Value>,
+}
+
+impl Values {
+    /// The defaults of `specs`.
+    pub fn defaults(specs: &'static [ParamSpec]) -> Values {
+        Values {
+            values: specs
+                .iter()
+                .map(|p| (p.name, Value::from_default(p.default)))
+                .collect(),
+        }
+    }
+
+    fn get(&self, name: &str) -> &Value {
+        self.values.get(name).unwrap_or_else(|| {
+            panic!("parameter '{name}' is not declared; the registry and the code disagree")
+        })
+    }
+
+    /// A number.
+    pub fn num(&self, name: &str) -> f64 {
+        self.get(name).as_f64()
+    }
+
+    /// A whole number.
+    pub fn int(&self, name: &str) -> i64 {
+        match self.get(name) {
+            Value::Int(x) => *x,
+            other => other.as_f64() as i64,
+        }
+    }
+
+    /// A boolean.
+    pub fn bool(&self, name: &str) -> bool {
+        matches!(self.get(name), Value::Bool(true))
+    }
+
+    /// Text codes.
+    pub fn codes(&self, name: &str) -> Vec<String> {
+        match self.get(name) {
+            Value::Codes(c) => c.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Months of the year.
+    pub fn months(&self, name: &str) -> Vec<u32> {
+        match self.get(name) {
+            Value::Months(m) => m.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Every value, by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&&'static str, &Value)> {
+        self.values.iter()
+    }
+}
+
+/// One rule as a pipeline runs it.
+#[derive(Clone)]
+pub struct RuleConfig {
+    /// The rule.
+    pub def: &'static RuleDef,
+    /// Severity (the registry's unless the pipeline changes it).
+    pub severity: Severity,
+    /// Multiplier of the rule's findings in the score.
+    pub weight: f64,
+    /// Rows looked at (formula rules).
+    pub scope: Scope,
+    /// The condition (formula rules), parameters substituted in at run time.
+    pub fails_when: Option<String>,
+    /// Parameters, defaults filled in.
+    pub params: Values,
+    /// Where the rule was configured (`file:line`).
+    pub origin: String,
+}
+
+impl RuleConfig {
+    fn new(def: &'static RuleDef, origin: String) -> RuleConfig {
+        let (fails_when, scope) = match &def.kind {
+            RuleKind::Formula {
+                fails_when, scope, ..
+            } => (Some(fails_when.to_string()), *scope),
+            RuleKind::Builtin(_) => (None, Scope::Period),
+        };
+        RuleConfig {
+            def,
+            severity: def.severity,
+            weight: 1.0,
+            scope,
+            fails_when,
+            params: Values::defaults(def.params),
+            origin,
+        }
+    }
+
+    /// The rule's code.
+    pub fn code(&self) -> &'static str {
+        self.def.code
+    }
+
+    /// A number parameter.
+    pub fn num(&self, name: &str) -> f64 {
+        self.params.num(name)
+    }
+
+    /// A whole-number parameter.
+    pub fn int(&self, name: &str) -> i64 {
+        self.params.int(name)
+    }
+
+    /// A boolean parameter.
+    pub fn bool(&self, name: &str) -> bool {
+        self.params.bool(name)
+    }
+
+    /// A list-of-codes parameter.
+    pub fn codes(&self, name: &str) -> Vec<String> {
+        self.params.codes(name)
+    }
+
+    /// A list-of-months parameter.
+    pub fn months(&self, name: &str) -> Vec<u32> {
+        self.params.months(name)
+    }
+
+    /// A SQL text with `{param}` placeholders replaced by the parameter values.
+    pub fn substitute(&self, sql: &str) -> String {
+        substitute_params(sql, &self.params)
+    }
+}
+
+fn substitute_params(sql: &str, params: &Values) -> String {
+    let mut out = sql.to_string();
+    for (name, v) in params.iter() {
+        let text = match v {
+            Value::Num(x) => format!("{x:?}"),
+            Value::Int(x) => x.to_string(),
+            Value::Bool(b) => b.to_string(),
+            Value::Codes(c) => c
+                .iter()
+                .map(|s| format!("'{s}'"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            Value::Months(m) => m
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
+        out = out.replace(&format!("{{{name}}}"), &text);
+    }
+    out
+}
+
+/// A settings section (`[grading]`, `[query_list]`, `[scorecard]`).
+pub struct Section {
+    /// Table name in the file.
+    pub name: &'static str,
+    /// What the section configures.
+    pub doc: &'static str,
+    /// Its keys.
+    pub settings: &'static [ParamSpec],
+}
+
+/// The settings sections a pipeline file may have.
+pub fn sections() -> [&'static Section; 3] {
+    [
+        &crate::grade::SETTINGS,
+        &crate::rank::SETTINGS,
+        &crate::report::scorecard::SETTINGS,
+    ]
+}
+
+/// A validated pipeline.
+#[derive(Clone)]
+pub struct Pipeline {
+    /// `name` of the `[pipeline]` table.
+    pub name: String,
+    /// Where it came from (`built-in default` or a path).
+    pub source: String,
+    /// The rules to run, in the order first configured.
+    pub rules: Vec<RuleConfig>,
+    /// The settings sections, defaults filled in.
+    pub settings: BTreeMap<&'static str, Values>,
+}
+
+impl Pipeline {
+    /// The built-in default pipeline.
+    pub fn builtin() -> Pipeline {
+        Pipeline::load_builtin("default.toml").expect("the built-in pipeline is valid (tested)")
+    }
+
+    /// A built-in pipeline file by name.
+    pub fn load_builtin(name: &str) -> Result<Pipeline, PipelineErrors> {
+        let text = BUILTIN
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| *t)
+            .ok_or_else(|| PipelineErrors::single(name, 0, "", "no such built-in pipeline"))?;
+        Pipeline::parse(
+            name,
+            None,
+            text,
+            &format!("built-in {}", name.trim_end_matches(".toml")),
+        )
+    }
+
+    /// Loads a pipeline file from disk.
+    pub fn load(path: &Path) -> Result<Pipeline, PipelineErrors> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            PipelineErrors::single(
+                &path.display().to_string(),
+                0,
+                "",
+                &format!("cannot read the file: {e}"),
+            )
+        })?;
+        Pipeline::parse(
+            &path.display().to_string(),
+            path.parent(),
+            &text,
+            &path.display().to_string(),
+        )
+    }
+
+    fn parse(
+        name: &str,
+        dir: Option<&Path>,
+        text: &str,
+        source: &str,
+    ) -> Result<Pipeline, PipelineErrors> {
+        let mut b = Builder::default();
+        b.file(name, dir, text, &mut Vec::new());
+        if !b.problems.is_empty() {
+            return Err(PipelineErrors {
+                problems: b.problems,
+            });
+        }
+        let settings = sections()
+            .into_iter()
+            .map(|s| {
+                let mut v = Values::defaults(s.settings);
+                if let Some(given) = b.settings.get(s.name) {
+                    for (k, val) in given.iter() {
+                        v.values.insert(k, val.clone());
+                    }
+                }
+                (s.name, v)
+            })
+            .collect();
+        Ok(Pipeline {
+            name: b.name.unwrap_or_else(|| "unnamed".to_string()),
+            source: source.to_string(),
+            rules: b
+                .rules
+                .into_iter()
+                .filter(|(_, enabled)| *enabled)
+                .map(|(r, _)| r)
+                .collect(),
+            settings,
+        })
+    }
+
+    /// A settings section.
+    pub fn section(&self, name: &str) -> &Values {
+        &self.settings[name]
+    }
+
+    /// A rule's configuration, if the pipeline runs it.
+    pub fn rule(&self, code: &str) -> Option<&RuleConfig> {
+        self.rules.iter().find(|r| r.code() == code)
+    }
+}
+
+/// One problem in a pipeline file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// The file.
+    pub file: String,
+    /// 1-based line (0 when the whole file is concerned).
+    pub line: usize,
+    /// The key at fault (`rule[3].params.min_ratio`).
+    pub key: String,
+    /// What is wrong and what is allowed.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.line, self.key.is_empty()) {
+            (0, true) => write!(f, "{}: {}", self.file, self.message),
+            (0, false) => write!(f, "{}: {}: {}", self.file, self.key, self.message),
+            (l, true) => write!(f, "{}:{}: {}", self.file, l, self.message),
+            (l, false) => write!(f, "{}:{}: {}: {}", self.file, l, self.key, self.message),
+        }
+    }
+}
+
+/// Every problem found in a pipeline.
+#[derive(Clone, Debug, thiserror::Error)]
+pub struct PipelineErrors {
+    /// The problems, in file order.
+    pub problems: Vec<Problem>,
+}
+
+impl PipelineErrors {
+    fn single(file: &str, line: usize, key: &str, message: &str) -> PipelineErrors {
+        PipelineErrors {
+            problems: vec![Problem {
+                file: file.to_string(),
+                line,
+                key: key.to_string(),
+                message: message.to_string(),
+            }],
+        }
+    }
+}
+
+impl fmt::Display for PipelineErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "the pipeline has {} problem(s):", self.problems.len())?;
+        for p in &self.problems {
+            writeln!(f, "  {p}")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+struct Builder {
+    name: Option<String>,
+    rules: Vec<(RuleConfig, bool)>,
+    settings: BTreeMap<&'static str, Values>,
+    problems: Vec<Problem>,
+}
+
+struct FileCtx<'a> {
+    file: &'a str,
+    text: &'a str,
+}
+
+impl FileCtx<'_> {
+    fn line(&self, span: std::ops::Range<usize>) -> usize {
+        let end = span.start.min(self.text.len());
+        self.text[..end].bytes().filter(|&b| b == b'\n').count() + 1
+    }
+}
+
+fn type_name(v: &DeValue<'_>) -> &'static str {
+    match v {
+        DeValue::String(_) => "text",
+        DeValue::Integer(_) => "a whole number",
+        DeValue::Float(_) => "a number",
+        DeValue::Boolean(_) => "true/false",
+        DeValue::Datetime(_) => "a date",
+        DeValue::Array(_) => "a list",
+        DeValue::Table(_) => "a table",
+    }
+}
+
+fn de_int(v: &DeValue<'_>) -> Option<i64> {
+    match v {
+        DeValue::Integer(i) => i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()).ok(),
+        _ => None,
+    }
+}
+
+fn de_num(v: &DeValue<'_>) -> Option<f64> {
+    match v {
+        DeValue::Float(f) => f.as_str().replace('_', "").parse().ok(),
+        other => de_int(other).map(|i| i as f64),
+    }
+}
+
+impl Builder {
+    fn problem(
+        &mut self,
+        cx: &FileCtx<'_>,
+        span: Option<std::ops::Range<usize>>,
+        key: &str,
+        message: String,
+    ) {
+        self.problems.push(Problem {
+            file: cx.file.to_string(),
+            line: span.map(|s| cx.line(s)).unwrap_or(0),
+            key: key.to_string(),
+            message,
+        });
+    }
+
+    fn file(&mut self, name: &str, dir: Option<&Path>, text: &str, stack: &mut Vec<String>) {
+        if stack.iter().any(|s| s == name) {
+            self.problems.push(Problem {
+                file: stack.last().cloned().unwrap_or_default(),
+                line: 0,
+                key: "pipeline.include".into(),
+                message: format!("'{name}' includes itself (through {})", stack.join(" → ")),
+            });
+            return;
+        }
+        stack.push(name.to_string());
+        let cx = FileCtx { file: name, text };
+        let (doc, errors) = DeTable::parse_recoverable(text);
+        for e in errors {
+            let msg = e.message().trim().to_string();
+            self.problem(&cx, e.span(), "", format!("TOML syntax: {msg}"));
+        }
+        let doc = doc.into_inner();
+        // Includes come first, so this file's own entries override theirs.
+        if let Some(p) = doc.get("pipeline") {
+            self.pipeline_table(&cx, dir, p, stack);
+        }
+        for (k, v) in doc.iter() {
+            let key = k.get_ref().as_ref();
+            match key {
+                "pipeline" => {}
+                "rule" => match v.get_ref() {
+                    DeValue::Array(items) => {
+                        for (i, item) in items.iter().enumerate() {
+                            self.rule_entry(&cx, i, item);
+                        }
+                    }
+                    other => self.problem(
+                        &cx,
+                        Some(v.span()),
+                        "rule",
+                        format!(
+                            "'rule' must be a list of tables ([[rule]]), found {}",
+                            type_name(other)
+                        ),
+                    ),
+                },
+                other => match sections().into_iter().find(|s| s.name == other) {
+                    Some(section) => self.section(&cx, section, v),
+                    None => {
+                        let allowed: Vec<&str> = ["pipeline", "rule"]
+                            .into_iter()
+                            .chain(sections().into_iter().map(|s| s.name))
+                            .collect();
+                        self.problem(
+                            &cx,
+                            Some(k.span()),
+                            other,
+                            format!(
+                                "unknown key; allowed at the top level: {}",
+                                allowed.join(", ")
+                            ),
+                        );
+                    }
+                },
+            }
+        }
+        stack.pop();
+    }
+
+    fn pipeline_table(
+        &mut self,
+        cx: &FileCtx<'_>,
+        dir: Option<&Path>,
+        v: &Spanned<DeValue<'_>>,
+        stack: &mut Vec<String>,
+    ) {
+        let DeValue::Table(t) = v.get_ref() else {
+            self.problem(
+                cx,
+                Some(v.span()),
+                "pipeline",
+                "must be a table [pipeline]".into(),
+            );
+            return;
+        };
+        for (k, val) in t.iter() {
+            let key = k.get_ref().as_ref();
+            let full = format!("pipeline.{key}");
+            match key {
+                "name" | "description" => match val.get_ref().as_str() {
+                    Some(s) => {
+                        if key == "name" && stack.len() == 1 {
+                            self.name = Some(s.to_string());
+                        }
+                    }
+                    None => self.problem(
+                        cx,
+                        Some(val.span()),
+                        &full,
+                        format!("must be text, found {}", type_name(val.get_ref())),
+                    ),
+                },
+                "include" => {
+                    let DeValue::Array(items) = val.get_ref() else {
+                        self.problem(
+                            cx,
+                            Some(val.span()),
+                            &full,
+                            "must be a list of file names".into(),
+                        );
+                        continue;
+                    };
+                    for item in items.iter() {
+                        let Some(f) = item.get_ref().as_str() else {
+                            self.problem(
+                                cx,
+                                Some(item.span()),
+                                &full,
+                                "must be a list of file names".into(),
+                            );
+                            continue;
+                        };
+                        self.include(cx, dir, f, item.span(), stack);
+                    }
+                }
+                _ => self.problem(
+                    cx,
+                    Some(k.span()),
+                    &full,
+                    "unknown key; allowed in [pipeline]: name, description, include".into(),
+                ),
+            }
+        }
+    }
+
+    fn include(
+        &mut self,
+        cx: &FileCtx<'_>,
+        dir: Option<&Path>,
+        f: &str,
+        span: std::ops::Range<usize>,
+        stack: &mut Vec<String>,
+    ) {
+        let on_disk: Option<PathBuf> = dir.map(|d| d.join(f)).filter(|p| p.is_file());
+        if let Some(path) = on_disk {
+            match std::fs::read_to_string(&path) {
+                Ok(text) => {
+                    let name = path.display().to_string();
+                    self.file(&name, path.parent(), &text, stack);
+                }
+                Err(e) => self.problem(
+                    cx,
+                    Some(span),
+                    "pipeline.include",
+                    format!("cannot read '{}': {e}", path.display()),
+                ),
+            }
+        } else if let Some((n, text)) = BUILTIN.iter().find(|(n, _)| *n == f) {
+            self.file(n, None, text, stack);
+        } else {
+            let builtin: Vec<&str> = BUILTIN.iter().map(|(n, _)| *n).collect();
+            self.problem(
+                cx,
+                Some(span),
+                "pipeline.include",
+                format!(
+                    "'{f}' is neither a file beside this one nor a built-in pack ({})",
+                    builtin.join(", ")
+                ),
+            );
+        }
+    }
+
+    fn value(
+        &mut self,
+        cx: &FileCtx<'_>,
+        spec: &ParamSpec,
+        v: &Spanned<DeValue<'_>>,
+        key: &str,
+    ) -> Option<Value> {
+        let bad = |b: &mut Builder, msg: String| -> Option<Value> {
+            b.problem(cx, Some(v.span()), key, msg);
+            None
+        };
+        let range = |b: &mut Builder, x: f64| -> Option<()> {
+            if let Some(min) = spec.min {
+                if x < min {
+                    bad(b, format!("{x} is below the smallest allowed value {min}"));
+                    return None;
+                }
+            }
+            if let Some(max) = spec.max {
+                if x > max {
+                    bad(b, format!("{x} is above the largest allowed value {max}"));
+                    return None;
+                }
+            }
+            Some(())
+        };
+        match spec.kind {
+            ParamKind::Number => match de_num(v.get_ref()) {
+                Some(x) if x.is_finite() => range(self, x).map(|_| Value::Num(x)),
+                _ => bad(
+                    self,
+                    format!(
+                        "must be {}, found {}",
+                        spec.kind.describe(),
+                        type_name(v.get_ref())
+                    ),
+                ),
+            },
+            ParamKind::Integer => match de_int(v.get_ref()) {
+                Some(x) => range(self, x as f64).map(|_| Value::Int(x)),
+                None => bad(
+                    self,
+                    format!(
+                        "must be {}, found {}",
+                        spec.kind.describe(),
+                        type_name(v.get_ref())
+                    ),
+                ),
+            },
+            ParamKind::Bool => match v.get_ref().as_bool() {
+                Some(b) => Some(Value::Bool(b)),
+                None => bad(
+                    self,
+                    format!(
+                        "must be {}, found {}",
+                        spec.kind.describe(),
+                        type_name(v.get_ref())
+                    ),
+                ),
+            },
+            ParamKind::Codes => match v.get_ref() {
+                DeValue::Array(items) if items.iter().all(|i| i.get_ref().as_str().is_some()) => {
+                    Some(Value::Codes(
+                        items
+                            .iter()
+                            .filter_map(|i| i.get_ref().as_str().map(str::to_string))
+                            .collect(),
+                    ))
+                }
+                other => bad(
+                    self,
+                    format!(
+                        "must be {}, found {}",
+                        spec.kind.describe(),
+                        type_name(other)
+                    ),
+                ),
+            },
+            ParamKind::Months => match v.get_ref() {
+                DeValue::Array(items)
+                    if items
+                        .iter()
+                        .all(|i| de_int(i.get_ref()).is_some_and(|m| (1..=12).contains(&m))) =>
+                {
+                    Some(Value::Months(
+                        items
+                            .iter()
+                            .filter_map(|i| de_int(i.get_ref()))
+                            .map(|m| m as u32)
+                            .collect(),
+                    ))
+                }
+                other => bad(
+                    self,
+                    format!(
+                        "must be {}, found {}",
+                        spec.kind.describe(),
+                        type_name(other)
+                    ),
+                ),
+            },
+        }
+    }
+
+    fn section(&mut self, cx: &FileCtx<'_>, section: &'static Section, v: &Spanned<DeValue<'_>>) {
+        let DeValue::Table(t) = v.get_ref() else {
+            self.problem(
+                cx,
+                Some(v.span()),
+                section.name,
+                format!("must be a table [{}]", section.name),
+            );
+            return;
+        };
+        let mut values = self.settings.remove(section.name).unwrap_or_default();
+        for (k, val) in t.iter() {
+            let key = k.get_ref().as_ref();
+            let full = format!("{}.{key}", section.name);
+            match section.settings.iter().find(|s| s.name == key) {
+                Some(spec) => {
+                    if let Some(x) = self.value(cx, spec, val, &full) {
+                        values.values.insert(spec.name, x);
+                    }
+                }
+                None => {
+                    let allowed: Vec<&str> = section.settings.iter().map(|s| s.name).collect();
+                    self.problem(
+                        cx,
+                        Some(k.span()),
+                        &full,
+                        format!(
+                            "unknown key; allowed in [{}]: {}",
+                            section.name,
+                            allowed.join(", ")
+                        ),
+                    );
+                }
+            }
+        }
+        self.settings.insert(section.name, values);
+    }
+
+    fn rule_entry(&mut self, cx: &FileCtx<'_>, i: usize, item: &Spanned<DeValue<'_>>) {
+        let at = format!("rule[{}]", i + 1);
+        let DeValue::Table(t) = item.get_ref() else {
+            self.problem(
+                cx,
+                Some(item.span()),
+                &at,
+                "each [[rule]] must be a table".into(),
+            );
+            return;
+        };
+        let code_v = t.get("code");
+        let Some(code_v) = code_v else {
+            self.problem(cx, Some(item.span()), &at, "a rule needs a 'code'".into());
+            return;
+        };
+        let Some(code) = code_v.get_ref().as_str() else {
+            self.problem(
+                cx,
+                Some(code_v.span()),
+                &format!("{at}.code"),
+                "must be text".into(),
+            );
+            return;
+        };
+        let Some(def) = registry::get(code) else {
+            self.problem(
+                cx,
+                Some(code_v.span()),
+                &format!("{at}.code"),
+                format!("no rule has the code '{code}'; `zhibao rules` lists them"),
+            );
+            return;
+        };
+        let at = format!("rule {code}");
+        let origin = format!("{}:{}", cx.file, cx.line(item.span()));
+        let idx = match self.rules.iter().position(|(r, _)| r.code() == code) {
+            Some(i) => i,
+            None => {
+                self.rules
+                    .push((RuleConfig::new(def, origin.clone()), true));
+                self.rules.len() - 1
+            }
+        };
+        let mut cfg = self.rules[idx].0.clone();
+        let mut enabled = self.rules[idx].1;
+        cfg.origin = origin;
+        let is_formula = matches!(def.kind, RuleKind::Formula { .. });
+        for (k, v) in t.iter() {
+            let key = k.get_ref().as_ref();
+            let full = format!("{at}.{key}");
+            match key {
+                "code" => {}
+                "severity" => match v.get_ref().as_str().and_then(Severity::parse) {
+                    Some(s) => cfg.severity = s,
+                    None => self.problem(
+                        cx,
+                        Some(v.span()),
+                        &full,
+                        "must be one of hard, soft, info".into(),
+                    ),
+                },
+                "enabled" => match v.get_ref().as_bool() {
+                    Some(b) => enabled = b,
+                    None => self.problem(cx, Some(v.span()), &full, "must be true or false".into()),
+                },
+                "weight" => match de_num(v.get_ref()) {
+                    Some(w) if w.is_finite() && w >= 0.0 => cfg.weight = w,
+                    _ => self.problem(cx, Some(v.span()), &full, "must be a number ≥ 0".into()),
+                },
+                "scope" if is_formula => match v.get_ref().as_str().and_then(Scope::parse) {
+                    Some(s) => cfg.scope = s,
+                    None => self.problem(
+                        cx,
+                        Some(v.span()),
+                        &full,
+                        "must be one of period, year_to_date".into(),
+                    ),
+                },
+                "fails_when" if is_formula => match v.get_ref().as_str() {
+                    Some(s) => cfg.fails_when = Some(s.to_string()),
+                    None => self.problem(
+                        cx,
+                        Some(v.span()),
+                        &full,
+                        "must be a SQL condition as text".into(),
+                    ),
+                },
+                "params" => {
+                    let DeValue::Table(pt) = v.get_ref() else {
+                        self.problem(
+                            cx,
+                            Some(v.span()),
+                            &full,
+                            "must be a table of parameters".into(),
+                        );
+                        continue;
+                    };
+                    for (pk, pv) in pt.iter() {
+                        let pname = pk.get_ref().as_ref();
+                        let pfull = format!("{at}.params.{pname}");
+                        match def.param(pname) {
+                            Some(spec) => {
+                                if let Some(x) = self.value(cx, spec, pv, &pfull) {
+                                    cfg.params.values.insert(spec.name, x);
+                                }
+                            }
+                            None => {
+                                let allowed: Vec<&str> =
+                                    def.params.iter().map(|p| p.name).collect();
+                                self.problem(
+                                    cx,
+                                    Some(pk.span()),
+                                    &pfull,
+                                    if allowed.is_empty() {
+                                        format!("{code} takes no parameters")
+                                    } else {
+                                        format!(
+                                            "unknown parameter; {code} takes: {}",
+                                            allowed.join(", ")
+                                        )
+                                    },
+                                );
+                            }
+                        }
+                    }
+                }
+                _ => {
+                    let mut allowed = vec!["code", "severity", "enabled", "weight", "params"];
+                    if is_formula {
+                        allowed.extend(["scope", "fails_when"]);
+                    }
+                    self.problem(
+                        cx,
+                        Some(k.span()),
+                        &full,
+                        format!(
+                            "unknown key; allowed in a {} rule: {}",
+                            if is_formula { "formula" } else { "built-in" },
+                            allowed.join(", ")
+                        ),
+                    );
+                }
+            }
+        }
+        if let Some(sql) = &cfg.fails_when {
+            if let Err(e) = crate::rules::formula::check(def, &substitute_params(sql, &cfg.params))
+            {
+                self.problem(
+                    cx,
+                    t.get("fails_when").map(|v| v.span()).or(Some(item.span())),
+                    &format!("{at}.fails_when"),
+                    e,
+                );
+            }
+        }
+        self.rules[idx] = (cfg, enabled);
+    }
+}
+
+/// The codes configured in every built-in pipeline file (for registry tests).
+pub fn builtin_codes() -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for (name, _) in BUILTIN {
+        if let Ok(p) = Pipeline::load_builtin(name) {
+            out.extend(p.rules.iter().map(|r| r.code().to_string()));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_pipeline_is_valid() {
+        for (name, _) in BUILTIN {
+            if let Err(e) = Pipeline::load_builtin(name) {
+                panic!("{name}: {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let text = r#"
+[pipeline]
+name = "bad"
+colour = "red"
+
+[grading]
+no_such_key = 1
+
+[[rule]]
+code = "ZZ999"
+
+[[rule]]
+code = "IN003"
+params = { min_ratio = "half", bogus = 2 }
+"#;
+        let e = Pipeline::parse("bad.toml", None, text, "bad.toml")
+            .err()
+            .unwrap();
+        let all = e.to_string();
+        assert_eq!(e.problems.len(), 5, "{all}");
+        assert!(
+            all.contains("bad.toml:4: pipeline.colour: unknown key"),
+            "{all}"
+        );
+        assert!(all.contains("bad.toml:7: grading.no_such_key"), "{all}");
+        assert!(
+            all.contains("bad.toml:10: rule[2].code: no rule has the code 'ZZ999'"),
+            "{all}"
+        );
+        assert!(
+            all.contains("rule IN003.params.min_ratio: must be a number"),
+            "{all}"
+        );
+        assert!(
+            all.contains("rule IN003.params.bogus: unknown parameter"),
+            "{all}"
+        );
+    }
+
+    #[test]
+    fn syntax_errors_name_the_line() {
+        let e = Pipeline::parse("x.toml", None, "[pipeline]\nname = \n", "x.toml")
+            .err()
+            .unwrap();
+        assert!(e.problems[0].line == 2, "{e}");
+    }
+
+    #[test]
+    fn a_formula_that_does_not_compile_is_reported() {
+        let text = "[[rule]]\ncode = \"IN001\"\nfails_when = \"export_delivery >>> sales_output\"\n\n[[rule]]\ncode = \"IN003\"\nfails_when = \"no_such_column > 1\"\n";
+        let e = Pipeline::parse("f.toml", None, text, "f.toml")
+            .err()
+            .unwrap();
+        assert_eq!(e.problems.len(), 2, "{e}");
+        assert!(e.problems[1].message.contains("no_such_column"), "{e}");
+    }
+
+    #[test]
+    fn later_entries_override_earlier_ones() {
+        let text = "[pipeline]\ninclude = [\"industrial.toml\"]\n\n[[rule]]\ncode = \"IN003\"\nseverity = \"info\"\nparams = { min_ratio = 0.4 }\n";
+        let p = Pipeline::parse("o.toml", None, text, "o.toml").unwrap();
+        let r = p.rule("IN003").unwrap();
+        assert_eq!(r.severity, Severity::Info);
+        assert_eq!(r.num("min_ratio"), 0.4);
+        assert_eq!(r.num("max_ratio"), 1.2);
+    }
+}

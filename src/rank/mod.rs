@@ -1,0 +1,404 @@
+//! Stage 4 — **rank**: grades and findings to the query list (查询清单).
+//!
+//! Who is on the list:
+//!
+//! * every **red** enterprise with a finding this run (高风险企业重点核查);
+//! * **yellow** enterprises with a finding, ranked;
+//! * with a per-county capacity (`capacity_per_county` or `--capacity`), each
+//!   county's list is cut after that many lines (red first, then by priority), and
+//! * a **random sample** of the remaining yellow enterprises of each county — those
+//!   cut by the capacity, or holding a yellow grade without a finding this month —
+//!   at `yellow_sample_rate` (中风险企业随机抽查, 双随机), drawn reproducibly from
+//!   the run's seed;
+//! * optionally a small **control sample** of green enterprises (`green_sample_rate`).
+//!
+//! Order: red before yellow before sampled lines, each by priority — the score,
+//! which is impact × suspicion (see `grade`). Each line names who verifies: the city
+//! bureau when a finding routes it there (R&D above the city line, a project of the
+//! city supervision tier), otherwise the county bureau.
+
+use std::collections::{BTreeMap, HashMap};
+
+use polars::prelude::*;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::error::{Error, Result};
+use crate::load::Batch;
+use crate::pipeline::{Section, Values};
+use crate::rules::common::{int, num};
+
+/// The `[query_list]` settings.
+pub static SETTINGS: Section = Section {
+    name: "query_list",
+    doc: "Who goes on the query list, and how many",
+    settings: &[
+        num(
+            "yellow_sample_rate",
+            0.1,
+            Some(0.0),
+            Some(1.0),
+            "share of the remaining yellow enterprises of each county drawn at random",
+        ),
+        num(
+            "green_sample_rate",
+            0.0,
+            Some(0.0),
+            Some(1.0),
+            "share of green enterprises of each county drawn as a control sample",
+        ),
+        int(
+            "capacity_per_county",
+            0,
+            Some(0.0),
+            None,
+            "lines per county before sampling (0 = no limit); --capacity overrides",
+        ),
+        int(
+            "max_reasons",
+            5,
+            Some(1.0),
+            Some(50.0),
+            "reasons written per line; the rest are counted",
+        ),
+    ],
+};
+
+fn pe(e: PolarsError) -> Error {
+    Error::polars("rank", e)
+}
+
+/// What the rank stage needs besides the settings.
+pub struct RankInput<'a> {
+    /// The batch.
+    pub batch: &'a Batch,
+    /// Findings (rules stage schema).
+    pub findings: &'a DataFrame,
+    /// Grades (grade stage schema: `eid`, `score`, `grade`, `impact`…).
+    pub grades: &'a DataFrame,
+    /// Seed of the random sampling.
+    pub seed: u64,
+    /// `--capacity`, overriding the pipeline.
+    pub capacity: Option<usize>,
+}
+
+struct Reasons {
+    codes: Vec<String>,
+    reasons: Vec<String>,
+    evidence: Vec<String>,
+    verifier_city: bool,
+    count: usize,
+}
+
+/// Groups the findings per enterprise: rule codes, reasons, evidence, routing.
+fn reasons_by_enterprise(
+    findings: &DataFrame,
+    max_reasons: usize,
+) -> Result<HashMap<u32, Reasons>> {
+    let f = findings
+        .clone()
+        .lazy()
+        .filter(
+            col("eid")
+                .is_not_null()
+                .and(col("level").neq(lit("county"))),
+        )
+        .with_column(
+            when(col("severity").eq(lit("hard")))
+                .then(lit(0))
+                .when(col("severity").eq(lit("soft")))
+                .then(lit(1))
+                .otherwise(lit(2))
+                .alias("_sev"),
+        )
+        .sort_by_exprs(
+            [
+                col("eid"),
+                col("_sev"),
+                col("strength"),
+                col("rule_code"),
+                col("period"),
+            ],
+            SortMultipleOptions::default()
+                .with_order_descending_multi([false, false, true, false, true]),
+        )
+        .collect()
+        .map_err(pe)?;
+    let eid = f.column("eid").map_err(pe)?.u32().map_err(pe)?.clone();
+    let code = f
+        .column("rule_code")
+        .map_err(pe)?
+        .str()
+        .map_err(pe)?
+        .clone();
+    let msg = f.column("message").map_err(pe)?.str().map_err(pe)?.clone();
+    let ver = f.column("verifier").map_err(pe)?.str().map_err(pe)?.clone();
+    let mut out: HashMap<u32, Reasons> = HashMap::new();
+    for i in 0..f.height() {
+        let Some(e) = eid.get(i) else { continue };
+        let r = out.entry(e).or_insert_with(|| Reasons {
+            codes: Vec::new(),
+            reasons: Vec::new(),
+            evidence: Vec::new(),
+            verifier_city: false,
+            count: 0,
+        });
+        let c = code.get(i).unwrap_or("");
+        if !r.codes.iter().any(|x| x == c) {
+            r.codes.push(c.to_string());
+            if let Some(def) = crate::rules::registry::get(c) {
+                if !r.evidence.iter().any(|x| x == def.hint.zh) {
+                    r.evidence.push(def.hint.zh.to_string());
+                }
+            }
+        }
+        r.count += 1;
+        if r.reasons.len() < max_reasons {
+            r.reasons
+                .push(format!("[{c}] {}", msg.get(i).unwrap_or("")));
+        }
+        if ver.get(i) == Some("city") {
+            r.verifier_city = true;
+        }
+    }
+    Ok(out)
+}
+
+/// A deterministic generator for one county's draw.
+fn county_rng(seed: u64, county: &str, purpose: &str) -> ChaCha8Rng {
+    // FNV-1a over the county and purpose, mixed with the seed: stable across runs,
+    // platforms and versions of std's hasher.
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in county.bytes().chain([0u8]).chain(purpose.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    ChaCha8Rng::seed_from_u64(seed ^ h)
+}
+
+/// Draws `ceil(rate · n)` of `candidates` (sorted first, so the draw depends only
+/// on the seed and the set).
+fn draw(mut candidates: Vec<u32>, rate: f64, rng: &mut ChaCha8Rng) -> Vec<u32> {
+    if rate <= 0.0 || candidates.is_empty() {
+        return Vec::new();
+    }
+    candidates.sort_unstable();
+    let k = ((rate * candidates.len() as f64).ceil() as usize).min(candidates.len());
+    candidates.shuffle(rng);
+    candidates.truncate(k);
+    candidates.sort_unstable();
+    candidates
+}
+
+/// Builds the query list: `rank`, `uscc`, `name`, `county_code`, `industry_code`,
+/// `grade`, `score`, `impact`, `rule_codes`, `findings`, `reasons`, `evidence`,
+/// `verifier`, `sampled`, plus `eid`.
+pub fn query_list(input: &RankInput<'_>, s: &Values) -> Result<DataFrame> {
+    let max_reasons = s.int("max_reasons").max(1) as usize;
+    let capacity = input.capacity.or_else(|| {
+        (s.int("capacity_per_county") > 0).then(|| s.int("capacity_per_county") as usize)
+    });
+    let reasons = reasons_by_enterprise(input.findings, max_reasons)?;
+    let g = input.grades;
+    let eid = g.column("eid").map_err(pe)?.u32().map_err(pe)?.clone();
+    let grade = g.column("grade").map_err(pe)?.str().map_err(pe)?.clone();
+    let score = g.column("score").map_err(pe)?.f64().map_err(pe)?.clone();
+    let soft_or_hard = |e: u32| {
+        // An enterprise with only info findings (routing) is not queried for them.
+        reasons.get(&e).is_some_and(|r| {
+            r.codes.iter().any(|c| {
+                crate::rules::registry::get(c)
+                    .is_some_and(|d| d.severity != crate::rules::registry::Severity::Info)
+            })
+        })
+    };
+    let ents = &input.batch.enterprises;
+    let county = ents
+        .column("county_code")
+        .map_err(pe)?
+        .str()
+        .map_err(pe)?
+        .clone();
+
+    // Per county: ranked lines (red, then yellow with findings), the remaining
+    // yellow, and the greens.
+    struct CountyLists {
+        ranked: Vec<(u8, f64, u32)>,
+        yellow_rest: Vec<u32>,
+        green: Vec<u32>,
+    }
+    let mut by_county: BTreeMap<String, CountyLists> = BTreeMap::new();
+    let mut score_of: HashMap<u32, f64> = HashMap::new();
+    let mut grade_of: HashMap<u32, String> = HashMap::new();
+    for i in 0..g.height() {
+        let (Some(e), Some(gr)) = (eid.get(i), grade.get(i)) else {
+            continue;
+        };
+        let sc = score.get(i).unwrap_or(0.0);
+        score_of.insert(e, sc);
+        grade_of.insert(e, gr.to_string());
+        let c = county.get(e as usize).unwrap_or("").to_string();
+        let entry = by_county.entry(c).or_insert_with(|| CountyLists {
+            ranked: Vec::new(),
+            yellow_rest: Vec::new(),
+            green: Vec::new(),
+        });
+        match (gr, soft_or_hard(e)) {
+            ("red", true) => entry.ranked.push((0, sc, e)),
+            ("yellow", true) => entry.ranked.push((1, sc, e)),
+            ("yellow", false) => entry.yellow_rest.push(e),
+            ("green", _) => entry.green.push(e),
+            _ => {}
+        }
+    }
+    let mut lines: Vec<(u8, f64, u32, bool)> = Vec::new();
+    let yellow_rate = s.num("yellow_sample_rate");
+    let green_rate = s.num("green_sample_rate");
+    for (c, mut lists) in by_county {
+        lists
+            .ranked
+            .sort_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)).then(a.2.cmp(&b.2)));
+        let cut = capacity.unwrap_or(usize::MAX);
+        for (i, (tier, sc, e)) in lists.ranked.iter().enumerate() {
+            if i < cut {
+                lines.push((*tier, *sc, *e, false));
+            } else if *tier == 1 {
+                lists.yellow_rest.push(*e);
+            } else {
+                // Red beyond capacity: still listed, the capacity does not hide high risk.
+                lines.push((*tier, *sc, *e, false));
+            }
+        }
+        let mut rng = county_rng(input.seed, &c, "yellow");
+        for e in draw(lists.yellow_rest, yellow_rate, &mut rng) {
+            lines.push((2, score_of.get(&e).copied().unwrap_or(0.0), e, true));
+        }
+        let mut rng = county_rng(input.seed, &c, "green");
+        for e in draw(lists.green, green_rate, &mut rng) {
+            lines.push((3, score_of.get(&e).copied().unwrap_or(0.0), e, true));
+        }
+    }
+    lines.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)).then(a.2.cmp(&b.2)));
+
+    let uscc = ents.column("uscc").map_err(pe)?.str().map_err(pe)?.clone();
+    let name = ents.column("name").map_err(pe)?.str().map_err(pe)?.clone();
+    let industry = ents
+        .column("industry_code")
+        .map_err(pe)?
+        .str()
+        .map_err(pe)?
+        .clone();
+    let impact_of: HashMap<u32, f64> = {
+        let imp = g.column("impact").map_err(pe)?.f64().map_err(pe)?;
+        (0..g.height())
+            .filter_map(|i| Some((eid.get(i)?, imp.get(i).unwrap_or(1.0))))
+            .collect()
+    };
+    let n = lines.len();
+    let mut cols: (
+        Vec<u32>,
+        Vec<u32>,
+        Vec<String>,
+        Vec<Option<String>>,
+        Vec<String>,
+        Vec<String>,
+        Vec<String>,
+        Vec<f64>,
+        Vec<f64>,
+    ) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut codes, mut nfind, mut reas, mut evid, mut verif, mut sampled) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    for (k, (_, sc, e, smp)) in lines.into_iter().enumerate() {
+        let ei = e as usize;
+        cols.0.push(k as u32 + 1);
+        cols.1.push(e);
+        cols.2.push(uscc.get(ei).unwrap_or("").to_string());
+        cols.3.push(name.get(ei).map(str::to_string));
+        cols.4.push(county.get(ei).unwrap_or("").to_string());
+        cols.5.push(industry.get(ei).unwrap_or("").to_string());
+        cols.6.push(grade_of.get(&e).cloned().unwrap_or_default());
+        cols.7.push(sc);
+        cols.8.push(impact_of.get(&e).copied().unwrap_or(1.0));
+        match reasons.get(&e) {
+            Some(r) => {
+                codes.push(r.codes.join(";"));
+                nfind.push(r.count as u32);
+                let mut text = r.reasons.join("；");
+                if r.count > r.reasons.len() {
+                    text.push_str(&format!("；另有 {} 项", r.count - r.reasons.len()));
+                }
+                if smp {
+                    text = format!("随机抽查（双随机）；{text}");
+                }
+                reas.push(text);
+                evid.push(r.evidence.join("；"));
+                verif.push(if r.verifier_city { "city" } else { "county" });
+            }
+            None => {
+                codes.push(String::new());
+                nfind.push(0);
+                reas.push("随机抽查（双随机），本期无审核疑点".to_string());
+                evid.push("请企业提供本期统计台账及原始凭证".to_string());
+                verif.push("county");
+            }
+        }
+        sampled.push(smp);
+    }
+    DataFrame::new(
+        n,
+        vec![
+            Column::new("rank".into(), cols.0),
+            Column::new("eid".into(), cols.1),
+            Column::new("uscc".into(), cols.2),
+            Column::new("name".into(), cols.3),
+            Column::new("county_code".into(), cols.4),
+            Column::new("industry_code".into(), cols.5),
+            Column::new("grade".into(), cols.6),
+            Column::new("score".into(), cols.7),
+            Column::new("impact".into(), cols.8),
+            Column::new("rule_codes".into(), codes),
+            Column::new("findings".into(), nfind),
+            Column::new("reasons".into(), reas),
+            Column::new("evidence".into(), evid),
+            Column::new("verifier".into(), verif),
+            Column::new("sampled".into(), sampled),
+        ],
+    )
+    .map_err(pe)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn draws_are_reproducible_and_depend_on_the_seed() {
+        let c: Vec<u32> = (0..100).collect();
+        let a = draw(c.clone(), 0.1, &mut county_rng(7, "341002", "yellow"));
+        let b = draw(c.clone(), 0.1, &mut county_rng(7, "341002", "yellow"));
+        let d = draw(c.clone(), 0.1, &mut county_rng(8, "341002", "yellow"));
+        assert_eq!(a.len(), 10);
+        assert_eq!(a, b);
+        assert_ne!(a, d);
+        // The order of the candidates does not matter.
+        let mut rev = c;
+        rev.reverse();
+        assert_eq!(draw(rev, 0.1, &mut county_rng(7, "341002", "yellow")), a);
+    }
+
+    #[test]
+    fn a_rate_of_zero_draws_nothing() {
+        assert!(draw(vec![1, 2, 3], 0.0, &mut county_rng(1, "x", "y")).is_empty());
+    }
+}

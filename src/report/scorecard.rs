@@ -1,0 +1,654 @@
+//! County data-quality scorecard (区县数据质量评估): one row per county, a composite
+//! quality score 0–100, a rank, and the bottom three named.
+//!
+//! ## The composite score
+//!
+//! Each component is a sub-score between 0 (worst) and 1 (best); the quality score
+//! is `100 · Σ weight · sub-score / Σ weight`, weights in `[scorecard]`:
+//!
+//! | component | sub-score |
+//! |---|---|
+//! | tax-to-output ratio (YTD) | `min(1, ratio / min_tax_output_ratio)` |
+//! | timeliness | submissions received by the deadline / expected |
+//! | hard failures | `1 − min(1, hard-failure rate / hard_rate_worst)` |
+//! | soft findings | `1 − min(1, soft-finding rate / soft_rate_worst)` |
+//! | risk | `1 − min(1, (red + yellow share) / risk_share_worst)` |
+//! | confirmed errors | `1 − confirmed-error rate of last month's queries` (1 without queries) |
+//! | Benford | close 1, acceptable 0.75, marginal 0.5, nonconformity 0 (1 when too few values) |
+//! | investment volatility | `1 − min(1, volatility / volatility_worst)` (1 without projects) |
+//!
+//! Rank 1 is the best county; the three lowest are `bottom3`.
+
+use polars::prelude::*;
+
+use crate::detect::benford::Digits;
+use crate::error::{Error, Result};
+use crate::load::Batch;
+use crate::model::{Month, Table};
+use crate::pipeline::{Section, Values};
+use crate::rules::common::{int, num};
+
+/// The `[scorecard]` settings.
+pub static SETTINGS: Section = Section {
+    name: "scorecard",
+    doc: "The county quality scorecard",
+    settings: &[
+        int(
+            "deadline_day",
+            8,
+            Some(1.0),
+            Some(28.0),
+            "a submission is late after this day of the following month",
+        ),
+        num(
+            "min_tax_output_ratio",
+            0.9,
+            Some(0.0),
+            Some(2.0),
+            "a county below this tax-to-output ratio is flagged",
+        ),
+        num(
+            "hard_rate_worst",
+            0.05,
+            Some(1e-9),
+            None,
+            "hard-failure rate scoring 0",
+        ),
+        num(
+            "soft_rate_worst",
+            0.3,
+            Some(1e-9),
+            None,
+            "soft-finding rate scoring 0",
+        ),
+        num(
+            "risk_share_worst",
+            0.5,
+            Some(1e-9),
+            None,
+            "red + yellow share scoring 0",
+        ),
+        num(
+            "volatility_worst",
+            1.5,
+            Some(1e-9),
+            None,
+            "investment volatility (coefficient of variation) scoring 0",
+        ),
+        num(
+            "weight_tax_ratio",
+            30.0,
+            Some(0.0),
+            None,
+            "weight of the tax-to-output ratio",
+        ),
+        num(
+            "weight_timeliness",
+            15.0,
+            Some(0.0),
+            None,
+            "weight of timeliness",
+        ),
+        num(
+            "weight_hard_rate",
+            20.0,
+            Some(0.0),
+            None,
+            "weight of the hard-failure rate",
+        ),
+        num(
+            "weight_soft_rate",
+            10.0,
+            Some(0.0),
+            None,
+            "weight of the soft-finding rate",
+        ),
+        num(
+            "weight_risk_share",
+            10.0,
+            Some(0.0),
+            None,
+            "weight of the red + yellow share",
+        ),
+        num(
+            "weight_confirmed_errors",
+            5.0,
+            Some(0.0),
+            None,
+            "weight of the confirmed-error rate",
+        ),
+        num(
+            "weight_benford",
+            5.0,
+            Some(0.0),
+            None,
+            "weight of Benford conformity",
+        ),
+        num(
+            "weight_volatility",
+            5.0,
+            Some(0.0),
+            None,
+            "weight of investment volatility",
+        ),
+        int(
+            "bottom_n",
+            3,
+            Some(0.0),
+            None,
+            "how many of the lowest counties are named",
+        ),
+    ],
+};
+
+fn pe(e: PolarsError) -> Error {
+    Error::polars("scorecard", e)
+}
+
+/// Seconds since 1970 of midnight ending `day` of the month after `m` (naive time).
+fn deadline_seconds(m: Month, day: i64) -> i64 {
+    let next = m.plus(1);
+    let date = chrono::NaiveDate::from_ymd_opt(next.year(), next.month(), 1).expect("valid month");
+    (date
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight")
+        .and_utc()
+        .timestamp())
+        + day * 86_400
+}
+
+/// What the scorecard is built from.
+pub struct ScorecardInput<'a> {
+    /// The batch.
+    pub batch: &'a Batch,
+    /// Findings of the run.
+    pub findings: &'a DataFrame,
+    /// Grades of the run (`eid`, `grade`, `grade_history` …).
+    pub grades: &'a DataFrame,
+    /// Query list of the run.
+    pub query_list: &'a DataFrame,
+}
+
+/// Builds the scorecard.
+pub fn build(input: &ScorecardInput<'_>, s: &Values) -> Result<DataFrame> {
+    let b = input.batch;
+    let p = b.period;
+    let ytd = col("period")
+        .gt_eq(lit(p.year_start().0))
+        .and(col("period").lt_eq(lit(p.0)));
+    let ents = b
+        .enterprises
+        .clone()
+        .lazy()
+        .filter(col("entry_period").lt_eq(lit(p.0)));
+    let base = ents.clone().group_by([col("county_code")]).agg([col("eid")
+        .count()
+        .cast(DataType::UInt32)
+        .alias("enterprises")]);
+
+    // Submissions of the period: received, late.
+    let deadline = deadline_seconds(p, s.int("deadline_day"));
+    let ind = b.table(Table::Industrial).cloned().unwrap_or_default();
+    let subs = ind
+        .clone()
+        .lazy()
+        .filter(col("period").eq(lit(p.0)))
+        .join(
+            ents.clone().select([col("eid"), col("county_code")]),
+            [col("eid")],
+            [col("eid")],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .group_by([col("county_code")])
+        .agg([
+            col("eid").count().cast(DataType::UInt32).alias("received"),
+            col("submitted_at")
+                .gt(lit(deadline))
+                .sum()
+                .cast(DataType::UInt32)
+                .alias("late"),
+            col("gross_output").sum().alias("_gross_month"),
+        ]);
+
+    // Tax-to-output ratio, year to date and for the month.
+    let with_county = |lf: LazyFrame| {
+        lf.join(
+            b.enterprises
+                .clone()
+                .lazy()
+                .select([col("eid"), col("county_code")]),
+            [col("eid")],
+            [col("eid")],
+            JoinArgs::new(JoinType::Inner),
+        )
+    };
+    let gross = with_county(ind.clone().lazy().filter(ytd.clone()))
+        .group_by([col("county_code")])
+        .agg([col("gross_output").sum().alias("_gross_ytd")]);
+    let tax = match b.table(Table::Tax) {
+        Some(t) => with_county(t.clone().lazy().filter(ytd.clone()))
+            .group_by([col("county_code")])
+            .agg([
+                col("taxable_sales").sum().alias("_tax_ytd"),
+                col("taxable_sales")
+                    .filter(col("period").eq(lit(p.0)))
+                    .sum()
+                    .alias("_tax_month"),
+            ]),
+        None => DataFrame::new(
+            0,
+            vec![
+                Column::new_empty("county_code".into(), &DataType::String),
+                Column::new_empty("_tax_ytd".into(), &DataType::Float64),
+                Column::new_empty("_tax_month".into(), &DataType::Float64),
+            ],
+        )
+        .map_err(pe)?
+        .lazy(),
+    };
+
+    // Findings: share of enterprises with a hard / soft finding.
+    let fin = input
+        .findings
+        .clone()
+        .lazy()
+        .filter(col("eid").is_not_null())
+        .group_by([col("county_code")])
+        .agg([
+            col("eid")
+                .filter(col("severity").eq(lit("hard")))
+                .n_unique()
+                .cast(DataType::UInt32)
+                .alias("_hard_ents"),
+            col("eid")
+                .filter(col("severity").eq(lit("soft")))
+                .n_unique()
+                .cast(DataType::UInt32)
+                .alias("_soft_ents"),
+        ]);
+
+    // Grades: counts now and in the first month of the year.
+    let grades = input
+        .grades
+        .clone()
+        .lazy()
+        .join(
+            b.enterprises
+                .clone()
+                .lazy()
+                .select([col("eid"), col("county_code")]),
+            [col("eid")],
+            [col("eid")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_column(
+            col("grade_history")
+                .str()
+                .slice(lit(0), lit(1))
+                .alias("_first"),
+        )
+        .group_by([col("county_code")])
+        .agg([
+            col("grade")
+                .eq(lit("red"))
+                .sum()
+                .cast(DataType::UInt32)
+                .alias("red"),
+            col("grade")
+                .eq(lit("yellow"))
+                .sum()
+                .cast(DataType::UInt32)
+                .alias("yellow"),
+            col("grade")
+                .eq(lit("green"))
+                .sum()
+                .cast(DataType::UInt32)
+                .alias("green"),
+            (col("_first").eq(lit("R")).or(col("_first").eq(lit("Y"))))
+                .sum()
+                .cast(DataType::Float64)
+                .alias("_ry_first"),
+            col("_first")
+                .is_in(
+                    lit(Series::new("l".into(), ["R", "Y", "G"])).implode(false),
+                    false,
+                )
+                .sum()
+                .cast(DataType::Float64)
+                .alias("_n_first"),
+        ]);
+
+    // Verifications of last month's queries.
+    let verif = match b.table(Table::Verifications) {
+        Some(v) => with_county(v.clone().lazy().filter(col("period").eq(lit(p.0 - 1))))
+            .group_by([col("county_code")])
+            .agg([
+                col("eid")
+                    .count()
+                    .cast(DataType::UInt32)
+                    .alias("verified_last_month"),
+                col("outcome")
+                    .eq(lit("confirmed_error"))
+                    .sum()
+                    .cast(DataType::UInt32)
+                    .alias("_confirmed"),
+            ]),
+        None => DataFrame::new(
+            0,
+            vec![
+                Column::new_empty("county_code".into(), &DataType::String),
+                Column::new_empty("verified_last_month".into(), &DataType::UInt32),
+                Column::new_empty("_confirmed".into(), &DataType::UInt32),
+            ],
+        )
+        .map_err(pe)?
+        .lazy(),
+    };
+
+    // Investment volatility: coefficient of variation of the county's monthly
+    // completed investment over the year to date.
+    let vol = match b.table(Table::Investment) {
+        Some(inv) => {
+            let months = inv.clone().lazy().filter(
+                col("period")
+                    .gt_eq(lit(p.year_start().0))
+                    .and(col("period").lt_eq(lit(p.0))),
+            );
+            let prev = months.clone().select([
+                col("project_id"),
+                (col("period") + lit(1)).alias("period"),
+                col("ytd_completed").alias("_prev"),
+            ]);
+            months
+                .join(
+                    prev,
+                    [col("project_id"), col("period")],
+                    [col("project_id"), col("period")],
+                    JoinArgs::new(JoinType::Left),
+                )
+                .with_column(
+                    when(col("period").eq(lit(p.year_start().0)))
+                        .then(col("ytd_completed"))
+                        .otherwise(col("ytd_completed") - col("_prev").fill_null(lit(0.0)))
+                        .alias("_inc"),
+                )
+                .group_by([col("county_code"), col("period")])
+                .agg([col("_inc").sum().alias("_month_total")])
+                .group_by([col("county_code")])
+                .agg([
+                    (col("_month_total").std(1) / col("_month_total").mean())
+                        .alias("investment_volatility"),
+                    col("_month_total").count().alias("_inv_months"),
+                ])
+                .with_column(
+                    when(col("_inv_months").gt_eq(lit(3)))
+                        .then(col("investment_volatility"))
+                        .otherwise(lit(NULL).cast(DataType::Float64))
+                        .alias("investment_volatility"),
+                )
+        }
+        None => DataFrame::new(
+            0,
+            vec![
+                Column::new_empty("county_code".into(), &DataType::String),
+                Column::new_empty("investment_volatility".into(), &DataType::Float64),
+                Column::new_empty("_inv_months".into(), &DataType::UInt32),
+            ],
+        )
+        .map_err(pe)?
+        .lazy(),
+    };
+
+    // Query list lines per county.
+    let ql = input
+        .query_list
+        .clone()
+        .lazy()
+        .group_by([col("county_code")])
+        .agg([
+            col("rank")
+                .count()
+                .cast(DataType::UInt32)
+                .alias("query_lines"),
+            col("verifier")
+                .eq(lit("city"))
+                .sum()
+                .cast(DataType::UInt32)
+                .alias("query_city"),
+            col("sampled")
+                .sum()
+                .cast(DataType::UInt32)
+                .alias("query_sampled"),
+        ]);
+
+    let benford = crate::rules::detectors::county_benford(b, p, Digits::First)?;
+    let benford = if benford.height() == 0 {
+        DataFrame::new(
+            0,
+            vec![
+                Column::new_empty("county_code".into(), &DataType::String),
+                Column::new_empty("benford_values".into(), &DataType::UInt32),
+                Column::new_empty("benford_mad".into(), &DataType::Float64),
+                Column::new_empty("benford_band".into(), &DataType::String),
+            ],
+        )
+        .map_err(pe)?
+    } else {
+        benford
+            .lazy()
+            .select([
+                col("county_code"),
+                col("n").alias("benford_values"),
+                col("mad").alias("benford_mad"),
+                col("band").alias("benford_band"),
+            ])
+            .collect()
+            .map_err(pe)?
+    };
+
+    let join = |a: LazyFrame, other: LazyFrame| {
+        a.join(
+            other,
+            [col("county_code")],
+            [col("county_code")],
+            JoinArgs::new(JoinType::Left),
+        )
+    };
+    let mut lf = base;
+    for other in [
+        subs,
+        gross,
+        tax,
+        fin,
+        grades,
+        verif,
+        vol,
+        ql,
+        benford.lazy(),
+    ] {
+        lf = join(lf, other);
+    }
+    let min_ratio = s.num("min_tax_output_ratio");
+    let f = |name: &str| col(name).cast(DataType::Float64);
+    let lf = lf
+        .with_columns([
+            col("received").fill_null(lit(0u32)),
+            col("late").fill_null(lit(0u32)),
+            col("query_lines").fill_null(lit(0u32)),
+            col("query_city").fill_null(lit(0u32)),
+            col("query_sampled").fill_null(lit(0u32)),
+            col("_hard_ents").fill_null(lit(0u32)),
+            col("_soft_ents").fill_null(lit(0u32)),
+            col("verified_last_month").fill_null(lit(0u32)),
+            col("_confirmed").fill_null(lit(0u32)),
+            col("red").fill_null(lit(0u32)),
+            col("yellow").fill_null(lit(0u32)),
+            col("green").fill_null(lit(0u32)),
+        ])
+        .with_columns([
+            col("enterprises").alias("expected"),
+            (f("enterprises") - f("received"))
+                .clip_min(lit(0.0))
+                .cast(DataType::UInt32)
+                .alias("missing"),
+            when(col("_gross_ytd").gt(lit(0.0)))
+                .then(col("_tax_ytd").fill_null(lit(0.0)) / col("_gross_ytd"))
+                .otherwise(lit(NULL).cast(DataType::Float64))
+                .alias("tax_output_ratio"),
+            when(col("_gross_month").gt(lit(0.0)))
+                .then(col("_tax_month").fill_null(lit(0.0)) / col("_gross_month"))
+                .otherwise(lit(NULL).cast(DataType::Float64))
+                .alias("tax_output_ratio_month"),
+            (f("_hard_ents") / f("enterprises")).alias("hard_rate"),
+            (f("_soft_ents") / f("enterprises")).alias("soft_rate"),
+            (f("red") / f("enterprises")).alias("red_share"),
+            (f("yellow") / f("enterprises")).alias("yellow_share"),
+            (f("green") / f("enterprises")).alias("green_share"),
+            when(col("verified_last_month").gt(lit(0)))
+                .then(f("_confirmed") / f("verified_last_month"))
+                .otherwise(lit(NULL).cast(DataType::Float64))
+                .alias("confirmed_error_rate"),
+        ])
+        .with_columns([
+            col("tax_output_ratio")
+                .lt(lit(min_ratio))
+                .fill_null(lit(false))
+                .alias("tax_flag"),
+            ((f("red") + f("yellow")) / f("enterprises")).alias("risk_share"),
+            when(col("_n_first").gt(lit(0.0)))
+                .then(col("_ry_first") / col("_n_first"))
+                .otherwise(lit(NULL).cast(DataType::Float64))
+                .alias("risk_share_first_month"),
+        ])
+        .with_column(
+            (col("risk_share") - col("risk_share_first_month")).alias("risk_share_change"),
+        );
+
+    // Composite score.
+    let w = |k: &str| s.num(k);
+    let sub = |e: Expr| e.clip(lit(0.0), lit(1.0));
+    let comps = [
+        (
+            w("weight_tax_ratio"),
+            sub(col("tax_output_ratio").fill_null(lit(min_ratio)) / lit(min_ratio.max(1e-9))),
+        ),
+        (
+            w("weight_timeliness"),
+            sub((f("received") - f("late")) / f("expected")),
+        ),
+        (
+            w("weight_hard_rate"),
+            sub(lit(1.0) - col("hard_rate") / lit(w("hard_rate_worst"))),
+        ),
+        (
+            w("weight_soft_rate"),
+            sub(lit(1.0) - col("soft_rate") / lit(w("soft_rate_worst"))),
+        ),
+        (
+            w("weight_risk_share"),
+            sub(lit(1.0) - col("risk_share") / lit(w("risk_share_worst"))),
+        ),
+        (
+            w("weight_confirmed_errors"),
+            sub(lit(1.0) - col("confirmed_error_rate").fill_null(lit(0.0))),
+        ),
+        (
+            w("weight_benford"),
+            when(col("benford_band").eq(lit("close")))
+                .then(lit(1.0))
+                .when(col("benford_band").eq(lit("acceptable")))
+                .then(lit(0.75))
+                .when(col("benford_band").eq(lit("marginal")))
+                .then(lit(0.5))
+                .when(col("benford_band").eq(lit("nonconformity")))
+                .then(lit(0.0))
+                .otherwise(lit(1.0)),
+        ),
+        (
+            w("weight_volatility"),
+            sub(lit(1.0)
+                - col("investment_volatility").fill_null(lit(0.0)) / lit(w("volatility_worst"))),
+        ),
+    ];
+    let total_w: f64 = comps.iter().map(|(w, _)| w).sum::<f64>().max(1e-9);
+    let mut score = lit(0.0);
+    for (wt, e) in comps {
+        score = score + lit(wt) * e.fill_null(lit(1.0));
+    }
+    let bottom_n = s.int("bottom_n");
+    let df = lf
+        .with_column(
+            (score * lit(100.0 / total_w))
+                .round(1, RoundMode::HalfAwayFromZero)
+                .alias("quality_score"),
+        )
+        .sort_by_exprs(
+            [col("quality_score"), col("county_code")],
+            SortMultipleOptions::default().with_order_descending_multi([true, false]),
+        )
+        .with_column(
+            (col("county_code").cum_count(false))
+                .cast(DataType::UInt32)
+                .alias("rank"),
+        )
+        .with_column(
+            col("rank")
+                .gt(col("rank").max() - lit(bottom_n as u32))
+                .alias("bottom3"),
+        )
+        .select([
+            col("county_code"),
+            col("rank"),
+            col("quality_score"),
+            col("bottom3"),
+            col("enterprises"),
+            col("expected"),
+            col("received"),
+            col("late"),
+            col("missing"),
+            col("tax_output_ratio"),
+            col("tax_output_ratio_month"),
+            col("tax_flag"),
+            col("hard_rate"),
+            col("soft_rate"),
+            col("red"),
+            col("yellow"),
+            col("green"),
+            col("red_share"),
+            col("yellow_share"),
+            col("green_share"),
+            col("risk_share"),
+            col("risk_share_first_month"),
+            col("risk_share_change"),
+            col("verified_last_month"),
+            col("confirmed_error_rate"),
+            col("investment_volatility"),
+            col("benford_values"),
+            col("benford_mad"),
+            col("benford_band"),
+            col("query_lines"),
+            col("query_city"),
+            col("query_sampled"),
+        ])
+        .collect()
+        .map_err(pe)?;
+    Ok(df)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadline_is_the_given_day_of_the_next_month() {
+        let m = Month::parse_strict("2026-09").unwrap();
+        let d = deadline_seconds(m, 8);
+        let expected = chrono::NaiveDate::from_ymd_opt(2026, 10, 9)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+            .and_utc()
+            .timestamp();
+        assert_eq!(d, expected);
+    }
+}

@@ -1,0 +1,198 @@
+//! Small pieces the rule families share: parameter declarations, period filters,
+//! peer statistics.
+
+use polars::prelude::*;
+
+use super::engine::Ctx;
+use super::registry::{Default, ParamKind, ParamSpec, Text};
+use crate::error::{Error, Result};
+
+/// A text in both languages.
+pub const fn t(zh: &'static str, en: &'static str) -> Text {
+    Text { zh, en }
+}
+
+/// A number parameter.
+pub const fn num(
+    name: &'static str,
+    default: f64,
+    min: Option<f64>,
+    max: Option<f64>,
+    doc: &'static str,
+) -> ParamSpec {
+    ParamSpec {
+        name,
+        kind: ParamKind::Number,
+        default: Default::Num(default),
+        min,
+        max,
+        doc,
+    }
+}
+
+/// A whole-number parameter.
+pub const fn int(
+    name: &'static str,
+    default: i64,
+    min: Option<f64>,
+    max: Option<f64>,
+    doc: &'static str,
+) -> ParamSpec {
+    ParamSpec {
+        name,
+        kind: ParamKind::Integer,
+        default: Default::Int(default),
+        min,
+        max,
+        doc,
+    }
+}
+
+/// A list-of-codes parameter.
+pub const fn codes(
+    name: &'static str,
+    default: &'static [&'static str],
+    doc: &'static str,
+) -> ParamSpec {
+    ParamSpec {
+        name,
+        kind: ParamKind::Codes,
+        default: Default::Codes(default),
+        min: None,
+        max: None,
+        doc,
+    }
+}
+
+/// A list-of-months parameter.
+pub const fn months(name: &'static str, default: &'static [u32], doc: &'static str) -> ParamSpec {
+    ParamSpec {
+        name,
+        kind: ParamKind::Months,
+        default: Default::Months(default),
+        min: None,
+        max: None,
+        doc,
+    }
+}
+
+/// A boolean parameter.
+pub const fn flag(name: &'static str, default: bool, doc: &'static str) -> ParamSpec {
+    ParamSpec {
+        name,
+        kind: ParamKind::Bool,
+        default: Default::Bool(default),
+        min: None,
+        max: None,
+        doc,
+    }
+}
+
+/// Window expressions over named columns.
+pub trait OverExt {
+    /// `self` computed within the groups of `by` (a non-empty list of columns).
+    fn over_cols(self, by: &[&str]) -> Expr;
+}
+
+impl OverExt for Expr {
+    fn over_cols(self, by: &[&str]) -> Expr {
+        let by: Vec<Expr> = by.iter().map(|c| col(*c)).collect();
+        // `over` fails only for an empty partition; every caller names a column.
+        self.over(by)
+            .expect("a window needs at least one partition column")
+    }
+}
+
+/// Wraps a Polars error of the rule stage.
+pub fn pe(e: PolarsError) -> Error {
+    Error::polars("rules", e)
+}
+
+/// `period` within the year to date of the period under review.
+pub fn in_ytd(ctx: &Ctx<'_>) -> Expr {
+    col("period")
+        .gt_eq(lit(ctx.period.year_start().0))
+        .and(col("period").lt_eq(lit(ctx.period.0)))
+}
+
+/// The month of the year (1–12) of a month-number expression.
+pub fn month_of_year(e: Expr) -> Expr {
+    e.clone() - e.floor_div(lit(12)) * lit(12) + lit(1)
+}
+
+/// A list of strings as a literal Series for `is_in`.
+pub fn str_list(values: &[String]) -> Expr {
+    lit(Series::new("list".into(), values.to_vec())).implode(false)
+}
+
+/// A list of integers as a literal Series for `is_in`.
+pub fn i32_list(values: &[i32]) -> Expr {
+    lit(Series::new("list".into(), values.to_vec())).implode(false)
+}
+
+/// Counts of a boolean condition column: (true, non-null, null).
+pub fn counts(df: &DataFrame, name: &str) -> Result<(u64, u64, u64)> {
+    let ca = df.column(name).map_err(pe)?.bool().map_err(pe)?;
+    let nulls = ca.null_count() as u64;
+    let non_null = ca.len() as u64 - nulls;
+    Ok((ca.sum().unwrap_or(0) as u64, non_null, nulls))
+}
+
+/// Keeps the rows where a boolean column is true.
+pub fn keep_true(df: &DataFrame, name: &str) -> Result<DataFrame> {
+    let mask = df
+        .column(name)
+        .map_err(pe)?
+        .bool()
+        .map_err(pe)?
+        .fill_null_with_values(false)
+        .map_err(pe)?;
+    df.filter(&mask).map_err(pe)
+}
+
+/// Adds the enterprise's `division`, `industry_code`, `county_code` and
+/// `entry_period` to a frame with `eid`.
+pub fn with_enterprise(ctx: &Ctx<'_>, lf: LazyFrame) -> Result<LazyFrame> {
+    let e = ctx.enterprises()?.lazy().select([
+        col("eid"),
+        col("division"),
+        col("industry_code"),
+        col("county_code"),
+        col("entry_period"),
+    ]);
+    Ok(lf.join(e, [col("eid")], [col("eid")], JoinArgs::new(JoinType::Left)))
+}
+
+/// Adds a robust z-score of `x` within `groups` as column `out`:
+/// `0.6745 (x − median) / MAD`; null where the MAD is zero (no spread), the value
+/// is missing, or the group has fewer than `min_obs` values.
+pub fn add_robust_z(lf: LazyFrame, x: Expr, groups: &[&str], min_obs: u32, out: &str) -> LazyFrame {
+    let over = |e: Expr| {
+        if groups.is_empty() {
+            e
+        } else {
+            e.over_cols(groups)
+        }
+    };
+    lf.with_column(x.alias("_rz_x"))
+        .with_columns([
+            over(col("_rz_x").median()).alias("_rz_med"),
+            over(col("_rz_x").count()).alias("_rz_n"),
+        ])
+        .with_column(over((col("_rz_x") - col("_rz_med")).abs().median()).alias("_rz_mad"))
+        .with_column(
+            when(
+                col("_rz_mad")
+                    .gt(lit(0.0))
+                    .and(col("_rz_n").gt_eq(lit(min_obs))),
+            )
+            .then(lit(0.6745) * (col("_rz_x") - col("_rz_med")) / col("_rz_mad"))
+            .otherwise(lit(NULL).cast(DataType::Float64))
+            .alias(out),
+        )
+        .drop(by_name(
+            ["_rz_x", "_rz_med", "_rz_n", "_rz_mad"],
+            true,
+            false,
+        ))
+}

@@ -1,0 +1,577 @@
+//! Statistical detectors wired into the packs: Hidiroglou–Berthelot on output
+//! (IN008 against last year, IN009 against last month, by industry division), on
+//! investment increments by county (IV007); Benford's law per county (BF001,
+//! BF002). Robust z-scores are used by the R&D pack (RD006, RD007).
+
+use std::collections::HashMap;
+
+use polars::prelude::*;
+
+use super::common::*;
+use super::engine::{month_text, Ctx, RuleOutput};
+use super::registry::{Kind, Level, ParamSpec, RuleDef, Severity};
+use crate::detect::benford::{self, Digits};
+use crate::detect::hb::{self, Params, Side, Status};
+use crate::error::{Error, Result};
+use crate::model::{Month, Table};
+use crate::pipeline::RuleConfig;
+
+const HB_PARAMS: &[ParamSpec] = &[
+    num(
+        "exponent",
+        0.0,
+        Some(0.0),
+        Some(1.0),
+        "U: how much the size of an enterprise counts (0 = not at all; the score adds size)",
+    ),
+    num(
+        "mdm",
+        0.05,
+        Some(1e-9),
+        None,
+        "A: minimum distance multiplier",
+    ),
+    num(
+        "mii",
+        7.0,
+        Some(0.0),
+        None,
+        "C of the imputation interval: beyond it a finding (FTI); 0 = not used",
+    ),
+    num(
+        "mei",
+        0.0,
+        Some(0.0),
+        None,
+        "C of the exclusion interval: beyond it a weaker finding (FTE); 0 = not used",
+    ),
+    int(
+        "min_obs",
+        10,
+        Some(1.0),
+        None,
+        "smallest group processed (Banff's default 10); smaller groups are skipped and reported",
+    ),
+    flag(
+        "year_to_date",
+        false,
+        "test every month of the year to date (true) or only the period under review (false)",
+    ),
+];
+
+const BENFORD_PARAMS: &[ParamSpec] = &[int(
+    "min_values",
+    300,
+    Some(10.0),
+    None,
+    "counties with fewer values are not judged",
+)];
+
+/// The detector rules.
+pub const RULES: &[RuleDef] = &[
+    RuleDef {
+        code: "IN008",
+        title: t("产值同比 HB 离群", "Output against last year: HB outlier"),
+        table: Table::Industrial,
+        also_needs: &[],
+        level: Level::Enterprise,
+        severity: Severity::Soft,
+        message: t(
+            "{period} 工业总产值 {current} 千元，上年同月 {base} 千元，比值 {ratio:.2}，同行业中位数 {median_ratio:.2}；HB 效应值 {value:.2} 超出 [{lower:.2}, {upper:.2}]（{status}）",
+            "{period}: gross output {current} against {base} a year earlier (thousand yuan), ratio {ratio:.2}, industry median {median_ratio:.2}; HB effect {value:.2} outside [{lower:.2}, {upper:.2}] ({status})",
+        ),
+        hint: t(
+            "请企业说明与上年同期差异的原因，提供订单、销售发票和增值税纳税申报表",
+            "Ask why the month differs from last year; request orders, sales invoices and VAT returns",
+        ),
+        what: t(
+            "Hidiroglou–Berthelot 方法（与加拿大统计局 Banff 系统 OUTLIER 过程一致）：在同行业大类、同月份的企业中，比较本期与上年同期工业总产值之比，按规模加权后的效应值落在四分位数区间之外。",
+            "The Hidiroglou–Berthelot method, exactly as Statistics Canada's Banff OUTLIER procedure: among the enterprises of one industry division and month, the ratio of output to the same month last year, weighted by size, lies outside the quartile-based interval.",
+        ),
+        why: t(
+            "HB 方法是企业调查审核的国际标准：比值相对于同行业中位数判断（自然消除季节性和行业景气），并按规模加权，使对总量影响大的企业优先。",
+            "HB is the standard of business-survey editing: ratios are judged against the industry median (removing seasonality and the cycle) and weighted by size, so units that move the totals come first.",
+        ),
+        example: t(
+            "同行业同比中位数 1.05，本企业 2.80，规模大 → 效应值超出上界 → 不通过。",
+            "Industry median ratio 1.05, this enterprise 2.80 and large → effect beyond the upper bound → fails.",
+        ),
+        remedy: t("核实本期和上年同期数据，更正有误的一期。", "Verify both periods and correct the wrong one."),
+        params: HB_PARAMS,
+        kind: Kind::Builtin(hb_yoy),
+    },
+    RuleDef {
+        code: "IN009",
+        title: t("产值环比 HB 离群", "Output against last month: HB outlier"),
+        table: Table::Industrial,
+        also_needs: &[],
+        level: Level::Enterprise,
+        severity: Severity::Soft,
+        message: t(
+            "{period} 工业总产值 {current} 千元，上月 {base} 千元，比值 {ratio:.2}，同行业中位数 {median_ratio:.2}；HB 效应值 {value:.2} 超出 [{lower:.2}, {upper:.2}]（{status}）",
+            "{period}: gross output {current} against {base} the month before (thousand yuan), ratio {ratio:.2}, industry median {median_ratio:.2}; HB effect {value:.2} outside [{lower:.2}, {upper:.2}] ({status})",
+        ),
+        hint: t(
+            "请企业说明本月与上月差异的原因，提供生产日报、入库单和销售发票",
+            "Ask why the month differs from the one before; request production logs, warehouse receipts and sales invoices",
+        ),
+        what: t(
+            "Hidiroglou–Berthelot 方法：在同行业大类、同月份的企业中，比较本月与上月工业总产值之比（同行业中位数反映春节等季节性）。",
+            "Hidiroglou–Berthelot: among the enterprises of one industry division and month, the ratio of output to the previous month (the industry median carries seasonality such as the Spring Festival).",
+        ),
+        why: t("与 IN008 相同，比较的是相邻月份。", "As IN008, on consecutive months."),
+        example: t("同行业环比中位数 0.78（春节），本企业 1.90 → 不通过。", "Industry median 0.78 (Spring Festival), this enterprise 1.90 → fails."),
+        remedy: t("核实两个月的数据。", "Verify both months."),
+        params: HB_PARAMS,
+        kind: Kind::Builtin(hb_mom),
+    },
+    RuleDef {
+        code: "IV007",
+        title: t("投资月度完成额 HB 离群", "Monthly investment increment: HB outlier"),
+        table: Table::Investment,
+        also_needs: &[],
+        level: Level::Project,
+        severity: Severity::Soft,
+        message: t(
+            "项目 {project_id} {period} 当月完成投资 {current} 千元，上月 {base} 千元，比值 {ratio:.2}，本县中位数 {median_ratio:.2}；HB 效应值 {value:.2} 超出 [{lower:.2}, {upper:.2}]（{status}）",
+            "Project {project_id}, {period}: {current} completed in the month against {base} the month before (thousand yuan), ratio {ratio:.2}, county median {median_ratio:.2}; HB effect {value:.2} outside [{lower:.2}, {upper:.2}] ({status})",
+        ),
+        hint: t(
+            "请项目单位提供形象进度表和当月支出凭证",
+            "Ask for the progress sheets and the month's payment vouchers",
+        ),
+        what: t(
+            "Hidiroglou–Berthelot 方法：在同一区县、同一月份的项目中，比较当月完成投资与上月完成投资之比。",
+            "Hidiroglou–Berthelot: among the projects of one county and month, the month's completed investment against the previous month's.",
+        ),
+        why: t("文件要求对数据波动较大的县区加大审核力度。", "The bureaus ask for closer audit where figures swing."),
+        example: t("本县中位数 1.1，本项目 6.0 → 不通过。", "County median 1.1, this project 6.0 → fails."),
+        remedy: t("核对当月支出的合同、发票和付款记录。", "Check the month's contracts, invoices and payments."),
+        params: &[
+            num("exponent", 0.0, Some(0.0), Some(1.0), "U: how much the size of a project counts"),
+            num("mdm", 0.05, Some(1e-9), None, "A: minimum distance multiplier"),
+            num("mii", 7.0, Some(0.0), None, "C of the imputation interval; 0 = not used"),
+            num("mei", 0.0, Some(0.0), None, "C of the exclusion interval; 0 = not used"),
+            int("min_obs", 10, Some(1.0), None, "smallest group processed"),
+            int("group_digits", 6, Some(2.0), Some(6.0), "digits of the division code forming a group: 6 county, 4 city, 2 province"),
+            flag("year_to_date", false, "test every month of the year to date (true) or only the period under review (false)"),
+        ],
+        kind: Kind::Builtin(hb_investment),
+    },
+    RuleDef {
+        code: "BF001",
+        title: t("区县产值首位数字不符合本福特定律", "County output: first digits against Benford"),
+        table: Table::Industrial,
+        also_needs: &[],
+        level: Level::County,
+        severity: Severity::Info,
+        message: t(
+            "区县 {county_code} 本年 {n} 个月度工业总产值的首位数字分布与本福特定律的平均绝对偏差 {value:.4}，{band_zh}（卡方检验 p = {p_value:.4}）",
+            "County {county_code}: the first digits of {n} monthly gross outputs this year deviate from Benford's law by MAD {value:.4}, {band} (chi-square p = {p_value:.4})",
+        ),
+        hint: t(
+            "对该区县抽查数据来源：核对企业统计台账与原始记录",
+            "Sample the county's sources: check enterprises' statistical ledgers against their records",
+        ),
+        what: t(
+            "区县内企业本年各月工业总产值的首位数字分布，与本福特定律的平均绝对偏差（MAD）超过 Nigrini 的“不符合”界限 0.015。",
+            "The first digits of the county's monthly gross outputs this year, against Benford's law: mean absolute deviation beyond Nigrini's nonconformity limit 0.015.",
+        ),
+        why: t("来自账簿的经济数据服从本福特定律；编造的数据往往不服从，是“数出无据”的统计信号。", "Figures from real books follow Benford's law; invented ones usually do not."),
+        example: t("MAD 0.021 → 不符合。", "MAD 0.021 → nonconformity."),
+        remedy: t("区县统计局抽查企业数据来源。", "The county bureau samples enterprises' sources."),
+        params: BENFORD_PARAMS,
+        kind: Kind::Builtin(benford_first),
+    },
+    RuleDef {
+        code: "BF002",
+        title: t("区县产值前两位数字不符合本福特定律", "County output: first two digits against Benford"),
+        table: Table::Industrial,
+        also_needs: &[],
+        level: Level::County,
+        severity: Severity::Info,
+        message: t(
+            "区县 {county_code} 本年 {n} 个月度工业总产值的前两位数字分布与本福特定律的平均绝对偏差 {value:.4}，{band_zh}（卡方检验 p = {p_value:.4}）",
+            "County {county_code}: the first two digits of {n} monthly gross outputs this year deviate from Benford's law by MAD {value:.4}, {band} (chi-square p = {p_value:.4})",
+        ),
+        hint: t(
+            "对该区县抽查数据来源：核对企业统计台账与原始记录",
+            "Sample the county's sources: check enterprises' statistical ledgers against their records",
+        ),
+        what: t(
+            "同 BF001，检验前两位数字（10–99），不符合界限 0.0022；对整数化、凑数更敏感。",
+            "As BF001 on the first two digits (10–99), nonconformity beyond 0.0022; more sensitive to rounding and made-up figures.",
+        ),
+        why: t("前两位数字检验能发现集中在某些整数附近的编造数据。", "The two-digit test finds figures clustered on favourite numbers."),
+        example: t("MAD 0.0031 → 不符合。", "MAD 0.0031 → nonconformity."),
+        remedy: t("区县统计局抽查企业数据来源。", "The county bureau samples enterprises' sources."),
+        params: &[int("min_values", 1000, Some(10.0), None, "counties with fewer values are not judged")],
+        kind: Kind::Builtin(benford_two),
+    },
+];
+
+fn hb_params(cfg: &RuleConfig) -> Result<Params> {
+    let opt = |v: f64| (v > 0.0).then_some(v);
+    let p = Params {
+        exponent: cfg.num("exponent"),
+        mdm: cfg.num("mdm"),
+        mii: opt(cfg.num("mii")),
+        mei: opt(cfg.num("mei")),
+        min_obs: cfg.int("min_obs").max(1) as usize,
+        accept_zero: None,
+        accept_negative: false,
+        side: Side::Both,
+    };
+    p.validate(hb::Method::Ratio).map_err(|m| Error::Internal {
+        stage: "rules",
+        message: format!("{}: {m}", cfg.code()),
+    })?;
+    Ok(p)
+}
+
+/// The months a detector tests: the year to date, or the period under review.
+fn scope(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Expr {
+    if cfg.bool("year_to_date") {
+        in_ytd(ctx)
+    } else {
+        col("period").eq(lit(ctx.period.0))
+    }
+}
+
+fn f64s(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
+    Ok(df
+        .column(name)
+        .map_err(pe)?
+        .cast(&DataType::Float64)
+        .map_err(pe)?
+        .f64()
+        .map_err(pe)?
+        .iter()
+        .collect())
+}
+
+fn strings(df: &DataFrame, name: &str) -> Result<Vec<String>> {
+    Ok(df
+        .column(name)
+        .map_err(pe)?
+        .cast(&DataType::String)
+        .map_err(pe)?
+        .str()
+        .map_err(pe)?
+        .iter()
+        .map(|v| v.unwrap_or("").to_string())
+        .collect())
+}
+
+/// Runs HB on pairs (`current`, `base`) within groups (`_group` text column) and
+/// returns the flagged rows with the effect, bounds and status.
+fn run_hb(df: DataFrame, p: &Params) -> Result<RuleOutput> {
+    let x = f64s(&df, "current")?;
+    let y = f64s(&df, "base")?;
+    let keys = strings(&df, "_group")?;
+    let mut ids: HashMap<&str, u32> = HashMap::new();
+    let mut group = Vec::with_capacity(keys.len());
+    for k in &keys {
+        let n = ids.len() as u32;
+        group.push(*ids.entry(k.as_str()).or_insert(n));
+    }
+    let (results, flags, _) = hb::run_grouped(&x, Some(&y), &group, ids.len(), p);
+    let skipped = results.iter().filter(|g| !g.processed).count();
+    let evaluated: u64 = results
+        .iter()
+        .filter(|g| g.processed)
+        .map(|g| g.n_used as u64)
+        .sum();
+    let not_evaluable = x.len() as u64 - evaluated;
+    let mut rows: Vec<IdxSize> = Vec::with_capacity(flags.len());
+    let (mut effect, mut lower, mut upper, mut median, mut status, mut strength, mut thr) =
+        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    for f in &flags {
+        let g = &results[group[f.index] as usize];
+        let (lo, hi) = match f.status {
+            Status::Fti => (g.imp_l, g.imp_r),
+            Status::Fte => (g.excl_l, g.excl_r),
+        };
+        let m = g.m.unwrap_or(0.0);
+        let bound = if f.side == 'L' { lo } else { hi }.unwrap_or(m);
+        let dist = (bound - m).abs().max(1e-12);
+        rows.push(f.index as IdxSize);
+        effect.push(f.effect);
+        lower.push(lo);
+        upper.push(hi);
+        median.push(g.median_ratio);
+        status.push(format!("{}{}", f.status.as_str(), f.side));
+        thr.push(bound);
+        let base = if f.status == Status::Fti { 1.0 } else { 0.5 };
+        strength.push(base * ((f.effect - m).abs() / dist).clamp(1.0, 4.0));
+    }
+    let idx = IdxCa::from_vec("idx".into(), rows);
+    let mut out = df.take(&idx).map_err(pe)?;
+    let n = out.height();
+    for c in [
+        Column::new("value".into(), effect),
+        Column::new("lower".into(), lower),
+        Column::new("upper".into(), upper),
+        Column::new("median_ratio".into(), median),
+        Column::new("status".into(), status),
+        Column::new("threshold".into(), thr),
+        Column::new("strength".into(), strength),
+    ] {
+        debug_assert_eq!(c.len(), n);
+        out.with_column(c).map_err(pe)?;
+    }
+    let out = out
+        .lazy()
+        .with_columns([
+            (col("current") / col("base")).alias("ratio"),
+            month_text(col("period")).alias("period"),
+        ])
+        .collect()
+        .map_err(pe)?;
+    let note = (skipped > 0).then(|| {
+        format!(
+            "{skipped} of {} groups had fewer than {} usable values and were skipped",
+            results.len(),
+            p.min_obs
+        )
+    });
+    Ok(RuleOutput {
+        failures: out,
+        evaluated,
+        not_evaluable,
+        note,
+    })
+}
+
+fn hb_output(ctx: &Ctx<'_>, cfg: &RuleConfig, lag: i32) -> Result<RuleOutput> {
+    let p = hb_params(cfg)?;
+    let ind =
+        ctx.table(Table::Industrial)?
+            .select([col("eid"), col("period"), col("gross_output")]);
+    let base = ind.clone().select([
+        col("eid"),
+        (col("period") + lit(lag)).alias("period"),
+        col("gross_output").alias("base"),
+    ]);
+    let lf = ind
+        .filter(scope(ctx, cfg))
+        .join(
+            base,
+            [col("eid"), col("period")],
+            [col("eid"), col("period")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .rename(["gross_output"], ["current"], true);
+    let df = with_enterprise(ctx, lf)?
+        .with_column(
+            concat_str(
+                [col("division"), col("period").cast(DataType::String)],
+                "|",
+                false,
+            )
+            .alias("_group"),
+        )
+        .sort(["period", "eid"], SortMultipleOptions::default())
+        .collect()
+        .map_err(pe)?;
+    run_hb(df, &p)
+}
+
+fn hb_yoy(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
+    hb_output(ctx, cfg, 12)
+}
+
+fn hb_mom(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
+    hb_output(ctx, cfg, 1)
+}
+
+fn hb_investment(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
+    let p = hb_params(cfg)?;
+    let digits = cfg.int("group_digits").clamp(2, 6);
+    let inv = ctx.table(Table::Investment)?;
+    let from = ctx.period.year_start().0 - 2;
+    let months = inv
+        .clone()
+        .filter(
+            col("period")
+                .gt_eq(lit(from))
+                .and(col("period").lt_eq(lit(ctx.period.0))),
+        )
+        .select([
+            col("project_id"),
+            col("eid"),
+            col("county_code"),
+            col("period"),
+            col("planned_total"),
+            col("ytd_completed"),
+        ]);
+    let prev = months.clone().select([
+        col("project_id"),
+        (col("period") + lit(1)).alias("period"),
+        col("ytd_completed").alias("_prev_ytd"),
+    ]);
+    let inc = months
+        .join(
+            prev,
+            [col("project_id"), col("period")],
+            [col("project_id"), col("period")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_column(
+            when(month_of_year(col("period")).eq(lit(1)))
+                .then(col("ytd_completed"))
+                .otherwise(col("ytd_completed") - col("_prev_ytd"))
+                .alias("current"),
+        );
+    let base = inc.clone().select([
+        col("project_id"),
+        (col("period") + lit(1)).alias("period"),
+        col("current").alias("base"),
+    ]);
+    let df = inc
+        .filter(scope(ctx, cfg))
+        .join(
+            base,
+            [col("project_id"), col("period")],
+            [col("project_id"), col("period")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_column(
+            concat_str(
+                [
+                    col("county_code").str().slice(lit(0), lit(digits as u64)),
+                    col("period").cast(DataType::String),
+                ],
+                "|",
+                false,
+            )
+            .alias("_group"),
+        )
+        .sort(["period", "project_id"], SortMultipleOptions::default())
+        .collect()
+        .map_err(pe)?;
+    let mut out = run_hb(df, &p)?;
+    let city = super::investment::city_tier_min(ctx);
+    out.failures = out
+        .failures
+        .lazy()
+        .with_column(
+            when(col("planned_total").gt_eq(lit(city)))
+                .then(lit("city"))
+                .otherwise(lit("county"))
+                .alias("verifier"),
+        )
+        .collect()
+        .map_err(pe)?;
+    Ok(out)
+}
+
+/// Benford's test of each county's monthly gross outputs in the year to date:
+/// `county_code`, `n`, `mad`, `band`, `band_zh`, `chi2`, `p_value`.
+pub fn county_benford(
+    batch: &crate::load::Batch,
+    period: Month,
+    digits: Digits,
+) -> Result<DataFrame> {
+    let Some(ind) = batch.table(Table::Industrial) else {
+        return Ok(DataFrame::empty());
+    };
+    let df = ind
+        .clone()
+        .lazy()
+        .filter(
+            col("period")
+                .gt_eq(lit(period.year_start().0))
+                .and(col("period").lt_eq(lit(period.0))),
+        )
+        .join(
+            batch
+                .enterprises
+                .clone()
+                .lazy()
+                .select([col("eid"), col("county_code")]),
+            [col("eid")],
+            [col("eid")],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .select([col("county_code"), col("gross_output")])
+        .collect()
+        .map_err(pe)?;
+    let counties = strings(&df, "county_code")?;
+    let values = f64s(&df, "gross_output")?;
+    let mut by: std::collections::BTreeMap<String, Vec<f64>> = std::collections::BTreeMap::new();
+    for (c, v) in counties.into_iter().zip(values) {
+        if let Some(v) = v {
+            by.entry(c).or_default().push(v);
+        }
+    }
+    let (mut code, mut n, mut mad, mut band, mut band_zh, mut chi2, mut pv) =
+        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    for (c, v) in by {
+        if let Some(r) = benford::test(&v, digits) {
+            code.push(c);
+            n.push(r.n as u32);
+            mad.push(r.mad);
+            band.push(r.conformity.as_str());
+            band_zh.push(r.conformity.zh());
+            chi2.push(r.chi2);
+            pv.push(r.p_value);
+        }
+    }
+    let h = code.len();
+    DataFrame::new(
+        h,
+        vec![
+            Column::new("county_code".into(), code),
+            Column::new("n".into(), n),
+            Column::new("mad".into(), mad),
+            Column::new("band".into(), band),
+            Column::new("band_zh".into(), band_zh),
+            Column::new("chi2".into(), chi2),
+            Column::new("p_value".into(), pv),
+        ],
+    )
+    .map_err(pe)
+}
+
+fn benford_rule(ctx: &Ctx<'_>, cfg: &RuleConfig, digits: Digits) -> Result<RuleOutput> {
+    let min_values = cfg.int("min_values");
+    let limit = digits.bands()[2];
+    let df = county_benford(ctx.batch, ctx.period, digits)?
+        .lazy()
+        .with_column(
+            when(col("n").gt_eq(lit(min_values)))
+                .then(col("mad").gt(lit(limit)))
+                .otherwise(lit(NULL).cast(DataType::Boolean))
+                .alias("_fails"),
+        )
+        .collect()
+        .map_err(pe)?;
+    let (_, evaluated, not_evaluable) = counts(&df, "_fails")?;
+    let failures = keep_true(&df, "_fails")?
+        .lazy()
+        .with_columns([
+            month_text(lit(ctx.period.0)).alias("period"),
+            col("mad").alias("value"),
+            lit(limit).alias("threshold"),
+            (col("mad") / lit(limit))
+                .clip(lit(1.0), lit(4.0))
+                .alias("strength"),
+        ])
+        .collect()
+        .map_err(pe)?;
+    Ok(RuleOutput {
+        failures,
+        evaluated,
+        not_evaluable,
+        note: None,
+    })
+}
+
+fn benford_first(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
+    benford_rule(ctx, cfg, Digits::First)
+}
+
+fn benford_two(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
+    benford_rule(ctx, cfg, Digits::FirstTwo)
+}

@@ -1,0 +1,373 @@
+//! Running a pipeline's rules over a batch. Every rule ends in pass / fail / not
+//! evaluable per entity; a rule whose table is absent is not evaluable as a whole;
+//! an error inside one rule is recorded against that rule and the run goes on.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::time::Instant;
+
+use polars::prelude::*;
+use serde::Serialize;
+
+use super::message;
+use super::registry::{Kind, Level, RuleDef};
+use crate::error::{Error, Result};
+use crate::load::Batch;
+use crate::model::{Month, Table};
+use crate::pipeline::{Pipeline, RuleConfig};
+
+/// What rules see: the batch, the period under review, and frames shared between
+/// rules (computed once, on first use).
+pub struct Ctx<'a> {
+    /// The loaded batch.
+    pub batch: &'a Batch,
+    /// The period under review.
+    pub period: Month,
+    /// The pipeline being run.
+    pub pipeline: &'a Pipeline,
+    shared: RefCell<HashMap<&'static str, DataFrame>>,
+}
+
+impl<'a> Ctx<'a> {
+    /// A context for one run.
+    pub fn new(batch: &'a Batch, pipeline: &'a Pipeline) -> Ctx<'a> {
+        Ctx {
+            batch,
+            period: batch.period,
+            pipeline,
+            shared: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// A frame shared between rules, computed by `make` the first time it is asked for.
+    pub fn shared(
+        &self,
+        key: &'static str,
+        make: impl FnOnce() -> Result<DataFrame>,
+    ) -> Result<DataFrame> {
+        if let Some(df) = self.shared.borrow().get(key) {
+            return Ok(df.clone());
+        }
+        let df = make()?;
+        self.shared.borrow_mut().insert(key, df.clone());
+        Ok(df)
+    }
+
+    /// A loaded table (present: the engine checks before calling a rule).
+    pub fn table(&self, t: Table) -> Result<LazyFrame> {
+        self.batch
+            .table(t)
+            .map(|df| df.clone().lazy())
+            .ok_or_else(|| Error::Internal {
+                stage: "rules",
+                message: format!("table {t} is not loaded"),
+            })
+    }
+
+    /// The register with derived columns: `eid`, `county_code`, `industry_code`,
+    /// `division` (first two digits), `entry_period`, `size_class`.
+    pub fn enterprises(&self) -> Result<DataFrame> {
+        self.shared("enterprises", || {
+            self.batch
+                .enterprises
+                .clone()
+                .lazy()
+                .select([
+                    col("eid"),
+                    col("county_code"),
+                    col("industry_code"),
+                    col("industry_code")
+                        .str()
+                        .slice(lit(0), lit(2))
+                        .alias("division"),
+                    col("entry_period"),
+                    col("size_class"),
+                ])
+                .collect()
+                .map_err(|e| Error::polars("rules", e))
+        })
+    }
+
+    /// Enterprises expected to report this period (admitted on or before it).
+    pub fn in_scope(&self) -> Result<usize> {
+        let e = self.enterprises()?;
+        let ca = e
+            .column("entry_period")
+            .map_err(|e| Error::polars("rules", e))?
+            .i32()
+            .map_err(|e| Error::polars("rules", e))?
+            .clone();
+        Ok(ca
+            .iter()
+            .filter(|m| m.is_some_and(|m| m <= self.period.0))
+            .count())
+    }
+}
+
+/// What one rule produces.
+pub struct RuleOutput {
+    /// One row per failure: `eid` (u32) and/or `project_id` / `county_code`,
+    /// `period` (text), `value`, `threshold`, `strength` (f64, ≥ 0: how strongly
+    /// the finding points to an error, 1 = typical), optional `verifier`
+    /// (`city`/`county`), and any column the message templates name.
+    pub failures: DataFrame,
+    /// Entities checked.
+    pub evaluated: u64,
+    /// Entities that could not be checked (missing values, too little history).
+    pub not_evaluable: u64,
+    /// A remark for the summary (e.g. groups skipped by a detector).
+    pub note: Option<String>,
+}
+
+/// How a rule's run ended, for `summary.json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct RuleRun {
+    /// Code.
+    pub code: &'static str,
+    /// Severity it ran with.
+    pub severity: &'static str,
+    /// `evaluated`, `not_evaluable` (table absent) or `error`.
+    pub status: &'static str,
+    /// Entities checked.
+    pub evaluated: u64,
+    /// Entities failing.
+    pub failed: u64,
+    /// Entities not checkable.
+    pub not_evaluable: u64,
+    /// Why not evaluable, the error, or a remark.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Wall time in seconds.
+    pub seconds: f64,
+}
+
+/// All findings of a run, and how every rule ended.
+pub struct Checked {
+    /// Findings (schema: see [`FINDING_COLUMNS`]).
+    pub findings: DataFrame,
+    /// One entry per rule of the pipeline.
+    pub runs: Vec<RuleRun>,
+}
+
+/// Columns of the findings frame handed to grading.
+pub const FINDING_COLUMNS: [&str; 14] = [
+    "rule_code",
+    "severity",
+    "level",
+    "eid",
+    "project_id",
+    "county_code",
+    "period",
+    "value",
+    "threshold",
+    "strength",
+    "weight",
+    "verifier",
+    "message",
+    "message_en",
+];
+
+fn empty_findings() -> DataFrame {
+    DataFrame::new(
+        0,
+        vec![
+            Column::new_empty("rule_code".into(), &DataType::String),
+            Column::new_empty("severity".into(), &DataType::String),
+            Column::new_empty("level".into(), &DataType::String),
+            Column::new_empty("eid".into(), &DataType::UInt32),
+            Column::new_empty("project_id".into(), &DataType::String),
+            Column::new_empty("county_code".into(), &DataType::String),
+            Column::new_empty("period".into(), &DataType::String),
+            Column::new_empty("value".into(), &DataType::Float64),
+            Column::new_empty("threshold".into(), &DataType::Float64),
+            Column::new_empty("strength".into(), &DataType::Float64),
+            Column::new_empty("weight".into(), &DataType::Float64),
+            Column::new_empty("verifier".into(), &DataType::String),
+            Column::new_empty("message".into(), &DataType::String),
+            Column::new_empty("message_en".into(), &DataType::String),
+        ],
+    )
+    .expect("static schema")
+}
+
+/// Brings a rule's failures to the findings schema, rendering its messages.
+fn normalise(def: &RuleDef, cfg: &RuleConfig, out: &DataFrame, ctx: &Ctx<'_>) -> Result<DataFrame> {
+    let pe = |e| Error::polars("rules", e);
+    let schema = out.schema().clone();
+    let zh =
+        message::render(def.message.zh, &cfg.params, &schema).map_err(|m| Error::Internal {
+            stage: "rules",
+            message: format!("{}: {m}", def.code),
+        })?;
+    let en =
+        message::render(def.message.en, &cfg.params, &schema).map_err(|m| Error::Internal {
+            stage: "rules",
+            message: format!("{}: {m}", def.code),
+        })?;
+    let opt = |name: &str, dt: DataType| -> Expr {
+        if schema.contains(name) {
+            col(name).cast(dt).alias(name)
+        } else {
+            lit(NULL).cast(dt).alias(name)
+        }
+    };
+    let mut lf = out.clone().lazy().select([
+        lit(def.code).alias("rule_code"),
+        lit(cfg.severity.as_str()).alias("severity"),
+        lit(def.level.as_str()).alias("level"),
+        opt("eid", DataType::UInt32),
+        opt("project_id", DataType::String),
+        opt("county_code", DataType::String),
+        opt("period", DataType::String),
+        opt("value", DataType::Float64),
+        opt("threshold", DataType::Float64),
+        if schema.contains("strength") {
+            col("strength")
+                .cast(DataType::Float64)
+                .fill_null(lit(1.0))
+                .alias("strength")
+        } else {
+            lit(1.0).alias("strength")
+        },
+        lit(cfg.weight).alias("weight"),
+        opt("verifier", DataType::String),
+        zh.alias("message"),
+        en.alias("message_en"),
+    ]);
+    // Enterprise findings carry the county of the enterprise for the reports.
+    if def.level != Level::County && !schema.contains("county_code") {
+        let ents = ctx
+            .enterprises()?
+            .lazy()
+            .select([col("eid"), col("county_code").alias("_county")]);
+        lf = lf
+            .join(
+                ents,
+                [col("eid")],
+                [col("eid")],
+                JoinArgs::new(JoinType::Left),
+            )
+            .with_column(
+                col("county_code")
+                    .fill_null(col("_county"))
+                    .alias("county_code"),
+            )
+            .drop(by_name(["_county"], true, false));
+    }
+    lf.collect().map_err(pe)
+}
+
+fn missing_tables(def: &RuleDef, batch: &Batch) -> Vec<Table> {
+    std::iter::once(def.table)
+        .chain(def.also_needs.iter().copied())
+        .filter(|t| batch.table(*t).is_none())
+        .collect()
+}
+
+/// Runs every rule of the pipeline.
+pub fn run(batch: &Batch, pipeline: &Pipeline) -> Result<Checked> {
+    let ctx = Ctx::new(batch, pipeline);
+    let mut frames: Vec<DataFrame> = Vec::new();
+    let mut runs = Vec::new();
+    for cfg in &pipeline.rules {
+        let def = cfg.def;
+        let started = Instant::now();
+        let missing = missing_tables(def, batch);
+        if !missing.is_empty() {
+            let names: Vec<&str> = missing.iter().map(|t| t.name()).collect();
+            let not_evaluable = match def.level {
+                Level::Enterprise => ctx.in_scope().unwrap_or(0) as u64,
+                _ => 0,
+            };
+            runs.push(RuleRun {
+                code: def.code,
+                severity: cfg.severity.as_str(),
+                status: "not_evaluable",
+                evaluated: 0,
+                failed: 0,
+                not_evaluable,
+                note: Some(format!("table {} not provided", names.join(", "))),
+                seconds: started.elapsed().as_secs_f64(),
+            });
+            continue;
+        }
+        let result = match &def.kind {
+            Kind::Formula { .. } => super::formula::eval(&ctx, cfg),
+            Kind::Builtin(f) => f(&ctx, cfg),
+        }
+        .and_then(|out| {
+            let f = normalise(def, cfg, &out.failures, &ctx)?;
+            Ok((out, f))
+        });
+        match result {
+            Ok((out, f)) => {
+                let failed = count_failed(&f, def.level);
+                runs.push(RuleRun {
+                    code: def.code,
+                    severity: cfg.severity.as_str(),
+                    status: "evaluated",
+                    evaluated: out.evaluated,
+                    failed,
+                    not_evaluable: out.not_evaluable,
+                    note: out.note,
+                    seconds: started.elapsed().as_secs_f64(),
+                });
+                if f.height() > 0 {
+                    frames.push(f);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(rule = def.code, error = %e, "The rule failed; the run goes on without it.");
+                runs.push(RuleRun {
+                    code: def.code,
+                    severity: cfg.severity.as_str(),
+                    status: "error",
+                    evaluated: 0,
+                    failed: 0,
+                    not_evaluable: 0,
+                    note: Some(e.to_string()),
+                    seconds: started.elapsed().as_secs_f64(),
+                });
+            }
+        }
+    }
+    let mut findings = empty_findings();
+    for f in frames {
+        findings
+            .vstack_mut(&f)
+            .map_err(|e| Error::polars("rules", e))?;
+    }
+    findings.rechunk_mut();
+    Ok(Checked { findings, runs })
+}
+
+/// Failed entities: distinct enterprises, projects or counties (a rule may report
+/// several periods of one entity).
+fn count_failed(f: &DataFrame, level: Level) -> u64 {
+    let key = match level {
+        Level::Enterprise => "eid",
+        Level::Project => "project_id",
+        Level::County => "county_code",
+    };
+    f.column(key)
+        .ok()
+        .and_then(|c| c.n_unique().ok())
+        .unwrap_or(f.height()) as u64
+}
+
+/// Formats a month-number column as `YYYY-MM` text.
+pub fn month_text(e: Expr) -> Expr {
+    let year = e.clone().floor_div(lit(12));
+    let month = e - year.clone() * lit(12) + lit(1);
+    concat_str(
+        [
+            year.cast(DataType::String),
+            when(month.clone().lt(lit(10)))
+                .then(lit("-0"))
+                .otherwise(lit("-")),
+            month.cast(DataType::String),
+        ],
+        "",
+        false,
+    )
+}

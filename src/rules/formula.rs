@@ -1,0 +1,108 @@
+//! Formula rules: a SQL condition over the columns of one table, as written in the
+//! pipeline (`fails_when = "export_delivery > sales_output"`), compiled by Polars'
+//! own SQL expression parser. A row where the condition is true fails; false
+//! passes; null (a value missing) is not evaluable.
+
+use polars::prelude::*;
+
+use super::engine::{month_text, Ctx, RuleOutput};
+use super::registry::{Kind, RuleDef, Scope};
+use crate::error::{Error, Result};
+use crate::load;
+use crate::pipeline::RuleConfig;
+
+fn compile(sql: &str) -> std::result::Result<Expr, String> {
+    polars::sql::sql_expr(sql).map_err(|e| format!("the SQL condition does not compile: {e}"))
+}
+
+/// Checks that a condition compiles and names only columns of the rule's table.
+pub fn check(def: &RuleDef, sql: &str) -> std::result::Result<(), String> {
+    let e = compile(sql)?;
+    let empty = load::empty_table(def.table);
+    let available: Vec<String> = empty
+        .get_column_names()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    empty
+        .lazy()
+        .select([e.alias("_cond")])
+        .collect_schema()
+        .map(|_| ())
+        .map_err(|err| {
+            format!(
+                "the condition cannot be evaluated on table {}: {}; its columns are: {}",
+                def.table,
+                err.to_string().lines().next().unwrap_or(""),
+                available.join(", ")
+            )
+        })
+}
+
+/// Evaluates a formula rule.
+pub fn eval(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
+    let def = cfg.def;
+    let pe = |e| Error::polars("rules", e);
+    let Kind::Formula { value, .. } = &def.kind else {
+        return Err(Error::Internal {
+            stage: "rules",
+            message: format!("{} is not a formula rule", def.code),
+        });
+    };
+    let sql = cfg.fails_when.as_deref().unwrap_or("false");
+    let cond = compile(&cfg.substitute(sql)).map_err(|m| Error::Internal {
+        stage: "rules",
+        message: m,
+    })?;
+    let p = ctx.period.0;
+    let lf = ctx.table(def.table)?;
+    let annual = def.table == crate::model::Table::Rd;
+    let lf = if annual {
+        // Annual reports: the latest year up to the period under review.
+        match super::rd::rd_year(ctx)? {
+            Some(y) => lf.filter(col("year").eq(lit(y))),
+            None => lf.filter(lit(false)),
+        }
+    } else {
+        match cfg.scope {
+            Scope::Period => lf.filter(col("period").eq(lit(p))),
+            Scope::YearToDate => lf.filter(
+                col("period")
+                    .gt_eq(lit(ctx.period.year_start().0))
+                    .and(col("period").lt_eq(lit(p))),
+            ),
+        }
+    };
+    let mut lf = lf.with_column(cond.alias("_fails"));
+    if let Some(v) = value {
+        let v = compile(&cfg.substitute(v)).map_err(|m| Error::Internal {
+            stage: "rules",
+            message: m,
+        })?;
+        lf = lf.with_column(v.cast(DataType::Float64).alias("value"));
+    }
+    let df = lf.collect().map_err(pe)?;
+    let fails = df.column("_fails").map_err(pe)?.bool().map_err(pe)?.clone();
+    let evaluated = (fails.len() - fails.null_count()) as u64;
+    let not_evaluable = fails.null_count() as u64;
+    let mask = fails.fill_null_with_values(false).map_err(pe)?;
+    let period = if annual {
+        col("year").cast(DataType::String)
+    } else {
+        month_text(col("period"))
+    };
+    let failures = df
+        .filter(&mask)
+        .map_err(pe)?
+        .lazy()
+        .with_column(period.alias("period"))
+        .drop(by_name(["_fails"], true, false))
+        .collect()
+        .map_err(pe)?;
+    Ok(RuleOutput {
+        failures,
+        evaluated,
+        not_evaluable,
+        note: None,
+    })
+}

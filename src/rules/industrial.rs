@@ -1,0 +1,688 @@
+//! Industrial report (工业产销总值) internal logic and history: IN001–IN007, IN010.
+//! The Hidiroglou–Berthelot checks of output (IN008, IN009) are in `detectors`.
+
+use polars::prelude::*;
+
+use super::common::*;
+use super::engine::{month_text, Ctx, RuleOutput};
+use super::registry::{Kind, Level, RuleDef, Scope, Severity};
+use crate::error::Result;
+use crate::model::Table;
+use crate::pipeline::RuleConfig;
+
+/// The industrial rules.
+pub const RULES: &[RuleDef] = &[
+    RuleDef {
+        code: "IN001",
+        title: t("出口交货值大于工业销售产值", "Export delivery above sales output"),
+        table: Table::Industrial,
+        also_needs: &[],
+        level: Level::Enterprise,
+        severity: Severity::Hard,
+        message: t(
+            "{period} 出口交货值 {export_delivery} 千元大于工业销售产值 {sales_output} 千元",
+            "{period}: export delivery {export_delivery} exceeds sales output {sales_output} (thousand yuan)",
+        ),
+        hint: t(
+            "请企业提供出口报关单和销售发票，更正出口交货值或工业销售产值",
+            "Ask for the customs export declarations and sales invoices; correct export delivery or sales output",
+        ),
+        what: t(
+            "出口交货值是工业销售产值的一部分，不能大于后者。",
+            "Export delivery is part of sales output and cannot exceed it.",
+        ),
+        why: t(
+            "违反指标间的包含关系，数据在逻辑上不可能，联网直报平台会拒收。",
+            "It breaks the inclusion between the two indicators: the figures are logically impossible and the platform would refuse them.",
+        ),
+        example: t(
+            "工业销售产值 800 千元，出口交货值 950 千元 → 不通过。",
+            "Sales output 800, export delivery 950 (thousand yuan) → fails.",
+        ),
+        remedy: t(
+            "核对出口报关单，出口交货值按离岸价折人民币计算，且只计本期已交货部分。",
+            "Check against export declarations: export delivery is the FOB value of goods delivered in the period, converted to yuan.",
+        ),
+        params: &[],
+        kind: Kind::Formula {
+            fails_when: "export_delivery > sales_output",
+            value: Some("export_delivery - sales_output"),
+            scope: Scope::YearToDate,
+        },
+    },
+    RuleDef {
+        code: "IN002",
+        title: t("产值填报负数", "Negative output values"),
+        table: Table::Industrial,
+        also_needs: &[],
+        level: Level::Enterprise,
+        severity: Severity::Hard,
+        message: t(
+            "{period} 填报了负数：工业总产值 {gross_output}，工业销售产值 {sales_output}，出口交货值 {export_delivery}（千元）",
+            "{period}: negative value reported: gross output {gross_output}, sales output {sales_output}, export delivery {export_delivery} (thousand yuan)",
+        ),
+        hint: t(
+            "请企业核对当月产值计算表，更正为非负数值",
+            "Ask for the month's output calculation sheet; correct the value to a non-negative figure",
+        ),
+        what: t(
+            "工业总产值、工业销售产值、出口交货值均不能为负。",
+            "Gross output, sales output and export delivery cannot be negative.",
+        ),
+        why: t(
+            "当月产值是当月生产或销售的价值，不可能为负；负数多来自用累计数相减推算当月数。",
+            "A month's output is the value produced or sold in it and cannot be negative; negatives usually come from deriving the month by subtracting cumulative figures.",
+        ),
+        example: t("工业销售产值 −120 千元 → 不通过。", "Sales output −120 → fails."),
+        remedy: t(
+            "按当月实际生产、销售重新计算；以前月份多报的，在以前月份更正，不在本月冲减。",
+            "Recompute from the month's production and sales; correct an earlier over-report in that month, not by a negative figure now.",
+        ),
+        params: &[],
+        kind: Kind::Formula {
+            fails_when: "gross_output < 0 OR sales_output < 0 OR export_delivery < 0",
+            value: Some("LEAST(gross_output, sales_output, export_delivery)"),
+            scope: Scope::YearToDate,
+        },
+    },
+    RuleDef {
+        code: "IN003",
+        title: t("产销率超出合理区间", "Sales-to-output ratio out of band"),
+        table: Table::Industrial,
+        also_needs: &[],
+        level: Level::Enterprise,
+        severity: Severity::Soft,
+        message: t(
+            "{period} 产销率（工业销售产值/工业总产值）为 {value:%}，超出 {min_ratio:%}–{max_ratio:%} 的合理区间",
+            "{period}: sales output is {value:%} of gross output, outside the plausible band {min_ratio:%}–{max_ratio:%}",
+        ),
+        hint: t(
+            "请企业提供产成品入库单、出库单和销售发票，说明产销差异原因",
+            "Ask for warehouse receipts and dispatch slips and the sales invoices; the enterprise explains the gap between production and sales",
+        ),
+        what: t(
+            "工业销售产值与工业总产值之比（产销率）应在合理区间内。",
+            "Sales output divided by gross output (the sales ratio) should lie in a plausible band.",
+        ),
+        why: t(
+            "产销率长期偏离 100% 说明库存大量积压或产值与销售不匹配，可能是产值虚报或漏报销售。",
+            "A sales ratio far from 100% means large stock changes or output not matched by sales — a sign of inflated output or unreported sales.",
+        ),
+        example: t(
+            "工业总产值 1,000 千元，工业销售产值 420 千元 → 产销率 42%，不通过。",
+            "Gross output 1,000, sales output 420 → 42%, fails.",
+        ),
+        remedy: t(
+            "核对库存变化；产值应按实际产量和价格计算，销售产值按实际销售计算。",
+            "Check the stock movement; output must follow actual production at actual prices, sales output actual sales.",
+        ),
+        params: &[
+            num("min_ratio", 0.5, Some(0.0), Some(1.0), "lowest plausible sales output / gross output"),
+            num("max_ratio", 1.2, Some(1.0), None, "highest plausible sales output / gross output"),
+            num("min_gross_thousand_yuan", 100.0, Some(0.0), None, "smaller gross outputs are not judged (thousand yuan)"),
+        ],
+        kind: Kind::Formula {
+            fails_when: "gross_output > {min_gross_thousand_yuan} AND (sales_output / gross_output < {min_ratio} OR sales_output / gross_output > {max_ratio})",
+            value: Some("sales_output / gross_output"),
+            scope: Scope::YearToDate,
+        },
+    },
+    RuleDef {
+        code: "IN004",
+        title: t("产值同比变动异常", "Year-on-year change of output"),
+        table: Table::Industrial,
+        also_needs: &[],
+        level: Level::Enterprise,
+        severity: Severity::Soft,
+        message: t(
+            "{period} 工业总产值同比变动 {change:%}（本期 {current} 千元，上年同期 {last_year} 千元），同行业中位数 {peer_change:%}，偏离超过 {max_change_ratio:%}",
+            "{period}: gross output changed {change:%} on the same period last year ({current} vs {last_year} thousand yuan); the industry median is {peer_change:%}, a deviation beyond {max_change_ratio:%}",
+        ),
+        hint: t(
+            "请企业说明同比大幅变动原因，提供订单、销售发票和增值税纳税申报表",
+            "Ask the enterprise to explain the change; request orders, sales invoices and the VAT returns",
+        ),
+        what: t(
+            "当月工业总产值与上年同月相比的变动，扣除同行业（国民经济行业大类）中位数变动后，超过阈值。春节所在月份（默认 1、2 月）按 1 月至当月累计比较。",
+            "Gross output against the same month last year, net of the median change of the enterprise's industry division, beyond a threshold. In the Spring Festival months (January and February by default) the January-to-date totals are compared instead.",
+        ),
+        why: t(
+            "同比比较可以消除季节性；与同行业同期变动相比，可以区分企业自身异常与行业整体景气变化。地方要求对变动超过 30% 的说明原因。",
+            "Comparing with the same month last year removes seasonality; comparing with the industry's change separates the enterprise's own anomaly from the business cycle. Local practice asks for an explanation of changes beyond 30%.",
+        ),
+        example: t(
+            "上年 9 月 2,000 千元，本年 9 月 4,600 千元（+130%），行业中位数 +6% → 不通过。",
+            "September last year 2,000, this year 4,600 (+130%), industry median +6% → fails.",
+        ),
+        remedy: t(
+            "企业提供变动原因（新增产能、停产检修、订单变化）及佐证；无合理原因的按实际更正。",
+            "The enterprise documents the cause (new capacity, shutdown, orders); without one, the figure is corrected.",
+        ),
+        params: &[
+            num("max_change_ratio", 0.5, Some(0.0), None, "largest accepted deviation from the industry's median change (0.5 = 50 points)"),
+            num("min_abs_change_thousand_yuan", 1000.0, Some(0.0), None, "smaller absolute changes are not judged (thousand yuan)"),
+            months("spring_festival_months", &[1, 2], "months compared as January-to-date totals"),
+            int("min_peers", 10, Some(1.0), None, "fewer enterprises in the division: the median of all enterprises is used"),
+        ],
+        kind: Kind::Builtin(yoy_change),
+    },
+    RuleDef {
+        code: "IN005",
+        title: t("产值环比变动异常", "Month-on-month change of output"),
+        table: Table::Industrial,
+        also_needs: &[],
+        level: Level::Enterprise,
+        severity: Severity::Soft,
+        message: t(
+            "{period} 工业总产值环比变动 {change:%}（本月 {current} 千元，上月 {previous} 千元），同行业中位数 {peer_change:%}，偏离超过 {max_change_ratio:%}",
+            "{period}: gross output changed {change:%} on the previous month ({current} vs {previous} thousand yuan); the industry median is {peer_change:%}, a deviation beyond {max_change_ratio:%}",
+        ),
+        hint: t(
+            "请企业说明环比大幅变动原因，提供生产日报、入库单和销售发票",
+            "Ask the enterprise to explain the change; request production logs, warehouse receipts and sales invoices",
+        ),
+        what: t(
+            "当月工业总产值与上月相比的变动，扣除同行业同月的中位数变动（季节性，如春节）后，超过阈值。",
+            "Gross output against the previous month, net of the industry division's median change in the same month (which carries seasonality such as the Spring Festival), beyond a threshold.",
+        ),
+        why: t(
+            "环比突变而同行业没有同样变化，说明企业数据可能来自推算或调整，而非当月账簿。",
+            "A jump the industry does not share suggests figures estimated or adjusted rather than taken from the month's books.",
+        ),
+        example: t(
+            "上月 1,500 千元，本月 4,200 千元（+180%），行业中位数 +3% → 不通过。",
+            "Last month 1,500, this month 4,200 (+180%), industry median +3% → fails.",
+        ),
+        remedy: t(
+            "企业提供生产经营变化的证明；无法说明的按实际更正。",
+            "The enterprise documents the change; otherwise the figure is corrected.",
+        ),
+        params: &[
+            num("max_change_ratio", 0.6, Some(0.0), None, "largest accepted deviation from the industry's median change"),
+            num("min_abs_change_thousand_yuan", 1000.0, Some(0.0), None, "smaller absolute changes are not judged (thousand yuan)"),
+            int("min_peers", 10, Some(1.0), None, "fewer enterprises in the division: the median of all enterprises is used"),
+        ],
+        kind: Kind::Builtin(mom_change),
+    },
+    RuleDef {
+        code: "IN006",
+        title: t("连续多月数据相同", "Same figures copied forward"),
+        table: Table::Industrial,
+        also_needs: &[],
+        level: Level::Enterprise,
+        severity: Severity::Soft,
+        message: t(
+            "工业总产值和工业销售产值连续 {run_months} 个月完全相同（{first_period} 至 {period}，{gross_output} 千元）",
+            "Gross and sales output identical for {run_months} consecutive months ({first_period} to {period}: {gross_output} thousand yuan)",
+        ),
+        hint: t(
+            "请企业提供各月产品产量统计台账和销售发票，核实是否照抄上月数据",
+            "Ask for the monthly production ledger and sales invoices; check whether last month's figures were copied",
+        ),
+        what: t(
+            "工业总产值与工业销售产值连续若干个月（默认 ≥3）完全相同。",
+            "Gross output and sales output exactly equal for several consecutive months (3 or more by default).",
+        ),
+        why: t(
+            "真实生产经营每月都有波动，连续相同的数据往往是照抄上月、没有依据台账填报（数出无据）。",
+            "Real production varies every month; identical figures are usually copied forward rather than taken from the books (数出无据).",
+        ),
+        example: t(
+            "7、8、9 月工业总产值均为 1,250 千元，销售产值均为 1,180 千元 → 不通过。",
+            "July, August and September all 1,250 gross and 1,180 sales → fails.",
+        ),
+        remedy: t(
+            "企业按月依据统计台账填报；照抄的数据逐月更正。",
+            "The enterprise reports each month from its statistical ledger; copied months are corrected one by one.",
+        ),
+        params: &[
+            int("min_months", 3, Some(2.0), None, "shortest run of identical months that fails"),
+            num("min_gross_thousand_yuan", 0.0, Some(0.0), None, "runs at or below this gross output are not judged (thousand yuan)"),
+        ],
+        kind: Kind::Builtin(copied_forward),
+    },
+    RuleDef {
+        code: "IN007",
+        title: t("数据过于整齐", "Suspiciously round figures"),
+        table: Table::Industrial,
+        also_needs: &[],
+        level: Level::Enterprise,
+        severity: Severity::Soft,
+        message: t(
+            "近 {window_months} 个月中有 {round_months} 个月工业总产值为 {round_unit_thousand_yuan} 千元的整数倍（本月 {gross_output} 千元）",
+            "In {round_months} of the last {window_months} months gross output was a multiple of {round_unit_thousand_yuan} thousand yuan (this month {gross_output})",
+        ),
+        hint: t(
+            "请企业提供产值计算表及原始记录，说明数据是否为估算",
+            "Ask for the output calculation sheets and source records; check whether the figures are estimates",
+        ),
+        what: t(
+            "近若干个月中，工业总产值多次恰为整数（默认 100 千元即 10 万元的整数倍）。",
+            "Gross output repeatedly an exact multiple of a round unit (100 thousand yuan, i.e. 10万元, by default) in recent months.",
+        ),
+        why: t(
+            "依据账簿计算的产值很少恰为整十万；反复出现整数说明数据是估报或编造的。",
+            "Output computed from the books is rarely an exact multiple of 100,000 yuan; repeated round figures point to estimates or invention.",
+        ),
+        example: t(
+            "近 12 个月中有 5 个月产值为 3,000、3,200、2,900… 千元 → 不通过。",
+            "5 of the last 12 months at 3,000, 3,200, 2,900… → fails.",
+        ),
+        remedy: t(
+            "企业按实际产量和价格计算产值并保留计算过程。",
+            "The enterprise computes output from quantities and prices and keeps the workings.",
+        ),
+        params: &[
+            num("round_unit_thousand_yuan", 100.0, Some(1.0), None, "a value that is a multiple of this is round (thousand yuan)"),
+            int("window_months", 12, Some(1.0), Some(36.0), "months looked back, the period under review included"),
+            int("min_round_months", 3, Some(1.0), None, "round months in the window that fail"),
+            num("min_gross_thousand_yuan", 100.0, Some(0.0), None, "smaller values are not counted as round (thousand yuan)"),
+        ],
+        kind: Kind::Builtin(round_figures),
+    },
+    RuleDef {
+        code: "IN010",
+        title: t("修改痕迹明显", "Many revisions"),
+        table: Table::Industrial,
+        also_needs: &[],
+        level: Level::Enterprise,
+        severity: Severity::Soft,
+        message: t(
+            "{period} 报表修改 {revisions} 次，达到 {max_revisions} 次",
+            "{period}: the report was revised {revisions} times, at least {max_revisions}",
+        ),
+        hint: t(
+            "请企业说明多次修改原因，核对最终数据的依据",
+            "Ask why the report was revised so often and what the final figures rest on",
+        ),
+        what: t(
+            "同一期报表的修改次数达到阈值（修改痕迹明显单位）。",
+            "A report revised at least a threshold number of times (修改痕迹明显单位).",
+        ),
+        why: t(
+            "反复修改说明数据不是来自账簿，或在按要求“调整”数据。",
+            "Repeated revision suggests figures not taken from the books, or figures being adjusted to order.",
+        ),
+        example: t("9 月报表修改 5 次 → 不通过。", "The September report revised 5 times → fails."),
+        remedy: t(
+            "核查每次修改的原因和依据，确认最终数据与账簿一致。",
+            "Check each revision's reason and basis; confirm the final figures match the books.",
+        ),
+        params: &[int("max_revisions", 3, Some(1.0), None, "revisions of one report that fail")],
+        kind: Kind::Builtin(many_revisions),
+    },
+];
+
+/// Industrial rows of the year to date with last year's values for the same month
+/// (`gross_ly`) and the previous month (`gross_prev`), and their Jan-to-date sums.
+fn with_history(ctx: &Ctx<'_>) -> Result<DataFrame> {
+    ctx.shared("industrial_history", || {
+        let ind =
+            ctx.table(Table::Industrial)?
+                .select([col("eid"), col("period"), col("gross_output")]);
+        let start = ctx.period.year_start().0;
+        let p = ctx.period.0;
+        let cur = ind.clone().filter(in_ytd(ctx));
+        let ly = ind
+            .clone()
+            .filter(
+                col("period")
+                    .gt_eq(lit(start - 12))
+                    .and(col("period").lt_eq(lit(p - 12))),
+            )
+            .select([
+                col("eid"),
+                (col("period") + lit(12)).alias("period"),
+                col("gross_output").alias("gross_ly"),
+            ]);
+        let prev = ind
+            .filter(
+                col("period")
+                    .gt_eq(lit(start - 1))
+                    .and(col("period").lt(lit(p))),
+            )
+            .select([
+                col("eid"),
+                (col("period") + lit(1)).alias("period"),
+                col("gross_output").alias("gross_prev"),
+            ]);
+        let j = cur
+            .join(
+                ly,
+                [col("eid"), col("period")],
+                [col("eid"), col("period")],
+                JoinArgs::new(JoinType::Left),
+            )
+            .join(
+                prev,
+                [col("eid"), col("period")],
+                [col("eid"), col("period")],
+                JoinArgs::new(JoinType::Left),
+            )
+            .sort(["eid", "period"], SortMultipleOptions::default())
+            .with_columns([
+                col("gross_output")
+                    .cum_sum(false)
+                    .over_cols(&["eid"])
+                    .alias("cum_cur"),
+                col("gross_ly")
+                    .cum_sum(false)
+                    .over_cols(&["eid"])
+                    .alias("cum_ly"),
+                // Months present in both years, to compare like with like.
+                (col("gross_output")
+                    .is_not_null()
+                    .and(col("gross_ly").is_not_null()))
+                .cast(DataType::Int32)
+                .cum_sum(false)
+                .over_cols(&["eid"])
+                .alias("cum_both"),
+                (col("period") - lit(start) + lit(1)).alias("month_no"),
+            ]);
+        with_enterprise(ctx, j)?.collect().map_err(pe)
+    })
+}
+
+/// Median change of peers: within the division and month when it has `min_peers`
+/// enterprises, else within the month.
+fn peer_median(lf: LazyFrame, ratio: &str, min_peers: i64) -> LazyFrame {
+    lf.with_columns([
+        col(ratio)
+            .median()
+            .over_cols(&["division", "period"])
+            .alias("_med_div"),
+        col(ratio)
+            .count()
+            .over_cols(&["division", "period"])
+            .alias("_n_div"),
+        col(ratio).median().over_cols(&["period"]).alias("_med_all"),
+    ])
+    .with_column(
+        when(col("_n_div").gt_eq(lit(min_peers)))
+            .then(col("_med_div"))
+            .otherwise(col("_med_all"))
+            .alias("peer_ratio"),
+    )
+}
+
+fn change_rule(
+    ctx: &Ctx<'_>,
+    cfg: &RuleConfig,
+    current: Expr,
+    base: Expr,
+    base_name: &str,
+) -> Result<RuleOutput> {
+    let h = with_history(ctx)?;
+    let max_dev = cfg.num("max_change_ratio");
+    let min_abs = cfg.num("min_abs_change_thousand_yuan");
+    let lf = h
+        .lazy()
+        .with_columns([current.alias("current"), base.alias(base_name)])
+        .with_column(
+            when(
+                col("current")
+                    .gt_eq(lit(0.0))
+                    .and(col(base_name).gt(lit(0.0))),
+            )
+            .then(col("current") / col(base_name))
+            .otherwise(lit(NULL).cast(DataType::Float64))
+            .alias("ratio"),
+        );
+    let lf = peer_median(lf, "ratio", cfg.int("min_peers"))
+        .with_columns([
+            (col("ratio") - lit(1.0)).alias("change"),
+            (col("peer_ratio") - lit(1.0)).alias("peer_change"),
+            (col("ratio") / col("peer_ratio") - lit(1.0)).alias("deviation"),
+        ])
+        .with_column(
+            (col("deviation").abs().gt(lit(max_dev)))
+                .and((col("current") - col(base_name)).abs().gt(lit(min_abs)))
+                .alias("_fails"),
+        );
+    let df = lf.collect().map_err(pe)?;
+    let (_, evaluated, not_evaluable) = counts(&df, "_fails")?;
+    let failures = keep_true(&df, "_fails")?
+        .lazy()
+        .with_columns([
+            month_text(col("period")).alias("period"),
+            col("deviation").alias("value"),
+            lit(max_dev).alias("threshold"),
+            (col("deviation").abs() / lit(max_dev.max(1e-9)))
+                .clip_max(lit(5.0))
+                .alias("strength"),
+        ])
+        .collect()
+        .map_err(pe)?;
+    Ok(RuleOutput {
+        failures,
+        evaluated,
+        not_evaluable,
+        note: None,
+    })
+}
+
+fn yoy_change(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
+    let sf: Vec<i32> = cfg
+        .months("spring_festival_months")
+        .into_iter()
+        .map(|m| m as i32)
+        .collect();
+    let in_sf = col("month_no").is_in(i32_list(&sf), false);
+    // In the Spring Festival months both years are compared January-to-date, and
+    // only when every month so far is present in both.
+    let cumulative_ok = col("cum_both").eq(col("month_no"));
+    let current = when(in_sf.clone())
+        .then(
+            when(cumulative_ok.clone())
+                .then(col("cum_cur"))
+                .otherwise(lit(NULL).cast(DataType::Float64)),
+        )
+        .otherwise(col("gross_output"));
+    let base = when(in_sf)
+        .then(
+            when(cumulative_ok)
+                .then(col("cum_ly"))
+                .otherwise(lit(NULL).cast(DataType::Float64)),
+        )
+        .otherwise(col("gross_ly"));
+    change_rule(ctx, cfg, current, base, "last_year")
+}
+
+fn mom_change(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
+    change_rule(ctx, cfg, col("gross_output"), col("gross_prev"), "previous")
+}
+
+fn copied_forward(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
+    let min_months = cfg.int("min_months");
+    let min_gross = cfg.num("min_gross_thousand_yuan");
+    let start = ctx.period.year_start().0;
+    // Look back far enough for a run that ends in January to be seen whole.
+    let from = start - min_months as i32 - 12;
+    let lf = ctx
+        .table(Table::Industrial)?
+        .filter(
+            col("period")
+                .gt_eq(lit(from))
+                .and(col("period").lt_eq(lit(ctx.period.0))),
+        )
+        .select([
+            col("eid"),
+            col("period"),
+            col("gross_output"),
+            col("sales_output"),
+        ])
+        .sort(["eid", "period"], SortMultipleOptions::default())
+        .with_column(
+            (col("gross_output").eq(col("gross_output").shift(lit(1)).over_cols(&["eid"])))
+                .and(col("sales_output").eq(col("sales_output").shift(lit(1)).over_cols(&["eid"])))
+                .and(col("period").eq(col("period").shift(lit(1)).over_cols(&["eid"]) + lit(1)))
+                .fill_null(lit(false))
+                .alias("_same"),
+        )
+        .with_column(
+            (col("_same").not())
+                .cast(DataType::UInt32)
+                .cum_sum(false)
+                .over_cols(&["eid"])
+                .alias("_run"),
+        )
+        .with_columns([
+            (col("period").cum_count(false).over_cols(&["eid", "_run"])).alias("run_months"),
+            col("period")
+                .first()
+                .over_cols(&["eid", "_run"])
+                .alias("_first"),
+        ]);
+    let df = lf
+        .filter(col("period").gt_eq(lit(start)))
+        .with_column(
+            when(
+                col("gross_output")
+                    .is_null()
+                    .or(col("sales_output").is_null()),
+            )
+            .then(lit(NULL).cast(DataType::Boolean))
+            .otherwise(
+                col("run_months")
+                    .gt_eq(lit(min_months))
+                    .and(col("gross_output").gt(lit(min_gross))),
+            )
+            .alias("_fails"),
+        )
+        .collect()
+        .map_err(pe)?;
+    let evaluated_df = df
+        .clone()
+        .lazy()
+        .group_by([col("eid")])
+        .agg([
+            col("_fails").is_not_null().any(true).alias("ok"),
+            col("_fails").any(true).alias("bad"),
+        ])
+        .collect()
+        .map_err(pe)?;
+    let ok = evaluated_df.column("ok").map_err(pe)?.bool().map_err(pe)?;
+    let evaluated = ok.sum().unwrap_or(0) as u64;
+    let not_evaluable = (ok.len() as u64).saturating_sub(evaluated);
+    // One finding per run: its last month in the year to date.
+    let failures = keep_true(&df, "_fails")?
+        .lazy()
+        .sort(["eid", "period"], SortMultipleOptions::default())
+        .group_by([col("eid"), col("_run")])
+        .agg([
+            col("period").last(),
+            col("run_months").last(),
+            col("_first").last(),
+            col("gross_output").last(),
+        ])
+        .with_columns([
+            month_text(col("_first")).alias("first_period"),
+            month_text(col("period")).alias("period"),
+            col("run_months").cast(DataType::Float64).alias("value"),
+            lit(min_months as f64).alias("threshold"),
+            (col("run_months").cast(DataType::Float64) / lit(min_months as f64))
+                .clip_max(lit(4.0))
+                .alias("strength"),
+        ])
+        .sort(["eid", "period"], SortMultipleOptions::default())
+        .collect()
+        .map_err(pe)?;
+    Ok(RuleOutput {
+        failures,
+        evaluated,
+        not_evaluable,
+        note: None,
+    })
+}
+
+fn round_figures(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
+    let unit = cfg.num("round_unit_thousand_yuan");
+    let window = cfg.int("window_months") as i32;
+    let min_round = cfg.int("min_round_months");
+    let min_gross = cfg.num("min_gross_thousand_yuan");
+    let p = ctx.period.0;
+    let df = ctx
+        .table(Table::Industrial)?
+        .filter(
+            col("period")
+                .gt(lit(p - window))
+                .and(col("period").lt_eq(lit(p))),
+        )
+        .with_column(
+            (col("gross_output").gt_eq(lit(min_gross)))
+                .and(
+                    (col("gross_output") / lit(unit))
+                        .round(0, RoundMode::HalfAwayFromZero)
+                        .eq(col("gross_output") / lit(unit)),
+                )
+                .alias("_round"),
+        )
+        .group_by([col("eid")])
+        .agg([
+            col("_round").sum().alias("round_months"),
+            col("_round").count().alias("_n"),
+            col("gross_output")
+                .filter(col("period").eq(lit(p)))
+                .first()
+                .alias("gross_output"),
+            col("period").max().alias("_last"),
+        ])
+        .with_column(
+            when(col("_n").gt(lit(0)))
+                .then(col("round_months").gt_eq(lit(min_round)))
+                .otherwise(lit(NULL).cast(DataType::Boolean))
+                .alias("_fails"),
+        )
+        .sort(["eid"], SortMultipleOptions::default())
+        .collect()
+        .map_err(pe)?;
+    let (_, evaluated, not_evaluable) = counts(&df, "_fails")?;
+    let failures = keep_true(&df, "_fails")?
+        .lazy()
+        .with_columns([
+            month_text(col("_last")).alias("period"),
+            col("round_months").cast(DataType::Float64).alias("value"),
+            lit(min_round as f64).alias("threshold"),
+            (col("round_months").cast(DataType::Float64) / lit(min_round as f64))
+                .clip_max(lit(4.0))
+                .alias("strength"),
+        ])
+        .collect()
+        .map_err(pe)?;
+    Ok(RuleOutput {
+        failures,
+        evaluated,
+        not_evaluable,
+        note: None,
+    })
+}
+
+fn many_revisions(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
+    let max = cfg.int("max_revisions");
+    let df = ctx
+        .table(Table::Industrial)?
+        .filter(in_ytd(ctx))
+        .with_column(col("revisions").gt_eq(lit(max)).alias("_fails"))
+        .sort(["eid", "period"], SortMultipleOptions::default())
+        .collect()
+        .map_err(pe)?;
+    let (_, evaluated, not_evaluable) = counts(&df, "_fails")?;
+    let failures = keep_true(&df, "_fails")?
+        .lazy()
+        .with_columns([
+            month_text(col("period")).alias("period"),
+            col("revisions").cast(DataType::Float64).alias("value"),
+            lit(max as f64).alias("threshold"),
+            (col("revisions").cast(DataType::Float64) / lit(max as f64))
+                .clip_max(lit(3.0))
+                .alias("strength"),
+        ])
+        .collect()
+        .map_err(pe)?;
+    Ok(RuleOutput {
+        failures,
+        evaluated,
+        not_evaluable,
+        note: None,
+    })
+}

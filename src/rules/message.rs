@@ -1,0 +1,208 @@
+//! Message templates: `"应税销售额占工业总产值 {ratio:%}，低于 {min_ratio:%}"` becomes
+//! a Polars expression that renders one message per finding, with the values of the
+//! finding's own columns and the rule's parameters.
+//!
+//! Placeholders: `{name}` (a number shows without decimals when whole, else with
+//! two), `{name:.N}` (N decimals), `{name:%}` (a ratio as a percentage with one
+//! decimal). A name is a column of the rule's failures or one of its parameters.
+
+use polars::prelude::*;
+
+use crate::pipeline::{Value, Values};
+
+enum Piece<'a> {
+    Lit(&'a str),
+    Slot { name: &'a str, fmt: Fmt },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Fmt {
+    Auto,
+    Decimals(u32),
+    Percent,
+}
+
+fn parse(template: &str) -> Result<Vec<Piece<'_>>, String> {
+    let mut out = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        if open > 0 {
+            out.push(Piece::Lit(&rest[..open]));
+        }
+        let close = rest[open..]
+            .find('}')
+            .ok_or_else(|| format!("unclosed '{{' in template '{template}'"))?
+            + open;
+        let inner = &rest[open + 1..close];
+        let (name, fmt) = match inner.split_once(':') {
+            None => (inner, Fmt::Auto),
+            Some((n, "%")) => (n, Fmt::Percent),
+            Some((n, f)) => match f.strip_prefix('.').and_then(|d| d.parse::<u32>().ok()) {
+                Some(d) if d <= 6 => (n, Fmt::Decimals(d)),
+                _ => return Err(format!("bad format '{f}' in template '{template}'")),
+            },
+        };
+        out.push(Piece::Slot { name, fmt });
+        rest = &rest[close + 1..];
+    }
+    if !rest.is_empty() {
+        out.push(Piece::Lit(rest));
+    }
+    Ok(out)
+}
+
+fn format_number(x: f64, fmt: Fmt) -> String {
+    match fmt {
+        Fmt::Percent => format!("{:.1}%", x * 100.0),
+        Fmt::Decimals(d) => format!("{x:.*}", d as usize),
+        Fmt::Auto if x.fract() == 0.0 && x.abs() < 1e15 => format!("{}", x as i64),
+        Fmt::Auto => format!("{x:.2}"),
+    }
+}
+
+fn number_expr(e: Expr, fmt: Fmt) -> Expr {
+    let e = e.cast(DataType::Float64);
+    match fmt {
+        Fmt::Percent => concat_str(
+            [
+                (e * lit(100.0))
+                    .round(1, RoundMode::HalfAwayFromZero)
+                    .cast(DataType::String),
+                lit("%"),
+            ],
+            "",
+            false,
+        ),
+        Fmt::Decimals(0) => e
+            .round(0, RoundMode::HalfAwayFromZero)
+            .cast(DataType::Int64)
+            .cast(DataType::String),
+        Fmt::Decimals(d) => e
+            .round(d, RoundMode::HalfAwayFromZero)
+            .cast(DataType::String),
+        Fmt::Auto => when(
+            e.clone()
+                .round(0, RoundMode::HalfAwayFromZero)
+                .eq(e.clone())
+                .and(e.clone().abs().lt(lit(1e15))),
+        )
+        .then(e.clone().cast(DataType::Int64).cast(DataType::String))
+        .otherwise(
+            e.round(2, RoundMode::HalfAwayFromZero)
+                .cast(DataType::String),
+        ),
+    }
+}
+
+/// Compiles a template into an expression over a frame with `schema`.
+pub fn render(template: &str, params: &Values, schema: &Schema) -> Result<Expr, String> {
+    let pieces = parse(template)?;
+    let mut parts: Vec<Expr> = Vec::with_capacity(pieces.len());
+    for p in pieces {
+        match p {
+            Piece::Lit(s) => parts.push(lit(s.to_string())),
+            Piece::Slot { name, fmt } => {
+                if let Some(dt) = schema.get(name) {
+                    let e = col(name);
+                    let text = if dt.is_primitive_numeric() {
+                        number_expr(e, fmt)
+                    } else {
+                        e.cast(DataType::String)
+                    };
+                    parts.push(text.fill_null(lit("—")));
+                } else if let Some((_, v)) = params.iter().find(|(n, _)| **n == name) {
+                    let s = match v {
+                        Value::Num(_) | Value::Int(_) => format_number(v.as_f64(), fmt),
+                        other => other.to_string(),
+                    };
+                    parts.push(lit(s));
+                } else {
+                    return Err(format!(
+                        "the template names '{name}', which is neither a column nor a parameter"
+                    ));
+                }
+            }
+        }
+    }
+    if parts.is_empty() {
+        return Ok(lit(""));
+    }
+    Ok(concat_str(parts, "", false))
+}
+
+/// Renders a template with plain values (for `zhibao rules` examples and reports).
+pub fn render_plain(template: &str, values: &[(&str, f64)], params: &Values) -> String {
+    let Ok(pieces) = parse(template) else {
+        return template.to_string();
+    };
+    let mut out = String::new();
+    for p in pieces {
+        match p {
+            Piece::Lit(s) => out.push_str(s),
+            Piece::Slot { name, fmt } => {
+                if let Some((_, x)) = values.iter().find(|(n, _)| *n == name) {
+                    out.push_str(&format_number(*x, fmt));
+                } else if let Some((_, v)) = params.iter().find(|(n, _)| **n == name) {
+                    match v {
+                        Value::Num(_) | Value::Int(_) => {
+                            out.push_str(&format_number(v.as_f64(), fmt))
+                        }
+                        other => out.push_str(&other.to_string()),
+                    }
+                } else {
+                    out.push('{');
+                    out.push_str(name);
+                    out.push('}');
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The placeholder names of a template.
+pub fn placeholders(template: &str) -> Result<Vec<String>, String> {
+    Ok(parse(template)?
+        .into_iter()
+        .filter_map(|p| match p {
+            Piece::Slot { name, .. } => Some(name.to_string()),
+            Piece::Lit(_) => None,
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_values_and_parameters() {
+        let df = df!("ratio" => [0.724, f64::NAN], "gross_output" => [1200.0, 15.5]).unwrap();
+        let mut params = Values::default();
+        let _ = &mut params;
+        let e = render("占比 {ratio:%}，产值 {gross_output}", &params, &df.schema()).unwrap();
+        let out = df.lazy().select([e.alias("m")]).collect().unwrap();
+        let m = out.column("m").unwrap().str().unwrap();
+        assert_eq!(m.get(0), Some("占比 72.4%，产值 1200"));
+        assert_eq!(m.get(1).map(|s| s.starts_with("占比 NaN")), Some(true));
+    }
+
+    #[test]
+    fn unknown_names_are_errors() {
+        let df = df!("a" => [1.0]).unwrap();
+        assert!(render("{b}", &Values::default(), &df.schema()).is_err());
+        assert!(render("{a:x}", &Values::default(), &df.schema()).is_err());
+    }
+
+    #[test]
+    fn plain_rendering() {
+        assert_eq!(
+            render_plain(
+                "{r:%} < {t:.0}",
+                &[("r", 0.724), ("t", 90.0)],
+                &Values::default()
+            ),
+            "72.4% < 90"
+        );
+    }
+}

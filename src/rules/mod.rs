@@ -1,0 +1,37 @@
+//! Stage 2 — **check**: the cross-checks of a pipeline, run over a [`Batch`], to a
+//! table of findings ([`engine::Checked`]).
+//!
+//! One file per rule family; each family is a list of [`registry::RuleDef`]s with
+//! their code, messages, documentation, parameters and computation. The registry
+//! collects them; the engine runs the ones a pipeline names.
+//!
+//! [`Batch`]: crate::load::Batch
+
+pub mod common;
+pub mod detectors;
+pub mod docs;
+pub mod energy;
+pub mod engine;
+pub mod formula;
+pub mod industrial;
+pub mod investment;
+pub mod labor;
+pub mod message;
+pub mod rd;
+pub mod registry;
+pub mod services;
+pub mod tax;
+
+pub use engine::{run, Checked, RuleRun};
+
+/// Every rule family, each a list of rules.
+pub const FAMILIES: &[&[registry::RuleDef]] = &[
+    industrial::RULES,
+    tax::RULES,
+    rd::RULES,
+    investment::RULES,
+    detectors::RULES,
+    labor::RULES,
+    energy::RULES,
+    services::RULES,
+];

@@ -1,0 +1,255 @@
+//! The one table of rule codes. A code is stable and never reused: a retired rule
+//! keeps its code out of circulation. Each entry carries everything a user sees —
+//! messages in Chinese and English, the evidence to ask for, the documentation —
+//! so `zhibao rules`, the docs and the query list all speak with one voice.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use super::engine::{Ctx, RuleOutput};
+use crate::model::Table;
+use crate::pipeline::RuleConfig;
+
+/// How serious a failed check is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// 强制性审核: logically impossible; the platform would refuse it.
+    Hard,
+    /// 核实性审核: possible but suspicious; the enterprise must explain or correct.
+    Soft,
+    /// Routing or attention; no error implied.
+    Info,
+}
+
+impl Severity {
+    /// `hard`, `soft` or `info`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Hard => "hard",
+            Severity::Soft => "soft",
+            Severity::Info => "info",
+        }
+    }
+
+    /// Chinese name.
+    pub fn zh(self) -> &'static str {
+        match self {
+            Severity::Hard => "强制性",
+            Severity::Soft => "核实性",
+            Severity::Info => "提示性",
+        }
+    }
+
+    /// Parses `hard`, `soft` or `info`.
+    pub fn parse(s: &str) -> Option<Severity> {
+        match s {
+            "hard" => Some(Severity::Hard),
+            "soft" => Some(Severity::Soft),
+            "info" => Some(Severity::Info),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a finding is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    /// One enterprise.
+    Enterprise,
+    /// One investment project (and its legal entity).
+    Project,
+    /// A county as a whole (scorecard).
+    County,
+}
+
+impl Level {
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Enterprise => "enterprise",
+            Level::Project => "project",
+            Level::County => "county",
+        }
+    }
+}
+
+/// Which rows a row-wise rule looks at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// Only the period under review.
+    Period,
+    /// Every month of the year up to the period under review (still open to correction).
+    YearToDate,
+}
+
+impl Scope {
+    /// Name used in pipeline files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Period => "period",
+            Scope::YearToDate => "year_to_date",
+        }
+    }
+
+    /// Parses a pipeline value.
+    pub fn parse(s: &str) -> Option<Scope> {
+        match s {
+            "period" => Some(Scope::Period),
+            "year_to_date" => Some(Scope::YearToDate),
+            _ => None,
+        }
+    }
+}
+
+/// The type of a rule parameter.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ParamKind {
+    /// A decimal number.
+    Number,
+    /// A whole number.
+    Integer,
+    /// `true` / `false`.
+    Bool,
+    /// A list of text codes (industry divisions…).
+    Codes,
+    /// A list of months of the year (1–12).
+    Months,
+}
+
+impl ParamKind {
+    /// Description for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ParamKind::Number => "a number",
+            ParamKind::Integer => "a whole number",
+            ParamKind::Bool => "true or false",
+            ParamKind::Codes => "a list of text codes, e.g. [\"13\", \"14\"]",
+            ParamKind::Months => "a list of months 1–12, e.g. [1, 2]",
+        }
+    }
+}
+
+/// A parameter's default.
+#[derive(Clone, Copy, Debug)]
+pub enum Default {
+    /// Number.
+    Num(f64),
+    /// Whole number.
+    Int(i64),
+    /// Boolean.
+    Bool(bool),
+    /// Codes.
+    Codes(&'static [&'static str]),
+    /// Months.
+    Months(&'static [u32]),
+}
+
+/// One parameter of a rule.
+#[derive(Debug)]
+pub struct ParamSpec {
+    /// snake_case name with its unit (`min_ratio`, `threshold_thousand_yuan`).
+    pub name: &'static str,
+    /// Type.
+    pub kind: ParamKind,
+    /// Default value.
+    pub default: Default,
+    /// Smallest allowed value (numbers).
+    pub min: Option<f64>,
+    /// Largest allowed value (numbers).
+    pub max: Option<f64>,
+    /// What it means.
+    pub doc: &'static str,
+}
+
+/// A text in both languages.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Text {
+    /// 中文.
+    pub zh: &'static str,
+    /// English.
+    pub en: &'static str,
+}
+
+/// How a rule computes.
+pub enum Kind {
+    /// A SQL condition over one table's columns (`fails_when`), editable in the
+    /// pipeline; `value` is an optional SQL expression carried into the finding.
+    Formula {
+        /// Default condition.
+        fails_when: &'static str,
+        /// Value reported with the finding.
+        value: Option<&'static str>,
+        /// Default scope.
+        scope: Scope,
+    },
+    /// A built-in computation over the whole table (history, groups, detectors).
+    Builtin(fn(&Ctx<'_>, &RuleConfig) -> crate::Result<RuleOutput>),
+}
+
+/// One rule.
+pub struct RuleDef {
+    /// Stable code (`TX001`).
+    pub code: &'static str,
+    /// Short title.
+    pub title: Text,
+    /// The table whose presence makes the rule evaluable.
+    pub table: Table,
+    /// Further tables it needs (not evaluable without them).
+    pub also_needs: &'static [Table],
+    /// What a finding is about.
+    pub level: Level,
+    /// Default severity.
+    pub severity: Severity,
+    /// Message template: `{column}` / `{param}` placeholders, `{x:.1}` decimals,
+    /// `{x:%}` a ratio as a percentage.
+    pub message: Text,
+    /// The action and evidence to request.
+    pub hint: Text,
+    /// Documentation: what it checks.
+    pub what: Text,
+    /// Why it matters.
+    pub why: Text,
+    /// A worked example.
+    pub example: Text,
+    /// The remedy.
+    pub remedy: Text,
+    /// Parameters.
+    pub params: &'static [ParamSpec],
+    /// Computation.
+    pub kind: Kind,
+}
+
+impl RuleDef {
+    /// A parameter by name.
+    pub fn param(&self, name: &str) -> Option<&ParamSpec> {
+        self.params.iter().find(|p| p.name == name)
+    }
+}
+
+/// Every rule, in code order.
+pub fn all() -> Vec<&'static RuleDef> {
+    let mut v: Vec<&'static RuleDef> = Vec::new();
+    for family in super::FAMILIES {
+        v.extend(family.iter());
+    }
+    v.sort_by_key(|r| r.code);
+    v
+}
+
+/// A rule by code.
+pub fn get(code: &str) -> Option<&'static RuleDef> {
+    super::FAMILIES
+        .iter()
+        .flat_map(|f| f.iter())
+        .find(|r| r.code == code)
+}

@@ -1,0 +1,337 @@
+//! Industrial output against the tax authority's VAT records (税产比): TX001–TX003.
+
+use polars::prelude::*;
+
+use super::common::*;
+use super::engine::{month_text, Ctx, RuleOutput};
+use super::registry::{Kind, Level, RuleDef, Severity};
+use crate::error::Result;
+use crate::model::Table;
+use crate::pipeline::RuleConfig;
+
+/// The 8 industries with weak statistical foundations the bureaus single out
+/// (textiles 17, apparel 18, beverages/liquor/tea 15, furniture 21, agricultural
+/// food processing 13), as GB/T 4754-2017 divisions.
+pub const WEAK_DIVISIONS: &[&str] = &["13", "15", "17", "18", "21"];
+
+/// The tax rules.
+pub const RULES: &[RuleDef] = &[
+    RuleDef {
+        code: "TX001",
+        title: t("税产比低于 90%", "Taxable sales below 90% of output"),
+        table: Table::Industrial,
+        also_needs: &[Table::Tax],
+        level: Level::Enterprise,
+        severity: Severity::Soft,
+        message: t(
+            "1 月至 {period} 应税销售额 {ytd_taxable} 千元，占工业总产值 {ytd_gross} 千元的 {value:%}，低于 {min_ratio:%}；无税务记录支撑的产值约 {unbacked} 千元",
+            "January to {period}: taxable sales {ytd_taxable} are {value:%} of gross output {ytd_gross} (thousand yuan), below {min_ratio:%}; about {unbacked} of output is not backed by tax records",
+        ),
+        hint: t(
+            "请企业提供本年各月增值税纳税申报表和销售发票，核实工业总产值",
+            "Ask for this year's monthly VAT returns and sales invoices; verify gross output against them",
+        ),
+        what: t(
+            "本年累计应税销售额（税务部门增值税申报）占本年累计工业总产值的比例低于阈值（默认 90%）。",
+            "Year-to-date taxable sales (from the tax authority's VAT returns) as a share of year-to-date gross output, below a threshold (90% by default).",
+        ),
+        why: t(
+            "税产比低说明产值没有真实销售支撑，是虚报产值的主要信号；文件要求提高应税销售额占工业总产值比重。统计基础较差行业（农副食品加工、酒饮料茶、纺织、服装、家具）加权。",
+            "A low ratio means output not backed by real sales — the main sign of inflated output; the bureaus ask to raise this share. Findings in the industries with weak statistical foundations (food processing, beverages, textiles, apparel, furniture) weigh more.",
+        ),
+        example: t(
+            "1–9 月工业总产值 50,000 千元，应税销售额 31,000 千元 → 62%，不通过。",
+            "January–September gross output 50,000, taxable sales 31,000 → 62%, fails.",
+        ),
+        remedy: t(
+            "对照增值税申报核实产值；确属库存增加、来料加工等原因的，提供库存和合同证明。",
+            "Verify output against the VAT returns; where stock build-up or processing on commission explains the gap, document it.",
+        ),
+        params: &[
+            num("min_ratio", 0.9, Some(0.0), Some(2.0), "lowest accepted year-to-date taxable sales / gross output"),
+            num("min_gross_thousand_yuan", 500.0, Some(0.0), None, "smaller year-to-date outputs are not judged (thousand yuan)"),
+            codes("weak_divisions", WEAK_DIVISIONS, "industry divisions whose findings weigh more"),
+            num("weak_industry_weight", 1.5, Some(1.0), None, "multiplier of the strength in those divisions"),
+        ],
+        kind: Kind::Builtin(enterprise_ratio),
+    },
+    RuleDef {
+        code: "TX002",
+        title: t("有产值无税务记录", "Output without a tax record"),
+        table: Table::Industrial,
+        also_needs: &[Table::Tax],
+        level: Level::Enterprise,
+        severity: Severity::Soft,
+        message: t(
+            "{period} 报送工业总产值 {gross_output} 千元，但税务部门无该月增值税申报记录（本年共 {missing_months} 个月）",
+            "{period}: gross output {gross_output} thousand yuan reported, but the tax authority has no VAT return for the month ({missing_months} such months this year)",
+        ),
+        hint: t(
+            "请企业提供该月增值税纳税申报表（或免税、汇总纳税证明）及销售发票",
+            "Ask for the month's VAT return (or proof of exemption or consolidated filing) and the sales invoices",
+        ),
+        what: t(
+            "企业当月报送了工业总产值，但税务数据中没有该企业当月的记录。",
+            "The enterprise reports output for a month in which the tax data hold no record for it.",
+        ),
+        why: t(
+            "有生产而无纳税申报，产值很可能不真实，或企业由总机构汇总纳税需另行核实；这是最强的疑点之一。",
+            "Production without a tax return means the output is likely not real, or the enterprise files through a head office, which must be shown; one of the strongest signals.",
+        ),
+        example: t("9 月工业总产值 2,300 千元，9 月无增值税申报 → 不通过。", "Output 2,300 in September, no VAT return for September → fails."),
+        remedy: t(
+            "核实企业纳税主体；汇总纳税的提供分支机构分配表；无法说明的更正产值。",
+            "Establish the taxpayer; for consolidated filing, obtain the allocation to the branch; otherwise correct the output.",
+        ),
+        params: &[
+            num("min_gross_thousand_yuan", 0.0, Some(0.0), None, "outputs at or below this are not judged (thousand yuan)"),
+            num("min_month_coverage_ratio", 0.5, Some(0.0), Some(1.0), "a month whose tax records cover fewer enterprises than this share of the previous month's is not yet complete and not judged"),
+            num("strength", 2.0, Some(0.0), None, "strength of each finding (the rule is a strong signal)"),
+        ],
+        kind: Kind::Builtin(no_tax_record),
+    },
+    RuleDef {
+        code: "TX003",
+        title: t("区县税产比低于 90%", "County taxable sales below 90% of output"),
+        table: Table::Industrial,
+        also_needs: &[Table::Tax],
+        level: Level::County,
+        severity: Severity::Soft,
+        message: t(
+            "区县 {county_code} 1 月至 {period} 规上工业应税销售额 {ytd_taxable} 千元，占工业总产值 {ytd_gross} 千元的 {value:%}，低于 {min_ratio:%}（{enterprises} 家企业）",
+            "County {county_code}, January to {period}: taxable sales {ytd_taxable} are {value:%} of gross output {ytd_gross} (thousand yuan, {enterprises} enterprises), below {min_ratio:%}",
+        ),
+        hint: t(
+            "对该区县加强监测：逐户比对税产比最低的企业，约谈区县统计局",
+            "Intensify monitoring of the county: go through its enterprises with the lowest ratios and summon the county bureau",
+        ),
+        what: t(
+            "区县全部规上工业企业本年累计应税销售额占累计工业总产值的比例低于阈值。",
+            "A county's year-to-date taxable sales over year-to-date gross output of all its enterprises, below a threshold.",
+        ),
+        why: t(
+            "文件要求对税产比低于 90% 的区县加强监测（三个此类区县被列为重点）。",
+            "The bureaus put counties below 90% under intensified monitoring.",
+        ),
+        example: t("某县 1–9 月产值 1,200,000 千元，应税销售额 960,000 千元 → 80%，不通过。", "A county with output 1,200,000 and taxable sales 960,000 → 80%, fails."),
+        remedy: t("区县统计局组织逐户核查，上报整改情况。", "The county bureau checks its enterprises one by one and reports the corrections."),
+        params: &[num("min_ratio", 0.9, Some(0.0), Some(2.0), "lowest accepted county year-to-date taxable sales / gross output")],
+        kind: Kind::Builtin(county_ratio),
+    },
+];
+
+/// Year-to-date output and taxable sales per enterprise.
+fn ytd_totals(ctx: &Ctx<'_>) -> Result<DataFrame> {
+    ctx.shared("tax_ytd", || {
+        let ind = ctx
+            .table(Table::Industrial)?
+            .filter(in_ytd(ctx))
+            .group_by([col("eid")])
+            .agg([
+                col("gross_output").sum().alias("ytd_gross"),
+                col("gross_output").count().alias("_months"),
+            ]);
+        let tax = ctx
+            .table(Table::Tax)?
+            .filter(in_ytd(ctx))
+            .group_by([col("eid")])
+            .agg([col("taxable_sales").sum().alias("ytd_taxable")]);
+        let j = ind
+            .join(
+                tax,
+                [col("eid")],
+                [col("eid")],
+                JoinArgs::new(JoinType::Left),
+            )
+            .with_column(col("ytd_taxable").fill_null(lit(0.0)));
+        with_enterprise(ctx, j)?
+            .sort(["eid"], SortMultipleOptions::default())
+            .collect()
+            .map_err(pe)
+    })
+}
+
+fn enterprise_ratio(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
+    let min_ratio = cfg.num("min_ratio");
+    let min_gross = cfg.num("min_gross_thousand_yuan");
+    let weak = cfg.codes("weak_divisions");
+    let weak_w = cfg.num("weak_industry_weight");
+    let df = ytd_totals(ctx)?
+        .lazy()
+        .with_column(
+            when(col("ytd_gross").gt(lit(min_gross)))
+                .then(col("ytd_taxable") / col("ytd_gross"))
+                .otherwise(lit(NULL).cast(DataType::Float64))
+                .alias("value"),
+        )
+        .with_column(col("value").lt(lit(min_ratio)).alias("_fails"))
+        .collect()
+        .map_err(pe)?;
+    let (_, evaluated, not_evaluable) = counts(&df, "_fails")?;
+    let failures = keep_true(&df, "_fails")?
+        .lazy()
+        .with_columns([
+            month_text(lit(ctx.period.0)).alias("period"),
+            lit(min_ratio).alias("threshold"),
+            (lit(min_ratio) * col("ytd_gross") - col("ytd_taxable"))
+                .round(0, RoundMode::HalfAwayFromZero)
+                .alias("unbacked"),
+            // 1 per 10 points below the threshold, up to 5; more in the weak industries.
+            (((lit(min_ratio) - col("value")) / lit(0.1)).clip(lit(0.2), lit(5.0))
+                * when(col("division").is_in(str_list(&weak), false))
+                    .then(lit(weak_w))
+                    .otherwise(lit(1.0)))
+            .alias("strength"),
+        ])
+        .collect()
+        .map_err(pe)?;
+    Ok(RuleOutput {
+        failures,
+        evaluated,
+        not_evaluable,
+        note: None,
+    })
+}
+
+fn no_tax_record(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
+    let min_gross = cfg.num("min_gross_thousand_yuan");
+    let coverage = cfg.num("min_month_coverage_ratio");
+    let strength = cfg.num("strength");
+    let tax = ctx.table(Table::Tax)?;
+    // Months whose tax records are not yet complete are not judged.
+    let per_month = tax
+        .clone()
+        .filter(
+            col("period")
+                .gt_eq(lit(ctx.period.year_start().0 - 1))
+                .and(col("period").lt_eq(lit(ctx.period.0))),
+        )
+        .group_by([col("period")])
+        .agg([col("eid").count().alias("n")])
+        .sort(["period"], SortMultipleOptions::default())
+        .collect()
+        .map_err(pe)?;
+    let periods = per_month
+        .column("period")
+        .map_err(pe)?
+        .i32()
+        .map_err(pe)?
+        .clone();
+    let ns = per_month
+        .column("n")
+        .map_err(pe)?
+        .u32()
+        .map_err(pe)?
+        .clone();
+    let mut complete: Vec<i32> = Vec::new();
+    let mut prev_n: Option<u32> = None;
+    let mut skipped: Vec<String> = Vec::new();
+    for (p, n) in periods.iter().zip(ns.iter()) {
+        let (Some(p), Some(n)) = (p, n) else { continue };
+        let ok = prev_n.is_none_or(|pn| n as f64 >= coverage * pn as f64);
+        if ok {
+            complete.push(p);
+            prev_n = Some(n);
+        } else if p >= ctx.period.year_start().0 {
+            skipped.push(crate::model::Month(p).to_string());
+        }
+    }
+    let has_tax =
+        tax.filter(in_ytd(ctx))
+            .select([col("eid"), col("period"), lit(true).alias("_has_tax")]);
+    let df = ctx
+        .table(Table::Industrial)?
+        .filter(in_ytd(ctx))
+        .select([col("eid"), col("period"), col("gross_output")])
+        .join(
+            has_tax,
+            [col("eid"), col("period")],
+            [col("eid"), col("period")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_column(
+            when(
+                col("gross_output")
+                    .is_null()
+                    .or(col("period").is_in(i32_list(&complete), false).not()),
+            )
+            .then(lit(NULL).cast(DataType::Boolean))
+            .otherwise(
+                col("gross_output")
+                    .gt(lit(min_gross))
+                    .and(col("_has_tax").is_null()),
+            )
+            .alias("_fails"),
+        )
+        .with_column(
+            col("_fails")
+                .cast(DataType::UInt32)
+                .sum()
+                .over_cols(&["eid"])
+                .alias("missing_months"),
+        )
+        .sort(["eid", "period"], SortMultipleOptions::default())
+        .collect()
+        .map_err(pe)?;
+    let (_, evaluated, not_evaluable) = counts(&df, "_fails")?;
+    let failures = keep_true(&df, "_fails")?
+        .lazy()
+        .with_columns([
+            month_text(col("period")).alias("period"),
+            col("gross_output").alias("value"),
+            lit(min_gross).alias("threshold"),
+            lit(strength).alias("strength"),
+        ])
+        .collect()
+        .map_err(pe)?;
+    let note = (!skipped.is_empty())
+        .then(|| format!("tax records incomplete, not judged: {}", skipped.join(", ")));
+    Ok(RuleOutput {
+        failures,
+        evaluated,
+        not_evaluable,
+        note,
+    })
+}
+
+fn county_ratio(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
+    let min_ratio = cfg.num("min_ratio");
+    let df = ytd_totals(ctx)?
+        .lazy()
+        .group_by([col("county_code")])
+        .agg([
+            col("ytd_gross").sum().alias("ytd_gross"),
+            col("ytd_taxable").sum().alias("ytd_taxable"),
+            col("eid").count().alias("enterprises"),
+        ])
+        .with_column(
+            when(col("ytd_gross").gt(lit(0.0)))
+                .then(col("ytd_taxable") / col("ytd_gross"))
+                .otherwise(lit(NULL).cast(DataType::Float64))
+                .alias("value"),
+        )
+        .with_column(col("value").lt(lit(min_ratio)).alias("_fails"))
+        .sort(["county_code"], SortMultipleOptions::default())
+        .collect()
+        .map_err(pe)?;
+    let (_, evaluated, not_evaluable) = counts(&df, "_fails")?;
+    let failures = keep_true(&df, "_fails")?
+        .lazy()
+        .with_columns([
+            month_text(lit(ctx.period.0)).alias("period"),
+            lit(min_ratio).alias("threshold"),
+            ((lit(min_ratio) - col("value")) / lit(0.1))
+                .clip(lit(0.2), lit(5.0))
+                .alias("strength"),
+            col("ytd_gross").round(0, RoundMode::HalfAwayFromZero),
+            col("ytd_taxable").round(0, RoundMode::HalfAwayFromZero),
+        ])
+        .collect()
+        .map_err(pe)?;
+    Ok(RuleOutput {
+        failures,
+        evaluated,
+        not_evaluable,
+        note: None,
+    })
+}
