@@ -405,24 +405,30 @@ mod tests {
 
     #[test]
     fn hand_computed_example() {
-        // Ten units, all growing 10% except unit 9, which triples.
+        // Ten units growing by exactly 25% (exact in binary), one by 50%, one
+        // tripling. Ratios: eight at 1.25, 1.5, 3.75; median 1.25.
         let y = some(&[
-            100.0, 200.0, 150.0, 120.0, 80.0, 90.0, 110.0, 130.0, 140.0, 160.0,
+            100.0, 200.0, 160.0, 120.0, 80.0, 96.0, 112.0, 128.0, 144.0, 160.0,
         ]);
-        let mut xv: Vec<f64> = y.iter().map(|v| v.unwrap() * 1.1).collect();
-        xv[3] = 120.0 * 1.2; // a little above
-        xv[9] = 160.0 * 3.0;
+        let mut xv: Vec<f64> = y.iter().map(|v| v.unwrap() * 1.25).collect();
+        xv[3] = 120.0 * 1.5;
+        xv[9] = 160.0 * 3.75;
         let x = some(&xv);
-        let (g, flags, _) = run_group(&x, Some(&y), &params(4.0));
+        let (g, flags, effects) = run_group(&x, Some(&y), &params(4.0));
         assert!(g.processed);
-        // Median ratio 1.1; s = 0 for the eight at 1.1, 1.2/1.1 − 1 and 3/1.1 − 1.
-        assert!((g.median_ratio.unwrap() - 1.1).abs() < 1e-12);
-        // With 8 of 10 effects at 0, Q1 = M = Q3 = 0 and D = |A·M| = 0: any non-zero
-        // effect lies outside.
-        assert_eq!(g.m, Some(0.0));
-        assert_eq!(flags.len(), 2);
-        assert_eq!(flags[0].index, 3);
-        assert_eq!(flags[1].index, 9);
+        assert_eq!(g.median_ratio, Some(1.25));
+        // s = 0 for the eight, 1.5/1.25 − 1 = 0.2 and 3.75/1.25 − 1 = 2.
+        assert_eq!(effects[3], Some(0.19999999999999996));
+        assert_eq!(effects[9], Some(2.0));
+        // Sorted effects: eight 0, then 0.2, 2. Q1 and M are 0; Q3 at position
+        // 8.25 is 0 + 0.25 · 0.2; D_R = Q3 − M, so the bound M + 4 D_R is exactly
+        // unit 3's effect — which the strict comparison does not flag.
+        assert_eq!((g.q1, g.m), (Some(0.0), Some(0.0)));
+        assert_eq!(g.q3, Some(0.25 * effects[3].unwrap()));
+        assert_eq!(g.imp_r, Some(4.0 * g.q3.unwrap()));
+        assert_eq!(g.imp_r, effects[3]);
+        let idx: Vec<usize> = flags.iter().map(|f| f.index).collect();
+        assert_eq!(idx, vec![9]);
         assert!(flags
             .iter()
             .all(|f| f.side == 'R' && f.status == Status::Fti));
@@ -430,15 +436,17 @@ mod tests {
 
     #[test]
     fn quartiles_at_p_n_plus_1() {
-        // CURRENT method: E = x. n = 10 → Q1 at 2.75, Q3 at 8.25.
+        // CURRENT method: E = x. n = 10 → Q1 at position 2.75, M at 5.5, Q3 at 8.25.
         let x = some(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 100.0]);
         let (g, flags, _) = run_group(&x, None, &params(3.0));
         assert_eq!(g.q1, Some(2.75));
         assert_eq!(g.m, Some(5.5));
-        assert_eq!(g.q3, Some(9.0 + 0.25 * (100.0 - 9.0)));
-        let dr = g.q3.unwrap() - 5.5;
-        assert_eq!(g.imp_r, Some(5.5 + 3.0 * dr));
-        assert!(flags.is_empty());
+        assert_eq!(g.q3, Some(8.25));
+        // D_R = 2.75; the imputation bound is 5.5 + 3 · 2.75 = 13.75: 100 is outside.
+        assert_eq!(g.imp_r, Some(13.75));
+        assert_eq!(g.imp_l, Some(5.5 - 3.0 * 2.75));
+        assert_eq!(flags.len(), 1);
+        assert_eq!((flags[0].index, flags[0].side), (9, 'R'));
     }
 
     #[test]
@@ -480,18 +488,15 @@ mod tests {
 
     #[test]
     fn comparisons_are_strict() {
-        // Effects exactly on a bound are not flagged.
-        let x = some(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0]);
-        let (g, _, _) = run_group(&x, None, &params(1.0));
-        let bound = g.imp_r.unwrap();
-        let mut x2 = x.clone();
-        x2[10] = Some(bound);
-        let (g2, flags, _) = run_group(&x2, None, &params(1.0));
-        assert_eq!(
-            g2.imp_r, g.imp_r,
-            "moving the largest value keeps the quartiles"
-        );
-        assert!(flags.is_empty());
+        // n = 11: M = 6, Q3 = 9 (position 9), D_R = 3; with mii = 2 the bound is 12.
+        let mut xv: Vec<f64> = (1..=10).map(f64::from).collect();
+        xv.push(12.0);
+        let (g, flags, _) = run_group(&some(&xv), None, &params(2.0));
+        assert_eq!(g.imp_r, Some(12.0));
+        assert!(flags.is_empty(), "an effect on the bound is not an outlier");
+        xv[10] = 12.000001;
+        let (_, flags, _) = run_group(&some(&xv), None, &params(2.0));
+        assert_eq!(flags.len(), 1);
     }
 
     #[test]

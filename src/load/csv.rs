@@ -361,7 +361,7 @@ mod tests {
     #[test]
     fn missing_columns_are_named() {
         let e = read_str(b"uscc,taxable_sales\n").err().unwrap().to_string();
-        assert!(e.contains("period (报告期)"), "{e}");
+        assert!(e.contains("period (所属期)"), "{e}");
     }
 }
 

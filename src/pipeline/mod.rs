@@ -1026,7 +1026,7 @@ params = { min_ratio = "half", bogus = 2 }
         );
         assert!(all.contains("bad.toml:7: grading.no_such_key"), "{all}");
         assert!(
-            all.contains("bad.toml:10: rule[2].code: no rule has the code 'ZZ999'"),
+            all.contains("bad.toml:10: rule[1].code: no rule has the code 'ZZ999'"),
             "{all}"
         );
         assert!(

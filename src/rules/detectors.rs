@@ -77,7 +77,7 @@ pub const RULES: &[RuleDef] = &[
         level: Level::Enterprise,
         severity: Severity::Soft,
         message: t(
-            "{period} 工业总产值 {current} 千元，上年同月 {base} 千元，比值 {ratio:.2}，同行业中位数 {median_ratio:.2}；HB 效应值 {value:.2} 超出 [{lower:.2}, {upper:.2}]（{status}）",
+            "{period} 工业总产值 {current} 千元，上年同月 {base} 千元，比值 {ratio:.2}，同行业中位数 {median_ratio:.2}；HB 效应值 {value:.2} 超出 [{lower:.2}, {upper:.2}]（{status_zh}）",
             "{period}: gross output {current} against {base} a year earlier (thousand yuan), ratio {ratio:.2}, industry median {median_ratio:.2}; HB effect {value:.2} outside [{lower:.2}, {upper:.2}] ({status})",
         ),
         hint: t(
@@ -108,7 +108,7 @@ pub const RULES: &[RuleDef] = &[
         level: Level::Enterprise,
         severity: Severity::Soft,
         message: t(
-            "{period} 工业总产值 {current} 千元，上月 {base} 千元，比值 {ratio:.2}，同行业中位数 {median_ratio:.2}；HB 效应值 {value:.2} 超出 [{lower:.2}, {upper:.2}]（{status}）",
+            "{period} 工业总产值 {current} 千元，上月 {base} 千元，比值 {ratio:.2}，同行业中位数 {median_ratio:.2}；HB 效应值 {value:.2} 超出 [{lower:.2}, {upper:.2}]（{status_zh}）",
             "{period}: gross output {current} against {base} the month before (thousand yuan), ratio {ratio:.2}, industry median {median_ratio:.2}; HB effect {value:.2} outside [{lower:.2}, {upper:.2}] ({status})",
         ),
         hint: t(
@@ -133,7 +133,7 @@ pub const RULES: &[RuleDef] = &[
         level: Level::Project,
         severity: Severity::Soft,
         message: t(
-            "项目 {project_id} {period} 当月完成投资 {current} 千元，上月 {base} 千元，比值 {ratio:.2}，本县中位数 {median_ratio:.2}；HB 效应值 {value:.2} 超出 [{lower:.2}, {upper:.2}]（{status}）",
+            "项目 {project_id} {period} 当月完成投资 {current} 千元，上月 {base} 千元，比值 {ratio:.2}，本县中位数 {median_ratio:.2}；HB 效应值 {value:.2} 超出 [{lower:.2}, {upper:.2}]（{status_zh}）",
             "Project {project_id}, {period}: {current} completed in the month against {base} the month before (thousand yuan), ratio {ratio:.2}, county median {median_ratio:.2}; HB effect {value:.2} outside [{lower:.2}, {upper:.2}] ({status})",
         ),
         hint: t(
@@ -284,8 +284,25 @@ fn run_hb(df: DataFrame, p: &Params) -> Result<RuleOutput> {
         .sum();
     let not_evaluable = x.len() as u64 - evaluated;
     let mut rows: Vec<IdxSize> = Vec::with_capacity(flags.len());
-    let (mut effect, mut lower, mut upper, mut median, mut status, mut strength, mut thr) =
-        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (
+        mut effect,
+        mut lower,
+        mut upper,
+        mut median,
+        mut status,
+        mut status_zh,
+        mut strength,
+        mut thr,
+    ) = (
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+    );
     for f in &flags {
         let g = &results[group[f.index] as usize];
         let (lo, hi) = match f.status {
@@ -300,7 +317,21 @@ fn run_hb(df: DataFrame, p: &Params) -> Result<RuleOutput> {
         lower.push(lo);
         upper.push(hi);
         median.push(g.median_ratio);
-        status.push(format!("{}{}", f.status.as_str(), f.side));
+        let high = f.side == 'R';
+        status.push(format!(
+            "{}, {}",
+            f.status.as_str(),
+            if high { "high" } else { "low" }
+        ));
+        status_zh.push(format!(
+            "{}，{}",
+            if f.status == Status::Fti {
+                "离群值 FTI"
+            } else {
+                "可疑值 FTE"
+            },
+            if high { "偏高" } else { "偏低" }
+        ));
         thr.push(bound);
         let base = if f.status == Status::Fti { 1.0 } else { 0.5 };
         strength.push(base * ((f.effect - m).abs() / dist).clamp(1.0, 4.0));
@@ -314,6 +345,7 @@ fn run_hb(df: DataFrame, p: &Params) -> Result<RuleOutput> {
         Column::new("upper".into(), upper),
         Column::new("median_ratio".into(), median),
         Column::new("status".into(), status),
+        Column::new("status_zh".into(), status_zh),
         Column::new("threshold".into(), thr),
         Column::new("strength".into(), strength),
     ] {

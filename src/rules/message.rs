@@ -53,7 +53,14 @@ fn parse(template: &str) -> Result<Vec<Piece<'_>>, String> {
 
 fn format_number(x: f64, fmt: Fmt) -> String {
     match fmt {
-        Fmt::Percent => format!("{:.1}%", x * 100.0),
+        Fmt::Percent => {
+            let p = (x * 1000.0).round() / 10.0;
+            if p.fract() == 0.0 {
+                format!("{}%", p as i64)
+            } else {
+                format!("{p:.1}%")
+            }
+        }
         Fmt::Decimals(d) => format!("{x:.*}", d as usize),
         Fmt::Auto if x.fract() == 0.0 && x.abs() < 1e15 => format!("{}", x as i64),
         Fmt::Auto => format!("{x:.2}"),
@@ -152,6 +159,11 @@ pub fn render_plain(template: &str, values: &[(&str, f64)], params: &Values) -> 
                 } else {
                     out.push('{');
                     out.push_str(name);
+                    match fmt {
+                        Fmt::Auto => {}
+                        Fmt::Percent => out.push_str(":%"),
+                        Fmt::Decimals(d) => out.push_str(&format!(":.{d}")),
+                    }
                     out.push('}');
                 }
             }
