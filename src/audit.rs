@@ -287,6 +287,9 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
         p,
         &staging.file("report.xlsx"),
     )?;
+    if let Some(list) = crate::rules::energy::key_consumer_list(&batch, &pipeline)? {
+        report::write_csv(&list, &staging.file("energy_key_consumers.csv"))?;
+    }
 
     // The summary, last, with the accounting of every table.
     let mut outputs = Counts::default();

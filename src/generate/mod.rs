@@ -309,7 +309,11 @@ fn enterprises(o: &GenOptions, counties: &[String], rng: &mut ChaCha8Rng) -> Vec
             },
             tax_factor: rng.random_range(1.03..1.30),
             employees: (base * 12.0 / 900.0 * rng.random_range(0.6..1.6)).max(20.0),
-            energy_per_output: rng.random_range(0.02..0.2),
+            // Tonnes of standard coal per thousand yuan: set by the industry, with
+            // a modest spread between its enterprises.
+            energy_per_output: 0.004
+                * (1.0 + (industry % 9) as f64)
+                * LogNormal::new(0.0, 0.25).expect("valid").sample(rng),
             services: false,
         });
     }
@@ -349,8 +353,10 @@ fn write_month(
             std::fs::create_dir_all(&dir).map_err(|e| gerr(&dir, e))?;
             let path = dir.join("part-0.parquet");
             let f = std::fs::File::create(&path).map_err(|e| gerr(&path, e))?;
+            // Hive layout: the folder carries the period, the file does not.
+            let mut part = df.drop("period").map_err(|e| gerr(&path, e))?;
             ParquetWriter::new(f)
-                .finish(df)
+                .finish(&mut part)
                 .map_err(|e| gerr(&path, e))?;
         }
         OutFormat::Csv => match csv_acc.get_mut(name) {

@@ -308,8 +308,9 @@ impl Plant {
                 *electricity = (*electricity * self.factor).round();
             }
             Kind::EnergyDivergence if m == self.month => {
-                // Output was raised by `factor`; electricity falls instead.
-                *electricity = (*electricity * 0.55).round();
+                // Output was raised by `factor`; energy stays, electricity falls.
+                *energy = (*energy / self.factor).round();
+                *electricity = (*electricity / self.factor * 0.55).round();
             }
             _ => {}
         }
@@ -354,6 +355,14 @@ pub fn plan(
         seen.insert(code.clone());
         let (svc_code, svc_name) =
             catalog::SERVICE_INDUSTRIES[rng.random_range(0..catalog::SERVICE_INDUSTRIES.len())];
+        let base = 1500.0
+            + LogNormal::new((1500f64).ln(), 0.9)
+                .expect("valid")
+                .sample(rng);
+        // Monthly revenue per employee, about 15 thousand yuan.
+        let per_capita = LogNormal::new((15f64).ln(), 0.3)
+            .expect("valid")
+            .sample(rng);
         ents.push(Ent {
             uscc: code,
             name: format!(
@@ -365,15 +374,12 @@ pub fn plan(
             industry: usize::MAX,
             code: svc_code,
             entry: start.plus(-rng.random_range(1..60)),
-            base: 1500.0
-                + LogNormal::new((1500f64).ln(), 0.9)
-                    .expect("valid")
-                    .sample(rng),
+            base,
             growth: rng.random_range(-0.05..0.15),
             sales_ratio: 1.0,
             export_share: 0.0,
             tax_factor: 1.1,
-            employees: rng.random_range(50.0..600.0),
+            employees: (base / per_capita).max(10.0).round(),
             energy_per_output: 0.0,
             services: true,
         });
@@ -571,9 +577,14 @@ pub fn plan(
     // Labour and energy plants.
     if o.other_families {
         for kind in Kind::OTHER {
-            for _ in 0..per_kind {
+            let mut placed = 0;
+            while placed < per_kind {
                 let Some(&eid) = cands.get(next) else { break };
                 next += 1;
+                if plan.is_planted(eid) {
+                    continue;
+                }
+                placed += 1;
                 let e = &ents[eid];
                 let (factor, detail) = match kind {
                     Kind::WageOutlier => {
@@ -983,7 +994,7 @@ pub fn labor_table(
 ) -> Result<DataFrame> {
     let p = o.end;
     let start = p.plus(-(o.months as i32) + 1);
-    let wage_level = LogNormal::new((21.0f64).ln(), 0.12).expect("valid");
+    let wage_level = LogNormal::new((21.0f64).ln(), 0.2).expect("valid");
     let (mut u, mut per, mut emp, mut wage) = (vec![], vec![], vec![], vec![]);
     for (i, e) in ents.iter().enumerate().filter(|(_, e)| !e.services) {
         let w = wage_level.sample(rng);

@@ -247,7 +247,6 @@ fn pe(e: PolarsError) -> Error {
 pub fn score(batch: &Batch, checked: &Checked, s: &Values) -> Result<DataFrame> {
     let p = batch.period;
     let this_period = p.to_string();
-    let this_year = p.year().to_string();
     let sev_w = |name: &str| s.num(name);
     let f = checked
         .findings
@@ -268,7 +267,8 @@ pub fn score(batch: &Batch, checked: &Checked, s: &Values) -> Result<DataFrame> 
             when(
                 col("period")
                     .eq(lit(this_period.as_str()))
-                    .or(col("period").eq(lit(this_year.as_str()))),
+                    // An annual report (R&D: the latest year) counts in full.
+                    .or(col("period").str().len_chars().eq(lit(4))),
             )
             .then(lit(1.0))
             .otherwise(lit(s.num("earlier_month_weight")))

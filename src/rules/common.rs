@@ -196,3 +196,56 @@ pub fn add_robust_z(lf: LazyFrame, x: Expr, groups: &[&str], min_obs: u32, out: 
             false,
         ))
 }
+
+/// A robust z-score against the narrowest peer group that is large enough: the
+/// groups are tried in order (e.g. industry class, then division, then all) and the
+/// first with at least `min_peers` values gives the score (`out`), with the peers'
+/// median of `x` as `peer_median` (in the units of `x`).
+pub fn add_peer_robust_z(
+    lf: LazyFrame,
+    x: Expr,
+    levels: &[&[&str]],
+    min_peers: u32,
+    out: &str,
+) -> LazyFrame {
+    let mut lf = lf.with_column(x.alias("_pz_x"));
+    let mut z = lit(NULL).cast(DataType::Float64);
+    let mut med = lit(NULL).cast(DataType::Float64);
+    for (i, groups) in levels.iter().enumerate() {
+        let zname = format!("_pz_z{i}");
+        lf = add_robust_z(lf, col("_pz_x"), groups, min_peers, &zname);
+        let m = if groups.is_empty() {
+            col("_pz_x").median()
+        } else {
+            col("_pz_x").median().over_cols(groups)
+        };
+        let mname = format!("_pz_m{i}");
+        lf = lf.with_column(
+            when(col(&zname).is_not_null())
+                .then(m)
+                .otherwise(lit(NULL).cast(DataType::Float64))
+                .alias(&mname),
+        );
+        z = z.fill_null(col(&zname));
+        med = med.fill_null(col(&mname));
+    }
+    let drop: Vec<String> = (0..levels.len())
+        .flat_map(|i| [format!("_pz_z{i}"), format!("_pz_m{i}")])
+        .chain(["_pz_x".to_string()])
+        .collect();
+    lf.with_columns([z.alias(out), med.alias("peer_median")])
+        .drop(by_name(drop, true, false))
+}
+
+/// Strength of a statistical finding from how far it lies beyond its threshold
+/// (`ratio` = distance / threshold distance, ≥ 1 for a finding): 0.5 just beyond
+/// it, 1 at one and a half times, at most 4. Marginal outliers — the ones chance
+/// produces — weigh half a typical finding.
+pub fn excess_strength(ratio: Expr) -> Expr {
+    (ratio - lit(0.5)).clip(lit(0.5), lit(4.0))
+}
+
+/// [`excess_strength`] for one value.
+pub fn excess(ratio: f64) -> f64 {
+    (ratio - 0.5).clamp(0.5, 4.0)
+}

@@ -229,6 +229,13 @@ fn hb_params(cfg: &RuleConfig) -> Result<Params> {
     Ok(p)
 }
 
+/// HB with the rule's parameters on prepared pairs (`current`, `base`, `_group`,
+/// `period` as a month number): the flagged rows with effect, bounds and status.
+pub fn hb_rule(df: DataFrame, cfg: &RuleConfig) -> Result<RuleOutput> {
+    let p = hb_params(cfg)?;
+    run_hb(df, &p)
+}
+
 /// The months a detector tests: the year to date, or the period under review.
 fn scope(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Expr {
     if cfg.bool("year_to_date") {
@@ -334,7 +341,7 @@ fn run_hb(df: DataFrame, p: &Params) -> Result<RuleOutput> {
         ));
         thr.push(bound);
         let base = if f.status == Status::Fti { 1.0 } else { 0.5 };
-        strength.push(base * ((f.effect - m).abs() / dist).clamp(1.0, 4.0));
+        strength.push(base * excess((f.effect - m).abs() / dist));
     }
     let idx = IdxCa::from_vec("idx".into(), rows);
     let mut out = df.take(&idx).map_err(pe)?;

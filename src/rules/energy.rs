@@ -1,6 +1,353 @@
-//! Rules of the energy family (filled in with the other report families).
+//! Energy (能源消费, monthly): EN001–EN003, and the key-energy-consumer self-check
+//! list (重点用能单位自查名单).
 
-use super::registry::RuleDef;
+use polars::prelude::*;
+
+use super::common::*;
+use super::engine::{month_text, Ctx, RuleOutput};
+use super::registry::{Kind, Level, RuleDef, Severity};
+use crate::error::{Error, Result};
+use crate::load::Batch;
+use crate::model::{Month, Table};
+use crate::pipeline::{Pipeline, RuleConfig};
+
+const EVIDENCE_ZH: &str = "请企业提供能源购进、消费与库存台账，电费、燃料发票和计量记录";
+const EVIDENCE_EN: &str = "Ask for the energy purchase, consumption and stock ledger, the electricity and fuel invoices and the meter records";
 
 /// The energy rules.
-pub const RULES: &[RuleDef] = &[];
+pub const RULES: &[RuleDef] = &[
+    RuleDef {
+        code: "EN001",
+        title: t("单位产值能耗与同行业不符", "Energy intensity implausible against peers"),
+        table: Table::Energy,
+        also_needs: &[Table::Industrial],
+        level: Level::Enterprise,
+        severity: Severity::Soft,
+        message: t(
+            "本年累计单位产值能耗 {intensity:.4} 吨标准煤/千元（综合能源消费量 {ytd_energy} 吨标准煤，工业总产值 {ytd_gross} 千元），同行业中位数 {peer_median:.4}，稳健 z 值 {value:.1}",
+            "Energy intensity this year {intensity:.4} tce per thousand yuan ({ytd_energy} tce over gross output {ytd_gross}); industry median {peer_median:.4}; robust z {value:.1}",
+        ),
+        hint: t(EVIDENCE_ZH, EVIDENCE_EN),
+        what: t(
+            "本年累计综合能源消费量与工业总产值之比（取对数）与同行业小类（不足 10 家时同大类、再全部）企业相比的稳健 z 值超过阈值（默认 3.5）。",
+            "Energy consumption over gross output this year (log scale) against the enterprise's industry class (or division, or all, when fewer than 10 peers): robust z beyond a threshold (3.5).",
+        ),
+        why: t("能耗强度远离同行业，说明能源消费量或产值有一项不实，影响能耗双控考核。", "An intensity far from the industry's means the energy figure or the output is wrong; it distorts the energy-intensity targets."),
+        example: t("同行业 0.08，本企业 0.95 → 不通过。", "Industry 0.08, this enterprise 0.95 → fails."),
+        remedy: t("核对能源台账、计量记录和产值。", "Check the energy ledger, the meters and the output."),
+        params: &[
+            num("max_abs_z", 3.5, Some(0.0), None, "largest accepted |robust z|"),
+            int("min_peers", 20, Some(3.0), None, "smallest peer group: industry class, else division, else all"),
+        ],
+        kind: Kind::Builtin(intensity),
+    },
+    RuleDef {
+        code: "EN002",
+        title: t("产值增长而用电量下降", "Output up while electricity falls"),
+        table: Table::Energy,
+        also_needs: &[Table::Industrial],
+        level: Level::Enterprise,
+        severity: Severity::Soft,
+        message: t(
+            "{period} 工业总产值较上月变动 {output_change:%}，电力消费量变动 {electricity_change:%}（同行业分别为 {peer_output:%}、{peer_electricity:%}）",
+            "{period}: gross output changed {output_change:%} on the previous month while electricity changed {electricity_change:%} (industry: {peer_output:%} and {peer_electricity:%})",
+        ),
+        hint: t(EVIDENCE_ZH, EVIDENCE_EN),
+        what: t(
+            "与上月相比，工业总产值（扣除同行业变动）上升超过阈值，而电力消费量（扣除同行业变动）下降超过阈值。",
+            "Against the previous month, output (net of the industry's change) rises beyond a threshold while electricity (net of the industry's change) falls beyond a threshold.",
+        ),
+        why: t("生产增加而用电减少在工业企业中很少见，提示产值可能虚增。", "More production on less electricity rarely happens in industry; the output may be inflated."),
+        example: t("产值 +60%，用电 −40% → 不通过。", "Output +60%, electricity −40% → fails."),
+        remedy: t("核对电费单与生产记录。", "Check the electricity bills against the production records."),
+        params: &[
+            num("min_output_rise_ratio", 0.25, Some(0.0), None, "rise of output, relative to the industry, that counts"),
+            num("min_electricity_fall_ratio", 0.2, Some(0.0), Some(1.0), "fall of electricity, relative to the industry, that counts"),
+            int("min_peers", 10, Some(3.0), None, "smallest peer group"),
+        ],
+        kind: Kind::Builtin(divergence),
+    },
+    RuleDef {
+        code: "EN003",
+        title: t("重点用能单位：年末能耗自查", "Key energy consumer: year-end self-check"),
+        table: Table::Energy,
+        also_needs: &[],
+        level: Level::Enterprise,
+        severity: Severity::Info,
+        message: t(
+            "近 12 个月综合能源消费量 {annual_energy} 吨标准煤，达到 {key_consumer_min_tce} 吨，列入重点用能单位自查名单（本期综合能源消费量）",
+            "Energy consumption over the last 12 months {annual_energy} tce, at least {key_consumer_min_tce}: on the key energy consumers' self-check list",
+        ),
+        hint: t(
+            "请企业对照能源台账自查本期综合能源消费量，12 月底前报送自查表",
+            "The enterprise checks its consumption against its energy ledger and files the self-check form by the end of December",
+        ),
+        what: t(
+            "近 12 个月综合能源消费量达到阈值（默认 5,000 吨标准煤）的企业为重点用能单位；其名单另行输出为 energy_key_consumers.csv，12 月为年度自查名单。",
+            "Enterprises consuming at least a threshold (5,000 tce by default) over the last 12 months are key energy consumers; they are also written to energy_key_consumers.csv — in December, the year's self-check list.",
+        ),
+        why: t("文件要求重点用能单位在 12 月开展本期综合能源消费量自查。", "Key energy consumers self-check their consumption every December."),
+        example: t("近 12 个月 7,800 吨标准煤 → 列入名单。", "7,800 tce over 12 months → listed."),
+        remedy: t("企业自查并报送自查表。", "The enterprise self-checks and files the form."),
+        params: &[num("key_consumer_min_tce", 5000.0, Some(0.0), None, "energy consumption over 12 months from which an enterprise is a key consumer (tce)")],
+        kind: Kind::Builtin(key_consumers),
+    },
+];
+
+fn intensity(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
+    let max_z = cfg.num("max_abs_z");
+    let min_peers = cfg.int("min_peers") as u32;
+    let energy = ctx
+        .table(Table::Energy)?
+        .filter(in_ytd(ctx))
+        .group_by([col("eid")])
+        .agg([col("energy_consumption").sum().alias("ytd_energy")]);
+    let gross = ctx
+        .table(Table::Industrial)?
+        .filter(in_ytd(ctx))
+        .group_by([col("eid")])
+        .agg([col("gross_output").sum().alias("ytd_gross")]);
+    let lf = energy
+        .join(
+            gross,
+            [col("eid")],
+            [col("eid")],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .filter(
+            col("ytd_energy")
+                .gt(lit(0.0))
+                .and(col("ytd_gross").gt(lit(0.0))),
+        )
+        .with_column((col("ytd_energy") / col("ytd_gross")).alias("intensity"));
+    let lf = add_peer_robust_z(
+        with_enterprise(ctx, lf)?,
+        col("intensity").log(lit(std::f64::consts::E)),
+        &[&["industry_code"], &["division"], &[]],
+        min_peers,
+        "value",
+    );
+    let df = lf
+        .with_column(col("peer_median").exp())
+        .with_column(col("value").abs().gt(lit(max_z)).alias("_fails"))
+        .with_columns([
+            col("ytd_energy").round(0, RoundMode::HalfAwayFromZero),
+            col("ytd_gross").round(0, RoundMode::HalfAwayFromZero),
+        ])
+        .sort(["eid"], SortMultipleOptions::default())
+        .collect()
+        .map_err(pe)?;
+    let (_, evaluated, not_evaluable) = counts(&df, "_fails")?;
+    let failures = keep_true(&df, "_fails")?
+        .lazy()
+        .with_columns([
+            month_text(lit(ctx.period.0)).alias("period"),
+            lit(max_z).alias("threshold"),
+            excess_strength(col("value").abs() / lit(max_z)).alias("strength"),
+        ])
+        .collect()
+        .map_err(pe)?;
+    Ok(RuleOutput {
+        failures,
+        evaluated,
+        not_evaluable,
+        note: None,
+    })
+}
+
+fn divergence(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
+    let rise = cfg.num("min_output_rise_ratio");
+    let fall = cfg.num("min_electricity_fall_ratio");
+    let min_peers = cfg.int("min_peers");
+    let p = ctx.period.0;
+    let window = col("period")
+        .gt_eq(lit(ctx.period.year_start().0 - 1))
+        .and(col("period").lt_eq(lit(p)));
+    let both = ctx
+        .table(Table::Energy)?
+        .filter(window.clone())
+        .select([col("eid"), col("period"), col("electricity")])
+        .join(
+            ctx.table(Table::Industrial)?.filter(window).select([
+                col("eid"),
+                col("period"),
+                col("gross_output"),
+            ]),
+            [col("eid"), col("period")],
+            [col("eid"), col("period")],
+            JoinArgs::new(JoinType::Inner),
+        );
+    let prev = both.clone().select([
+        col("eid"),
+        (col("period") + lit(1)).alias("period"),
+        col("gross_output").alias("_g_prev"),
+        col("electricity").alias("_e_prev"),
+    ]);
+    let ratio = |a: &str, b: &str| {
+        when(col(a).gt(lit(0.0)).and(col(b).gt(lit(0.0))))
+            .then(col(a) / col(b))
+            .otherwise(lit(NULL).cast(DataType::Float64))
+    };
+    let lf = both
+        .filter(in_ytd(ctx))
+        .join(
+            prev,
+            [col("eid"), col("period")],
+            [col("eid"), col("period")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_columns([
+            ratio("gross_output", "_g_prev").alias("_gr"),
+            ratio("electricity", "_e_prev").alias("_er"),
+        ]);
+    let peer = |c: &str, out: &str| {
+        when(
+            col(c)
+                .count()
+                .over_cols(&["period", "division"])
+                .gt_eq(lit(min_peers)),
+        )
+        .then(col(c).median().over_cols(&["period", "division"]))
+        .otherwise(col(c).median().over_cols(&["period"]))
+        .alias(out)
+    };
+    let df = with_enterprise(ctx, lf)?
+        .with_columns([peer("_gr", "_pg"), peer("_er", "_pe")])
+        .with_columns([
+            (col("_gr") - lit(1.0)).alias("output_change"),
+            (col("_er") - lit(1.0)).alias("electricity_change"),
+            (col("_pg") - lit(1.0)).alias("peer_output"),
+            (col("_pe") - lit(1.0)).alias("peer_electricity"),
+            (col("_gr") / col("_pg") - lit(1.0)).alias("_gdev"),
+            (col("_er") / col("_pe") - lit(1.0)).alias("_edev"),
+        ])
+        .with_column(
+            col("_gdev")
+                .gt(lit(rise))
+                .and(col("_edev").lt(lit(-fall)))
+                .alias("_fails"),
+        )
+        .sort(["eid", "period"], SortMultipleOptions::default())
+        .collect()
+        .map_err(pe)?;
+    let (_, evaluated, not_evaluable) = counts(&df, "_fails")?;
+    let failures = keep_true(&df, "_fails")?
+        .lazy()
+        .with_columns([
+            month_text(col("period")).alias("period"),
+            (col("_gdev") - col("_edev")).alias("value"),
+            lit(rise + fall).alias("threshold"),
+            ((col("_gdev") - col("_edev")) / lit((rise + fall).max(1e-9)))
+                .clip(lit(1.0), lit(4.0))
+                .alias("strength"),
+        ])
+        .collect()
+        .map_err(pe)?;
+    Ok(RuleOutput {
+        failures,
+        evaluated,
+        not_evaluable,
+        note: None,
+    })
+}
+
+/// Consumption over the twelve months up to `period`, per enterprise:
+/// `eid`, `annual_energy`, `annual_electricity`, `months`.
+fn twelve_months(energy: LazyFrame, period: Month) -> LazyFrame {
+    energy
+        .filter(
+            col("period")
+                .gt(lit(period.0 - 12))
+                .and(col("period").lt_eq(lit(period.0))),
+        )
+        .group_by([col("eid")])
+        .agg([
+            col("energy_consumption").sum().alias("annual_energy"),
+            col("electricity").sum().alias("annual_electricity"),
+            col("energy_consumption")
+                .count()
+                .cast(DataType::UInt32)
+                .alias("months"),
+        ])
+}
+
+fn key_consumers(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
+    let min = cfg.num("key_consumer_min_tce");
+    let df = twelve_months(ctx.table(Table::Energy)?, ctx.period)
+        .with_column(col("annual_energy").gt_eq(lit(min)).alias("_fails"))
+        .with_column(col("annual_energy").round(1, RoundMode::HalfAwayFromZero))
+        .sort(["eid"], SortMultipleOptions::default())
+        .collect()
+        .map_err(pe)?;
+    let (_, evaluated, not_evaluable) = counts(&df, "_fails")?;
+    let failures = keep_true(&df, "_fails")?
+        .lazy()
+        .with_columns([
+            month_text(lit(ctx.period.0)).alias("period"),
+            col("annual_energy").alias("value"),
+            lit(min).alias("threshold"),
+            lit(1.0).alias("strength"),
+        ])
+        .collect()
+        .map_err(pe)?;
+    Ok(RuleOutput {
+        failures,
+        evaluated,
+        not_evaluable,
+        note: None,
+    })
+}
+
+/// The key energy consumers' self-check list (`energy_key_consumers.csv`): every
+/// enterprise at or above EN003's threshold over the twelve months up to the
+/// period, largest first. None when the batch has no energy table.
+pub fn key_consumer_list(batch: &Batch, pipeline: &Pipeline) -> Result<Option<DataFrame>> {
+    let Some(energy) = batch.table(Table::Energy) else {
+        return Ok(None);
+    };
+    let min = pipeline
+        .rule("EN003")
+        .map(|r| r.num("key_consumer_min_tce"))
+        .unwrap_or(5000.0);
+    let p = batch.period;
+    let ents = batch.enterprises.clone().lazy().select([
+        col("eid"),
+        col("uscc"),
+        col("name"),
+        col("county_code"),
+        col("industry_code"),
+    ]);
+    let df = twelve_months(energy.clone().lazy(), p)
+        .filter(col("annual_energy").gt_eq(lit(min)))
+        .join(
+            ents,
+            [col("eid")],
+            [col("eid")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .sort_by_exprs(
+            [col("annual_energy"), col("uscc")],
+            SortMultipleOptions::default().with_order_descending_multi([true, false]),
+        )
+        .with_column(
+            col("uscc")
+                .cum_count(false)
+                .cast(DataType::UInt32)
+                .alias("rank"),
+        )
+        .select([
+            col("rank"),
+            col("uscc"),
+            col("name"),
+            col("county_code"),
+            col("industry_code"),
+            lit(format!("{}..{}", p.plus(-11), p)).alias("months_covered"),
+            col("months"),
+            col("annual_energy").round(1, RoundMode::HalfAwayFromZero),
+            col("annual_electricity").round(1, RoundMode::HalfAwayFromZero),
+            lit(p.month() == 12).alias("year_end_self_check"),
+        ])
+        .collect()
+        .map_err(|e| Error::polars("report", e))?;
+    Ok(Some(df))
+}

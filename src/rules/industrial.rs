@@ -447,9 +447,7 @@ fn change_rule(
             month_text(col("period")).alias("period"),
             col("deviation").alias("value"),
             lit(max_dev).alias("threshold"),
-            (col("deviation").abs() / lit(max_dev.max(1e-9)))
-                .clip_max(lit(5.0))
-                .alias("strength"),
+            excess_strength(col("deviation").abs() / lit(max_dev.max(1e-9))).alias("strength"),
         ])
         .collect()
         .map_err(pe)?;

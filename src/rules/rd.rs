@@ -477,7 +477,7 @@ fn per_staff(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         keep_true(&df, "_fails")?,
         col("value"),
         max_z,
-        (col("value").abs() / lit(max_z)).clip_max(lit(4.0)),
+        excess_strength(col("value").abs() / lit(max_z)),
     )?;
     Ok(RuleOutput {
         failures,
@@ -537,9 +537,7 @@ fn intensity(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         keep_true(&df, "_fails")?,
         col("value").fill_null(lit(f64::NAN)),
         max_z,
-        (col("value").abs() / lit(max_z))
-            .fill_null(lit(1.0))
-            .clip(lit(1.0), lit(4.0)),
+        excess_strength(col("value").abs() / lit(max_z)).fill_null(lit(1.0)),
     )?;
     Ok(RuleOutput {
         failures,

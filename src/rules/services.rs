@@ -1,6 +1,261 @@
-//! Rules of the services family (filled in with the other report families).
+//! Services above designated size (规上服务业, monthly): SV001–SV003. SV003 brings
+//! the query error rate (数据查询差错率) of the services risk-grade rules
+//! (风险等级动态调整办法) into the score of services enterprises.
 
-use super::registry::RuleDef;
+use polars::prelude::*;
+
+use super::common::*;
+use super::engine::{month_text, Ctx, RuleOutput};
+use super::registry::{Kind, Level, RuleDef, Severity};
+use crate::error::Result;
+use crate::model::Table;
+use crate::pipeline::RuleConfig;
+
+const EVIDENCE_ZH: &str = "请企业提供营业收入明细账、增值税纳税申报表和主要合同";
+const EVIDENCE_EN: &str = "Ask for the revenue ledger, the VAT returns and the main contracts";
 
 /// The services rules.
-pub const RULES: &[RuleDef] = &[];
+pub const RULES: &[RuleDef] = &[
+    RuleDef {
+        code: "SV001",
+        title: t("营业收入环比 HB 离群", "Services revenue against last month: HB outlier"),
+        table: Table::Services,
+        also_needs: &[],
+        level: Level::Enterprise,
+        severity: Severity::Soft,
+        message: t(
+            "{period} 营业收入 {current} 千元，上月 {base} 千元，比值 {ratio:.2}，同行业中位数 {median_ratio:.2}；HB 效应值 {value:.2} 超出 [{lower:.2}, {upper:.2}]（{status_zh}）",
+            "{period}: revenue {current} against {base} the month before (thousand yuan), ratio {ratio:.2}, industry median {median_ratio:.2}; HB effect {value:.2} outside [{lower:.2}, {upper:.2}] ({status})",
+        ),
+        hint: t(EVIDENCE_ZH, EVIDENCE_EN),
+        what: t(
+            "Hidiroglou–Berthelot 方法（与 Banff 一致）：同行业大类、同月份的规上服务业企业中，本月与上月营业收入之比的效应值落在区间之外。",
+            "Hidiroglou–Berthelot, as Banff: among the services enterprises of one industry division and month, the ratio of revenue to the previous month lies outside the quartile interval.",
+        ),
+        why: t("营业收入突变而同行业没有同样变化，提示收入可能来自推算或调整。", "A jump the industry does not share suggests estimated or adjusted revenue."),
+        example: t("同行业中位数 1.02，本企业 4.10 → 不通过。", "Industry median 1.02, this enterprise 4.10 → fails."),
+        remedy: t("核对两个月的收入明细账。", "Check both months' revenue ledgers."),
+        params: &[
+            num("exponent", 0.0, Some(0.0), Some(1.0), "U: how much the size of an enterprise counts"),
+            num("mdm", 0.05, Some(1e-9), None, "A: minimum distance multiplier"),
+            num("mii", 7.0, Some(0.0), None, "C of the imputation interval; 0 = not used"),
+            num("mei", 0.0, Some(0.0), None, "C of the exclusion interval; 0 = not used"),
+            int("min_obs", 10, Some(1.0), None, "smallest group processed; smaller divisions are grouped together"),
+            flag("year_to_date", false, "test every month of the year to date (true) or only the period under review"),
+        ],
+        kind: Kind::Builtin(revenue_hb),
+    },
+    RuleDef {
+        code: "SV002",
+        title: t("人均营业收入与同行业不符", "Revenue per employee implausible against peers"),
+        table: Table::Services,
+        also_needs: &[],
+        level: Level::Enterprise,
+        severity: Severity::Soft,
+        message: t(
+            "{period} 人均营业收入 {per_employee:.1} 千元（{revenue} 千元 / {employees} 人），同行业中位数 {peer_median:.1} 千元，稳健 z 值 {value:.1}",
+            "{period}: revenue per employee {per_employee:.1} thousand yuan ({revenue} / {employees}); industry median {peer_median:.1}; robust z {value:.1}",
+        ),
+        hint: t(EVIDENCE_ZH, EVIDENCE_EN),
+        what: t("当月人均营业收入（取对数）与同行业大类企业相比的稳健 z 值超过阈值（默认 3.5）。", "The month's revenue per employee (log scale) against the industry division: robust z beyond a threshold (3.5)."),
+        why: t("人均收入畸高或畸低，说明收入或从业人员有一项不实。", "Revenue per person far from peers means the revenue or the headcount is wrong."),
+        example: t("同行业 12 千元/人，本企业 180 千元/人 → 不通过。", "Industry 12 per person, this enterprise 180 → fails."),
+        remedy: t("核对花名册与收入明细账。", "Check the roster and the revenue ledger."),
+        params: &[
+            num("max_abs_z", 3.5, Some(0.0), None, "largest accepted |robust z|"),
+            int("min_peers", 20, Some(3.0), None, "smallest peer group: industry class, else division, else all"),
+        ],
+        kind: Kind::Builtin(per_employee),
+    },
+    RuleDef {
+        code: "SV003",
+        title: t("规上服务业企业数据查询差错率高", "High query error rate of a services enterprise"),
+        table: Table::Services,
+        also_needs: &[Table::Verifications],
+        level: Level::Enterprise,
+        severity: Severity::Soft,
+        message: t(
+            "近 {months} 个月被查询 {queries} 次，其中核实有误 {errors} 次，数据查询差错率 {value:%}",
+            "Queried {queries} times in the last {months} months, {errors} confirmed errors: a query error rate of {value:%}",
+        ),
+        hint: t(
+            "请企业说明以往差错的整改情况，提供本期数据的原始凭证",
+            "Ask how earlier errors were corrected and for the source vouchers of this period's figures",
+        ),
+        what: t(
+            "规上服务业企业风险等级动态调整办法把数据查询差错率计入风险等级：近 12 个月被查询企业中核实有误的比例达到阈值（默认 50%）。",
+            "The services risk-grade rules count the query error rate: the share of an enterprise's queries in the last 12 months that confirmed an error, at or above a threshold (50%).",
+        ),
+        why: t("反复查出差错的企业，本期数据出错的可能性也更高。", "An enterprise whose figures were repeatedly wrong is more likely wrong again."),
+        example: t("被查询 2 次，2 次核实有误 → 100%，不通过。", "Queried twice, both errors → 100%, fails."),
+        remedy: t("提高该企业的核查频次，督促建立统计台账。", "Verify the enterprise more often and have it keep a statistical ledger."),
+        params: &[
+            num("min_error_rate", 0.5, Some(0.0), Some(1.0), "query error rate from which the rule fails"),
+            int("months", 12, Some(1.0), None, "months of verifications counted"),
+            int("min_queries", 1, Some(1.0), None, "queries needed to judge"),
+        ],
+        kind: Kind::Builtin(query_error_rate),
+    },
+];
+
+fn revenue_hb(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
+    let svc = ctx
+        .table(Table::Services)?
+        .select([col("eid"), col("period"), col("revenue")]);
+    let base = svc.clone().select([
+        col("eid"),
+        (col("period") + lit(1)).alias("period"),
+        col("revenue").alias("base"),
+    ]);
+    let scope = if cfg.bool("year_to_date") {
+        in_ytd(ctx)
+    } else {
+        col("period").eq(lit(ctx.period.0))
+    };
+    let lf = svc
+        .filter(scope)
+        .join(
+            base,
+            [col("eid"), col("period")],
+            [col("eid"), col("period")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .rename(["revenue"], ["current"], true);
+    let min_obs = cfg.int("min_obs");
+    // Divisions too small for a group of their own are pooled.
+    let df = with_enterprise(ctx, lf)?
+        .with_column(
+            col("eid")
+                .count()
+                .over_cols(&["period", "division"])
+                .alias("_n"),
+        )
+        .with_column(
+            concat_str(
+                [
+                    when(col("_n").gt_eq(lit(min_obs as u32)))
+                        .then(col("division"))
+                        .otherwise(lit("pooled")),
+                    col("period").cast(DataType::String),
+                ],
+                "|",
+                false,
+            )
+            .alias("_group"),
+        )
+        .sort(["period", "eid"], SortMultipleOptions::default())
+        .collect()
+        .map_err(pe)?;
+    super::detectors::hb_rule(df, cfg)
+}
+
+fn per_employee(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
+    let max_z = cfg.num("max_abs_z");
+    let min_peers = cfg.int("min_peers") as u32;
+    let lf = ctx
+        .table(Table::Services)?
+        .filter(col("period").eq(lit(ctx.period.0)))
+        .filter(col("employees").gt(lit(0)).and(col("revenue").gt(lit(0.0))))
+        .with_column(
+            (col("revenue") / col("employees").cast(DataType::Float64)).alias("per_employee"),
+        );
+    let lf = add_peer_robust_z(
+        with_enterprise(ctx, lf)?,
+        col("per_employee").log(lit(std::f64::consts::E)),
+        &[&["industry_code"], &["division"], &[]],
+        min_peers,
+        "value",
+    );
+    let df = lf
+        .with_column(col("peer_median").exp())
+        .with_column(col("value").abs().gt(lit(max_z)).alias("_fails"))
+        .sort(["eid"], SortMultipleOptions::default())
+        .collect()
+        .map_err(pe)?;
+    let (_, evaluated, not_evaluable) = counts(&df, "_fails")?;
+    let failures = keep_true(&df, "_fails")?
+        .lazy()
+        .with_columns([
+            month_text(col("period")).alias("period"),
+            lit(max_z).alias("threshold"),
+            excess_strength(col("value").abs() / lit(max_z)).alias("strength"),
+        ])
+        .collect()
+        .map_err(pe)?;
+    Ok(RuleOutput {
+        failures,
+        evaluated,
+        not_evaluable,
+        note: None,
+    })
+}
+
+fn query_error_rate(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
+    let min_rate = cfg.num("min_error_rate");
+    let months = cfg.int("months") as i32;
+    let min_q = cfg.int("min_queries");
+    let p = ctx.period.0;
+    let services = ctx
+        .table(Table::Services)?
+        .filter(col("period").eq(lit(p)))
+        .select([col("eid")])
+        .unique(None, UniqueKeepStrategy::First);
+    let ver = ctx
+        .table(Table::Verifications)?
+        .filter(
+            col("period")
+                .lt(lit(p))
+                .and(col("period").gt_eq(lit(p - months))),
+        )
+        .group_by([col("eid")])
+        .agg([
+            col("outcome")
+                .count()
+                .cast(DataType::UInt32)
+                .alias("queries"),
+            col("outcome")
+                .eq(lit("confirmed_error"))
+                .sum()
+                .cast(DataType::UInt32)
+                .alias("errors"),
+        ]);
+    let df = services
+        .join(
+            ver,
+            [col("eid")],
+            [col("eid")],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .with_column(
+            (col("errors").cast(DataType::Float64) / col("queries").cast(DataType::Float64))
+                .alias("value"),
+        )
+        .with_column(
+            when(col("queries").gt_eq(lit(min_q as u32)))
+                .then(col("value").gt_eq(lit(min_rate)))
+                .otherwise(lit(NULL).cast(DataType::Boolean))
+                .alias("_fails"),
+        )
+        .with_column(lit(months).alias("months"))
+        .sort(["eid"], SortMultipleOptions::default())
+        .collect()
+        .map_err(pe)?;
+    let (_, evaluated, not_evaluable) = counts(&df, "_fails")?;
+    let failures = keep_true(&df, "_fails")?
+        .lazy()
+        .with_columns([
+            month_text(lit(p)).alias("period"),
+            lit(min_rate).alias("threshold"),
+            (col("value") * lit(2.0))
+                .clip(lit(1.0), lit(2.0))
+                .alias("strength"),
+        ])
+        .collect()
+        .map_err(pe)?;
+    Ok(RuleOutput {
+        failures,
+        evaluated,
+        not_evaluable,
+        note: None,
+    })
+}

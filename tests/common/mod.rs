@@ -1,0 +1,191 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use zhibao::audit::AuditOptions;
+
+/// Audit options with a fixed seed.
+pub fn audit_opts(data: &Path, out: &Path, seed: u64) -> AuditOptions {
+    AuditOptions {
+        data: data.to_path_buf(),
+        out: out.to_path_buf(),
+        period: None,
+        pipeline: None,
+        seed: Some(seed),
+        previous_grades: None,
+        capacity: None,
+        force: false,
+    }
+}
+
+/// A CSV file (UTF-8, BOM allowed) as rows of named fields.
+pub fn read_csv(path: &Path) -> Vec<HashMap<String, String>> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let text = text.trim_start_matches('\u{FEFF}');
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let headers: Vec<String> = r.headers().unwrap().iter().map(str::to_string).collect();
+    r.records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            headers
+                .iter()
+                .cloned()
+                .zip(rec.iter().map(str::to_string))
+                .collect()
+        })
+        .collect()
+}
+
+/// A Parquet file.
+pub fn read_parquet(path: &Path) -> DataFrame {
+    ParquetReader::new(std::fs::File::open(path).unwrap())
+        .finish()
+        .unwrap()
+}
+
+/// Text values of a column.
+pub fn col_str(df: &DataFrame, c: &str) -> Vec<Option<String>> {
+    df.column(c)
+        .unwrap()
+        .cast(&DataType::String)
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|v| v.map(str::to_string))
+        .collect()
+}
+
+/// How an audit did against a generated batch's labels.
+#[derive(Debug)]
+pub struct Evaluation {
+    /// Per planted kind: (found under an expected rule, planted).
+    pub by_kind: BTreeMap<String, (usize, usize)>,
+    /// Per soft or hard rule: share of clean enterprises it flags.
+    pub clean_rate: BTreeMap<String, f64>,
+    /// Share of the top K lines that are planted (K = planted enterprises).
+    pub precision_at_k: f64,
+    /// Share of planted enterprises on the list.
+    pub recall: f64,
+    /// Enterprises with a hard finding whose grade is not red.
+    pub hard_not_red: usize,
+    /// Planted enterprises.
+    pub planted: usize,
+}
+
+/// Scores an audit in `out` against a labels file.
+pub fn evaluate(labels: &Path, out: &Path) -> Evaluation {
+    let labels = read_csv(labels);
+    let f = read_parquet(&out.join("findings.parquet"));
+    let (code, sev, uscc, project, county, level) = (
+        col_str(&f, "rule_code"),
+        col_str(&f, "severity"),
+        col_str(&f, "uscc"),
+        col_str(&f, "project_id"),
+        col_str(&f, "county_code"),
+        col_str(&f, "level"),
+    );
+    let mut by_uscc: HashMap<&str, BTreeSet<&str>> = HashMap::new();
+    let mut by_project: HashMap<&str, BTreeSet<&str>> = HashMap::new();
+    let mut by_county: HashMap<&str, BTreeSet<&str>> = HashMap::new();
+    for i in 0..f.height() {
+        let c = code[i].as_deref().unwrap();
+        if level[i].as_deref() == Some("county") {
+            by_county
+                .entry(county[i].as_deref().unwrap())
+                .or_default()
+                .insert(c);
+        } else {
+            if let Some(u) = uscc[i].as_deref() {
+                by_uscc.entry(u).or_default().insert(c);
+            }
+            if let Some(p) = project[i].as_deref() {
+                by_project.entry(p).or_default().insert(c);
+            }
+        }
+    }
+    let mut by_kind: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let mut planted: BTreeSet<String> = BTreeSet::new();
+    for l in &labels {
+        let rules: Vec<&str> = l["expected_rules"].split(';').collect();
+        let hits = match l["level"].as_str() {
+            "county" => by_county.get(l["county_code"].as_str()),
+            "project" => by_project.get(l["project_id"].as_str()),
+            _ => by_uscc.get(l["uscc"].as_str()),
+        };
+        let found = hits.is_some_and(|h| rules.iter().any(|r| h.contains(r)));
+        let e = by_kind.entry(l["kind"].clone()).or_default();
+        e.1 += 1;
+        if found {
+            e.0 += 1;
+        }
+        if !l["uscc"].is_empty() {
+            planted.insert(l["uscc"].clone());
+        }
+    }
+    let grades = read_parquet(&out.join("grades.parquet"));
+    let g_uscc = col_str(&grades, "uscc");
+    let g_grade = col_str(&grades, "grade");
+    let n_clean = g_uscc
+        .iter()
+        .flatten()
+        .filter(|u| !planted.contains(*u))
+        .count()
+        .max(1);
+    let mut clean_flags: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
+    for i in 0..f.height() {
+        if sev[i].as_deref() == Some("info") || level[i].as_deref() == Some("county") {
+            continue;
+        }
+        if let Some(u) = uscc[i].as_deref() {
+            if !planted.contains(u) {
+                clean_flags
+                    .entry(code[i].clone().unwrap())
+                    .or_default()
+                    .insert(u);
+            }
+        }
+    }
+    let clean_rate = clean_flags
+        .into_iter()
+        .map(|(c, s)| (c, s.len() as f64 / n_clean as f64))
+        .collect();
+    let ql = read_csv(&out.join("query_list.csv"));
+    let k = planted.len();
+    let top = ql
+        .iter()
+        .take(k)
+        .filter(|r| planted.contains(&r["uscc"]))
+        .count();
+    let listed: BTreeSet<&String> = ql.iter().map(|r| &r["uscc"]).collect();
+    let recall = planted.iter().filter(|u| listed.contains(u)).count() as f64 / k.max(1) as f64;
+    let grade_of: HashMap<&str, &str> = g_uscc
+        .iter()
+        .zip(&g_grade)
+        .filter_map(|(u, g)| Some((u.as_deref()?, g.as_deref()?)))
+        .collect();
+    let hard: BTreeSet<&str> = (0..f.height())
+        .filter(|&i| sev[i].as_deref() == Some("hard"))
+        .filter_map(|i| uscc[i].as_deref())
+        .collect();
+    let hard_not_red = hard
+        .iter()
+        .filter(|u| grade_of.get(*u).is_some_and(|g| *g != "red"))
+        .count();
+    Evaluation {
+        by_kind,
+        clean_rate,
+        precision_at_k: top as f64 / k.max(1) as f64,
+        recall,
+        hard_not_red,
+        planted: k,
+    }
+}
+
+/// The `zhibao` binary built for the tests.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_zhibao"))
+}

@@ -1,0 +1,250 @@
+//! Rules: per rule a passing, a failing and a missing-value case (fixtures under
+//! `fixtures/rules/`), the registry as a whole, and planted anomalies in a
+//! generated batch.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use polars::prelude::*;
+use zhibao::load::{load, LoadOptions};
+use zhibao::pipeline::Pipeline;
+use zhibao::rules::registry::{self, Level};
+
+fn strings(df: &DataFrame, c: &str) -> Vec<Option<String>> {
+    df.column(c)
+        .unwrap()
+        .cast(&DataType::String)
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|v| v.map(str::to_string))
+        .collect()
+}
+
+/// Runs the built-in pipeline on a fixture and checks its `expect.toml`.
+fn check_fixture(family: &str) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/rules")
+        .join(family);
+    let batch = load(&dir, &LoadOptions::default()).unwrap();
+    let pipeline = Pipeline::builtin();
+    let checked = zhibao::rules::run(&batch, &pipeline).unwrap();
+    let uscc_of = batch.uscc_by_eid();
+    let f = &checked.findings;
+    let codes = strings(f, "rule_code");
+    let eids: Vec<Option<u32>> = f.column("eid").unwrap().u32().unwrap().iter().collect();
+    let projects = strings(f, "project_id");
+    let counties = strings(f, "county_code");
+    let expect: toml::Table =
+        toml::from_str(&std::fs::read_to_string(dir.join("expect.toml")).unwrap()).unwrap();
+    assert!(!expect.is_empty());
+    for (code, cases) in &expect {
+        let def = registry::get(code).unwrap_or_else(|| panic!("{family}: unknown rule {code}"));
+        let run = checked
+            .runs
+            .iter()
+            .find(|r| r.code == code.as_str())
+            .unwrap_or_else(|| panic!("{code} did not run"));
+        assert_ne!(run.status, "error", "{code}: {:?}", run.note);
+        let flagged: BTreeSet<String> = (0..f.height())
+            .filter(|&i| codes[i].as_deref() == Some(code.as_str()))
+            .filter_map(|i| match def.level {
+                Level::Enterprise => eids[i].map(|e| uscc_of[e as usize].clone()),
+                Level::Project => projects[i].clone(),
+                Level::County => counties[i].clone(),
+            })
+            .collect();
+        let list = |k: &str| -> Vec<String> {
+            cases
+                .get(k)
+                .and_then(|v| v.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        for id in list("fail") {
+            assert!(
+                flagged.contains(&id),
+                "{family}/{code}: {id} should fail; flagged: {flagged:?}"
+            );
+        }
+        for id in list("pass") {
+            assert!(!flagged.contains(&id), "{family}/{code}: {id} should pass");
+        }
+        let missing = list("missing");
+        for id in &missing {
+            assert!(
+                !flagged.contains(id),
+                "{family}/{code}: {id} has missing values and should not be flagged"
+            );
+        }
+        if !missing.is_empty() {
+            assert!(
+                run.not_evaluable > 0,
+                "{family}/{code}: missing values should count as not evaluable"
+            );
+        }
+        assert!(run.evaluated > 0, "{family}/{code}: nothing evaluated");
+    }
+}
+
+#[test]
+fn industrial_rules_pass_fail_and_missing() {
+    check_fixture("industrial");
+}
+
+#[test]
+fn tax_rules_pass_fail_and_missing() {
+    check_fixture("tax");
+}
+
+#[test]
+fn rd_rules_pass_fail_and_missing() {
+    check_fixture("rd");
+}
+
+#[test]
+fn investment_rules_pass_fail_and_missing() {
+    check_fixture("investment");
+}
+
+#[test]
+fn labor_energy_services_rules_pass_fail_and_missing() {
+    check_fixture("other");
+}
+
+#[test]
+fn every_rule_is_documented_in_both_languages() {
+    let has_cjk = |s: &str| s.chars().any(|c| ('\u{4E00}'..='\u{9FFF}').contains(&c));
+    let mut seen = BTreeSet::new();
+    for r in registry::all() {
+        assert!(seen.insert(r.code), "{} is registered twice", r.code);
+        let b = r.code.as_bytes();
+        assert!(
+            b.len() == 5
+                && b[..2].iter().all(u8::is_ascii_uppercase)
+                && b[2..].iter().all(u8::is_ascii_digit),
+            "bad code {}",
+            r.code
+        );
+        for (what, t) in [
+            ("title", r.title),
+            ("message", r.message),
+            ("hint", r.hint),
+            ("what", r.what),
+            ("why", r.why),
+            ("example", r.example),
+            ("remedy", r.remedy),
+        ] {
+            assert!(has_cjk(t.zh), "{} {what}: no Chinese text", r.code);
+            assert!(
+                !t.en.trim().is_empty() && !has_cjk(t.en),
+                "{} {what}: English text missing",
+                r.code
+            );
+        }
+        for p in r.params {
+            assert!(!p.doc.is_empty(), "{}.{} undocumented", r.code, p.name);
+        }
+        // Every placeholder of the messages is a parameter or a column the rule
+        // produces (checked on the fixtures by `every_rule_renders_its_messages`).
+        zhibao::rules::message::placeholders(r.message.zh).unwrap();
+        zhibao::rules::message::placeholders(r.message.en).unwrap();
+        assert_eq!(
+            registry::get(r.code).map(|d| d.code),
+            Some(r.code),
+            "{} does not round-trip",
+            r.code
+        );
+    }
+}
+
+#[test]
+fn every_code_a_pipeline_names_exists_and_every_rule_is_in_the_default() {
+    let default: BTreeSet<String> = Pipeline::builtin()
+        .rules
+        .iter()
+        .map(|r| r.code().to_string())
+        .collect();
+    for code in zhibao::pipeline::builtin_codes() {
+        assert!(registry::get(&code).is_some(), "{code}");
+    }
+    for r in registry::all() {
+        assert!(
+            default.contains(r.code),
+            "{} is not in the default pipeline",
+            r.code
+        );
+    }
+    // The files on disk are the ones compiled in.
+    for (name, text) in zhibao::pipeline::BUILTIN {
+        let on_disk = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("pipelines")
+                .join(name),
+        )
+        .unwrap();
+        assert_eq!(&on_disk, text, "{name}");
+    }
+}
+
+#[test]
+fn the_rules_page_is_up_to_date() {
+    let page = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/rules.md"))
+        .unwrap();
+    assert!(
+        page == zhibao::rules::docs::markdown(),
+        "docs/rules.md is stale: run `zhibao rules --markdown > docs/rules.md`"
+    );
+}
+
+#[test]
+fn rules_listing_snapshot() {
+    insta::assert_snapshot!("rules_list", zhibao::rules::docs::list());
+    insta::assert_snapshot!(
+        "rules_tx001",
+        zhibao::rules::docs::explain(registry::get("TX001").unwrap())
+    );
+}
+
+/// A generated batch with planted anomalies: each planted case shows up under its
+/// rule codes, clean enterprises rarely do, and the query list ranks them first.
+#[test]
+fn planted_anomalies_are_found_and_ranked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("batch");
+    let mut g = zhibao::generate::GenOptions::new(&data, 12_000);
+    g.seed = 11;
+    let report = zhibao::generate::generate(&g).unwrap();
+    let out = tmp.path().join("out");
+    zhibao::audit::run(&common::audit_opts(&data, &out, 5)).unwrap();
+    let e = common::evaluate(&report.labels, &out);
+    for (kind, (found, planted)) in &e.by_kind {
+        let rate = *found as f64 / *planted as f64;
+        assert!(rate >= 0.98, "{kind}: {found} of {planted} found");
+    }
+    for (code, rate) in &e.clean_rate {
+        assert!(
+            *rate < 0.01,
+            "{code} flags {:.2}% of clean enterprises",
+            100.0 * rate
+        );
+    }
+    assert!(
+        e.precision_at_k >= 0.90,
+        "precision at K = {:.3}",
+        e.precision_at_k
+    );
+    assert!(e.recall >= 0.95, "recall = {:.3}", e.recall);
+    assert_eq!(
+        e.hard_not_red, 0,
+        "enterprises with a hard finding that are not red"
+    );
+    let _ = BTreeMap::<u8, u8>::new();
+}
