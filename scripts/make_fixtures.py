@@ -20,7 +20,12 @@ ROOT = os.path.join(os.path.dirname(__file__), "..", "fixtures")
 
 
 def uscc(county, serial):
-    body = "MA" + "".join(ALPHA[(serial * 7 + k * 13 + 3) % 31] for k in range(6))
+    # The serial in base 31: distinct serials give distinct codes.
+    digits, n = [], serial * 7919 + 12345
+    for _ in range(6):
+        digits.append(ALPHA[n % 31])
+        n //= 31
+    body = "MA" + "".join(digits)
     w8 = [3, 7, 9, 10, 5, 8, 4, 2]
     s = sum(ALPHA.index(c) * w for c, w in zip(body, w8))
     d = 11 - s % 11
@@ -187,7 +192,8 @@ def rd_fixture():
             tax.append([u, m, round(g * 1.05)])
         for y in (2023, 2024, 2025):
             staff = 10 + i
-            exp = round(staff * 180 * wiggle(i, y))
+            # Spend per staff spread like real reporters' (±25%).
+            exp = round(staff * 180 * (1 + 0.25 * math.sin(i * 2.3 + y)))
             ded = round(exp * 0.22)
             if u == F["no_deduction"]:
                 ded = 0
@@ -277,6 +283,83 @@ def investment_fixture():
     )
 
 
+def other_fixture():
+    """Labour (quarterly), energy and services, with one case per rule."""
+    d = os.path.join(ROOT, "rules", "other")
+    n = 24
+    ids = [uscc("340106", 700 + i) for i in range(n)]
+    clean = ids[:18]
+    F = dict(wage=ids[18], inconsistent=ids[19], intensity=ids[20], divergence=ids[21], missing=ids[22], key=ids[23])
+    svc = [uscc("340106", 800 + i) for i in range(24)]
+    S = dict(jump=svc[20], per_employee=svc[21], errors=svc[22], missing=svc[23])
+    ents = [[u, f"其他测试{i:02d}", "340106", "3670", "2019-01", ""] for i, u in enumerate(ids)]
+    ents += [[u, f"服务测试{i:02d}", "340106", "6513", "2019-01", ""] for i, u in enumerate(svc)]
+    write(os.path.join(d, "enterprises.csv"), ["uscc", "name", "county_code", "industry_code", "entry_period", "size_class"], ents)
+    ind, tax, energy, labor, services, ver = [], [], [], [], [], []
+    for i, u in enumerate(ids):
+        for t, m in enumerate(MONTHS):
+            g = round(3000 * wiggle(i, t) * (20 if u == F["key"] else 1))
+            el = round(g * 0.004 * wiggle(i + 50, t), 1)
+            e = round(g * 0.03 * wiggle(i + 90, t), 1)
+            if u == F["intensity"] and m >= "2026-01":
+                e = round(e * 10, 1)
+            if u == F["divergence"] and m == "2026-09":
+                g = g * 2
+                el = round(el * 0.5, 1)
+            row_e = [u, m, e, el]
+            if u == F["missing"] and m >= "2026-01":
+                row_e = [u, m, "", ""]
+            ind.append([u, m, g, round(g * 0.97), 0])
+            tax.append([u, m, round(g * 1.05)])
+            energy.append(row_e)
+            if m[5:] in ("03", "06", "09", "12"):
+                staff = 100 + i
+                wage = round(staff * 21 * wiggle(i, t))
+                if u == F["wage"] and m == "2026-09":
+                    wage = wage * 6
+                if u == F["inconsistent"] and m == "2026-09":
+                    staff, wage = staff * 2, round(wage * 0.6)
+                row_l = [u, m, staff, wage]
+                if u == F["missing"] and m >= "2026-01":
+                    row_l = [u, m, "", ""]
+                labor.append(row_l)
+    for i, u in enumerate(svc):
+        for t, m in enumerate(MONTHS):
+            staff = 80 + i
+            rev = round(staff * 15 * wiggle(i, t))
+            if u == S["jump"] and m == "2026-09":
+                rev = rev * 4
+            if u == S["per_employee"] and m == "2026-09":
+                staff = 8
+            row = [u, m, rev, staff]
+            if u == S["missing"] and m == "2026-09":
+                row = [u, m, "", ""]
+            services.append(row)
+    for m in ("2026-05", "2026-07"):
+        ver.append([S["errors"], m, "confirmed_error", f"{m}-20T10:00:00"])
+    ver.append([svc[0], "2026-06", "no_issue", "2026-07-20T10:00:00"])
+    write(os.path.join(d, "industrial.csv"), ["uscc", "period", "gross_output", "sales_output", "export_delivery"], ind)
+    write(os.path.join(d, "tax.csv"), ["uscc", "period", "taxable_sales"], tax)
+    write(os.path.join(d, "energy.csv"), ["uscc", "period", "energy_consumption", "electricity"], energy)
+    write(os.path.join(d, "labor.csv"), ["uscc", "period", "employees", "wage_total"], labor)
+    write(os.path.join(d, "services.csv"), ["uscc", "period", "revenue", "employees"], services)
+    write(os.path.join(d, "verifications.csv"), ["uscc", "period", "outcome", "verified_at"], ver)
+    sclean = svc[:18]
+    write_expect(
+        os.path.join(d, "expect.toml"),
+        {
+            "LB001": {"fail": [F["wage"]], "pass": clean, "missing": [F["missing"]]},
+            "LB002": {"fail": [F["inconsistent"]], "pass": clean, "missing": [F["missing"]]},
+            "EN001": {"fail": [F["intensity"]], "pass": clean, "missing": [F["missing"]]},
+            "EN002": {"fail": [F["divergence"]], "pass": clean, "missing": [F["missing"]]},
+            "EN003": {"fail": [F["key"]], "pass": clean, "missing": []},
+            "SV001": {"fail": [S["jump"]], "pass": sclean, "missing": [S["missing"]]},
+            "SV002": {"fail": [S["per_employee"]], "pass": sclean, "missing": [S["missing"]]},
+            "SV003": {"fail": [S["errors"]], "pass": [svc[0]], "missing": []},
+        },
+    )
+
+
 def formats_fixture():
     """One small batch in mixed formats: GB18030 with Chinese headings, BOM UTF-8,
     semicolons, a Hive folder, and one bad row of each kind."""
@@ -302,5 +385,6 @@ if __name__ == "__main__":
     tax_fixture()
     rd_fixture()
     investment_fixture()
+    other_fixture()
     formats_fixture()
     print("fixtures written under", os.path.normpath(ROOT))

@@ -472,8 +472,11 @@ fn month_block(
             r.taxable.push(t);
         }
         if o.other_families {
-            let mut ec = (gross.max(0.0) * e.energy_per_output * (0.95 + 0.1 * u1)).round();
-            let mut el = (ec * 0.8 * (0.95 + 0.1 * u2) / 10.0).round();
+            // Tonnes of standard coal; electricity in 10⁴ kWh, about half of the
+            // energy (10⁴ kWh ≈ 1.229 tce), both to one decimal.
+            let mut ec =
+                (gross.max(0.0) * e.energy_per_output * (0.95 + 0.1 * u1) * 10.0).round() / 10.0;
+            let mut el = (ec * 0.4 * (0.95 + 0.1 * u2) * 10.0).round() / 10.0;
             if let Some(p) = plan.get(eid) {
                 p.apply_energy(e, m, origin, &mut ec, &mut el);
             }

@@ -304,13 +304,13 @@ impl Plant {
     ) {
         match self.kind {
             Kind::EnergyIntensity if m.year() == self.month.year() && m <= self.month => {
-                *energy = (*energy * self.factor).round();
-                *electricity = (*electricity * self.factor).round();
+                *energy = (*energy * self.factor * 10.0).round() / 10.0;
+                *electricity = (*electricity * self.factor * 10.0).round() / 10.0;
             }
             Kind::EnergyDivergence if m == self.month => {
                 // Output was raised by `factor`; energy stays, electricity falls.
-                *energy = (*energy / self.factor).round();
-                *electricity = (*electricity / self.factor * 0.55).round();
+                *energy = (*energy / self.factor * 10.0).round() / 10.0;
+                *electricity = (*electricity / self.factor * 0.55 * 10.0).round() / 10.0;
             }
             _ => {}
         }

@@ -101,7 +101,10 @@ fn intensity(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .table(Table::Energy)?
         .filter(in_ytd(ctx))
         .group_by([col("eid")])
-        .agg([col("energy_consumption").sum().alias("ytd_energy")]);
+        .agg([when(col("energy_consumption").count().gt(lit(0)))
+            .then(col("energy_consumption").sum())
+            .otherwise(lit(NULL).cast(DataType::Float64))
+            .alias("ytd_energy")]);
     let gross = ctx
         .table(Table::Industrial)?
         .filter(in_ytd(ctx))
@@ -114,12 +117,16 @@ fn intensity(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
             [col("eid")],
             JoinArgs::new(JoinType::Inner),
         )
-        .filter(
-            col("ytd_energy")
-                .gt(lit(0.0))
-                .and(col("ytd_gross").gt(lit(0.0))),
-        )
-        .with_column((col("ytd_energy") / col("ytd_gross")).alias("intensity"));
+        .with_column(
+            when(
+                col("ytd_energy")
+                    .gt(lit(0.0))
+                    .and(col("ytd_gross").gt(lit(0.0))),
+            )
+            .then(col("ytd_energy") / col("ytd_gross"))
+            .otherwise(lit(NULL).cast(DataType::Float64))
+            .alias("intensity"),
+        );
     let lf = add_peer_robust_z(
         with_enterprise(ctx, lf)?,
         col("intensity").log(lit(std::f64::consts::E)),
@@ -222,9 +229,9 @@ fn divergence(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
             (col("_er") / col("_pe") - lit(1.0)).alias("_edev"),
         ])
         .with_column(
-            col("_gdev")
-                .gt(lit(rise))
-                .and(col("_edev").lt(lit(-fall)))
+            when(col("_gdev").is_null().or(col("_edev").is_null()))
+                .then(lit(NULL).cast(DataType::Boolean))
+                .otherwise(col("_gdev").gt(lit(rise)).and(col("_edev").lt(lit(-fall))))
                 .alias("_fails"),
         )
         .sort(["eid", "period"], SortMultipleOptions::default())

@@ -549,19 +549,8 @@ fn copied_forward(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         )
         .collect()
         .map_err(pe)?;
-    let evaluated_df = df
-        .clone()
-        .lazy()
-        .group_by([col("eid")])
-        .agg([
-            col("_fails").is_not_null().any(true).alias("ok"),
-            col("_fails").any(true).alias("bad"),
-        ])
-        .collect()
-        .map_err(pe)?;
-    let ok = evaluated_df.column("ok").map_err(pe)?.bool().map_err(pe)?;
-    let evaluated = ok.sum().unwrap_or(0) as u64;
-    let not_evaluable = (ok.len() as u64).saturating_sub(evaluated);
+    // Evaluated per enterprise-month of the year to date.
+    let (_, evaluated, not_evaluable) = counts(&df, "_fails")?;
     // One finding per run: its last month in the year to date.
     let failures = keep_true(&df, "_fails")?
         .lazy()

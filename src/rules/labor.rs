@@ -79,17 +79,16 @@ fn quarters(ctx: &Ctx<'_>) -> Expr {
 fn wage_outlier(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let max_z = cfg.num("max_abs_z");
     let min_peers = cfg.int("min_peers") as u32;
-    let lf = ctx
-        .table(Table::Labor)?
-        .filter(quarters(ctx))
-        .filter(
+    let lf = ctx.table(Table::Labor)?.filter(quarters(ctx)).with_column(
+        when(
             col("employees")
                 .gt(lit(0))
                 .and(col("wage_total").gt(lit(0.0))),
         )
-        .with_column(
-            (col("wage_total") / col("employees").cast(DataType::Float64)).alias("avg_wage"),
-        );
+        .then(col("wage_total") / col("employees").cast(DataType::Float64))
+        .otherwise(lit(NULL).cast(DataType::Float64))
+        .alias("avg_wage"),
+    );
     let lf = add_peer_robust_z(
         with_enterprise(ctx, lf)?,
         col("avg_wage").log(lit(std::f64::consts::E)),

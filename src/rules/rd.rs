@@ -243,12 +243,22 @@ fn year_or_none(ctx: &Ctx<'_>) -> Result<i32> {
 
 /// Reporters of the audited year (expenditure > 0), with enterprise columns.
 fn reporters(ctx: &Ctx<'_>, year: i32) -> Result<LazyFrame> {
+    // Rows whose expenditure is missing stay, so that they count as not evaluable.
     let lf = ctx.table(Table::Rd)?.filter(
-        col("year")
-            .eq(lit(year))
-            .and(col("rd_expenditure").gt(lit(0.0))),
+        col("year").eq(lit(year)).and(
+            col("rd_expenditure")
+                .gt(lit(0.0))
+                .or(col("rd_expenditure").is_null()),
+        ),
     );
     with_enterprise(ctx, lf)
+}
+
+/// `cond`, or null (not evaluable) where the expenditure is missing.
+fn unless_missing(cond: Expr) -> Expr {
+    when(col("rd_expenditure").is_null())
+        .then(lit(NULL).cast(DataType::Boolean))
+        .otherwise(cond)
 }
 
 fn finish(df: DataFrame, value: Expr, threshold: f64, strength: Expr) -> Result<DataFrame> {
@@ -293,15 +303,21 @@ fn no_super_deduction(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
             col("year").max().alias("year"),
         ])
         .filter(
-            col("year")
-                .eq(lit(y))
-                .and(col("rd_expenditure").gt(lit(0.0))),
+            col("year").eq(lit(y)).and(
+                col("rd_expenditure")
+                    .gt(lit(0.0))
+                    .or(col("rd_expenditure").is_null()),
+            ),
         )
         .with_column(
-            when(col("_years").eq(lit(years as u32)))
-                .then(col("_all_spend").and(col("_no_relief")))
-                .otherwise(lit(NULL).cast(DataType::Boolean))
-                .alias("_fails"),
+            when(
+                col("_years")
+                    .eq(lit(years as u32))
+                    .and(col("rd_expenditure").is_not_null()),
+            )
+            .then(col("_all_spend").and(col("_no_relief")))
+            .otherwise(lit(NULL).cast(DataType::Boolean))
+            .alias("_fails"),
         )
         .with_columns([
             lit(years).alias("years"),
@@ -367,12 +383,12 @@ fn first_time(ctx: &Ctx<'_>, _cfg: &RuleConfig) -> Result<RuleOutput> {
                 .alias("_new"),
         ])
         .with_column(
-            if has_history {
+            unless_missing(if has_history {
                 col("_first").or(col("_new"))
             } else {
                 // Without earlier years in the data, only new entrants are known.
                 col("_new")
-            }
+            })
             .alias("_fails"),
         )
         .with_columns([
@@ -410,11 +426,7 @@ fn low_end(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let y = year_or_none(ctx)?;
     let divs = cfg.codes("low_end_divisions");
     let df = reporters(ctx, y)?
-        .with_column(
-            col("division")
-                .is_in(str_list(&divs), false)
-                .alias("_fails"),
-        )
+        .with_column(unless_missing(col("division").is_in(str_list(&divs), false)).alias("_fails"))
         .collect()
         .map_err(pe)?;
     let (_, evaluated, not_evaluable) = counts(&df, "_fails")?;
@@ -459,11 +471,12 @@ fn peer_z(lf: LazyFrame, x: Expr, min_peers: u32) -> LazyFrame {
 fn per_staff(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let y = year_or_none(ctx)?;
     let max_z = cfg.num("max_abs_z");
-    let lf = reporters(ctx, y)?
-        .filter(col("rd_staff").gt(lit(0)))
-        .with_column(
-            (col("rd_expenditure") / col("rd_staff").cast(DataType::Float64)).alias("per_staff"),
-        );
+    let lf = reporters(ctx, y)?.with_column(
+        when(col("rd_staff").gt(lit(0)))
+            .then(col("rd_expenditure") / col("rd_staff").cast(DataType::Float64))
+            .otherwise(lit(NULL).cast(DataType::Float64))
+            .alias("per_staff"),
+    );
     let df = peer_z(
         lf,
         col("per_staff").log(lit(std::f64::consts::E)),
@@ -515,8 +528,12 @@ fn intensity(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
             [col("eid")],
             JoinArgs::new(JoinType::Left),
         )
-        .filter(col("annual_output").gt(lit(0.0)))
-        .with_column((col("rd_expenditure") / col("annual_output")).alias("intensity"));
+        .with_column(
+            when(col("annual_output").gt(lit(0.0)))
+                .then(col("rd_expenditure") / col("annual_output"))
+                .otherwise(lit(NULL).cast(DataType::Float64))
+                .alias("intensity"),
+        );
     let df = peer_z(
         lf,
         col("intensity").log(lit(std::f64::consts::E)),

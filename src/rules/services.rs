@@ -155,9 +155,11 @@ fn per_employee(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let lf = ctx
         .table(Table::Services)?
         .filter(col("period").eq(lit(ctx.period.0)))
-        .filter(col("employees").gt(lit(0)).and(col("revenue").gt(lit(0.0))))
         .with_column(
-            (col("revenue") / col("employees").cast(DataType::Float64)).alias("per_employee"),
+            when(col("employees").gt(lit(0)).and(col("revenue").gt(lit(0.0))))
+                .then(col("revenue") / col("employees").cast(DataType::Float64))
+                .otherwise(lit(NULL).cast(DataType::Float64))
+                .alias("per_employee"),
         );
     let lf = add_peer_robust_z(
         with_enterprise(ctx, lf)?,
