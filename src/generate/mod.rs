@@ -259,7 +259,9 @@ fn enterprises(o: &GenOptions, counties: &[String], rng: &mut ChaCha8Rng) -> Vec
         .map(|_| LogNormal::new(0.0, 0.6).expect("valid").sample(rng))
         .collect();
     let ind_w: Vec<f64> = catalog::INDUSTRIES.iter().map(|i| i.weight).collect();
-    let size = LogNormal::new((2500f64).ln(), 1.1).expect("valid");
+    // Monthly output of above-size enterprises (revenue ≥ 20 million yuan a year,
+    // about 1,700 thousand a month): a wide lognormal, truncated at the threshold.
+    let size = LogNormal::new((3000f64).ln(), 0.9).expect("valid");
     let growth = Normal::new(0.05f64, 0.06).expect("valid");
     let mut seen = std::collections::HashSet::with_capacity(o.enterprises);
     let mut out = Vec::with_capacity(o.enterprises);
@@ -281,7 +283,18 @@ fn enterprises(o: &GenOptions, counties: &[String], rng: &mut ChaCha8Rng) -> Vec
                 m
             }
         };
-        let base = 1700.0 + size.sample(rng);
+        // Most enterprises near the threshold; a long tail spread evenly over
+        // the decades (large enterprises of every size), as business registers are.
+        let base = if rng.random::<f64>() < 0.25 {
+            10f64.powf(rng.random_range(4.0..6.3))
+        } else {
+            loop {
+                let b: f64 = size.sample(rng);
+                if (1700.0..3_000_000.0).contains(&b) {
+                    break b;
+                }
+            }
+        };
         let name = format!(
             "{}{}{}{}",
             catalog::PLACES[rng.random_range(0..catalog::PLACES.len())],

@@ -274,15 +274,57 @@ pub fn score(batch: &Batch, checked: &Checked, s: &Values) -> Result<DataFrame> 
             .otherwise(lit(s.num("earlier_month_weight")))
             .alias("_recency"),
         ])
-        .group_by([col("eid")])
-        .agg([
-            (col("_w") * col("weight") * col("strength") * col("_recency"))
-                .sum()
-                .alias("suspicion"),
-            col("severity").eq(lit("hard")).sum().alias("hard"),
-            col("severity").eq(lit("soft")).sum().alias("soft"),
-            col("severity").eq(lit("info")).sum().alias("info"),
-        ]);
+        .select([
+            col("eid"),
+            col("severity"),
+            (col("_w") * col("weight") * col("strength") * col("_recency")).alias("_c"),
+        ])
+        .collect()
+        .map_err(pe)?;
+    // Summed in the findings' own (fixed) order, so that identical runs give
+    // identical scores to the last bit.
+    let f = {
+        let eid = f.column("eid").map_err(pe)?.u32().map_err(pe)?.clone();
+        let sev = f.column("severity").map_err(pe)?.str().map_err(pe)?.clone();
+        let c = f.column("_c").map_err(pe)?.f64().map_err(pe)?.clone();
+        let mut acc: std::collections::BTreeMap<u32, (f64, u32, u32, u32)> =
+            std::collections::BTreeMap::new();
+        for i in 0..eid.len() {
+            let Some(e) = eid.get(i) else { continue };
+            let a = acc.entry(e).or_default();
+            a.0 += c.get(i).unwrap_or(0.0);
+            match sev.get(i) {
+                Some("hard") => a.1 += 1,
+                Some("soft") => a.2 += 1,
+                _ => a.3 += 1,
+            }
+        }
+        let n = acc.len();
+        DataFrame::new(
+            n,
+            vec![
+                Column::new("eid".into(), acc.keys().copied().collect::<Vec<u32>>()),
+                Column::new(
+                    "suspicion".into(),
+                    acc.values().map(|a| a.0).collect::<Vec<f64>>(),
+                ),
+                Column::new(
+                    "hard".into(),
+                    acc.values().map(|a| a.1).collect::<Vec<u32>>(),
+                ),
+                Column::new(
+                    "soft".into(),
+                    acc.values().map(|a| a.2).collect::<Vec<u32>>(),
+                ),
+                Column::new(
+                    "info".into(),
+                    acc.values().map(|a| a.3).collect::<Vec<u32>>(),
+                ),
+            ],
+        )
+        .map_err(pe)?
+        .lazy()
+    };
 
     // Size: year-to-date gross output; impact relative to the county's median.
     let ents = batch

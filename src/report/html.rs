@@ -56,6 +56,22 @@ struct HBars {
     reference: Option<RefLine>,
 }
 
+/// A round axis end and tick step for data up to `max` (1, 2, 2.5 or 5 times a
+/// power of ten, at most five ticks).
+fn nice_axis(max: f64) -> (f64, f64) {
+    if !(max > 0.0) || !max.is_finite() {
+        return (1.0, 0.25);
+    }
+    let raw = max / 4.0;
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * mag)
+        .find(|st| max / st <= 5.0)
+        .unwrap_or(10.0 * mag);
+    ((max / step).ceil() * step, step)
+}
+
 /// A horizontal bar chart: one bar per (label, value, text, fill), scaled to `max`.
 fn hbars(
     title: &str,
@@ -71,7 +87,7 @@ fn hbars(
     let bar_h = if rows.len() > 40 { 9.0 } else { 14.0 };
     let gap = if rows.len() > 40 { 2.0 } else { 4.0 };
     let top = 16.0;
-    let max = if max > 0.0 { max } else { 1.0 };
+    let (max, step) = nice_axis(max);
     let scale = |v: f64| left + (right - left) * (v.max(0.0) / max).min(1.0);
     let bars: Vec<Bar> = rows
         .into_iter()
@@ -87,9 +103,10 @@ fn hbars(
         })
         .collect();
     let bottom = top + bars.len() as f64 * (bar_h + gap);
-    let ticks = (0..=4)
+    let n_ticks = (max / step).round() as usize;
+    let ticks = (0..=n_ticks)
         .map(|k| {
-            let v = max * k as f64 / 4.0;
+            let v = step * k as f64;
             Tick {
                 x: scale(v),
                 y: 0.0,
@@ -145,35 +162,42 @@ fn pct(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
 }
 
-/// Shares of red / yellow / green per month of the year, from the grade histories
-/// (one letter per month from January: `R`, `Y`, `G`).
+/// Shares of red and yellow grades per month of the year, from the grade
+/// histories (one letter per month from January: `R`, `Y`, `G`).
 fn month_chart(histories: &[String], period: Month) -> MonthChart {
     let months = period.month() as usize;
-    let (width, left, right, top, bottom) = (720.0, 40.0, 700.0, 20.0, 200.0);
+    let (width, left, right, top, bottom) = (720.0, 48.0, 700.0, 24.0, 200.0);
     let slot = (right - left) / months.max(1) as f64;
-    let mut columns = Vec::new();
-    for m in 0..months {
-        let (mut r, mut y, mut g) = (0usize, 0usize, 0usize);
-        for h in histories {
-            match h.as_bytes().get(m) {
-                Some(b'R') => r += 1,
-                Some(b'Y') => y += 1,
-                Some(b'G') => g += 1,
-                _ => {}
+    let shares: Vec<Option<(f64, f64)>> = (0..months)
+        .map(|m| {
+            let (mut r, mut y, mut n) = (0usize, 0usize, 0usize);
+            for h in histories {
+                match h.as_bytes().get(m) {
+                    Some(b'R') => r += 1,
+                    Some(b'Y') => y += 1,
+                    Some(b'G') => {}
+                    _ => continue,
+                }
+                n += 1;
             }
-        }
-        let n = (r + y + g).max(1) as f64;
-        let (sr, sy, sg) = (r as f64 / n, y as f64 / n, g as f64 / n);
-        let h_of = |s: f64| (bottom - top) * s;
-        let x = left + m as f64 * slot + slot * 0.15;
-        let w = slot * 0.7;
+            (n > 0).then(|| (r as f64 / n as f64, y as f64 / n as f64))
+        })
+        .collect();
+    let peak = shares
+        .iter()
+        .flatten()
+        .map(|(r, y)| r + y)
+        .fold(0.0, f64::max);
+    let (axis, step) = nice_axis(peak.max(0.01));
+    let h_of = |share: f64| (bottom - top) * share / axis;
+    let mut columns = Vec::new();
+    for (m, sh) in shares.iter().enumerate() {
+        let x = left + m as f64 * slot + slot * 0.2;
+        let w = slot * 0.6;
+        let (sr, sy) = sh.unwrap_or((0.0, 0.0));
         let mut segments = Vec::new();
         let mut ybase = bottom;
-        for (name, share, fill) in [
-            ("绿 green", sg, "#27ae60"),
-            ("黄 yellow", sy, "#f1c40f"),
-            ("红 red", sr, "#c0392b"),
-        ] {
+        for (name, share, fill) in [("红 red", sr, "#c0392b"), ("黄 yellow", sy, "#f1c40f")] {
             let h = h_of(share);
             ybase -= h;
             segments.push(Segment {
@@ -188,22 +212,23 @@ fn month_chart(histories: &[String], period: Month) -> MonthChart {
             label: format!("{}月", m + 1),
             x,
             w,
-            top: bottom - h_of(sr + sy),
-            risk_text: if r + y + g == 0 {
-                "—".to_string()
-            } else {
+            top: ybase,
+            risk_text: if sh.is_some() {
                 pct(sr + sy)
+            } else {
+                "—".to_string()
             },
             segments,
         });
     }
-    let ticks = (0..=4)
+    let n_ticks = (axis / step).round() as usize;
+    let ticks = (0..=n_ticks)
         .map(|k| {
-            let s = k as f64 / 4.0;
+            let v = step * k as f64;
             Tick {
                 x: 0.0,
-                y: bottom - (bottom - top) * s,
-                label: format!("{}%", k * 25),
+                y: bottom - h_of(v),
+                label: pct(v),
             }
         })
         .collect();

@@ -167,6 +167,12 @@ pub struct ScorecardInput<'a> {
     pub grades: &'a DataFrame,
     /// Query list of the run.
     pub query_list: &'a DataFrame,
+    /// Values a county needs for its Benford band (BF001's `min_values`).
+    pub min_benford_values: i64,
+    /// Smallest value tested (BF001's `min_value_thousand_yuan`).
+    pub benford_min_value: f64,
+    /// Enterprises a county needs for its Benford band (BF001's `min_enterprises`).
+    pub min_benford_enterprises: i64,
 }
 
 /// Builds the scorecard.
@@ -421,7 +427,28 @@ pub fn build(input: &ScorecardInput<'_>, s: &Values) -> Result<DataFrame> {
                 .alias("query_sampled"),
         ]);
 
-    let benford = crate::rules::detectors::county_benford(b, p, Digits::First)?;
+    // Benford's test needs enough values (BF001's `min_values`): below, no band.
+    let min_values = input.min_benford_values;
+    let benford =
+        crate::rules::detectors::county_benford(b, p, Digits::First, input.benford_min_value)?;
+    let benford = if benford.height() > 0 {
+        benford
+            .lazy()
+            .with_column(
+                when(
+                    col("n")
+                        .gt_eq(lit(min_values))
+                        .and(col("enterprises").gt_eq(lit(input.min_benford_enterprises))),
+                )
+                .then(col("band"))
+                .otherwise(lit(NULL).cast(DataType::String))
+                .alias("band"),
+            )
+            .collect()
+            .map_err(pe)?
+    } else {
+        benford
+    };
     let benford = if benford.height() == 0 {
         DataFrame::new(
             0,
@@ -591,10 +618,15 @@ pub fn build(input: &ScorecardInput<'_>, s: &Values) -> Result<DataFrame> {
                 .cast(DataType::UInt32)
                 .alias("rank"),
         )
+        // The lowest `bottom_n` counties, but never all of them: with n counties
+        // at most n − 1 are named.
         .with_column(
-            col("rank")
-                .gt(col("rank").max() - lit(bottom_n as u32))
-                .alias("bottom3"),
+            (col("rank")
+                .cast(DataType::Int64)
+                .gt(col("rank").max().cast(DataType::Int64)
+                    - (col("rank").max().cast(DataType::Int64) - lit(1i64))
+                        .clip_max(lit(bottom_n))))
+            .alias("bottom3"),
         )
         .select([
             col("county_code"),

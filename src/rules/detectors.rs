@@ -59,13 +59,23 @@ const HB_PARAMS: &[ParamSpec] = &[
     ),
 ];
 
-const BENFORD_PARAMS: &[ParamSpec] = &[int(
-    "min_values",
-    300,
-    Some(10.0),
-    None,
-    "counties with fewer values are not judged",
-)];
+const BENFORD_PARAMS: &[ParamSpec] = &[
+    int("min_values", 300, Some(10.0), None, "counties with fewer values are not judged"),
+    int(
+        "min_enterprises",
+        100,
+        Some(1.0),
+        None,
+        "counties with fewer enterprises contributing are not judged: an enterprise's months share their leading digit, so the values are not independent",
+    ),
+    num(
+        "min_value_thousand_yuan",
+        10000.0,
+        Some(0.0),
+        None,
+        "only values from this size are tested: above-size enterprises start near 1,700 a month, so the first full decade above that threshold begins at 10,000",
+    ),
+];
 
 /// The detector rules.
 pub const RULES: &[RuleDef] = &[
@@ -205,7 +215,11 @@ pub const RULES: &[RuleDef] = &[
         why: t("前两位数字检验能发现集中在某些整数附近的编造数据。", "The two-digit test finds figures clustered on favourite numbers."),
         example: t("MAD 0.0031 → 不符合。", "MAD 0.0031 → nonconformity."),
         remedy: t("区县统计局抽查企业数据来源。", "The county bureau samples enterprises' sources."),
-        params: &[int("min_values", 1000, Some(10.0), None, "counties with fewer values are not judged")],
+                params: &[
+            int("min_values", 1000, Some(10.0), None, "counties with fewer values are not judged"),
+            int("min_enterprises", 100, Some(1.0), None, "counties with fewer enterprises contributing are not judged (see BF001)"),
+            num("min_value_thousand_yuan", 10000.0, Some(0.0), None, "only values from this size are tested (see BF001)"),
+        ],
         kind: Kind::Builtin(benford_two),
     },
 ];
@@ -511,6 +525,7 @@ pub fn county_benford(
     batch: &crate::load::Batch,
     period: Month,
     digits: Digits,
+    min_value: f64,
 ) -> Result<DataFrame> {
     let Some(ind) = batch.table(Table::Industrial) else {
         return Ok(DataFrame::empty());
@@ -533,23 +548,43 @@ pub fn county_benford(
             [col("eid")],
             JoinArgs::new(JoinType::Inner),
         )
-        .select([col("county_code"), col("gross_output")])
+        .select([col("county_code"), col("eid"), col("gross_output")])
+        .filter(col("gross_output").gt_eq(lit(min_value)))
         .collect()
         .map_err(pe)?;
     let counties = strings(&df, "county_code")?;
     let values = f64s(&df, "gross_output")?;
-    let mut by: std::collections::BTreeMap<String, Vec<f64>> = std::collections::BTreeMap::new();
-    for (c, v) in counties.into_iter().zip(values) {
-        if let Some(v) = v {
-            by.entry(c).or_default().push(v);
+    let eids: Vec<Option<u32>> = df
+        .column("eid")
+        .map_err(pe)?
+        .u32()
+        .map_err(pe)?
+        .iter()
+        .collect();
+    type Acc = (Vec<f64>, std::collections::BTreeSet<u32>);
+    let mut by: std::collections::BTreeMap<String, Acc> = std::collections::BTreeMap::new();
+    for ((c, v), e) in counties.into_iter().zip(values).zip(eids) {
+        if let (Some(v), Some(e)) = (v, e) {
+            let a = by.entry(c).or_default();
+            a.0.push(v);
+            a.1.insert(e);
         }
     }
-    let (mut code, mut n, mut mad, mut band, mut band_zh, mut chi2, mut pv) =
-        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
-    for (c, v) in by {
+    let (mut code, mut n, mut ents, mut mad, mut band, mut band_zh, mut chi2, mut pv) = (
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+    );
+    for (c, (v, es)) in by {
         if let Some(r) = benford::test(&v, digits) {
             code.push(c);
             n.push(r.n as u32);
+            ents.push(es.len() as u32);
             mad.push(r.mad);
             band.push(r.conformity.as_str());
             band_zh.push(r.conformity.zh());
@@ -563,6 +598,7 @@ pub fn county_benford(
         vec![
             Column::new("county_code".into(), code),
             Column::new("n".into(), n),
+            Column::new("enterprises".into(), ents),
             Column::new("mad".into(), mad),
             Column::new("band".into(), band),
             Column::new("band_zh".into(), band_zh),
@@ -575,17 +611,27 @@ pub fn county_benford(
 
 fn benford_rule(ctx: &Ctx<'_>, cfg: &RuleConfig, digits: Digits) -> Result<RuleOutput> {
     let min_values = cfg.int("min_values");
+    let min_ents = cfg.int("min_enterprises");
     let limit = digits.bands()[2];
-    let df = county_benford(ctx.batch, ctx.period, digits)?
-        .lazy()
-        .with_column(
-            when(col("n").gt_eq(lit(min_values)))
-                .then(col("mad").gt(lit(limit)))
-                .otherwise(lit(NULL).cast(DataType::Boolean))
-                .alias("_fails"),
+    let df = county_benford(
+        ctx.batch,
+        ctx.period,
+        digits,
+        cfg.num("min_value_thousand_yuan"),
+    )?
+    .lazy()
+    .with_column(
+        when(
+            col("n")
+                .gt_eq(lit(min_values))
+                .and(col("enterprises").gt_eq(lit(min_ents))),
         )
-        .collect()
-        .map_err(pe)?;
+        .then(col("mad").gt(lit(limit)))
+        .otherwise(lit(NULL).cast(DataType::Boolean))
+        .alias("_fails"),
+    )
+    .collect()
+    .map_err(pe)?;
     let (_, evaluated, not_evaluable) = counts(&df, "_fails")?;
     let failures = keep_true(&df, "_fails")?
         .lazy()

@@ -254,7 +254,24 @@ fn normalise(def: &RuleDef, cfg: &RuleConfig, out: &DataFrame, ctx: &Ctx<'_>) ->
             )
             .drop(by_name(["_county"], true, false));
     }
-    lf.collect().map_err(pe)
+    // A fixed order and rounded numbers: identical runs give identical bytes
+    // whatever the order in which threads summed things.
+    let round6 = |c: &str| col(c).round(6, RoundMode::HalfAwayFromZero);
+    lf.with_columns([round6("value"), round6("threshold"), round6("strength")])
+        .sort_by_exprs(
+            [
+                col("eid"),
+                col("project_id"),
+                col("county_code"),
+                col("period"),
+                col("message"),
+            ],
+            SortMultipleOptions::default()
+                .with_nulls_last(true)
+                .with_maintain_order(true),
+        )
+        .collect()
+        .map_err(pe)
 }
 
 fn missing_tables(def: &RuleDef, batch: &Batch) -> Vec<Table> {

@@ -1,0 +1,275 @@
+//! Grades and the query list: the monthly dynamic adjustment over six months of
+//! chained runs, the weight of size, and the invariants of the list.
+
+mod common;
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::OnceLock;
+
+use polars::prelude::*;
+use proptest::prelude::*;
+use zhibao::model::{uscc, Month};
+
+fn code(serial: u32) -> String {
+    let a = uscc::ALPHABET;
+    let mut body = String::from("MA");
+    let mut n = serial as usize * 6661 + 99;
+    for _ in 0..6 {
+        body.push(a[n % 31] as char);
+        n /= 31;
+    }
+    let check = uscc::org_code_check(body.as_bytes()).unwrap() as char;
+    uscc::complete(&format!("91340102{body}{check}")).unwrap()
+}
+
+/// A batch of 12 enterprises from 2025-01 to `last`, sizes given; `bad(u, m)`
+/// decides whether enterprise `u` reports export delivery above sales in month `m`.
+fn write_batch(dir: &Path, last: &str, sizes: &[f64], bad: impl Fn(usize, &str) -> bool) {
+    std::fs::create_dir_all(dir).unwrap();
+    let ids: Vec<String> = (0..sizes.len() as u32).map(code).collect();
+    let mut e = String::from("uscc,name,county_code,industry_code,entry_period\n");
+    for (i, u) in ids.iter().enumerate() {
+        e.push_str(&format!("{u},企业{i},340102,3670,2020-01\n"));
+    }
+    std::fs::write(dir.join("enterprises.csv"), e).unwrap();
+    let last = Month::parse_strict(last).unwrap();
+    let mut ind = String::from("uscc,period,gross_output,sales_output,export_delivery\n");
+    let mut tax = String::from("uscc,period,taxable_sales\n");
+    let mut m = Month::parse_strict("2025-01").unwrap();
+    while m <= last {
+        for (i, u) in ids.iter().enumerate() {
+            // Never a round figure (IN007), never the same twice (IN006).
+            let g = (sizes[i] * (1.0 + 0.02 * ((i * 7 + m.0 as usize) % 5) as f64) + 7.3).round();
+            let s = (g * 0.97).round();
+            let x = if bad(i, &m.to_string()) {
+                s * 1.5
+            } else {
+                s * 0.1
+            };
+            ind.push_str(&format!("{u},{m},{g},{s},{}\n", x.round()));
+            tax.push_str(&format!("{u},{m},{}\n", (s * 1.1).round()));
+        }
+        m = m.plus(1);
+    }
+    std::fs::write(dir.join("industrial.csv"), ind).unwrap();
+    std::fs::write(dir.join("tax.csv"), tax).unwrap();
+}
+
+fn grade_of(out: &Path, u: &str) -> (String, f64) {
+    let g = common::read_parquet(&out.join("grades.parquet"));
+    let us = common::col_str(&g, "uscc");
+    let gr = common::col_str(&g, "grade");
+    let sc: Vec<Option<f64>> = g.column("score").unwrap().f64().unwrap().iter().collect();
+    let i = us.iter().position(|x| x.as_deref() == Some(u)).unwrap();
+    (gr[i].clone().unwrap(), sc[i].unwrap())
+}
+
+/// Enterprise 0 reports an impossible figure in January 2026 and corrects it in
+/// February; the months are audited one after the other, each with the grades of
+/// the month before. The grade is red at once, holds for three clean months, then
+/// falls one step every three clean months.
+#[test]
+fn six_months_of_dynamic_adjustment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sizes = vec![3000.0; 12];
+    let target = code(0);
+    let mut previous: Option<std::path::PathBuf> = None;
+    let mut held = Vec::new();
+    for month in [
+        "2026-01", "2026-02", "2026-03", "2026-04", "2026-05", "2026-06", "2026-07",
+    ] {
+        let data = tmp.path().join(format!("data-{month}"));
+        // January's figure is wrong only in January's own batch; later batches
+        // carry the corrected figure.
+        write_batch(&data, month, &sizes, |i, m| {
+            i == 0 && m == "2026-01" && month == "2026-01"
+        });
+        let out = tmp.path().join(format!("out-{month}"));
+        let mut o = common::audit_opts(&data, &out, 1);
+        o.previous_grades = previous.clone();
+        zhibao::audit::run(&o).unwrap();
+        held.push(grade_of(&out, &target).0);
+        previous = Some(out.join("grades.parquet"));
+    }
+    assert_eq!(
+        held,
+        ["red", "red", "red", "yellow", "yellow", "yellow", "green"]
+    );
+    // The history letters of the year are carried from month to month.
+    let g = common::read_parquet(&tmp.path().join("out-2026-07/grades.parquet"));
+    let us = common::col_str(&g, "uscc");
+    let h = common::col_str(&g, "grade_history");
+    let i = us
+        .iter()
+        .position(|x| x.as_deref() == Some(target.as_str()))
+        .unwrap();
+    assert_eq!(h[i].as_deref(), Some("RRRYYYG"));
+}
+
+/// Without previous grades the state is rebuilt from the data: a run whose data
+/// still shows the January error grades every month from January on.
+#[test]
+fn a_first_run_rebuilds_the_state_from_the_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sizes = vec![3000.0; 12];
+    let data = tmp.path().join("data");
+    // The error is in December 2025, in the data of this run.
+    write_batch(&data, "2026-02", &sizes, |i, m| i == 0 && m == "2025-12");
+    let out = tmp.path().join("out");
+    zhibao::audit::run(&common::audit_opts(&data, &out, 1)).unwrap();
+    // December's hard finding: red in December, January, February (held).
+    assert_eq!(grade_of(&out, &code(0)).0, "red");
+    let summary = std::fs::read_to_string(out.join("summary.json")).unwrap();
+    assert!(summary.contains("rebuilt from the data"), "{summary}");
+}
+
+#[test]
+fn the_same_error_ranks_higher_at_a_large_enterprise() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut sizes = vec![3000.0; 12];
+    sizes[1] = 60_000.0; // large
+    sizes[2] = 800.0; // small
+    let data = tmp.path().join("data");
+    write_batch(&data, "2026-09", &sizes, |i, m| {
+        (i == 1 || i == 2) && m == "2026-09"
+    });
+    let out = tmp.path().join("out");
+    zhibao::audit::run(&common::audit_opts(&data, &out, 1)).unwrap();
+    let (g_large, s_large) = grade_of(&out, &code(1));
+    let (g_small, s_small) = grade_of(&out, &code(2));
+    assert_eq!((g_large.as_str(), g_small.as_str()), ("red", "red"));
+    assert!(s_large > s_small, "{s_large} vs {s_small}");
+    let ql = common::read_csv(&out.join("query_list.csv"));
+    let rank = |u: &str| {
+        ql.iter()
+            .find(|r| r["uscc"] == u)
+            .map(|r| r["rank"].parse::<u32>().unwrap())
+            .unwrap()
+    };
+    assert!(rank(&code(1)) < rank(&code(2)));
+}
+
+struct Graded {
+    batch: zhibao::load::Batch,
+    findings: DataFrame,
+    grades: DataFrame,
+}
+
+/// One generated batch, checked and graded once for all the property cases.
+fn graded() -> &'static Graded {
+    static G: OnceLock<Graded> = OnceLock::new();
+    G.get_or_init(|| {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("b");
+        let mut o = zhibao::generate::GenOptions::new(&data, 2000);
+        o.seed = 3;
+        o.other_families = false;
+        zhibao::generate::generate(&o).unwrap();
+        let batch = zhibao::load::load(&data, &Default::default()).unwrap();
+        let pipeline = zhibao::pipeline::Pipeline::builtin();
+        let checked = zhibao::rules::run(&batch, &pipeline).unwrap();
+        let s = pipeline.section("grading");
+        let scored = zhibao::grade::score(&batch, &checked, s).unwrap();
+        let grades = zhibao::grade::apply(scored, &Default::default(), s).unwrap();
+        // Keep the data alive for the process: the batch holds no file handles.
+        std::mem::forget(tmp);
+        Graded {
+            batch,
+            findings: checked.findings,
+            grades,
+        }
+    })
+}
+
+fn list(seed: u64, capacity: Option<usize>, yellow_rate: f64) -> DataFrame {
+    let g = graded();
+    let mut p = zhibao::pipeline::Pipeline::builtin();
+    let text = format!("[query_list]\nyellow_sample_rate = {yellow_rate}\n");
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("p.toml");
+    std::fs::write(
+        &f,
+        format!("[pipeline]\ninclude = [\"default.toml\"]\n\n{text}"),
+    )
+    .unwrap();
+    p = zhibao::pipeline::Pipeline::load(&f).unwrap_or(p);
+    zhibao::rank::query_list(
+        &zhibao::rank::RankInput {
+            batch: &g.batch,
+            findings: &g.findings,
+            grades: &g.grades,
+            seed,
+            capacity,
+        },
+        p.section("query_list"),
+    )
+    .unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, .. ProptestConfig::default() })]
+
+    /// The list is a ranking (1..n, each enterprise once), every line has a soft or
+    /// hard finding or was drawn at random, red comes before yellow, and the same
+    /// seed gives the same list.
+    #[test]
+    fn the_query_list_is_a_ranking(seed in 0u64..1000, cap in proptest::option::of(1usize..8), rate in 0.0f64..0.5) {
+        let ql = list(seed, cap, rate);
+        let ranks: Vec<u32> = ql.column("rank").unwrap().u32().unwrap().iter().flatten().collect();
+        prop_assert_eq!(ranks.clone(), (1..=ranks.len() as u32).collect::<Vec<_>>());
+        let us = common::col_str(&ql, "uscc");
+        let set: BTreeSet<_> = us.iter().collect();
+        prop_assert_eq!(set.len(), us.len());
+        let g = graded();
+        let uscc_of = g.batch.uscc_by_eid();
+        let sev = common::col_str(&g.findings, "severity");
+        let eids: Vec<Option<u32>> = g.findings.column("eid").unwrap().u32().unwrap().iter().collect();
+        let mut with_finding: BTreeSet<&str> = BTreeSet::new();
+        for (e, s) in eids.iter().zip(&sev) {
+            if let (Some(e), Some(s)) = (e, s) {
+                if s != "info" {
+                    with_finding.insert(uscc_of[*e as usize].as_str());
+                }
+            }
+        }
+        let sampled: Vec<Option<bool>> = ql.column("sampled").unwrap().bool().unwrap().iter().collect();
+        let grade = common::col_str(&ql, "grade");
+        let mut seen_yellow = false;
+        for i in 0..ql.height() {
+            let u = us[i].as_deref().unwrap();
+            prop_assert!(with_finding.contains(u) || sampled[i] == Some(true), "{u} has no finding and was not sampled");
+            if !sampled[i].unwrap() {
+                if grade[i].as_deref() == Some("yellow") { seen_yellow = true; }
+                if grade[i].as_deref() == Some("red") { prop_assert!(!seen_yellow, "red after yellow"); }
+            }
+        }
+        let again = list(seed, cap, rate);
+        prop_assert!(again.equals(&ql));
+    }
+}
+
+#[test]
+fn another_seed_draws_another_sample() {
+    let a = list(1, Some(1), 0.5);
+    let b = list(2, Some(1), 0.5);
+    let drawn = |df: &DataFrame| -> BTreeSet<String> {
+        let us = common::col_str(df, "uscc");
+        let s: Vec<Option<bool>> = df
+            .column("sampled")
+            .unwrap()
+            .bool()
+            .unwrap()
+            .iter()
+            .collect();
+        us.into_iter()
+            .zip(s)
+            .filter(|(_, s)| *s == Some(true))
+            .filter_map(|(u, _)| u)
+            .collect()
+    };
+    let (da, db) = (drawn(&a), drawn(&b));
+    assert!(!da.is_empty());
+    assert_ne!(da, db);
+    let _: HashMap<u8, u8> = HashMap::new();
+}
