@@ -34,6 +34,8 @@ pub struct AuditOptions {
     pub capacity: Option<usize>,
     /// Replace an `--out` that zhibao did not write.
     pub force: bool,
+    /// A progress display for long stages (the command shows one on a terminal).
+    pub progress: Option<indicatif::ProgressBar>,
 }
 
 /// What an audit produced (also written to `--out`).
@@ -65,7 +67,11 @@ fn letter(g: &str) -> char {
 /// Grades the months before the period under review from the data itself, and
 /// returns the state for the period and each enterprise's history of grades held
 /// from January (one letter per month).
-fn rebuild_state(batch: &Batch, pipeline: &Pipeline) -> Result<(StateMap, HashMap<u32, String>)> {
+fn rebuild_state(
+    batch: &Batch,
+    pipeline: &Pipeline,
+    progress: Option<&indicatif::ProgressBar>,
+) -> Result<(StateMap, HashMap<u32, String>)> {
     let s = pipeline.section("grading");
     let p = batch.period;
     let back = s.int("rebuild_months") as i32;
@@ -75,7 +81,7 @@ fn rebuild_state(batch: &Batch, pipeline: &Pipeline) -> Result<(StateMap, HashMa
     let mut m = start;
     while m < p {
         let b = batch.at(m);
-        let checked = rules::run(&b, pipeline)?;
+        let checked = rules::run_with_progress(&b, pipeline, progress)?;
         let scored = grade::score(&b, &checked, s)?;
         let graded = grade::apply(scored, &state, s)?;
         state = grade::state_of(&graded)?;
@@ -155,6 +161,12 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
 
     let t = Instant::now();
     tracing::info!(data = %opts.data.display(), "Loading the data directory.");
+    let say = |m: &str| {
+        if let Some(pb) = &opts.progress {
+            pb.set_message(m.to_string());
+        }
+    };
+    say("loading the data directory");
     let batch = load::load(
         &opts.data,
         &LoadOptions {
@@ -166,7 +178,7 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
     tracing::info!(period = %p, "Loaded; running the rules.");
 
     let t = Instant::now();
-    let checked: Checked = rules::run(&batch, &pipeline)?;
+    let checked: Checked = rules::run_with_progress(&batch, &pipeline, opts.progress.as_ref())?;
     timings.rules = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
@@ -178,7 +190,7 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
             format!("previous grades from {}", path.display()),
         ),
         None => {
-            let (st, h) = rebuild_state(&batch, &pipeline)?;
+            let (st, h) = rebuild_state(&batch, &pipeline, opts.progress.as_ref())?;
             (
                 st,
                 h,
@@ -192,6 +204,7 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
     timings.state_rebuild = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
+    say("grading");
     let scored = grade::score(&batch, &checked, gs)?;
     let mut graded = grade::apply(scored, &state, gs)?;
     // Grade history of the year: earlier months, then this one.
@@ -226,6 +239,7 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
     timings.grade = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
+    say("ranking the query list");
     let ql = rank::query_list(
         &RankInput {
             batch: &batch,
@@ -239,6 +253,7 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
     timings.rank = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
+    say("writing the scorecard and reports");
     let sc = scorecard::build(
         &scorecard::ScorecardInput {
             batch: &batch,

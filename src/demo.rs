@@ -73,6 +73,7 @@ pub fn run(out: &Path, enterprises: usize, seed: u64) -> Result<Demo> {
         previous_grades: None,
         capacity: None,
         force: false,
+        progress: None,
     })?;
     Ok(Demo { generated, audit })
 }

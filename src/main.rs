@@ -167,6 +167,21 @@ enum Command {
     },
 }
 
+/// A spinner with the current stage on stderr, when stderr is a terminal.
+fn spinner(quiet: bool) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if quiet || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let pb = indicatif::ProgressBar::new_spinner();
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    pb.enable_steady_tick(std::time::Duration::from_millis(120));
+    Some(pb)
+}
+
 fn parse_month(s: &str) -> Result<Month, String> {
     Month::parse_lenient(s).map(|(m, _)| m)
 }
@@ -183,6 +198,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             capacity,
             force,
         } => {
+            let progress = spinner(cli.quiet);
             let opts = zhibao::audit::AuditOptions {
                 data,
                 out,
@@ -192,9 +208,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 previous_grades,
                 capacity,
                 force,
+                progress: progress.clone(),
             };
             let r = zhibao::audit::run(&opts)
-                .with_context(|| format!("auditing {}", opts.data.display()))?;
+                .with_context(|| format!("auditing {}", opts.data.display()));
+            if let Some(pb) = progress {
+                pb.finish_and_clear();
+            }
+            let r = r?;
             if !cli.quiet {
                 print!("{}", zhibao::report::terminal::summary(&r, 10));
             }

@@ -266,6 +266,15 @@ struct CountyRow {
 }
 
 #[derive(Serialize)]
+struct FamilyRow {
+    code: String,
+    labor: String,
+    energy: String,
+    key: String,
+    services: String,
+}
+
+#[derive(Serialize)]
 struct QLine {
     rank: u32,
     name: String,
@@ -370,6 +379,29 @@ pub fn render(input: &PageInput<'_>) -> Result<String> {
         .pipeline
         .section("scorecard")
         .num("min_tax_output_ratio");
+    // Sections of the other report families present in the batch.
+    let (lab, ene, key, svc) = (
+        get_u("labor_findings")?,
+        get_u("energy_findings")?,
+        get_u("key_energy_consumers")?,
+        get_u("services_findings")?,
+    );
+    let present = |ca: &UInt32Chunked| ca.null_count() < ca.len();
+    let families_present = [present(&lab), present(&ene), present(&svc)];
+    let show = |ca: &UInt32Chunked, i: usize| {
+        ca.get(i)
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| "—".into())
+    };
+    let family_rows: Vec<FamilyRow> = (0..sc.height())
+        .map(|i| FamilyRow {
+            code: code.get(i).unwrap_or("").to_string(),
+            labor: show(&lab, i),
+            energy: show(&ene, i),
+            key: show(&key, i),
+            services: show(&svc, i),
+        })
+        .collect();
 
     let n = sc.height();
     let mut counties = Vec::with_capacity(n);
@@ -594,6 +626,10 @@ pub fn render(input: &PageInput<'_>) -> Result<String> {
         volatility => volatility,
         months => month_chart(&input.histories, input.period),
         queries => queries,
+        families => family_rows,
+        has_labor => families_present[0],
+        has_energy => families_present[1],
+        has_services => families_present[2],
         params => params,
     })
     .map_err(|e| Error::Internal {

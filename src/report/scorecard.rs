@@ -157,6 +157,16 @@ fn deadline_seconds(m: Month, day: i64) -> i64 {
         + day * 86_400
 }
 
+/// A per-family count: 0 where the county has none, null when the family's table
+/// was not given (its section of the scorecard is then left out).
+fn family(b: &Batch, t: Table, name: &str) -> Expr {
+    if b.table(t).is_some() {
+        col(name).fill_null(lit(0u32)).alias(name)
+    } else {
+        lit(NULL).cast(DataType::UInt32).alias(name)
+    }
+}
+
 /// What the scorecard is built from.
 pub struct ScorecardInput<'a> {
     /// The batch.
@@ -187,10 +197,25 @@ pub fn build(input: &ScorecardInput<'_>, s: &Values) -> Result<DataFrame> {
         .clone()
         .lazy()
         .filter(col("entry_period").lt_eq(lit(p.0)));
-    let base = ents.clone().group_by([col("county_code")]).agg([col("eid")
-        .count()
-        .cast(DataType::UInt32)
-        .alias("enterprises")]);
+    // Industrial reports are expected from enterprises of the industrial divisions
+    // (mining, manufacturing, utilities: 06–46); services enterprises file theirs.
+    let industrial_division = col("industry_code").str().slice(lit(0), lit(2));
+    let base = ents.clone().group_by([col("county_code")]).agg([
+        col("eid")
+            .count()
+            .cast(DataType::UInt32)
+            .alias("enterprises"),
+        col("eid")
+            .filter(
+                industrial_division
+                    .clone()
+                    .gt_eq(lit("06"))
+                    .and(industrial_division.lt_eq(lit("46"))),
+            )
+            .count()
+            .cast(DataType::UInt32)
+            .alias("expected"),
+    ]);
 
     // Submissions of the period: received, late.
     let deadline = deadline_seconds(p, s.int("deadline_day"));
@@ -259,8 +284,50 @@ pub fn build(input: &ScorecardInput<'_>, s: &Values) -> Result<DataFrame> {
         .clone()
         .lazy()
         .filter(col("eid").is_not_null())
+        .with_column(
+            col("rule_code")
+                .str()
+                .slice(lit(0), lit(2))
+                .alias("_family"),
+        )
         .group_by([col("county_code")])
         .agg([
+            col("eid")
+                .filter(
+                    col("_family")
+                        .eq(lit("LB"))
+                        .and(col("severity").neq(lit("info"))),
+                )
+                .n_unique()
+                .cast(DataType::UInt32)
+                .alias("labor_findings"),
+            col("eid")
+                .filter(
+                    col("_family")
+                        .eq(lit("EN"))
+                        .and(col("severity").neq(lit("info"))),
+                )
+                .n_unique()
+                .cast(DataType::UInt32)
+                .alias("energy_findings"),
+            col("eid")
+                .filter(
+                    col("_family")
+                        .eq(lit("EN"))
+                        .and(col("rule_code").eq(lit("EN003"))),
+                )
+                .n_unique()
+                .cast(DataType::UInt32)
+                .alias("key_energy_consumers"),
+            col("eid")
+                .filter(
+                    col("_family")
+                        .eq(lit("SV"))
+                        .and(col("severity").neq(lit("info"))),
+                )
+                .n_unique()
+                .cast(DataType::UInt32)
+                .alias("services_findings"),
             col("eid")
                 .filter(col("severity").eq(lit("hard")))
                 .n_unique()
@@ -511,10 +578,13 @@ pub fn build(input: &ScorecardInput<'_>, s: &Values) -> Result<DataFrame> {
             col("red").fill_null(lit(0u32)),
             col("yellow").fill_null(lit(0u32)),
             col("green").fill_null(lit(0u32)),
+            family(b, Table::Labor, "labor_findings"),
+            family(b, Table::Energy, "energy_findings"),
+            family(b, Table::Energy, "key_energy_consumers"),
+            family(b, Table::Services, "services_findings"),
         ])
         .with_columns([
-            col("enterprises").alias("expected"),
-            (f("enterprises") - f("received"))
+            (f("expected") - f("received"))
                 .clip_min(lit(0.0))
                 .cast(DataType::UInt32)
                 .alias("missing"),
@@ -661,6 +731,10 @@ pub fn build(input: &ScorecardInput<'_>, s: &Values) -> Result<DataFrame> {
             col("query_lines"),
             col("query_city"),
             col("query_sampled"),
+            col("labor_findings"),
+            col("energy_findings"),
+            col("key_energy_consumers"),
+            col("services_findings"),
         ])
         .collect()
         .map_err(pe)?;

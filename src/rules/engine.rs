@@ -283,11 +283,30 @@ fn missing_tables(def: &RuleDef, batch: &Batch) -> Vec<Table> {
 
 /// Runs every rule of the pipeline.
 pub fn run(batch: &Batch, pipeline: &Pipeline) -> Result<Checked> {
+    run_with_progress(batch, pipeline, None)
+}
+
+/// Runs every rule of the pipeline, showing each on a progress bar.
+pub fn run_with_progress(
+    batch: &Batch,
+    pipeline: &Pipeline,
+    progress: Option<&indicatif::ProgressBar>,
+) -> Result<Checked> {
     let ctx = Ctx::new(batch, pipeline);
     let mut frames: Vec<DataFrame> = Vec::new();
     let mut runs = Vec::new();
-    for cfg in &pipeline.rules {
+    let n = pipeline.rules.len();
+    for (k, cfg) in pipeline.rules.iter().enumerate() {
         let def = cfg.def;
+        if let Some(pb) = progress {
+            pb.set_message(format!(
+                "{} rules {}/{n}: {} {}",
+                batch.period,
+                k + 1,
+                def.code,
+                def.title.zh
+            ));
+        }
         let started = Instant::now();
         let missing = missing_tables(def, batch);
         if !missing.is_empty() {

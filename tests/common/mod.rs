@@ -18,6 +18,7 @@ pub fn audit_opts(data: &Path, out: &Path, seed: u64) -> AuditOptions {
         previous_grades: None,
         capacity: None,
         force: false,
+        progress: None,
     }
 }
 
