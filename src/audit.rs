@@ -75,6 +75,10 @@ fn rebuild_state(
     let s = pipeline.section("grading");
     let p = batch.period;
     let back = s.int("rebuild_months") as i32;
+    if back == 0 {
+        // Rebuilding switched off: every enterprise starts from its computed grade.
+        return Ok((StateMap::new(), HashMap::new()));
+    }
     let start = std::cmp::min(p.plus(-back), p.year_start());
     let mut state = StateMap::new();
     let mut hist: HashMap<u32, String> = HashMap::new();
@@ -194,10 +198,13 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
             (
                 st,
                 h,
-                format!("rebuilt from the data ({} earlier months)", {
-                    let back = gs.int("rebuild_months") as i32;
-                    p.0 - std::cmp::min(p.plus(-back), p.year_start()).0
-                }),
+                match gs.int("rebuild_months") as i32 {
+                    0 => "not rebuilt (rebuild_months = 0): grades of this month alone".to_string(),
+                    back => format!(
+                        "rebuilt from the data ({} earlier months)",
+                        p.0 - std::cmp::min(p.plus(-back), p.year_start()).0
+                    ),
+                },
             )
         }
     };

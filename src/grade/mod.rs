@@ -146,7 +146,7 @@ pub static SETTINGS: Section = Section {
             6,
             Some(0.0),
             Some(24.0),
-            "months graded from the data when no previous grades are given",
+            "months graded from the data when no previous grades are given (at least back to January; 0 = none)",
         ),
     ],
 };

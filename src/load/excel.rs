@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use calamine::{open_workbook_auto, Data, Reader};
+use calamine::{open_workbook_auto_from_rs, Data, Reader};
 
 use super::raw::{expected_columns, map_headings, Cell, EarlyReject, RawColumn, RawFrame};
 use crate::error::{Error, Result};
@@ -45,11 +45,26 @@ fn heading_text(d: &Data) -> String {
 
 /// Reads the first sheet of a workbook.
 pub fn read(path: &Path, spec: &'static TableSpec, supplied: &[&str]) -> Result<RawFrame> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    read_bytes(path, spec, supplied, bytes)
+}
+
+/// Reads the first sheet of a workbook given as bytes, as if from `path`.
+pub fn read_bytes(
+    path: &Path,
+    spec: &'static TableSpec,
+    supplied: &[&str],
+    bytes: Vec<u8>,
+) -> Result<RawFrame> {
     let excel_err = |message: String| Error::Excel {
         path: path.to_path_buf(),
         message,
     };
-    let mut wb = open_workbook_auto(path).map_err(|e| excel_err(e.to_string()))?;
+    let mut wb = open_workbook_auto_from_rs(std::io::Cursor::new(bytes))
+        .map_err(|e| excel_err(e.to_string()))?;
     let range = match wb.worksheet_range_at(0) {
         Some(Ok(r)) => r,
         Some(Err(e)) => return Err(excel_err(e.to_string())),

@@ -679,3 +679,28 @@ pub fn read_generic(path: &Path) -> Result<(Vec<String>, Vec<Vec<Option<String>>
     }
     Ok((headings, cols))
 }
+
+/// Reads and types one file's bytes as a file of `table`, without the register
+/// or the other tables (for the fuzz targets and property tests): rows read and
+/// rows rejected. Never panics; an unusable file is an error.
+pub fn read_and_type(table: Table, format: Format, bytes: Vec<u8>) -> Result<(u64, u64)> {
+    let spec = table.spec();
+    let path = Path::new("input");
+    let frame = match format {
+        Format::Csv => csv::read_bytes(path, spec, &[], bytes)?.0,
+        Format::Excel => excel::read_bytes(path, spec, &[], bytes)?,
+        Format::Parquet => {
+            return Err(Error::Usage(
+                "read_and_type takes CSV or Excel bytes".to_string(),
+            ));
+        }
+    };
+    let mut repairs = Repairs::new();
+    let mut bad: std::collections::BTreeSet<usize> = std::collections::BTreeSet::new();
+    for (col, raw) in &frame.columns {
+        for r in parse_column(col, raw, None, &mut repairs).rejected {
+            bad.insert(r.pos);
+        }
+    }
+    Ok((frame.rows_read(), (frame.rejects.len() + bad.len()) as u64))
+}

@@ -320,6 +320,11 @@ impl Pipeline {
         )
     }
 
+    /// Parses pipeline text (includes resolve to the built-in packs).
+    pub fn from_text(name: &str, text: &str) -> Result<Pipeline, PipelineErrors> {
+        Pipeline::parse(name, None, text, name)
+    }
+
     /// Loads a pipeline file from disk.
     pub fn load(path: &Path) -> Result<Pipeline, PipelineErrors> {
         let text = std::fs::read_to_string(path).map_err(|e| {
