@@ -178,12 +178,19 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
         },
     )?;
     timings.load = t.elapsed().as_secs_f64();
+    let mark = |stage: &str, timings: &mut Timings| {
+        if let Some(mb) = peak_rss_mb() {
+            timings.peak_rss_mb.insert(stage.to_string(), mb);
+        }
+    };
+    mark("load", &mut timings);
     let p = batch.period;
     tracing::info!(period = %p, "Loaded; running the rules.");
 
     let t = Instant::now();
     let checked: Checked = rules::run_with_progress(&batch, &pipeline, opts.progress.as_ref())?;
     timings.rules = t.elapsed().as_secs_f64();
+    mark("rules", &mut timings);
 
     let t = Instant::now();
     let gs = pipeline.section("grading");
@@ -244,6 +251,7 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
         .with_column(Column::new("grade_history".into(), hist_col))
         .map_err(pe("grade"))?;
     timings.grade = t.elapsed().as_secs_f64();
+    mark("grade", &mut timings);
 
     let t = Instant::now();
     say("ranking the query list");
@@ -313,10 +321,28 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
         path: staging.file("scorecard.html"),
         message: e.to_string(),
     })?;
+    // The workbook is for reading: its findings sheet holds the findings of the
+    // enterprises on the query list and the county findings (all of them are in
+    // findings.parquet).
+    let listed = ql_out
+        .column("uscc")
+        .map_err(pe("report"))?
+        .as_materialized_series()
+        .clone();
+    let findings_listed = findings_out
+        .clone()
+        .lazy()
+        .filter(
+            col("uscc")
+                .is_in(lit(listed).implode(false), false)
+                .or(col("level").eq(lit("county"))),
+        )
+        .collect()
+        .map_err(pe("report"))?;
     report::xlsx::write_report(
         &ql_out,
         &sc_out,
-        &findings_out,
+        &findings_listed,
         &batch.quarantine,
         p,
         &staging.file("report.xlsx"),
@@ -402,6 +428,7 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
             .insert(r.code.to_string(), (r.seconds * 1000.0).round() / 1000.0);
     }
     timings.report = t.elapsed().as_secs_f64();
+    mark("report", &mut timings);
     timings.total = t0.elapsed().as_secs_f64();
     for v in [
         &mut timings.load,

@@ -96,27 +96,23 @@ pub fn leading(x: f64, digits: Digits) -> Option<u32> {
         return None;
     }
     let width = match digits {
-        Digits::First => 1,
-        Digits::FirstTwo => 2,
+        Digits::First => 0,
+        Digits::FirstTwo => 1,
     };
-    // Scientific notation is exact about the leading digits (no log10 rounding).
-    let s = format!("{x:e}");
-    let (m, e) = s.split_once('e')?;
-    let mantissa: String = m
-        .chars()
-        .filter(|c| c.is_ascii_digit())
-        .take(width)
-        .collect();
-    let exp: i32 = e.parse().ok()?;
+    let exp = x.log10().floor() as i32;
     if digits == Digits::FirstTwo && exp < 1 {
         return None;
     }
-    let d: u32 = mantissa.parse().ok()?;
-    if digits == Digits::FirstTwo && d < 10 {
-        // A value like 20 has mantissa "2": pad with the implied zero.
-        return Some(d * 10);
+    let scaled = x / 10f64.powi(exp - width);
+    let mut d = scaled.floor() as i64;
+    // log10 can land one decade off at exact powers of ten; correct for it.
+    let (lo, hi) = if width == 0 { (1, 9) } else { (10, 99) };
+    if d > hi {
+        d /= 10;
+    } else if d < lo {
+        d = (scaled * 10.0).floor() as i64;
     }
-    Some(d)
+    (lo..=hi).contains(&d).then_some(d as u32)
 }
 
 /// Tests values against Benford's law; None when no value has a leading digit.
@@ -180,6 +176,19 @@ mod tests {
         assert_eq!(leading(20.0, Digits::FirstTwo), Some(20));
         assert_eq!(leading(1000.0, Digits::FirstTwo), Some(10));
         assert_eq!(leading(7.0, Digits::FirstTwo), None);
+        for (x, d1, d2) in [
+            (1e15, 1, 10),
+            (999.999, 9, 99),
+            (0.1, 1, 0),
+            (123456.0, 1, 12),
+            (10.0, 1, 10),
+            (99.99, 9, 99),
+        ] {
+            assert_eq!(leading(x, Digits::First), Some(d1), "{x}");
+            if d2 > 0 {
+                assert_eq!(leading(x, Digits::FirstTwo), Some(d2), "{x}");
+            }
+        }
         assert_eq!(leading(-5.0, Digits::First), None);
     }
 

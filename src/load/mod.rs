@@ -293,128 +293,178 @@ fn read_file(t: Table, f: &SourceFile) -> Result<(RawFrame, Option<&'static str>
                 let n = frame.rows.len();
                 frame
                     .columns
-                    .push((col, RawColumn::Cells(vec![Cell::Text(v.clone()); n])));
+                    .push((col, RawColumn::Constant(Cell::Text(v.clone()), n)));
             }
         }
     }
     Ok((frame, enc))
 }
 
-/// Reads, types and concatenates the files of one table. For the register, the
-/// USCCs of rows rejected for another column are returned with their reason, so
-/// that the submissions of those enterprises can say why they are not recognised.
+/// One file, read and typed.
+struct FileLoad {
+    df: DataFrame,
+    info: FileInfo,
+    quarantine: Vec<QuarantineRow>,
+    repairs: Repairs,
+    rejected_keys: Vec<(String, String)>,
+}
+
+/// Reads and types one file of a table.
+fn load_file(
+    t: Table,
+    f: &SourceFile,
+    file_idx: usize,
+    register: Option<&Register>,
+) -> Result<FileLoad> {
+    let spec = t.spec();
+    let (frame, enc) = read_file(t, f)?;
+    let read = frame.rows_read();
+    let mut repairs = Repairs::new();
+    for (k, n) in &frame.repairs {
+        *repairs.entry(k).or_default() += n;
+    }
+    let mut quarantine: Vec<QuarantineRow> = frame
+        .rejects
+        .iter()
+        .map(|r| QuarantineRow {
+            table: t,
+            file: f.rel.clone(),
+            row: r.row,
+            column: r.column.clone(),
+            value: r.value.clone(),
+            reason: r.reason.clone(),
+        })
+        .collect();
+    let mut rejected_keys = Vec::new();
+
+    // Type every contract column; optional ones the file lacks become nulls.
+    let n = frame.rows.len();
+    let mut first_error: HashMap<usize, (&'static str, String, String)> = HashMap::new();
+    let mut cols: Vec<Column> = Vec::with_capacity(spec.columns.len() + 2);
+    for col in spec.columns {
+        let as_eid = col.kind == Kind::Uscc && register.is_some();
+        match frame.columns.iter().find(|(c, _)| c.name == col.name) {
+            Some((_, raw)) => {
+                let typed = parse_column(col, raw, register, &mut repairs);
+                for r in typed.rejected {
+                    first_error
+                        .entry(r.pos)
+                        .or_insert((col.name, r.value, r.reason));
+                }
+                cols.push(typed.series.into_column());
+            }
+            None => {
+                let name = if as_eid { "eid" } else { col.name };
+                cols.push(Column::full_null(
+                    name.into(),
+                    n,
+                    &dtype_of(col.kind, as_eid),
+                ));
+            }
+        }
+    }
+    cols.push(Column::new_scalar(
+        "_file".into(),
+        Scalar::from(file_idx as u32),
+        n,
+    ));
+    cols.push(Column::new("_row".into(), frame.rows));
+    let df = DataFrame::new(n, cols).map_err(|e| Error::polars("load", e))?;
+    let df = if first_error.is_empty() {
+        df
+    } else {
+        let mut errs: Vec<_> = first_error.into_iter().collect();
+        errs.sort_by_key(|(pos, _)| *pos);
+        let mut keep = vec![true; n];
+        let usccs = (t == Table::Enterprises)
+            .then(|| df.column("uscc").ok().and_then(|c| c.str().ok().cloned()))
+            .flatten();
+        let rows = df
+            .column("_row")
+            .map_err(|e| Error::polars("load", e))?
+            .u32()
+            .map_err(|e| Error::polars("load", e))?
+            .clone();
+        for (pos, (col, value, reason)) in errs {
+            keep[pos] = false;
+            if let Some(u) = usccs.as_ref().and_then(|u| u.get(pos)) {
+                rejected_keys.push((u.to_string(), format!("{col}: {reason}")));
+            }
+            quarantine.push(QuarantineRow {
+                table: t,
+                file: f.rel.clone(),
+                row: rows.get(pos).unwrap_or(0),
+                column: col.to_string(),
+                value,
+                reason,
+            });
+        }
+        let mask = BooleanChunked::from_slice("keep".into(), &keep);
+        df.filter(&mask).map_err(|e| Error::polars("load", e))?
+    };
+    let info = FileInfo {
+        file: f.rel.clone(),
+        format: match f.format {
+            Format::Csv => "csv",
+            Format::Parquet => "parquet",
+            Format::Excel => "excel",
+        },
+        encoding: enc,
+        rows_read: read,
+    };
+    Ok(FileLoad {
+        df,
+        info,
+        quarantine,
+        repairs,
+        rejected_keys,
+    })
+}
+
+/// Reads, types and concatenates the files of one table (several files in
+/// parallel). For the register, the USCCs of rows rejected for another column are
+/// returned with their reason, so that the submissions of those enterprises can say
+/// why they are not recognised.
 fn load_table(
     t: Table,
     files: &[SourceFile],
     register: Option<&Register>,
     quarantine: &mut Vec<QuarantineRow>,
 ) -> Result<(DataFrame, TableStats, Vec<(String, String)>)> {
-    let mut rejected_keys = Vec::new();
-    let spec = t.spec();
+    use rayon::prelude::*;
+    let loads: Vec<Result<FileLoad>> = files
+        .par_iter()
+        .enumerate()
+        .map(|(i, f)| load_file(t, f, i, register))
+        .collect();
     let mut st = TableStats {
         present: true,
         ..Default::default()
     };
     let mut repairs = Repairs::new();
-    let mut frames: Vec<DataFrame> = Vec::new();
-    for (file_idx, f) in files.iter().enumerate() {
-        let (frame, enc) = read_file(t, f)?;
-        let read = frame.rows_read();
-        st.rows_read += read;
-        st.files.push(FileInfo {
-            file: f.rel.clone(),
-            format: match f.format {
-                Format::Csv => "csv",
-                Format::Parquet => "parquet",
-                Format::Excel => "excel",
-            },
-            encoding: enc,
-            rows_read: read,
-        });
-        for (k, n) in &frame.repairs {
+    let mut rejected_keys = Vec::new();
+    let mut frames: Vec<DataFrame> = Vec::with_capacity(loads.len());
+    for l in loads {
+        let l = l?;
+        st.rows_read += l.info.rows_read;
+        st.rows_quarantined += l.quarantine.len() as u64;
+        st.files.push(l.info);
+        quarantine.extend(l.quarantine);
+        for (k, n) in l.repairs {
             *repairs.entry(k).or_default() += n;
         }
-        for r in &frame.rejects {
-            quarantine.push(QuarantineRow {
-                table: t,
-                file: f.rel.clone(),
-                row: r.row,
-                column: r.column.clone(),
-                value: r.value.clone(),
-                reason: r.reason.clone(),
-            });
-        }
-        st.rows_quarantined += frame.rejects.len() as u64;
-
-        // Type every contract column; optional ones the file lacks become nulls.
-        let n = frame.rows.len();
-        let mut first_error: HashMap<usize, (&'static str, String, String)> = HashMap::new();
-        let mut cols: Vec<Column> = Vec::with_capacity(spec.columns.len() + 2);
-        for col in spec.columns {
-            let as_eid = col.kind == Kind::Uscc && register.is_some();
-            match frame.columns.iter().find(|(c, _)| c.name == col.name) {
-                Some((_, raw)) => {
-                    let typed = parse_column(col, raw, register, &mut repairs);
-                    for r in typed.rejected {
-                        first_error
-                            .entry(r.pos)
-                            .or_insert((col.name, r.value, r.reason));
-                    }
-                    cols.push(typed.series.into_column());
-                }
-                None => {
-                    let name = if as_eid { "eid" } else { col.name };
-                    cols.push(Column::full_null(
-                        name.into(),
-                        n,
-                        &dtype_of(col.kind, as_eid),
-                    ));
-                }
-            }
-        }
-        cols.push(Column::new("_file".into(), vec![file_idx as u32; n]));
-        cols.push(Column::new("_row".into(), frame.rows.clone()));
-        let df = DataFrame::new(n, cols).map_err(|e| Error::polars("load", e))?;
-        let df = if first_error.is_empty() {
-            df
-        } else {
-            let mut errs: Vec<_> = first_error.into_iter().collect();
-            errs.sort_by_key(|(pos, _)| *pos);
-            let mut keep = vec![true; n];
-            let usccs = (t == Table::Enterprises)
-                .then(|| df.column("uscc").ok().and_then(|c| c.str().ok().cloned()))
-                .flatten();
-            for (pos, (col, value, reason)) in errs {
-                keep[pos] = false;
-                if let Some(u) = usccs.as_ref().and_then(|u| u.get(pos)) {
-                    rejected_keys.push((u.to_string(), format!("{col}: {reason}")));
-                }
-                quarantine.push(QuarantineRow {
-                    table: t,
-                    file: f.rel.clone(),
-                    row: frame.rows[pos],
-                    column: col.to_string(),
-                    value,
-                    reason,
-                });
-                st.rows_quarantined += 1;
-            }
-            let mask = BooleanChunked::from_slice("keep".into(), &keep);
-            df.filter(&mask).map_err(|e| Error::polars("load", e))?
-        };
-        frames.push(df);
+        rejected_keys.extend(l.rejected_keys);
+        frames.push(l.df);
     }
-    let mut df = match frames.len() {
-        0 => unreachable!("load_table is called with at least one file"),
-        _ => {
-            let mut it = frames.into_iter();
-            let mut first = it.next().expect("one frame");
-            for f in it {
-                first.vstack_mut(&f).map_err(|e| Error::polars("load", e))?;
-            }
-            first
-        }
-    };
+    let mut it = frames.into_iter();
+    let mut df = it
+        .next()
+        .expect("load_table is called with at least one file");
+    for f in it {
+        df.vstack_mut_owned(f)
+            .map_err(|e| Error::polars("load", e))?;
+    }
+    // One contiguous chunk per column: every rule reads these tables many times.
     df.rechunk_mut();
     st.rows_accepted = df.height() as u64;
     st.repairs = repairs
@@ -453,6 +503,75 @@ fn public_name(col: &str) -> &str {
     }
 }
 
+/// `eid << 32 | period` (or year) for the tables keyed by enterprise and time.
+fn numeric_key(df: &DataFrame, t: Table) -> Result<Option<Series>> {
+    let pe = |e| Error::polars("load", e);
+    let second = match key_columns(t) {
+        ["eid", second] => *second,
+        _ => return Ok(None),
+    };
+    let out = df
+        .clone()
+        .lazy()
+        .select([((col("eid").cast(DataType::UInt64) * lit(1u64 << 32))
+            + col(second).cast(DataType::UInt32).cast(DataType::UInt64))
+        .alias("_key")])
+        .collect()
+        .map_err(pe)?;
+    Ok(Some(
+        out.column("_key")
+            .map_err(pe)?
+            .as_materialized_series()
+            .clone(),
+    ))
+}
+
+/// Sorts a frame with `eid` and `period` (or `year`) by enterprise and time, for
+/// the computations that read each enterprise's months in order.
+pub fn sort_by_key(df: DataFrame, t: Table) -> Result<DataFrame> {
+    let pe = |e| Error::polars("load", e);
+    // Monthly files read in path order (Hive folders) already come in month order:
+    // then a stable counting sort by enterprise gives enterprise-and-month order in
+    // two linear passes.
+    if key_columns(t) == ["eid", "period"] && df.height() > 0 {
+        let periods = df.column("period").map_err(pe)?.i32().map_err(pe)?;
+        let ordered = periods
+            .iter()
+            .zip(periods.iter().skip(1))
+            .all(|(a, b)| a <= b);
+        let eids = df.column("eid").map_err(pe)?.u32().map_err(pe)?;
+        if ordered && eids.null_count() == 0 {
+            let n_ent = eids.max().unwrap_or(0) as usize + 1;
+            let mut start = vec![0usize; n_ent + 1];
+            for e in eids.iter().flatten() {
+                start[e as usize + 1] += 1;
+            }
+            for k in 1..=n_ent {
+                start[k] += start[k - 1];
+            }
+            let mut idx = vec![0 as IdxSize; df.height()];
+            for (i, e) in eids.iter().flatten().enumerate() {
+                let slot = &mut start[e as usize];
+                idx[*slot] = i as IdxSize;
+                *slot += 1;
+            }
+            return df.take(&IdxCa::from_vec("idx".into(), idx)).map_err(pe);
+        }
+    }
+    match numeric_key(&df, t)? {
+        Some(k) => {
+            let idx = k.arg_sort(SortOptions::default().with_multithreaded(true));
+            df.take(&idx).map_err(pe)
+        }
+        None => df
+            .sort(
+                key_columns(t).iter().copied(),
+                SortMultipleOptions::default().with_maintain_order(true),
+            )
+            .map_err(pe),
+    }
+}
+
 /// Keeps one copy of each key (see the module docs) and quarantines the others.
 fn dedup(
     df: DataFrame,
@@ -462,11 +581,42 @@ fn dedup(
 ) -> Result<(DataFrame, Vec<QuarantineRow>)> {
     let pe = |e| Error::polars("load", e);
     let key = key_columns(t);
-    let dup = df
-        .select(key.iter().copied())
-        .map_err(pe)?
-        .is_duplicated()
-        .map_err(pe)?;
+    // Enterprise-month tables: a table of the cells seen finds duplicates in one
+    // pass; only when there are some does the general path below run.
+    if let ["eid", second] = key_columns(t) {
+        let eids = df.column("eid").map_err(pe)?.u32().map_err(pe)?;
+        let times = df.column(second).map_err(pe)?.i32().map_err(pe)?;
+        let (lo, hi) = (times.min().unwrap_or(0), times.max().unwrap_or(0));
+        let n_ent = eids.max().map(|m| m as usize + 1).unwrap_or(0);
+        let cells = n_ent.saturating_mul((hi - lo) as usize + 1);
+        if eids.null_count() == 0 && times.null_count() == 0 && cells <= 400_000_000 {
+            let mut seen = vec![false; cells];
+            let mut any = false;
+            for (e, m) in eids.iter().flatten().zip(times.iter().flatten()) {
+                let k = (m - lo) as usize * n_ent + e as usize;
+                if seen[k] {
+                    any = true;
+                    break;
+                }
+                seen[k] = true;
+            }
+            if !any {
+                return Ok((df, Vec::new()));
+            }
+        }
+    }
+    let dup = match numeric_key(&df, t)? {
+        // One u64 per row hashes much faster than two columns.
+        Some(k) => DataFrame::new(k.len(), vec![k.into_column()])
+            .map_err(pe)?
+            .is_duplicated()
+            .map_err(pe)?,
+        None => df
+            .select(key.iter().copied())
+            .map_err(pe)?
+            .is_duplicated()
+            .map_err(pe)?,
+    };
     if !dup.any() {
         return Ok((df, Vec::new()));
     }
@@ -612,7 +762,7 @@ fn build_register(
 ) -> Result<Register> {
     let pe = |e| Error::polars("load", e);
     let ca = enterprises.column("uscc").map_err(pe)?.str().map_err(pe)?;
-    let mut ids = HashMap::with_capacity(ca.len());
+    let mut ids = PlHashMap::with_capacity(ca.len());
     for (i, u) in ca.iter().enumerate() {
         if let Some(u) = u {
             ids.insert(u.to_string(), i as u32);

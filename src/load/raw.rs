@@ -48,6 +48,8 @@ pub enum RawColumn {
     Cells(Vec<Cell>),
     /// A typed column from Parquet.
     Series(Series),
+    /// One value for every row (a Hive folder's `key=value`).
+    Constant(Cell, usize),
 }
 
 impl RawColumn {
@@ -56,6 +58,7 @@ impl RawColumn {
         match self {
             RawColumn::Cells(c) => c.len(),
             RawColumn::Series(s) => s.len(),
+            RawColumn::Constant(_, n) => *n,
         }
     }
 

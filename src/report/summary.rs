@@ -90,6 +90,16 @@ pub struct Timings {
     pub total: f64,
     /// Per rule.
     pub per_rule: BTreeMap<String, f64>,
+    /// Peak resident memory (MB) at the end of each stage, where the system tells.
+    pub peak_rss_mb: BTreeMap<String, u64>,
+}
+
+/// The process's peak resident memory so far, in MB (Linux; `None` elsewhere).
+pub fn peak_rss_mb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024)
 }
 
 /// The whole summary.

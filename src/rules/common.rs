@@ -150,17 +150,56 @@ pub fn keep_true(df: &DataFrame, name: &str) -> Result<DataFrame> {
     df.filter(&mask).map_err(pe)
 }
 
-/// Adds the enterprise's `division`, `industry_code`, `county_code` and
-/// `entry_period` to a frame with `eid`.
-pub fn with_enterprise(ctx: &Ctx<'_>, lf: LazyFrame) -> Result<LazyFrame> {
-    let e = ctx.enterprises()?.lazy().select([
-        col("eid"),
-        col("division"),
-        col("industry_code"),
-        col("county_code"),
-        col("entry_period"),
-    ]);
-    Ok(lf.join(e, [col("eid")], [col("eid")], JoinArgs::new(JoinType::Left)))
+/// Adds columns of the enterprise (`division`, `industry_code`, `county_code`,
+/// `entry_period`) to a frame with `eid`.
+///
+/// The enterprise id is the row of the register, so the columns are gathered by
+/// position rather than joined.
+pub fn with_enterprise(ctx: &Ctx<'_>, lf: LazyFrame, columns: &[&str]) -> Result<LazyFrame> {
+    let df = lf.collect().map_err(pe)?;
+    let ents = ctx.enterprises()?;
+    let eid = df
+        .column("eid")
+        .map_err(pe)?
+        .as_materialized_series()
+        .cast(&DataType::UInt32)
+        .map_err(pe)?;
+    let idx: IdxCa = eid
+        .u32()
+        .map_err(pe)?
+        .iter()
+        .map(|v| v.map(|e| e as IdxSize))
+        .collect();
+    let mut df = df;
+    for &name in columns {
+        if df.column(name).is_ok() {
+            continue;
+        }
+        let c = ents.column(name).map_err(pe)?.take(&idx).map_err(pe)?;
+        df.with_column(c).map_err(pe)?;
+    }
+    Ok(df.lazy())
+}
+
+/// `eid << 32 | period`: one integer per enterprise-month, to join on.
+pub fn em_key(eid: Expr, period: Expr) -> Expr {
+    (eid.cast(DataType::UInt64) * lit(1u64 << 32))
+        + period.cast(DataType::UInt32).cast(DataType::UInt64)
+}
+
+/// Left-joins `right` (with `eid` and `period`, `period` shifted as wanted) onto
+/// `left` by enterprise-month, keeping `left`'s order.
+pub fn join_em(left: LazyFrame, right: LazyFrame) -> LazyFrame {
+    let right = right
+        .with_column(em_key(col("eid"), col("period")).alias("_em"))
+        .drop(by_name(["eid", "period"], true, false));
+    left.with_column(em_key(col("eid"), col("period")).alias("_em"))
+        .join(right, [col("_em")], [col("_em")], {
+            let mut a = JoinArgs::new(JoinType::Left);
+            a.maintain_order = MaintainOrderJoin::Left;
+            a
+        })
+        .drop(by_name(["_em"], true, false))
 }
 
 /// Adds a robust z-score of `x` within `groups` as column `out`:
@@ -248,4 +287,123 @@ pub fn excess_strength(ratio: Expr) -> Expr {
 /// [`excess_strength`] for one value.
 pub fn excess(ratio: f64) -> f64 {
     (ratio - 0.5).clamp(0.5, 4.0)
+}
+
+/// Columns of a month-keyed table, sorted by enterprise and month.
+pub struct Months {
+    /// Enterprise ids.
+    pub eid: Vec<u32>,
+    /// Month numbers.
+    pub period: Vec<i32>,
+    /// The values.
+    pub value: Vec<Option<f64>>,
+}
+
+impl Months {
+    /// Reads `value` of a table within `[from, to]`, sorted by enterprise and month.
+    pub fn read(lf: LazyFrame, value: &str, from: i32, to: i32) -> Result<Months> {
+        let df = lf
+            .filter(
+                col("period")
+                    .gt_eq(lit(from))
+                    .and(col("period").lt_eq(lit(to))),
+            )
+            .select([
+                col("eid"),
+                col("period"),
+                col(value).cast(DataType::Float64),
+            ])
+            .collect()
+            .map_err(pe)?;
+        let df = crate::load::sort_by_key(df, crate::model::Table::Industrial)?;
+        Ok(Months {
+            eid: df
+                .column("eid")
+                .map_err(pe)?
+                .u32()
+                .map_err(pe)?
+                .iter()
+                .map(|v| v.unwrap_or(u32::MAX))
+                .collect(),
+            period: df
+                .column("period")
+                .map_err(pe)?
+                .i32()
+                .map_err(pe)?
+                .iter()
+                .map(|v| v.unwrap_or(i32::MIN))
+                .collect(),
+            value: df
+                .column(value)
+                .map_err(pe)?
+                .f64()
+                .map_err(pe)?
+                .iter()
+                .collect(),
+        })
+    }
+
+    /// `other`'s value for each of this frame's rows (same enterprise and month),
+    /// by one merging pass over the two sorted frames.
+    pub fn align(&self, other: &Months) -> Vec<Option<f64>> {
+        let mut out = Vec::with_capacity(self.eid.len());
+        let mut j = 0usize;
+        for i in 0..self.eid.len() {
+            let k = (self.eid[i], self.period[i]);
+            while j < other.eid.len() && (other.eid[j], other.period[j]) < k {
+                j += 1;
+            }
+            out.push(
+                if j < other.eid.len() && (other.eid[j], other.period[j]) == k {
+                    other.value[j]
+                } else {
+                    None
+                },
+            );
+        }
+        out
+    }
+
+    /// For each row, the row of the same enterprise's previous month, if present.
+    pub fn previous(&self) -> Vec<Option<usize>> {
+        (0..self.eid.len())
+            .map(|i| {
+                (i > 0
+                    && self.eid[i - 1] == self.eid[i]
+                    && self.period[i - 1] + 1 == self.period[i])
+                    .then(|| i - 1)
+            })
+            .collect()
+    }
+}
+
+/// The median of the values of each group, the group's count with it.
+pub fn group_medians(
+    values: &[Option<f64>],
+    group: &[u32],
+) -> std::collections::HashMap<u32, (f64, usize)> {
+    let mut by: std::collections::HashMap<u32, Vec<f64>> = std::collections::HashMap::new();
+    for (v, g) in values.iter().zip(group) {
+        if let Some(v) = v.filter(|x| x.is_finite()) {
+            by.entry(*g).or_default().push(v);
+        }
+    }
+    by.into_iter()
+        .map(|(g, mut v)| {
+            v.sort_by(f64::total_cmp);
+            (g, (crate::detect::quantile::median_sorted(&v), v.len()))
+        })
+        .collect()
+}
+
+/// Each enterprise's industry division as a number (first two digits), by id.
+pub fn divisions(ctx: &Ctx<'_>) -> Result<Vec<u32>> {
+    let e = ctx.enterprises()?;
+    Ok(e.column("division")
+        .map_err(pe)?
+        .str()
+        .map_err(pe)?
+        .iter()
+        .map(|d| d.and_then(|d| d.parse().ok()).unwrap_or(0))
+        .collect())
 }

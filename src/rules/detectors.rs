@@ -284,17 +284,25 @@ fn strings(df: &DataFrame, name: &str) -> Result<Vec<String>> {
         .collect())
 }
 
-/// Runs HB on pairs (`current`, `base`) within groups (`_group` text column) and
-/// returns the flagged rows with the effect, bounds and status.
+/// Runs HB on pairs (`current`, `base`) within groups (`_group`, an integer
+/// column) and returns the flagged rows with the effect, bounds and status.
 fn run_hb(df: DataFrame, p: &Params) -> Result<RuleOutput> {
     let x = f64s(&df, "current")?;
     let y = f64s(&df, "base")?;
-    let keys = strings(&df, "_group")?;
-    let mut ids: HashMap<&str, u32> = HashMap::new();
+    let keys: Vec<Option<u64>> = df
+        .column("_group")
+        .map_err(pe)?
+        .cast(&DataType::UInt64)
+        .map_err(pe)?
+        .u64()
+        .map_err(pe)?
+        .iter()
+        .collect();
+    let mut ids: HashMap<Option<u64>, u32> = HashMap::new();
     let mut group = Vec::with_capacity(keys.len());
     for k in &keys {
         let n = ids.len() as u32;
-        group.push(*ids.entry(k.as_str()).or_insert(n));
+        group.push(*ids.entry(*k).or_insert(n));
     }
     let (results, flags, _) = hb::run_grouped(&x, Some(&y), &group, ids.len(), p);
     let skipped = results.iter().filter(|g| !g.processed).count();
@@ -401,27 +409,29 @@ fn hb_output(ctx: &Ctx<'_>, cfg: &RuleConfig, lag: i32) -> Result<RuleOutput> {
     let ind =
         ctx.table(Table::Industrial)?
             .select([col("eid"), col("period"), col("gross_output")]);
-    let base = ind.clone().select([
-        col("eid"),
-        (col("period") + lit(lag)).alias("period"),
-        col("gross_output").alias("base"),
-    ]);
-    let lf = ind
-        .filter(scope(ctx, cfg))
-        .join(
-            base,
-            [col("eid"), col("period")],
-            [col("eid"), col("period")],
-            JoinArgs::new(JoinType::Left),
+    // Only the months the tested months are compared with.
+    let first = if cfg.bool("year_to_date") {
+        ctx.period.year_start().0
+    } else {
+        ctx.period.0
+    };
+    let base = ind
+        .clone()
+        .filter(
+            col("period")
+                .gt_eq(lit(first - lag))
+                .and(col("period").lt_eq(lit(ctx.period.0 - lag))),
         )
-        .rename(["gross_output"], ["current"], true);
-    let df = with_enterprise(ctx, lf)?
+        .select([
+            col("eid"),
+            (col("period") + lit(lag)).alias("period"),
+            col("gross_output").alias("base"),
+        ]);
+    let lf = join_em(ind.filter(scope(ctx, cfg)), base).rename(["gross_output"], ["current"], true);
+    let df = with_enterprise(ctx, lf, &["division"])?
         .with_column(
-            concat_str(
-                [col("division"), col("period").cast(DataType::String)],
-                "|",
-                false,
-            )
+            (col("division").cast(DataType::UInt64) * lit(100_000u64)
+                + col("period").cast(DataType::UInt64))
             .alias("_group"),
         )
         .sort(["period", "eid"], SortMultipleOptions::default())
@@ -490,14 +500,12 @@ fn hb_investment(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
             JoinArgs::new(JoinType::Left),
         )
         .with_column(
-            concat_str(
-                [
-                    col("county_code").str().slice(lit(0), lit(digits as u64)),
-                    col("period").cast(DataType::String),
-                ],
-                "|",
-                false,
-            )
+            (col("county_code")
+                .str()
+                .slice(lit(0), lit(digits as u64))
+                .cast(DataType::UInt64)
+                * lit(100_000u64)
+                + col("period").cast(DataType::UInt64))
             .alias("_group"),
         )
         .sort(["period", "project_id"], SortMultipleOptions::default())
@@ -536,23 +544,14 @@ pub fn county_benford(
         .filter(
             col("period")
                 .gt_eq(lit(period.year_start().0))
-                .and(col("period").lt_eq(lit(period.0))),
+                .and(col("period").lt_eq(lit(period.0)))
+                .and(col("gross_output").gt_eq(lit(min_value))),
         )
-        .join(
-            batch
-                .enterprises
-                .clone()
-                .lazy()
-                .select([col("eid"), col("county_code")]),
-            [col("eid")],
-            [col("eid")],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .select([col("county_code"), col("eid"), col("gross_output")])
-        .filter(col("gross_output").gt_eq(lit(min_value)))
+        .select([col("eid"), col("gross_output")])
         .collect()
         .map_err(pe)?;
-    let counties = strings(&df, "county_code")?;
+    // Counties by enterprise id (the id is the register's row).
+    let county_of = strings(&batch.enterprises, "county_code")?;
     let values = f64s(&df, "gross_output")?;
     let eids: Vec<Option<u32>> = df
         .column("eid")
@@ -562,9 +561,10 @@ pub fn county_benford(
         .iter()
         .collect();
     type Acc = (Vec<f64>, std::collections::BTreeSet<u32>);
-    let mut by: std::collections::BTreeMap<String, Acc> = std::collections::BTreeMap::new();
-    for ((c, v), e) in counties.into_iter().zip(values).zip(eids) {
+    let mut by: std::collections::BTreeMap<&str, Acc> = std::collections::BTreeMap::new();
+    for (v, e) in values.into_iter().zip(eids) {
         if let (Some(v), Some(e)) = (v, e) {
+            let c = county_of.get(e as usize).map(String::as_str).unwrap_or("");
             let a = by.entry(c).or_default();
             a.0.push(v);
             a.1.insert(e);
@@ -582,7 +582,7 @@ pub fn county_benford(
     );
     for (c, (v, es)) in by {
         if let Some(r) = benford::test(&v, digits) {
-            code.push(c);
+            code.push(c.to_string());
             n.push(r.n as u32);
             ents.push(es.len() as u32);
             mad.push(r.mad);

@@ -128,7 +128,7 @@ fn intensity(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
             .alias("intensity"),
         );
     let lf = add_peer_robust_z(
-        with_enterprise(ctx, lf)?,
+        with_enterprise(ctx, lf, &["division", "industry_code"])?,
         col("intensity").log(lit(std::f64::consts::E)),
         &[&["industry_code"], &["division"], &[]],
         min_peers,
@@ -165,91 +165,120 @@ fn intensity(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
 fn divergence(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let rise = cfg.num("min_output_rise_ratio");
     let fall = cfg.num("min_electricity_fall_ratio");
-    let min_peers = cfg.int("min_peers");
+    let min_peers = cfg.int("min_peers").max(1) as usize;
     let p = ctx.period.0;
-    let window = col("period")
-        .gt_eq(lit(ctx.period.year_start().0 - 1))
-        .and(col("period").lt_eq(lit(p)));
-    let both = ctx
-        .table(Table::Energy)?
-        .filter(window.clone())
-        .select([col("eid"), col("period"), col("electricity")])
-        .join(
-            ctx.table(Table::Industrial)?.filter(window).select([
-                col("eid"),
-                col("period"),
-                col("gross_output"),
-            ]),
-            [col("eid"), col("period")],
-            [col("eid"), col("period")],
-            JoinArgs::new(JoinType::Inner),
-        );
-    let prev = both.clone().select([
-        col("eid"),
-        (col("period") + lit(1)).alias("period"),
-        col("gross_output").alias("_g_prev"),
-        col("electricity").alias("_e_prev"),
-    ]);
-    let ratio = |a: &str, b: &str| {
-        when(col(a).gt(lit(0.0)).and(col(b).gt(lit(0.0))))
-            .then(col(a) / col(b))
-            .otherwise(lit(NULL).cast(DataType::Float64))
+    let start = ctx.period.year_start().0;
+    // Both tables are sorted by enterprise and month: align them in one pass and
+    // take each month's predecessor from the row before.
+    let el = Months::read(ctx.table(Table::Energy)?, "electricity", start - 1, p)?;
+    let gross = el.align(&Months::read(
+        ctx.table(Table::Industrial)?,
+        "gross_output",
+        start - 1,
+        p,
+    )?);
+    let prev = el.previous();
+    let div = divisions(ctx)?;
+    let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) if a > 0.0 && b > 0.0 => Some(a / b),
+        _ => None,
     };
-    let lf = both
-        .filter(in_ytd(ctx))
-        .join(
-            prev,
-            [col("eid"), col("period")],
-            [col("eid"), col("period")],
-            JoinArgs::new(JoinType::Left),
-        )
-        .with_columns([
-            ratio("gross_output", "_g_prev").alias("_gr"),
-            ratio("electricity", "_e_prev").alias("_er"),
-        ]);
-    let peer = |c: &str, out: &str| {
-        when(
-            col(c)
-                .count()
-                .over_cols(&["period", "division"])
-                .gt_eq(lit(min_peers)),
-        )
-        .then(col(c).median().over_cols(&["period", "division"]))
-        .otherwise(col(c).median().over_cols(&["period"]))
-        .alias(out)
+    let rows: Vec<usize> = (0..el.eid.len())
+        .filter(|&i| el.period[i] >= start)
+        .collect();
+    let gr: Vec<Option<f64>> = rows
+        .iter()
+        .map(|&i| prev[i].and_then(|j| ratio(gross[i], gross[j])))
+        .collect();
+    let er: Vec<Option<f64>> = rows
+        .iter()
+        .map(|&i| prev[i].and_then(|j| ratio(el.value[i], el.value[j])))
+        .collect();
+    // Peers: the division in the same month, or all enterprises that month.
+    let fine: Vec<u32> = rows
+        .iter()
+        .map(|&i| {
+            ((el.period[i] - start) as u32) * 100
+                + div.get(el.eid[i] as usize).copied().unwrap_or(0)
+        })
+        .collect();
+    let coarse: Vec<u32> = rows
+        .iter()
+        .map(|&i| (el.period[i] - start) as u32)
+        .collect();
+    let (mg_f, mg_c, me_f, me_c) = (
+        group_medians(&gr, &fine),
+        group_medians(&gr, &coarse),
+        group_medians(&er, &fine),
+        group_medians(&er, &coarse),
+    );
+    let peer = |f: &std::collections::HashMap<u32, (f64, usize)>,
+                c: &std::collections::HashMap<u32, (f64, usize)>,
+                k: usize|
+     -> Option<f64> {
+        match f.get(&fine[k]) {
+            Some((m, n)) if *n >= min_peers => Some(*m),
+            _ => c.get(&coarse[k]).map(|(m, _)| *m),
+        }
     };
-    let df = with_enterprise(ctx, lf)?
-        .with_columns([peer("_gr", "_pg"), peer("_er", "_pe")])
-        .with_columns([
-            (col("_gr") - lit(1.0)).alias("output_change"),
-            (col("_er") - lit(1.0)).alias("electricity_change"),
-            (col("_pg") - lit(1.0)).alias("peer_output"),
-            (col("_pe") - lit(1.0)).alias("peer_electricity"),
-            (col("_gr") / col("_pg") - lit(1.0)).alias("_gdev"),
-            (col("_er") / col("_pe") - lit(1.0)).alias("_edev"),
-        ])
-        .with_column(
-            when(col("_gdev").is_null().or(col("_edev").is_null()))
-                .then(lit(NULL).cast(DataType::Boolean))
-                .otherwise(col("_gdev").gt(lit(rise)).and(col("_edev").lt(lit(-fall))))
-                .alias("_fails"),
-        )
-        .sort(["eid", "period"], SortMultipleOptions::default())
-        .collect()
-        .map_err(pe)?;
-    let (_, evaluated, not_evaluable) = counts(&df, "_fails")?;
-    let failures = keep_true(&df, "_fails")?
-        .lazy()
-        .with_columns([
-            month_text(col("period")).alias("period"),
-            (col("_gdev") - col("_edev")).alias("value"),
-            lit(rise + fall).alias("threshold"),
-            ((col("_gdev") - col("_edev")) / lit((rise + fall).max(1e-9)))
-                .clip(lit(1.0), lit(4.0))
-                .alias("strength"),
-        ])
-        .collect()
-        .map_err(pe)?;
+    let (mut evaluated, mut not_evaluable) = (0u64, 0u64);
+    let mut out: Vec<(u32, i32, f64, f64, f64, f64, f64)> = Vec::new();
+    for (k, &i) in rows.iter().enumerate() {
+        let (Some(g), Some(e), Some(pg), Some(pe_)) =
+            (gr[k], er[k], peer(&mg_f, &mg_c, k), peer(&me_f, &me_c, k))
+        else {
+            not_evaluable += 1;
+            continue;
+        };
+        evaluated += 1;
+        let (gdev, edev) = (g / pg - 1.0, e / pe_ - 1.0);
+        if gdev > rise && edev < -fall {
+            out.push((
+                el.eid[i],
+                el.period[i],
+                g - 1.0,
+                e - 1.0,
+                pg - 1.0,
+                pe_ - 1.0,
+                gdev - edev,
+            ));
+        }
+    }
+    let failures = DataFrame::new(
+        out.len(),
+        vec![
+            Column::new("eid".into(), out.iter().map(|r| r.0).collect::<Vec<_>>()),
+            Column::new("period".into(), out.iter().map(|r| r.1).collect::<Vec<_>>()),
+            Column::new(
+                "output_change".into(),
+                out.iter().map(|r| r.2).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "electricity_change".into(),
+                out.iter().map(|r| r.3).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "peer_output".into(),
+                out.iter().map(|r| r.4).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "peer_electricity".into(),
+                out.iter().map(|r| r.5).collect::<Vec<_>>(),
+            ),
+            Column::new("value".into(), out.iter().map(|r| r.6).collect::<Vec<_>>()),
+        ],
+    )
+    .map_err(pe)?
+    .lazy()
+    .with_columns([
+        month_text(col("period")).alias("period"),
+        lit(rise + fall).alias("threshold"),
+        (col("value") / lit((rise + fall).max(1e-9)))
+            .clip(lit(1.0), lit(4.0))
+            .alias("strength"),
+    ])
+    .collect()
+    .map_err(pe)?;
     Ok(RuleOutput {
         failures,
         evaluated,

@@ -53,6 +53,11 @@ impl<'a> Ctx<'a> {
         Ok(df)
     }
 
+    /// Forgets the shared frames (between rule families, to free their memory).
+    pub fn clear_shared(&self) {
+        self.shared.borrow_mut().clear();
+    }
+
     /// A loaded table (present: the engine checks before calling a rule).
     pub fn table(&self, t: Table) -> Result<LazyFrame> {
         self.batch
@@ -296,8 +301,14 @@ pub fn run_with_progress(
     let mut frames: Vec<DataFrame> = Vec::new();
     let mut runs = Vec::new();
     let n = pipeline.rules.len();
+    let mut family = "";
     for (k, cfg) in pipeline.rules.iter().enumerate() {
         let def = cfg.def;
+        // Shared frames serve the rules of one family; drop them after it.
+        if &def.code[..2] != family {
+            ctx.clear_shared();
+            family = &def.code[..2];
+        }
         if let Some(pb) = progress {
             pb.set_message(format!(
                 "{} rules {}/{n}: {} {}",

@@ -346,40 +346,58 @@ fn with_history(ctx: &Ctx<'_>) -> Result<DataFrame> {
                 (col("period") + lit(1)).alias("period"),
                 col("gross_output").alias("gross_prev"),
             ]);
-        let j = cur
-            .join(
-                ly,
-                [col("eid"), col("period")],
-                [col("eid"), col("period")],
-                JoinArgs::new(JoinType::Left),
-            )
-            .join(
-                prev,
-                [col("eid"), col("period")],
-                [col("eid"), col("period")],
-                JoinArgs::new(JoinType::Left),
-            )
-            .sort(["eid", "period"], SortMultipleOptions::default())
-            .with_columns([
-                col("gross_output")
-                    .cum_sum(false)
-                    .over_cols(&["eid"])
-                    .alias("cum_cur"),
-                col("gross_ly")
-                    .cum_sum(false)
-                    .over_cols(&["eid"])
-                    .alias("cum_ly"),
-                // Months present in both years, to compare like with like.
-                (col("gross_output")
-                    .is_not_null()
-                    .and(col("gross_ly").is_not_null()))
-                .cast(DataType::Int32)
-                .cum_sum(false)
-                .over_cols(&["eid"])
-                .alias("cum_both"),
-                (col("period") - lit(start) + lit(1)).alias("month_no"),
-            ]);
-        with_enterprise(ctx, j)?.collect().map_err(pe)
+        let j = join_em(join_em(cur, ly), prev)
+            .with_column((col("period") - lit(start) + lit(1)).alias("month_no"))
+            .collect()
+            .map_err(pe)?;
+        let mut j = crate::load::sort_by_key(j, Table::Industrial)?;
+        // January-to-date sums of both years, in one pass over each enterprise's months.
+        let eid = j.column("eid").map_err(pe)?.u32().map_err(pe)?.clone();
+        let cur = j
+            .column("gross_output")
+            .map_err(pe)?
+            .f64()
+            .map_err(pe)?
+            .clone();
+        let ly = j.column("gross_ly").map_err(pe)?.f64().map_err(pe)?.clone();
+        let n = j.height();
+        let (mut cum_cur, mut cum_ly, mut cum_both) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        let (mut a, mut b, mut c) = (None::<f64>, None::<f64>, 0i32);
+        let mut last: Option<u32> = None;
+        for i in 0..n {
+            let e = eid.get(i);
+            if e != last {
+                (a, b, c) = (None, None, 0);
+                last = e;
+            }
+            let (x, y) = (cur.get(i), ly.get(i));
+            if let Some(x) = x {
+                a = Some(a.unwrap_or(0.0) + x);
+            }
+            if let Some(y) = y {
+                b = Some(b.unwrap_or(0.0) + y);
+            }
+            if x.is_some() && y.is_some() {
+                c += 1;
+            }
+            cum_cur.push(a);
+            cum_ly.push(b);
+            cum_both.push(c);
+        }
+        for col in [
+            Column::new("cum_cur".into(), cum_cur),
+            Column::new("cum_ly".into(), cum_ly),
+            Column::new("cum_both".into(), cum_both),
+        ] {
+            j.with_column(col).map_err(pe)?;
+        }
+        with_enterprise(ctx, j.lazy(), &["division"])?
+            .collect()
+            .map_err(pe)
     })
 }
 
@@ -491,12 +509,12 @@ fn mom_change(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
 }
 
 fn copied_forward(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
-    let min_months = cfg.int("min_months");
+    let min_months = cfg.int("min_months").max(2) as u32;
     let min_gross = cfg.num("min_gross_thousand_yuan");
     let start = ctx.period.year_start().0;
     // Look back far enough for a run that ends in January to be seen whole.
     let from = start - min_months as i32 - 12;
-    let lf = ctx
+    let df = ctx
         .table(Table::Industrial)?
         .filter(
             col("period")
@@ -509,71 +527,111 @@ fn copied_forward(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
             col("gross_output"),
             col("sales_output"),
         ])
-        .sort(["eid", "period"], SortMultipleOptions::default())
-        .with_column(
-            (col("gross_output").eq(col("gross_output").shift(lit(1)).over_cols(&["eid"])))
-                .and(col("sales_output").eq(col("sales_output").shift(lit(1)).over_cols(&["eid"])))
-                .and(col("period").eq(col("period").shift(lit(1)).over_cols(&["eid"]) + lit(1)))
-                .fill_null(lit(false))
-                .alias("_same"),
-        )
-        .with_column(
-            (col("_same").not())
-                .cast(DataType::UInt32)
-                .cum_sum(false)
-                .over_cols(&["eid"])
-                .alias("_run"),
-        )
-        .with_columns([
-            (col("period").cum_count(false).over_cols(&["eid", "_run"])).alias("run_months"),
-            col("period")
-                .first()
-                .over_cols(&["eid", "_run"])
-                .alias("_first"),
-        ]);
-    let df = lf
-        .filter(col("period").gt_eq(lit(start)))
-        .with_column(
-            when(
-                col("gross_output")
-                    .is_null()
-                    .or(col("sales_output").is_null()),
-            )
-            .then(lit(NULL).cast(DataType::Boolean))
-            .otherwise(
-                col("run_months")
-                    .gt_eq(lit(min_months))
-                    .and(col("gross_output").gt(lit(min_gross))),
-            )
-            .alias("_fails"),
-        )
         .collect()
         .map_err(pe)?;
-    // Evaluated per enterprise-month of the year to date.
-    let (_, evaluated, not_evaluable) = counts(&df, "_fails")?;
-    // One finding per run: its last month in the year to date.
-    let failures = keep_true(&df, "_fails")?
-        .lazy()
-        .sort(["eid", "period"], SortMultipleOptions::default())
-        .group_by([col("eid"), col("_run")])
-        .agg([
-            col("period").last(),
-            col("run_months").last(),
-            col("_first").last(),
-            col("gross_output").last(),
-        ])
-        .with_columns([
-            month_text(col("_first")).alias("first_period"),
-            month_text(col("period")).alias("period"),
-            col("run_months").cast(DataType::Float64).alias("value"),
-            lit(min_months as f64).alias("threshold"),
-            (col("run_months").cast(DataType::Float64) / lit(min_months as f64))
-                .clip_max(lit(4.0))
-                .alias("strength"),
-        ])
-        .sort(["eid", "period"], SortMultipleOptions::default())
-        .collect()
-        .map_err(pe)?;
+    let df = crate::load::sort_by_key(df, Table::Industrial)?;
+    let eid = df.column("eid").map_err(pe)?.u32().map_err(pe)?.clone();
+    let per = df.column("period").map_err(pe)?.i32().map_err(pe)?.clone();
+    let g = df
+        .column("gross_output")
+        .map_err(pe)?
+        .f64()
+        .map_err(pe)?
+        .clone();
+    let sl = df
+        .column("sales_output")
+        .map_err(pe)?
+        .f64()
+        .map_err(pe)?
+        .clone();
+    // One pass over each enterprise's months (the table is sorted by enterprise
+    // and month): the length of the run of identical figures ending at each month.
+    let (mut evaluated, mut not_evaluable) = (0u64, 0u64);
+    let mut hits: Vec<(u32, i32, i32, u32, f64)> = Vec::new(); // eid, first, last, months, gross
+    let mut run = 0u32;
+    let mut run_first = 0i32;
+    let mut prev: Option<(u32, i32, f64, f64)> = None;
+    let mut open_hit: Option<usize> = None;
+    for i in 0..df.height() {
+        let (Some(e), Some(m)) = (eid.get(i), per.get(i)) else {
+            continue;
+        };
+        let (x, y) = (g.get(i), sl.get(i));
+        let same = match (prev, x, y) {
+            (Some((pe_, pm, px, py)), Some(x), Some(y)) => {
+                pe_ == e && pm + 1 == m && px == x && py == y
+            }
+            _ => false,
+        };
+        if same {
+            run += 1;
+        } else {
+            run = 1;
+            run_first = m;
+            open_hit = None;
+        }
+        prev = match (x, y) {
+            (Some(x), Some(y)) => Some((e, m, x, y)),
+            _ => None,
+        };
+        if m < start {
+            continue;
+        }
+        match (x, y) {
+            (Some(x), Some(_)) => {
+                evaluated += 1;
+                if run >= min_months && x > min_gross {
+                    // One finding per run: its last month in the year to date.
+                    match open_hit {
+                        Some(h) => {
+                            hits[h].2 = m;
+                            hits[h].3 = run;
+                        }
+                        None => {
+                            hits.push((e, run_first, m, run, x));
+                            open_hit = Some(hits.len() - 1);
+                        }
+                    }
+                }
+            }
+            _ => not_evaluable += 1,
+        }
+    }
+    let failures = DataFrame::new(
+        hits.len(),
+        vec![
+            Column::new("eid".into(), hits.iter().map(|h| h.0).collect::<Vec<_>>()),
+            Column::new(
+                "_first".into(),
+                hits.iter().map(|h| h.1).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "period".into(),
+                hits.iter().map(|h| h.2).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "run_months".into(),
+                hits.iter().map(|h| h.3).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "gross_output".into(),
+                hits.iter().map(|h| h.4).collect::<Vec<_>>(),
+            ),
+        ],
+    )
+    .map_err(pe)?
+    .lazy()
+    .with_columns([
+        month_text(col("_first")).alias("first_period"),
+        month_text(col("period")).alias("period"),
+        col("run_months").cast(DataType::Float64).alias("value"),
+        lit(min_months as f64).alias("threshold"),
+        (col("run_months").cast(DataType::Float64) / lit(min_months as f64))
+            .clip_max(lit(4.0))
+            .alias("strength"),
+    ])
+    .collect()
+    .map_err(pe)?;
     Ok(RuleOutput {
         failures,
         evaluated,

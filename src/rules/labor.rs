@@ -90,7 +90,7 @@ fn wage_outlier(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .alias("avg_wage"),
     );
     let lf = add_peer_robust_z(
-        with_enterprise(ctx, lf)?,
+        with_enterprise(ctx, lf, &["county_code", "division"])?,
         col("avg_wage").log(lit(std::f64::consts::E)),
         &[
             &["period", "county_code", "division"],
@@ -159,7 +159,7 @@ fn inconsistent(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
             .otherwise(lit(NULL).cast(DataType::Float64))
             .alias("_wage_ratio"),
         ]);
-    let lf = with_enterprise(ctx, lf)?
+    let lf = with_enterprise(ctx, lf, &["division"])?
         .with_columns([
             col("_wage_ratio")
                 .median()

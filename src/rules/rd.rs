@@ -251,7 +251,7 @@ fn reporters(ctx: &Ctx<'_>, year: i32) -> Result<LazyFrame> {
                 .or(col("rd_expenditure").is_null()),
         ),
     );
-    with_enterprise(ctx, lf)
+    with_enterprise(ctx, lf, &["division", "industry_code", "entry_period"])
 }
 
 /// `cond`, or null (not evaluable) where the expenditure is missing.

@@ -123,7 +123,7 @@ fn revenue_hb(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .rename(["revenue"], ["current"], true);
     let min_obs = cfg.int("min_obs");
     // Divisions too small for a group of their own are pooled.
-    let df = with_enterprise(ctx, lf)?
+    let df = with_enterprise(ctx, lf, &["division"])?
         .with_column(
             col("eid")
                 .count()
@@ -131,16 +131,12 @@ fn revenue_hb(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
                 .alias("_n"),
         )
         .with_column(
-            concat_str(
-                [
-                    when(col("_n").gt_eq(lit(min_obs as u32)))
-                        .then(col("division"))
-                        .otherwise(lit("pooled")),
-                    col("period").cast(DataType::String),
-                ],
-                "|",
-                false,
-            )
+            // Divisions too small for a group of their own are pooled (group 0).
+            (when(col("_n").gt_eq(lit(min_obs as u32)))
+                .then(col("division").cast(DataType::UInt64))
+                .otherwise(lit(0u64))
+                * lit(100_000u64)
+                + col("period").cast(DataType::UInt64))
             .alias("_group"),
         )
         .sort(["period", "eid"], SortMultipleOptions::default())
@@ -162,7 +158,7 @@ fn per_employee(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
                 .alias("per_employee"),
         );
     let lf = add_peer_robust_z(
-        with_enterprise(ctx, lf)?,
+        with_enterprise(ctx, lf, &["division", "industry_code"])?,
         col("per_employee").log(lit(std::f64::consts::E)),
         &[&["industry_code"], &["division"], &[]],
         min_peers,

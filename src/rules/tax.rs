@@ -144,7 +144,7 @@ fn ytd_totals(ctx: &Ctx<'_>) -> Result<DataFrame> {
                 JoinArgs::new(JoinType::Left),
             )
             .with_column(col("ytd_taxable").fill_null(lit(0.0)));
-        with_enterprise(ctx, j)?
+        with_enterprise(ctx, j, &["division", "county_code"])?
             .sort(["eid"], SortMultipleOptions::default())
             .collect()
             .map_err(pe)
@@ -239,16 +239,12 @@ fn no_tax_record(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let has_tax =
         tax.filter(in_ytd(ctx))
             .select([col("eid"), col("period"), lit(true).alias("_has_tax")]);
-    let df = ctx
-        .table(Table::Industrial)?
-        .filter(in_ytd(ctx))
-        .select([col("eid"), col("period"), col("gross_output")])
-        .join(
-            has_tax,
-            [col("eid"), col("period")],
-            [col("eid"), col("period")],
-            JoinArgs::new(JoinType::Left),
-        )
+    let ind = ctx.table(Table::Industrial)?.filter(in_ytd(ctx)).select([
+        col("eid"),
+        col("period"),
+        col("gross_output"),
+    ]);
+    let df = join_em(ind, has_tax)
         .with_column(
             when(
                 col("gross_output")
