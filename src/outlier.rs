@@ -4,7 +4,7 @@
 //! without either.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -64,12 +64,12 @@ struct Table {
 }
 
 impl Table {
-    fn read(path: &PathBuf) -> Result<Table> {
+    fn read(path: &Path) -> Result<Table> {
         let (headings, columns) = read_generic(path)?;
         Ok(Table {
             headings,
             columns,
-            path: path.clone(),
+            path: path.to_path_buf(),
         })
     }
 

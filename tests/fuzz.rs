@@ -6,57 +6,89 @@ use proptest::prelude::*;
 use zhibao::load::source::Format;
 use zhibao::model::{uscc, Month, Table};
 
-/// Text that looks like a CSV file: headings of the contract and odd values.
-fn csvish() -> impl Strategy<Value = Vec<u8>> {
-    let heads = prop::sample::select(vec![
-        "uscc",
-        "统一社会信用代码",
-        "period",
-        "所属期",
-        "taxable_sales",
-        "gross_output",
-        "sales_output",
-        "export_delivery",
-        "name",
-        "county_code",
-        "industry_code",
-        "entry_period",
-        "x",
-        "",
-    ]);
-    let cell = prop::sample::select(vec![
-        "91110000600037341L",
-        "2026-09",
-        "2026/13",
-        "1,234",
-        "NaN",
-        "１２３",
-        "\"a,b\"",
-        "\"",
-        "",
-        " ",
-        "-0",
-        "1e400",
-        "大型",
-        "\u{FEFF}",
-        "341002",
-        "3670",
-    ]);
-    (
-        prop::collection::vec(heads, 1..8),
-        prop::collection::vec(prop::collection::vec(cell, 0..9), 0..12),
-        prop::sample::select(vec![",", ";", "\t"]),
-        any::<bool>(),
-    )
-        .prop_map(|(h, rows, sep, crlf)| {
-            let nl = if crlf { "\r\n" } else { "\n" };
-            let mut s = h.join(sep);
-            for r in rows {
-                s.push_str(nl);
-                s.push_str(&r.join(sep));
-            }
-            s.into_bytes()
+/// Text that looks like a contract CSV file of table `t`: its required columns
+/// (under the English or the Chinese heading, in any order), maybe some optional
+/// and unknown ones, and rows of plausible and odd values, so that most inputs
+/// get past the headings into the typed conversion.
+fn csvish() -> impl Strategy<Value = (usize, Vec<u8>)> {
+    (0usize..Table::ALL.len())
+        .prop_flat_map(|t| {
+            let spec = Table::ALL[t].spec();
+            let columns: Vec<(&'static str, &'static str, bool)> = spec
+                .columns
+                .iter()
+                .map(|c| (c.name, c.zh.first().copied().unwrap_or(c.name), c.required))
+                .collect();
+            let n = columns.len();
+            let cell = prop::sample::select(vec![
+                "91110000600037341L",
+                "91340100MA2N0X1234",
+                "2026-09",
+                "2026年9月",
+                "202609",
+                "2026/13",
+                "2026-09-15 10:00:00",
+                "1,234",
+                "1234.5",
+                "0",
+                "NaN",
+                "１２３",
+                "\"a,b\"",
+                "\"",
+                "",
+                " ",
+                "-0",
+                "1e400",
+                "大型",
+                "是",
+                "\u{FEFF}",
+                "341002",
+                "3670",
+                "C",
+            ]);
+            (
+                Just(t),
+                Just(columns),
+                prop::collection::vec(any::<bool>(), n),
+                prop::collection::vec(any::<bool>(), n),
+                Just(()).prop_perturb(move |_, mut rng| {
+                    let mut order: Vec<usize> = (0..n).collect();
+                    for i in (1..n).rev() {
+                        order.swap(i, (rng.next_u32() as usize) % (i + 1));
+                    }
+                    order
+                }),
+                any::<bool>(),
+                prop::collection::vec(prop::collection::vec(cell, 0..n + 2), 0..12),
+                prop::sample::select(vec![",", ";", "\t"]),
+                any::<bool>(),
+            )
         })
+        .prop_map(
+            |(t, columns, keep, chinese, order, unknown, rows, sep, crlf)| {
+                let mut heads: Vec<&str> = order
+                    .iter()
+                    .filter(|&&i| columns[i].2 || keep[i])
+                    .map(|&i| {
+                        if chinese[i] {
+                            columns[i].1
+                        } else {
+                            columns[i].0
+                        }
+                    })
+                    .collect();
+                if unknown {
+                    heads.push("备注");
+                }
+                let nl = if crlf { "\r\n" } else { "\n" };
+                let mut s = heads.join(sep);
+                for r in rows {
+                    s.push_str(nl);
+                    s.push_str(&r.join(sep));
+                }
+                (t, s.into_bytes())
+            },
+        )
 }
 
 proptest! {
@@ -70,7 +102,7 @@ proptest! {
     }
 
     #[test]
-    fn the_csv_loader_never_panics_on_csv_like_text(t in 0usize..9, bytes in csvish()) {
+    fn the_csv_loader_never_panics_on_csv_like_text((t, bytes) in csvish()) {
         if let Ok((read, rejected)) = zhibao::load::read_and_type(Table::ALL[t], Format::Csv, bytes) {
             prop_assert!(rejected <= read);
         }
@@ -95,4 +127,28 @@ proptest! {
         let _ = Month::parse_lenient(&s);
         let _ = uscc::validate(&s);
     }
+}
+
+/// The CSV-like inputs must mostly get past the headings, or the fuzzing above
+/// would only ever exercise the heading check.
+#[test]
+fn csv_like_inputs_reach_the_typed_conversion() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+    let mut runner = TestRunner::new_with_rng(
+        Config::default(),
+        TestRng::deterministic_rng(RngAlgorithm::ChaCha),
+    );
+    let strategy = csvish();
+    let (mut typed, mut rows) = (0, 0);
+    let n = 300;
+    for _ in 0..n {
+        let (t, bytes) = strategy.new_tree(&mut runner).unwrap().current();
+        if let Ok((read, _)) = zhibao::load::read_and_type(Table::ALL[t], Format::Csv, bytes) {
+            typed += 1;
+            rows += read;
+        }
+    }
+    assert!(typed * 2 > n, "only {typed} of {n} inputs were typed");
+    assert!(rows > n, "only {rows} rows were typed");
 }

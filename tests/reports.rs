@@ -77,7 +77,7 @@ fn the_workbooks_read_back_with_chinese_text_intact() {
         sc.rows().count(),
         common::read_csv(&out.join("scorecard.csv")).len() + 1
     );
-    let mut q = open_workbook_auto(out.join("query_list.xlsx")).unwrap();
+    let q = open_workbook_auto(out.join("query_list.xlsx")).unwrap();
     assert_eq!(q.sheet_names(), vec!["查询清单"]);
 }
 

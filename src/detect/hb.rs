@@ -87,7 +87,7 @@ impl Params {
                 self.exponent
             ));
         }
-        if !(self.mdm > 0.0) || !self.mdm.is_finite() {
+        if self.mdm <= 0.0 || !self.mdm.is_finite() {
             return Err(format!("mdm must be positive, got {}", self.mdm));
         }
         if self.mii.is_none() && self.mei.is_none() {
@@ -97,7 +97,7 @@ impl Params {
         }
         for (name, v) in [("mii", self.mii), ("mei", self.mei)] {
             if let Some(v) = v {
-                if !(v > 0.0) || !v.is_finite() {
+                if v <= 0.0 || !v.is_finite() {
                     return Err(format!("{name} must be positive, got {v}"));
                 }
             }

@@ -798,7 +798,7 @@ pub fn investment_table(
             k += 1;
         }
     }
-    for j in 0..n_projects {
+    for (j, &kind) in planted.iter().enumerate() {
         let owner = industrial[rng.random_range(0..industrial.len())];
         let e = &ents[owner];
         let county = counties[e.county].clone();
@@ -810,7 +810,6 @@ pub fn investment_table(
             j
         );
         let planned = planned_d.sample(rng).round().max(5_000.0);
-        let kind = planted[j];
         let duration = rng.random_range(12..48);
         // A first-month plant starts this year; a quarter-spike plant has history.
         let begin = match kind {

@@ -628,41 +628,38 @@ mod tests {
     use super::*;
     use Grade::*;
 
-    #[test]
-    fn rises_at_once_and_falls_one_step_after_three_clean_months() {
-        // Six months: red, then five quiet months.
-        let months = [Red, Green, Green, Green, Green, Green, Green];
+    /// The grades held month by month when the computed grades are `months`.
+    fn held(months: &[Grade]) -> Vec<Grade> {
         let mut st = None;
         let mut held = Vec::new();
-        for m in months {
+        for &m in months {
             let s = adjust(st, m, 3);
             held.push(s.grade);
             st = Some(s);
         }
-        assert_eq!(held, vec![Red, Red, Red, Yellow, Yellow, Yellow, Green]);
+        held
+    }
+
+    #[test]
+    fn rises_at_once_and_falls_one_step_after_three_clean_months() {
+        // Six months: red, then five quiet months.
+        assert_eq!(
+            held(&[Red, Green, Green, Green, Green, Green, Green]),
+            vec![Red, Red, Red, Yellow, Yellow, Yellow, Green]
+        );
     }
 
     #[test]
     fn a_relapse_resets_the_run() {
-        let seq = [Red, Green, Green, Yellow, Green, Green, Green];
-        let mut st = None;
-        let mut held = Vec::new();
-        for m in seq {
-            let s = adjust(st, m, 3);
-            held.push(s.grade);
-            st = Some(s);
-        }
         // The yellow month is still below red, so it counts as clean for red.
-        assert_eq!(held, vec![Red, Red, Red, Yellow, Yellow, Yellow, Green]);
-        let seq = [Red, Green, Green, Red, Green, Green, Green];
-        let mut st = None;
-        let mut held = Vec::new();
-        for m in seq {
-            let s = adjust(st, m, 3);
-            held.push(s.grade);
-            st = Some(s);
-        }
-        assert_eq!(held, vec![Red, Red, Red, Red, Red, Red, Yellow]);
+        assert_eq!(
+            held(&[Red, Green, Green, Yellow, Green, Green, Green]),
+            vec![Red, Red, Red, Yellow, Yellow, Yellow, Green]
+        );
+        assert_eq!(
+            held(&[Red, Green, Green, Red, Green, Green, Green]),
+            vec![Red, Red, Red, Red, Red, Red, Yellow]
+        );
     }
 
     #[test]

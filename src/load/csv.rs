@@ -298,6 +298,76 @@ pub fn read_bytes(
     ))
 }
 
+/// Reads any CSV file as text columns (for `zhibao outlier`): the headings and
+/// each column's values, empty fields as `None`. Same encoding rules as the
+/// contract tables; rows with a wrong number of fields are an error here, since
+/// there is no quarantine for an arbitrary table.
+pub fn read_generic_csv(path: &Path) -> Result<super::TextColumns> {
+    let raw = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut bytes = from_utf16(&raw).unwrap_or(raw);
+    if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        bytes.drain(..3);
+    }
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(Error::EmptyFile {
+            path: path.to_path_buf(),
+            expected: "a header row".to_string(),
+        });
+    }
+    let encoding = if std::str::from_utf8(&bytes).is_ok() {
+        Encoding::Utf8
+    } else {
+        Encoding::Gb18030
+    };
+    let mut reader = ::csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(sniff_delimiter(&bytes))
+        .from_reader(bytes.as_slice());
+    let mut headings: Vec<String> = Vec::new();
+    let mut cols: Vec<Vec<Option<String>>> = Vec::new();
+    for (i, rec) in reader.byte_records().enumerate() {
+        let rec = rec.map_err(|e| Error::NotText {
+            path: path.to_path_buf(),
+            why: format!("row {i}: {e}"),
+        })?;
+        let fields: Vec<String> = rec
+            .iter()
+            .map(|f| {
+                decode_field(f, encoding).unwrap_or_else(|| String::from_utf8_lossy(f).into_owned())
+            })
+            .collect();
+        if i == 0 {
+            headings = fields
+                .iter()
+                .map(|h| h.trim().trim_start_matches('\u{FEFF}').to_string())
+                .collect();
+            cols = vec![Vec::new(); headings.len()];
+            continue;
+        }
+        if fields.iter().all(|f| f.trim().is_empty()) {
+            continue;
+        }
+        if fields.len() < headings.len() {
+            return Err(Error::NotText {
+                path: path.to_path_buf(),
+                why: format!(
+                    "data row {i} has {} fields, the header has {}",
+                    fields.len(),
+                    headings.len()
+                ),
+            });
+        }
+        for (c, f) in cols.iter_mut().zip(fields) {
+            c.push((!f.trim().is_empty()).then_some(f));
+        }
+    }
+    Ok((headings, cols))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -363,74 +433,4 @@ mod tests {
         let e = read_str(b"uscc,taxable_sales\n").err().unwrap().to_string();
         assert!(e.contains("period (所属期)"), "{e}");
     }
-}
-
-/// Reads any CSV file as text columns (for `zhibao outlier`): the headings and
-/// each column's values, empty fields as `None`. Same encoding rules as the
-/// contract tables; rows with a wrong number of fields are an error here, since
-/// there is no quarantine for an arbitrary table.
-pub fn read_generic_csv(path: &Path) -> Result<(Vec<String>, Vec<Vec<Option<String>>>)> {
-    let raw = std::fs::read(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mut bytes = from_utf16(&raw).unwrap_or(raw);
-    if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
-        bytes.drain(..3);
-    }
-    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-        return Err(Error::EmptyFile {
-            path: path.to_path_buf(),
-            expected: "a header row".to_string(),
-        });
-    }
-    let encoding = if std::str::from_utf8(&bytes).is_ok() {
-        Encoding::Utf8
-    } else {
-        Encoding::Gb18030
-    };
-    let mut reader = ::csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(sniff_delimiter(&bytes))
-        .from_reader(bytes.as_slice());
-    let mut headings: Vec<String> = Vec::new();
-    let mut cols: Vec<Vec<Option<String>>> = Vec::new();
-    for (i, rec) in reader.byte_records().enumerate() {
-        let rec = rec.map_err(|e| Error::NotText {
-            path: path.to_path_buf(),
-            why: format!("row {i}: {e}"),
-        })?;
-        let fields: Vec<String> = rec
-            .iter()
-            .map(|f| {
-                decode_field(f, encoding).unwrap_or_else(|| String::from_utf8_lossy(f).into_owned())
-            })
-            .collect();
-        if i == 0 {
-            headings = fields
-                .iter()
-                .map(|h| h.trim().trim_start_matches('\u{FEFF}').to_string())
-                .collect();
-            cols = vec![Vec::new(); headings.len()];
-            continue;
-        }
-        if fields.iter().all(|f| f.trim().is_empty()) {
-            continue;
-        }
-        if fields.len() < headings.len() {
-            return Err(Error::NotText {
-                path: path.to_path_buf(),
-                why: format!(
-                    "data row {i} has {} fields, the header has {}",
-                    fields.len(),
-                    headings.len()
-                ),
-            });
-        }
-        for (c, f) in cols.iter_mut().zip(fields) {
-            c.push((!f.trim().is_empty()).then_some(f));
-        }
-    }
-    Ok((headings, cols))
 }

@@ -421,6 +421,9 @@ fn load_file(
     })
 }
 
+/// USCCs of register rows rejected for another column, with the reason.
+type RejectedUsccs = Vec<(String, String)>;
+
 /// Reads, types and concatenates the files of one table (several files in
 /// parallel). For the register, the USCCs of rows rejected for another column are
 /// returned with their reason, so that the submissions of those enterprises can say
@@ -430,7 +433,7 @@ fn load_table(
     files: &[SourceFile],
     register: Option<&Register>,
     quarantine: &mut Vec<QuarantineRow>,
-) -> Result<(DataFrame, TableStats, Vec<(String, String)>)> {
+) -> Result<(DataFrame, TableStats, RejectedUsccs)> {
     use rayon::prelude::*;
     let loads: Vec<Result<FileLoad>> = files
         .par_iter()
@@ -792,9 +795,12 @@ pub fn empty_table(t: Table) -> DataFrame {
     DataFrame::new(0, cols).expect("static schema")
 }
 
+/// A table read as text: the column names, and each column's cells.
+pub type TextColumns = (Vec<String>, Vec<Vec<Option<String>>>);
+
 /// Reads any CSV or Parquet file as text columns (for commands that work on
 /// arbitrary tables, such as `zhibao outlier`).
-pub fn read_generic(path: &Path) -> Result<(Vec<String>, Vec<Vec<Option<String>>>)> {
+pub fn read_generic(path: &Path) -> Result<TextColumns> {
     let is_parquet = path
         .extension()
         .and_then(|e| e.to_str())

@@ -56,7 +56,7 @@ impl Month {
 
     /// Whether the month closes a quarter (March, June, September, December).
     pub fn is_quarter_end(self) -> bool {
-        self.month() % 3 == 0
+        self.month().is_multiple_of(3)
     }
 
     /// Parses the canonical form `YYYY-MM` only.

@@ -296,40 +296,28 @@ pub fn query_list(input: &RankInput<'_>, s: &Values) -> Result<DataFrame> {
             .collect()
     };
     let n = lines.len();
-    let mut cols: (
-        Vec<u32>,
-        Vec<u32>,
-        Vec<String>,
-        Vec<Option<String>>,
-        Vec<String>,
-        Vec<String>,
-        Vec<String>,
-        Vec<f64>,
-        Vec<f64>,
-    ) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
+    let mut ranks = Vec::with_capacity(n);
+    let mut eids = Vec::with_capacity(n);
+    let mut usccs = Vec::with_capacity(n);
+    let mut names = Vec::with_capacity(n);
+    let mut counties = Vec::with_capacity(n);
+    let mut industries = Vec::with_capacity(n);
+    let mut grades = Vec::with_capacity(n);
+    let mut scores = Vec::with_capacity(n);
+    let mut impacts = Vec::with_capacity(n);
     let (mut codes, mut nfind, mut reas, mut evid, mut verif, mut sampled) =
         (vec![], vec![], vec![], vec![], vec![], vec![]);
     for (k, (_, sc, e, smp)) in lines.into_iter().enumerate() {
         let ei = e as usize;
-        cols.0.push(k as u32 + 1);
-        cols.1.push(e);
-        cols.2.push(uscc.get(ei).unwrap_or("").to_string());
-        cols.3.push(name.get(ei).map(str::to_string));
-        cols.4.push(county.get(ei).unwrap_or("").to_string());
-        cols.5.push(industry.get(ei).unwrap_or("").to_string());
-        cols.6.push(grade_of.get(&e).cloned().unwrap_or_default());
-        cols.7.push(sc);
-        cols.8.push(impact_of.get(&e).copied().unwrap_or(1.0));
+        ranks.push(k as u32 + 1);
+        eids.push(e);
+        usccs.push(uscc.get(ei).unwrap_or("").to_string());
+        names.push(name.get(ei).map(str::to_string));
+        counties.push(county.get(ei).unwrap_or("").to_string());
+        industries.push(industry.get(ei).unwrap_or("").to_string());
+        grades.push(grade_of.get(&e).cloned().unwrap_or_default());
+        scores.push(sc);
+        impacts.push(impact_of.get(&e).copied().unwrap_or(1.0));
         match reasons.get(&e) {
             Some(r) => {
                 codes.push(r.codes.join(";"));
@@ -358,15 +346,15 @@ pub fn query_list(input: &RankInput<'_>, s: &Values) -> Result<DataFrame> {
     DataFrame::new(
         n,
         vec![
-            Column::new("rank".into(), cols.0),
-            Column::new("eid".into(), cols.1),
-            Column::new("uscc".into(), cols.2),
-            Column::new("name".into(), cols.3),
-            Column::new("county_code".into(), cols.4),
-            Column::new("industry_code".into(), cols.5),
-            Column::new("grade".into(), cols.6),
-            Column::new("score".into(), cols.7),
-            Column::new("impact".into(), cols.8),
+            Column::new("rank".into(), ranks),
+            Column::new("eid".into(), eids),
+            Column::new("uscc".into(), usccs),
+            Column::new("name".into(), names),
+            Column::new("county_code".into(), counties),
+            Column::new("industry_code".into(), industries),
+            Column::new("grade".into(), grades),
+            Column::new("score".into(), scores),
+            Column::new("impact".into(), impacts),
             Column::new("rule_codes".into(), codes),
             Column::new("findings".into(), nfind),
             Column::new("reasons".into(), reas),

@@ -59,7 +59,7 @@ struct HBars {
 /// A round axis end and tick step for data up to `max` (1, 2, 2.5 or 5 times a
 /// power of ten, at most five ticks).
 fn nice_axis(max: f64) -> (f64, f64) {
-    if !(max > 0.0) || !max.is_finite() {
+    if max <= 0.0 || !max.is_finite() {
         return (1.0, 0.25);
     }
     let raw = max / 4.0;

@@ -278,7 +278,14 @@ pub fn build(input: &ScorecardInput<'_>, s: &Values) -> Result<DataFrame> {
         .lazy(),
     };
 
-    // Findings: share of enterprises with a hard / soft finding.
+    // Findings: share of enterprises with a hard / soft finding, and the
+    // enterprises with a warning (not an info) of each family.
+    let enterprises_where = |cond: Expr| col("eid").filter(cond).n_unique().cast(DataType::UInt32);
+    let warned_in = |code: &str| {
+        col("_family")
+            .eq(lit(code))
+            .and(col("severity").neq(lit("info")))
+    };
     let fin = input
         .findings
         .clone()
@@ -292,52 +299,12 @@ pub fn build(input: &ScorecardInput<'_>, s: &Values) -> Result<DataFrame> {
         )
         .group_by([col("county_code")])
         .agg([
-            col("eid")
-                .filter(
-                    col("_family")
-                        .eq(lit("LB"))
-                        .and(col("severity").neq(lit("info"))),
-                )
-                .n_unique()
-                .cast(DataType::UInt32)
-                .alias("labor_findings"),
-            col("eid")
-                .filter(
-                    col("_family")
-                        .eq(lit("EN"))
-                        .and(col("severity").neq(lit("info"))),
-                )
-                .n_unique()
-                .cast(DataType::UInt32)
-                .alias("energy_findings"),
-            col("eid")
-                .filter(
-                    col("_family")
-                        .eq(lit("EN"))
-                        .and(col("rule_code").eq(lit("EN003"))),
-                )
-                .n_unique()
-                .cast(DataType::UInt32)
-                .alias("key_energy_consumers"),
-            col("eid")
-                .filter(
-                    col("_family")
-                        .eq(lit("SV"))
-                        .and(col("severity").neq(lit("info"))),
-                )
-                .n_unique()
-                .cast(DataType::UInt32)
-                .alias("services_findings"),
-            col("eid")
-                .filter(col("severity").eq(lit("hard")))
-                .n_unique()
-                .cast(DataType::UInt32)
-                .alias("_hard_ents"),
-            col("eid")
-                .filter(col("severity").eq(lit("soft")))
-                .n_unique()
-                .cast(DataType::UInt32)
-                .alias("_soft_ents"),
+            enterprises_where(warned_in("LB")).alias("labor_findings"),
+            enterprises_where(warned_in("EN")).alias("energy_findings"),
+            enterprises_where(col("rule_code").eq(lit("EN003"))).alias("key_energy_consumers"),
+            enterprises_where(warned_in("SV")).alias("services_findings"),
+            enterprises_where(col("severity").eq(lit("hard"))).alias("_hard_ents"),
+            enterprises_where(col("severity").eq(lit("soft"))).alias("_soft_ents"),
         ]);
 
     // Grades: counts now and in the first month of the year.

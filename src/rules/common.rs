@@ -3,7 +3,7 @@
 
 use polars::prelude::*;
 
-use super::engine::Ctx;
+use super::engine::{Ctx, RuleOutput};
 use super::registry::{Default, ParamKind, ParamSpec, Text};
 use crate::error::{Error, Result};
 
@@ -138,6 +138,24 @@ pub fn counts(df: &DataFrame, name: &str) -> Result<(u64, u64, u64)> {
     Ok((ca.sum().unwrap_or(0) as u64, non_null, nulls))
 }
 
+/// What a rule found, from a frame with a boolean `_fails` column (true: fails,
+/// false: passes, null: could not be evaluated): the failing rows with `columns`
+/// added, and the counts of rows evaluated and not.
+pub fn outcome<E: AsRef<[Expr]>>(df: &DataFrame, columns: E) -> Result<RuleOutput> {
+    let (_, evaluated, not_evaluable) = counts(df, "_fails")?;
+    let failures = keep_true(df, "_fails")?
+        .lazy()
+        .with_columns(columns)
+        .collect()
+        .map_err(pe)?;
+    Ok(RuleOutput {
+        failures,
+        evaluated,
+        not_evaluable,
+        note: None,
+    })
+}
+
 /// Keeps the rows where a boolean column is true.
 pub fn keep_true(df: &DataFrame, name: &str) -> Result<DataFrame> {
     let mask = df
@@ -234,6 +252,27 @@ pub fn add_robust_z(lf: LazyFrame, x: Expr, groups: &[&str], min_obs: u32, out: 
             true,
             false,
         ))
+}
+
+/// Flags a positive ratio `x` whose logarithm lies more than `max_z` robust
+/// z-scores from its peers' (see [`add_peer_robust_z`]): adds the score as
+/// `value`, the peers' median of `x` as `peer_median` and `_fails`.
+pub fn log_peer_outliers(
+    lf: LazyFrame,
+    x: Expr,
+    levels: &[&[&str]],
+    min_peers: u32,
+    max_z: f64,
+) -> LazyFrame {
+    add_peer_robust_z(
+        lf,
+        x.log(lit(std::f64::consts::E)),
+        levels,
+        min_peers,
+        "value",
+    )
+    .with_column(col("peer_median").exp())
+    .with_column(col("value").abs().gt(lit(max_z)).alias("_fails"))
 }
 
 /// A robust z-score against the narrowest peer group that is large enough: the

@@ -632,25 +632,17 @@ fn benford_rule(ctx: &Ctx<'_>, cfg: &RuleConfig, digits: Digits) -> Result<RuleO
     )
     .collect()
     .map_err(pe)?;
-    let (_, evaluated, not_evaluable) = counts(&df, "_fails")?;
-    let failures = keep_true(&df, "_fails")?
-        .lazy()
-        .with_columns([
+    outcome(
+        &df,
+        [
             month_text(lit(ctx.period.0)).alias("period"),
             col("mad").alias("value"),
             lit(limit).alias("threshold"),
             (col("mad") / lit(limit))
                 .clip(lit(1.0), lit(4.0))
                 .alias("strength"),
-        ])
-        .collect()
-        .map_err(pe)?;
-    Ok(RuleOutput {
-        failures,
-        evaluated,
-        not_evaluable,
-        note: None,
-    })
+        ],
+    )
 }
 
 fn benford_first(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {

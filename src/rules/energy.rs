@@ -127,39 +127,28 @@ fn intensity(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
             .otherwise(lit(NULL).cast(DataType::Float64))
             .alias("intensity"),
         );
-    let lf = add_peer_robust_z(
+    let df = log_peer_outliers(
         with_enterprise(ctx, lf, &["division", "industry_code"])?,
-        col("intensity").log(lit(std::f64::consts::E)),
+        col("intensity"),
         &[&["industry_code"], &["division"], &[]],
         min_peers,
-        "value",
-    );
-    let df = lf
-        .with_column(col("peer_median").exp())
-        .with_column(col("value").abs().gt(lit(max_z)).alias("_fails"))
-        .with_columns([
-            col("ytd_energy").round(0, RoundMode::HalfAwayFromZero),
-            col("ytd_gross").round(0, RoundMode::HalfAwayFromZero),
-        ])
-        .sort(["eid"], SortMultipleOptions::default())
-        .collect()
-        .map_err(pe)?;
-    let (_, evaluated, not_evaluable) = counts(&df, "_fails")?;
-    let failures = keep_true(&df, "_fails")?
-        .lazy()
-        .with_columns([
+        max_z,
+    )
+    .with_columns([
+        col("ytd_energy").round(0, RoundMode::HalfAwayFromZero),
+        col("ytd_gross").round(0, RoundMode::HalfAwayFromZero),
+    ])
+    .sort(["eid"], SortMultipleOptions::default())
+    .collect()
+    .map_err(pe)?;
+    outcome(
+        &df,
+        [
             month_text(lit(ctx.period.0)).alias("period"),
             lit(max_z).alias("threshold"),
             excess_strength(col("value").abs() / lit(max_z)).alias("strength"),
-        ])
-        .collect()
-        .map_err(pe)?;
-    Ok(RuleOutput {
-        failures,
-        evaluated,
-        not_evaluable,
-        note: None,
-    })
+        ],
+    )
 }
 
 fn divergence(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
@@ -315,23 +304,15 @@ fn key_consumers(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .sort(["eid"], SortMultipleOptions::default())
         .collect()
         .map_err(pe)?;
-    let (_, evaluated, not_evaluable) = counts(&df, "_fails")?;
-    let failures = keep_true(&df, "_fails")?
-        .lazy()
-        .with_columns([
+    outcome(
+        &df,
+        [
             month_text(lit(ctx.period.0)).alias("period"),
             col("annual_energy").alias("value"),
             lit(min).alias("threshold"),
             lit(1.0).alias("strength"),
-        ])
-        .collect()
-        .map_err(pe)?;
-    Ok(RuleOutput {
-        failures,
-        evaluated,
-        not_evaluable,
-        note: None,
-    })
+        ],
+    )
 }
 
 /// The key energy consumers' self-check list (`energy_key_consumers.csv`): every

@@ -458,23 +458,15 @@ fn change_rule(
                 .alias("_fails"),
         );
     let df = lf.collect().map_err(pe)?;
-    let (_, evaluated, not_evaluable) = counts(&df, "_fails")?;
-    let failures = keep_true(&df, "_fails")?
-        .lazy()
-        .with_columns([
+    outcome(
+        &df,
+        [
             month_text(col("period")).alias("period"),
             col("deviation").alias("value"),
             lit(max_dev).alias("threshold"),
             excess_strength(col("deviation").abs() / lit(max_dev.max(1e-9))).alias("strength"),
-        ])
-        .collect()
-        .map_err(pe)?;
-    Ok(RuleOutput {
-        failures,
-        evaluated,
-        not_evaluable,
-        note: None,
-    })
+        ],
+    )
 }
 
 fn yoy_change(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
@@ -681,25 +673,17 @@ fn round_figures(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .sort(["eid"], SortMultipleOptions::default())
         .collect()
         .map_err(pe)?;
-    let (_, evaluated, not_evaluable) = counts(&df, "_fails")?;
-    let failures = keep_true(&df, "_fails")?
-        .lazy()
-        .with_columns([
+    outcome(
+        &df,
+        [
             month_text(col("_last")).alias("period"),
             col("round_months").cast(DataType::Float64).alias("value"),
             lit(min_round as f64).alias("threshold"),
             (col("round_months").cast(DataType::Float64) / lit(min_round as f64))
                 .clip_max(lit(4.0))
                 .alias("strength"),
-        ])
-        .collect()
-        .map_err(pe)?;
-    Ok(RuleOutput {
-        failures,
-        evaluated,
-        not_evaluable,
-        note: None,
-    })
+        ],
+    )
 }
 
 fn many_revisions(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
@@ -711,23 +695,15 @@ fn many_revisions(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .sort(["eid", "period"], SortMultipleOptions::default())
         .collect()
         .map_err(pe)?;
-    let (_, evaluated, not_evaluable) = counts(&df, "_fails")?;
-    let failures = keep_true(&df, "_fails")?
-        .lazy()
-        .with_columns([
+    outcome(
+        &df,
+        [
             month_text(col("period")).alias("period"),
             col("revisions").cast(DataType::Float64).alias("value"),
             lit(max as f64).alias("threshold"),
             (col("revisions").cast(DataType::Float64) / lit(max as f64))
                 .clip_max(lit(3.0))
                 .alias("strength"),
-        ])
-        .collect()
-        .map_err(pe)?;
-    Ok(RuleOutput {
-        failures,
-        evaluated,
-        not_evaluable,
-        note: None,
-    })
+        ],
+    )
 }

@@ -210,22 +210,18 @@ fn output(
     threshold: f64,
     strength: Expr,
 ) -> Result<RuleOutput> {
-    let (_, evaluated, not_evaluable) = counts(&df, "_fails")?;
-    let failures = keep_true(&df, "_fails")?
-        .lazy()
-        .with_columns([
+    let found = outcome(
+        &df,
+        [
             month_text(col("period")).alias("period"),
             value.alias("value"),
             lit(threshold).alias("threshold"),
             strength.alias("strength"),
-        ])
-        .collect()
-        .map_err(pe)?;
+        ],
+    )?;
     Ok(RuleOutput {
-        failures: with_verifier(failures, ctx)?,
-        evaluated,
-        not_evaluable,
-        note: None,
+        failures: with_verifier(found.failures, ctx)?,
+        ..found
     })
 }
 

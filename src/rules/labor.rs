@@ -89,39 +89,28 @@ fn wage_outlier(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .otherwise(lit(NULL).cast(DataType::Float64))
         .alias("avg_wage"),
     );
-    let lf = add_peer_robust_z(
+    let df = log_peer_outliers(
         with_enterprise(ctx, lf, &["county_code", "division"])?,
-        col("avg_wage").log(lit(std::f64::consts::E)),
+        col("avg_wage"),
         &[
             &["period", "county_code", "division"],
             &["period", "division"],
             &["period"],
         ],
         min_peers,
-        "value",
-    );
-    let df = lf
-        .with_column(col("peer_median").exp())
-        .with_column(col("value").abs().gt(lit(max_z)).alias("_fails"))
-        .sort(["eid", "period"], SortMultipleOptions::default())
-        .collect()
-        .map_err(pe)?;
-    let (_, evaluated, not_evaluable) = counts(&df, "_fails")?;
-    let failures = keep_true(&df, "_fails")?
-        .lazy()
-        .with_columns([
+        max_z,
+    )
+    .sort(["eid", "period"], SortMultipleOptions::default())
+    .collect()
+    .map_err(pe)?;
+    outcome(
+        &df,
+        [
             month_text(col("period")).alias("period"),
             lit(max_z).alias("threshold"),
             excess_strength(col("value").abs() / lit(max_z)).alias("strength"),
-        ])
-        .collect()
-        .map_err(pe)?;
-    Ok(RuleOutput {
-        failures,
-        evaluated,
-        not_evaluable,
-        note: None,
-    })
+        ],
+    )
 }
 
 fn inconsistent(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
@@ -199,23 +188,15 @@ fn inconsistent(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .sort(["eid", "period"], SortMultipleOptions::default())
         .collect()
         .map_err(pe)?;
-    let (_, evaluated, not_evaluable) = counts(&df, "_fails")?;
-    let failures = keep_true(&df, "_fails")?
-        .lazy()
-        .with_columns([
+    outcome(
+        &df,
+        [
             month_text(col("period")).alias("period"),
             (col("emp_change").abs() + col("_wage_dev").abs()).alias("value"),
             lit(min_change).alias("threshold"),
             ((col("emp_change").abs() + col("_wage_dev").abs()) / lit(2.0 * min_change.max(1e-9)))
                 .clip(lit(1.0), lit(4.0))
                 .alias("strength"),
-        ])
-        .collect()
-        .map_err(pe)?;
-    Ok(RuleOutput {
-        failures,
-        evaluated,
-        not_evaluable,
-        note: None,
-    })
+        ],
+    )
 }

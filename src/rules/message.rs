@@ -192,7 +192,7 @@ mod tests {
         let df = df!("ratio" => [0.724, f64::NAN], "gross_output" => [1200.0, 15.5]).unwrap();
         let mut params = Values::default();
         let _ = &mut params;
-        let e = render("占比 {ratio:%}，产值 {gross_output}", &params, &df.schema()).unwrap();
+        let e = render("占比 {ratio:%}，产值 {gross_output}", &params, df.schema()).unwrap();
         let out = df.lazy().select([e.alias("m")]).collect().unwrap();
         let m = out.column("m").unwrap().str().unwrap();
         assert_eq!(m.get(0), Some("占比 72.4%，产值 1200"));
@@ -202,8 +202,8 @@ mod tests {
     #[test]
     fn unknown_names_are_errors() {
         let df = df!("a" => [1.0]).unwrap();
-        assert!(render("{b}", &Values::default(), &df.schema()).is_err());
-        assert!(render("{a:x}", &Values::default(), &df.schema()).is_err());
+        assert!(render("{b}", &Values::default(), df.schema()).is_err());
+        assert!(render("{a:x}", &Values::default(), df.schema()).is_err());
     }
 
     #[test]

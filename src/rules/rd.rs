@@ -261,17 +261,17 @@ fn unless_missing(cond: Expr) -> Expr {
         .otherwise(cond)
 }
 
-fn finish(df: DataFrame, value: Expr, threshold: f64, strength: Expr) -> Result<DataFrame> {
-    df.lazy()
-        .with_columns([
+/// The outcome of a rule on one year of R&D reports (see [`outcome`]).
+fn finish(df: &DataFrame, value: Expr, threshold: f64, strength: Expr) -> Result<RuleOutput> {
+    outcome(
+        df,
+        [
             col("year").cast(DataType::String).alias("period"),
             value.alias("value"),
             lit(threshold).alias("threshold"),
             strength.alias("strength"),
-        ])
-        .sort(["eid"], SortMultipleOptions::default())
-        .collect()
-        .map_err(pe)
+        ],
+    )
 }
 
 fn no_super_deduction(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
@@ -325,19 +325,7 @@ fn no_super_deduction(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         ])
         .collect()
         .map_err(pe)?;
-    let (_, evaluated, not_evaluable) = counts(&hist, "_fails")?;
-    let failures = finish(
-        keep_true(&hist, "_fails")?,
-        col("rd_expenditure"),
-        0.0,
-        lit(1.0),
-    )?;
-    Ok(RuleOutput {
-        failures,
-        evaluated,
-        not_evaluable,
-        note: None,
-    })
+    finish(&hist, col("rd_expenditure"), 0.0, lit(1.0))
 }
 
 fn first_time(ctx: &Ctx<'_>, _cfg: &RuleConfig) -> Result<RuleOutput> {
@@ -403,22 +391,13 @@ fn first_time(ctx: &Ctx<'_>, _cfg: &RuleConfig) -> Result<RuleOutput> {
         ])
         .collect()
         .map_err(pe)?;
-    let (_, evaluated, not_evaluable) = counts(&df, "_fails")?;
-    let failures = finish(
-        keep_true(&df, "_fails")?,
-        col("rd_expenditure"),
-        0.0,
-        lit(1.0),
-    )?;
     let note = (!has_history).then(|| {
         "no earlier R&D years in the data: only newly admitted enterprises are identified"
             .to_string()
     });
     Ok(RuleOutput {
-        failures,
-        evaluated,
-        not_evaluable,
         note,
+        ..finish(&df, col("rd_expenditure"), 0.0, lit(1.0))?
     })
 }
 
@@ -429,19 +408,7 @@ fn low_end(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .with_column(unless_missing(col("division").is_in(str_list(&divs), false)).alias("_fails"))
         .collect()
         .map_err(pe)?;
-    let (_, evaluated, not_evaluable) = counts(&df, "_fails")?;
-    let failures = finish(
-        keep_true(&df, "_fails")?,
-        col("rd_expenditure"),
-        0.0,
-        lit(1.0),
-    )?;
-    Ok(RuleOutput {
-        failures,
-        evaluated,
-        not_evaluable,
-        note: None,
-    })
+    finish(&df, col("rd_expenditure"), 0.0, lit(1.0))
 }
 
 /// Robust z of `x` within the division, or among all reporters where the division
@@ -485,19 +452,12 @@ fn per_staff(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     .with_column(col("value").abs().gt(lit(max_z)).alias("_fails"))
     .collect()
     .map_err(pe)?;
-    let (_, evaluated, not_evaluable) = counts(&df, "_fails")?;
-    let failures = finish(
-        keep_true(&df, "_fails")?,
+    finish(
+        &df,
         col("value"),
         max_z,
         excess_strength(col("value").abs() / lit(max_z)),
-    )?;
-    Ok(RuleOutput {
-        failures,
-        evaluated,
-        not_evaluable,
-        note: None,
-    })
+    )
 }
 
 fn intensity(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
@@ -549,19 +509,12 @@ fn intensity(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     )
     .collect()
     .map_err(pe)?;
-    let (_, evaluated, not_evaluable) = counts(&df, "_fails")?;
-    let failures = finish(
-        keep_true(&df, "_fails")?,
+    finish(
+        &df,
         col("value").fill_null(lit(f64::NAN)),
         max_z,
         excess_strength(col("value").abs() / lit(max_z)).fill_null(lit(1.0)),
-    )?;
-    Ok(RuleOutput {
-        failures,
-        evaluated,
-        not_evaluable,
-        note: None,
-    })
+    )
 }
 
 fn route(ctx: &Ctx<'_>, low: f64, high: Option<f64>, verifier: &str) -> Result<RuleOutput> {
@@ -574,23 +527,16 @@ fn route(ctx: &Ctx<'_>, low: f64, high: Option<f64>, verifier: &str) -> Result<R
         .with_column(cond.alias("_fails"))
         .collect()
         .map_err(pe)?;
-    let (_, evaluated, not_evaluable) = counts(&df, "_fails")?;
-    let failures = finish(
-        keep_true(&df, "_fails")?,
-        col("rd_expenditure"),
-        low,
-        lit(1.0),
-    )?
-    .lazy()
-    .with_column(lit(verifier).alias("verifier"))
-    .collect()
-    .map_err(pe)?;
-    Ok(RuleOutput {
-        failures,
-        evaluated,
-        not_evaluable,
-        note: None,
-    })
+    outcome(
+        &df,
+        [
+            col("year").cast(DataType::String).alias("period"),
+            col("rd_expenditure").alias("value"),
+            lit(low).alias("threshold"),
+            lit(1.0).alias("strength"),
+            lit(verifier).alias("verifier"),
+        ],
+    )
 }
 
 fn route_county(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {

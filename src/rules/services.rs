@@ -157,35 +157,24 @@ fn per_employee(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
                 .otherwise(lit(NULL).cast(DataType::Float64))
                 .alias("per_employee"),
         );
-    let lf = add_peer_robust_z(
+    let df = log_peer_outliers(
         with_enterprise(ctx, lf, &["division", "industry_code"])?,
-        col("per_employee").log(lit(std::f64::consts::E)),
+        col("per_employee"),
         &[&["industry_code"], &["division"], &[]],
         min_peers,
-        "value",
-    );
-    let df = lf
-        .with_column(col("peer_median").exp())
-        .with_column(col("value").abs().gt(lit(max_z)).alias("_fails"))
-        .sort(["eid"], SortMultipleOptions::default())
-        .collect()
-        .map_err(pe)?;
-    let (_, evaluated, not_evaluable) = counts(&df, "_fails")?;
-    let failures = keep_true(&df, "_fails")?
-        .lazy()
-        .with_columns([
+        max_z,
+    )
+    .sort(["eid"], SortMultipleOptions::default())
+    .collect()
+    .map_err(pe)?;
+    outcome(
+        &df,
+        [
             month_text(col("period")).alias("period"),
             lit(max_z).alias("threshold"),
             excess_strength(col("value").abs() / lit(max_z)).alias("strength"),
-        ])
-        .collect()
-        .map_err(pe)?;
-    Ok(RuleOutput {
-        failures,
-        evaluated,
-        not_evaluable,
-        note: None,
-    })
+        ],
+    )
 }
 
 fn query_error_rate(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
@@ -238,22 +227,14 @@ fn query_error_rate(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .sort(["eid"], SortMultipleOptions::default())
         .collect()
         .map_err(pe)?;
-    let (_, evaluated, not_evaluable) = counts(&df, "_fails")?;
-    let failures = keep_true(&df, "_fails")?
-        .lazy()
-        .with_columns([
+    outcome(
+        &df,
+        [
             month_text(lit(p)).alias("period"),
             lit(min_rate).alias("threshold"),
             (col("value") * lit(2.0))
                 .clip(lit(1.0), lit(2.0))
                 .alias("strength"),
-        ])
-        .collect()
-        .map_err(pe)?;
-    Ok(RuleOutput {
-        failures,
-        evaluated,
-        not_evaluable,
-        note: None,
-    })
+        ],
+    )
 }

@@ -167,10 +167,9 @@ fn enterprise_ratio(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .with_column(col("value").lt(lit(min_ratio)).alias("_fails"))
         .collect()
         .map_err(pe)?;
-    let (_, evaluated, not_evaluable) = counts(&df, "_fails")?;
-    let failures = keep_true(&df, "_fails")?
-        .lazy()
-        .with_columns([
+    outcome(
+        &df,
+        [
             month_text(lit(ctx.period.0)).alias("period"),
             lit(min_ratio).alias("threshold"),
             (lit(min_ratio) * col("ytd_gross") - col("ytd_taxable"))
@@ -182,15 +181,8 @@ fn enterprise_ratio(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
                     .then(lit(weak_w))
                     .otherwise(lit(1.0)))
             .alias("strength"),
-        ])
-        .collect()
-        .map_err(pe)?;
-    Ok(RuleOutput {
-        failures,
-        evaluated,
-        not_evaluable,
-        note: None,
-    })
+        ],
+    )
 }
 
 fn no_tax_record(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
@@ -269,25 +261,18 @@ fn no_tax_record(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .sort(["eid", "period"], SortMultipleOptions::default())
         .collect()
         .map_err(pe)?;
-    let (_, evaluated, not_evaluable) = counts(&df, "_fails")?;
-    let failures = keep_true(&df, "_fails")?
-        .lazy()
-        .with_columns([
+    let note = (!skipped.is_empty())
+        .then(|| format!("tax records incomplete, not judged: {}", skipped.join(", ")));
+    let found = outcome(
+        &df,
+        [
             month_text(col("period")).alias("period"),
             col("gross_output").alias("value"),
             lit(min_gross).alias("threshold"),
             lit(strength).alias("strength"),
-        ])
-        .collect()
-        .map_err(pe)?;
-    let note = (!skipped.is_empty())
-        .then(|| format!("tax records incomplete, not judged: {}", skipped.join(", ")));
-    Ok(RuleOutput {
-        failures,
-        evaluated,
-        not_evaluable,
-        note,
-    })
+        ],
+    )?;
+    Ok(RuleOutput { note, ..found })
 }
 
 fn county_ratio(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
@@ -310,10 +295,9 @@ fn county_ratio(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .sort(["county_code"], SortMultipleOptions::default())
         .collect()
         .map_err(pe)?;
-    let (_, evaluated, not_evaluable) = counts(&df, "_fails")?;
-    let failures = keep_true(&df, "_fails")?
-        .lazy()
-        .with_columns([
+    outcome(
+        &df,
+        [
             month_text(lit(ctx.period.0)).alias("period"),
             lit(min_ratio).alias("threshold"),
             ((lit(min_ratio) - col("value")) / lit(0.1))
@@ -321,13 +305,6 @@ fn county_ratio(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
                 .alias("strength"),
             col("ytd_gross").round(0, RoundMode::HalfAwayFromZero),
             col("ytd_taxable").round(0, RoundMode::HalfAwayFromZero),
-        ])
-        .collect()
-        .map_err(pe)?;
-    Ok(RuleOutput {
-        failures,
-        evaluated,
-        not_evaluable,
-        note: None,
-    })
+        ],
+    )
 }
