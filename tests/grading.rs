@@ -9,18 +9,11 @@ use std::sync::OnceLock;
 
 use polars::prelude::*;
 use proptest::prelude::*;
-use zhibao::model::{uscc, Month};
+use zhibao::model::Month;
 
+/// A valid USCC for a serial number.
 fn code(serial: u32) -> String {
-    let a = uscc::ALPHABET;
-    let mut body = String::from("MA");
-    let mut n = serial as usize * 6661 + 99;
-    for _ in 0..6 {
-        body.push(a[n % 31] as char);
-        n /= 31;
-    }
-    let check = uscc::org_code_check(body.as_bytes()).unwrap() as char;
-    uscc::complete(&format!("91340102{body}{check}")).unwrap()
+    common::uscc_for("340102", serial)
 }
 
 /// A batch of 12 enterprises from 2025-01 to `last`, sizes given; `bad(u, m)`

@@ -14,15 +14,7 @@ use zhibao::model::{uscc, Month, Table};
 
 /// A valid USCC for a serial number.
 fn code(serial: u32) -> String {
-    let a = uscc::ALPHABET;
-    let mut body = String::from("MA");
-    let mut n = serial as usize * 7919 + 4242;
-    for _ in 0..6 {
-        body.push(a[n % 31] as char);
-        n /= 31;
-    }
-    let check = uscc::org_code_check(body.as_bytes()).unwrap() as char;
-    uscc::complete(&format!("91341002{body}{check}")).unwrap()
+    common::uscc_for("341002", serial)
 }
 
 const MONTHS: [&str; 3] = ["2026-07", "2026-08", "2026-09"];

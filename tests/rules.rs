@@ -7,22 +7,9 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use polars::prelude::*;
 use zhibao::load::{load, LoadOptions};
 use zhibao::pipeline::Pipeline;
 use zhibao::rules::registry::{self, Level};
-
-fn strings(df: &DataFrame, c: &str) -> Vec<Option<String>> {
-    df.column(c)
-        .unwrap()
-        .cast(&DataType::String)
-        .unwrap()
-        .str()
-        .unwrap()
-        .iter()
-        .map(|v| v.map(str::to_string))
-        .collect()
-}
 
 /// Runs the built-in pipeline on a fixture and checks its `expect.toml`.
 fn check_fixture(family: &str) {
@@ -34,10 +21,10 @@ fn check_fixture(family: &str) {
     let checked = zhibao::rules::run(&batch, &pipeline).unwrap();
     let uscc_of = batch.uscc_by_eid();
     let f = &checked.findings;
-    let codes = strings(f, "rule_code");
+    let codes = common::col_str(f, "rule_code");
     let eids: Vec<Option<u32>> = f.column("eid").unwrap().u32().unwrap().iter().collect();
-    let projects = strings(f, "project_id");
-    let counties = strings(f, "county_code");
+    let projects = common::col_str(f, "project_id");
+    let counties = common::col_str(f, "county_code");
     let expect: toml::Table =
         toml::from_str(&std::fs::read_to_string(dir.join("expect.toml")).unwrap()).unwrap();
     assert!(!expect.is_empty());

@@ -47,6 +47,21 @@ pub fn read_parquet(path: &Path) -> DataFrame {
         .unwrap()
 }
 
+/// A valid USCC of county `county` (6 digits) for a serial number: distinct
+/// serials give distinct codes.
+pub fn uscc_for(county: &str, serial: u32) -> String {
+    use zhibao::model::uscc;
+    let a = uscc::ALPHABET;
+    let mut body = String::from("MA");
+    let mut n = serial as usize * 7919 + 4242;
+    for _ in 0..6 {
+        body.push(a[n % 31] as char);
+        n /= 31;
+    }
+    let check = uscc::org_code_check(body.as_bytes()).unwrap() as char;
+    uscc::complete(&format!("91{county}{body}{check}")).unwrap()
+}
+
 /// Text values of a column.
 pub fn col_str(df: &DataFrame, c: &str) -> Vec<Option<String>> {
     df.column(c)
