@@ -158,7 +158,16 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
         Some(p) => Pipeline::load(p)?,
         None => Pipeline::builtin(),
     };
-    // Check the output directory before the work, so a refusal comes at once.
+    // Check the output directory before the work, so a refusal comes at once. It
+    // may never be, or hold, an input of the run, with or without --force.
+    let mut inputs: Vec<(&str, &std::path::Path)> = vec![("data directory", &opts.data)];
+    if let Some(p) = &opts.pipeline {
+        inputs.push(("pipeline file", p));
+    }
+    if let Some(p) = &opts.previous_grades {
+        inputs.push(("previous grades file", p));
+    }
+    crate::report::outdir::check_inputs(&opts.out, &inputs)?;
     drop(Staging::new(&opts.out, opts.force)?);
     let seed = opts.seed.unwrap_or_else(rand::random::<u64>);
     let mut timings = Timings::default();
@@ -300,7 +309,11 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
     report::write_parquet(&mut findings_out, &staging.file("findings.parquet"))?;
     report::write_parquet(&mut grades_out, &staging.file("grades.parquet"))?;
     report::write_csv(&sc_out, &staging.file("scorecard.csv"))?;
-    report::write_quarantine(&batch.quarantine, &staging.file("quarantine.csv"))?;
+    report::write_quarantine(
+        &batch.quarantine,
+        &batch.notes,
+        &staging.file("quarantine.csv"),
+    )?;
     let histories: Vec<String> = grades_out
         .column("grade_history")
         .map_err(pe("report"))?
@@ -343,7 +356,12 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
         &ql_out,
         &sc_out,
         &findings_listed,
-        &batch.quarantine,
+        &batch
+            .quarantine
+            .iter()
+            .chain(&batch.notes)
+            .cloned()
+            .collect::<Vec<_>>(),
         p,
         &staging.file("report.xlsx"),
     )?;

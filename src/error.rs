@@ -87,6 +87,17 @@ pub enum Error {
         second: String,
     },
 
+    /// A file's layout cannot be read as the table without risking a wrong answer:
+    /// an unknown unit, a cumulative column where the month's is needed, or a fault
+    /// that would quarantine most of the file.
+    #[error("{path}: {message}")]
+    Layout {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong and what was expected.
+        message: String,
+    },
+
     /// An Excel workbook could not be opened or has no sheet.
     #[error("{path}: cannot read the Excel workbook: {message}")]
     Excel {

@@ -371,7 +371,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Writing to a pipe whose reader has gone (`zhibao rules | head`) ends the program
+/// quietly, as it does for other command-line tools, instead of a panic in
+/// `println!`: the default action of SIGPIPE is restored (Rust ignores it).
+fn end_quietly_on_closed_pipes() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any other thread exists; it only
+    // sets the disposition of one signal to the system default.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
+    end_quietly_on_closed_pipes();
     let cli = Cli::parse();
     let level = if cli.quiet { "error" } else { "warn" };
     tracing_subscriber::fmt()

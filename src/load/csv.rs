@@ -9,10 +9,16 @@
 
 use std::path::Path;
 
-use super::raw::{expected_columns, map_headings, Cell, EarlyReject, RawColumn, RawFrame};
+use super::heading::unit_row;
+use super::raw::{
+    expected_columns, map_headings, names_a_column, Cell, EarlyReject, RawColumn, RawFrame,
+};
 use crate::error::{Error, Result};
 use crate::model::schema::TableSpec;
 use crate::model::text::clip;
+
+/// How many lines from the top are searched for the header row.
+const HEADER_SEARCH_ROWS: usize = 20;
 
 /// How the bytes of a file are turned into text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,7 +57,12 @@ fn decode_field(bytes: &[u8], enc: Encoding) -> Option<String> {
 /// Picks the delimiter from the header line: a comma when there is one, otherwise
 /// a semicolon, tab or vertical bar if the header is split by one of them.
 fn sniff_delimiter(bytes: &[u8]) -> u8 {
-    let first_line = bytes.split(|&b| b == b'\n').next().unwrap_or(&[]);
+    // The first line that has a delimiter at all (a title line above the header has none).
+    let first_line = bytes
+        .split(|&b| b == b'\n')
+        .take(HEADER_SEARCH_ROWS)
+        .find(|l| l.iter().any(|b| matches!(b, b',' | b';' | b'\t' | b'|')))
+        .unwrap_or(&[]);
     let count = |d: u8| {
         let mut in_quotes = false;
         let mut n = 0;
@@ -146,29 +157,67 @@ pub fn read_bytes(
         .from_reader(bytes.as_slice());
     let mut records = reader.byte_records();
 
-    let header = match records.next() {
-        Some(Ok(h)) => h,
-        Some(Err(e)) => {
-            return Err(Error::NotText {
-                path: path.to_path_buf(),
-                why: format!("the header row cannot be read: {e}"),
+    // The header is the first of the top lines naming two contract columns (an
+    // export may put a title and a unit row `单位：万元` above it); else the first.
+    let decode_all = |rec: &::csv::ByteRecord| -> Vec<String> {
+        rec.iter()
+            .map(|f| {
+                decode_field(f, Encoding::Gb18030)
+                    .unwrap_or_else(|| String::from_utf8_lossy(f).into_owned())
             })
-        }
-        None => {
-            return Err(Error::EmptyFile {
-                path: path.to_path_buf(),
-                expected: expected_columns(spec),
-            })
-        }
+            .collect()
     };
-    let headings: Vec<String> = header
-        .iter()
-        .map(|f| {
-            decode_field(f, Encoding::Gb18030)
-                .unwrap_or_else(|| String::from_utf8_lossy(f).into_owned())
-        })
-        .collect();
-    let mapping = map_headings(path, spec, &headings, supplied)?;
+    let mut top: Vec<::csv::ByteRecord> = Vec::new();
+    let mut header_at: Option<usize> = None;
+    while top.len() < HEADER_SEARCH_ROWS {
+        match records.next() {
+            Some(Ok(r)) => {
+                let names = decode_all(&r)
+                    .iter()
+                    .filter(|h| names_a_column(spec, h))
+                    .count();
+                top.push(r);
+                if names >= 2 {
+                    header_at = Some(top.len() - 1);
+                    break;
+                }
+            }
+            Some(Err(e)) if top.is_empty() => {
+                return Err(Error::NotText {
+                    path: path.to_path_buf(),
+                    why: format!("the header row cannot be read: {e}"),
+                })
+            }
+            Some(Err(_)) | None => break,
+        }
+    }
+    if top.is_empty() {
+        return Err(Error::EmptyFile {
+            path: path.to_path_buf(),
+            expected: expected_columns(spec),
+        });
+    }
+    let header_idx = header_at.unwrap_or(0);
+    let mut row_unit = None;
+    for r in &top[..header_idx] {
+        for f in decode_all(r) {
+            if let Some(u) = unit_row(&f).map_err(|message| Error::Layout {
+                path: path.to_path_buf(),
+                message,
+            })? {
+                row_unit = Some(u);
+            }
+        }
+    }
+    if header_idx > 0 {
+        repairs.push(("title_rows_above_header", header_idx as u64));
+    }
+    let header = top[header_idx].clone();
+    let pending: Vec<::csv::ByteRecord> = top.split_off(header_idx + 1);
+    let records = pending.into_iter().map(Ok).chain(records);
+    let headings: Vec<String> = decode_all(&header);
+    let m = map_headings(path, spec, &headings, supplied, row_unit.as_ref())?;
+    let mapping = m.cols;
     let n_fields = headings.len();
 
     let mut cols: Vec<Vec<Cell>> = vec![Vec::new(); mapping.len()];
@@ -293,6 +342,8 @@ pub fn read_bytes(
             rows,
             rejects,
             repairs,
+            units: m.units,
+            notes: m.set_aside,
         },
         encoding,
     ))

@@ -38,6 +38,8 @@
 
 pub mod csv;
 pub mod excel;
+pub mod heading;
+pub mod html;
 pub mod parquet;
 pub mod parse;
 pub mod quarantine;
@@ -51,11 +53,12 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::model::schema::{match_heading, Kind};
+use crate::model::schema::{match_heading, ColumnSpec, Kind};
 use crate::model::{Month, Table};
 use parse::{parse_column, Register, Repairs};
 pub use quarantine::QuarantineRow;
-use raw::{Cell, RawColumn, RawFrame};
+use raw::{Cell, RawColumn, RawFrame, UnitConversion};
+pub use source::Skipped;
 use source::{Format, SourceFile};
 
 /// What loading needs to know.
@@ -77,6 +80,9 @@ pub struct FileInfo {
     pub encoding: Option<&'static str>,
     /// Data rows read from the file.
     pub rows_read: u64,
+    /// What the reader noted (columns set aside, the sheet read…).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// The accounting of one table.
@@ -94,6 +100,13 @@ pub struct TableStats {
     pub repairs: BTreeMap<String, u64>,
     /// The files read.
     pub files: Vec<FileInfo>,
+    /// Files and sheets of the table that were not read, with why.
+    pub skipped: Vec<Skipped>,
+    /// Unit conversions applied (a unit in a heading or a unit row).
+    pub units: Vec<UnitConversion>,
+    /// Values of optional columns that did not parse: read as missing, the row kept
+    /// (each is a line of `quarantine.csv` whose action is `value_missing`).
+    pub values_set_missing: u64,
 }
 
 /// A loaded batch: the typed tables and everything that was rejected.
@@ -108,6 +121,12 @@ pub struct Batch {
     pub tables: BTreeMap<Table, DataFrame>,
     /// Rejected rows.
     pub quarantine: Vec<QuarantineRow>,
+    /// Values of optional columns read as missing (the rows were kept).
+    pub notes: Vec<QuarantineRow>,
+    /// Per table, the (enterprise id, period or year) of rows that were read but
+    /// quarantined for a value: their figures are *unknown*, which is not the same
+    /// as having no row (a rule needing them is not evaluable).
+    pub unknown: BTreeMap<Table, Vec<(u32, i32)>>,
     /// Accounting per table (all tables, given or not).
     pub stats: BTreeMap<Table, TableStats>,
 }
@@ -132,8 +151,27 @@ impl Batch {
             enterprises: self.enterprises.clone(),
             tables: self.tables.clone(),
             quarantine: Vec::new(),
+            notes: Vec::new(),
+            unknown: self.unknown.clone(),
             stats: BTreeMap::new(),
         }
+    }
+
+    /// The (enterprise id, period) keys of `t` whose values are unknown (their row
+    /// was quarantined for a value), as a frame `eid` u32, `period` i32.
+    pub fn unknown_keys(&self, t: Table) -> DataFrame {
+        let keys = self.unknown.get(&t).map(Vec::as_slice).unwrap_or(&[]);
+        let eids: Vec<u32> = keys.iter().map(|k| k.0).collect();
+        let periods: Vec<i32> = keys.iter().map(|k| k.1).collect();
+        let second = if t == Table::Rd { "year" } else { "period" };
+        DataFrame::new(
+            keys.len(),
+            vec![
+                Column::new("eid".into(), eids),
+                Column::new(second.into(), periods),
+            ],
+        )
+        .expect("two columns of one length")
     }
 
     /// USCC of every enterprise id.
@@ -153,29 +191,38 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Batch> {
         return Err(Error::NoDataDir(dir.to_path_buf()));
     }
     let mut sources: BTreeMap<Table, Vec<SourceFile>> = BTreeMap::new();
+    let mut skipped: BTreeMap<Table, Vec<Skipped>> = BTreeMap::new();
     for t in Table::ALL {
-        let files = source::discover(dir, t)?;
+        let (files, sk) = source::discover(dir, t)?;
         if files.is_empty() && t.required() {
             return Err(Error::MissingTable {
                 table: t.name(),
                 dir: dir.to_path_buf(),
             });
         }
-        sources.insert(t, files);
+        sources.insert(t, expand_sheets(files));
+        skipped.insert(t, sk);
     }
 
     let mut quarantine = Vec::new();
+    let mut notes = Vec::new();
+    let mut unknown = BTreeMap::new();
     let mut stats = BTreeMap::new();
 
     // The register first: every other table is checked against it.
-    let (ent, st, rejected_keys) = load_table(
+    let lt = load_table(
         Table::Enterprises,
         &sources[&Table::Enterprises],
         None,
         &mut quarantine,
+        &mut notes,
     )?;
+    let (ent, mut st, rejected_keys) = (lt.df, lt.stats, lt.rejected_keys);
+    st.skipped.splice(
+        0..0,
+        skipped.remove(&Table::Enterprises).unwrap_or_default(),
+    );
     let (ent, dq) = dedup(ent, Table::Enterprises, &sources[&Table::Enterprises], &[])?;
-    let mut st = st;
     st.rows_quarantined += dq.len() as u64;
     st.rows_accepted -= dq.len() as u64;
     quarantine.extend(dq);
@@ -197,24 +244,25 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Batch> {
     for t in Table::ALL.into_iter().skip(1) {
         let files = &sources[&t];
         if files.is_empty() {
-            stats.insert(t, TableStats::default());
+            stats.insert(
+                t,
+                TableStats {
+                    skipped: skipped.remove(&t).unwrap_or_default(),
+                    ..Default::default()
+                },
+            );
             continue;
         }
-        let (df, mut st, _) = load_table(t, files, Some(&register), &mut quarantine)?;
+        let lt = load_table(t, files, Some(&register), &mut quarantine, &mut notes)?;
+        let (df, mut st) = (lt.df, lt.stats);
+        st.skipped
+            .splice(0..0, skipped.remove(&t).unwrap_or_default());
         let (df, dq) = dedup(df, t, files, &uscc_of)?;
         st.rows_quarantined += dq.len() as u64;
         st.rows_accepted -= dq.len() as u64;
         quarantine.extend(dq);
         if t == Table::Industrial && period.is_none() {
-            let latest = df
-                .column("period")
-                .ok()
-                .and_then(|c| c.i32().ok().and_then(|ca| ca.max()));
-            period = Some(Month(latest.ok_or_else(|| {
-                Error::NoPeriod(
-                    "the industrial table has no accepted row; give --period YYYY-MM".to_string(),
-                )
-            })?));
+            period = Some(default_period(&df, files, &uscc_of)?);
         }
         let p = period.expect("the period is known once industrial is loaded");
         let (df, late) = drop_after_period(df, t, files, &uscc_of, p)?;
@@ -225,18 +273,159 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Batch> {
             .drop_many(["_file", "_row"])
             .select(internal_columns(t))
             .map_err(|e| Error::polars("load", e))?;
+        unknown.insert(t, unknown_keys(t, &lt.unknown, &df));
         tables.insert(t, df);
         stats.insert(t, st);
     }
     quarantine.sort();
+    notes.sort();
+    for (t, st) in &stats {
+        for s in &st.skipped {
+            eprintln!("zhibao: {t}: {} was not read: {}", s.file, s.reason);
+        }
+    }
     Ok(Batch {
         data_dir: dir.to_path_buf(),
         period: period.expect("industrial is a required table"),
         enterprises,
         tables,
         quarantine,
+        notes,
+        unknown,
         stats,
     })
+}
+
+/// One source per sheet of a workbook with several sheets (a sheet per month is
+/// common); workbooks that cannot be opened stay as they are and fail when read.
+fn expand_sheets(files: Vec<SourceFile>) -> Vec<SourceFile> {
+    let mut out = Vec::with_capacity(files.len());
+    for f in files {
+        if f.format != Format::Excel {
+            out.push(f);
+            continue;
+        }
+        let names = std::fs::read(&f.path)
+            .ok()
+            .filter(|b| excel::sniff(b) == excel::Sniffed::Workbook)
+            .and_then(|b| excel::sheet_names(&b).ok())
+            .unwrap_or_default();
+        if names.len() <= 1 {
+            out.push(f);
+            continue;
+        }
+        for n in names {
+            out.push(SourceFile {
+                rel: format!("{}[{n}]", f.rel),
+                sheet: Some(n),
+                ..f.clone()
+            });
+        }
+    }
+    out
+}
+
+/// The unknown keys of a table: rows quarantined for a value whose key is sound,
+/// and which have no accepted row with the same key (a duplicate's kept copy is known).
+fn unknown_keys(t: Table, keys: &[(u32, i32)], accepted: &DataFrame) -> Vec<(u32, i32)> {
+    if keys.is_empty() {
+        return Vec::new();
+    }
+    let second = if t == Table::Rd { "year" } else { "period" };
+    let have: std::collections::HashSet<(u32, i32)> = match (
+        accepted.column("eid").ok().and_then(|c| c.u32().ok()),
+        accepted.column(second).ok().and_then(|c| c.i32().ok()),
+    ) {
+        (Some(e), Some(p)) => e
+            .iter()
+            .zip(p.iter())
+            .filter_map(|(e, p)| Some((e?, p?)))
+            .collect(),
+        _ => Default::default(),
+    };
+    let mut out: Vec<(u32, i32)> = keys.iter().copied().filter(|k| !have.contains(k)).collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// The period under review when `--period` is not given: the latest month of
+/// `industrial`, unless that month stands apart from the rest of the data (a typo
+/// such as `2062-10` for `2026-10`): then the run stops and names its rows.
+fn default_period(df: &DataFrame, files: &[SourceFile], uscc_of: &[String]) -> Result<Month> {
+    let pe = |e| Error::polars("load", e);
+    let periods = df.column("period").map_err(pe)?.i32().map_err(pe)?;
+    let mut counts: BTreeMap<i32, usize> = BTreeMap::new();
+    for p in periods.iter().flatten() {
+        *counts.entry(p).or_default() += 1;
+    }
+    let Some((&latest, &n_latest)) = counts.iter().next_back() else {
+        return Err(Error::NoPeriod(
+            "the industrial table has no accepted row; give --period YYYY-MM".to_string(),
+        ));
+    };
+    let now = {
+        use chrono::Datelike;
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        chrono::DateTime::from_timestamp(secs, 0)
+            .and_then(|d| Month::new(d.year(), d.month()))
+            .map(|m| m.0)
+            .unwrap_or(i32::MAX)
+    };
+    let previous = counts.range(..latest).next_back().map(|(&m, &n)| (m, n));
+    // More than a year in the future of this computer's clock, or separated from
+    // the month before it by a gap of months while holding fewer than half its rows,
+    // or by more than a year. (The month right after the last full one is not
+    // suspect: during the reporting window it fills up.)
+    let future = latest > now + 12;
+    let apart = previous.is_some_and(|(m, n)| {
+        (latest - m > 1 && n_latest * 2 < n) || (latest - m > 12 && n_latest < n)
+    });
+    if !(future || apart) {
+        return Ok(Month(latest));
+    }
+    let files_col = df.column("_file").map_err(pe)?.u32().map_err(pe)?;
+    let rows_col = df.column("_row").map_err(pe)?.u32().map_err(pe)?;
+    let eids = df.column("eid").map_err(pe)?.u32().map_err(pe)?;
+    let mut named = Vec::new();
+    for i in 0..df.height() {
+        if periods.get(i) == Some(latest) {
+            let file = files
+                .get(files_col.get(i).unwrap_or(0) as usize)
+                .map(|f| f.rel.as_str())
+                .unwrap_or("?");
+            let who = eids
+                .get(i)
+                .and_then(|e| uscc_of.get(e as usize))
+                .map(String::as_str)
+                .unwrap_or("?");
+            named.push(format!(
+                "{file} row {} ({who})",
+                rows_col.get(i).unwrap_or(0)
+            ));
+            if named.len() == 10 {
+                break;
+            }
+        }
+    }
+    let why = if future {
+        "is in the future".to_string()
+    } else {
+        format!(
+            "stands apart from the rest of the data (the month before it with rows is {})",
+            Month(previous.map(|p| p.0).unwrap_or(latest))
+        )
+    };
+    Err(Error::NoPeriod(format!(
+        "the latest month of industrial, {} ({n_latest} row(s)), {why}: is it a typo? \
+         The rows: {}{}. Correct them, or give --period YYYY-MM (later rows are then quarantined)",
+        Month(latest),
+        named.join("; "),
+        if n_latest > named.len() { "; …" } else { "" }
+    )))
 }
 
 /// Column names of a loaded table, in order.
@@ -265,26 +454,55 @@ fn dtype_of(kind: Kind, as_eid: bool) -> DataType {
     }
 }
 
-fn read_file(t: Table, f: &SourceFile) -> Result<(RawFrame, Option<&'static str>)> {
+/// What reading a file gave: its contract columns, or the reason it was skipped.
+enum Read {
+    Frame(RawFrame, Option<&'static str>),
+    Skipped(String),
+}
+
+fn read_file(t: Table, f: &SourceFile) -> Result<Read> {
     let spec = t.spec();
     let supplied: Vec<&str> = f
         .partitions
         .iter()
         .filter_map(|(k, _)| match_heading(spec, k).map(|c| c.name))
         .collect();
-    let (mut frame, enc) = match f.format {
-        Format::Csv => {
-            let (fr, enc) = csv::read(&f.path, spec, &supplied)?;
-            (
-                fr,
-                Some(match enc {
-                    csv::Encoding::Utf8 => "utf-8",
-                    csv::Encoding::Gb18030 => "gb18030",
-                }),
-            )
+    let read = match f.format {
+        Format::Csv => csv::read(&f.path, spec, &supplied).map(|(fr, enc)| {
+            let enc = match enc {
+                csv::Encoding::Utf8 => "utf-8",
+                csv::Encoding::Gb18030 => "gb18030",
+            };
+            Some((fr, Some(enc)))
+        }),
+        Format::Parquet => parquet::read(&f.path, spec, &supplied).map(|fr| Some((fr, None))),
+        Format::Excel => excel::read(
+            &f.path,
+            spec,
+            &supplied,
+            f.sheet.as_deref(),
+            f.sheet.is_some(),
+        )
+        .map(|fr| fr.map(|fr| (fr, None))),
+    };
+    let (mut frame, enc) = match read {
+        Ok(Some(x)) => x,
+        Ok(None) => {
+            return Ok(Read::Skipped(
+                "the sheet's headings are not the table's (no row of its first 20 names two of its columns)"
+                    .to_string(),
+            ))
         }
-        Format::Parquet => (parquet::read(&f.path, spec, &supplied)?, None),
-        Format::Excel => (excel::read(&f.path, spec, &supplied)?, None),
+        // A file whose name did not say it was the table's, and which turns out not
+        // to be: named and skipped, not an error.
+        Err(
+            e @ (Error::MissingColumns { .. }
+            | Error::EmptyFile { .. }
+            | Error::NotText { .. }
+            | Error::Excel { .. }
+            | Error::Parquet { .. }),
+        ) if f.sniffed => return Ok(Read::Skipped(e.to_string())),
+        Err(e) => return Err(e),
     };
     // Hive folders (`period=2026-09/`) supply a column the file itself lacks.
     for (k, v) in &f.partitions {
@@ -297,7 +515,7 @@ fn read_file(t: Table, f: &SourceFile) -> Result<(RawFrame, Option<&'static str>
             }
         }
     }
-    Ok((frame, enc))
+    Ok(Read::Frame(frame, enc))
 }
 
 /// One file, read and typed.
@@ -305,8 +523,152 @@ struct FileLoad {
     df: DataFrame,
     info: FileInfo,
     quarantine: Vec<QuarantineRow>,
+    notes: Vec<QuarantineRow>,
     repairs: Repairs,
     rejected_keys: Vec<(String, String)>,
+    /// Keys (eid, period) of rows quarantined for a value.
+    unknown: Vec<(u32, i32)>,
+    units: Vec<UnitConversion>,
+    skipped: Option<Skipped>,
+}
+
+/// A value's rejection, before it becomes a quarantine line.
+type Fault = (&'static str, String, String);
+
+/// Checks a typed row cannot pass by type alone: a Hive folder's value the row
+/// contradicts, a quarterly table's month that is not a quarter's end.
+fn row_checks(
+    t: Table,
+    f: &SourceFile,
+    frame: &RawFrame,
+    cols: &[Column],
+    register: Option<&Register>,
+    first_error: &mut HashMap<usize, Fault>,
+) {
+    let spec = t.spec();
+    for (k, v) in &f.partitions {
+        let Some(col) = match_heading(spec, k) else {
+            continue;
+        };
+        // Only when the file has the column itself (else the folder supplied it).
+        let Some((_, raw)) = frame.columns.iter().find(|(c, _)| c.name == col.name) else {
+            continue;
+        };
+        if matches!(raw, RawColumn::Constant(..)) {
+            continue;
+        }
+        let folder = parse_column(
+            col,
+            &RawColumn::Cells(vec![Cell::Text(v.clone())]),
+            register,
+            &mut Repairs::new(),
+        );
+        let Ok(fv) = folder.series.get(0).map(|v| v.into_static()) else {
+            continue;
+        };
+        if fv.is_null() {
+            continue;
+        }
+        let name = if col.kind == Kind::Uscc && register.is_some() {
+            "eid"
+        } else {
+            col.name
+        };
+        let Some(c) = cols.iter().find(|c| c.name().as_str() == name) else {
+            continue;
+        };
+        for pos in 0..c.len() {
+            let Ok(rv) = c.get(pos) else { continue };
+            if !rv.is_null() && rv != fv {
+                let shown = match (&rv, col.kind) {
+                    (AnyValue::Int32(m), Kind::Month) => Month(*m).to_string(),
+                    (other, _) => other.to_string().trim_matches('"').to_string(),
+                };
+                first_error.entry(pos).or_insert((
+                    col.name,
+                    shown.clone(),
+                    format!(
+                        "{} {shown} contradicts the folder {k}={v} the file is in; which is right cannot be told",
+                        col.name
+                    ),
+                ));
+            }
+        }
+    }
+    if t == Table::Labor {
+        if let Some(c) = cols.iter().find(|c| c.name().as_str() == "period") {
+            if let Ok(ca) = c.i32() {
+                for (pos, m) in ca.iter().enumerate() {
+                    let Some(m) = m else { continue };
+                    let month = Month(m);
+                    if month.month() % 3 != 0 {
+                        first_error.entry(pos).or_insert((
+                            "period",
+                            month.to_string(),
+                            format!(
+                                "labor is quarterly: its period is the quarter's last month (03, 06, 09, 12), not {month}"
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Share of a file's rows that one column may quarantine before the file is
+/// stopped as a structural fault (a wrong layout, unit or code list), when the file
+/// has at least [`STRUCTURAL_MIN_ROWS`] rows.
+const STRUCTURAL_SHARE: f64 = 0.5;
+/// Smallest file judged for structural faults.
+const STRUCTURAL_MIN_ROWS: usize = 20;
+
+/// Stops a file in which one column rejects most rows: a fault of the file (layout,
+/// encoding, a code list), not of its rows. Enterprises not in the register are
+/// left out: a register that lacks them is the register's fault, and each row says so.
+fn structural_fault(
+    f: &SourceFile,
+    n: usize,
+    first_error: &HashMap<usize, Fault>,
+    spec_cols: &[ColumnSpec],
+) -> Result<()> {
+    if n < STRUCTURAL_MIN_ROWS {
+        return Ok(());
+    }
+    let mut by_col: BTreeMap<&str, Vec<(usize, &String, &String)>> = BTreeMap::new();
+    for (pos, (c, v, why)) in first_error {
+        if why.contains("not in the enterprise register") || why.contains("is not in the register")
+        {
+            continue;
+        }
+        by_col.entry(c).or_default().push((*pos, v, why));
+    }
+    for (c, mut errs) in by_col {
+        if (errs.len() as f64) < STRUCTURAL_SHARE * n as f64 {
+            continue;
+        }
+        errs.sort_by_key(|e| e.0);
+        let examples: Vec<String> = errs
+            .iter()
+            .take(3)
+            .map(|(_, v, why)| format!("'{v}': {why}"))
+            .collect();
+        let expected = spec_cols
+            .iter()
+            .find(|s| s.name == c)
+            .map(|s| s.kind.describe())
+            .unwrap_or("a valid value");
+        return Err(Error::Layout {
+            path: f.path.clone(),
+            message: format!(
+                "{} of {n} rows fail on column {c} ({expected} expected), e.g. {}; a fault of the whole file \
+                 (layout, encoding, codes or units), so it is stopped rather than quarantined row by row",
+                errs.len(),
+                examples.join("; ")
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Reads and types one file of a table.
@@ -317,8 +679,41 @@ fn load_file(
     register: Option<&Register>,
 ) -> Result<FileLoad> {
     let spec = t.spec();
-    let (frame, enc) = read_file(t, f)?;
+    let mut info = FileInfo {
+        file: f.rel.clone(),
+        format: match f.format {
+            Format::Csv => "csv",
+            Format::Parquet => "parquet",
+            Format::Excel => "excel",
+        },
+        encoding: None,
+        rows_read: 0,
+        notes: Vec::new(),
+    };
+    let (frame, enc) = match read_file(t, f)? {
+        Read::Frame(fr, enc) => (fr, enc),
+        Read::Skipped(reason) => {
+            let df = empty_with_origin(t, register.is_some());
+            return Ok(FileLoad {
+                df,
+                info,
+                quarantine: Vec::new(),
+                notes: Vec::new(),
+                repairs: Repairs::new(),
+                rejected_keys: Vec::new(),
+                unknown: Vec::new(),
+                units: Vec::new(),
+                skipped: Some(Skipped {
+                    file: f.rel.clone(),
+                    reason,
+                }),
+            });
+        }
+    };
+    info.encoding = enc;
+    info.notes = frame.notes.clone();
     let read = frame.rows_read();
+    info.rows_read = read;
     let mut repairs = Repairs::new();
     for (k, n) in &frame.repairs {
         *repairs.entry(k).or_default() += n;
@@ -335,11 +730,20 @@ fn load_file(
             reason: r.reason.clone(),
         })
         .collect();
+    let mut notes = Vec::new();
     let mut rejected_keys = Vec::new();
+    let units: Vec<UnitConversion> = frame
+        .units
+        .iter()
+        .map(|u| UnitConversion {
+            file: f.rel.clone(),
+            ..u.clone()
+        })
+        .collect();
 
     // Type every contract column; optional ones the file lacks become nulls.
     let n = frame.rows.len();
-    let mut first_error: HashMap<usize, (&'static str, String, String)> = HashMap::new();
+    let mut first_error: HashMap<usize, Fault> = HashMap::new();
     let mut cols: Vec<Column> = Vec::with_capacity(spec.columns.len() + 2);
     for col in spec.columns {
         let as_eid = col.kind == Kind::Uscc && register.is_some();
@@ -347,11 +751,32 @@ fn load_file(
             Some((_, raw)) => {
                 let typed = parse_column(col, raw, register, &mut repairs);
                 for r in typed.rejected {
-                    first_error
-                        .entry(r.pos)
-                        .or_insert((col.name, r.value, r.reason));
+                    if col.required {
+                        first_error
+                            .entry(r.pos)
+                            .or_insert((col.name, r.value, r.reason));
+                    } else {
+                        // An optional value that does not parse is missing; the row stays.
+                        notes.push(QuarantineRow {
+                            table: t,
+                            file: f.rel.clone(),
+                            row: frame.rows.get(r.pos).copied().unwrap_or(0),
+                            column: col.name.to_string(),
+                            value: r.value,
+                            reason: format!(
+                                "{}; {} is optional: the value is read as missing and the row is kept",
+                                r.reason, col.name
+                            ),
+                        });
+                    }
                 }
-                cols.push(typed.series.into_column());
+                let mut series = typed.series;
+                if let Some(u) = units.iter().find(|u| u.column == col.name) {
+                    if u.factor != 1.0 && col.kind == Kind::Num {
+                        series = (&series * u.factor).with_name(series.name().clone());
+                    }
+                }
+                cols.push(series.into_column());
             }
             None => {
                 let name = if as_eid { "eid" } else { col.name };
@@ -363,6 +788,8 @@ fn load_file(
             }
         }
     }
+    row_checks(t, f, &frame, &cols, register, &mut first_error);
+    structural_fault(f, n + frame.rejects.len(), &first_error, spec.columns)?;
     cols.push(Column::new_scalar(
         "_file".into(),
         Scalar::from(file_idx as u32),
@@ -370,6 +797,7 @@ fn load_file(
     ));
     cols.push(Column::new("_row".into(), frame.rows));
     let df = DataFrame::new(n, cols).map_err(|e| Error::polars("load", e))?;
+    let mut unknown = Vec::new();
     let df = if first_error.is_empty() {
         df
     } else {
@@ -378,6 +806,16 @@ fn load_file(
         let mut keep = vec![true; n];
         let usccs = (t == Table::Enterprises)
             .then(|| df.column("uscc").ok().and_then(|c| c.str().ok().cloned()))
+            .flatten();
+        // The keys of rows rejected for a value: a record exists, its value is unknown.
+        let second = if t == Table::Rd { "year" } else { "period" };
+        let key_cols = (register.is_some() && key_columns(t) == ["eid", second])
+            .then(|| {
+                Some((
+                    df.column("eid").ok()?.u32().ok()?.clone(),
+                    df.column(second).ok()?.i32().ok()?.clone(),
+                ))
+            })
             .flatten();
         let rows = df
             .column("_row")
@@ -389,6 +827,12 @@ fn load_file(
             keep[pos] = false;
             if let Some(u) = usccs.as_ref().and_then(|u| u.get(pos)) {
                 rejected_keys.push((u.to_string(), format!("{col}: {reason}")));
+            }
+            if let Some((e, p)) = &key_cols {
+                let is_key = col == "uscc" || col == second;
+                if let (false, Some(e), Some(p)) = (is_key, e.get(pos), p.get(pos)) {
+                    unknown.push((e, p));
+                }
             }
             quarantine.push(QuarantineRow {
                 table: t,
@@ -402,27 +846,46 @@ fn load_file(
         let mask = BooleanChunked::from_slice("keep".into(), &keep);
         df.filter(&mask).map_err(|e| Error::polars("load", e))?
     };
-    let info = FileInfo {
-        file: f.rel.clone(),
-        format: match f.format {
-            Format::Csv => "csv",
-            Format::Parquet => "parquet",
-            Format::Excel => "excel",
-        },
-        encoding: enc,
-        rows_read: read,
-    };
     Ok(FileLoad {
         df,
         info,
         quarantine,
+        notes,
         repairs,
         rejected_keys,
+        unknown,
+        units,
+        skipped: None,
     })
+}
+
+/// An empty typed frame of a table, with the loader's origin columns.
+fn empty_with_origin(t: Table, with_register: bool) -> DataFrame {
+    let spec = t.spec();
+    let mut cols: Vec<Column> = spec
+        .columns
+        .iter()
+        .map(|c| {
+            let as_eid = c.kind == Kind::Uscc && with_register;
+            let name = if as_eid { "eid" } else { c.name };
+            Column::new_empty(name.into(), &dtype_of(c.kind, as_eid))
+        })
+        .collect();
+    cols.push(Column::new_empty("_file".into(), &DataType::UInt32));
+    cols.push(Column::new_empty("_row".into(), &DataType::UInt32));
+    DataFrame::new(0, cols).expect("static schema")
 }
 
 /// USCCs of register rows rejected for another column, with the reason.
 type RejectedUsccs = Vec<(String, String)>;
+
+/// A table, read and typed.
+struct TableLoad {
+    df: DataFrame,
+    stats: TableStats,
+    rejected_keys: RejectedUsccs,
+    unknown: Vec<(u32, i32)>,
+}
 
 /// Reads, types and concatenates the files of one table (several files in
 /// parallel). For the register, the USCCs of rows rejected for another column are
@@ -433,7 +896,8 @@ fn load_table(
     files: &[SourceFile],
     register: Option<&Register>,
     quarantine: &mut Vec<QuarantineRow>,
-) -> Result<(DataFrame, TableStats, RejectedUsccs)> {
+    notes: &mut Vec<QuarantineRow>,
+) -> Result<TableLoad> {
     use rayon::prelude::*;
     let loads: Vec<Result<FileLoad>> = files
         .par_iter()
@@ -446,23 +910,44 @@ fn load_table(
     };
     let mut repairs = Repairs::new();
     let mut rejected_keys = Vec::new();
+    let mut unknown = Vec::new();
     let mut frames: Vec<DataFrame> = Vec::with_capacity(loads.len());
     for l in loads {
         let l = l?;
+        if let Some(s) = l.skipped {
+            st.skipped.push(s);
+            continue;
+        }
         st.rows_read += l.info.rows_read;
         st.rows_quarantined += l.quarantine.len() as u64;
+        st.values_set_missing += l.notes.len() as u64;
         st.files.push(l.info);
+        st.units.extend(l.units);
         quarantine.extend(l.quarantine);
+        notes.extend(l.notes);
         for (k, n) in l.repairs {
             *repairs.entry(k).or_default() += n;
         }
         rejected_keys.extend(l.rejected_keys);
+        unknown.extend(l.unknown);
         frames.push(l.df);
     }
+    if frames.is_empty() {
+        // Every file of the table was skipped.
+        return Err(Error::Layout {
+            path: files.first().map(|f| f.path.clone()).unwrap_or_default(),
+            message: format!(
+                "no file of table '{t}' could be read: {}",
+                st.skipped
+                    .iter()
+                    .map(|s| format!("{}: {}", s.file, s.reason))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        });
+    }
     let mut it = frames.into_iter();
-    let mut df = it
-        .next()
-        .expect("load_table is called with at least one file");
+    let mut df = it.next().expect("at least one frame was read");
     for f in it {
         df.vstack_mut_owned(f)
             .map_err(|e| Error::polars("load", e))?;
@@ -475,7 +960,12 @@ fn load_table(
         .map(|(k, v)| (k.to_string(), v))
         .collect();
     debug_assert_eq!(st.rows_read, st.rows_accepted + st.rows_quarantined);
-    Ok((df, st, rejected_keys))
+    Ok(TableLoad {
+        df,
+        stats: st,
+        rejected_keys,
+        unknown,
+    })
 }
 
 /// Key columns of a loaded table.

@@ -24,7 +24,8 @@ pub fn read(path: &Path, spec: &'static TableSpec, supplied: &[&str]) -> Result<
     let mut reader = ParquetReader::new(file);
     let schema = reader.schema().map_err(perr)?;
     let headings: Vec<String> = schema.iter_names().map(|n| n.to_string()).collect();
-    let mapping = map_headings(path, spec, &headings, supplied)?;
+    let m = map_headings(path, spec, &headings, supplied, None)?;
+    let mapping = m.cols;
     let names: Vec<String> = mapping.iter().map(|(_, i)| headings[*i].clone()).collect();
     let df = reader
         .with_columns(Some(names.clone()))
@@ -45,5 +46,7 @@ pub fn read(path: &Path, spec: &'static TableSpec, supplied: &[&str]) -> Result<
         rows: (1..=height as u32).collect(),
         rejects: Vec::new(),
         repairs: Vec::new(),
+        units: m.units,
+        notes: m.set_aside,
     })
 }

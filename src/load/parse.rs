@@ -38,6 +38,8 @@ pub enum CellRef<'a> {
     Bool(bool),
     /// Date as an Excel serial day number.
     Date(f64),
+    /// A value that cannot be known: what is shown, and why.
+    Unknown(&'a str, &'a str),
 }
 
 impl CellRef<'_> {
@@ -48,6 +50,7 @@ impl CellRef<'_> {
             CellRef::Int(i) => i.to_string(),
             CellRef::Float(f) => format!("{f}"),
             CellRef::Bool(b) => b.to_string(),
+            CellRef::Unknown(v, _) => clip(v, 80),
             CellRef::Date(d) => excel_serial_to_date(*d)
                 .map(|d| d.to_string())
                 .unwrap_or_else(|| format!("{d}")),
@@ -65,6 +68,7 @@ impl<'a> From<&'a Cell> for CellRef<'a> {
             Cell::Bool(b) => CellRef::Bool(*b),
             Cell::Date(d) => CellRef::Date(*d),
             Cell::Error(e) => CellRef::Text(e),
+            Cell::Unknown(v, why) => CellRef::Unknown(v, why),
         }
     }
 }
@@ -325,7 +329,8 @@ fn fast_path(
                     let mut rejected = Vec::new();
                     let mut n_repaired = 0u64;
                     for (i, v) in ca.iter().enumerate() {
-                        let Some(text) = v.filter(|t| !trim(t).is_empty()) else {
+                        let Some(text) = v.filter(|t| !trim(t).is_empty() && !is_null_word(t))
+                        else {
                             out.push(None);
                             if !spec.nullable {
                                 rejected.push(Rejected {
@@ -529,25 +534,87 @@ fn series_cells(s: &Series, mut f: impl FnMut(usize, CellRef<'_>)) {
                 }
             }
         }
-        DataType::Datetime(unit, _) => {
-            let per_day = match unit {
-                TimeUnit::Milliseconds => 86_400_000.0,
-                TimeUnit::Microseconds => 86_400_000_000.0,
-                TimeUnit::Nanoseconds => 86_400_000_000_000.0,
+        DataType::Datetime(unit, tz) => {
+            let per_sec = match unit {
+                TimeUnit::Milliseconds => 1_000i64,
+                TimeUnit::Microseconds => 1_000_000,
+                TimeUnit::Nanoseconds => 1_000_000_000,
             };
+            let per_day = per_sec as f64 * 86_400.0;
+            // A zone-aware column stores the instant in UTC: the wall-clock time of
+            // its zone is what the month and the date mean (2026-10-01 00:00 in
+            // Beijing is 2026-09-30 16:00 UTC, and belongs to October).
+            let zone = tz.as_ref().map(|z| zone_of(z));
             if let Ok(t) = s.cast(&DataType::Int64) {
                 if let Ok(ca) = t.i64() {
                     for (i, v) in ca.iter().enumerate() {
-                        f(
-                            i,
-                            v.map(|x| CellRef::Date(x as f64 / per_day + 25569.0))
-                                .unwrap_or(CellRef::Empty),
-                        );
+                        match (v, &zone) {
+                            (None, _) => f(i, CellRef::Empty),
+                            (Some(x), None) => f(i, CellRef::Date(x as f64 / per_day + 25569.0)),
+                            (Some(_), Some(Err(name))) => f(i, CellRef::Text(name.as_str())),
+                            (Some(x), Some(Ok(z))) => {
+                                let offset = utc_offset_seconds(z, x.div_euclid(per_sec));
+                                let local = x as f64 + (offset * per_sec) as f64;
+                                f(i, CellRef::Date(local / per_day + 25569.0))
+                            }
+                        }
                     }
                 }
             }
         }
         _ => fallback(s, &mut f),
+    }
+}
+
+/// The zone of a zone-aware timestamp column: a fixed offset (`+08:00`) or an
+/// IANA name (`Asia/Shanghai`); `Err` with a text naming it when unknown (every
+/// value of the column is then rejected, naming the zone).
+fn zone_of(name: &str) -> Result<Zone, String> {
+    let t = name.trim();
+    if let Some(secs) = fixed_offset(t) {
+        return Ok(Zone::Fixed(secs));
+    }
+    t.parse::<chrono_tz::Tz>()
+        .map(Zone::Named)
+        .map_err(|_| format!("<timestamp in the unknown time zone '{t}'>"))
+}
+
+/// A time zone of a Parquet timestamp.
+enum Zone {
+    Fixed(i64),
+    Named(chrono_tz::Tz),
+}
+
+/// `+08:00`, `+0800`, `-05:30`, `UTC`, `Z`: seconds east of UTC.
+fn fixed_offset(t: &str) -> Option<i64> {
+    if matches!(
+        t.to_ascii_uppercase().as_str(),
+        "UTC" | "Z" | "GMT" | "ETC/UTC"
+    ) {
+        return Some(0);
+    }
+    let (sign, rest) = match t.as_bytes().first()? {
+        b'+' => (1, &t[1..]),
+        b'-' => (-1, &t[1..]),
+        _ => return None,
+    };
+    let digits: String = rest.chars().filter(|c| *c != ':').collect();
+    if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let h: i64 = digits[..2].parse().ok()?;
+    let m: i64 = digits[2..].parse().ok()?;
+    Some(sign * (h * 3600 + m * 60))
+}
+
+/// The zone's offset from UTC at an instant (seconds since 1970, UTC).
+fn utc_offset_seconds(z: &Zone, utc_secs: i64) -> i64 {
+    use chrono::Offset;
+    match z {
+        Zone::Fixed(s) => *s,
+        Zone::Named(tz) => chrono::DateTime::from_timestamp(utc_secs, 0)
+            .map(|d| d.with_timezone(tz).offset().fix().local_minus_utc() as i64)
+            .unwrap_or(0),
     }
 }
 
@@ -571,10 +638,20 @@ fn parse_month_memo(
     result
 }
 
+/// Words and marks that exports write for "no value" (`NULL`, `NA`, `N/A`, `-`, `—`…):
+/// read as missing, exactly like an empty cell.
+pub fn is_null_word(s: &str) -> bool {
+    const WORDS: [&str; 12] = [
+        "null", "na", "n/a", "#n/a", "none", "nil", "-", "--", "—", "——", "–", "/",
+    ];
+    let t = trim(s);
+    !t.is_empty() && t.len() <= 6 && WORDS.iter().any(|w| t.eq_ignore_ascii_case(w))
+}
+
 fn is_empty(c: CellRef<'_>) -> bool {
     match c {
         CellRef::Empty => true,
-        CellRef::Text(s) => trim(s).is_empty(),
+        CellRef::Text(s) => trim(s).is_empty() || is_null_word(s),
         _ => false,
     }
 }
@@ -585,6 +662,9 @@ fn parse_cell(
     register: Option<&Register>,
     repairs: &mut Repairs,
 ) -> Result<Option<Val>, String> {
+    if let CellRef::Unknown(_, why) = c {
+        return Err(why.to_string());
+    }
     if is_empty(c) {
         return if spec.nullable {
             Ok(None)
@@ -637,10 +717,22 @@ fn parse_cell(
         Kind::SizeClass => parse_enum(
             c,
             &[
-                ("large", &["large", "大型", "大"]),
-                ("medium", &["medium", "中型", "中"]),
-                ("small", &["small", "小型", "小"]),
-                ("micro", &["micro", "微型", "微"]),
+                (
+                    "large",
+                    &["large", "大型", "大", "大型企业", "大型工业企业", "l"],
+                ),
+                (
+                    "medium",
+                    &["medium", "中型", "中", "中型企业", "中型工业企业", "m"],
+                ),
+                (
+                    "small",
+                    &["small", "小型", "小", "小型企业", "小型工业企业", "s"],
+                ),
+                (
+                    "micro",
+                    &["micro", "微型", "微", "微型企业", "微型工业企业"],
+                ),
             ],
             repairs,
         )
@@ -813,6 +905,7 @@ fn parse_num(c: CellRef<'_>, repairs: &mut Repairs) -> Result<f64, String> {
         CellRef::Bool(_) => return Err("a true/false value is not a number".to_string()),
         CellRef::Date(_) => return Err("a date is not a number".to_string()),
         CellRef::Empty => return Err("the value is empty".to_string()),
+        CellRef::Unknown(_, why) => return Err(why.to_string()),
     };
     if !v.is_finite() {
         return Err(format!("'{}' is not a finite number", c.display()));

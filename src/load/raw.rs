@@ -3,8 +3,9 @@
 
 use polars::prelude::Series;
 
+use super::heading::{classify, dimension, Figure, Unit};
 use crate::error::Error;
-use crate::model::schema::{match_heading, ColumnSpec, TableSpec};
+use crate::model::schema::{ColumnSpec, TableSpec};
 
 /// A spreadsheet or CSV cell before typing.
 #[derive(Clone, Debug, PartialEq)]
@@ -23,6 +24,10 @@ pub enum Cell {
     Date(f64),
     /// An Excel error value such as `#DIV/0!`.
     Error(String),
+    /// A value that exists but cannot be known (a formula without a computed
+    /// result): the text shown for it, and why it is unknown. Typing rejects it, so
+    /// its row is quarantined with its key, and the rules see the value as unknown.
+    Unknown(String, String),
 }
 
 impl Cell {
@@ -38,6 +43,7 @@ impl Cell {
                 .map(|d| d.to_string())
                 .unwrap_or_else(|| format!("{d}")),
             Cell::Error(e) => e.clone(),
+            Cell::Unknown(v, _) => v.clone(),
         }
     }
 }
@@ -91,6 +97,10 @@ pub struct RawFrame {
     pub rejects: Vec<EarlyReject>,
     /// Repairs made while reading (name → count).
     pub repairs: Vec<(&'static str, u64)>,
+    /// Unit conversions to apply to the columns.
+    pub units: Vec<UnitConversion>,
+    /// What the reader noted about the file (columns set aside, sheets…).
+    pub notes: Vec<String>,
 }
 
 impl RawFrame {
@@ -100,37 +110,115 @@ impl RawFrame {
     }
 }
 
-/// Maps a file's headings to contract columns: the index of each matched column,
-/// an error naming every missing required column, or a duplicate.
+/// A unit conversion applied to one column of one file (in `summary.json`).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct UnitConversion {
+    /// The file (relative to the data directory), filled in by the loader.
+    pub file: String,
+    /// The contract column.
+    pub column: &'static str,
+    /// The heading as written.
+    pub heading: String,
+    /// The unit found (in the heading or in a unit row above the header).
+    pub unit: String,
+    /// Where the unit was written: `heading` or `unit row`.
+    pub source: &'static str,
+    /// The factor applied to every value.
+    pub factor: f64,
+}
+
+/// A file's headings mapped to contract columns.
+pub struct Mapping {
+    /// Each contract column found, with its position among the headings.
+    pub cols: Vec<(&'static ColumnSpec, usize)>,
+    /// Unit conversions to apply, per column.
+    pub units: Vec<UnitConversion>,
+    /// Headings of the table's variables that are not read (year-to-date or last
+    /// year's columns beside the month's), with why.
+    pub set_aside: Vec<String>,
+}
+
+/// Maps a file's headings to contract columns: the index of each matched column and
+/// its unit; an error naming every missing required column, a duplicate, an unknown
+/// unit, or a cumulative column where the month's value is needed. `row_unit` is
+/// the unit of a unit row above the header (`单位：万元`), applied to the columns of
+/// its dimension that carry no unit of their own.
 pub fn map_headings(
     path: &std::path::Path,
     spec: &'static TableSpec,
     headings: &[String],
     supplied: &[&str],
-) -> Result<Vec<(&'static ColumnSpec, usize)>, Error> {
+    row_unit: Option<&Unit>,
+) -> Result<Mapping, Error> {
     let mut found: Vec<(&'static ColumnSpec, usize)> = Vec::new();
+    let mut units = Vec::new();
+    let mut aside: Vec<(&'static ColumnSpec, String, Figure)> = Vec::new();
     for (i, h) in headings.iter().enumerate() {
-        if let Some(col) = match_heading(spec, h) {
-            if let Some((_, j)) = found.iter().find(|(c, _)| c.name == col.name) {
-                return Err(Error::DuplicateColumn {
-                    path: path.to_path_buf(),
-                    column: col.name,
-                    first: headings[*j].clone(),
-                    second: h.clone(),
-                });
-            }
-            found.push((col, i));
+        let head = classify(spec, h).map_err(|message| Error::Layout {
+            path: path.to_path_buf(),
+            message,
+        })?;
+        let Some(head) = head else { continue };
+        let col = head.column;
+        if head.figure != Figure::Month {
+            aside.push((col, h.clone(), head.figure));
+            continue;
         }
+        if let Some((_, j)) = found.iter().find(|(c, _)| c.name == col.name) {
+            return Err(Error::DuplicateColumn {
+                path: path.to_path_buf(),
+                column: col.name,
+                first: headings[*j].clone(),
+                second: h.clone(),
+            });
+        }
+        let (unit, source) = match (&head.unit, row_unit) {
+            (Some(u), _) => (Some(u.clone()), "heading"),
+            (None, Some(u)) if u.dimension == dimension(col) => (Some(u.clone()), "unit row"),
+            _ => (None, ""),
+        };
+        if let Some(u) = unit {
+            units.push(UnitConversion {
+                file: String::new(),
+                column: col.name,
+                heading: crate::model::text::trim(h).to_string(),
+                unit: u.text,
+                source,
+                factor: u.factor,
+            });
+        }
+        found.push((col, i));
     }
-    let missing: Vec<String> = spec
+    let missing_cols: Vec<&'static ColumnSpec> = spec
         .columns
         .iter()
         .filter(|c| c.required)
         .filter(|c| !found.iter().any(|(f, _)| f.name == c.name))
         .filter(|c| !supplied.contains(&c.name))
-        .map(|c| format!("{} ({})", c.name, c.zh.first().copied().unwrap_or("")))
         .collect();
-    if !missing.is_empty() {
+    // A required column given only as a cumulative or last year's figure: never
+    // read in place of the month's value.
+    if let Some((col, h, fig)) = missing_cols
+        .iter()
+        .find_map(|c| aside.iter().find(|(a, _, _)| a.name == c.name))
+    {
+        return Err(Error::Layout {
+            path: path.to_path_buf(),
+            message: format!(
+                "the column '{}' is {}, not the month's value of {} ({}); zhibao never reads it as the month's figure. \
+                 Export the month's column (当月) as well",
+                crate::model::text::trim(h),
+                fig.describe(),
+                col.name,
+                col.zh.first().copied().unwrap_or("")
+            ),
+        });
+    }
+    if !missing_cols.is_empty() {
+        let missing: Vec<String> = missing_cols
+            .iter()
+            .map(|c| format!("{} ({})", c.name, c.zh.first().copied().unwrap_or("")))
+            .collect();
         let shown: Vec<String> = headings
             .iter()
             .take(30)
@@ -146,7 +234,27 @@ pub fn map_headings(
             },
         });
     }
-    Ok(found)
+    let set_aside = aside
+        .into_iter()
+        .map(|(c, h, fig)| {
+            format!(
+                "'{}' is {} of {}: kept aside, the month's column is read",
+                crate::model::text::trim(&h),
+                fig.describe(),
+                c.name
+            )
+        })
+        .collect();
+    Ok(Mapping {
+        cols: found,
+        units,
+        set_aside,
+    })
+}
+
+/// Whether a heading names a column of the table (for finding the header row).
+pub fn names_a_column(spec: &'static TableSpec, heading: &str) -> bool {
+    !matches!(classify(spec, heading), Ok(None))
 }
 
 /// The required columns of a table, for "expected" messages.

@@ -21,12 +21,44 @@ impl Format {
     fn of(path: &Path) -> Option<Format> {
         let ext = path.extension()?.to_str()?.to_ascii_lowercase();
         match ext.as_str() {
-            "csv" | "txt" => Some(Format::Csv),
+            "csv" | "txt" | "tsv" => Some(Format::Csv),
             "parquet" | "pq" => Some(Format::Parquet),
-            "xlsx" | "xlsm" | "xls" => Some(Format::Excel),
+            "xlsx" | "xlsm" | "xls" | "et" | "ods" => Some(Format::Excel),
             _ => None,
         }
     }
+
+    /// The format of a file whose name does not tell it, from its first bytes
+    /// (a `.dat` or `.et` export, a file without extension).
+    fn sniffed(path: &Path) -> std::result::Result<Format, String> {
+        use std::io::Read;
+        let mut head = Vec::with_capacity(4096);
+        std::fs::File::open(path)
+            .and_then(|f| f.take(4096).read_to_end(&mut head))
+            .map_err(|e| format!("cannot be opened: {e}"))?;
+        if head.is_empty() {
+            return Err("the file is empty".to_string());
+        }
+        match super::excel::sniff(&head) {
+            super::excel::Sniffed::Workbook | super::excel::Sniffed::Html => Ok(Format::Excel),
+            super::excel::Sniffed::Parquet => Ok(Format::Parquet),
+            super::excel::Sniffed::Text => Ok(Format::Csv),
+            super::excel::Sniffed::Unknown => Err(
+                "its name and its bytes match no format zhibao reads (CSV, Parquet, xlsx/xls/et, HTML)"
+                    .to_string(),
+            ),
+        }
+    }
+}
+
+/// A file in a table's folder that was not read, and why (in `summary.json` and
+/// on stderr).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Skipped {
+    /// Path relative to the data directory.
+    pub file: String,
+    /// Why it was not read.
+    pub reason: String,
 }
 
 /// One input file of a table.
@@ -40,10 +72,16 @@ pub struct SourceFile {
     pub format: Format,
     /// `key=value` folders between the table directory and the file.
     pub partitions: Vec<(String, String)>,
+    /// The sheet of a workbook with several (`None`: the first or only one).
+    pub sheet: Option<String>,
+    /// The format was told from the bytes, not the name: a file that turns out not
+    /// to be the table's is skipped (and named), not an error.
+    pub sniffed: bool,
 }
 
-/// The files of `table` in `dir`, sorted by path. Empty when the table is absent.
-pub fn discover(dir: &Path, table: Table) -> Result<Vec<SourceFile>> {
+/// The files of `table` in `dir`, sorted by path (empty when the table is absent),
+/// and the files of its folder that are not read, with why.
+pub fn discover(dir: &Path, table: Table) -> Result<(Vec<SourceFile>, Vec<Skipped>)> {
     let name = table.name();
     let mut candidates: Vec<PathBuf> = Vec::new();
     let entries = std::fs::read_dir(dir).map_err(|source| Error::Io {
@@ -64,7 +102,7 @@ pub fn discover(dir: &Path, table: Table) -> Result<Vec<SourceFile>> {
                 candidates.push(path);
             }
         } else if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
-            if stem == name && Format::of(&path).is_some() {
+            if stem == name && (Format::of(&path).is_some() || Format::sniffed(&path).is_ok()) {
                 candidates.push(path);
             }
         }
@@ -78,21 +116,25 @@ pub fn discover(dir: &Path, table: Table) -> Result<Vec<SourceFile>> {
         });
     }
     let Some(found) = candidates.pop() else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     };
     let mut files = Vec::new();
+    let mut skipped = Vec::new();
     if found.is_dir() {
-        walk(dir, &found, &mut Vec::new(), &mut files)?;
-    } else if let Some(format) = Format::of(&found) {
+        walk(dir, &found, &mut Vec::new(), &mut files, &mut skipped)?;
+    } else if let Some(format) = Format::of(&found).or_else(|| Format::sniffed(&found).ok()) {
+        let sniffed = Format::of(&found).is_none();
         files.push(SourceFile {
             rel: relative(dir, &found),
             path: found,
             format,
             partitions: Vec::new(),
+            sheet: None,
+            sniffed,
         });
     }
     files.sort_by(|a, b| a.rel.cmp(&b.rel));
-    Ok(files)
+    Ok((files, skipped))
 }
 
 fn walk(
@@ -100,6 +142,7 @@ fn walk(
     dir: &Path,
     parts: &mut Vec<(String, String)>,
     out: &mut Vec<SourceFile>,
+    skipped: &mut Vec<Skipped>,
 ) -> Result<()> {
     let entries = std::fs::read_dir(dir).map_err(|source| Error::Io {
         path: dir.to_path_buf(),
@@ -112,6 +155,14 @@ fn walk(
             continue;
         };
         if fname.starts_with('.') || fname.starts_with('_') || fname.starts_with('~') {
+            // Hidden files, `_SUCCESS` markers, Excel lock files: named, not read.
+            if path.is_file() {
+                skipped.push(Skipped {
+                    file: relative(root, &path),
+                    reason: "a hidden, marker or lock file (its name starts with '.', '_' or '~')"
+                        .to_string(),
+                });
+            }
             continue;
         }
         if path.is_dir() {
@@ -122,17 +173,29 @@ fn walk(
                 }
                 _ => false,
             };
-            walk(root, &path, parts, out)?;
+            walk(root, &path, parts, out, skipped)?;
             if pushed {
                 parts.pop();
             }
-        } else if let Some(format) = Format::of(&path) {
-            out.push(SourceFile {
-                rel: relative(root, &path),
-                path,
-                format,
-                partitions: parts.clone(),
-            });
+        } else {
+            let sniffed = Format::of(&path).is_none();
+            match Format::of(&path)
+                .ok_or(())
+                .or_else(|_| Format::sniffed(&path))
+            {
+                Ok(format) => out.push(SourceFile {
+                    rel: relative(root, &path),
+                    path,
+                    format,
+                    partitions: parts.clone(),
+                    sheet: None,
+                    sniffed,
+                }),
+                Err(reason) => skipped.push(Skipped {
+                    file: relative(root, &path),
+                    reason,
+                }),
+            }
         }
     }
     Ok(())
@@ -160,16 +223,17 @@ mod tests {
         std::fs::write(d.path().join("industrial/period=2026-08/a.csv"), "x").unwrap();
         std::fs::write(d.path().join("industrial/_SUCCESS"), "").unwrap();
 
-        let tax = discover(d.path(), Table::Tax).unwrap();
+        let tax = discover(d.path(), Table::Tax).unwrap().0;
         assert_eq!(tax.len(), 1);
         assert_eq!(tax[0].format, Format::Csv);
 
-        let ind = discover(d.path(), Table::Industrial).unwrap();
+        let (ind, skipped) = discover(d.path(), Table::Industrial).unwrap();
         assert_eq!(ind.len(), 2);
+        assert_eq!(skipped.len(), 1, "{skipped:?}");
         assert_eq!(ind[0].rel, "industrial/period=2026-08/a.csv");
         assert_eq!(ind[0].partitions, vec![("period".into(), "2026-08".into())]);
 
-        assert!(discover(d.path(), Table::Rd).unwrap().is_empty());
+        assert!(discover(d.path(), Table::Rd).unwrap().0.is_empty());
     }
 
     #[test]

@@ -75,7 +75,15 @@ pub fn write_csv(df: &DataFrame, path: &Path) -> Result<()> {
     for i in 0..df.height() {
         row.clear();
         for c in cols {
-            row.push(cell_text(&c.get(i).map_err(pe)?));
+            let v = c.get(i).map_err(pe)?;
+            let text = cell_text(&v);
+            row.push(
+                if matches!(v, AnyValue::String(_) | AnyValue::StringOwned(_)) {
+                    neutralise(&text).into_owned()
+                } else {
+                    text
+                },
+            );
         }
         w.write_record(&row).map_err(|e| io(path, e.into()))?;
     }
@@ -84,22 +92,51 @@ pub fn write_csv(df: &DataFrame, path: &Path) -> Result<()> {
     file.sync_all().map_err(|e| io(path, e))
 }
 
-/// Writes `quarantine.csv`.
-pub fn write_quarantine(rows: &[QuarantineRow], path: &Path) -> Result<()> {
+/// Text that a spreadsheet would run as a formula (it starts with `=`, `+`, `-`,
+/// `@`, or a tab or carriage return before one) is written with a leading
+/// apostrophe, so that Excel and WPS show it instead of running it. A number
+/// written as text (`-12.5`) is left alone.
+pub fn neutralise(text: &str) -> std::borrow::Cow<'_, str> {
+    let risky = text
+        .trim_start_matches(['\t', '\r', '\n', ' '])
+        .starts_with(['=', '+', '-', '@'])
+        || text.starts_with(['\t', '\r']);
+    if risky && text.trim().parse::<f64>().is_err() {
+        std::borrow::Cow::Owned(format!("'{text}"))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
+/// Writes `quarantine.csv`: the rejected rows (`action` = `row_quarantined`), then
+/// the values of optional columns read as missing, whose rows were kept
+/// (`action` = `value_missing`).
+pub fn write_quarantine(
+    rows: &[QuarantineRow],
+    notes: &[QuarantineRow],
+    path: &Path,
+) -> Result<()> {
     let file = File::create(path).map_err(|e| io(path, e))?;
     let mut buf = BufWriter::new(file);
     buf.write_all(b"\xEF\xBB\xBF").map_err(|e| io(path, e))?;
     let mut w = csv::WriterBuilder::new().from_writer(buf);
-    w.write_record(["table", "file", "row", "column", "value", "reason"])
-        .map_err(|e| io(path, e.into()))?;
-    for r in rows {
+    w.write_record([
+        "table", "file", "row", "column", "value", "reason", "action",
+    ])
+    .map_err(|e| io(path, e.into()))?;
+    let tagged = rows
+        .iter()
+        .map(|r| (r, "row_quarantined"))
+        .chain(notes.iter().map(|r| (r, "value_missing")));
+    for (r, action) in tagged {
         w.write_record([
             r.table.name(),
-            &r.file,
+            &neutralise(&r.file),
             &r.row.to_string(),
             &r.column,
-            &r.value,
-            &r.reason,
+            &neutralise(&r.value),
+            &neutralise(&r.reason),
+            action,
         ])
         .map_err(|e| io(path, e.into()))?;
     }

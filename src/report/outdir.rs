@@ -37,6 +37,73 @@ fn staging_prefix(target: &Path) -> String {
     format!(".{name}.zhibao-staging-")
 }
 
+/// The absolute, symlink-free form of a path that may not exist yet: its nearest
+/// existing ancestor resolved, the rest appended.
+fn resolved(p: &Path) -> PathBuf {
+    let abs = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(p)
+    };
+    let mut tail: Vec<std::ffi::OsString> = Vec::new();
+    let mut cur = abs.as_path();
+    loop {
+        if let Ok(c) = fs::canonicalize(cur) {
+            let mut out = c;
+            for t in tail.iter().rev() {
+                out.push(t);
+            }
+            return out;
+        }
+        match (cur.parent(), cur.file_name()) {
+            (Some(parent), Some(name)) => {
+                tail.push(name.to_os_string());
+                cur = parent;
+            }
+            _ => return abs,
+        }
+    }
+}
+
+/// Refuses an `--out` that is, or contains, an input of the run (the data
+/// directory, a pipeline file, last month's grades), or that lies inside the data
+/// directory on something zhibao did not write: replacing it would destroy the
+/// input. `--force` does not lift this.
+pub fn check_inputs(target: &Path, inputs: &[(&str, &Path)]) -> Result<()> {
+    let t = resolved(target);
+    for (what, input) in inputs {
+        let i = resolved(input);
+        if i == t {
+            return Err(out_err(
+                target,
+                format!(
+                    "is the {what} ({}); the outputs would replace the input. Choose another --out",
+                    input.display()
+                ),
+            ));
+        }
+        if i.starts_with(&t) {
+            return Err(out_err(
+                target,
+                format!(
+                    "contains the {what} ({}); the outputs would replace the input. Choose another --out outside it",
+                    input.display()
+                ),
+            ));
+        }
+        if t.starts_with(&i) && i.is_dir() && t.exists() && !t.join(MARKER).is_file() {
+            return Err(out_err(
+                target,
+                format!(
+                    "lies inside the {what} ({}) and holds files zhibao did not write; choose another --out",
+                    input.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl Staging {
     /// Checks `target` and creates the staging directory beside it.
     pub fn new(target: &Path, force: bool) -> Result<Staging> {

@@ -124,6 +124,8 @@ fn add_frame_sheet(ws: &mut Worksheet, path: &Path, sheet: &str, df: &DataFrame)
     ws.set_name(sheet).map_err(|e| xerr(path, e))?;
     let hf = header_format();
     let wrap = Format::new().set_text_wrap().set_align(FormatAlign::Top);
+    let quoted = Format::new().set_quote_prefix();
+    let quoted_wrap = wrap.clone().set_quote_prefix();
     for (j, c) in df.columns().iter().enumerate() {
         let (zh, width) = heading(c.name());
         let title = if zh.is_empty() {
@@ -158,6 +160,18 @@ fn add_frame_sheet(ws: &mut Worksheet, path: &Path, sheet: &str, df: &DataFrame)
                 }
             }
             let text = translate(c.name(), cell_text(&v));
+            // Text a spreadsheet would run as a formula: stored as text with Excel's
+            // quote prefix, so it is shown (and stays text when edited).
+            if super::neutralise(&text) != text.as_str() {
+                let f = if long {
+                    quoted_wrap.clone()
+                } else {
+                    quoted.clone()
+                };
+                ws.write_string_with_format(r, j as u16, &text, &f)
+                    .map_err(|e| xerr(path, e))?;
+                continue;
+            }
             if long {
                 ws.write_string_with_format(r, j as u16, &text, &wrap)
                     .map_err(|e| xerr(path, e))?;

@@ -291,11 +291,12 @@ fn no_super_deduction(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
                 .gt(lit(0.0))
                 .all(true)
                 .alias("_all_spend"),
-            (col("rd_super_deduction")
-                .fill_null(lit(0.0))
-                .lt_eq(lit(0.0)))
-            .all(true)
-            .alias("_no_relief"),
+            // A missing deduction is unknown, not zero: with one missing and none
+            // positive, whether relief was claimed cannot be told (null).
+            col("rd_super_deduction")
+                .lt_eq(lit(0.0))
+                .all(false)
+                .alias("_no_relief"),
             col("rd_expenditure")
                 .filter(col("year").eq(lit(y)))
                 .first()

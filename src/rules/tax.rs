@@ -120,7 +120,17 @@ pub const RULES: &[RuleDef] = &[
     },
 ];
 
-/// Year-to-date output and taxable sales per enterprise.
+/// Enterprise-months of the tax table whose value is unknown: the row was read
+/// but quarantined for its value. Such a month has a tax record of unknown value,
+/// not "no tax record".
+fn unknown_tax(ctx: &Ctx<'_>) -> LazyFrame {
+    ctx.batch.unknown_keys(Table::Tax).lazy()
+}
+
+/// Year-to-date output and taxable sales per enterprise, with `_unknown` set
+/// where a figure the ratio needs is unknown (an empty or quarantined taxable
+/// sales, an empty gross output): the ratio is then not evaluable, never a
+/// ratio computed with the unknown taken as zero.
 fn ytd_totals(ctx: &Ctx<'_>) -> Result<DataFrame> {
     ctx.shared("tax_ytd", || {
         let ind = ctx
@@ -130,12 +140,27 @@ fn ytd_totals(ctx: &Ctx<'_>) -> Result<DataFrame> {
             .agg([
                 col("gross_output").sum().alias("ytd_gross"),
                 col("gross_output").count().alias("_months"),
+                col("gross_output")
+                    .null_count()
+                    .gt(lit(0))
+                    .alias("_gross_unknown"),
             ]);
         let tax = ctx
             .table(Table::Tax)?
             .filter(in_ytd(ctx))
             .group_by([col("eid")])
-            .agg([col("taxable_sales").sum().alias("ytd_taxable")]);
+            .agg([
+                col("taxable_sales").sum().alias("ytd_taxable"),
+                col("taxable_sales")
+                    .null_count()
+                    .gt(lit(0))
+                    .alias("_tax_null"),
+            ]);
+        let unknown = unknown_tax(ctx)
+            .filter(in_ytd(ctx))
+            .group_by([col("eid")])
+            .agg([col("period").count().alias("_n")])
+            .select([col("eid"), lit(true).alias("_tax_quarantined")]);
         let j = ind
             .join(
                 tax,
@@ -143,7 +168,24 @@ fn ytd_totals(ctx: &Ctx<'_>) -> Result<DataFrame> {
                 [col("eid")],
                 JoinArgs::new(JoinType::Left),
             )
-            .with_column(col("ytd_taxable").fill_null(lit(0.0)));
+            .join(
+                unknown,
+                [col("eid")],
+                [col("eid")],
+                JoinArgs::new(JoinType::Left),
+            )
+            .with_columns([
+                col("ytd_taxable").fill_null(lit(0.0)),
+                (col("_gross_unknown")
+                    .or(col("_tax_null").fill_null(lit(false)))
+                    .or(col("_tax_quarantined").fill_null(lit(false))))
+                .alias("_unknown"),
+            ])
+            .drop(by_name(
+                ["_gross_unknown", "_tax_null", "_tax_quarantined"],
+                true,
+                false,
+            ));
         with_enterprise(ctx, j, &["division", "county_code"])?
             .sort(["eid"], SortMultipleOptions::default())
             .collect()
@@ -159,10 +201,14 @@ fn enterprise_ratio(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let df = ytd_totals(ctx)?
         .lazy()
         .with_column(
-            when(col("ytd_gross").gt(lit(min_gross)))
-                .then(col("ytd_taxable") / col("ytd_gross"))
-                .otherwise(lit(NULL).cast(DataType::Float64))
-                .alias("value"),
+            when(
+                col("ytd_gross")
+                    .gt(lit(min_gross))
+                    .and(col("_unknown").not()),
+            )
+            .then(col("ytd_taxable") / col("ytd_gross"))
+            .otherwise(lit(NULL).cast(DataType::Float64))
+            .alias("value"),
         )
         .with_column(col("value").lt(lit(min_ratio)).alias("_fails"))
         .collect()
@@ -231,17 +277,25 @@ fn no_tax_record(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let has_tax =
         tax.filter(in_ytd(ctx))
             .select([col("eid"), col("period"), lit(true).alias("_has_tax")]);
+    let unknown = unknown_tax(ctx).filter(in_ytd(ctx)).select([
+        col("eid"),
+        col("period"),
+        lit(true).alias("_tax_unknown"),
+    ]);
     let ind = ctx.table(Table::Industrial)?.filter(in_ytd(ctx)).select([
         col("eid"),
         col("period"),
         col("gross_output"),
     ]);
-    let df = join_em(ind, has_tax)
+    let df = join_em(join_em(ind, has_tax), unknown)
         .with_column(
             when(
                 col("gross_output")
                     .is_null()
-                    .or(col("period").is_in(i32_list(&complete), false).not()),
+                    .or(col("period").is_in(i32_list(&complete), false).not())
+                    // A tax row was read but quarantined: its value is unknown, and
+                    // "no tax record" would state what the data do not show.
+                    .or(col("_tax_unknown").fill_null(lit(false))),
             )
             .then(lit(NULL).cast(DataType::Boolean))
             .otherwise(
@@ -277,8 +331,11 @@ fn no_tax_record(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
 
 fn county_ratio(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let min_ratio = cfg.num("min_ratio");
+    // Enterprises with an unknown figure are left out of both sums: their unknown
+    // value is not zero.
     let df = ytd_totals(ctx)?
         .lazy()
+        .filter(col("_unknown").not())
         .group_by([col("county_code")])
         .agg([
             col("ytd_gross").sum().alias("ytd_gross"),

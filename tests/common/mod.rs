@@ -205,3 +205,39 @@ pub fn evaluate(labels: &Path, out: &Path) -> Evaluation {
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_zhibao"))
 }
+
+/// Rewrites the text parts of an xlsx file (a zip) with `edit(name, text)`.
+pub fn rewrite_xlsx(path: &Path, edit: impl Fn(&str, String) -> String) {
+    use std::io::{Read, Write};
+    let bytes = std::fs::read(path).unwrap();
+    let mut z = ::zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let mut out = ::zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for i in 0..z.len() {
+        let mut f = z.by_index(i).unwrap();
+        let name = f.name().unwrap().to_string();
+        let mut data = Vec::new();
+        f.read_to_end(&mut data).unwrap();
+        let data = match String::from_utf8(data) {
+            Ok(text) if name.ends_with(".xml") => edit(&name, text).into_bytes(),
+            Ok(text) => text.into_bytes(),
+            Err(e) => e.into_bytes(),
+        };
+        out.start_file(name, ::zip::write::SimpleFileOptions::default())
+            .unwrap();
+        out.write_all(&data).unwrap();
+    }
+    let cur = out.finish().unwrap();
+    std::fs::write(path, cur.into_inner()).unwrap();
+}
+
+/// An xlsx written by rust_xlsxwriter as if Excel had opened and saved it: the
+/// formulas' results are real, so the "recalculate on opening" flag is gone.
+pub fn as_saved_by_excel(path: &Path) {
+    rewrite_xlsx(path, |name, text| {
+        if name == "xl/workbook.xml" {
+            text.replace(" fullCalcOnLoad=\"1\"", "")
+        } else {
+            text
+        }
+    });
+}

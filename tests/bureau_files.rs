@@ -1,0 +1,883 @@
+//! Files as bureaus really have them (issue "never a silent wrong answer"): units in
+//! headings and unit rows, cumulative columns, missing versus zero, workbooks with a
+//! sheet per month, formulas without results, unknown extensions, Hive folders that
+//! disagree with their rows, zone-aware Parquet timestamps, typo periods, optional
+//! fields, long size-class names, labour months, `--out` over the input, closed
+//! pipes, formula-like text, null words and platform ".xls" exports. One test per
+//! case; docs/bad-input.md lists them (b01–b22) with what zhibao does.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use polars::prelude::*;
+use zhibao::load::{load, Batch, LoadOptions};
+use zhibao::model::{Month, Table};
+
+fn code(serial: u32) -> String {
+    common::uscc_for("341002", serial)
+}
+
+const MONTHS: [&str; 3] = ["2026-07", "2026-08", "2026-09"];
+
+/// A small valid batch: 4 enterprises, 3 months of industrial and tax rows, with
+/// the industrial and tax files written by the caller's headings.
+fn register(dir: &Path) -> Vec<String> {
+    std::fs::create_dir_all(dir).unwrap();
+    let ids: Vec<String> = (1..=4).map(code).collect();
+    let mut e = String::from("uscc,name,county_code,industry_code,entry_period,size_class\n");
+    for (i, u) in ids.iter().enumerate() {
+        e.push_str(&format!("{u},测试{i}有限公司,341002,3670,2020-01,medium\n"));
+    }
+    std::fs::write(dir.join("enterprises.csv"), e).unwrap();
+    ids
+}
+
+fn base(dir: &Path) -> Vec<String> {
+    let ids = register(dir);
+    let mut ind = String::from("uscc,period,gross_output,sales_output,export_delivery\n");
+    let mut tax = String::from("uscc,period,taxable_sales\n");
+    for u in &ids {
+        for m in MONTHS {
+            ind.push_str(&format!("{u},{m},1000,950,10\n"));
+            tax.push_str(&format!("{u},{m},1100\n"));
+        }
+    }
+    std::fs::write(dir.join("industrial.csv"), ind).unwrap();
+    std::fs::write(dir.join("tax.csv"), tax).unwrap();
+    ids
+}
+
+fn tmp() -> (tempfile::TempDir, PathBuf) {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path().join("data");
+    (t, d)
+}
+
+fn load_dir(dir: &Path) -> zhibao::Result<Batch> {
+    load(dir, &LoadOptions::default())
+}
+
+fn assert_balanced(b: &Batch) {
+    for (t, s) in &b.stats {
+        assert_eq!(s.rows_read, s.rows_accepted + s.rows_quarantined, "{t}");
+        let q = b.quarantine.iter().filter(|q| q.table == *t).count() as u64;
+        assert_eq!(q, s.rows_quarantined, "{t}: quarantine lines");
+    }
+}
+
+fn f64s(b: &Batch, t: Table, c: &str) -> Vec<Option<f64>> {
+    b.table(t)
+        .unwrap()
+        .column(c)
+        .unwrap()
+        .f64()
+        .unwrap()
+        .iter()
+        .collect()
+}
+
+fn stop_message(dir: &Path) -> String {
+    match load_dir(dir) {
+        Ok(_) => panic!("the load should stop"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn b01_a_unit_in_a_heading_is_applied_and_recorded() {
+    let (_t, d) = tmp();
+    let ids = register(&d);
+    let mut ind = String::from(
+        "统一社会信用代码,报告期,工业总产值(当月)(万元),工业销售产值（当月，万元）,出口交货值\n",
+    );
+    let mut tax = String::from("uscc,period,应税销售额(元)\n");
+    for u in &ids {
+        for m in MONTHS {
+            ind.push_str(&format!("{u},{m},100,95,10\n"));
+            tax.push_str(&format!("{u},{m},1100000\n"));
+        }
+    }
+    std::fs::write(d.join("industrial.csv"), ind).unwrap();
+    std::fs::write(d.join("tax.csv"), tax).unwrap();
+    let b = load_dir(&d).unwrap();
+    assert!(f64s(&b, Table::Industrial, "gross_output")
+        .iter()
+        .all(|v| *v == Some(1000.0)));
+    assert!(f64s(&b, Table::Industrial, "sales_output")
+        .iter()
+        .all(|v| *v == Some(950.0)));
+    // No unit: thousand yuan, unchanged.
+    assert!(f64s(&b, Table::Industrial, "export_delivery")
+        .iter()
+        .all(|v| *v == Some(10.0)));
+    assert!(f64s(&b, Table::Tax, "taxable_sales")
+        .iter()
+        .all(|v| (v.unwrap() - 1100.0).abs() < 1e-9));
+    let units = &b.stats[&Table::Industrial].units;
+    assert!(
+        units
+            .iter()
+            .any(|u| u.column == "gross_output" && u.factor == 10.0 && u.unit == "万元"),
+        "{units:?}"
+    );
+    assert!(b.stats[&Table::Tax]
+        .units
+        .iter()
+        .any(|u| u.column == "taxable_sales" && u.factor == 0.001));
+}
+
+#[test]
+fn b02_a_unit_row_above_the_header_is_applied() {
+    let (_t, d) = tmp();
+    let ids = base(&d);
+    // CSV: a title line and a unit line above the header.
+    let mut ind = String::from("2026年1-9月工业产销总值\n单位：万元\nuscc,period,gross_output,sales_output,export_delivery\n");
+    for u in &ids {
+        for m in MONTHS {
+            ind.push_str(&format!("{u},{m},100,95,1\n"));
+        }
+    }
+    std::fs::write(d.join("industrial.csv"), ind).unwrap();
+    // Excel: the same with the unit row in a merged-looking cell.
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.write_string(0, 0, "增值税申报").unwrap();
+    ws.write_string(1, 0, "计量单位：元").unwrap();
+    for (j, h) in ["统一社会信用代码", "所属期", "应税销售额"]
+        .iter()
+        .enumerate()
+    {
+        ws.write_string(2, j as u16, *h).unwrap();
+    }
+    let mut r = 3;
+    for u in &ids {
+        for m in MONTHS {
+            ws.write_string(r, 0, u).unwrap();
+            ws.write_string(r, 1, m).unwrap();
+            ws.write_number(r, 2, 1_100_000.0).unwrap();
+            r += 1;
+        }
+    }
+    std::fs::remove_file(d.join("tax.csv")).unwrap();
+    wb.save(d.join("tax.xlsx")).unwrap();
+    let b = load_dir(&d).unwrap();
+    assert_balanced(&b);
+    assert!(f64s(&b, Table::Industrial, "gross_output")
+        .iter()
+        .all(|v| *v == Some(1000.0)));
+    assert!(f64s(&b, Table::Industrial, "export_delivery")
+        .iter()
+        .all(|v| *v == Some(10.0)));
+    assert!(f64s(&b, Table::Tax, "taxable_sales")
+        .iter()
+        .all(|v| (v.unwrap() - 1100.0).abs() < 1e-9));
+    assert!(b.stats[&Table::Industrial]
+        .units
+        .iter()
+        .all(|u| u.source == "unit row"));
+}
+
+#[test]
+fn b03_an_unknown_unit_stops_the_file_naming_it() {
+    let (_t, d) = tmp();
+    base(&d);
+    let tax = std::fs::read_to_string(d.join("tax.csv")).unwrap();
+    std::fs::write(
+        d.join("tax.csv"),
+        tax.replacen("taxable_sales", "应税销售额(美元)", 1),
+    )
+    .unwrap();
+    let m = stop_message(&d);
+    assert!(
+        m.contains("tax.csv") && m.contains("美元") && m.contains("unknown unit"),
+        "{m}"
+    );
+}
+
+#[test]
+fn b04_a_cumulative_or_last_years_column_is_never_read_as_the_month() {
+    for heading in [
+        "工业总产值(本年累计)",
+        "1-本月工业总产值",
+        "工业总产值(1-9月)",
+        "工业总产值(上年同期)",
+        "gross_output_ytd",
+    ] {
+        let (_t, d) = tmp();
+        base(&d);
+        let ind = std::fs::read_to_string(d.join("industrial.csv")).unwrap();
+        std::fs::write(
+            d.join("industrial.csv"),
+            ind.replacen("gross_output", heading, 1),
+        )
+        .unwrap();
+        let m = stop_message(&d);
+        assert!(
+            m.contains("industrial.csv") && m.contains(heading) && m.contains("gross_output"),
+            "{heading}: {m}"
+        );
+    }
+}
+
+#[test]
+fn b05_a_platform_export_with_month_and_cumulative_columns_takes_the_month() {
+    let (_t, d) = tmp();
+    let ids = register(&d);
+    let mut ind = String::from(
+        "统一社会信用代码,报告期,工业总产值(当月),工业总产值(本年累计),工业总产值(上年同期),工业销售产值(当月),工业销售产值(1-本月),出口交货值\n",
+    );
+    for u in &ids {
+        for (k, m) in MONTHS.iter().enumerate() {
+            ind.push_str(&format!(
+                "{u},{m},1000,{},900,950,{},10\n",
+                1000 * (k + 7),
+                950 * (k + 7)
+            ));
+        }
+    }
+    std::fs::write(d.join("industrial.csv"), ind).unwrap();
+    base_tax(&d, &ids);
+    let b = load_dir(&d).unwrap();
+    assert!(f64s(&b, Table::Industrial, "gross_output")
+        .iter()
+        .all(|v| *v == Some(1000.0)));
+    assert!(f64s(&b, Table::Industrial, "sales_output")
+        .iter()
+        .all(|v| *v == Some(950.0)));
+    let notes = &b.stats[&Table::Industrial].files[0].notes;
+    assert!(
+        notes.iter().any(|n| n.contains("工业总产值(本年累计)")),
+        "{notes:?}"
+    );
+}
+
+fn base_tax(d: &Path, ids: &[String]) {
+    let mut tax = String::from("uscc,period,taxable_sales\n");
+    for u in ids {
+        for m in MONTHS {
+            tax.push_str(&format!("{u},{m},1100\n"));
+        }
+    }
+    std::fs::write(d.join("tax.csv"), tax).unwrap();
+}
+
+/// Audits a data directory; the findings of one enterprise and its grade.
+fn audit_one(d: &Path, out: &Path, uscc: &str) -> (Vec<(String, String)>, String) {
+    let opts = common::audit_opts(d, out, 7);
+    zhibao::audit::run(&opts).unwrap();
+    let f = common::read_parquet(&out.join("findings.parquet"));
+    let codes = common::col_str(&f, "rule_code");
+    let us = common::col_str(&f, "uscc");
+    let msgs = common::col_str(&f, "message");
+    let mine: Vec<(String, String)> = codes
+        .into_iter()
+        .zip(us)
+        .zip(msgs)
+        .filter(|((_, u), _)| u.as_deref() == Some(uscc))
+        .map(|((c, _), m)| (c.unwrap_or_default(), m.unwrap_or_default()))
+        .collect();
+    let g = common::read_parquet(&out.join("grades.parquet"));
+    let grade = common::col_str(&g, "uscc")
+        .into_iter()
+        .zip(common::col_str(&g, "grade"))
+        .find(|(u, _)| u.as_deref() == Some(uscc))
+        .and_then(|(_, g)| g)
+        .unwrap_or_default();
+    (mine, grade)
+}
+
+#[test]
+fn b06_an_empty_taxable_sales_is_unknown_not_zero() {
+    let (t, d) = tmp();
+    let ids = base(&d);
+    let tax = std::fs::read_to_string(d.join("tax.csv")).unwrap();
+    let target = format!("{},2026-09,1100", ids[0]);
+    std::fs::write(
+        d.join("tax.csv"),
+        tax.replace(&target, &format!("{},2026-09,", ids[0])),
+    )
+    .unwrap();
+    let (findings, grade) = audit_one(&d, &t.path().join("out"), &ids[0]);
+    assert!(
+        findings
+            .iter()
+            .all(|(c, m)| !c.starts_with("TX") && !m.contains("无该月增值税申报记录")),
+        "{findings:?}"
+    );
+    assert_ne!(grade, "red");
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(t.path().join("out/summary.json")).unwrap())
+            .unwrap();
+    let ne = s
+        .pointer("/rules/TX001/not_evaluable")
+        .and_then(|v| v.as_u64());
+    assert!(
+        ne.unwrap_or(0) >= 1,
+        "TX001 not evaluable for the enterprise: {:?}",
+        s.pointer("/rules/TX001")
+    );
+}
+
+#[test]
+fn b07_a_quarantined_tax_row_is_a_record_of_unknown_value_not_no_record() {
+    let (t, d) = tmp();
+    let ids = base(&d);
+    let tax = std::fs::read_to_string(d.join("tax.csv")).unwrap();
+    let target = format!("{},2026-09,1100", ids[0]);
+    std::fs::write(
+        d.join("tax.csv"),
+        tax.replace(&target, &format!("{},2026-09,壹仟", ids[0])),
+    )
+    .unwrap();
+    let (findings, grade) = audit_one(&d, &t.path().join("out"), &ids[0]);
+    assert!(
+        findings
+            .iter()
+            .all(|(c, m)| !c.starts_with("TX") && !m.contains("无该月增值税申报记录")),
+        "{findings:?}"
+    );
+    assert_ne!(grade, "red");
+}
+
+#[test]
+fn b08_every_sheet_of_a_workbook_with_a_sheet_per_month_is_read() {
+    let (_t, d) = tmp();
+    let ids = base(&d);
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    for m in MONTHS {
+        let ws = wb.add_worksheet();
+        ws.set_name(m).unwrap();
+        for (j, h) in [
+            "uscc",
+            "period",
+            "gross_output",
+            "sales_output",
+            "export_delivery",
+        ]
+        .iter()
+        .enumerate()
+        {
+            ws.write_string(0, j as u16, *h).unwrap();
+        }
+        for (i, u) in ids.iter().enumerate() {
+            let r = i as u32 + 1;
+            ws.write_string(r, 0, u).unwrap();
+            ws.write_string(r, 1, m).unwrap();
+            for c in 2..5 {
+                ws.write_number(r, c, 1000.0).unwrap();
+            }
+        }
+    }
+    // A notes sheet: named in the summary, not read.
+    wb.add_worksheet()
+        .set_name("填表说明")
+        .unwrap()
+        .write_string(0, 0, "本表由企业填报")
+        .unwrap();
+    std::fs::remove_file(d.join("industrial.csv")).unwrap();
+    wb.save(d.join("industrial.xlsx")).unwrap();
+    let b = load_dir(&d).unwrap();
+    assert_balanced(&b);
+    assert_eq!(b.stats[&Table::Industrial].rows_accepted, 12);
+    assert_eq!(b.period, Month::parse_strict("2026-09").unwrap());
+    let skipped = &b.stats[&Table::Industrial].skipped;
+    assert!(
+        skipped.iter().any(|s| s.file.contains("填表说明")),
+        "{skipped:?}"
+    );
+}
+
+#[test]
+fn b09_a_formula_without_a_computed_result_is_quarantined_not_read_as_empty_or_zero() {
+    // Written by a program (rust_xlsxwriter, like Python's XlsxWriter): a
+    // placeholder result 0 and "recalculate on opening"; then the same file as
+    // openpyxl writes it: no result at all.
+    for kind in ["placeholder result", "no result"] {
+        let (_t, d) = tmp();
+        let ids = base(&d);
+        let mut wb = rust_xlsxwriter::Workbook::new();
+        let ws = wb.add_worksheet();
+        for (j, h) in ["uscc", "period", "taxable_sales"].iter().enumerate() {
+            ws.write_string(0, j as u16, *h).unwrap();
+        }
+        let mut r = 1;
+        for u in &ids {
+            for m in MONTHS {
+                ws.write_string(r, 0, u).unwrap();
+                ws.write_string(r, 1, m).unwrap();
+                if r == 2 {
+                    ws.write_formula(r, 2, rust_xlsxwriter::Formula::new("=1000+100"))
+                        .unwrap();
+                } else {
+                    ws.write_number(r, 2, 1100.0).unwrap();
+                }
+                r += 1;
+            }
+        }
+        std::fs::remove_file(d.join("tax.csv")).unwrap();
+        let path = d.join("tax.xlsx");
+        wb.save(&path).unwrap();
+        if kind == "no result" {
+            common::as_saved_by_excel(&path);
+            common::rewrite_xlsx(&path, |_, t| t.replace("</f><v>0</v>", "</f>"));
+        }
+        let b = load_dir(&d).unwrap();
+        assert_balanced(&b);
+        let q: Vec<_> = b
+            .quarantine
+            .iter()
+            .filter(|q| q.table == Table::Tax)
+            .collect();
+        assert_eq!(q.len(), 1, "{kind}: {q:#?}");
+        assert_eq!(q[0].row, 2);
+        assert!(
+            q[0].reason.contains("formula") && q[0].value.contains("1000+100"),
+            "{q:#?}"
+        );
+        // Its value is unknown, which the rules see.
+        assert_eq!(b.unknown[&Table::Tax].len(), 1);
+        assert!(f64s(&b, Table::Tax, "taxable_sales")
+            .iter()
+            .all(|v| *v == Some(1100.0)));
+    }
+}
+
+#[test]
+fn b10_a_file_of_an_unknown_extension_is_read_by_its_bytes_or_named() {
+    let (_t, d) = tmp();
+    let ids = base(&d);
+    // The tax table as a folder: August as CSV, September saved by WPS as ".et"
+    // (an xlsx inside), and a file that is nothing zhibao reads.
+    std::fs::remove_file(d.join("tax.csv")).unwrap();
+    std::fs::create_dir_all(d.join("tax")).unwrap();
+    let mut aug = String::from("uscc,period,taxable_sales\n");
+    for u in &ids {
+        for m in &MONTHS[..2] {
+            aug.push_str(&format!("{u},{m},1100\n"));
+        }
+    }
+    std::fs::write(d.join("tax/2026-07_08.csv"), aug).unwrap();
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    for (j, h) in ["uscc", "period", "taxable_sales"].iter().enumerate() {
+        ws.write_string(0, j as u16, *h).unwrap();
+    }
+    for (i, u) in ids.iter().enumerate() {
+        ws.write_string(i as u32 + 1, 0, u).unwrap();
+        ws.write_string(i as u32 + 1, 1, "2026-09").unwrap();
+        ws.write_number(i as u32 + 1, 2, 1100.0).unwrap();
+    }
+    wb.save(d.join("tax/2026-09.et")).unwrap();
+    std::fs::write(d.join("tax/scan.dat"), [0u8, 1, 2, 3, 200, 201, 0, 7]).unwrap();
+    let b = load_dir(&d).unwrap();
+    assert_balanced(&b);
+    assert_eq!(b.stats[&Table::Tax].rows_accepted, 12);
+    let skipped = &b.stats[&Table::Tax].skipped;
+    assert!(
+        skipped.iter().any(|s| s.file == "tax/scan.dat"),
+        "{skipped:?}"
+    );
+}
+
+#[test]
+fn b11_rows_whose_period_contradicts_their_folder_are_quarantined() {
+    let (_t, d) = tmp();
+    let ids = base(&d);
+    std::fs::remove_file(d.join("industrial.csv")).unwrap();
+    for m in MONTHS {
+        let dir = d.join(format!("industrial/period={m}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut s = String::from("uscc,period,gross_output,sales_output,export_delivery\n");
+        for u in &ids {
+            // The October folder of a careless export holds September's rows.
+            let own = if m == "2026-09" && u == &ids[0] {
+                "2026-08"
+            } else {
+                m
+            };
+            s.push_str(&format!("{u},{own},1000,950,10\n"));
+        }
+        std::fs::write(dir.join("part.csv"), s).unwrap();
+    }
+    let b = load_dir(&d).unwrap();
+    assert_balanced(&b);
+    let q: Vec<_> = b
+        .quarantine
+        .iter()
+        .filter(|q| q.table == Table::Industrial)
+        .collect();
+    assert!(
+        q.iter()
+            .any(|q| q.file == "industrial/period=2026-09/part.csv"
+                && q.row == 1
+                && q.column == "period"
+                && q.reason.contains("contradicts the folder period=2026-09")),
+        "{q:#?}"
+    );
+}
+
+#[test]
+fn b12_a_time_zone_aware_parquet_period_keeps_its_month() {
+    let (_t, d) = tmp();
+    let ids = base(&d);
+    // Midnight of the 1st in Beijing is 16:00 UTC on the last day of the month before.
+    let first_of = |y: i32, m: u32| {
+        chrono::NaiveDate::from_ymd_opt(y, m, 1)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+            .and_utc()
+            .timestamp_millis()
+            - 8 * 3_600_000
+    };
+    let mut us = Vec::new();
+    let mut ps = Vec::new();
+    let mut vs = Vec::new();
+    for u in &ids {
+        for m in [7u32, 8, 9] {
+            us.push(u.clone());
+            ps.push(first_of(2026, m));
+            vs.push(1100.0);
+        }
+    }
+    let tz = unsafe { TimeZone::from_static("Asia/Shanghai") };
+    let period = Series::new("period".into(), ps)
+        .cast(&DataType::Datetime(TimeUnit::Milliseconds, Some(tz)))
+        .unwrap();
+    let mut df = DataFrame::new(
+        us.len(),
+        vec![
+            Column::new("uscc".into(), us),
+            period.into_column(),
+            Column::new("taxable_sales".into(), vs),
+        ],
+    )
+    .unwrap();
+    std::fs::remove_file(d.join("tax.csv")).unwrap();
+    let f = std::fs::File::create(d.join("tax.parquet")).unwrap();
+    ParquetWriter::new(f).finish(&mut df).unwrap();
+    let b = load_dir(&d).unwrap();
+    assert_balanced(&b);
+    let periods: Vec<i32> = b
+        .table(Table::Tax)
+        .unwrap()
+        .column("period")
+        .unwrap()
+        .i32()
+        .unwrap()
+        .into_no_null_iter()
+        .collect();
+    let want: Vec<i32> = ["2026-07", "2026-08", "2026-09"]
+        .iter()
+        .map(|m| Month::parse_strict(m).unwrap().0)
+        .collect();
+    let mut got = periods.clone();
+    got.sort();
+    got.dedup();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn b13_a_typo_period_far_from_the_rest_stops_the_run_naming_its_rows() {
+    let (_t, d) = tmp();
+    let ids = base(&d);
+    let mut ind = std::fs::read_to_string(d.join("industrial.csv")).unwrap();
+    ind = ind.replacen(
+        &format!("{},2026-09", ids[1]),
+        &format!("{},2062-09", ids[1]),
+        1,
+    );
+    std::fs::write(d.join("industrial.csv"), ind).unwrap();
+    let m = stop_message(&d);
+    assert!(
+        m.contains("2062-09") && m.contains("industrial.csv row 6") && m.contains("--period"),
+        "{m}"
+    );
+    // With the period given, the run goes on and the typo row is quarantined.
+    let b = load(
+        &d,
+        &LoadOptions {
+            period: Some(Month::parse_strict("2026-09").unwrap()),
+        },
+    )
+    .unwrap();
+    assert!(b.quarantine.iter().any(|q| q.value == "2062-09"));
+}
+
+#[test]
+fn b14_a_bad_optional_value_becomes_missing_and_keeps_its_row() {
+    let (t, d) = tmp();
+    let ids = base(&d);
+    let mut ind = String::from(
+        "uscc,period,gross_output,sales_output,export_delivery,submitted_at,revisions\n",
+    );
+    for u in &ids {
+        for m in MONTHS {
+            let ts = if u == &ids[2] && m == "2026-09" {
+                "昨天下午"
+            } else {
+                "2026-10-05T10:00:00"
+            };
+            ind.push_str(&format!("{u},{m},1000,950,10,{ts},0\n"));
+        }
+    }
+    std::fs::write(d.join("industrial.csv"), ind).unwrap();
+    let b = load_dir(&d).unwrap();
+    assert_balanced(&b);
+    assert_eq!(b.stats[&Table::Industrial].rows_accepted, 12);
+    assert_eq!(b.stats[&Table::Industrial].values_set_missing, 1);
+    assert!(b
+        .notes
+        .iter()
+        .any(|n| n.column == "submitted_at" && n.value == "昨天下午" && n.row == 9));
+    // The note is a line of quarantine.csv.
+    let out = t.path().join("out");
+    zhibao::audit::run(&common::audit_opts(&d, &out, 1)).unwrap();
+    let q = common::read_csv(&out.join("quarantine.csv"));
+    assert!(
+        q.iter()
+            .any(|r| r["column"] == "submitted_at" && r["action"] == "value_missing"),
+        "{q:?}"
+    );
+}
+
+#[test]
+fn b15_long_size_class_names_are_accepted() {
+    let (_t, d) = tmp();
+    base(&d);
+    let e = std::fs::read_to_string(d.join("enterprises.csv")).unwrap();
+    let e = e.replace(",medium\n", ",中型企业\n");
+    let e = e.replacen(",中型企业\n", ",大型企业\n", 1);
+    std::fs::write(d.join("enterprises.csv"), e).unwrap();
+    let b = load_dir(&d).unwrap();
+    assert_balanced(&b);
+    assert_eq!(b.stats[&Table::Enterprises].rows_quarantined, 0);
+    assert_eq!(b.stats[&Table::Industrial].rows_accepted, 12);
+    let sizes = common::col_str(&b.enterprises, "size_class");
+    assert!(sizes.iter().any(|s| s.as_deref() == Some("large")));
+    assert!(sizes.iter().any(|s| s.as_deref() == Some("medium")));
+}
+
+#[test]
+fn b16_labour_rows_not_at_a_quarters_end_are_quarantined() {
+    let (_t, d) = tmp();
+    let ids = base(&d);
+    let mut l = String::from("uscc,period,employees,wage_total\n");
+    for u in &ids {
+        l.push_str(&format!("{u},2026-06,100,1500\n{u},2026-08,100,1500\n"));
+    }
+    std::fs::write(d.join("labor.csv"), l).unwrap();
+    let b = load_dir(&d).unwrap();
+    assert_balanced(&b);
+    let q: Vec<_> = b
+        .quarantine
+        .iter()
+        .filter(|q| q.table == Table::Labor)
+        .collect();
+    assert_eq!(q.len(), 4);
+    assert!(q
+        .iter()
+        .all(|q| q.column == "period" && q.reason.contains("quarter")));
+    assert_eq!(b.stats[&Table::Labor].rows_accepted, 4);
+}
+
+fn zhibao(args: &[&str]) -> std::process::Output {
+    Command::new(common::bin()).args(args).output().unwrap()
+}
+
+#[test]
+fn b17_out_may_never_be_or_contain_the_input_even_with_force() {
+    let (t, d) = tmp();
+    base(&d);
+    let ds = d.to_str().unwrap();
+    let parent = t.path().to_str().unwrap();
+    let pdir = t.path().join("pipelines");
+    std::fs::create_dir_all(&pdir).unwrap();
+    for e in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/pipelines")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), pdir.join(e.file_name())).unwrap();
+    }
+    let pipeline = pdir.join("default.toml");
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["audit", "--data", ds, "--out", ds, "--force"],
+        vec!["audit", "--data", ds, "--out", parent, "--force"],
+        vec!["audit", "--data", ds, "--out", ds],
+        vec![
+            "audit",
+            "--data",
+            ds,
+            "--out",
+            parent,
+            "--force",
+            "--pipeline",
+            pipeline.to_str().unwrap(),
+        ],
+    ];
+    for args in cases {
+        let out = zhibao(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("Choose another --out") && !err.contains("give --force"),
+            "{err}"
+        );
+        assert!(
+            d.join("industrial.csv").is_file() && d.join("tax.csv").is_file(),
+            "{args:?}: input gone"
+        );
+    }
+    // A pipeline file as --out.
+    let out = zhibao(&[
+        "audit",
+        "--data",
+        ds,
+        "--out",
+        pipeline.to_str().unwrap(),
+        "--force",
+        "--pipeline",
+        pipeline.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(pipeline.is_file());
+}
+
+#[test]
+fn b18_a_closed_pipe_ends_the_program_quietly() {
+    let mut child = Command::new(common::bin())
+        .arg("rules")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read one line, then close the pipe, like `| head -1`.
+    {
+        use std::io::Read;
+        let mut stdout = child.stdout.take().unwrap();
+        let mut buf = [0u8; 16];
+        stdout.read_exact(&mut buf).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !err.contains("panicked") && !err.contains("Broken pipe"),
+        "{err}"
+    );
+}
+
+#[test]
+fn b19_text_a_spreadsheet_would_run_as_a_formula_is_neutralised() {
+    let (t, d) = tmp();
+    base(&d);
+    let e = std::fs::read_to_string(d.join("enterprises.csv")).unwrap();
+    let e = e.replacen("测试0有限公司", "=cmd|'/C calc'!A0", 1);
+    let e = e.replacen("测试1有限公司", "@SUM(1+1)", 1);
+    std::fs::write(d.join("enterprises.csv"), e).unwrap();
+    // A negative tax figure makes findings with these names on the list.
+    let tax = std::fs::read_to_string(d.join("tax.csv")).unwrap();
+    std::fs::write(d.join("tax.csv"), tax.replace(",1100\n", ",100\n")).unwrap();
+    let out = t.path().join("out");
+    zhibao::audit::run(&common::audit_opts(&d, &out, 1)).unwrap();
+    let text = std::fs::read_to_string(out.join("query_list.csv")).unwrap();
+    assert!(text.contains("'=cmd|") && text.contains("'@SUM"), "{text}");
+    for line in text.lines() {
+        for cell in line.split(',') {
+            let c = cell.trim_matches('"');
+            assert!(!c.starts_with('=') && !c.starts_with('@'), "{line}");
+        }
+    }
+    // In the workbook: stored as text with Excel's quote prefix.
+    let xml = unzip(&out.join("query_list.xlsx"), "xl/styles.xml");
+    assert!(xml.contains("quotePrefix=\"1\""), "{xml}");
+}
+
+fn unzip(path: &Path, member: &str) -> String {
+    use calamine::Reader;
+    // calamine opens the workbook; the style part is read with the zip reader it uses.
+    let _ = calamine::open_workbook_auto(path).unwrap().sheet_names();
+    let f = std::fs::File::open(path).unwrap();
+    let mut z = ::zip::ZipArchive::new(f).unwrap();
+    let mut s = String::new();
+    use std::io::Read;
+    z.by_name(member).unwrap().read_to_string(&mut s).unwrap();
+    s
+}
+
+#[test]
+fn b20_null_words_are_read_as_missing() {
+    let (_t, d) = tmp();
+    let ids = base(&d);
+    let mut ind = String::from("uscc,period,gross_output,sales_output,export_delivery\n");
+    for u in &ids {
+        for m in MONTHS {
+            ind.push_str(&format!("{u},{m},1000,950,10\n"));
+        }
+    }
+    ind.push_str(&format!("{},2026-06,NULL,N/A,—\n", ids[0]));
+    ind.push_str(&format!("{},2026-05,NA,-,null\n", ids[0]));
+    std::fs::write(d.join("industrial.csv"), ind).unwrap();
+    let b = load_dir(&d).unwrap();
+    assert_balanced(&b);
+    assert_eq!(b.stats[&Table::Industrial].rows_quarantined, 0);
+    assert_eq!(b.stats[&Table::Industrial].rows_accepted, 14);
+    let nulls = f64s(&b, Table::Industrial, "gross_output")
+        .iter()
+        .filter(|v| v.is_none())
+        .count();
+    assert_eq!(nulls, 2);
+}
+
+#[test]
+fn b21_platform_xls_exports_that_are_html_or_text_are_read() {
+    let (_t, d) = tmp();
+    let ids = base(&d);
+    // tax.xls: an HTML table in GBK with a title row.
+    let mut page = String::from("<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=gb2312\"></head><body><table border=1>\
+        <tr><td colspan=3>增值税申报数据</td></tr><tr><th>统一社会信用代码</th><th>所属期</th><th>应税销售额</th></tr>");
+    for u in &ids {
+        for m in MONTHS {
+            page.push_str(&format!(
+                "<tr><td>{u}</td><td>{m}</td><td>1,100.00</td></tr>"
+            ));
+        }
+    }
+    page.push_str("</table></body></html>");
+    let (gbk, _, _) = encoding_rs::GBK.encode(&page);
+    std::fs::remove_file(d.join("tax.csv")).unwrap();
+    std::fs::write(d.join("tax.xls"), gbk).unwrap();
+    // industrial.xls: tab-separated text.
+    let ind = std::fs::read_to_string(d.join("industrial.csv"))
+        .unwrap()
+        .replace(',', "\t");
+    std::fs::remove_file(d.join("industrial.csv")).unwrap();
+    std::fs::write(d.join("industrial.xls"), ind).unwrap();
+    let b = load_dir(&d).unwrap();
+    assert_balanced(&b);
+    assert_eq!(b.stats[&Table::Tax].rows_accepted, 12);
+    assert_eq!(b.stats[&Table::Industrial].rows_accepted, 12);
+    assert!(f64s(&b, Table::Tax, "taxable_sales")
+        .iter()
+        .all(|v| *v == Some(1100.0)));
+}
+
+#[test]
+fn b22_a_fault_in_most_rows_of_a_file_stops_it_instead_of_a_red_run() {
+    let (_t, d) = tmp();
+    let ids = base(&d);
+    // Every period written as a number of days (a layout the loader cannot read).
+    let mut tax = String::from("uscc,period,taxable_sales\n");
+    for _ in 0..3 {
+        for u in &ids {
+            for k in 0..3 {
+                tax.push_str(&format!("{u},第{k}期,1100\n"));
+            }
+        }
+    }
+    std::fs::write(d.join("tax.csv"), tax).unwrap();
+    let m = stop_message(&d);
+    assert!(
+        m.contains("tax.csv") && m.contains("36 of 36 rows") && m.contains("period"),
+        "{m}"
+    );
+}
