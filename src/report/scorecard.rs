@@ -238,7 +238,6 @@ pub fn build(input: &ScorecardInput<'_>, s: &Values) -> Result<DataFrame> {
                 .sum()
                 .cast(DataType::UInt32)
                 .alias("late"),
-            col("gross_output").sum().alias("_gross_month"),
         ]);
 
     // Tax-to-output ratio, year to date and for the month.
@@ -253,30 +252,100 @@ pub fn build(input: &ScorecardInput<'_>, s: &Values) -> Result<DataFrame> {
             JoinArgs::new(JoinType::Inner),
         )
     };
-    let gross = with_county(ind.clone().lazy().filter(ytd.clone()))
-        .group_by([col("county_code")])
-        .agg([col("gross_output").sum().alias("_gross_ytd")]);
-    let tax = match b.table(Table::Tax) {
-        Some(t) => with_county(t.clone().lazy().filter(ytd.clone()))
-            .group_by([col("county_code")])
-            .agg([
-                col("taxable_sales").sum().alias("_tax_ytd"),
-                col("taxable_sales")
-                    .filter(col("period").eq(lit(p.0)))
-                    .sum()
-                    .alias("_tax_month"),
-            ]),
-        None => DataFrame::new(
-            0,
-            vec![
-                Column::new_empty("county_code".into(), &DataType::String),
-                Column::new_empty("_tax_ytd".into(), &DataType::Float64),
-                Column::new_empty("_tax_month".into(), &DataType::Float64),
-            ],
-        )
-        .map_err(pe)?
-        .lazy(),
+    // Per enterprise reporting industrial output: output and VAT taxable sales, year
+    // to date and for the month. Only these enterprises' VAT counts (a services
+    // enterprise's VAT has no output to back), and an enterprise with an unknown
+    // figure (an empty value, or a tax row quarantined for its value) is left out of
+    // both sums of the period concerned: unknown is not zero.
+    let month = col("period").eq(lit(p.0));
+    let out_e = ind
+        .clone()
+        .lazy()
+        .filter(ytd.clone())
+        .group_by([col("eid")])
+        .agg([
+            col("gross_output").sum().alias("_g_ytd"),
+            col("gross_output")
+                .null_count()
+                .gt(lit(0))
+                .alias("_g_ytd_unknown"),
+            col("gross_output")
+                .filter(month.clone())
+                .sum()
+                .alias("_g_m"),
+            col("gross_output")
+                .filter(month.clone())
+                .null_count()
+                .gt(lit(0))
+                .alias("_g_m_unknown"),
+            month.clone().any(true).alias("_g_m_present"),
+        ]);
+    let tax_rows = b
+        .table(Table::Tax)
+        .cloned()
+        .unwrap_or_else(|| crate::load::empty_table(Table::Tax))
+        .lazy()
+        .filter(ytd.clone());
+    let tax_e = tax_rows.group_by([col("eid")]).agg([
+        col("taxable_sales").sum().alias("_t_ytd"),
+        col("taxable_sales")
+            .null_count()
+            .gt(lit(0))
+            .alias("_t_ytd_unknown"),
+        col("taxable_sales")
+            .filter(month.clone())
+            .sum()
+            .alias("_t_m"),
+        col("taxable_sales")
+            .filter(month.clone())
+            .null_count()
+            .gt(lit(0))
+            .alias("_t_m_unknown"),
+    ]);
+    let q_e = b
+        .unknown_keys(Table::Tax)
+        .lazy()
+        .filter(ytd.clone())
+        .group_by([col("eid")])
+        .agg([month.clone().any(true).alias("_q_m")])
+        .with_column(lit(true).alias("_q_ytd"));
+    let left = |a: LazyFrame, o: LazyFrame| {
+        a.join(o, [col("eid")], [col("eid")], JoinArgs::new(JoinType::Left))
     };
+    let unknown = |cols: &[&str]| {
+        cols.iter()
+            .map(|c| col(*c).fill_null(lit(false)))
+            .reduce(|a, b| a.or(b))
+            .expect("at least one column")
+    };
+    let ratio = with_county(left(left(out_e, tax_e), q_e))
+        .with_columns([
+            unknown(&["_g_ytd_unknown", "_t_ytd_unknown", "_q_ytd"]).alias("_ytd_unknown"),
+            unknown(&["_g_m_unknown", "_t_m_unknown", "_q_m"])
+                .or(col("_g_m_present").not())
+                .alias("_m_unknown"),
+        ])
+        .group_by([col("county_code")])
+        .agg([
+            col("_g_ytd")
+                .filter(col("_ytd_unknown").not())
+                .sum()
+                .alias("_gross_ytd"),
+            col("_t_ytd")
+                .fill_null(lit(0.0))
+                .filter(col("_ytd_unknown").not())
+                .sum()
+                .alias("_tax_ytd"),
+            col("_g_m")
+                .filter(col("_m_unknown").not())
+                .sum()
+                .alias("_gross_month"),
+            col("_t_m")
+                .fill_null(lit(0.0))
+                .filter(col("_m_unknown").not())
+                .sum()
+                .alias("_tax_month"),
+        ]);
 
     // Findings: share of enterprises with a hard / soft finding, and the
     // enterprises with a warning (not an info) of each family.
@@ -516,17 +585,7 @@ pub fn build(input: &ScorecardInput<'_>, s: &Values) -> Result<DataFrame> {
         )
     };
     let mut lf = base;
-    for other in [
-        subs,
-        gross,
-        tax,
-        fin,
-        grades,
-        verif,
-        vol,
-        ql,
-        benford.lazy(),
-    ] {
+    for other in [subs, ratio, fin, grades, verif, vol, ql, benford.lazy()] {
         lf = join(lf, other);
     }
     let min_ratio = s.num("min_tax_output_ratio");
