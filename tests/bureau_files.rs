@@ -251,6 +251,50 @@ fn b05_a_platform_export_with_month_and_cumulative_columns_takes_the_month() {
         notes.iter().any(|n| n.contains("工业总产值(本年累计)")),
         "{notes:?}"
     );
+
+    // The same export with a two-row header (工业总产值 merged over 本年累计 | 当月),
+    // the cumulative column first.
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    let merged = rust_xlsxwriter::Format::new();
+    ws.merge_range(0, 0, 1, 0, "统一社会信用代码", &merged)
+        .unwrap();
+    ws.merge_range(0, 1, 1, 1, "报告期", &merged).unwrap();
+    ws.merge_range(0, 2, 0, 3, "工业总产值", &merged).unwrap();
+    ws.merge_range(0, 4, 0, 5, "工业销售产值", &merged).unwrap();
+    ws.merge_range(0, 6, 1, 6, "出口交货值", &merged).unwrap();
+    for (j, h) in ["本年累计", "当月", "1-本月", "本月"].iter().enumerate() {
+        ws.write_string(1, j as u16 + 2, *h).unwrap();
+    }
+    let mut r = 2;
+    for u in &ids {
+        for (k, m) in MONTHS.iter().enumerate() {
+            ws.write_string(r, 0, u).unwrap();
+            ws.write_string(r, 1, *m).unwrap();
+            let ytd = (k + 7) as f64;
+            for (c, v) in [
+                (2, 1000.0 * ytd),
+                (3, 1000.0),
+                (4, 950.0 * ytd),
+                (5, 950.0),
+                (6, 10.0),
+            ] {
+                ws.write_number(r, c, v).unwrap();
+            }
+            r += 1;
+        }
+    }
+    std::fs::remove_file(d.join("industrial.csv")).unwrap();
+    wb.save(d.join("industrial.xlsx")).unwrap();
+    let b = load_dir(&d).unwrap();
+    assert_balanced(&b);
+    assert_eq!(b.stats[&Table::Industrial].rows_accepted, 12);
+    assert!(f64s(&b, Table::Industrial, "gross_output")
+        .iter()
+        .all(|v| *v == Some(1000.0)));
+    assert!(f64s(&b, Table::Industrial, "sales_output")
+        .iter()
+        .all(|v| *v == Some(950.0)));
 }
 
 fn base_tax(d: &Path, ids: &[String]) {

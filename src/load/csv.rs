@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use super::heading::unit_row;
+use super::heading::{combine_two_row_header, unit_row};
 use super::raw::{
     expected_columns, map_headings, names_a_column, Cell, EarlyReject, RawColumn, RawFrame,
 };
@@ -214,8 +214,16 @@ pub fn read_bytes(
     }
     let header = top[header_idx].clone();
     let pending: Vec<::csv::ByteRecord> = top.split_off(header_idx + 1);
-    let records = pending.into_iter().map(Ok).chain(records);
-    let headings: Vec<String> = decode_all(&header);
+    let mut records = pending.into_iter().map(Ok).chain(records).peekable();
+    let mut headings: Vec<String> = decode_all(&header);
+    // A two-row header: the second row's 当月 / 本年累计 / units complete the first's.
+    if let Some(Ok(next)) = records.peek() {
+        if let Some(h) = combine_two_row_header(&headings, &decode_all(next)) {
+            headings = h;
+            records.next();
+            repairs.push(("two_row_header", 1));
+        }
+    }
     let m = map_headings(path, spec, &headings, supplied, row_unit.as_ref())?;
     let mapping = m.cols;
     let n_fields = headings.len();

@@ -14,9 +14,10 @@ use std::path::Path;
 
 use calamine::{open_workbook_auto_from_rs, Data, Range, Reader};
 
-use super::heading::unit_row;
+use super::heading::{combine_two_row_header, unit_row};
 use super::raw::{
-    expected_columns, map_headings, names_a_column, Cell, EarlyReject, RawColumn, RawFrame,
+    expected_columns, map_headings, names_a_column, names_a_value_column, Cell, EarlyReject,
+    RawColumn, RawFrame,
 };
 use crate::error::{Error, Result};
 use crate::model::schema::TableSpec;
@@ -270,14 +271,26 @@ pub(crate) fn read_grid(
             }
         }
     }
-    let headings: Vec<String> = all_rows[header_idx].iter().map(heading_text).collect();
+    let mut headings: Vec<String> = all_rows[header_idx].iter().map(heading_text).collect();
+    // A two-row header: the second row's 当月 / 本年累计 / units complete the first's.
+    let mut first_data = header_idx + 1;
+    if let Some(sub) = all_rows.get(header_idx + 1) {
+        let sub: Vec<String> = sub.iter().map(heading_text).collect();
+        if let Some(h) = combine_two_row_header(&headings, &sub) {
+            headings = h;
+            first_data += 1;
+        }
+    }
+    if skip_foreign && !names_a_value_column(spec, &headings) {
+        return Ok(None);
+    }
     let mapping = map_headings(path, spec, &headings, supplied, row_unit.as_ref())?;
     let (r0, c0) = range.start().unwrap_or((0, 0));
 
     let mut cols: Vec<Vec<Cell>> = vec![Vec::new(); mapping.cols.len()];
     let mut rows = Vec::new();
     let mut rejects = Vec::new();
-    for (i, r) in all_rows.iter().enumerate().skip(header_idx + 1) {
+    for (i, r) in all_rows.iter().enumerate().skip(first_data) {
         let row = (i - header_idx) as u32;
         if r.iter().all(|c| match c {
             Data::Empty => true,
@@ -346,6 +359,9 @@ pub(crate) fn read_grid(
     let mut repairs = Vec::new();
     if header_idx > 0 {
         repairs.push(("title_rows_above_header", header_idx as u64));
+    }
+    if first_data > header_idx + 1 {
+        repairs.push(("two_row_header", 1));
     }
     Ok(Some(RawFrame {
         columns: mapping

@@ -90,7 +90,13 @@ pub fn parse_unit(text: &str) -> Result<Option<Unit>, String> {
         }
     }
     let n = n.trim_start_matches([':', '：']);
-    let n = n.strip_prefix("in").unwrap_or(n).to_string();
+    let n = n.strip_prefix("in").unwrap_or(n);
+    let n = n.strip_prefix("人民币").unwrap_or(n);
+    let n = n
+        .strip_prefix("rmb")
+        .filter(|r| !r.is_empty())
+        .unwrap_or(n)
+        .to_string();
     const TABLE: &[(&[&str], Dimension, f64)] = &[
         (
             &["元", "yuan", "rmb", "人民币元", "cny"],
@@ -271,47 +277,86 @@ fn is_months_range(n: &str) -> bool {
 }
 
 /// Marks written into the heading itself, not in brackets (`工业总产值本年累计`,
-/// `1-本月工业总产值`, `gross_output_ytd`): stripped, with the figure they mean.
+/// `1-本月工业总产值`, `gross_output_ytd`, `上年同期累计工业总产值`): stripped one by
+/// one, with the figure they mean (last year's over cumulative over the month's).
 fn strip_inline_mark(key: &str) -> Option<(String, Figure)> {
-    const AFFIXES: [(&str, Figure); 16] = [
+    const AFFIXES: [(&str, Figure); 24] = [
         ("本年累计", Figure::Cumulative),
         ("1-本月", Figure::Cumulative),
         ("1至本月", Figure::Cumulative),
         ("累计", Figure::Cumulative),
         ("上年同期", Figure::PreviousYear),
         ("去年同期", Figure::PreviousYear),
+        ("上年同月", Figure::PreviousYear),
         ("上年", Figure::PreviousYear),
         ("当月", Figure::Month),
         ("本月", Figure::Month),
-        ("_ytd", Figure::Cumulative),
-        ("_year_to_date", Figure::Cumulative),
-        ("_cumulative", Figure::Cumulative),
-        ("_last_year", Figure::PreviousYear),
-        ("_prev_year", Figure::PreviousYear),
-        ("_previous_year", Figure::PreviousYear),
-        ("_month", Figure::Month),
+        ("year_to_date", Figure::Cumulative),
+        ("ytd", Figure::Cumulative),
+        ("cumulative", Figure::Cumulative),
+        ("cum", Figure::Cumulative),
+        ("last_year", Figure::PreviousYear),
+        ("prev_year", Figure::PreviousYear),
+        ("previous_year", Figure::PreviousYear),
+        ("prior_year", Figure::PreviousYear),
+        ("py", Figure::PreviousYear),
+        ("this_month", Figure::Month),
+        ("current_month", Figure::Month),
+        ("month", Figure::Month),
+        ("mtd", Figure::Month),
+        ("当期", Figure::Month),
     ];
-    for (a, fig) in AFFIXES {
-        if let Some(rest) = key.strip_suffix(a) {
-            if !rest.is_empty() {
-                return Some((rest.to_string(), fig));
+    const SEPARATORS: [char; 5] = ['_', '-', '—', '·', '.'];
+    let mut rest = key.to_string();
+    let mut figure: Option<Figure> = None;
+    let merge = |a: Option<Figure>, b: Figure| match (a, b) {
+        (Some(Figure::PreviousYear), _) | (_, Figure::PreviousYear) => Figure::PreviousYear,
+        (Some(Figure::Cumulative), _) | (_, Figure::Cumulative) => Figure::Cumulative,
+        _ => Figure::Month,
+    };
+    for _ in 0..3 {
+        let mut stripped = false;
+        for (a, fig) in AFFIXES {
+            // English marks only as a separate word (`gross_output_ytd`, `ytd_gross_output`).
+            let ascii = a.is_ascii();
+            let cut = rest
+                .strip_suffix(a)
+                .filter(|r| !ascii || r.ends_with(SEPARATORS))
+                .or_else(|| {
+                    rest.strip_prefix(a)
+                        .filter(|r| !ascii || r.starts_with(SEPARATORS))
+                });
+            if let Some(r) = cut {
+                let r = r.trim_matches(SEPARATORS);
+                if !r.is_empty() {
+                    rest = r.to_string();
+                    figure = Some(merge(figure, fig));
+                    stripped = true;
+                    break;
+                }
             }
         }
-        if let Some(rest) = key.strip_prefix(a) {
-            if !rest.is_empty() {
-                return Some((rest.to_string(), fig));
+        // `1-9月工业总产值`
+        if !stripped {
+            let chars: Vec<char> = rest.chars().collect();
+            if let Some(end) = chars.iter().position(|&c| c == '月') {
+                let head: String = chars[..=end].iter().collect();
+                if is_months_range(&head) && end + 1 < chars.len() {
+                    rest = chars[end + 1..]
+                        .iter()
+                        .collect::<String>()
+                        .trim_matches(SEPARATORS)
+                        .to_string();
+                    figure = Some(merge(figure, Figure::Cumulative));
+                    stripped = true;
+                }
             }
         }
-    }
-    // `1-9月工业总产值`
-    let chars: Vec<char> = key.chars().collect();
-    if let Some(end) = chars.iter().position(|&c| c == '月') {
-        let head: String = chars[..=end].iter().collect();
-        if is_months_range(&head) && end + 1 < chars.len() {
-            return Some((chars[end + 1..].iter().collect(), Figure::Cumulative));
+        if !stripped {
+            break;
         }
     }
-    None
+    figure.map(|f| (rest, f))
 }
 
 /// The bracketed parts and the part after a colon: where units and marks are written.
@@ -363,6 +408,47 @@ fn notes(heading: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// Whether a cell of a second header row holds only a mark of the figure (`当月`,
+/// `本年累计`) or a unit (`万元`): the sub-headings of a two-row header.
+pub fn is_sub_heading(text: &str) -> bool {
+    let t = trim(text);
+    if t.is_empty() {
+        return false;
+    }
+    let inner = t
+        .trim_start_matches(['(', '（', '['])
+        .trim_end_matches([')', '）', ']']);
+    figure_mark(inner).is_some() || matches!(parse_unit(inner), Ok(Some(_)))
+}
+
+/// A two-row header (`工业总产值` merged over `当月 | 本年累计`, as platform exports
+/// write it): the headings combined (`工业总产值(当月)`, `工业总产值(本年累计)`), when
+/// every filled cell of the second row is a sub-heading. An empty cell of the first
+/// row takes the heading on its left (the rest of a merged cell).
+pub fn combine_two_row_header(top: &[String], sub: &[String]) -> Option<Vec<String>> {
+    let filled: Vec<&String> = sub.iter().filter(|s| !trim(s).is_empty()).collect();
+    if filled.is_empty() || !filled.iter().all(|s| is_sub_heading(s)) {
+        return None;
+    }
+    let n = top.len().max(sub.len());
+    let mut out = Vec::with_capacity(n);
+    let mut last = String::new();
+    for j in 0..n {
+        let t = top.get(j).map(|s| trim(s).to_string()).unwrap_or_default();
+        let u = sub.get(j).map(|s| trim(s).to_string()).unwrap_or_default();
+        if !t.is_empty() {
+            last = t.clone();
+        }
+        let base = if t.is_empty() { last.clone() } else { t };
+        out.push(if u.is_empty() {
+            base
+        } else {
+            format!("{base}({u})")
+        });
+    }
+    Some(out)
 }
 
 /// A heading read: the column it names, which figure it holds, and its unit.
@@ -582,6 +668,27 @@ mod tests {
         assert!(classify(Table::Tax.spec(), "应税销售额(美元)").is_err());
         assert!(classify(Table::Tax.spec(), "应税销售额(十万元)").is_err());
         assert!(classify(Table::Energy.spec(), "电力消费量(万元)").is_err());
+    }
+
+    #[test]
+    fn two_row_headers_are_combined() {
+        let top: Vec<String> = ["uscc", "period", "工业总产值", "", "工业销售产值", ""]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let sub: Vec<String> = ["", "", "本年累计", "当月", "当月", "本年累计"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let h = combine_two_row_header(&top, &sub).unwrap();
+        assert_eq!(h[2], "工业总产值(本年累计)");
+        assert_eq!(h[3], "工业总产值(当月)");
+        assert_eq!(h[5], "工业销售产值(本年累计)");
+        let data: Vec<String> = ["91110000600037341L", "2026-09", "1", "2", "3", "4"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert!(combine_two_row_header(&top, &data).is_none());
     }
 
     #[test]

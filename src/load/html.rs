@@ -29,6 +29,97 @@ fn decode(bytes: &[u8]) -> String {
     }
 }
 
+/// The rows of a table as a grid: a cell spanning columns or rows (`colspan`,
+/// `rowspan`) holds its text in its first position and leaves the others empty,
+/// as a merged cell of a sheet does. Rows of nested tables are not the table's.
+fn table_grid(table: ElementRef<'_>) -> Vec<Vec<String>> {
+    let mut grid: Vec<Vec<String>> = Vec::new();
+    // Positions taken by a rowspan from a row above: (row, column).
+    let mut taken: std::collections::HashSet<(usize, usize)> = Default::default();
+    for tr in table
+        .descendants()
+        .filter_map(ElementRef::wrap)
+        .filter(|e| e.value().name() == "tr")
+        .filter(|tr| nearest_table(*tr).map(|t| t.id()) == Some(table.id()))
+    {
+        let i = grid.len();
+        let mut row: Vec<String> = Vec::new();
+        let mut j = 0usize;
+        for cell in tr
+            .children()
+            .filter_map(ElementRef::wrap)
+            .filter(|e| matches!(e.value().name(), "td" | "th"))
+        {
+            while taken.contains(&(i, j)) {
+                if row.len() <= j {
+                    row.resize(j + 1, String::new());
+                }
+                j += 1;
+            }
+            let span = |a: &str| {
+                cell.value()
+                    .attr(a)
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+                    .unwrap_or(1)
+                    .clamp(1, 1000)
+            };
+            let (cs, rs) = (span("colspan"), span("rowspan"));
+            if row.len() < j + cs {
+                row.resize(j + cs, String::new());
+            }
+            row[j] = cell_text(cell);
+            for di in 1..rs {
+                for dj in 0..cs {
+                    taken.insert((i + di, j + dj));
+                }
+            }
+            j += cs;
+        }
+        while taken.contains(&(i, j)) {
+            row.resize(j + 1, String::new());
+            j += 1;
+        }
+        grid.push(row);
+    }
+    grid
+}
+
+fn nearest_table(e: ElementRef<'_>) -> Option<ElementRef<'_>> {
+    e.ancestors()
+        .filter_map(ElementRef::wrap)
+        .find(|a| a.value().name() == "table")
+}
+
+/// The rows of an XML Spreadsheet 2003 document (`<Row><Cell><Data>…`), read
+/// through the HTML parser (which lower-cases the names).
+fn spreadsheet_ml_grid(doc: &Html) -> Vec<Vec<String>> {
+    let row_sel = Selector::parse("row").expect("static selector");
+    let mut grid = Vec::new();
+    for r in doc.select(&row_sel) {
+        let mut row: Vec<String> = Vec::new();
+        for c in r
+            .children()
+            .filter_map(ElementRef::wrap)
+            .filter(|e| e.value().name() == "cell")
+        {
+            // `ss:Index` (1-based) skips empty cells.
+            if let Some(ix) = c
+                .value()
+                .attrs()
+                .find(|(k, _)| k.ends_with("index"))
+                .and_then(|(_, v)| v.parse::<usize>().ok())
+            {
+                if ix > row.len() + 1 {
+                    row.resize(ix - 1, String::new());
+                }
+            }
+            row.push(cell_text(c));
+        }
+        grid.push(row);
+    }
+    grid
+}
+
 fn cell_text(e: ElementRef<'_>) -> String {
     let t: String = e.text().collect::<Vec<_>>().join("");
     t.replace('\u{00A0}', " ").trim().to_string()
@@ -43,21 +134,25 @@ pub fn read_bytes(
 ) -> Result<RawFrame> {
     let doc = Html::parse_document(&decode(bytes));
     let table_sel = Selector::parse("table").expect("static selector");
-    let row_sel = Selector::parse("tr").expect("static selector");
-    let cell_sel = Selector::parse("td, th").expect("static selector");
     let mut best: Option<Vec<Vec<String>>> = None;
-    for table in doc.select(&table_sel) {
-        let grid: Vec<Vec<String>> = table
-            .select(&row_sel)
-            .map(|tr| tr.select(&cell_sel).map(cell_text).collect())
-            .collect();
-        let has_header = grid
-            .iter()
+    let has_header = |grid: &[Vec<String>]| {
+        grid.iter()
             .take(20)
-            .any(|r| r.iter().filter(|h| names_a_column(spec, h)).count() >= 2);
+            .any(|r| r.iter().filter(|h| names_a_column(spec, h)).count() >= 2)
+    };
+    for table in doc.select(&table_sel) {
+        let grid = table_grid(table);
         // Nested layout tables repeat the rows of the inner table: the innermost
         // table with the headings is the data.
-        if has_header {
+        if has_header(&grid) {
+            best = Some(grid);
+        }
+    }
+    // XML Spreadsheet 2003 (`<Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet">`),
+    // another form of platform ".xls": rows of cells.
+    if best.is_none() {
+        let grid = spreadsheet_ml_grid(&doc);
+        if has_header(&grid) {
             best = Some(grid);
         }
     }
@@ -65,7 +160,7 @@ pub fn read_bytes(
         return Err(Error::Layout {
             path: path.to_path_buf(),
             message: format!(
-                "an HTML page (a platform export named .xls) with no table whose headings are the table's; expected {}",
+                "an HTML or XML page (a platform export named .xls) with no table whose headings are the table's; expected {}",
                 super::raw::expected_columns(spec)
             ),
         });
@@ -105,5 +200,35 @@ mod tests {
         assert_eq!(f.rows, vec![1]);
         assert_eq!(f.units.len(), 1);
         assert_eq!(f.units[0].factor, 10.0);
+    }
+
+    #[test]
+    fn spans_and_two_row_headers_in_html() {
+        let page = "<table><tr><th rowspan=2>统一社会信用代码</th><th rowspan=2>所属期</th>\
+            <th colspan=2>应税销售额</th></tr><tr><th>本年累计</th><th>当月</th></tr>\
+            <tr><td>91110000600037341L</td><td>2026-09</td><td>9000</td><td>1000</td></tr></table>";
+        let f = read_bytes(Path::new("t.xls"), Table::Tax.spec(), &[], page.as_bytes()).unwrap();
+        assert_eq!(f.rows.len(), 1);
+        let (_, col) = f
+            .columns
+            .iter()
+            .find(|(c, _)| c.name == "taxable_sales")
+            .unwrap();
+        match col {
+            crate::load::raw::RawColumn::Cells(c) => {
+                assert_eq!(c[0], crate::load::raw::Cell::Text("1000".into()))
+            }
+            _ => panic!("cells expected"),
+        }
+    }
+
+    #[test]
+    fn xml_spreadsheet_2003() {
+        let page = r#"<?xml version="1.0"?><Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet" xmlns:ss="urn:schemas-microsoft-com:office:spreadsheet"><Worksheet ss:Name="S"><Table>
+            <Row><Cell><Data ss:Type="String">uscc</Data></Cell><Cell><Data ss:Type="String">period</Data></Cell><Cell><Data ss:Type="String">taxable_sales</Data></Cell></Row>
+            <Row><Cell><Data ss:Type="String">91110000600037341L</Data></Cell><Cell><Data ss:Type="String">2026-09</Data></Cell><Cell><Data ss:Type="Number">12</Data></Cell></Row>
+            </Table></Worksheet></Workbook>"#;
+        let f = read_bytes(Path::new("t.xls"), Table::Tax.spec(), &[], page.as_bytes()).unwrap();
+        assert_eq!(f.rows, vec![1]);
     }
 }

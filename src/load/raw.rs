@@ -252,6 +252,14 @@ pub fn map_headings(
     })
 }
 
+/// Whether the headings name a column of the table beyond its keys (a sheet that
+/// has only `uscc` and `period` is another table's).
+pub fn names_a_value_column(spec: &'static TableSpec, headings: &[String]) -> bool {
+    headings.iter().any(
+        |h| matches!(classify(spec, h), Ok(Some(head)) if !spec.key.contains(&head.column.name)),
+    )
+}
+
 /// Whether a heading names a column of the table (for finding the header row).
 pub fn names_a_column(spec: &'static TableSpec, heading: &str) -> bool {
     !matches!(classify(spec, heading), Ok(None))
