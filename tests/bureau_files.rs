@@ -925,3 +925,36 @@ fn b22_a_fault_in_most_rows_of_a_file_stops_it_instead_of_a_red_run() {
         "{m}"
     );
 }
+
+#[test]
+fn b23_a_month_the_tax_authority_has_not_delivered_yet_is_not_zero_vat() {
+    let (t, d) = tmp();
+    let ids = base(&d);
+    // September's VAT records have arrived for one enterprise of four.
+    let tax = std::fs::read_to_string(d.join("tax.csv")).unwrap();
+    let kept: String = tax
+        .lines()
+        .filter(|l| !l.contains(",2026-09,") || l.starts_with(&ids[0]))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(d.join("tax.csv"), kept).unwrap();
+    let out = t.path().join("out");
+    for u in &ids {
+        let (findings, grade) = audit_one(&d, &out, u);
+        assert!(
+            findings.iter().all(|(c, _)| !c.starts_with("TX")),
+            "{u}: {findings:?}"
+        );
+        assert_ne!(grade, "red");
+    }
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let note = s
+        .pointer("/rules/TX001/note")
+        .and_then(|v| v.as_str())
+        .unwrap_or("");
+    assert!(note.contains("runs to 2026-08"), "{note}");
+    let sc = common::read_csv(&out.join("scorecard.csv"));
+    let ratio: f64 = sc[0]["tax_output_ratio"].parse().unwrap();
+    assert!((ratio - 1.1).abs() < 1e-9, "{ratio}");
+}

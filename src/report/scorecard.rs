@@ -257,6 +257,10 @@ pub fn build(input: &ScorecardInput<'_>, s: &Values) -> Result<DataFrame> {
     // enterprise's VAT has no output to back), and an enterprise with an unknown
     // figure (an empty value, or a tax row quarantined for its value) is left out of
     // both sums of the period concerned: unknown is not zero.
+    // The year to date stops at the last month whose tax records are complete
+    // (as TX001 does): a month not yet delivered would count as zero VAT.
+    let through = crate::rules::tax::ratio_through_of(b, p)?.unwrap_or(p.year_start().0 - 1);
+    let ytd = ytd.clone().and(col("period").lt_eq(lit(through)));
     let month = col("period").eq(lit(p.0));
     let out_e = ind
         .clone()

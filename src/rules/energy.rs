@@ -101,21 +101,66 @@ fn intensity(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .table(Table::Energy)?
         .filter(in_ytd(ctx))
         .group_by([col("eid")])
-        .agg([when(col("energy_consumption").count().gt(lit(0)))
-            .then(col("energy_consumption").sum())
-            .otherwise(lit(NULL).cast(DataType::Float64))
-            .alias("ytd_energy")]);
+        .agg([
+            when(col("energy_consumption").count().gt(lit(0)))
+                .then(col("energy_consumption").sum())
+                .otherwise(lit(NULL).cast(DataType::Float64))
+                .alias("ytd_energy"),
+            col("energy_consumption").null_count().alias("_e_null"),
+            col("period").count().alias("_e_months"),
+        ]);
     let gross = ctx
         .table(Table::Industrial)?
         .filter(in_ytd(ctx))
         .group_by([col("eid")])
-        .agg([col("gross_output").sum().alias("ytd_gross")]);
+        .agg([
+            col("gross_output").sum().alias("ytd_gross"),
+            col("gross_output").null_count().alias("_g_null"),
+            col("period").count().alias("_g_months"),
+        ]);
+    // Months of either table read but quarantined for a value.
+    let quarantined = |t: Table| {
+        ctx.batch
+            .unknown_keys(t)
+            .lazy()
+            .filter(in_ytd(ctx))
+            .group_by([col("eid")])
+            .agg([col("period").count().gt(lit(0)).alias("_q")])
+    };
+    let q = quarantined(Table::Energy)
+        .join(
+            quarantined(Table::Industrial),
+            [col("eid")],
+            [col("eid")],
+            JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
+        )
+        .select([
+            col("eid"),
+            col("_q")
+                .fill_null(lit(false))
+                .or(col("_q_right").fill_null(lit(false)))
+                .alias("_quarantined"),
+        ]);
+    // The intensity is only known when both totals cover the same months, every
+    // one of them known: a total with a month missing understates it by about 1/n.
+    let complete = col("_e_null")
+        .eq(lit(0))
+        .and(col("_g_null").eq(lit(0)))
+        .and(col("_e_months").eq(col("_g_months")))
+        .and(col("_quarantined").fill_null(lit(false)).not());
     let lf = energy
         .join(
             gross,
             [col("eid")],
             [col("eid")],
             JoinArgs::new(JoinType::Inner),
+        )
+        .join(q, [col("eid")], [col("eid")], JoinArgs::new(JoinType::Left))
+        .with_column(
+            when(complete)
+                .then(col("ytd_energy"))
+                .otherwise(lit(NULL).cast(DataType::Float64))
+                .alias("ytd_energy"),
         )
         .with_column(
             when(
@@ -293,13 +338,43 @@ fn twelve_months(energy: LazyFrame, period: Month) -> LazyFrame {
                 .count()
                 .cast(DataType::UInt32)
                 .alias("months"),
+            col("energy_consumption")
+                .null_count()
+                .gt(lit(0))
+                .alias("_some_unknown"),
         ])
 }
 
 fn key_consumers(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let min = cfg.num("key_consumer_min_tce");
+    let quarantined = ctx
+        .batch
+        .unknown_keys(Table::Energy)
+        .lazy()
+        .filter(
+            col("period")
+                .gt(lit(ctx.period.0 - 12))
+                .and(col("period").lt_eq(lit(ctx.period.0))),
+        )
+        .group_by([col("eid")])
+        .agg([col("period").count().gt(lit(0)).alias("_quarantined")]);
+    // A total over known months is a lower bound: at or above the threshold it
+    // lists the enterprise; below it with a month unknown, it cannot tell.
     let df = twelve_months(ctx.table(Table::Energy)?, ctx.period)
-        .with_column(col("annual_energy").gt_eq(lit(min)).alias("_fails"))
+        .join(
+            quarantined,
+            [col("eid")],
+            [col("eid")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_column(
+            when(col("annual_energy").gt_eq(lit(min)))
+                .then(lit(true))
+                .when(col("_some_unknown").or(col("_quarantined").fill_null(lit(false))))
+                .then(lit(NULL).cast(DataType::Boolean))
+                .otherwise(lit(false))
+                .alias("_fails"),
+        )
         .with_column(col("annual_energy").round(1, RoundMode::HalfAwayFromZero))
         .sort(["eid"], SortMultipleOptions::default())
         .collect()

@@ -264,7 +264,9 @@ fn first_month_share(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
                 .min()
                 .over_cols(&["project_id"])
                 .alias("_first_seen"),
+            // The start month from any row that gives it (not only the first).
             col("start_period")
+                .drop_nulls()
                 .first()
                 .over_cols(&["project_id"])
                 .alias("_start"),

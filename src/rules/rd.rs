@@ -287,9 +287,10 @@ fn no_super_deduction(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .group_by([col("eid")])
         .agg([
             col("year").n_unique().alias("_years"),
+            // An empty expenditure is not a year of spending: null when unknown.
             col("rd_expenditure")
                 .gt(lit(0.0))
-                .all(true)
+                .all(false)
                 .alias("_all_spend"),
             // A missing deduction is unknown, not zero: with one missing and none
             // positive, whether relief was claimed cannot be told (null).
@@ -346,14 +347,28 @@ fn first_time(ctx: &Ctx<'_>, _cfg: &RuleConfig) -> Result<RuleOutput> {
         .get(0)
         .unwrap_or(0)
         > 0;
+    // Earlier years with spending; an earlier year whose expenditure is empty, or
+    // whose row was quarantined, leaves "no earlier record" unknown.
     let earlier = rd
-        .filter(
-            col("year")
-                .lt(lit(y))
-                .and(col("rd_expenditure").gt(lit(0.0))),
-        )
+        .filter(col("year").lt(lit(y)))
         .group_by([col("eid")])
-        .agg([lit(true).first().alias("_earlier")]);
+        .agg([
+            col("rd_expenditure")
+                .gt(lit(0.0))
+                .any(true)
+                .alias("_earlier"),
+            col("rd_expenditure")
+                .null_count()
+                .gt(lit(0))
+                .alias("_earlier_null"),
+        ]);
+    let earlier_quarantined = ctx
+        .batch
+        .unknown_keys(Table::Rd)
+        .lazy()
+        .filter(col("year").lt(lit(y)))
+        .group_by([col("eid")])
+        .agg([col("year").count().gt(lit(0)).alias("_earlier_quarantined")]);
     let new_from = crate::model::Month::new(y, 1)
         .map(|m| m.0)
         .unwrap_or(i32::MIN);
@@ -364,8 +379,23 @@ fn first_time(ctx: &Ctx<'_>, _cfg: &RuleConfig) -> Result<RuleOutput> {
             [col("eid")],
             JoinArgs::new(JoinType::Left),
         )
+        .join(
+            earlier_quarantined,
+            [col("eid")],
+            [col("eid")],
+            JoinArgs::new(JoinType::Left),
+        )
         .with_columns([
-            col("_earlier").is_null().alias("_first"),
+            when(col("_earlier").fill_null(lit(false)))
+                .then(lit(false))
+                .when(
+                    col("_earlier_null")
+                        .fill_null(lit(false))
+                        .or(col("_earlier_quarantined").fill_null(lit(false))),
+                )
+                .then(lit(NULL).cast(DataType::Boolean))
+                .otherwise(lit(true))
+                .alias("_first"),
             col("entry_period")
                 .gt_eq(lit(new_from))
                 .fill_null(lit(false))
@@ -480,7 +510,11 @@ fn intensity(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
             col("gross_output").count().alias("_m"),
         ])
         .with_column(
-            (col("_gross") * lit(12.0) / col("_m").cast(DataType::Float64)).alias("annual_output"),
+            // No known month: no annual output (not 0 × 12 / 0).
+            when(col("_m").gt(lit(0)))
+                .then(col("_gross") * lit(12.0) / col("_m").cast(DataType::Float64))
+                .otherwise(lit(NULL).cast(DataType::Float64))
+                .alias("annual_output"),
         );
     let lf = reporters(ctx, y)?
         .join(

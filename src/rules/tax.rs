@@ -120,6 +120,95 @@ pub const RULES: &[RuleDef] = &[
     },
 ];
 
+/// Share of the previous month's tax records below which a month's records are
+/// taken as not yet delivered in full (the year-to-date ratio of TX001/TX003 stops
+/// at the month before; TX002 has its own setting, `min_month_coverage_ratio`).
+pub const TAX_MONTH_COMPLETE_SHARE: f64 = 0.5;
+
+/// The months of the year to date whose tax records are complete (each holding at
+/// least `coverage` × the records of the last complete month before it), and the
+/// months of the year that are not.
+pub fn tax_months(
+    batch: &crate::load::Batch,
+    period: crate::model::Month,
+    coverage: f64,
+) -> Result<(Vec<i32>, Vec<String>)> {
+    let Some(tax) = batch.table(Table::Tax) else {
+        return Ok((Vec::new(), Vec::new()));
+    };
+    let per_month = tax
+        .clone()
+        .lazy()
+        .filter(
+            col("period")
+                .gt_eq(lit(period.year_start().0 - 1))
+                .and(col("period").lt_eq(lit(period.0))),
+        )
+        .group_by([col("period")])
+        .agg([col("eid").count().alias("n")])
+        .sort(["period"], SortMultipleOptions::default())
+        .collect()
+        .map_err(pe)?;
+    let periods = per_month
+        .column("period")
+        .map_err(pe)?
+        .i32()
+        .map_err(pe)?
+        .clone();
+    let ns = per_month
+        .column("n")
+        .map_err(pe)?
+        .u32()
+        .map_err(pe)?
+        .clone();
+    let mut complete: Vec<i32> = Vec::new();
+    let mut prev_n: Option<u32> = None;
+    let mut skipped: Vec<String> = Vec::new();
+    for (p, n) in periods.iter().zip(ns.iter()) {
+        let (Some(p), Some(n)) = (p, n) else { continue };
+        let ok = prev_n.is_none_or(|pn| n as f64 >= coverage * pn as f64);
+        if ok {
+            complete.push(p);
+            prev_n = Some(n);
+        } else if p >= period.year_start().0 {
+            skipped.push(crate::model::Month(p).to_string());
+        }
+    }
+    Ok((complete, skipped))
+}
+
+/// The last month of the year-to-date ratio: the period, or the last month before
+/// it whose tax records are complete (a month the tax authority has not delivered
+/// yet would count as zero VAT against the month's output).
+fn ratio_through(ctx: &Ctx<'_>) -> Result<Option<i32>> {
+    ratio_through_of(ctx.batch, ctx.period)
+}
+
+/// [`ratio_through`] for a batch and period (the scorecard's ratio uses it too).
+pub fn ratio_through_of(
+    batch: &crate::load::Batch,
+    period: crate::model::Month,
+) -> Result<Option<i32>> {
+    let (complete, _) = tax_months(batch, period, TAX_MONTH_COMPLETE_SHARE)?;
+    Ok(complete
+        .into_iter()
+        .filter(|m| *m >= period.year_start().0 && *m <= period.0)
+        .max())
+}
+
+/// A note when the ratio stops before the period.
+fn through_note(ctx: &Ctx<'_>) -> Result<Option<String>> {
+    Ok(match ratio_through(ctx)? {
+        Some(m) if m < ctx.period.0 => Some(format!(
+            "tax records after {} are incomplete: the year-to-date ratio runs to {}",
+            crate::model::Month(m),
+            crate::model::Month(m)
+        )),
+        None => Some("no complete month of tax records this year: not judged".to_string()),
+        _ => None,
+    })
+}
+
 /// Enterprise-months of the tax table whose value is unknown: the row was read
 /// but quarantined for its value. Such a month has a tax record of unknown value,
 /// not "no tax record".
@@ -133,6 +222,13 @@ fn unknown_tax(ctx: &Ctx<'_>) -> LazyFrame {
 /// ratio computed with the unknown taken as zero.
 fn ytd_totals(ctx: &Ctx<'_>) -> Result<DataFrame> {
     ctx.shared("tax_ytd", || {
+        // Both totals stop at the last month whose tax records are complete.
+        let through = ratio_through(ctx)?.unwrap_or(ctx.period.year_start().0 - 1);
+        let in_ytd = |_: &Ctx<'_>| {
+            col("period")
+                .gt_eq(lit(ctx.period.year_start().0))
+                .and(col("period").lt_eq(lit(through)))
+        };
         let ind = ctx
             .table(Table::Industrial)?
             .filter(in_ytd(ctx))
@@ -185,7 +281,8 @@ fn ytd_totals(ctx: &Ctx<'_>) -> Result<DataFrame> {
                 ["_gross_unknown", "_tax_null", "_tax_quarantined"],
                 true,
                 false,
-            ));
+            ))
+            .with_column(lit(through).alias("_through"));
         with_enterprise(ctx, j, &["division", "county_code"])?
             .sort(["eid"], SortMultipleOptions::default())
             .collect()
@@ -213,10 +310,11 @@ fn enterprise_ratio(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .with_column(col("value").lt(lit(min_ratio)).alias("_fails"))
         .collect()
         .map_err(pe)?;
-    outcome(
+    let note = through_note(ctx)?;
+    let found = outcome(
         &df,
         [
-            month_text(lit(ctx.period.0)).alias("period"),
+            month_text(col("_through")).alias("period"),
             lit(min_ratio).alias("threshold"),
             (lit(min_ratio) * col("ytd_gross") - col("ytd_taxable"))
                 .round(0, RoundMode::HalfAwayFromZero)
@@ -228,7 +326,8 @@ fn enterprise_ratio(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
                     .otherwise(lit(1.0)))
             .alias("strength"),
         ],
-    )
+    )?;
+    Ok(RuleOutput { note, ..found })
 }
 
 fn no_tax_record(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
@@ -237,43 +336,7 @@ fn no_tax_record(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let strength = cfg.num("strength");
     let tax = ctx.table(Table::Tax)?;
     // Months whose tax records are not yet complete are not judged.
-    let per_month = tax
-        .clone()
-        .filter(
-            col("period")
-                .gt_eq(lit(ctx.period.year_start().0 - 1))
-                .and(col("period").lt_eq(lit(ctx.period.0))),
-        )
-        .group_by([col("period")])
-        .agg([col("eid").count().alias("n")])
-        .sort(["period"], SortMultipleOptions::default())
-        .collect()
-        .map_err(pe)?;
-    let periods = per_month
-        .column("period")
-        .map_err(pe)?
-        .i32()
-        .map_err(pe)?
-        .clone();
-    let ns = per_month
-        .column("n")
-        .map_err(pe)?
-        .u32()
-        .map_err(pe)?
-        .clone();
-    let mut complete: Vec<i32> = Vec::new();
-    let mut prev_n: Option<u32> = None;
-    let mut skipped: Vec<String> = Vec::new();
-    for (p, n) in periods.iter().zip(ns.iter()) {
-        let (Some(p), Some(n)) = (p, n) else { continue };
-        let ok = prev_n.is_none_or(|pn| n as f64 >= coverage * pn as f64);
-        if ok {
-            complete.push(p);
-            prev_n = Some(n);
-        } else if p >= ctx.period.year_start().0 {
-            skipped.push(crate::model::Month(p).to_string());
-        }
-    }
+    let (complete, skipped) = tax_months(ctx.batch, ctx.period, coverage)?;
     let has_tax =
         tax.filter(in_ytd(ctx))
             .select([col("eid"), col("period"), lit(true).alias("_has_tax")]);
@@ -352,10 +415,11 @@ fn county_ratio(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .sort(["county_code"], SortMultipleOptions::default())
         .collect()
         .map_err(pe)?;
-    outcome(
+    let note = through_note(ctx)?;
+    let found = outcome(
         &df,
         [
-            month_text(lit(ctx.period.0)).alias("period"),
+            month_text(lit(ratio_through(ctx)?.unwrap_or(ctx.period.0))).alias("period"),
             lit(min_ratio).alias("threshold"),
             ((lit(min_ratio) - col("value")) / lit(0.1))
                 .clip(lit(0.2), lit(5.0))
@@ -363,5 +427,6 @@ fn county_ratio(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
             col("ytd_gross").round(0, RoundMode::HalfAwayFromZero),
             col("ytd_taxable").round(0, RoundMode::HalfAwayFromZero),
         ],
-    )
+    )?;
+    Ok(RuleOutput { note, ..found })
 }
