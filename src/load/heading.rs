@@ -480,6 +480,14 @@ pub fn classify(spec: &'static TableSpec, heading: &str) -> Result<Option<Headin
         Some((a, _)) => heading_key(a),
         None => key_full,
     };
+    // A unit written after the name without brackets (`工业总产值万元`).
+    let (key, suffix_unit) = match find_column(spec, &key) {
+        Some(_) => (key, None),
+        None => match unit_suffix(&key) {
+            Some((rest, u)) => (rest, Some(u)),
+            None => (key, None),
+        },
+    };
     let (column, mut figure) = match find_column(spec, &key) {
         Some(c) => (c, Figure::Month),
         None => match strip_inline_mark(&key) {
@@ -490,7 +498,12 @@ pub fn classify(spec: &'static TableSpec, heading: &str) -> Result<Option<Headin
             None => return Ok(None),
         },
     };
-    let mut unit = None;
+    if let Some(u) = &suffix_unit {
+        if u.dimension != dimension(column) {
+            return Ok(None);
+        }
+    }
+    let mut unit = suffix_unit;
     for n in notes(heading) {
         if let Some(f) = figure_mark(&n) {
             if f != Figure::Month {
@@ -534,6 +547,23 @@ pub fn classify(spec: &'static TableSpec, heading: &str) -> Result<Option<Headin
     }))
 }
 
+/// A known unit at the end of a heading key (`工业总产值万元` → `工业总产值`, 万元).
+fn unit_suffix(key: &str) -> Option<(String, Unit)> {
+    const SUFFIXES: [&str; 7] = ["亿元", "百万元", "万元", "千元", "元", "万千瓦时", "千瓦时"];
+    for suf in SUFFIXES {
+        if let Some(rest) = key.strip_suffix(suf) {
+            let rest = rest.trim_end_matches(['_', '-', '/', ':']);
+            if rest.is_empty() {
+                continue;
+            }
+            if let Ok(Some(u)) = parse_unit(suf) {
+                return Some((rest.to_string(), u));
+            }
+        }
+    }
+    None
+}
+
 /// The units accepted for a dimension, for messages.
 pub fn unit_expected(d: Dimension) -> &'static str {
     match d {
@@ -552,6 +582,11 @@ pub fn unit_row(cell: &str) -> Result<Option<Unit>, String> {
         .chars()
         .filter(|c| !c.is_whitespace())
         .collect();
+    // `(单位：万元)`, `【单位：万元】`
+    let t = t
+        .trim_start_matches(['(', '[', '【', '〔'])
+        .trim_end_matches([')', ']', '】', '〕'])
+        .to_string();
     let lower = t.to_lowercase();
     let rest = [
         "计量单位:",
@@ -689,6 +724,26 @@ mod tests {
             .map(|s| s.to_string())
             .collect();
         assert!(combine_two_row_header(&top, &data).is_none());
+    }
+
+    #[test]
+    fn more_heading_forms() {
+        use Figure::*;
+        let i = Table::Industrial;
+        for (h, want) in [
+            ("ytd_gross_output", (Cumulative, None)),
+            ("工业总产值_本年累计", (Cumulative, None)),
+            ("上年同期累计工业总产值", (PreviousYear, None)),
+            ("工业总产值上年同期累计", (PreviousYear, None)),
+            ("工业总产值(人民币万元)", (Month, Some(10.0))),
+            ("工业总产值万元", (Month, Some(10.0))),
+            ("工业总产值(本年累计)万元", (Cumulative, Some(10.0))),
+            ("gross_output (YTD)", (Cumulative, None)),
+        ] {
+            let (name, fig, unit) = c(i, h);
+            assert_eq!((name.as_str(), (fig, unit)), ("gross_output", want), "{h}");
+        }
+        assert_eq!(unit_row("（单位：元）").unwrap().unwrap().factor, 0.001);
     }
 
     #[test]

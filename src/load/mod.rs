@@ -200,7 +200,7 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Batch> {
                 dir: dir.to_path_buf(),
             });
         }
-        sources.insert(t, expand_sheets(files));
+        sources.insert(t, expand_sheets(t, files));
         skipped.insert(t, sk);
     }
 
@@ -298,7 +298,7 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Batch> {
 
 /// One source per sheet of a workbook with several sheets (a sheet per month is
 /// common); workbooks that cannot be opened stay as they are and fail when read.
-fn expand_sheets(files: Vec<SourceFile>) -> Vec<SourceFile> {
+fn expand_sheets(t: Table, files: Vec<SourceFile>) -> Vec<SourceFile> {
     let mut out = Vec::with_capacity(files.len());
     for f in files {
         if f.format != Format::Excel {
@@ -315,9 +315,18 @@ fn expand_sheets(files: Vec<SourceFile>) -> Vec<SourceFile> {
             continue;
         }
         for n in names {
+            // A sheet named by its month (`2026-09`, `2026年9月`) gives the period of
+            // rows without one, like a Hive folder, and is checked against those with one.
+            let mut partitions = f.partitions.clone();
+            if t.has_period() && !partitions.iter().any(|(k, _)| k == "period") {
+                if let Ok((m, _)) = Month::parse_lenient(&n) {
+                    partitions.push(("period".to_string(), m.to_string()));
+                }
+            }
             out.push(SourceFile {
                 rel: format!("{}[{n}]", f.rel),
                 sheet: Some(n),
+                partitions,
                 ..f.clone()
             });
         }
@@ -467,7 +476,12 @@ fn read_file(t: Table, f: &SourceFile) -> Result<Read> {
         .iter()
         .filter_map(|(k, _)| match_heading(spec, k).map(|c| c.name))
         .collect();
-    let read = match f.format {
+    // A workbook saved under a .csv name is read as the workbook it is.
+    let format = match f.format {
+        Format::Csv if starts_like_workbook(&f.path) => Format::Excel,
+        other => other,
+    };
+    let read = match format {
         Format::Csv => csv::read(&f.path, spec, &supplied).map(|(fr, enc)| {
             let enc = match enc {
                 csv::Encoding::Utf8 => "utf-8",
@@ -516,6 +530,15 @@ fn read_file(t: Table, f: &SourceFile) -> Result<Read> {
         }
     }
     Ok(Read::Frame(frame, enc))
+}
+
+fn starts_like_workbook(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 8];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok()
+        && excel::sniff(&head) == excel::Sniffed::Workbook
 }
 
 /// One file, read and typed.
@@ -588,7 +611,7 @@ fn row_checks(
                     col.name,
                     shown.clone(),
                     format!(
-                        "{} {shown} contradicts the folder {k}={v} the file is in; which is right cannot be told",
+                        "{} {shown} contradicts the {k}={v} of its folder or sheet; which is right cannot be told",
                         col.name
                     ),
                 ));
