@@ -89,6 +89,9 @@ struct Reasons {
     evidence: Vec<String>,
     verifier_city: bool,
     count: usize,
+    /// Whether a finding is a warning (hard or soft, as the pipeline set it), not
+    /// only information.
+    warning: bool,
 }
 
 /// Groups the findings per enterprise: rule codes, reasons, evidence, routing.
@@ -134,6 +137,11 @@ fn reasons_by_enterprise(
         .clone();
     let msg = f.column("message").map_err(pe)?.str().map_err(pe)?.clone();
     let ver = f.column("verifier").map_err(pe)?.str().map_err(pe)?.clone();
+    let sev = f.column("severity").map_err(pe)?.str().map_err(pe)?.clone();
+    let hint = f
+        .column("hint")
+        .ok()
+        .and_then(|c| c.str().ok().cloned());
     let mut out: HashMap<u32, Reasons> = HashMap::new();
     for i in 0..f.height() {
         let Some(e) = eid.get(i) else { continue };
@@ -143,13 +151,22 @@ fn reasons_by_enterprise(
             evidence: Vec::new(),
             verifier_city: false,
             count: 0,
+            warning: false,
         });
+        // The severity the finding carries (the pipeline's), not the registry's default.
+        if matches!(sev.get(i), Some("hard" | "soft")) {
+            r.warning = true;
+        }
         let c = code.get(i).unwrap_or("");
         if !r.codes.iter().any(|x| x == c) {
             r.codes.push(c.to_string());
-            if let Some(def) = crate::rules::registry::get(c) {
-                if !r.evidence.iter().any(|x| x == def.hint.zh) {
-                    r.evidence.push(def.hint.zh.to_string());
+            let h = hint
+                .as_ref()
+                .and_then(|h| h.get(i).map(str::to_string))
+                .or_else(|| crate::rules::registry::get(c).map(|d| d.hint.zh.to_string()));
+            if let Some(h) = h.filter(|h| !h.is_empty()) {
+                if !r.evidence.contains(&h) {
+                    r.evidence.push(h);
                 }
             }
         }
@@ -206,12 +223,7 @@ pub fn query_list(input: &RankInput<'_>, s: &Values) -> Result<DataFrame> {
     let score = g.column("score").map_err(pe)?.f64().map_err(pe)?.clone();
     let soft_or_hard = |e: u32| {
         // An enterprise with only info findings (routing) is not queried for them.
-        reasons.get(&e).is_some_and(|r| {
-            r.codes.iter().any(|c| {
-                crate::rules::registry::get(c)
-                    .is_some_and(|d| d.severity != crate::rules::registry::Severity::Info)
-            })
-        })
+        reasons.get(&e).is_some_and(|r| r.warning)
     };
     let ents = &input.batch.enterprises;
     let county = ents

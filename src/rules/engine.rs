@@ -338,10 +338,22 @@ pub fn run_with_progress(
             });
             continue;
         }
-        let result = match &def.kind {
+        // A panic inside one rule is that rule's error: the run goes on without it.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &def.kind {
             Kind::Formula { .. } => super::formula::eval(&ctx, cfg),
             Kind::Builtin(f) => f(&ctx, cfg),
-        }
+        }))
+        .unwrap_or_else(|panic| {
+            let why = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown cause".to_string());
+            Err(crate::error::Error::Internal {
+                stage: "rules",
+                message: format!("rule {} panicked: {why}", def.code),
+            })
+        })
         .and_then(|out| {
             let f = normalise(def, cfg, &out.failures, &ctx)?;
             Ok((out, f))
