@@ -600,7 +600,19 @@ fn row_checks(
         let Some(c) = cols.iter().find(|c| c.name().as_str() == name) else {
             continue;
         };
-        for pos in 0..c.len() {
+        // One vectorised comparison; only the rows that differ are looked at.
+        let differ: Vec<usize> = match c
+            .as_materialized_series()
+            .not_equal(&folder.series.new_from_index(0, 1))
+        {
+            Ok(mask) => mask
+                .iter()
+                .enumerate()
+                .filter_map(|(i, d)| (d == Some(true)).then_some(i))
+                .collect(),
+            Err(_) => (0..c.len()).collect(),
+        };
+        for pos in differ {
             let Ok(rv) = c.get(pos) else { continue };
             if !rv.is_null() && rv != fv {
                 let shown = match (&rv, col.kind) {

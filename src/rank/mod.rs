@@ -138,10 +138,7 @@ fn reasons_by_enterprise(
     let msg = f.column("message").map_err(pe)?.str().map_err(pe)?.clone();
     let ver = f.column("verifier").map_err(pe)?.str().map_err(pe)?.clone();
     let sev = f.column("severity").map_err(pe)?.str().map_err(pe)?.clone();
-    let hint = f
-        .column("hint")
-        .ok()
-        .and_then(|c| c.str().ok().cloned());
+    let hint = f.column("hint").ok().and_then(|c| c.str().ok().cloned());
     let mut out: HashMap<u32, Reasons> = HashMap::new();
     for i in 0..f.height() {
         let Some(e) = eid.get(i) else { continue };
