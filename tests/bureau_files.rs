@@ -803,25 +803,23 @@ fn b17_out_may_never_be_or_contain_the_input_even_with_force() {
 
 #[test]
 fn b18_a_closed_pipe_ends_the_program_quietly() {
-    let mut child = Command::new(common::bin())
-        .arg("rules")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Read one line, then close the pipe, like `| head -1`.
-    {
-        use std::io::Read;
-        let mut stdout = child.stdout.take().unwrap();
-        let mut buf = [0u8; 16];
-        stdout.read_exact(&mut buf).unwrap();
+    // The reader goes away before the program writes (`zhibao rules | head -0`):
+    // the read end is closed right after the start, long before the first line.
+    for args in [vec!["rules"], vec!["rules", "TX001"], vec!["--help"]] {
+        let mut child = Command::new(common::bin())
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !err.contains("panicked") && !err.contains("Broken pipe") && !err.contains("error"),
+            "{args:?}: {err}"
+        );
     }
-    let out = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !err.contains("panicked") && !err.contains("Broken pipe"),
-        "{err}"
-    );
 }
 
 #[test]
@@ -831,6 +829,8 @@ fn b19_text_a_spreadsheet_would_run_as_a_formula_is_neutralised() {
     let e = std::fs::read_to_string(d.join("enterprises.csv")).unwrap();
     let e = e.replacen("测试0有限公司", "=cmd|'/C calc'!A0", 1);
     let e = e.replacen("测试1有限公司", "@SUM(1+1)", 1);
+    let e = e.replacen("测试2有限公司", "+86-551-1234", 1);
+    let e = e.replacen("测试3有限公司", "-2+cmd", 1);
     std::fs::write(d.join("enterprises.csv"), e).unwrap();
     // A negative tax figure makes findings with these names on the list.
     let tax = std::fs::read_to_string(d.join("tax.csv")).unwrap();
@@ -838,11 +838,18 @@ fn b19_text_a_spreadsheet_would_run_as_a_formula_is_neutralised() {
     let out = t.path().join("out");
     zhibao::audit::run(&common::audit_opts(&d, &out, 1)).unwrap();
     let text = std::fs::read_to_string(out.join("query_list.csv")).unwrap();
-    assert!(text.contains("'=cmd|") && text.contains("'@SUM"), "{text}");
+    assert!(
+        text.contains("'=cmd|")
+            && text.contains("'@SUM")
+            && text.contains("'+86-551")
+            && text.contains("'-2+cmd"),
+        "{text}"
+    );
     for line in text.lines() {
         for cell in line.split(',') {
             let c = cell.trim_matches('"');
-            assert!(!c.starts_with('=') && !c.starts_with('@'), "{line}");
+            assert!(!c.starts_with(['=', '@', '+']), "{line}");
+            assert!(!c.starts_with('-') || c.parse::<f64>().is_ok(), "{line}");
         }
     }
     // In the workbook: stored as text with Excel's quote prefix.
