@@ -133,7 +133,7 @@ fn b02_a_unit_row_above_the_header_is_applied() {
     let (_t, d) = tmp();
     let ids = base(&d);
     // CSV: a title line and a unit line above the header.
-    let mut ind = String::from("2026年1-9月工业产销总值\n单位：万元\nuscc,period,gross_output,sales_output,export_delivery\n");
+    let mut ind = String::from("2026年9月工业产销总值\n单位：万元\nuscc,period,gross_output,sales_output,export_delivery\n");
     for u in &ids {
         for m in MONTHS {
             ind.push_str(&format!("{u},{m},100,95,1\n"));
@@ -177,6 +177,32 @@ fn b02_a_unit_row_above_the_header_is_applied() {
         .units
         .iter()
         .all(|u| u.source == "unit row"));
+
+    // A title that speaks of 1-9月 over headings that do not say 当月: which figure
+    // the columns hold cannot be told, and the file stops.
+    let ind = std::fs::read_to_string(d.join("industrial.csv")).unwrap();
+    std::fs::write(
+        d.join("industrial.csv"),
+        ind.replacen("2026年9月工业产销总值", "2026年1-9月工业产销总值", 1),
+    )
+    .unwrap();
+    let m = stop_message(&d);
+    assert!(
+        m.contains("2026年1-9月工业产销总值") && m.contains("当月"),
+        "{m}"
+    );
+    // The unit inside the title.
+    let ind = std::fs::read_to_string(d.join("industrial.csv")).unwrap();
+    let ind = ind.replacen(
+        "2026年1-9月工业产销总值\n单位：万元\n",
+        "2026年9月工业产销总值（单位：万元）\n",
+        1,
+    );
+    std::fs::write(d.join("industrial.csv"), ind).unwrap();
+    let b = load_dir(&d).unwrap();
+    assert!(f64s(&b, Table::Industrial, "gross_output")
+        .iter()
+        .all(|v| *v == Some(1000.0)));
 }
 
 #[test]

@@ -9,9 +9,9 @@
 
 use std::path::Path;
 
-use super::heading::{combine_two_row_header, unit_row};
 use super::raw::{
-    expected_columns, map_headings, names_a_column, Cell, EarlyReject, RawColumn, RawFrame,
+    above_header, below_header, expected_columns, map_headings, names_a_column, Cell, EarlyReject,
+    RawColumn, RawFrame,
 };
 use crate::error::{Error, Result};
 use crate::model::schema::TableSpec;
@@ -198,33 +198,48 @@ pub fn read_bytes(
         });
     }
     let header_idx = header_at.unwrap_or(0);
-    let mut row_unit = None;
-    for r in &top[..header_idx] {
-        for f in decode_all(r) {
-            if let Some(u) = unit_row(&f).map_err(|message| Error::Layout {
-                path: path.to_path_buf(),
-                message,
-            })? {
-                row_unit = Some(u);
-            }
-        }
-    }
+    let above: Vec<String> = top[..header_idx].iter().flat_map(&decode_all).collect();
+    let (row_unit, title) = above_header(path, &above)?;
     if header_idx > 0 {
         repairs.push(("title_rows_above_header", header_idx as u64));
     }
     let header = top[header_idx].clone();
     let pending: Vec<::csv::ByteRecord> = top.split_off(header_idx + 1);
-    let mut records = pending.into_iter().map(Ok).chain(records).peekable();
-    let mut headings: Vec<String> = decode_all(&header);
-    // A two-row header: the second row's 当月 / 本年累计 / units complete the first's.
-    if let Some(Ok(next)) = records.peek() {
-        if let Some(h) = combine_two_row_header(&headings, &decode_all(next)) {
-            headings = h;
-            records.next();
-            repairs.push(("two_row_header", 1));
+    // Rows below the header that belong to it (sub-headings, a unit row): looked at
+    // before the data is read.
+    let mut records = pending.into_iter().map(Ok).chain(records);
+    let mut ahead: Vec<::csv::Result<::csv::ByteRecord>> = Vec::new();
+    while ahead.len() < 3 {
+        match records.next() {
+            Some(r) => {
+                let stop = r.is_err();
+                ahead.push(r);
+                if stop {
+                    break;
+                }
+            }
+            None => break,
         }
     }
-    let m = map_headings(path, spec, &headings, supplied, row_unit.as_ref())?;
+    let ahead_text: Vec<Vec<String>> = ahead
+        .iter()
+        .map_while(|r| r.as_ref().ok().map(&decode_all))
+        .collect();
+    let (headings, row_unit, taken) = below_header(path, decode_all(&header), row_unit, |i| {
+        ahead_text.get(i).cloned()
+    })?;
+    if taken > 0 {
+        repairs.push(("two_row_header", taken as u64));
+    }
+    let records = ahead.into_iter().skip(taken).chain(records);
+    let m = map_headings(
+        path,
+        spec,
+        &headings,
+        supplied,
+        row_unit.as_ref(),
+        title.as_ref().map(|(f, t)| (*f, t.as_str())),
+    )?;
     let mapping = m.cols;
     let n_fields = headings.len();
 

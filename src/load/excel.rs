@@ -14,10 +14,9 @@ use std::path::Path;
 
 use calamine::{open_workbook_auto_from_rs, Data, Range, Reader};
 
-use super::heading::{combine_two_row_header, unit_row};
 use super::raw::{
-    expected_columns, map_headings, names_a_column, names_a_value_column, Cell, EarlyReject,
-    RawColumn, RawFrame,
+    above_header, below_header, expected_columns, map_headings, names_a_column,
+    names_a_value_column, Cell, EarlyReject, RawColumn, RawFrame,
 };
 use crate::error::{Error, Result};
 use crate::model::schema::TableSpec;
@@ -257,34 +256,37 @@ pub(crate) fn read_grid(
                 .position(|r| r.iter().any(|c| !matches!(c, Data::Empty)))
         })
         .unwrap_or(0);
-    // A unit row above the header (`单位：万元`).
-    let mut row_unit = None;
-    for r in &all_rows[..header_idx] {
-        for c in r.iter() {
-            if let Data::String(s) = c {
-                if let Some(u) = unit_row(s).map_err(|message| Error::Layout {
-                    path: path.to_path_buf(),
-                    message,
-                })? {
-                    row_unit = Some(u);
-                }
-            }
-        }
-    }
-    let mut headings: Vec<String> = all_rows[header_idx].iter().map(heading_text).collect();
-    // A two-row header: the second row's 当月 / 本年累计 / units complete the first's.
-    let mut first_data = header_idx + 1;
-    if let Some(sub) = all_rows.get(header_idx + 1) {
-        let sub: Vec<String> = sub.iter().map(heading_text).collect();
-        if let Some(h) = combine_two_row_header(&headings, &sub) {
-            headings = h;
-            first_data += 1;
-        }
-    }
+    // Title and unit rows above the header (`2026年9月…`, `单位：万元`).
+    let above: Vec<String> = all_rows[..header_idx]
+        .iter()
+        .flat_map(|r| r.iter().map(heading_text))
+        .filter(|t| !t.trim().is_empty())
+        .collect();
+    let (row_unit, title) = above_header(path, &above)?;
+    // Rows below the header that belong to it: sub-headings (当月 / 本年累计 under a
+    // merged heading), a unit row.
+    let (headings, row_unit, taken) = below_header(
+        path,
+        all_rows[header_idx].iter().map(heading_text).collect(),
+        row_unit,
+        |i| {
+            all_rows
+                .get(header_idx + 1 + i)
+                .map(|r| r.iter().map(heading_text).collect())
+        },
+    )?;
+    let first_data = header_idx + 1 + taken;
     if skip_foreign && !names_a_value_column(spec, &headings) {
         return Ok(None);
     }
-    let mapping = map_headings(path, spec, &headings, supplied, row_unit.as_ref())?;
+    let mapping = map_headings(
+        path,
+        spec,
+        &headings,
+        supplied,
+        row_unit.as_ref(),
+        title.as_ref().map(|(f, t)| (*f, t.as_str())),
+    )?;
     let (r0, c0) = range.start().unwrap_or((0, 0));
 
     let mut cols: Vec<Vec<Cell>> = vec![Vec::new(); mapping.cols.len()];
@@ -360,8 +362,8 @@ pub(crate) fn read_grid(
     if header_idx > 0 {
         repairs.push(("title_rows_above_header", header_idx as u64));
     }
-    if first_data > header_idx + 1 {
-        repairs.push(("two_row_header", 1));
+    if taken > 0 {
+        repairs.push(("two_row_header", taken as u64));
     }
     Ok(Some(RawFrame {
         columns: mapping

@@ -22,6 +22,9 @@ pub enum Figure {
     Cumulative,
     /// Last year's (上年同期, 上年).
     PreviousYear,
+    /// Another figure of the variable: last month's, a growth rate, a share (上月,
+    /// 增速(%), 比重).
+    Other,
 }
 
 impl Figure {
@@ -31,6 +34,7 @@ impl Figure {
             Figure::Month => "the month's value (当月)",
             Figure::Cumulative => "a year-to-date (本年累计) column",
             Figure::PreviousYear => "last year's (上年同期) column",
+            Figure::Other => "a column of another figure (last month's, a growth rate or a share)",
         }
     }
 }
@@ -197,7 +201,8 @@ pub fn parse_unit(text: &str) -> Result<Option<Unit>, String> {
             }));
         }
     }
-    let looks_like_unit = n.ends_with('元')
+    let looks_like_unit = ["万", "千", "亿", "百万", "十万", "百", "万亿"].contains(&n.as_str())
+        || n.ends_with('元')
         || n.contains("yuan")
         || n.contains("kwh")
         || n.contains("瓦时")
@@ -213,52 +218,139 @@ pub fn parse_unit(text: &str) -> Result<Option<Unit>, String> {
     }
 }
 
-/// A mark of which figure a heading holds, if the text is one.
-fn figure_mark(note: &str) -> Option<Figure> {
-    if is_months_range(note) {
-        return Some(Figure::Cumulative);
-    }
-    let n: String = note
+/// Which figure a note of a heading (or a sub-heading, or a sheet name) says its
+/// values are, if it says: anything that mentions a cumulation, a range of months,
+/// last year, last month or a rate is not the month's value; only a bare month mark
+/// (`当月`, `本月`, `month`) is.
+pub fn figure_mark(note: &str) -> Option<Figure> {
+    let n: String = half_width(trim(note))
         .chars()
-        .filter(|c| !c.is_whitespace() && *c != '_' && *c != '-' && *c != '—')
+        .filter(|c| !c.is_whitespace() && *c != '_')
         .flat_map(char::to_lowercase)
         .collect();
     if n.is_empty() {
         return None;
     }
-    const MONTH: [&str; 6] = ["当月", "本月", "当期", "本期", "month", "thismonth"];
-    const PREV: [&str; 10] = [
-        "上年同期",
+    let has = |words: &[&str]| words.iter().any(|w| n.contains(w));
+    if has(&[
         "上年",
-        "去年同期",
-        "上年同月",
-        "上年同期累计",
-        "上年累计",
+        "去年",
         "lastyear",
         "previousyear",
         "prioryear",
-        "sameperiodlastyear",
-    ];
-    const CUM: [&str; 8] = [
-        "本年累计",
-        "累计",
-        "本年",
-        "1本月",
-        "yeartodate",
-        "ytd",
-        "cumulative",
-        "1至本月",
-    ];
-    if MONTH.contains(&n.as_str()) {
-        return Some(Figure::Month);
-    }
-    if PREV.contains(&n.as_str()) || n.starts_with("上年") || n.starts_with("去年") {
+        "同期",
+    ]) {
         return Some(Figure::PreviousYear);
     }
-    if CUM.contains(&n.as_str()) {
+    if has(&[
+        "累计",
+        "ytd",
+        "yeartodate",
+        "year-to-date",
+        "cumulative",
+        "自年初",
+        "年初至",
+        "1-本月",
+        "1—本月",
+        "1至本月",
+        "1~本月",
+    ]) || contains_months_range(&n)
+    {
+        return Some(Figure::Cumulative);
+    }
+    if has(&[
+        "上月",
+        "lastmonth",
+        "previousmonth",
+        "%",
+        "％",
+        "增长",
+        "增速",
+        "增幅",
+        "增减",
+        "比重",
+        "占比",
+        "growth",
+        "change",
+        "share",
+        "ratio",
+        "同比",
+        "环比",
+    ]) {
+        return Some(Figure::Other);
+    }
+    const MONTH: [&str; 9] = [
+        "当月",
+        "本月",
+        "当期",
+        "本期",
+        "月度",
+        "month",
+        "thismonth",
+        "currentmonth",
+        "monthly",
+    ];
+    if MONTH.contains(&n.as_str()) || is_single_month(&n) {
+        return Some(Figure::Month);
+    }
+    if n == "本年" {
         return Some(Figure::Cumulative);
     }
     None
+}
+
+/// `9月`, `2026年9月`, `2026-09`: one month, which is the month's value.
+fn is_single_month(n: &str) -> bool {
+    let body = n.strip_suffix('月').unwrap_or(n);
+    let body = match body.split_once('年') {
+        Some((y, m)) if y.len() == 4 && y.chars().all(|c| c.is_ascii_digit()) => m,
+        Some(_) => return false,
+        None => body,
+    };
+    n.ends_with('月')
+        && !body.is_empty()
+        && body.len() <= 2
+        && body.chars().all(|c| c.is_ascii_digit())
+}
+
+/// A range of months anywhere in the text: `1-9月`, `1月-9月`, `1至9月`, `2026年1-9月`,
+/// `jan-sep`, `january to september`.
+fn contains_months_range(n: &str) -> bool {
+    let chars: Vec<char> = n.chars().collect();
+    let is_sep = |c: char| matches!(c, '-' | '—' | '–' | '~' | '～' | '至' | '到');
+    for i in 0..chars.len() {
+        if !is_sep(chars[i]) {
+            continue;
+        }
+        // A number (optionally followed by 月) before, a number or 本 and then 月 after.
+        let mut j = i;
+        if j > 0 && chars[j - 1] == '月' {
+            j -= 1;
+        }
+        let before = j > 0 && chars[j - 1].is_ascii_digit();
+        let mut k = i + 1;
+        let mut digits = 0;
+        while k < chars.len() && chars[k].is_ascii_digit() {
+            k += 1;
+            digits += 1;
+        }
+        let after_num = digits > 0 && k < chars.len() && chars[k] == '月';
+        let after_ben = k < chars.len() && chars[k] == '本' && chars.get(k + 1) == Some(&'月');
+        if before && (after_num || after_ben) {
+            return true;
+        }
+    }
+    const MONTHS: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
+    MONTHS.iter().any(|a| {
+        MONTHS.iter().any(|b| {
+            a != b
+                && (n.contains(&format!("{a}-{b}"))
+                    || n.contains(&format!("{a}to{b}"))
+                    || (n.contains(a) && n.contains(b) && (n.contains('-') || n.contains("to"))))
+        })
+    })
 }
 
 /// `1-9月`, `1至9月`, `1—12月`, `1~9月`: the months of the year to date.
@@ -359,55 +451,89 @@ fn strip_inline_mark(key: &str) -> Option<(String, Figure)> {
     figure.map(|f| (rest, f))
 }
 
-/// The bracketed parts and the part after a colon: where units and marks are written.
-fn notes(heading: &str) -> Vec<String> {
+/// A heading split: the text outside brackets, and its notes (the bracketed
+/// parts). A colon outside brackets splits the outside text in two: both parts are
+/// returned, the caller decides which names the column (`应税销售额：元`,
+/// `其中：出口交货值`).
+fn split_heading(heading: &str) -> (String, Option<String>, Vec<String>) {
     let hw = half_width(trim(heading)).into_owned();
-    let (main, after_colon) = match hw.split_once([':', '：']) {
-        Some((a, b)) => (a.to_string(), Some(b.to_string())),
-        None => (hw.clone(), None),
-    };
-    let mut out = Vec::new();
+    let mut outside = String::new();
+    let mut notes = Vec::new();
     let mut depth = 0usize;
     let mut cur = String::new();
-    for c in main.chars() {
+    for c in hw.chars() {
         match c {
-            '(' | '[' | '【' | '〔' => {
-                if depth == 0 {
-                    cur.clear();
-                } else {
+            '(' | '[' | '【' | '〔' | '<' | '《' => {
+                if depth > 0 {
                     cur.push(c);
                 }
                 depth += 1;
             }
-            ')' | ']' | '】' | '〕' => {
-                depth = depth.saturating_sub(1);
+            ')' | ']' | '】' | '〕' | '>' | '》' if depth > 0 => {
+                depth -= 1;
                 if depth == 0 {
-                    // `(10k yuan)` is one unit; `(当月,万元)` or `(当月 万元)` are two notes.
-                    let whole =
-                        matches!(parse_unit(&cur), Ok(Some(_))) || figure_mark(&cur).is_some();
-                    if whole {
-                        out.push(cur.trim().to_string());
-                    } else {
-                        for part in cur.split([',', '，', ';', '；', '/', '、', ' ']) {
-                            if !part.trim().is_empty() {
-                                out.push(part.trim().to_string());
-                            }
-                        }
-                    }
+                    push_note_pieces(&cur, &mut notes);
+                    cur.clear();
                 } else {
                     cur.push(c);
                 }
             }
             c if depth > 0 => cur.push(c),
-            _ => {}
+            c => outside.push(c),
         }
     }
-    if let Some(a) = after_colon {
-        if !a.trim().is_empty() {
-            out.push(a.trim().to_string());
+    if depth > 0 && !cur.is_empty() {
+        push_note_pieces(&cur, &mut notes);
+    }
+    match outside.split_once([':', '：']) {
+        Some((a, b)) => (a.to_string(), Some(b.to_string()), notes),
+        None => (outside, None, notes),
+    }
+}
+
+/// `(10k yuan)` and `(单位：元)` are one note; `(当月,万元)` and `(当月 万元)` two.
+fn push_note_pieces(text: &str, out: &mut Vec<String>) {
+    let whole = |t: &str| matches!(parse_unit(t), Ok(Some(_))) || figure_mark(t).is_some();
+    let t = text.trim();
+    if t.is_empty() {
+        return;
+    }
+    if whole(t) {
+        out.push(t.to_string());
+        return;
+    }
+    // Split on punctuation, but not on a thousands comma (`10,000 yuan`).
+    let chars: Vec<char> = t.chars().collect();
+    let mut pieces: Vec<String> = vec![String::new()];
+    for (i, &c) in chars.iter().enumerate() {
+        let digit = |j: Option<usize>| {
+            j.and_then(|j| chars.get(j))
+                .is_some_and(|c| c.is_ascii_digit())
+        };
+        let thousands = c == ',' && digit(i.checked_sub(1)) && digit(Some(i + 1));
+        if matches!(c, ',' | '，' | ';' | '；' | '/' | '、') && !thousands {
+            pieces.push(String::new());
+        } else if let Some(last) = pieces.last_mut() {
+            last.push(c);
         }
     }
-    out
+    for piece in &pieces {
+        let p = piece.trim();
+        if p.is_empty() {
+            continue;
+        }
+        if whole(p) {
+            out.push(p.to_string());
+        } else {
+            for w in p.split_whitespace() {
+                out.push(w.to_string());
+            }
+            // Also the piece as a whole, for the marks found inside it (`1-9月累计数`).
+            if p.contains(char::is_whitespace) {
+                out.push(p.to_string());
+            }
+        }
+    }
 }
 
 /// Whether a cell of a second header row holds only a mark of the figure (`当月`,
@@ -423,14 +549,43 @@ pub fn is_sub_heading(text: &str) -> bool {
     figure_mark(inner).is_some() || matches!(parse_unit(inner), Ok(Some(_)))
 }
 
-/// A two-row header (`工业总产值` merged over `当月 | 本年累计`, as platform exports
-/// write it): the headings combined (`工业总产值(当月)`, `工业总产值(本年累计)`), when
-/// every filled cell of the second row is a sub-heading. An empty cell of the first
-/// row takes the heading on its left (the rest of a merged cell).
-pub fn combine_two_row_header(top: &[String], sub: &[String]) -> Option<Vec<String>> {
+/// Whether a cell looks like data rather than a heading: a number, a code, a month.
+fn looks_like_data(text: &str) -> bool {
+    let t = trim(text);
+    if t.is_empty() {
+        return false;
+    }
+    let compact: String = t.chars().filter(|c| *c != ',' && *c != ' ').collect();
+    compact.parse::<f64>().is_ok()
+        || (t.len() >= 15 && t.chars().all(|c| c.is_ascii_alphanumeric()))
+        || crate::model::Month::parse_strict(t).is_ok()
+}
+
+/// What a row just below the header says, when it belongs to the header.
+pub enum SubRow {
+    /// Sub-headings (`当月 | 本年累计`, or units): the headings combined.
+    Headings(Vec<String>),
+    /// A unit row (`单位：万元`) below the header.
+    Unit(Unit),
+}
+
+/// A row below the header that belongs to it (as platform exports write them):
+/// sub-headings under merged headings (`工业总产值` over `当月 | 本年累计 | 增速(%)`),
+/// combined into `工业总产值(当月)`…, or a unit row. `None` when the row is data: it
+/// has no sub-heading, or a cell looks like data. An empty cell of the first row
+/// takes the heading on its left (the rest of a merged cell).
+pub fn sub_header_row(top: &[String], sub: &[String]) -> Result<Option<SubRow>, String> {
     let filled: Vec<&String> = sub.iter().filter(|s| !trim(s).is_empty()).collect();
-    if filled.is_empty() || !filled.iter().all(|s| is_sub_heading(s)) {
-        return None;
+    if filled.is_empty() || filled.iter().any(|s| looks_like_data(s)) {
+        return Ok(None);
+    }
+    if filled.len() == 1 {
+        if let Some(u) = unit_row(filled[0])? {
+            return Ok(Some(SubRow::Unit(u)));
+        }
+    }
+    if !filled.iter().any(|s| is_sub_heading(s)) {
+        return Ok(None);
     }
     let n = top.len().max(sub.len());
     let mut out = Vec::with_capacity(n);
@@ -448,7 +603,16 @@ pub fn combine_two_row_header(top: &[String], sub: &[String]) -> Option<Vec<Stri
             format!("{base}({u})")
         });
     }
-    Some(out)
+    Ok(Some(SubRow::Headings(out)))
+}
+
+/// The figure a title row above the header speaks of (`2026年1-9月工业产销总值`: the
+/// year to date), if not the month's.
+pub fn title_figure(cell: &str) -> Option<Figure> {
+    if unit_row(cell).ok().flatten().is_some() && !cell.contains('月') {
+        return None;
+    }
+    figure_mark(cell).filter(|f| *f != Figure::Month)
 }
 
 /// A heading read: the column it names, which figure it holds, and its unit.
@@ -460,6 +624,8 @@ pub struct Heading {
     pub figure: Figure,
     /// The unit written in the heading, if any.
     pub unit: Option<Unit>,
+    /// Whether the heading marks its values as the month's (`当月`, `本月`).
+    pub says_month: bool,
 }
 
 fn find_column(spec: &'static TableSpec, key: &str) -> Option<&'static ColumnSpec> {
@@ -474,11 +640,16 @@ fn find_column(spec: &'static TableSpec, key: &str) -> Option<&'static ColumnSpe
 /// Reads a heading. `Ok(None)`: not a contract column. `Err`: a contract column
 /// with a unit that is unknown or does not fit the column.
 pub fn classify(spec: &'static TableSpec, heading: &str) -> Result<Option<Heading>, String> {
-    let key_full = heading_key(heading);
-    // The heading without the part after a colon (`应税销售额：元`).
-    let key = match half_width(trim(heading)).split_once([':', '：']) {
-        Some((a, _)) => heading_key(a),
-        None => key_full,
+    let (outside, after_colon, mut notes) = split_heading(heading);
+    // `应税销售额：元` (a unit or mark after the colon) or `其中：出口交货值` (the name
+    // after it).
+    let key = match &after_colon {
+        Some(b) if matches!(parse_unit(b), Ok(Some(_))) || figure_mark(b).is_some() => {
+            notes.push(b.trim().to_string());
+            heading_key(&outside)
+        }
+        Some(b) if find_column(spec, &heading_key(&outside)).is_none() => heading_key(b),
+        _ => heading_key(&outside),
     };
     // A unit written after the name without brackets (`工业总产值万元`).
     let (key, suffix_unit) = match find_column(spec, &key) {
@@ -504,9 +675,13 @@ pub fn classify(spec: &'static TableSpec, heading: &str) -> Result<Option<Headin
         }
     }
     let mut unit = suffix_unit;
-    for n in notes(heading) {
+    // Whether the heading itself says it holds the month's value (当月, 本月, 9月).
+    let mut says_month = figure == Figure::Month && strip_inline_mark(&key).is_some();
+    for n in notes {
         if let Some(f) = figure_mark(&n) {
-            if f != Figure::Month {
+            if f == Figure::Month {
+                says_month = true;
+            } else {
                 figure = f;
             }
             continue;
@@ -544,6 +719,7 @@ pub fn classify(spec: &'static TableSpec, heading: &str) -> Result<Option<Headin
         column,
         figure,
         unit,
+        says_month: says_month && figure == Figure::Month,
     }))
 }
 
@@ -582,33 +758,25 @@ pub fn unit_row(cell: &str) -> Result<Option<Unit>, String> {
         .chars()
         .filter(|c| !c.is_whitespace())
         .collect();
-    // `(单位：万元)`, `【单位：万元】`
-    let t = t
-        .trim_start_matches(['(', '[', '【', '〔'])
-        .trim_end_matches([')', ']', '】', '〕'])
-        .to_string();
     let lower = t.to_lowercase();
-    let rest = [
-        "计量单位:",
-        "计量单位：",
-        "单位:",
-        "单位：",
-        "金额单位:",
-        "金额单位：",
-        "unit:",
-        "units:",
-    ]
-    .iter()
-    .find_map(|p| lower.strip_prefix(p));
-    match rest {
-        Some(r) if !r.is_empty() => match parse_unit(r)? {
-            Some(u) => Ok(Some(u)),
-            None => Err(format!(
-                "unknown unit '{r}' in the unit row '{}'",
-                trim(cell)
-            )),
-        },
-        _ => Ok(None),
+    // `单位：万元`, `（计量单位：元）`, or inside a title: `2026年9月工业产销总值（单位：万元）`.
+    let start = ["单位:", "单位：", "unit:", "units:"]
+        .iter()
+        .filter_map(|p| lower.find(p).map(|i| i + p.len()))
+        .min();
+    let Some(start) = start else {
+        return Ok(None);
+    };
+    let rest: String = lower[start..]
+        .chars()
+        .take_while(|c| !matches!(c, ')' | ']' | '】' | '〕' | ',' | '，' | ';' | '；'))
+        .collect();
+    if rest.is_empty() {
+        return Ok(None);
+    }
+    match parse_unit(&rest)? {
+        Some(u) => Ok(Some(u)),
+        None => Err(format!("unknown unit '{rest}' in '{}'", trim(cell))),
     }
 }
 
@@ -715,7 +883,9 @@ mod tests {
             .iter()
             .map(|s| s.to_string())
             .collect();
-        let h = combine_two_row_header(&top, &sub).unwrap();
+        let Some(SubRow::Headings(h)) = sub_header_row(&top, &sub).unwrap() else {
+            panic!("sub-headings expected")
+        };
         assert_eq!(h[2], "工业总产值(本年累计)");
         assert_eq!(h[3], "工业总产值(当月)");
         assert_eq!(h[5], "工业销售产值(本年累计)");
@@ -723,7 +893,23 @@ mod tests {
             .iter()
             .map(|s| s.to_string())
             .collect();
-        assert!(combine_two_row_header(&top, &data).is_none());
+        assert!(sub_header_row(&top, &data).unwrap().is_none());
+        let growth: Vec<String> = ["", "", "本年累计", "当月", "增速(%)", ""]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert!(matches!(
+            sub_header_row(&top, &growth),
+            Ok(Some(SubRow::Headings(_)))
+        ));
+        let unit: Vec<String> = ["单位：万元", "", ""]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert!(matches!(
+            sub_header_row(&top, &unit),
+            Ok(Some(SubRow::Unit(_)))
+        ));
     }
 
     #[test]
@@ -744,6 +930,61 @@ mod tests {
             assert_eq!((name.as_str(), (fig, unit)), ("gross_output", want), "{h}");
         }
         assert_eq!(unit_row("（单位：元）").unwrap().unwrap().factor, 0.001);
+    }
+
+    #[test]
+    fn headings_a_review_found_misread() {
+        use Figure::*;
+        let i = Table::Industrial;
+        for (h, want) in [
+            ("工业总产值（单位：元）", (Month, Some(0.001))),
+            ("工业总产值(计量单位：万元)", (Month, Some(10.0))),
+            ("gross_output (month, 10k yuan)", (Month, Some(10.0))),
+            ("工业总产值(当月，10,000 yuan)", (Month, Some(10.0))),
+            ("工业总产值(1-9月累计)", (Cumulative, None)),
+            ("工业总产值(本年累计数)", (Cumulative, None)),
+            ("工业总产值(1月-9月)", (Cumulative, None)),
+            ("工业总产值(2026年1-9月)", (Cumulative, None)),
+            ("工业总产值(自年初累计)", (Cumulative, None)),
+            ("gross_output (Jan-Sep)", (Cumulative, None)),
+            ("工业总产值(上月)", (Other, None)),
+            ("工业总产值(比上年同期增长%)", (PreviousYear, None)),
+            ("工业总产值(9月)", (Month, None)),
+            ("工业总产值(2026年9月)", (Month, None)),
+        ] {
+            let h2 = classify(i.spec(), h)
+                .unwrap()
+                .unwrap_or_else(|| panic!("{h}"));
+            assert_eq!(
+                (h2.column.name, (h2.figure, h2.unit.map(|u| u.factor))),
+                ("gross_output", want),
+                "{h}"
+            );
+        }
+        assert_eq!(c(i, "其中：出口交货值").0, "export_delivery");
+        // Another variable altogether: not a contract column.
+        assert!(classify(i.spec(), "工业总产值增速(%)").unwrap().is_none());
+        assert!(classify(i.spec(), "工业总产值(万)").is_err());
+        assert!(
+            classify(i.spec(), "工业总产值(当月)")
+                .unwrap()
+                .unwrap()
+                .says_month
+        );
+        assert!(
+            !classify(i.spec(), "工业总产值")
+                .unwrap()
+                .unwrap()
+                .says_month
+        );
+        assert_eq!(
+            unit_row("2026年9月工业产销总值（单位：万元）")
+                .unwrap()
+                .unwrap()
+                .factor,
+            10.0
+        );
+        assert!(unit_row("单位详细名称").unwrap().is_none());
     }
 
     #[test]

@@ -24,7 +24,7 @@ pub fn read(path: &Path, spec: &'static TableSpec, supplied: &[&str]) -> Result<
     let mut reader = ParquetReader::new(file);
     let schema = reader.schema().map_err(perr)?;
     let headings: Vec<String> = schema.iter_names().map(|n| n.to_string()).collect();
-    let m = map_headings(path, spec, &headings, supplied, None)?;
+    let m = map_headings(path, spec, &headings, supplied, None, None)?;
     let mapping = m.cols;
     let names: Vec<String> = mapping.iter().map(|(_, i)| headings[*i].clone()).collect();
     let df = reader

@@ -149,6 +149,7 @@ pub fn map_headings(
     headings: &[String],
     supplied: &[&str],
     row_unit: Option<&Unit>,
+    title: Option<(Figure, &str)>,
 ) -> Result<Mapping, Error> {
     let mut found: Vec<(&'static ColumnSpec, usize)> = Vec::new();
     let mut units = Vec::new();
@@ -171,6 +172,22 @@ pub fn map_headings(
                 first: headings[*j].clone(),
                 second: h.clone(),
             });
+        }
+        // A title that speaks of the year to date (`2026年1-9月…`) over a value column
+        // that does not say it holds the month's figure: which it is cannot be told.
+        if let Some((fig, text)) = title {
+            if !head.says_month && dimension(col) != super::heading::Dimension::None {
+                return Err(Error::Layout {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "the title '{}' speaks of {}, and the heading '{}' does not say which figure it holds; \
+                         mark the month's columns (当月) or export the month's report",
+                        crate::model::text::trim(text),
+                        fig.describe(),
+                        crate::model::text::trim(h)
+                    ),
+                });
+            }
         }
         let (unit, source) = match (&head.unit, row_unit) {
             (Some(u), _) => (Some(u.clone()), "heading"),
@@ -250,6 +267,56 @@ pub fn map_headings(
         units,
         set_aside,
     })
+}
+
+/// What the rows above a header say: the unit of a unit row (`单位：万元`, also
+/// inside a title), and the figure a title speaks of (`2026年1-9月…`: the year to
+/// date), with the title's text.
+pub fn above_header(
+    path: &std::path::Path,
+    cells: &[String],
+) -> Result<(Option<Unit>, Option<(Figure, String)>), Error> {
+    let mut unit = None;
+    let mut title = None;
+    for c in cells {
+        if let Some(u) = super::heading::unit_row(c).map_err(|message| Error::Layout {
+            path: path.to_path_buf(),
+            message,
+        })? {
+            unit = Some(u);
+        }
+        if title.is_none() {
+            if let Some(f) = super::heading::title_figure(c) {
+                title = Some((f, c.clone()));
+            }
+        }
+    }
+    Ok((unit, title))
+}
+
+/// Takes the rows below a header that belong to it (sub-headings, a unit row):
+/// `next` gives the next row's cells without consuming it, `take` consumes it.
+/// Returns the headings and the unit found, and how many rows were taken.
+pub fn below_header(
+    path: &std::path::Path,
+    mut headings: Vec<String>,
+    mut unit: Option<Unit>,
+    mut next: impl FnMut(usize) -> Option<Vec<String>>,
+) -> Result<(Vec<String>, Option<Unit>, usize), Error> {
+    let mut taken = 0;
+    while taken < 3 {
+        let Some(sub) = next(taken) else { break };
+        match super::heading::sub_header_row(&headings, &sub).map_err(|message| Error::Layout {
+            path: path.to_path_buf(),
+            message,
+        })? {
+            Some(super::heading::SubRow::Headings(h)) => headings = h,
+            Some(super::heading::SubRow::Unit(u)) => unit = Some(u),
+            None => break,
+        }
+        taken += 1;
+    }
+    Ok((headings, unit, taken))
 }
 
 /// Whether the headings name a column of the table beyond its keys (a sheet that
