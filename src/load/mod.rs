@@ -200,8 +200,9 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Batch> {
                 dir: dir.to_path_buf(),
             });
         }
-        sources.insert(t, expand_sheets(t, files));
-        skipped.insert(t, sk);
+        let (files, sheets_skipped) = expand_sheets(t, files);
+        sources.insert(t, files);
+        skipped.insert(t, sk.into_iter().chain(sheets_skipped).collect());
     }
 
     let mut quarantine = Vec::new();
@@ -298,8 +299,9 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Batch> {
 
 /// One source per sheet of a workbook with several sheets (a sheet per month is
 /// common); workbooks that cannot be opened stay as they are and fail when read.
-fn expand_sheets(t: Table, files: Vec<SourceFile>) -> Vec<SourceFile> {
+fn expand_sheets(t: Table, files: Vec<SourceFile>) -> (Vec<SourceFile>, Vec<Skipped>) {
     let mut out = Vec::with_capacity(files.len());
+    let mut skipped = Vec::new();
     for f in files {
         if f.format != Format::Excel {
             out.push(f);
@@ -315,11 +317,25 @@ fn expand_sheets(t: Table, files: Vec<SourceFile>) -> Vec<SourceFile> {
             continue;
         }
         for n in names {
+            // A sheet whose name says it holds another figure (`1-9月累计`, `上年同期`)
+            // is not the month's report: named, not read.
+            if let Some(fig) = heading::figure_mark(&n).filter(|f| *f != heading::Figure::Month) {
+                skipped.push(Skipped {
+                    file: format!("{}[{n}]", f.rel),
+                    reason: format!(
+                        "the sheet's name says it holds {}, not the month's figures",
+                        fig.describe()
+                    ),
+                });
+                continue;
+            }
             // A sheet named by its month (`2026-09`, `2026年9月`) gives the period of
             // rows without one, like a Hive folder, and is checked against those with one.
             let mut partitions = f.partitions.clone();
             if t.has_period() && !partitions.iter().any(|(k, _)| k == "period") {
-                if let Ok((m, _)) = Month::parse_lenient(&n) {
+                let one_month =
+                    heading::figure_mark(&n).is_none_or(|f| f == heading::Figure::Month);
+                if let (true, Ok((m, _))) = (one_month, Month::parse_lenient(&n)) {
                     partitions.push(("period".to_string(), m.to_string()));
                 }
             }
@@ -331,7 +347,7 @@ fn expand_sheets(t: Table, files: Vec<SourceFile>) -> Vec<SourceFile> {
             });
         }
     }
-    out
+    (out, skipped)
 }
 
 /// The unknown keys of a table: rows quarantined for a value whose key is sound,

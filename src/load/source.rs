@@ -152,6 +152,11 @@ fn walk(
     paths.sort();
     for path in paths {
         let Some(fname) = path.file_name().and_then(|s| s.to_str()) else {
+            // A name that is not UTF-8 (GBK names from a Windows zip): named, not read.
+            skipped.push(Skipped {
+                file: relative(root, &path),
+                reason: "its name is not valid UTF-8 text (rename the file, e.g. after unzipping with -O GBK)".to_string(),
+            });
             continue;
         };
         if fname.starts_with('.') || fname.starts_with('_') || fname.starts_with('~') {

@@ -101,7 +101,14 @@ pub fn neutralise(text: &str) -> std::borrow::Cow<'_, str> {
         .trim_start_matches(['\t', '\r', '\n', ' '])
         .starts_with(['=', '+', '-', '@'])
         || text.starts_with(['\t', '\r']);
-    if risky && text.trim().parse::<f64>().is_err() {
+    // A plain number (`-12.5`, `+3`) is left alone; `-inf`, `+nan` are not numbers here.
+    let plain_number = {
+        let t = text.trim();
+        t.bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'))
+            && t.parse::<f64>().is_ok_and(f64::is_finite)
+    };
+    if risky && !plain_number {
         std::borrow::Cow::Owned(format!("'{text}"))
     } else {
         std::borrow::Cow::Borrowed(text)

@@ -37,32 +37,33 @@ fn staging_prefix(target: &Path) -> String {
     format!(".{name}.zhibao-staging-")
 }
 
-/// The absolute, symlink-free form of a path that may not exist yet: its nearest
-/// existing ancestor resolved, the rest appended.
+/// The absolute, symlink-free form of a path that may not exist yet: walked one
+/// component at a time, each existing prefix resolved (symlinks), `..` applied to
+/// what was resolved so far (so `new/../data` is `data`).
 fn resolved(p: &Path) -> PathBuf {
+    use std::path::Component;
     let abs = if p.is_absolute() {
         p.to_path_buf()
     } else {
         std::env::current_dir().unwrap_or_default().join(p)
     };
-    let mut tail: Vec<std::ffi::OsString> = Vec::new();
-    let mut cur = abs.as_path();
-    loop {
-        if let Ok(c) = fs::canonicalize(cur) {
-            let mut out = c;
-            for t in tail.iter().rev() {
-                out.push(t);
+    let mut out = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            Component::Prefix(_) | Component::RootDir => out.push(c.as_os_str()),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
             }
-            return out;
-        }
-        match (cur.parent(), cur.file_name()) {
-            (Some(parent), Some(name)) => {
-                tail.push(name.to_os_string());
-                cur = parent;
+            Component::Normal(name) => {
+                out.push(name);
+                if let Ok(real) = fs::canonicalize(&out) {
+                    out = real;
+                }
             }
-            _ => return abs,
         }
     }
+    out
 }
 
 /// Refuses an `--out` that is, or contains, an input of the run (the data
@@ -240,6 +241,32 @@ fn swap_by_renames(a: &Path, b: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_out_that_is_or_holds_an_input_is_refused_however_written() {
+        let d = tempfile::tempdir().unwrap();
+        let data = d.path().join("data");
+        fs::create_dir(&data).unwrap();
+        fs::write(data.join("tax.csv"), "x").unwrap();
+        let inputs = [("data directory", data.as_path())];
+        for out in [
+            data.clone(),
+            d.path().to_path_buf(),
+            d.path().join("new/../data"),
+            d.path().join("data/./"),
+            data.join(".."),
+        ] {
+            assert!(check_inputs(&out, &inputs).is_err(), "{}", out.display());
+        }
+        #[cfg(unix)]
+        {
+            let link = d.path().join("link");
+            std::os::unix::fs::symlink(&data, &link).unwrap();
+            assert!(check_inputs(&link, &inputs).is_err());
+        }
+        assert!(check_inputs(&d.path().join("out"), &inputs).is_ok());
+        assert!(check_inputs(&data.join("out"), &inputs).is_ok());
+    }
 
     #[test]
     fn replaces_its_own_output_and_refuses_others() {

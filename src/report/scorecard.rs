@@ -189,9 +189,6 @@ pub struct ScorecardInput<'a> {
 pub fn build(input: &ScorecardInput<'_>, s: &Values) -> Result<DataFrame> {
     let b = input.batch;
     let p = b.period;
-    let ytd = col("period")
-        .gt_eq(lit(p.year_start().0))
-        .and(col("period").lt_eq(lit(p.0)));
     let ents = b
         .enterprises
         .clone()
@@ -259,8 +256,11 @@ pub fn build(input: &ScorecardInput<'_>, s: &Values) -> Result<DataFrame> {
     // both sums of the period concerned: unknown is not zero.
     // The year to date stops at the last month whose tax records are complete
     // (as TX001 does): a month not yet delivered would count as zero VAT.
-    let through = crate::rules::tax::ratio_through_of(b, p)?.unwrap_or(p.year_start().0 - 1);
-    let ytd = ytd.clone().and(col("period").lt_eq(lit(through)));
+    let months: Vec<i32> = crate::rules::tax::ratio_months_of(b, p)?;
+    let ytd = col("period").is_in(
+        lit(Series::new("months".into(), months)).implode(false),
+        false,
+    );
     let month = col("period").eq(lit(p.0));
     let out_e = ind
         .clone()
@@ -306,13 +306,18 @@ pub fn build(input: &ScorecardInput<'_>, s: &Values) -> Result<DataFrame> {
             .gt(lit(0))
             .alias("_t_m_unknown"),
     ]);
-    let q_e = b
-        .unknown_keys(Table::Tax)
-        .lazy()
-        .filter(ytd.clone())
-        .group_by([col("eid")])
-        .agg([month.clone().any(true).alias("_q_m")])
-        .with_column(lit(true).alias("_q_ytd"));
+    let q_e = concat(
+        [
+            b.unknown_keys(Table::Tax).lazy(),
+            b.unknown_keys(Table::Industrial).lazy(),
+        ],
+        UnionArgs::default(),
+    )
+    .map_err(pe)?
+    .filter(ytd.clone())
+    .group_by([col("eid")])
+    .agg([month.clone().any(true).alias("_q_m")])
+    .with_column(lit(true).alias("_q_ytd"));
     let left = |a: LazyFrame, o: LazyFrame| {
         a.join(o, [col("eid")], [col("eid")], JoinArgs::new(JoinType::Left))
     };

@@ -184,6 +184,20 @@ fn ratio_through(ctx: &Ctx<'_>) -> Result<Option<i32>> {
     ratio_through_of(ctx.batch, ctx.period)
 }
 
+/// The months of the year to date whose VAT records are complete: the months the
+/// year-to-date ratio adds up (a month whose records are not delivered in full
+/// would count as zero VAT against its output).
+pub fn ratio_months_of(
+    batch: &crate::load::Batch,
+    period: crate::model::Month,
+) -> Result<Vec<i32>> {
+    let (complete, _) = tax_months(batch, period, TAX_MONTH_COMPLETE_SHARE)?;
+    Ok(complete
+        .into_iter()
+        .filter(|m| *m >= period.year_start().0 && *m <= period.0)
+        .collect())
+}
+
 /// [`ratio_through`] for a batch and period (the scorecard's ratio uses it too).
 pub fn ratio_through_of(
     batch: &crate::load::Batch,
@@ -224,11 +238,8 @@ fn ytd_totals(ctx: &Ctx<'_>) -> Result<DataFrame> {
     ctx.shared("tax_ytd", || {
         // Both totals stop at the last month whose tax records are complete.
         let through = ratio_through(ctx)?.unwrap_or(ctx.period.year_start().0 - 1);
-        let in_ytd = |_: &Ctx<'_>| {
-            col("period")
-                .gt_eq(lit(ctx.period.year_start().0))
-                .and(col("period").lt_eq(lit(through)))
-        };
+        let months = ratio_months_of(ctx.batch, ctx.period)?;
+        let in_ytd = |_: &Ctx<'_>| col("period").is_in(i32_list(&months), false);
         let ind = ctx
             .table(Table::Industrial)?
             .filter(in_ytd(ctx))
@@ -252,11 +263,19 @@ fn ytd_totals(ctx: &Ctx<'_>) -> Result<DataFrame> {
                     .gt(lit(0))
                     .alias("_tax_null"),
             ]);
-        let unknown = unknown_tax(ctx)
-            .filter(in_ytd(ctx))
-            .group_by([col("eid")])
-            .agg([col("period").count().alias("_n")])
-            .select([col("eid"), lit(true).alias("_tax_quarantined")]);
+        // Months of either table read but quarantined for a value.
+        let unknown = concat(
+            [
+                unknown_tax(ctx),
+                ctx.batch.unknown_keys(Table::Industrial).lazy(),
+            ],
+            UnionArgs::default(),
+        )
+        .map_err(pe)?
+        .filter(in_ytd(ctx))
+        .group_by([col("eid")])
+        .agg([col("period").count().alias("_n")])
+        .select([col("eid"), lit(true).alias("_tax_quarantined")]);
         let j = ind
             .join(
                 tax,
