@@ -459,9 +459,40 @@ fn b08_every_sheet_of_a_workbook_with_a_sheet_per_month_is_read() {
         .unwrap()
         .write_string(0, 0, "本表由企业填报")
         .unwrap();
+    // A year-to-date sheet with the same plain headings: named, not read (its
+    // figures would replace September's as duplicates).
+    let ws = wb.add_worksheet();
+    ws.set_name("2026年1-9月累计").unwrap();
+    for (j, h) in [
+        "uscc",
+        "period",
+        "gross_output",
+        "sales_output",
+        "export_delivery",
+    ]
+    .iter()
+    .enumerate()
+    {
+        ws.write_string(0, j as u16, *h).unwrap();
+    }
+    for (i, u) in ids.iter().enumerate() {
+        let r = i as u32 + 1;
+        ws.write_string(r, 0, u).unwrap();
+        ws.write_string(r, 1, "2026-09").unwrap();
+        for c in 2..5 {
+            ws.write_number(r, c, 9000.0).unwrap();
+        }
+    }
     std::fs::remove_file(d.join("industrial.csv")).unwrap();
     wb.save(d.join("industrial.xlsx")).unwrap();
     let b = load_dir(&d).unwrap();
+    assert!(f64s(&b, Table::Industrial, "gross_output")
+        .iter()
+        .all(|v| *v == Some(1000.0)));
+    assert!(b.stats[&Table::Industrial]
+        .skipped
+        .iter()
+        .any(|s| s.file.contains("1-9月累计")));
     assert_balanced(&b);
     assert_eq!(b.stats[&Table::Industrial].rows_accepted, 12);
     assert_eq!(b.period, Month::parse_strict("2026-09").unwrap());

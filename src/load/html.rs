@@ -135,17 +135,73 @@ pub fn read_bytes(
     let doc = Html::parse_document(&decode(bytes));
     let table_sel = Selector::parse("table").expect("static selector");
     let mut best: Option<Vec<Vec<String>>> = None;
-    let has_header = |grid: &[Vec<String>]| {
+    let header_row = |grid: &[Vec<String>]| {
         grid.iter()
             .take(20)
-            .any(|r| r.iter().filter(|h| names_a_column(spec, h)).count() >= 2)
+            .position(|r| r.iter().filter(|h| names_a_column(spec, h)).count() >= 2)
     };
-    for table in doc.select(&table_sel) {
-        let grid = table_grid(table);
-        // Nested layout tables repeat the rows of the inner table: the innermost
-        // table with the headings is the data.
-        if has_header(&grid) {
-            best = Some(grid);
+    let has_header = |grid: &[Vec<String>]| header_row(grid).is_some();
+    // The tables holding the headings; a layout table around one of them repeats its
+    // rows, so only the innermost count.
+    let with_header: Vec<ElementRef<'_>> = doc
+        .select(&table_sel)
+        .filter(|t| has_header(&table_grid(*t)))
+        .collect();
+    let innermost: Vec<ElementRef<'_>> = with_header
+        .iter()
+        .copied()
+        .filter(|t| {
+            !with_header
+                .iter()
+                .any(|o| o.id() != t.id() && o.ancestors().any(|a| a.id() == t.id()))
+        })
+        .collect();
+    // Several data tables (a page per block of rows): read one after the other when
+    // their headings agree, else stop.
+    for t in &innermost {
+        let grid = table_grid(*t);
+        match &mut best {
+            None => best = Some(grid),
+            Some(first) => {
+                let (Some(h1), Some(h2)) = (header_row(first), header_row(&grid)) else {
+                    continue;
+                };
+                if first[h1] != grid[h2] {
+                    return Err(Error::Layout {
+                        path: path.to_path_buf(),
+                        message: "the page holds several tables of the table's columns with different headings; \
+                                  export one table"
+                            .to_string(),
+                    });
+                }
+                first.extend(grid.into_iter().skip(h2 + 1));
+            }
+        }
+    }
+    // A unit or a title written outside the table (`<p>单位：万元</p>`, a caption):
+    // put above it, where the reader looks for them.
+    if let (Some(grid), Some(first)) = (&mut best, innermost.first()) {
+        let caption = Selector::parse("caption").expect("static selector");
+        let mut texts: Vec<String> = first.select(&caption).map(cell_text).collect();
+        texts.extend(
+            doc.root_element()
+                .descendants()
+                .filter_map(|n| n.value().as_text().map(|t| (n, t.to_string())))
+                .filter(|(n, _)| {
+                    !n.ancestors().any(|a| {
+                        a.value()
+                            .as_element()
+                            .is_some_and(|e| matches!(e.name(), "table" | "script" | "style"))
+                    })
+                })
+                .map(|(_, t)| t.trim().to_string())
+                .filter(|t| !t.is_empty()),
+        );
+        for t in texts.into_iter().rev() {
+            let unit = matches!(super::heading::unit_row(&t), Ok(Some(_)) | Err(_));
+            if unit || super::heading::title_figure(&t).is_some() {
+                grid.insert(0, vec![t]);
+            }
         }
     }
     // XML Spreadsheet 2003 (`<Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet">`),
@@ -220,6 +276,19 @@ mod tests {
             }
             _ => panic!("cells expected"),
         }
+    }
+
+    #[test]
+    fn several_tables_and_a_unit_outside_them() {
+        let head = "<tr><th>统一社会信用代码</th><th>所属期</th><th>应税销售额</th></tr>";
+        let page = format!(
+            "<html><body><p>单位：万元</p><table>{head}<tr><td>91110000600037341L</td><td>2026-08</td><td>1</td></tr></table>\
+             <table>{head}<tr><td>91110000600037341L</td><td>2026-09</td><td>2</td></tr></table></body></html>"
+        );
+        let f = read_bytes(Path::new("t.xls"), Table::Tax.spec(), &[], page.as_bytes()).unwrap();
+        assert_eq!(f.rows.len(), 2);
+        assert_eq!(f.units.len(), 1);
+        assert_eq!(f.units[0].factor, 10.0);
     }
 
     #[test]
