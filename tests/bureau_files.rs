@@ -585,12 +585,22 @@ fn b10_a_file_of_an_unknown_extension_is_read_by_its_bytes_or_named() {
     }
     wb.save(d.join("tax/2026-09.et")).unwrap();
     std::fs::write(d.join("tax/scan.dat"), [0u8, 1, 2, 3, 200, 201, 0, 7]).unwrap();
+    // An editor's backup of the CSV, with older figures: named, not read.
+    let old = std::fs::read_to_string(d.join("tax/2026-07_08.csv"))
+        .unwrap()
+        .replace(",1100", ",900");
+    std::fs::write(d.join("tax/2026-07_08.csv.bak"), old).unwrap();
     let b = load_dir(&d).unwrap();
     assert_balanced(&b);
     assert_eq!(b.stats[&Table::Tax].rows_accepted, 12);
+    assert_eq!(b.stats[&Table::Tax].rows_quarantined, 0);
     let skipped = &b.stats[&Table::Tax].skipped;
     assert!(
         skipped.iter().any(|s| s.file == "tax/scan.dat"),
+        "{skipped:?}"
+    );
+    assert!(
+        skipped.iter().any(|s| s.file == "tax/2026-07_08.csv.bak"),
         "{skipped:?}"
     );
 }

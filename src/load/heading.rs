@@ -767,10 +767,26 @@ pub fn unit_row(cell: &str) -> Result<Option<Unit>, String> {
     let Some(start) = start else {
         return Ok(None);
     };
-    let rest: String = lower[start..]
-        .chars()
-        .take_while(|c| !matches!(c, ')' | ']' | '】' | '〕' | ',' | '，' | ';' | '；'))
-        .collect();
+    // Up to the end of the unit: a bracket, a separator (`万元、人`), or a comma
+    // that is not a thousands comma (`10,000 yuan`).
+    let chars: Vec<char> = lower[start..].chars().collect();
+    let mut rest = String::new();
+    for (i, &c) in chars.iter().enumerate() {
+        let digit = |j: Option<usize>| {
+            j.and_then(|j| chars.get(j))
+                .is_some_and(|c| c.is_ascii_digit())
+        };
+        let thousands = c == ',' && digit(i.checked_sub(1)) && digit(Some(i + 1));
+        if !thousands
+            && matches!(
+                c,
+                ')' | ']' | '】' | '〕' | ',' | '，' | ';' | '；' | '、' | '/'
+            )
+        {
+            break;
+        }
+        rest.push(c);
+    }
     if rest.is_empty() {
         return Ok(None);
     }
@@ -985,6 +1001,8 @@ mod tests {
             10.0
         );
         assert!(unit_row("单位详细名称").unwrap().is_none());
+        assert_eq!(unit_row("单位：万元、人").unwrap().unwrap().factor, 10.0);
+        assert_eq!(unit_row("Unit: 10,000 yuan").unwrap().unwrap().factor, 10.0);
     }
 
     #[test]

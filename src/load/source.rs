@@ -29,8 +29,33 @@ impl Format {
     }
 
     /// The format of a file whose name does not tell it, from its first bytes
-    /// (a `.dat` or `.et` export, a file without extension).
+    /// (a `.dat` export, a file without extension). Backup and temporary copies
+    /// (`.bak`, `.old`, `~`…) are not read: their rows would duplicate the file's.
     fn sniffed(path: &Path) -> std::result::Result<Format, String> {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        let backup = name.ends_with('~')
+            || [
+                ".bak",
+                ".old",
+                ".orig",
+                ".tmp",
+                ".temp",
+                ".swp",
+                ".backup",
+                ".part",
+                ".crdownload",
+            ]
+            .iter()
+            .any(|e| name.ends_with(e));
+        if backup {
+            return Err(
+                "a backup or temporary copy (its rows would duplicate those of the file it copies)"
+                    .to_string(),
+            );
+        }
         use std::io::Read;
         let mut head = Vec::with_capacity(4096);
         std::fs::File::open(path)
