@@ -652,7 +652,7 @@ fn row_checks(
                 for (pos, m) in ca.iter().enumerate() {
                     let Some(m) = m else { continue };
                     let month = Month(m);
-                    if month.month() % 3 != 0 {
+                    if !month.is_quarter_end() {
                         first_error.entry(pos).or_insert((
                             "period",
                             month.to_string(),

@@ -269,13 +269,16 @@ pub fn map_headings(
     })
 }
 
+/// A title row's figure (not the month's) and its text.
+pub type Title = (Figure, String);
+
 /// What the rows above a header say: the unit of a unit row (`单位：万元`, also
 /// inside a title), and the figure a title speaks of (`2026年1-9月…`: the year to
 /// date), with the title's text.
 pub fn above_header(
     path: &std::path::Path,
     cells: &[String],
-) -> Result<(Option<Unit>, Option<(Figure, String)>), Error> {
+) -> Result<(Option<Unit>, Option<Title>), Error> {
     let mut unit = None;
     let mut title = None;
     for c in cells {
