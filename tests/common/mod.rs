@@ -241,3 +241,30 @@ pub fn as_saved_by_excel(path: &Path) {
         }
     });
 }
+
+/// The months of [`small_batch`].
+pub const MONTHS: [&str; 3] = ["2026-07", "2026-08", "2026-09"];
+
+/// A small valid batch in `dir`: 4 enterprises of county 341002, 3 months of
+/// industrial (output 1000, sales 950, export 10) and tax (1100) rows. Returns the
+/// USCCs.
+pub fn small_batch(dir: &Path) -> Vec<String> {
+    std::fs::create_dir_all(dir).unwrap();
+    let ids: Vec<String> = (1..=4).map(|s| uscc_for("341002", s)).collect();
+    let mut e = String::from("uscc,name,county_code,industry_code,entry_period,size_class\n");
+    for (i, u) in ids.iter().enumerate() {
+        e.push_str(&format!("{u},测试{i}有限公司,341002,3670,2020-01,medium\n"));
+    }
+    std::fs::write(dir.join("enterprises.csv"), e).unwrap();
+    let mut ind = String::from("uscc,period,gross_output,sales_output,export_delivery\n");
+    let mut tax = String::from("uscc,period,taxable_sales\n");
+    for u in &ids {
+        for m in MONTHS {
+            ind.push_str(&format!("{u},{m},1000,950,10\n"));
+            tax.push_str(&format!("{u},{m},1100\n"));
+        }
+    }
+    std::fs::write(dir.join("industrial.csv"), ind).unwrap();
+    std::fs::write(dir.join("tax.csv"), tax).unwrap();
+    ids
+}
