@@ -54,6 +54,16 @@ fn f64s(b: &Batch, t: Table, c: &str) -> Vec<Option<f64>> {
         .collect()
 }
 
+/// Every value of a column is `want` (to 1e-9: conversions divide).
+fn assert_all(b: &Batch, t: Table, c: &str, want: f64) {
+    let vals = f64s(b, t, c);
+    assert!(
+        vals.iter()
+            .all(|v| v.is_some_and(|x| (x - want).abs() < 1e-9)),
+        "{t}.{c}: {vals:?}, expected all {want}"
+    );
+}
+
 fn stop_message(dir: &Path) -> String {
     match load_dir(dir) {
         Ok(_) => panic!("the load should stop"),
@@ -78,19 +88,11 @@ fn b01_a_unit_in_a_heading_is_applied_and_recorded() {
     std::fs::write(d.join("industrial.csv"), ind).unwrap();
     std::fs::write(d.join("tax.csv"), tax).unwrap();
     let b = load_dir(&d).unwrap();
-    assert!(f64s(&b, Table::Industrial, "gross_output")
-        .iter()
-        .all(|v| *v == Some(1000.0)));
-    assert!(f64s(&b, Table::Industrial, "sales_output")
-        .iter()
-        .all(|v| *v == Some(950.0)));
+    assert_all(&b, Table::Industrial, "gross_output", 1000.0);
+    assert_all(&b, Table::Industrial, "sales_output", 950.0);
     // No unit: thousand yuan, unchanged.
-    assert!(f64s(&b, Table::Industrial, "export_delivery")
-        .iter()
-        .all(|v| *v == Some(10.0)));
-    assert!(f64s(&b, Table::Tax, "taxable_sales")
-        .iter()
-        .all(|v| (v.unwrap() - 1100.0).abs() < 1e-9));
+    assert_all(&b, Table::Industrial, "export_delivery", 10.0);
+    assert_all(&b, Table::Tax, "taxable_sales", 1100.0);
     let units = &b.stats[&Table::Industrial].units;
     assert!(
         units
@@ -140,15 +142,9 @@ fn b02_a_unit_row_above_the_header_is_applied() {
     wb.save(d.join("tax.xlsx")).unwrap();
     let b = load_dir(&d).unwrap();
     assert_balanced(&b);
-    assert!(f64s(&b, Table::Industrial, "gross_output")
-        .iter()
-        .all(|v| *v == Some(1000.0)));
-    assert!(f64s(&b, Table::Industrial, "export_delivery")
-        .iter()
-        .all(|v| *v == Some(10.0)));
-    assert!(f64s(&b, Table::Tax, "taxable_sales")
-        .iter()
-        .all(|v| (v.unwrap() - 1100.0).abs() < 1e-9));
+    assert_all(&b, Table::Industrial, "gross_output", 1000.0);
+    assert_all(&b, Table::Industrial, "export_delivery", 10.0);
+    assert_all(&b, Table::Tax, "taxable_sales", 1100.0);
     assert!(b.stats[&Table::Industrial]
         .units
         .iter()
@@ -176,9 +172,7 @@ fn b02_a_unit_row_above_the_header_is_applied() {
     );
     std::fs::write(d.join("industrial.csv"), ind).unwrap();
     let b = load_dir(&d).unwrap();
-    assert!(f64s(&b, Table::Industrial, "gross_output")
-        .iter()
-        .all(|v| *v == Some(1000.0)));
+    assert_all(&b, Table::Industrial, "gross_output", 1000.0);
 }
 
 #[test]
@@ -242,12 +236,8 @@ fn b05_a_platform_export_with_month_and_cumulative_columns_takes_the_month() {
     std::fs::write(d.join("industrial.csv"), ind).unwrap();
     base_tax(&d, &ids);
     let b = load_dir(&d).unwrap();
-    assert!(f64s(&b, Table::Industrial, "gross_output")
-        .iter()
-        .all(|v| *v == Some(1000.0)));
-    assert!(f64s(&b, Table::Industrial, "sales_output")
-        .iter()
-        .all(|v| *v == Some(950.0)));
+    assert_all(&b, Table::Industrial, "gross_output", 1000.0);
+    assert_all(&b, Table::Industrial, "sales_output", 950.0);
     let notes = &b.stats[&Table::Industrial].files[0].notes;
     assert!(
         notes.iter().any(|n| n.contains("工业总产值(本年累计)")),
@@ -291,12 +281,8 @@ fn b05_a_platform_export_with_month_and_cumulative_columns_takes_the_month() {
     let b = load_dir(&d).unwrap();
     assert_balanced(&b);
     assert_eq!(b.stats[&Table::Industrial].rows_accepted, 12);
-    assert!(f64s(&b, Table::Industrial, "gross_output")
-        .iter()
-        .all(|v| *v == Some(1000.0)));
-    assert!(f64s(&b, Table::Industrial, "sales_output")
-        .iter()
-        .all(|v| *v == Some(950.0)));
+    assert_all(&b, Table::Industrial, "gross_output", 1000.0);
+    assert_all(&b, Table::Industrial, "sales_output", 950.0);
 }
 
 fn base_tax(d: &Path, ids: &[String]) {
@@ -456,9 +442,7 @@ fn b08_every_sheet_of_a_workbook_with_a_sheet_per_month_is_read() {
     std::fs::remove_file(d.join("industrial.csv")).unwrap();
     wb.save(d.join("industrial.xlsx")).unwrap();
     let b = load_dir(&d).unwrap();
-    assert!(f64s(&b, Table::Industrial, "gross_output")
-        .iter()
-        .all(|v| *v == Some(1000.0)));
+    assert_all(&b, Table::Industrial, "gross_output", 1000.0);
     assert!(b.stats[&Table::Industrial]
         .skipped
         .iter()
@@ -522,9 +506,7 @@ fn b09_a_formula_without_a_computed_result_is_quarantined_not_read_as_empty_or_z
         );
         // Its value is unknown, which the rules see.
         assert_eq!(b.unknown[&Table::Tax].len(), 1);
-        assert!(f64s(&b, Table::Tax, "taxable_sales")
-            .iter()
-            .all(|v| *v == Some(1100.0)));
+        assert_all(&b, Table::Tax, "taxable_sales", 1100.0);
     }
 }
 
@@ -958,9 +940,7 @@ fn b21_platform_xls_exports_that_are_html_or_text_are_read() {
     assert_balanced(&b);
     assert_eq!(b.stats[&Table::Tax].rows_accepted, 12);
     assert_eq!(b.stats[&Table::Industrial].rows_accepted, 12);
-    assert!(f64s(&b, Table::Tax, "taxable_sales")
-        .iter()
-        .all(|v| *v == Some(1100.0)));
+    assert_all(&b, Table::Tax, "taxable_sales", 1100.0);
 }
 
 #[test]
