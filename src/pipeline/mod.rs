@@ -994,6 +994,37 @@ pub fn builtin_codes() -> BTreeSet<String> {
 mod tests {
     use super::*;
 
+    /// Each threshold has one meaning: the built-in pipeline's value of every rule
+    /// parameter is the registry's default (the pipeline files show the values a
+    /// user may change; the registry documents them). A change to one without the
+    /// other fails here.
+    #[test]
+    fn the_builtin_pipeline_and_the_registry_defaults_agree() {
+        let p = Pipeline::builtin();
+        let mut differ = Vec::new();
+        for r in &p.rules {
+            let defaults = Values::defaults(r.def.params);
+            for spec in r.def.params {
+                let (a, b) = (r.params.get(spec.name), defaults.get(spec.name));
+                let same = match (a, b) {
+                    (Value::Num(x), Value::Int(y)) | (Value::Int(y), Value::Num(x)) => {
+                        *x == *y as f64
+                    }
+                    (Value::Num(x), Value::Num(y)) => (x - y).abs() <= 1e-12 * y.abs().max(1.0),
+                    (a, b) => a == b,
+                };
+                if !same {
+                    differ.push(format!(
+                        "{}.{}: pipeline {a:?}, registry {b:?}",
+                        r.code(),
+                        spec.name
+                    ));
+                }
+            }
+        }
+        assert!(differ.is_empty(), "{differ:#?}");
+    }
+
     #[test]
     fn every_builtin_pipeline_is_valid() {
         for (name, _) in BUILTIN {

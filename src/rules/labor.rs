@@ -40,7 +40,7 @@ pub const RULES: &[RuleDef] = &[
         remedy: t("核对工资表与花名册，按统计口径填报。", "Reconcile the payroll with the roster; report on the statistical definitions."),
         params: &[
             num("max_abs_z", 3.5, Some(0.0), None, "largest accepted |robust z|"),
-            int("min_peers", 10, Some(3.0), None, "smallest peer group"),
+            int("min_peers", 20, Some(3.0), None, "smallest peer group"),
         ],
         kind: Kind::Builtin(wage_outlier),
     },
