@@ -67,6 +67,22 @@ pub fn dimension(col: &ColumnSpec) -> Dimension {
     }
 }
 
+/// Whether a column is a flow over the reporting month (whose year-to-date total
+/// is another figure).
+pub fn is_flow(col: &ColumnSpec) -> bool {
+    matches!(
+        col.name,
+        "gross_output"
+            | "sales_output"
+            | "export_delivery"
+            | "taxable_sales"
+            | "wage_total"
+            | "energy_consumption"
+            | "electricity"
+            | "revenue"
+    )
+}
+
 /// A unit found in a heading or a unit row, and the factor to the contract's unit.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Unit {
@@ -710,9 +726,12 @@ pub fn classify(spec: &'static TableSpec, heading: &str) -> Result<Option<Headin
             }
         }
     }
-    // 本年累计完成投资 is a year-to-date figure by definition: for that column the
-    // cumulative figure is the one the contract asks for.
-    if column.name == "ytd_completed" && figure == Figure::Cumulative {
+    // Only a flow of the period (output, sales, VAT, revenue, wages, energy) has a
+    // month's value distinct from its year to date. For the others — 本年累计完成投资
+    // (year to date by definition), the annual R&D figures, planned totals, headcounts
+    // at the period's end — a cumulative mark (`本年`, `累计`) is the figure the
+    // contract asks for.
+    if !is_flow(column) && figure == Figure::Cumulative {
         figure = Figure::Month;
     }
     Ok(Some(Heading {
@@ -981,6 +1000,11 @@ mod tests {
         // Another variable altogether: not a contract column.
         assert!(classify(i.spec(), "工业总产值增速(%)").unwrap().is_none());
         assert!(classify(i.spec(), "工业总产值(万)").is_err());
+        // Annual and stock figures: a cumulative mark is their own figure.
+        assert_eq!(c(Table::Rd, "研究开发费用合计(本年)").1, Month);
+        assert_eq!(c(Table::Rd, "研究开发费用合计(本年累计)").1, Month);
+        assert_eq!(c(Table::Rd, "研究开发费用合计(上年)").1, PreviousYear);
+        assert_eq!(c(Table::Investment, "计划总投资(累计)").1, Month);
         assert!(
             classify(i.spec(), "工业总产值(当月)")
                 .unwrap()

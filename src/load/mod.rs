@@ -389,27 +389,12 @@ fn default_period(df: &DataFrame, files: &[SourceFile], uscc_of: &[String]) -> R
             "the industrial table has no accepted row; give --period YYYY-MM".to_string(),
         ));
     };
-    let now = {
-        use chrono::Datelike;
-        let secs = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
-        chrono::DateTime::from_timestamp(secs, 0)
-            .and_then(|d| Month::new(d.year(), d.month()))
-            .map(|m| m.0)
-            .unwrap_or(i32::MAX)
-    };
     let previous = counts.range(..latest).next_back().map(|(&m, &n)| (m, n));
-    // More than a year in the future of this computer's clock, or separated from
-    // the month before it by a gap of months while holding fewer than half its rows,
-    // or by more than a year. (The month right after the last full one is not
-    // suspect: during the reporting window it fills up.)
-    let future = latest > now + 12;
-    let apart = previous.is_some_and(|(m, n)| {
-        (latest - m > 1 && n_latest * 2 < n) || (latest - m > 12 && n_latest < n)
-    });
-    if !(future || apart) {
+    // Separated from the month before it by a gap of months while holding fewer than
+    // half its rows. (The month right after the last full one is not suspect: during
+    // the reporting window it fills up; nor is the computer's clock a judge of it.)
+    let apart = previous.is_some_and(|(m, n)| latest - m > 1 && n_latest * 2 < n);
+    if !apart {
         return Ok(Month(latest));
     }
     let files_col = df.column("_file").map_err(pe)?.u32().map_err(pe)?;
@@ -436,14 +421,10 @@ fn default_period(df: &DataFrame, files: &[SourceFile], uscc_of: &[String]) -> R
             }
         }
     }
-    let why = if future {
-        "is in the future".to_string()
-    } else {
-        format!(
-            "stands apart from the rest of the data (the month before it with rows is {})",
-            Month(previous.map(|p| p.0).unwrap_or(latest))
-        )
-    };
+    let why = format!(
+        "stands apart from the rest of the data (the month before it with rows is {})",
+        Month(previous.map(|p| p.0).unwrap_or(latest))
+    );
     Err(Error::NoPeriod(format!(
         "the latest month of industrial, {} ({n_latest} row(s)), {why}: is it a typo? \
          The rows: {}{}. Correct them, or give --period YYYY-MM (later rows are then quarantined)",

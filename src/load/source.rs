@@ -208,7 +208,12 @@ fn walk(
                 parts.pop();
             }
         } else {
-            let sniffed = Format::of(&path).is_none();
+            // A `.txt` (often a read-me) counts as told by its bytes: skipped and
+            // named when it is not the table's, not an error.
+            let weak = path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("txt"));
+            let sniffed = Format::of(&path).is_none() || weak;
             match Format::of(&path)
                 .ok_or(())
                 .or_else(|_| Format::sniffed(&path))
