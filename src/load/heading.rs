@@ -622,13 +622,15 @@ pub fn sub_header_row(top: &[String], sub: &[String]) -> Result<Option<SubRow>, 
     Ok(Some(SubRow::Headings(out)))
 }
 
-/// The figure a title row above the header speaks of (`2026年1-9月工业产销总值`: the
-/// year to date), if not the month's.
+/// The figure a title row above the header speaks of when it is the year to date
+/// (`2026年1-9月工业产销总值`).
 pub fn title_figure(cell: &str) -> Option<Figure> {
     if unit_row(cell).ok().flatten().is_some() && !cell.contains('月') {
         return None;
     }
-    figure_mark(cell).filter(|f| *f != Figure::Month)
+    // Only a title of the year to date (`1-9月`, `累计`) says what unmarked columns
+    // hold; a remark above the table about last year's figures does not.
+    figure_mark(cell).filter(|f| *f == Figure::Cumulative)
 }
 
 /// A heading read: the column it names, which figure it holds, and its unit.
