@@ -596,6 +596,39 @@ fn b11_rows_whose_period_contradicts_their_folder_are_quarantined() {
 }
 
 #[test]
+fn b11b_a_whole_file_in_the_wrong_folder_is_quarantined_not_stopped() {
+    let (_t, d) = tmp();
+    let ids = base(&d);
+    // September's file (24 rows) saved in October's folder: every row contradicts it.
+    let dir = d.join("tax/period=2026-10");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut s = String::from("uscc,period,taxable_sales\n");
+    for k in 0..6 {
+        for u in &ids {
+            s.push_str(&format!("{u},2026-0{},1100\n", k + 1));
+        }
+    }
+    std::fs::write(dir.join("part.csv"), s).unwrap();
+    let tax = std::fs::read_to_string(d.join("tax.csv")).unwrap();
+    std::fs::remove_file(d.join("tax.csv")).unwrap();
+    std::fs::create_dir_all(d.join("tax/period=2026-07")).unwrap();
+    let july: String = tax
+        .lines()
+        .filter(|l| l.starts_with("uscc") || l.contains(",2026-07,"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(d.join("tax/period=2026-07/part.csv"), july).unwrap();
+    let b = load_dir(&d).unwrap();
+    assert_balanced(&b);
+    let q = b
+        .quarantine
+        .iter()
+        .filter(|q| q.table == Table::Tax)
+        .count();
+    assert_eq!(q, 24);
+}
+
+#[test]
 fn b12_a_time_zone_aware_parquet_period_keeps_its_month() {
     let (_t, d) = tmp();
     let ids = base(&d);

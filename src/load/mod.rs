@@ -820,8 +820,11 @@ fn load_file(
             }
         }
     }
-    row_checks(t, f, &frame, &cols, register, &mut first_error);
+    // A fault of the file shows in values that do not read; the rules of the table
+    // checked below (a row against its folder, a labour month) quarantine row by row
+    // however many rows they concern.
     structural_fault(f, n + frame.rejects.len(), &first_error, spec.columns)?;
+    row_checks(t, f, &frame, &cols, register, &mut first_error);
     cols.push(Column::new_scalar(
         "_file".into(),
         Scalar::from(file_idx as u32),
