@@ -368,6 +368,29 @@ fn b07_a_quarantined_tax_row_is_a_record_of_unknown_value_not_no_record() {
 }
 
 #[test]
+fn b07b_a_tax_row_whose_month_cannot_be_told_is_not_no_record() {
+    for bad in ["2026-13", "2062-09"] {
+        let (t, d) = tmp();
+        let ids = base(&d);
+        let tax = std::fs::read_to_string(d.join("tax.csv")).unwrap();
+        let target = format!("{},2026-09,1100", ids[0]);
+        std::fs::write(
+            d.join("tax.csv"),
+            tax.replace(&target, &format!("{},{bad},1100", ids[0])),
+        )
+        .unwrap();
+        let (findings, grade) = audit_one(&d, &t.path().join("out"), &ids[0]);
+        assert!(
+            findings
+                .iter()
+                .all(|(c, m)| !c.starts_with("TX") && !m.contains("无该月增值税申报记录")),
+            "{bad}: {findings:?}"
+        );
+        assert_ne!(grade, "red", "{bad}");
+    }
+}
+
+#[test]
 fn b08_every_sheet_of_a_workbook_with_a_sheet_per_month_is_read() {
     let (_t, d) = tmp();
     let ids = base(&d);

@@ -276,6 +276,9 @@ pub fn figure_mark(note: &str) -> Option<Figure> {
     }
     if has(&[
         "上月",
+        "上期",
+        "前期",
+        "previousperiod",
         "lastmonth",
         "previousmonth",
         "%",
@@ -781,9 +784,27 @@ pub fn unit_row(cell: &str) -> Result<Option<Unit>, String> {
         .collect();
     let lower = t.to_lowercase();
     // `单位：万元`, `（计量单位：元）`, or inside a title: `2026年9月工业产销总值（单位：万元）`.
+    // `单位：` of a unit, not of `填报单位：` (the reporting office) or `统计单位：`:
+    // what stands right before it is nothing, a bracket, a space, `计量` or `金额`.
     let start = ["单位:", "单位：", "unit:", "units:"]
         .iter()
-        .filter_map(|p| lower.find(p).map(|i| i + p.len()))
+        .flat_map(|p| lower.match_indices(p).map(move |(i, _)| (i, p.len())))
+        .filter(|(i, _)| {
+            let before = &lower[..*i];
+            let last = before.chars().last();
+            last.is_none()
+                || last.is_some_and(|c| {
+                    c.is_whitespace()
+                        || matches!(
+                            c,
+                            '(' | '[' | '【' | '〔' | ',' | ';' | '，' | '；' | '、' | '）' | ')'
+                        )
+                })
+                || ["计量", "金额", "货币", "价值量"]
+                    .iter()
+                    .any(|w| before.ends_with(w))
+        })
+        .map(|(i, n)| i + n)
         .min();
     let Some(start) = start else {
         return Ok(None);
@@ -1029,6 +1050,15 @@ mod tests {
         assert!(unit_row("单位详细名称").unwrap().is_none());
         assert_eq!(unit_row("单位：万元、人").unwrap().unwrap().factor, 10.0);
         assert_eq!(unit_row("Unit: 10,000 yuan").unwrap().unwrap().factor, 10.0);
+        assert!(unit_row("填报单位：肥东县统计局").unwrap().is_none());
+        assert_eq!(
+            unit_row("填报单位：肥东县统计局    计量单位：万元")
+                .unwrap()
+                .unwrap()
+                .factor,
+            10.0
+        );
+        assert_eq!(c(Table::Industrial, "工业总产值(上期)").1, Figure::Other);
     }
 
     #[test]

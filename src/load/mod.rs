@@ -61,6 +61,11 @@ use raw::{Cell, RawColumn, RawFrame, UnitConversion};
 pub use source::Skipped;
 use source::{Format, SourceFile};
 
+/// The period of an unknown key whose own period cannot be told (a row whose period
+/// does not read, or lies after every month of the data): the enterprise has a
+/// record of unknown month. See [`Batch::unknown_keys`].
+pub const UNPLACED: i32 = i32::MIN;
+
 /// What loading needs to know.
 #[derive(Clone, Debug, Default)]
 pub struct LoadOptions {
@@ -242,6 +247,7 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Batch> {
 
     let mut tables = BTreeMap::new();
     let mut period = opts.period;
+    let mut data_end: Option<i32> = None;
     for t in Table::ALL.into_iter().skip(1) {
         let files = &sources[&t];
         if files.is_empty() {
@@ -265,8 +271,33 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Batch> {
         if t == Table::Industrial && period.is_none() {
             period = Some(default_period(&df, files, &uscc_of)?);
         }
+        if t == Table::Industrial {
+            data_end = df
+                .column("period")
+                .ok()
+                .and_then(|c| c.i32().ok().and_then(|ca| ca.max()));
+        }
         let p = period.expect("the period is known once industrial is loaded");
-        let (df, late) = drop_after_period(df, t, files, &uscc_of, p)?;
+        let (df, late, late_keys) = drop_after_period(df, t, files, &uscc_of, p)?;
+        // A row dated after every month of the data (a typo such as 2062-10) belongs
+        // to a month that cannot be told: the enterprise has a record of unknown
+        // period, which the rules see (not "no record").
+        let mut lt_unknown = lt.unknown;
+        if t != Table::Industrial {
+            if let Some(end) = data_end {
+                let end = if t == Table::Rd {
+                    Month(end).year()
+                } else {
+                    end
+                };
+                lt_unknown.extend(
+                    late_keys
+                        .iter()
+                        .filter(|(_, v)| *v > end)
+                        .map(|(e, _)| (*e, UNPLACED)),
+                );
+            }
+        }
         st.rows_quarantined += late.len() as u64;
         st.rows_accepted -= late.len() as u64;
         quarantine.extend(late);
@@ -274,7 +305,7 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Batch> {
             .drop_many(["_file", "_row"])
             .select(internal_columns(t))
             .map_err(|e| Error::polars("load", e))?;
-        unknown.insert(t, unknown_keys(t, &lt.unknown, &df));
+        unknown.insert(t, unknown_keys(t, &lt_unknown, &df));
         tables.insert(t, df);
         stats.insert(t, st);
     }
@@ -865,8 +896,12 @@ fn load_file(
             }
             if let Some((e, p)) = &key_cols {
                 let is_key = col == "uscc" || col == second;
-                if let (false, Some(e), Some(p)) = (is_key, e.get(pos), p.get(pos)) {
-                    unknown.push((e, p));
+                match (is_key, e.get(pos), p.get(pos)) {
+                    (false, Some(e), Some(p)) => unknown.push((e, p)),
+                    // The period itself does not read (`2026-13`): a record of the
+                    // enterprise whose month cannot be told.
+                    (true, Some(e), None) if col == second => unknown.push((e, UNPLACED)),
+                    _ => {}
                 }
             }
             quarantine.push(QuarantineRow {
@@ -1217,20 +1252,21 @@ fn drop_after_period(
     files: &[SourceFile],
     uscc_of: &[String],
     period: Month,
-) -> Result<(DataFrame, Vec<QuarantineRow>)> {
+) -> Result<(DataFrame, Vec<QuarantineRow>, Vec<(u32, i32)>)> {
     let pe = |e| Error::polars("load", e);
     let (col, limit, show): (&str, i32, fn(i32) -> String) = if t == Table::Rd {
         ("year", period.year(), |y| y.to_string())
     } else if t.has_period() {
         ("period", period.0, |m| Month(m).to_string())
     } else {
-        return Ok((df, Vec::new()));
+        return Ok((df, Vec::new(), Vec::new()));
     };
     let vals = df.column(col).map_err(pe)?.i32().map_err(pe)?.clone();
     let late = vals.gt(limit);
     if !late.any() {
-        return Ok((df, Vec::new()));
+        return Ok((df, Vec::new(), Vec::new()));
     }
+    let mut late_keys = Vec::new();
     let files_col = df.column("_file").map_err(pe)?.u32().map_err(pe)?.clone();
     let rows_col = df.column("_row").map_err(pe)?.u32().map_err(pe)?.clone();
     let eids = df.column("eid").ok().and_then(|c| c.u32().ok().cloned());
@@ -1240,6 +1276,9 @@ fn drop_after_period(
             continue;
         }
         let v = vals.get(i).unwrap_or(0);
+        if let Some(e) = eids.as_ref().and_then(|e| e.get(i)) {
+            late_keys.push((e, v));
+        }
         let who = eids
             .as_ref()
             .and_then(|e| e.get(i))
@@ -1264,7 +1303,7 @@ fn drop_after_period(
         });
     }
     let keep = !late;
-    Ok((df.filter(&keep).map_err(pe)?, out))
+    Ok((df.filter(&keep).map_err(pe)?, out, late_keys))
 }
 
 /// Sorts the register by USCC and numbers it: `eid` = position.

@@ -270,7 +270,18 @@ static INDUSTRIAL: TableSpec = TableSpec {
 
 static TAX: TableSpec = TableSpec {
     columns: &[
-        key("uscc", USCC_ZH, Kind::Uscc),
+        // The tax authority's own name for the code (the USCC since 2015).
+        key(
+            "uscc",
+            &[
+                "统一社会信用代码",
+                "社会信用代码",
+                "信用代码",
+                "纳税人识别号",
+                "纳税人识别码",
+            ],
+            Kind::Uscc,
+        ),
         key("period", &["所属期", "报告期", "税款所属期"], Kind::Month),
         val("taxable_sales", &["应税销售额"], Kind::Num),
     ],

@@ -314,9 +314,13 @@ pub fn build(input: &ScorecardInput<'_>, s: &Values) -> Result<DataFrame> {
         UnionArgs::default(),
     )
     .map_err(pe)?
-    .filter(ytd.clone())
+    .filter(ytd.clone().or(col("period").eq(lit(crate::load::UNPLACED))))
     .group_by([col("eid")])
-    .agg([month.clone().any(true).alias("_q_m")])
+    .agg([month
+        .clone()
+        .or(col("period").eq(lit(crate::load::UNPLACED)))
+        .any(true)
+        .alias("_q_m")])
     .with_column(lit(true).alias("_q_ytd"));
     let left = |a: LazyFrame, o: LazyFrame| {
         a.join(o, [col("eid")], [col("eid")], JoinArgs::new(JoinType::Left))

@@ -272,7 +272,8 @@ fn ytd_totals(ctx: &Ctx<'_>) -> Result<DataFrame> {
             UnionArgs::default(),
         )
         .map_err(pe)?
-        .filter(in_ytd(ctx))
+        // A record whose month cannot be told may be any month of the year.
+        .filter(in_ytd(ctx).or(col("period").eq(lit(crate::load::UNPLACED))))
         .group_by([col("eid")])
         .agg([col("period").count().alias("_n")])
         .select([col("eid"), lit(true).alias("_tax_quarantined")]);
@@ -364,12 +365,25 @@ fn no_tax_record(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         col("period"),
         lit(true).alias("_tax_unknown"),
     ]);
+    // An enterprise with a tax row of unknown month may have its record for any
+    // month: no month of it is "without a tax record".
+    let unplaced = unknown_tax(ctx)
+        .filter(col("period").eq(lit(crate::load::UNPLACED)))
+        .group_by([col("eid")])
+        .agg([col("period").count().alias("_n")])
+        .select([col("eid"), lit(true).alias("_tax_unplaced")]);
     let ind = ctx.table(Table::Industrial)?.filter(in_ytd(ctx)).select([
         col("eid"),
         col("period"),
         col("gross_output"),
     ]);
     let df = join_em(join_em(ind, has_tax), unknown)
+        .join(
+            unplaced,
+            [col("eid")],
+            [col("eid")],
+            JoinArgs::new(JoinType::Left),
+        )
         .with_column(
             when(
                 col("gross_output")
@@ -377,7 +391,8 @@ fn no_tax_record(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
                     .or(col("period").is_in(i32_list(&complete), false).not())
                     // A tax row was read but quarantined: its value is unknown, and
                     // "no tax record" would state what the data do not show.
-                    .or(col("_tax_unknown").fill_null(lit(false))),
+                    .or(col("_tax_unknown").fill_null(lit(false)))
+                    .or(col("_tax_unplaced").fill_null(lit(false))),
             )
             .then(lit(NULL).cast(DataType::Boolean))
             .otherwise(
