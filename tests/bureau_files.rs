@@ -107,6 +107,38 @@ fn b01_a_unit_in_a_heading_is_applied_and_recorded() {
 }
 
 #[test]
+fn b01b_a_column_of_units_is_applied_row_by_row() {
+    let (_t, d) = tmp();
+    let ids = base(&d);
+    let mut ind = String::from("uscc,period,计量单位,gross_output,sales_output,export_delivery\n");
+    for (i, u) in ids.iter().enumerate() {
+        for m in MONTHS {
+            // Most rows in 万元, one enterprise's in 元.
+            if i == 0 {
+                ind.push_str(&format!("{u},{m},元,1000000,950000,10000\n"));
+            } else {
+                ind.push_str(&format!("{u},{m},万元,100,95,1\n"));
+            }
+        }
+    }
+    std::fs::write(d.join("industrial.csv"), ind.clone()).unwrap();
+    let b = load_dir(&d).unwrap();
+    assert_all(&b, Table::Industrial, "gross_output", 1000.0);
+    assert_all(&b, Table::Industrial, "export_delivery", 10.0);
+    let units = &b.stats[&Table::Industrial].units;
+    assert!(
+        units
+            .iter()
+            .any(|u| u.column == "gross_output" && u.source == "unit column"),
+        "{units:?}"
+    );
+    // A unit that is not known stops the file.
+    std::fs::write(d.join("industrial.csv"), ind.replacen(",万元,", ",台,", 1)).unwrap();
+    let m = stop_message(&d);
+    assert!(m.contains("计量单位") && m.contains("'台'"), "{m}");
+}
+
+#[test]
 fn b02_a_unit_row_above_the_header_is_applied() {
     let (_t, d) = tmp();
     let ids = base(&d);

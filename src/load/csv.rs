@@ -10,8 +10,8 @@
 use std::path::Path;
 
 use super::raw::{
-    above_header, below_header, expected_columns, map_headings, names_a_column, Cell, EarlyReject,
-    RawColumn, RawFrame,
+    above_header, below_header, expected_columns, map_headings, names_a_column, unit_column_index,
+    Cell, EarlyReject, RawColumn, RawFrame,
 };
 use crate::error::{Error, Result};
 use crate::model::schema::TableSpec;
@@ -242,6 +242,8 @@ pub fn read_bytes(
     )?;
     let mapping = m.cols;
     let n_fields = headings.len();
+    let unit_idx = unit_column_index(&headings);
+    let mut unit_texts: Vec<String> = Vec::new();
 
     let mut cols: Vec<Vec<Cell>> = vec![Vec::new(); mapping.len()];
     let mut rows: Vec<u32> = Vec::new();
@@ -346,6 +348,10 @@ pub fn read_bytes(
             });
             continue;
         }
+        if let Some(ui) = unit_idx {
+            let f = rec.get(ui).unwrap_or(&[]);
+            unit_texts.push(decode_field(f, encoding).unwrap_or_default());
+        }
         for (c, v) in cols.iter_mut().zip(decoded) {
             c.push(v);
         }
@@ -367,6 +373,7 @@ pub fn read_bytes(
             repairs,
             units: m.units,
             notes: m.set_aside,
+            unit_column: unit_idx.map(|i| (headings[i].clone(), unit_texts)),
         },
         encoding,
     ))

@@ -16,7 +16,7 @@ use calamine::{open_workbook_auto_from_rs, Data, Range, Reader};
 
 use super::raw::{
     above_header, below_header, expected_columns, map_headings, names_a_column,
-    names_a_value_column, Cell, EarlyReject, RawColumn, RawFrame,
+    names_a_value_column, unit_column_index, Cell, EarlyReject, RawColumn, RawFrame,
 };
 use crate::error::{Error, Result};
 use crate::model::schema::TableSpec;
@@ -288,6 +288,8 @@ pub(crate) fn read_grid(
         title.as_ref().map(|(f, t)| (*f, t.as_str())),
     )?;
     let (r0, c0) = range.start().unwrap_or((0, 0));
+    let unit_idx = unit_column_index(&headings);
+    let mut unit_texts: Vec<String> = Vec::new();
 
     let mut cols: Vec<Vec<Cell>> = vec![Vec::new(); mapping.cols.len()];
     let mut rows = Vec::new();
@@ -353,6 +355,9 @@ pub(crate) fn read_grid(
                 );
             }
         }
+        if let Some(ui) = unit_idx {
+            unit_texts.push(r.get(ui).map(heading_text).unwrap_or_default());
+        }
         for (c, v) in cols.iter_mut().zip(cells) {
             c.push(v);
         }
@@ -377,5 +382,6 @@ pub(crate) fn read_grid(
         repairs,
         units: mapping.units,
         notes: mapping.set_aside,
+        unit_column: unit_idx.map(|i| (headings[i].clone(), unit_texts)),
     }))
 }

@@ -569,6 +569,89 @@ fn starts_like_workbook(path: &Path) -> bool {
         && excel::sniff(&head) == excel::Sniffed::Workbook
 }
 
+/// A column of units (`计量单位` = `万元` on each row): each row's figures of the
+/// unit's dimension, in columns whose heading gives no unit, are converted with its
+/// row's factor. A text that is not a known unit stops the file.
+fn apply_unit_column(
+    f: &SourceFile,
+    frame: &RawFrame,
+    spec: &'static crate::model::schema::TableSpec,
+    cols: &mut [Column],
+    mut units: Vec<UnitConversion>,
+) -> Result<Vec<UnitConversion>> {
+    use heading::{dimension, parse_unit, Dimension};
+    let Some((head, texts)) = &frame.unit_column else {
+        return Ok(units);
+    };
+    let n = frame.rows.len();
+    let mut per_dim: BTreeMap<
+        &'static str,
+        (Dimension, Vec<f64>, std::collections::BTreeSet<String>),
+    > = BTreeMap::new();
+    for (i, t) in texts.iter().enumerate() {
+        if t.trim().is_empty() || parse::is_null_word(t) {
+            continue;
+        }
+        let u = match parse_unit(t) {
+            Ok(Some(u)) => u,
+            _ => {
+                return Err(Error::Layout {
+                    path: f.path.clone(),
+                    message: format!(
+                        "the unit column '{}' holds '{}' (row {}), a unit zhibao does not know; \
+                         money is converted from 元, 千元, 万元, 百万元, 亿元",
+                        head.trim(),
+                        t.trim(),
+                        frame.rows.get(i).copied().unwrap_or(0)
+                    ),
+                })
+            }
+        };
+        let key = match u.dimension {
+            Dimension::Money => "money",
+            Dimension::Electricity => "electricity",
+            Dimension::Energy => "energy",
+            Dimension::Persons => "persons",
+            Dimension::None => continue,
+        };
+        let e = per_dim
+            .entry(key)
+            .or_insert_with(|| (u.dimension, vec![1.0; n], Default::default()));
+        e.1[i] = u.factor;
+        e.2.insert(u.text.clone());
+    }
+    for col in spec.columns {
+        if col.kind != Kind::Num || units.iter().any(|u| u.column == col.name) {
+            continue;
+        }
+        let Some((_, factors, seen)) = per_dim.values().find(|(d, _, _)| *d == dimension(col))
+        else {
+            continue;
+        };
+        let Some(c) = cols.iter_mut().find(|c| c.name().as_str() == col.name) else {
+            continue;
+        };
+        let fs = Series::new("factor".into(), factors.clone());
+        let converted = (c.as_materialized_series() * &fs)
+            .map_err(|e| Error::polars("load", e))?
+            .with_name(col.name.into());
+        *c = converted.into_column();
+        units.push(UnitConversion {
+            file: f.rel.clone(),
+            column: col.name,
+            heading: head.trim().to_string(),
+            unit: seen.iter().cloned().collect::<Vec<_>>().join("/"),
+            source: "unit column",
+            factor: if factors.windows(2).all(|w| w[0] == w[1]) {
+                factors.first().copied().unwrap_or(1.0)
+            } else {
+                f64::NAN
+            },
+        });
+    }
+    Ok(units)
+}
+
 /// One file, read and typed.
 struct FileLoad {
     df: DataFrame,
@@ -851,6 +934,7 @@ fn load_file(
             }
         }
     }
+    let units = apply_unit_column(f, &frame, spec, &mut cols, units)?;
     // A fault of the file shows in values that do not read; the rules of the table
     // checked below (a row against its folder, a labour month) quarantine row by row
     // however many rows they concern.

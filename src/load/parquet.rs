@@ -48,5 +48,6 @@ pub fn read(path: &Path, spec: &'static TableSpec, supplied: &[&str]) -> Result<
         repairs: Vec::new(),
         units: m.units,
         notes: m.set_aside,
+        unit_column: None,
     })
 }

@@ -101,6 +101,9 @@ pub struct RawFrame {
     pub units: Vec<UnitConversion>,
     /// What the reader noted about the file (columns set aside, sheets…).
     pub notes: Vec<String>,
+    /// A column of units (`计量单位`: `万元` on every row), with its heading: one
+    /// text per accepted row.
+    pub unit_column: Option<(String, Vec<String>)>,
 }
 
 impl RawFrame {
@@ -328,6 +331,16 @@ pub fn names_a_value_column(spec: &'static TableSpec, headings: &[String]) -> bo
     headings.iter().any(
         |h| matches!(classify(spec, h), Ok(Some(head)) if !spec.key.contains(&head.column.name)),
     )
+}
+
+/// The position of a column of units (`计量单位`, `单位`, `unit`) among the headings.
+pub fn unit_column_index(headings: &[String]) -> Option<usize> {
+    headings.iter().position(|h| {
+        matches!(
+            crate::model::schema::heading_key(h).as_str(),
+            "计量单位" | "单位" | "金额单位" | "unit" | "units" | "计量单位名称"
+        )
+    })
 }
 
 /// Whether a heading names a column of the table (for finding the header row).
