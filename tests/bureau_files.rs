@@ -707,41 +707,46 @@ fn b12_a_time_zone_aware_parquet_period_keeps_its_month() {
             vs.push(1100.0);
         }
     }
-    let tz = unsafe { TimeZone::from_static("Asia/Shanghai") };
-    let period = Series::new("period".into(), ps)
-        .cast(&DataType::Datetime(TimeUnit::Milliseconds, Some(tz)))
-        .unwrap();
-    let mut df = DataFrame::new(
-        us.len(),
-        vec![
-            Column::new("uscc".into(), us),
-            period.into_column(),
-            Column::new("taxable_sales".into(), vs),
-        ],
-    )
-    .unwrap();
     std::fs::remove_file(d.join("tax.csv")).unwrap();
-    let f = std::fs::File::create(d.join("tax.parquet")).unwrap();
-    ParquetWriter::new(f).finish(&mut df).unwrap();
-    let b = load_dir(&d).unwrap();
-    assert_balanced(&b);
-    let periods: Vec<i32> = b
-        .table(Table::Tax)
-        .unwrap()
-        .column("period")
-        .unwrap()
-        .i32()
-        .unwrap()
-        .into_no_null_iter()
-        .collect();
-    let want: Vec<i32> = ["2026-07", "2026-08", "2026-09"]
-        .iter()
-        .map(|m| Month::parse_strict(m).unwrap().0)
-        .collect();
-    let mut got = periods.clone();
-    got.sort();
-    got.dedup();
-    assert_eq!(got, want);
+    // The zone written with the values; then the same instants marked UTC, as a
+    // platform storing Beijing midnights in UTC writes them.
+    for zone in ["Asia/Shanghai", "UTC"] {
+        let tz = unsafe { TimeZone::new_unchecked(zone) };
+        let period = Series::new("period".into(), ps.clone())
+            .cast(&DataType::Datetime(TimeUnit::Milliseconds, Some(tz)))
+            .unwrap();
+        let mut df = DataFrame::new(
+            us.len(),
+            vec![
+                Column::new("uscc".into(), us.clone()),
+                period.into_column(),
+                Column::new("taxable_sales".into(), vs.clone()),
+            ],
+        )
+        .unwrap();
+        let f = std::fs::File::create(d.join("tax.parquet")).unwrap();
+        ParquetWriter::new(f).finish(&mut df).unwrap();
+        let b = load_dir(&d).unwrap();
+        assert_balanced(&b);
+        let periods: Vec<i32> = b
+            .table(Table::Tax)
+            .unwrap()
+            .column("period")
+            .unwrap()
+            .i32()
+            .unwrap()
+            .into_no_null_iter()
+            .collect();
+        let want: Vec<i32> = ["2026-07", "2026-08", "2026-09"]
+            .iter()
+            .map(|m| Month::parse_strict(m).unwrap().0)
+            .collect();
+        let mut got = periods.clone();
+        got.sort();
+        got.dedup();
+        assert_eq!(got, want, "{zone}");
+        assert_eq!(periods.len(), 12, "{zone}");
+    }
 }
 
 #[test]
@@ -769,6 +774,25 @@ fn b13_a_typo_period_far_from_the_rest_stops_the_run_naming_its_rows() {
     )
     .unwrap();
     assert!(b.quarantine.iter().any(|q| q.value == "2062-09"));
+}
+
+#[test]
+fn b13b_a_latest_month_lost_to_quarantine_is_said() {
+    let (_t, d) = tmp();
+    base(&d);
+    // Every September output unreadable: the period falls back to August, and says why.
+    let ind = std::fs::read_to_string(d.join("industrial.csv"))
+        .unwrap()
+        .replace(",2026-09,1000,", ",2026-09,壹仟,");
+    std::fs::write(d.join("industrial.csv"), ind).unwrap();
+    let b = load_dir(&d).unwrap();
+    assert_eq!(b.period, Month::parse_strict("2026-08").unwrap());
+    let w = &b.stats[&Table::Industrial].warnings;
+    assert!(
+        w.iter()
+            .any(|w| w.contains("2026-09") && w.contains("--period")),
+        "{w:?}"
+    );
 }
 
 #[test]

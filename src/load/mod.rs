@@ -112,6 +112,10 @@ pub struct TableStats {
     /// Values of optional columns that did not parse: read as missing, the row kept
     /// (each is a line of `quarantine.csv` whose action is `value_missing`).
     pub values_set_missing: u64,
+    /// What a statistician should know about the table before trusting the run
+    /// (also on stderr).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// A loaded batch: the typed tables and everything that was rejected.
@@ -269,7 +273,9 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Batch> {
         st.rows_accepted -= dq.len() as u64;
         quarantine.extend(dq);
         if t == Table::Industrial && period.is_none() {
-            period = Some(default_period(&df, files, &uscc_of)?);
+            let p = default_period(&df, files, &uscc_of)?;
+            st.warnings = period_warnings(&df, &lt.unknown, p)?;
+            period = Some(p);
         }
         if t == Table::Industrial {
             data_end = df
@@ -314,6 +320,9 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Batch> {
     for (t, st) in &stats {
         for s in &st.skipped {
             eprintln!("zhibao: {t}: {} was not read: {}", s.file, s.reason);
+        }
+        for w in &st.warnings {
+            eprintln!("zhibao: warning: {t}: {w}");
         }
     }
     Ok(Batch {
@@ -403,6 +412,53 @@ fn unknown_keys(t: Table, keys: &[(u32, i32)], accepted: &DataFrame) -> Vec<(u32
     out.sort_unstable();
     out.dedup();
     out
+}
+
+/// What may make the default period not the one meant: rows of a later month that
+/// were all quarantined (their month would have been the period), rows whose month
+/// cannot be told, and a latest month still filling up.
+fn period_warnings(df: &DataFrame, unknown: &[(u32, i32)], p: Month) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let later: std::collections::BTreeSet<i32> = unknown
+        .iter()
+        .filter(|(_, m)| *m != UNPLACED && *m > p.0)
+        .map(|(_, m)| *m)
+        .collect();
+    if !later.is_empty() {
+        let n = unknown
+            .iter()
+            .filter(|(_, m)| *m != UNPLACED && *m > p.0)
+            .count();
+        out.push(format!(
+            "{n} row(s) of {} were quarantined, so the period under review is {p}; \
+             correct them (see quarantine.csv) or give --period",
+            later
+                .iter()
+                .map(|m| Month(*m).to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let unplaced = unknown.iter().filter(|(_, m)| *m == UNPLACED).count();
+    if unplaced > 0 {
+        out.push(format!(
+            "{unplaced} row(s) have a period that does not read (see quarantine.csv): \
+             if they are the latest month, the period under review {p} is not the one meant"
+        ));
+    }
+    let pe = |e| Error::polars("load", e);
+    let periods = df.column("period").map_err(pe)?.i32().map_err(pe)?;
+    let n_p = periods.iter().filter(|m| *m == Some(p.0)).count();
+    let n_prev = periods.iter().filter(|m| *m == Some(p.0 - 1)).count();
+    if n_p * 2 < n_prev {
+        out.push(format!(
+            "the period under review {p} holds {n_p} report(s) against {n_prev} in {}: \
+             reports may still be arriving; give --period {} to audit the last complete month",
+            Month(p.0 - 1),
+            Month(p.0 - 1)
+        ));
+    }
+    Ok(out)
 }
 
 /// The period under review when `--period` is not given: the latest month of

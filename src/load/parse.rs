@@ -166,6 +166,10 @@ pub fn parse_column(
 ) -> Typed {
     let as_eid = spec.kind == Kind::Uscc && register.is_some();
     let name = if as_eid { "eid" } else { spec.name };
+    if let Some(shifted) = beijing_midnights(spec, raw) {
+        *repairs.entry("utc_time_read_as_beijing_time").or_default() += 1;
+        return parse_column(spec, &shifted, register, repairs);
+    }
     if let Some(t) = fast_path(spec, raw, register, repairs, name) {
         return t;
     }
@@ -466,6 +470,45 @@ fn fast_ts(s: &str) -> Option<i64> {
         return None;
     }
     Some(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se)
+}
+
+/// A month column of timestamps whose every value falls at 16:00 in its own zone
+/// (UTC, or no zone): Beijing midnights of the 1st stored in UTC (2026-10-01 00:00
+/// +08:00 is 2026-09-30 16:00 UTC), which a month column holds for no other reason.
+/// Returns the column moved to Beijing time (+8 h), so that each keeps its month.
+fn beijing_midnights(spec: &ColumnSpec, raw: &RawColumn) -> Option<RawColumn> {
+    if spec.kind != Kind::Month {
+        return None;
+    }
+    let RawColumn::Series(s) = raw else {
+        return None;
+    };
+    let DataType::Datetime(unit, tz) = s.dtype() else {
+        return None;
+    };
+    let utc = tz
+        .as_ref()
+        .is_none_or(|z| matches!(fixed_offset(z), Some(0)));
+    if !utc {
+        return None;
+    }
+    let per_sec = match unit {
+        TimeUnit::Milliseconds => 1_000i64,
+        TimeUnit::Microseconds => 1_000_000,
+        TimeUnit::Nanoseconds => 1_000_000_000,
+    };
+    let ints = s.cast(&DataType::Int64).ok()?;
+    let ca = ints.i64().ok()?;
+    let day = 86_400 * per_sec;
+    let sixteen = 16 * 3_600 * per_sec;
+    if ca.null_count() == ca.len() || !ca.iter().flatten().all(|v| v.rem_euclid(day) == sixteen) {
+        return None;
+    }
+    let moved = (ca + 8 * 3_600 * per_sec)
+        .into_series()
+        .cast(&DataType::Datetime(*unit, None))
+        .ok()?;
+    Some(RawColumn::Series(moved.with_name(s.name().clone())))
 }
 
 /// Calls `f` with every value of a typed Parquet column, as a [`CellRef`].
