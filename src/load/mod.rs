@@ -61,6 +61,9 @@ use raw::{Cell, RawColumn, RawFrame, UnitConversion};
 pub use source::Skipped;
 use source::{Format, SourceFile};
 
+/// An enterprise id and a period (or year).
+type Key = (u32, i32);
+
 /// The period of an unknown key whose own period cannot be told (a row whose period
 /// does not read, or lies after every month of the data): the enterprise has a
 /// record of unknown month. See [`Batch::unknown_keys`].
@@ -1392,7 +1395,7 @@ fn drop_after_period(
     files: &[SourceFile],
     uscc_of: &[String],
     period: Month,
-) -> Result<(DataFrame, Vec<QuarantineRow>, Vec<(u32, i32)>)> {
+) -> Result<(DataFrame, Vec<QuarantineRow>, Vec<Key>)> {
     let pe = |e| Error::polars("load", e);
     let (col, limit, show): (&str, i32, fn(i32) -> String) = if t == Table::Rd {
         ("year", period.year(), |y| y.to_string())
