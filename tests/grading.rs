@@ -266,3 +266,89 @@ fn another_seed_draws_another_sample() {
     assert_ne!(da, db);
     let _: HashMap<u8, u8> = HashMap::new();
 }
+
+/// A rule the pipeline makes `info` does not put an enterprise on the list: ranking
+/// reads the severity the findings carry, not the registry's default (TX001 is soft
+/// there).
+#[test]
+fn a_rule_the_pipeline_makes_info_does_not_list_its_enterprises() {
+    let g = graded();
+    let demoted = g
+        .findings
+        .clone()
+        .lazy()
+        .with_column(
+            when(col("rule_code").eq(lit("TX001")))
+                .then(lit("info"))
+                .otherwise(col("severity"))
+                .alias("severity"),
+        )
+        .collect()
+        .unwrap();
+    let uscc_of = g.batch.uscc_by_eid();
+    let codes = common::col_str(&demoted, "rule_code");
+    let sev = common::col_str(&demoted, "severity");
+    let eids: Vec<Option<u32>> = demoted
+        .column("eid")
+        .unwrap()
+        .u32()
+        .unwrap()
+        .iter()
+        .collect();
+    let mut tx001: BTreeSet<&str> = BTreeSet::new();
+    let mut warned: BTreeSet<&str> = BTreeSet::new();
+    for ((e, c), s) in eids.iter().zip(&codes).zip(&sev) {
+        let (Some(e), Some(c), Some(s)) = (e, c, s) else {
+            continue;
+        };
+        let u = uscc_of[*e as usize].as_str();
+        if c == "TX001" {
+            tx001.insert(u);
+        } else if s != "info" {
+            warned.insert(u);
+        }
+    }
+    let only_tx001: BTreeSet<&str> = tx001.difference(&warned).copied().collect();
+    // Some of them are graded yellow or red (from the registry's soft TX001): the
+    // old ranking would have listed them.
+    let graded_ids = common::col_str(&g.grades, "eid");
+    let grade = common::col_str(&g.grades, "grade");
+    let flagged = graded_ids
+        .iter()
+        .zip(&grade)
+        .filter(|(e, gr)| {
+            let e: usize = e.as_deref().unwrap().parse().unwrap();
+            only_tx001.contains(uscc_of[e].as_str()) && gr.as_deref() != Some("green")
+        })
+        .count();
+    assert!(
+        flagged > 0,
+        "no enterprise with TX001 alone is yellow or red"
+    );
+    let ql = zhibao::rank::query_list(
+        &zhibao::rank::RankInput {
+            batch: &g.batch,
+            findings: &demoted,
+            grades: &g.grades,
+            seed: 1,
+            capacity: None,
+        },
+        zhibao::pipeline::Pipeline::builtin().section("query_list"),
+    )
+    .unwrap();
+    let us = common::col_str(&ql, "uscc");
+    let sampled: Vec<Option<bool>> = ql
+        .column("sampled")
+        .unwrap()
+        .bool()
+        .unwrap()
+        .iter()
+        .collect();
+    for (u, s) in us.iter().zip(&sampled) {
+        let u = u.as_deref().unwrap();
+        assert!(
+            *s == Some(true) || !only_tx001.contains(u),
+            "{u} is listed for TX001 alone, which the pipeline made info"
+        );
+    }
+}
