@@ -647,13 +647,19 @@ fn apply_unit_column(
         &'static str,
         (Dimension, Vec<f64>, std::collections::BTreeSet<String>),
     > = BTreeMap::new();
+    // Each distinct text is read once (a column of units repeats a few values).
+    let mut read: HashMap<&str, Option<heading::Unit>> = HashMap::new();
     for (i, t) in texts.iter().enumerate() {
         if t.trim().is_empty() || parse::is_null_word(t) {
             continue;
         }
-        let u = match parse_unit(t) {
-            Ok(Some(u)) => u,
-            _ => {
+        let u = read
+            .entry(t.as_str())
+            .or_insert_with(|| parse_unit(t).ok().flatten())
+            .clone();
+        let u = match u {
+            Some(u) => u,
+            None => {
                 return Err(Error::Layout {
                     path: f.path.clone(),
                     message: format!(
@@ -722,7 +728,12 @@ struct FileLoad {
     /// Keys (eid, period) of rows quarantined for a value.
     unknown: Vec<(u32, i32)>,
     units: Vec<UnitConversion>,
-    skipped: Option<Skipped>,
+}
+
+/// A file of a table: loaded, or not the table's (a sheet of notes…) and skipped.
+enum Loaded {
+    File(Box<FileLoad>),
+    Skipped(Skipped),
 }
 
 /// A value's rejection, before it becomes a quarantine line.
@@ -882,7 +893,7 @@ fn load_file(
     f: &SourceFile,
     file_idx: usize,
     register: Option<&Register>,
-) -> Result<FileLoad> {
+) -> Result<Loaded> {
     let spec = t.spec();
     let mut info = FileInfo {
         file: f.rel.clone(),
@@ -898,21 +909,10 @@ fn load_file(
     let (frame, enc) = match read_file(t, f)? {
         Read::Frame(fr, enc) => (fr, enc),
         Read::Skipped(reason) => {
-            let df = empty_with_origin(t, register.is_some());
-            return Ok(FileLoad {
-                df,
-                info,
-                quarantine: Vec::new(),
-                notes: Vec::new(),
-                repairs: Repairs::new(),
-                rejected_keys: Vec::new(),
-                unknown: Vec::new(),
-                units: Vec::new(),
-                skipped: Some(Skipped {
-                    file: f.rel.clone(),
-                    reason,
-                }),
-            });
+            return Ok(Loaded::Skipped(Skipped {
+                file: f.rel.clone(),
+                reason,
+            }))
         }
     };
     info.encoding = enc;
@@ -1059,7 +1059,7 @@ fn load_file(
         let mask = BooleanChunked::from_slice("keep".into(), &keep);
         df.filter(&mask).map_err(|e| Error::polars("load", e))?
     };
-    Ok(FileLoad {
+    Ok(Loaded::File(Box::new(FileLoad {
         df,
         info,
         quarantine,
@@ -1068,25 +1068,7 @@ fn load_file(
         rejected_keys,
         unknown,
         units,
-        skipped: None,
-    })
-}
-
-/// An empty typed frame of a table, with the loader's origin columns.
-fn empty_with_origin(t: Table, with_register: bool) -> DataFrame {
-    let spec = t.spec();
-    let mut cols: Vec<Column> = spec
-        .columns
-        .iter()
-        .map(|c| {
-            let as_eid = c.kind == Kind::Uscc && with_register;
-            let name = if as_eid { "eid" } else { c.name };
-            Column::new_empty(name.into(), &dtype_of(c.kind, as_eid))
-        })
-        .collect();
-    cols.push(Column::new_empty("_file".into(), &DataType::UInt32));
-    cols.push(Column::new_empty("_row".into(), &DataType::UInt32));
-    DataFrame::new(0, cols).expect("static schema")
+    })))
 }
 
 /// USCCs of register rows rejected for another column, with the reason.
@@ -1112,7 +1094,7 @@ fn load_table(
     notes: &mut Vec<QuarantineRow>,
 ) -> Result<TableLoad> {
     use rayon::prelude::*;
-    let loads: Vec<Result<FileLoad>> = files
+    let loads: Vec<Result<Loaded>> = files
         .par_iter()
         .enumerate()
         .map(|(i, f)| load_file(t, f, i, register))
@@ -1127,10 +1109,13 @@ fn load_table(
     let mut frames: Vec<DataFrame> = Vec::with_capacity(loads.len());
     for l in loads {
         let l = l?;
-        if let Some(s) = l.skipped {
-            st.skipped.push(s);
-            continue;
-        }
+        let l = match l {
+            Loaded::File(l) => l,
+            Loaded::Skipped(s) => {
+                st.skipped.push(s);
+                continue;
+            }
+        };
         st.rows_read += l.info.rows_read;
         st.rows_quarantined += l.quarantine.len() as u64;
         st.values_set_missing += l.notes.len() as u64;

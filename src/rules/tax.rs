@@ -181,7 +181,23 @@ pub fn tax_months(
 /// it whose tax records are complete (a month the tax authority has not delivered
 /// yet would count as zero VAT against the month's output).
 fn ratio_through(ctx: &Ctx<'_>) -> Result<Option<i32>> {
-    ratio_through_of(ctx.batch, ctx.period)
+    Ok(ratio_months(ctx)?.into_iter().max())
+}
+
+/// [`ratio_months_of`] for the run, counted once over the tax table and shared
+/// by TX001, TX003 and their notes.
+fn ratio_months(ctx: &Ctx<'_>) -> Result<Vec<i32>> {
+    let df = ctx.shared("tax_ratio_months", || {
+        let months = ratio_months_of(ctx.batch, ctx.period)?;
+        DataFrame::new(months.len(), vec![Column::new("period".into(), months)]).map_err(pe)
+    })?;
+    Ok(df
+        .column("period")
+        .map_err(pe)?
+        .i32()
+        .map_err(pe)?
+        .into_no_null_iter()
+        .collect())
 }
 
 /// The months of the year to date whose VAT records are complete: the months the
@@ -196,18 +212,6 @@ pub fn ratio_months_of(
         .into_iter()
         .filter(|m| *m >= period.year_start().0 && *m <= period.0)
         .collect())
-}
-
-/// [`ratio_through`] for a batch and period (the scorecard's ratio uses it too).
-pub fn ratio_through_of(
-    batch: &crate::load::Batch,
-    period: crate::model::Month,
-) -> Result<Option<i32>> {
-    let (complete, _) = tax_months(batch, period, TAX_MONTH_COMPLETE_SHARE)?;
-    Ok(complete
-        .into_iter()
-        .filter(|m| *m >= period.year_start().0 && *m <= period.0)
-        .max())
 }
 
 /// A note when the ratio stops before the period.
@@ -237,8 +241,12 @@ fn unknown_tax(ctx: &Ctx<'_>) -> LazyFrame {
 fn ytd_totals(ctx: &Ctx<'_>) -> Result<DataFrame> {
     ctx.shared("tax_ytd", || {
         // Both totals stop at the last month whose tax records are complete.
-        let through = ratio_through(ctx)?.unwrap_or(ctx.period.year_start().0 - 1);
-        let months = ratio_months_of(ctx.batch, ctx.period)?;
+        let months = ratio_months(ctx)?;
+        let through = months
+            .iter()
+            .copied()
+            .max()
+            .unwrap_or(ctx.period.year_start().0 - 1);
         let in_ytd = |_: &Ctx<'_>| col("period").is_in(i32_list(&months), false);
         let ind = ctx
             .table(Table::Industrial)?
