@@ -82,10 +82,22 @@ fn rebuild_state(
     let start = std::cmp::min(p.plus(-back), p.year_start());
     let mut state = StateMap::new();
     let mut hist: HashMap<u32, String> = HashMap::new();
+    // Every earlier month audited in one pass, then graded month by month.
+    let all = rules::run_months(batch, pipeline, start, p.plus(-1), progress)?;
     let mut m = start;
     while m < p {
         let b = batch.at(m);
-        let checked = rules::run_with_progress(&b, pipeline, progress)?;
+        let findings = all
+            .clone()
+            .lazy()
+            .filter(col("at").eq(lit(m.0)))
+            .drop(by_name(["at"], true, false))
+            .collect()
+            .map_err(pe("rules"))?;
+        let checked = Checked {
+            findings,
+            runs: Vec::new(),
+        };
         let scored = grade::score(&b, &checked, s)?;
         let graded = grade::apply(scored, &state, s)?;
         state = grade::state_of(&graded)?;

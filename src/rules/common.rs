@@ -115,6 +115,42 @@ pub fn in_ytd(ctx: &Ctx<'_>) -> Expr {
         .and(col("period").lt_eq(lit(ctx.period.0)))
 }
 
+/// The months of the years audited, from January of `Ctx::from`'s year to the
+/// period under review: the rows a year-to-date check looks at.
+pub fn in_audited_years(ctx: &Ctx<'_>) -> Expr {
+    col("period")
+        .gt_eq(lit(ctx.from.year_start().0))
+        .and(col("period").lt_eq(lit(ctx.period.0)))
+}
+
+/// Pairs each row of a year-to-date check (`period`, a month number) with every
+/// audited month (`at`) that looks at it: the months of its year from its own
+/// month on, within `Ctx::from` to `Ctx::period`. A row's result does not depend
+/// on the month auditing it, so it is computed once and repeated.
+pub fn ytd_audits(ctx: &Ctx<'_>, lf: LazyFrame) -> Result<LazyFrame> {
+    let months: Vec<i32> = (ctx.from.0..=ctx.period.0).collect();
+    let years: Vec<i32> = months.iter().map(|m| m.div_euclid(12)).collect();
+    let pairs = DataFrame::new(
+        months.len(),
+        vec![
+            Column::new("at".into(), months),
+            Column::new("_audit_year".into(), years),
+        ],
+    )
+    .map_err(pe)?;
+    Ok(lf
+        .filter(in_audited_years(ctx))
+        .with_column(col("period").floor_div(lit(12)).alias("_audit_year"))
+        .join(
+            pairs.lazy(),
+            [col("_audit_year")],
+            [col("_audit_year")],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .filter(col("at").gt_eq(col("period")))
+        .drop(by_name(["_audit_year"], true, false)))
+}
+
 /// The month of the year (1–12) of a month-number expression.
 pub fn month_of_year(e: Expr) -> Expr {
     e.clone() - e.floor_div(lit(12)) * lit(12) + lit(1)

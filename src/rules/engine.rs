@@ -21,8 +21,11 @@ use crate::pipeline::{Pipeline, RuleConfig};
 pub struct Ctx<'a> {
     /// The loaded batch.
     pub batch: &'a Batch,
-    /// The period under review.
+    /// The period under review: the last month audited.
     pub period: Month,
+    /// The first month audited (`period` itself unless a `Kind::Months` rule is
+    /// asked for several months at once).
+    pub from: Month,
     /// The pipeline being run.
     pub pipeline: &'a Pipeline,
     shared: RefCell<HashMap<&'static str, DataFrame>>,
@@ -31,12 +34,26 @@ pub struct Ctx<'a> {
 impl<'a> Ctx<'a> {
     /// A context for one run.
     pub fn new(batch: &'a Batch, pipeline: &'a Pipeline) -> Ctx<'a> {
+        Ctx::months(batch, pipeline, batch.period)
+    }
+
+    /// A context auditing every month from `from` to the batch's period.
+    pub fn months(batch: &'a Batch, pipeline: &'a Pipeline, from: Month) -> Ctx<'a> {
         Ctx {
             batch,
             period: batch.period,
+            from,
             pipeline,
             shared: RefCell::new(HashMap::new()),
         }
+    }
+
+    /// `period` (a month-number column) within the months audited.
+    pub fn audited(&self, period: Expr) -> Expr {
+        period
+            .clone()
+            .gt_eq(lit(self.from.0))
+            .and(period.lt_eq(lit(self.period.0)))
     }
 
     /// A frame shared between rules, computed by `make` the first time it is asked for.
@@ -196,7 +213,13 @@ fn empty_findings() -> DataFrame {
 }
 
 /// Brings a rule's failures to the findings schema, rendering its messages.
-fn normalise(def: &RuleDef, cfg: &RuleConfig, out: &DataFrame, ctx: &Ctx<'_>) -> Result<DataFrame> {
+fn normalise(
+    def: &RuleDef,
+    cfg: &RuleConfig,
+    out: &DataFrame,
+    ctx: &Ctx<'_>,
+    months: bool,
+) -> Result<DataFrame> {
     let pe = |e| Error::polars("rules", e);
     let schema = out.schema().clone();
     let zh =
@@ -216,7 +239,7 @@ fn normalise(def: &RuleDef, cfg: &RuleConfig, out: &DataFrame, ctx: &Ctx<'_>) ->
             lit(NULL).cast(dt).alias(name)
         }
     };
-    let mut lf = out.clone().lazy().select([
+    let mut exprs = vec![
         lit(def.code).alias("rule_code"),
         lit(cfg.severity.as_str()).alias("severity"),
         lit(def.level.as_str()).alias("level"),
@@ -238,7 +261,25 @@ fn normalise(def: &RuleDef, cfg: &RuleConfig, out: &DataFrame, ctx: &Ctx<'_>) ->
         opt("verifier", DataType::String),
         zh.alias("message"),
         en.alias("message_en"),
-    ]);
+    ];
+    // Over several months, each finding keeps the month it was found in.
+    if months {
+        exprs.push(if schema.contains("at") {
+            col("at").cast(DataType::Int32).alias("at")
+        } else {
+            let text = col("period").cast(DataType::String);
+            (text
+                .clone()
+                .str()
+                .slice(lit(0), lit(4))
+                .cast(DataType::Int32)
+                * lit(12)
+                + text.str().slice(lit(5), lit(2)).cast(DataType::Int32)
+                - lit(1))
+            .alias("at")
+        });
+    }
+    let mut lf = out.clone().lazy().select(exprs);
     // Enterprise findings carry the county of the enterprise for the reports.
     if def.level != Level::County && !schema.contains("county_code") {
         let ents = ctx
@@ -264,13 +305,17 @@ fn normalise(def: &RuleDef, cfg: &RuleConfig, out: &DataFrame, ctx: &Ctx<'_>) ->
     let round6 = |c: &str| col(c).round(6, RoundMode::HalfAwayFromZero);
     lf.with_columns([round6("value"), round6("threshold"), round6("strength")])
         .sort_by_exprs(
-            [
-                col("eid"),
-                col("project_id"),
-                col("county_code"),
-                col("period"),
-                col("message"),
-            ],
+            months
+                .then(|| col("at"))
+                .into_iter()
+                .chain([
+                    col("eid"),
+                    col("project_id"),
+                    col("county_code"),
+                    col("period"),
+                    col("message"),
+                ])
+                .collect::<Vec<_>>(),
             SortMultipleOptions::default()
                 .with_nulls_last(true)
                 .with_maintain_order(true),
@@ -318,86 +363,187 @@ pub fn run_with_progress(
                 def.title.zh
             ));
         }
-        let started = Instant::now();
-        let missing = missing_tables(def, batch);
-        if !missing.is_empty() {
-            let names: Vec<&str> = missing.iter().map(|t| t.name()).collect();
-            let not_evaluable = match def.level {
-                Level::Enterprise => ctx.in_scope().unwrap_or(0) as u64,
-                _ => 0,
-            };
-            runs.push(RuleRun {
+        let (run, f) = run_rule(&ctx, cfg, false);
+        runs.push(run);
+        frames.extend(f);
+    }
+    Ok(Checked {
+        findings: stack(empty_findings(), frames)?,
+        runs,
+    })
+}
+
+/// Audits every month from `from` to `to` (the months before the period under
+/// review, when the grade state is rebuilt from the data): the findings of each
+/// month as [`run`] of that month would give them, with the month in `at`
+/// (month number). A formula or `Kind::Months` rule runs once for all the months;
+/// a `Kind::Builtin` rule once per month.
+pub fn run_months(
+    batch: &Batch,
+    pipeline: &Pipeline,
+    from: Month,
+    to: Month,
+    progress: Option<&indicatif::ProgressBar>,
+) -> Result<DataFrame> {
+    let mut frames: Vec<DataFrame> = Vec::new();
+    let at = |df: DataFrame, m: Month| -> Result<DataFrame> {
+        df.lazy()
+            .with_column(lit(m.0).alias("at"))
+            .collect()
+            .map_err(|e| Error::polars("rules", e))
+    };
+    if from > to {
+        return at(empty_findings(), from);
+    }
+    let last = batch.at(to);
+    let per_month = |cfg: &&RuleConfig| matches!(cfg.def.kind, Kind::Builtin(_));
+    // Rules that audit all the months in one call.
+    let ctx = Ctx::months(&last, pipeline, from);
+    let mut family = "";
+    for cfg in pipeline.rules.iter().filter(|c| !per_month(c)) {
+        if &cfg.def.code[..2] != family {
+            ctx.clear_shared();
+            family = &cfg.def.code[..2];
+        }
+        if let Some(pb) = progress {
+            pb.set_message(format!(
+                "{from}–{to} rules: {} {}",
+                cfg.def.code, cfg.def.title.zh
+            ));
+        }
+        let (_, f) = run_rule(&ctx, cfg, true);
+        frames.extend(f);
+    }
+    drop(ctx);
+    // The others, month by month.
+    let mut m = from;
+    while m <= to {
+        let b = batch.at(m);
+        let ctx = Ctx::new(&b, pipeline);
+        let mut family = "";
+        for cfg in pipeline.rules.iter().filter(per_month) {
+            if &cfg.def.code[..2] != family {
+                ctx.clear_shared();
+                family = &cfg.def.code[..2];
+            }
+            if let Some(pb) = progress {
+                pb.set_message(format!("{m} rules: {} {}", cfg.def.code, cfg.def.title.zh));
+            }
+            if let (_, Some(f)) = run_rule(&ctx, cfg, false) {
+                frames.push(at(f, m)?);
+            }
+        }
+        m = m.plus(1);
+    }
+    let all = stack(at(empty_findings(), from)?, frames)?;
+    // One order whatever the order the rules ran in: month, then pipeline order.
+    let order: HashMap<&str, u32> = pipeline
+        .rules
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.def.code, i as u32))
+        .collect();
+    let codes = all
+        .column("rule_code")
+        .map_err(|e| Error::polars("rules", e))?;
+    let rank: Vec<u32> = codes
+        .str()
+        .map_err(|e| Error::polars("rules", e))?
+        .iter()
+        .map(|c| c.and_then(|c| order.get(c).copied()).unwrap_or(u32::MAX))
+        .collect();
+    all.lazy()
+        .with_column(lit(Series::new("_rank".into(), rank)))
+        .sort(
+            ["at", "_rank"],
+            SortMultipleOptions::default().with_maintain_order(true),
+        )
+        .drop(by_name(["_rank"], true, false))
+        .collect()
+        .map_err(|e| Error::polars("rules", e))
+}
+
+fn stack(mut all: DataFrame, frames: Vec<DataFrame>) -> Result<DataFrame> {
+    for f in frames {
+        all.vstack_mut(&f).map_err(|e| Error::polars("rules", e))?;
+    }
+    all.rechunk_mut();
+    Ok(all)
+}
+
+/// Runs one rule: how it ended, and its findings when it found any.
+fn run_rule(ctx: &Ctx<'_>, cfg: &RuleConfig, months: bool) -> (RuleRun, Option<DataFrame>) {
+    let def = cfg.def;
+    let started = Instant::now();
+    let missing = missing_tables(def, ctx.batch);
+    if !missing.is_empty() {
+        let names: Vec<&str> = missing.iter().map(|t| t.name()).collect();
+        let not_evaluable = match def.level {
+            Level::Enterprise => ctx.in_scope().unwrap_or(0) as u64,
+            _ => 0,
+        };
+        let run = RuleRun {
+            code: def.code,
+            severity: cfg.severity.as_str(),
+            status: "not_evaluable",
+            evaluated: 0,
+            failed: 0,
+            not_evaluable,
+            note: Some(format!("table {} not provided", names.join(", "))),
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        return (run, None);
+    }
+    // A panic inside one rule is that rule's error: the run goes on without it.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &def.kind {
+        Kind::Formula { .. } => super::formula::eval(ctx, cfg),
+        Kind::Builtin(f) | Kind::Months(f) => f(ctx, cfg),
+    }))
+    .unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "unknown cause".to_string());
+        Err(crate::error::Error::Internal {
+            stage: "rules",
+            message: format!("rule {} panicked: {why}", def.code),
+        })
+    })
+    .and_then(|out| {
+        let f = normalise(def, cfg, &out.failures, ctx, months)?;
+        Ok((out, f))
+    });
+    match result {
+        Ok((out, f)) => {
+            let failed = count_failed(&f, def.level);
+            let run = RuleRun {
                 code: def.code,
                 severity: cfg.severity.as_str(),
-                status: "not_evaluable",
+                status: "evaluated",
+                evaluated: out.evaluated,
+                failed,
+                not_evaluable: out.not_evaluable,
+                note: out.note,
+                seconds: started.elapsed().as_secs_f64(),
+            };
+            (run, (f.height() > 0).then_some(f))
+        }
+        Err(e) => {
+            tracing::warn!(rule = def.code, error = %e, "The rule failed; the run goes on without it.");
+            let run = RuleRun {
+                code: def.code,
+                severity: cfg.severity.as_str(),
+                status: "error",
                 evaluated: 0,
                 failed: 0,
-                not_evaluable,
-                note: Some(format!("table {} not provided", names.join(", "))),
+                not_evaluable: 0,
+                note: Some(e.to_string()),
                 seconds: started.elapsed().as_secs_f64(),
-            });
-            continue;
-        }
-        // A panic inside one rule is that rule's error: the run goes on without it.
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &def.kind {
-            Kind::Formula { .. } => super::formula::eval(&ctx, cfg),
-            Kind::Builtin(f) => f(&ctx, cfg),
-        }))
-        .unwrap_or_else(|panic| {
-            let why = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "unknown cause".to_string());
-            Err(crate::error::Error::Internal {
-                stage: "rules",
-                message: format!("rule {} panicked: {why}", def.code),
-            })
-        })
-        .and_then(|out| {
-            let f = normalise(def, cfg, &out.failures, &ctx)?;
-            Ok((out, f))
-        });
-        match result {
-            Ok((out, f)) => {
-                let failed = count_failed(&f, def.level);
-                runs.push(RuleRun {
-                    code: def.code,
-                    severity: cfg.severity.as_str(),
-                    status: "evaluated",
-                    evaluated: out.evaluated,
-                    failed,
-                    not_evaluable: out.not_evaluable,
-                    note: out.note,
-                    seconds: started.elapsed().as_secs_f64(),
-                });
-                if f.height() > 0 {
-                    frames.push(f);
-                }
-            }
-            Err(e) => {
-                tracing::warn!(rule = def.code, error = %e, "The rule failed; the run goes on without it.");
-                runs.push(RuleRun {
-                    code: def.code,
-                    severity: cfg.severity.as_str(),
-                    status: "error",
-                    evaluated: 0,
-                    failed: 0,
-                    not_evaluable: 0,
-                    note: Some(e.to_string()),
-                    seconds: started.elapsed().as_secs_f64(),
-                });
-            }
+            };
+            (run, None)
         }
     }
-    let mut findings = empty_findings();
-    for f in frames {
-        findings
-            .vstack_mut(&f)
-            .map_err(|e| Error::polars("rules", e))?;
-    }
-    findings.rechunk_mut();
-    Ok(Checked { findings, runs })
 }
 
 /// Failed entities: distinct enterprises, projects or counties (a rule may report

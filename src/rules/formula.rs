@@ -57,20 +57,43 @@ pub fn eval(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let p = ctx.period.0;
     let lf = ctx.table(def.table)?;
     let annual = def.table == crate::model::Table::Rd;
+    // Each row looked at is paired with the month (`at`) whose audit looks at it.
     let lf = if annual {
-        // Annual reports: the latest year up to the period under review.
-        match super::rd::rd_year(ctx)? {
-            Some(y) => lf.filter(col("year").eq(lit(y))),
-            None => lf.filter(lit(false)),
+        // Annual reports: the latest year up to each month audited.
+        let years = super::rd::rd_years(ctx)?;
+        let mut at = Vec::new();
+        let mut year = Vec::new();
+        for m in ctx.from.0..=p {
+            if let Some(y) = years
+                .iter()
+                .copied()
+                .filter(|y| *y <= m.div_euclid(12))
+                .max()
+            {
+                at.push(m);
+                year.push(y);
+            }
         }
+        let pairs = DataFrame::new(
+            at.len(),
+            vec![
+                Column::new("at".into(), at),
+                Column::new("_year".into(), year),
+            ],
+        )
+        .map_err(pe)?;
+        lf.join(
+            pairs.lazy(),
+            [col("year")],
+            [col("_year")],
+            JoinArgs::new(JoinType::Inner),
+        )
     } else {
         match cfg.scope {
-            Scope::Period => lf.filter(col("period").eq(lit(p))),
-            Scope::YearToDate => lf.filter(
-                col("period")
-                    .gt_eq(lit(ctx.period.year_start().0))
-                    .and(col("period").lt_eq(lit(p))),
-            ),
+            Scope::Period => lf
+                .filter(ctx.audited(col("period")))
+                .with_column(col("period").alias("at")),
+            Scope::YearToDate => super::common::ytd_audits(ctx, lf)?,
         }
     };
     let mut lf = lf.with_column(cond.alias("_fails"));

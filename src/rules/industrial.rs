@@ -164,7 +164,7 @@ pub const RULES: &[RuleDef] = &[
             months("spring_festival_months", &[1, 2], "months compared as January-to-date totals"),
             int("min_peers", 10, Some(1.0), None, "fewer enterprises in the division: the median of all enterprises is used"),
         ],
-        kind: Kind::Builtin(yoy_change),
+        kind: Kind::Months(yoy_change),
     },
     RuleDef {
         code: "IN005",
@@ -202,7 +202,7 @@ pub const RULES: &[RuleDef] = &[
             num("min_abs_change_thousand_yuan", 1000.0, Some(0.0), None, "smaller absolute changes are not judged (thousand yuan)"),
             int("min_peers", 10, Some(1.0), None, "fewer enterprises in the division: the median of all enterprises is used"),
         ],
-        kind: Kind::Builtin(mom_change),
+        kind: Kind::Months(mom_change),
     },
     RuleDef {
         code: "IN006",
@@ -309,20 +309,22 @@ pub const RULES: &[RuleDef] = &[
             "Check each revision's reason and basis; confirm the final figures match the books.",
         ),
         params: &[int("max_revisions", 3, Some(1.0), None, "revisions of one report that fail")],
-        kind: Kind::Builtin(many_revisions),
+        kind: Kind::Months(many_revisions),
     },
 ];
 
-/// Industrial rows of the year to date with last year's values for the same month
-/// (`gross_ly`) and the previous month (`gross_prev`), and their Jan-to-date sums.
+/// Industrial rows of the years audited (January of `Ctx::from`'s year to the
+/// period) with last year's values for the same month (`gross_ly`) and the
+/// previous month (`gross_prev`), their January-to-date sums (`cum_cur`,
+/// `cum_ly`), and the months so far with both (`cum_both`).
 fn with_history(ctx: &Ctx<'_>) -> Result<DataFrame> {
     ctx.shared("industrial_history", || {
         let ind =
             ctx.table(Table::Industrial)?
                 .select([col("eid"), col("period"), col("gross_output")]);
-        let start = ctx.period.year_start().0;
+        let start = ctx.from.year_start().0;
         let p = ctx.period.0;
-        let cur = ind.clone().filter(in_ytd(ctx));
+        let cur = ind.clone().filter(in_audited_years(ctx));
         let ly = ind
             .clone()
             .filter(
@@ -347,55 +349,31 @@ fn with_history(ctx: &Ctx<'_>) -> Result<DataFrame> {
                 col("gross_output").alias("gross_prev"),
             ]);
         let j = join_em(join_em(cur, ly), prev)
-            .with_column((col("period") - lit(start) + lit(1)).alias("month_no"))
+            .with_column(month_of_year(col("period")).alias("month_no"))
             .collect()
             .map_err(pe)?;
-        let mut j = crate::load::sort_by_key(j, Table::Industrial)?;
-        // January-to-date sums of both years, in one pass over each enterprise's months.
-        let eid = j.column("eid").map_err(pe)?.u32().map_err(pe)?.clone();
-        let cur = j
-            .column("gross_output")
-            .map_err(pe)?
-            .f64()
-            .map_err(pe)?
-            .clone();
-        let ly = j.column("gross_ly").map_err(pe)?.f64().map_err(pe)?.clone();
-        let n = j.height();
-        let (mut cum_cur, mut cum_ly, mut cum_both) = (
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-        );
-        let (mut a, mut b, mut c) = (None::<f64>, None::<f64>, 0i32);
-        let mut last: Option<u32> = None;
-        for i in 0..n {
-            let e = eid.get(i);
-            if e != last {
-                (a, b, c) = (None, None, 0);
-                last = e;
-            }
-            let (x, y) = (cur.get(i), ly.get(i));
-            if let Some(x) = x {
-                a = Some(a.unwrap_or(0.0) + x);
-            }
-            if let Some(y) = y {
-                b = Some(b.unwrap_or(0.0) + y);
-            }
-            if x.is_some() && y.is_some() {
-                c += 1;
-            }
-            cum_cur.push(a);
-            cum_ly.push(b);
-            cum_both.push(c);
-        }
-        for col in [
-            Column::new("cum_cur".into(), cum_cur),
-            Column::new("cum_ly".into(), cum_ly),
-            Column::new("cum_both".into(), cum_both),
-        ] {
-            j.with_column(col).map_err(pe)?;
-        }
-        with_enterprise(ctx, j.lazy(), &["division"])?
+        // January-to-date sums of both years, within each enterprise's year.
+        let year = ["eid", "_year"];
+        let both = col("gross_output")
+            .is_not_null()
+            .and(col("gross_ly").is_not_null())
+            .cast(DataType::Int32);
+        let j = crate::load::sort_by_key(j, Table::Industrial)?
+            .lazy()
+            .with_column(col("period").floor_div(lit(12)).alias("_year"))
+            .with_columns([
+                col("gross_output")
+                    .cum_sum(false)
+                    .over_cols(&year)
+                    .alias("cum_cur"),
+                col("gross_ly")
+                    .cum_sum(false)
+                    .over_cols(&year)
+                    .alias("cum_ly"),
+                both.cum_sum(false).over_cols(&year).alias("cum_both"),
+            ])
+            .drop(by_name(["_year"], true, false));
+        with_enterprise(ctx, j, &["division"])?
             .collect()
             .map_err(pe)
     })
@@ -457,7 +435,8 @@ fn change_rule(
                 .and((col("current") - col(base_name)).abs().gt(lit(min_abs)))
                 .alias("_fails"),
         );
-    let df = lf.collect().map_err(pe)?;
+    // A month's result is the same for every later audit of its year.
+    let df = ytd_audits(ctx, lf)?.collect().map_err(pe)?;
     outcome(
         &df,
         [
@@ -688,11 +667,9 @@ fn round_figures(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
 
 fn many_revisions(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let max = cfg.int("max_revisions");
-    let df = ctx
-        .table(Table::Industrial)?
-        .filter(in_ytd(ctx))
+    let df = ytd_audits(ctx, ctx.table(Table::Industrial)?)?
         .with_column(col("revisions").gt_eq(lit(max)).alias("_fails"))
-        .sort(["eid", "period"], SortMultipleOptions::default())
+        .sort(["at", "eid", "period"], SortMultipleOptions::default())
         .collect()
         .map_err(pe)?;
     outcome(

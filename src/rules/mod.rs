@@ -22,7 +22,7 @@ pub mod registry;
 pub mod services;
 pub mod tax;
 
-pub use engine::{run, run_with_progress, Checked, RuleRun};
+pub use engine::{run, run_months, run_with_progress, Checked, RuleRun};
 
 /// Every rule family, each a list of rules.
 pub const FAMILIES: &[&[registry::RuleDef]] = &[

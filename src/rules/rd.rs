@@ -234,6 +234,23 @@ pub fn rd_year(ctx: &Ctx<'_>) -> Result<Option<i32>> {
     Ok(df.column("year").map_err(pe)?.i32().map_err(pe)?.get(0))
 }
 
+/// Every year of the rd table (for audits of several months).
+pub fn rd_years(ctx: &Ctx<'_>) -> Result<Vec<i32>> {
+    let df = ctx
+        .table(Table::Rd)?
+        .select([col("year").unique()])
+        .collect()
+        .map_err(pe)?;
+    Ok(df
+        .column("year")
+        .map_err(pe)?
+        .i32()
+        .map_err(pe)?
+        .iter()
+        .flatten()
+        .collect())
+}
+
 fn year_or_none(ctx: &Ctx<'_>) -> Result<i32> {
     rd_year(ctx)?.ok_or_else(|| Error::Internal {
         stage: "rules",

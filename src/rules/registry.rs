@@ -192,8 +192,14 @@ pub enum Kind {
         /// Default scope.
         scope: Scope,
     },
-    /// A built-in computation over the whole table (history, groups, detectors).
+    /// A built-in computation over the whole table (history, groups, detectors),
+    /// for the period under review only: over several months the engine calls it
+    /// once per month.
     Builtin(fn(&Ctx<'_>, &RuleConfig) -> crate::Result<RuleOutput>),
+    /// A built-in computation that audits every month from `Ctx::from` to
+    /// `Ctx::period` in one call. Its failures carry the audited month as `at`
+    /// (month number), or their `period` is the audited month.
+    Months(fn(&Ctx<'_>, &RuleConfig) -> crate::Result<RuleOutput>),
 }
 
 /// One rule.
