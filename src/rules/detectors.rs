@@ -108,7 +108,7 @@ pub const RULES: &[RuleDef] = &[
         ),
         remedy: t("核实本期和上年同期数据，更正有误的一期。", "Verify both periods and correct the wrong one."),
         params: HB_PARAMS,
-        kind: Kind::Builtin(hb_yoy),
+        kind: Kind::Months(hb_yoy),
     },
     RuleDef {
         code: "IN009",
@@ -133,7 +133,7 @@ pub const RULES: &[RuleDef] = &[
         example: t("同行业环比中位数 0.78（春节），本企业 1.90 → 不通过。", "Industry median 0.78 (Spring Festival), this enterprise 1.90 → fails."),
         remedy: t("核实两个月的数据。", "Verify both months."),
         params: HB_PARAMS,
-        kind: Kind::Builtin(hb_mom),
+        kind: Kind::Months(hb_mom),
     },
     RuleDef {
         code: "IV007",
@@ -250,13 +250,32 @@ pub fn hb_rule(df: DataFrame, cfg: &RuleConfig) -> Result<RuleOutput> {
     run_hb(df, &p)
 }
 
-/// The months a detector tests: the year to date, or the period under review.
+/// The months a detector tests: the year to date, or the period under review
+/// (each month audited, over several).
 fn scope(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Expr {
     if cfg.bool("year_to_date") {
-        in_ytd(ctx)
+        in_audited_years(ctx)
     } else {
-        col("period").eq(lit(ctx.period.0))
+        ctx.audited(col("period"))
     }
+}
+
+/// Over the year to date, a tested month's flags belong to every later audit of
+/// its year: each failure is repeated with the month auditing it (`at`). Over
+/// the period alone, the failure's month is the audited month.
+fn audited_failures(ctx: &Ctx<'_>, cfg: &RuleConfig, mut out: RuleOutput) -> Result<RuleOutput> {
+    if cfg.bool("year_to_date") {
+        out.failures = ytd_audits(
+            ctx,
+            out.failures
+                .lazy()
+                .rename(["period", "_period_no"], ["_period_text", "period"], true),
+        )?
+        .rename(["period", "_period_text"], ["_period_no", "period"], true)
+        .collect()
+        .map_err(pe)?;
+    }
+    Ok(out)
 }
 
 fn f64s(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
@@ -385,6 +404,7 @@ fn run_hb(df: DataFrame, p: &Params) -> Result<RuleOutput> {
         .lazy()
         .with_columns([
             (col("current") / col("base")).alias("ratio"),
+            col("period").alias("_period_no"),
             month_text(col("period")).alias("period"),
         ])
         .collect()
@@ -411,9 +431,9 @@ fn hb_output(ctx: &Ctx<'_>, cfg: &RuleConfig, lag: i32) -> Result<RuleOutput> {
             .select([col("eid"), col("period"), col("gross_output")]);
     // Only the months the tested months are compared with.
     let first = if cfg.bool("year_to_date") {
-        ctx.period.year_start().0
+        ctx.from.year_start().0
     } else {
-        ctx.period.0
+        ctx.from.0
     };
     let base = ind
         .clone()
@@ -437,7 +457,7 @@ fn hb_output(ctx: &Ctx<'_>, cfg: &RuleConfig, lag: i32) -> Result<RuleOutput> {
         .sort(["period", "eid"], SortMultipleOptions::default())
         .collect()
         .map_err(pe)?;
-    run_hb(df, &p)
+    audited_failures(ctx, cfg, run_hb(df, &p)?)
 }
 
 fn hb_yoy(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {

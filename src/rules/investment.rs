@@ -38,7 +38,7 @@ pub const RULES: &[RuleDef] = &[
         example: t("8 月累计 12,000 千元，9 月累计 10,500 千元 → 不通过。", "August YTD 12,000, September YTD 10,500 → fails."),
         remedy: t("查明多报的月份并在该月更正。", "Find the over-reported month and correct it there."),
         params: &[],
-        kind: Kind::Builtin(ytd_falls),
+        kind: Kind::Months(ytd_falls),
     },
     RuleDef {
         code: "IV002",
@@ -80,7 +80,7 @@ pub const RULES: &[RuleDef] = &[
         example: t("计划总投资 60,000 千元，开工当月完成 45,000 千元 → 75%，不通过。", "Plan 60,000, first month 45,000 → 75%, fails."),
         remedy: t("核对首月支出构成，剔除不应计入的部分。", "Check what the first month's figure contains and remove what does not count."),
         params: &[num("max_first_month_share", 0.5, Some(0.0), Some(1.0), "largest plausible share of the planned total completed in the first month")],
-        kind: Kind::Builtin(first_month_share),
+        kind: Kind::Months(first_month_share),
     },
     RuleDef {
         code: "IV004",
@@ -99,7 +99,7 @@ pub const RULES: &[RuleDef] = &[
         example: t("9 月完成 14,000 千元 → 需凭证。", "14,000 in September → vouchers required."),
         remedy: t("项目单位留存并提供支出凭证。", "The project keeps and provides the vouchers."),
         params: &[num("min_increment_thousand_yuan", 10000.0, Some(0.0), None, "a month above this needs vouchers (thousand yuan)")],
-        kind: Kind::Builtin(large_month),
+        kind: Kind::Months(large_month),
     },
     RuleDef {
         code: "IV005",
@@ -121,7 +121,7 @@ pub const RULES: &[RuleDef] = &[
             num("city_min_planned_thousand_yuan", CITY_TIER_MIN, Some(0.0), None, "planned total from which the city supervises (thousand yuan)"),
             num("county_min_planned_thousand_yuan", COUNTY_TIER_MIN, Some(0.0), None, "planned total from which the county supervises (thousand yuan)"),
         ],
-        kind: Kind::Builtin(city_tier),
+        kind: Kind::Months(city_tier),
     },
     RuleDef {
         code: "IV006",
@@ -144,7 +144,7 @@ pub const RULES: &[RuleDef] = &[
             num("min_increment_thousand_yuan", 1000.0, Some(0.0), None, "smaller months are not judged (thousand yuan)"),
             int("min_history_months", 4, Some(1.0), Some(12.0), "months of history needed to know the usual month"),
         ],
-        kind: Kind::Builtin(quarter_end_spike),
+        kind: Kind::Months(quarter_end_spike),
     },
 ];
 
@@ -161,7 +161,7 @@ pub fn city_tier_min(ctx: &Ctx<'_>) -> f64 {
 fn increments(ctx: &Ctx<'_>) -> Result<DataFrame> {
     ctx.shared("investment_increments", || {
         let inv = ctx.table(Table::Investment)?;
-        let from = ctx.period.year_start().0 - 13;
+        let from = ctx.from.year_start().0 - 13;
         let cur = inv.clone().filter(
             col("period")
                 .gt_eq(lit(from))
@@ -226,12 +226,11 @@ fn output(
 }
 
 fn ytd_falls(ctx: &Ctx<'_>, _cfg: &RuleConfig) -> Result<RuleOutput> {
-    let df = increments(ctx)?
+    let lf = increments(ctx)?
         .lazy()
-        .filter(in_ytd(ctx).and(month_of_year(col("period")).neq(lit(1))))
-        .with_column(col("ytd_completed").lt(col("prev_ytd")).alias("_fails"))
-        .collect()
-        .map_err(pe)?;
+        .filter(month_of_year(col("period")).neq(lit(1)))
+        .with_column(col("ytd_completed").lt(col("prev_ytd")).alias("_fails"));
+    let df = ytd_audits(ctx, lf)?.collect().map_err(pe)?;
     output(
         df,
         ctx,
@@ -279,7 +278,7 @@ fn first_month_share(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
                 .otherwise(lit(NULL).cast(DataType::Int32))
                 .alias("_first"),
         )
-        .filter(in_ytd(ctx).and(col("period").eq(col("_first"))))
+        .filter(in_audited_years(ctx).and(col("period").eq(col("_first"))))
         .with_column(
             when(col("planned_total").gt(lit(0.0)))
                 .then(col("ytd_completed") / col("planned_total"))
@@ -287,9 +286,8 @@ fn first_month_share(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
                 .alias("share"),
         )
         .with_column(col("share").gt(lit(max_share)).alias("_fails"))
-        .sort(["project_id", "period"], SortMultipleOptions::default())
-        .collect()
-        .map_err(pe)?;
+        .sort(["project_id", "period"], SortMultipleOptions::default());
+    let df = ytd_audits(ctx, df)?.collect().map_err(pe)?;
     output(
         df,
         ctx,
@@ -301,12 +299,10 @@ fn first_month_share(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
 
 fn large_month(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let min = cfg.num("min_increment_thousand_yuan");
-    let df = increments(ctx)?
+    let lf = increments(ctx)?
         .lazy()
-        .filter(in_ytd(ctx))
-        .with_column(col("increment").gt(lit(min)).alias("_fails"))
-        .collect()
-        .map_err(pe)?;
+        .with_column(col("increment").gt(lit(min)).alias("_fails"));
+    let df = ytd_audits(ctx, lf)?.collect().map_err(pe)?;
     output(df, ctx, col("increment"), min, lit(1.0))
 }
 
@@ -314,7 +310,7 @@ fn city_tier(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let city = cfg.num("city_min_planned_thousand_yuan");
     let df = ctx
         .table(Table::Investment)?
-        .filter(col("period").eq(lit(ctx.period.0)))
+        .filter(ctx.audited(col("period")))
         .with_column(col("planned_total").gt_eq(lit(city)).alias("_fails"))
         .sort(["project_id"], SortMultipleOptions::default())
         .collect()
@@ -328,7 +324,7 @@ fn quarter_end_spike(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let min_hist = cfg.int("min_history_months");
     let inc = increments(ctx)?.lazy();
     let targets = inc.clone().filter(
-        in_ytd(ctx).and(
+        in_audited_years(ctx).and(
             month_of_year(col("period"))
                 .eq(lit(3))
                 .or(month_of_year(col("period")).eq(lit(6)))
@@ -383,9 +379,8 @@ fn quarter_end_spike(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
             .alias("_fails"),
         )
         .with_column(col("typical").round(0, RoundMode::HalfAwayFromZero))
-        .sort(["project_id", "period"], SortMultipleOptions::default())
-        .collect()
-        .map_err(pe)?;
+        .sort(["project_id", "period"], SortMultipleOptions::default());
+    let df = ytd_audits(ctx, df)?.collect().map_err(pe)?;
     output(
         df,
         ctx,
