@@ -195,7 +195,9 @@ impl RuleConfig {
             RuleKind::Formula {
                 fails_when, scope, ..
             } => (Some(fails_when.to_string()), *scope),
-            RuleKind::Builtin(_) | RuleKind::Months(_) => (None, Scope::Period),
+            RuleKind::Builtin(_) | RuleKind::Months(_) | RuleKind::Annual(_) => {
+                (None, Scope::Period)
+            }
         };
         RuleConfig {
             def,

@@ -93,7 +93,7 @@ pub fn explain(r: &RuleDef) -> String {
             }
             out.push_str(&format!("  scope: {} (rows looked at; `scope` in the pipeline)\n", scope.as_str()));
         }
-        Kind::Builtin(_) | Kind::Months(_) => out.push_str("\n计算方式 · Computation: built in (window and group expressions over the whole table)\n"),
+        Kind::Builtin(_) | Kind::Months(_) | Kind::Annual(_) => out.push_str("\n计算方式 · Computation: built in (window and group expressions over the whole table)\n"),
     }
     if r.params.is_empty() {
         out.push_str("\n参数 · Parameters: none\n");

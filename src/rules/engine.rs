@@ -376,8 +376,8 @@ pub fn run_with_progress(
 /// Audits every month from `from` to `to` (the months before the period under
 /// review, when the grade state is rebuilt from the data): the findings of each
 /// month as [`run`] of that month would give them, with the month in `at`
-/// (month number). A formula or `Kind::Months` rule runs once for all the months;
-/// a `Kind::Builtin` rule once per month.
+/// (month number). A formula or `Kind::Months` rule runs once for all the months,
+/// a `Kind::Annual` rule once per R&D year, a `Kind::Builtin` rule once per month.
 pub fn run_months(
     batch: &Batch,
     pipeline: &Pipeline,
@@ -396,11 +396,16 @@ pub fn run_months(
         return at(empty_findings(), from);
     }
     let last = batch.at(to);
-    let per_month = |cfg: &&RuleConfig| matches!(cfg.def.kind, Kind::Builtin(_));
+    let per_month = |cfg: &&RuleConfig| {
+        matches!(cfg.def.kind, Kind::Builtin(_))
+            || (matches!(cfg.def.kind, Kind::Annual(_)) && batch.table(Table::Rd).is_none())
+    };
+    let in_one_pass =
+        |cfg: &&RuleConfig| matches!(cfg.def.kind, Kind::Formula { .. } | Kind::Months(_));
     // Rules that audit all the months in one call.
     let ctx = Ctx::months(&last, pipeline, from);
     let mut family = "";
-    for cfg in pipeline.rules.iter().filter(|c| !per_month(c)) {
+    for cfg in pipeline.rules.iter().filter(in_one_pass) {
         if &cfg.def.code[..2] != family {
             ctx.clear_shared();
             family = &cfg.def.code[..2];
@@ -413,6 +418,43 @@ pub fn run_months(
         }
         let (_, f) = run_rule(&ctx, cfg, true);
         frames.extend(f);
+    }
+    // Rules of the annual R&D reports, once per R&D year audited.
+    let annual: Vec<&RuleConfig> = pipeline
+        .rules
+        .iter()
+        .filter(|c| matches!(c.def.kind, Kind::Annual(_)))
+        .collect();
+    if !annual.is_empty() && last.table(Table::Rd).is_some() {
+        let years = super::rd::rd_years(&ctx)?;
+        let year_of = |m: i32| {
+            years
+                .iter()
+                .copied()
+                .filter(|y| *y <= m.div_euclid(12))
+                .max()
+        };
+        let mut m = from.0;
+        while m <= to.0 {
+            // The months whose audits look at the same R&D year.
+            let y = year_of(m);
+            let mut end = m;
+            while end < to.0 && year_of(end + 1) == y {
+                end += 1;
+            }
+            if y.is_some() {
+                let b = batch.at(Month(end));
+                let actx = Ctx::new(&b, pipeline);
+                for cfg in &annual {
+                    if let (_, Some(f)) = run_rule(&actx, cfg, false) {
+                        for month in m..=end {
+                            frames.push(at(f.clone(), Month(month))?);
+                        }
+                    }
+                }
+            }
+            m = end + 1;
+        }
     }
     drop(ctx);
     // The others, month by month.
@@ -497,7 +539,7 @@ fn run_rule(ctx: &Ctx<'_>, cfg: &RuleConfig, months: bool) -> (RuleRun, Option<D
     // A panic inside one rule is that rule's error: the run goes on without it.
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &def.kind {
         Kind::Formula { .. } => super::formula::eval(ctx, cfg),
-        Kind::Builtin(f) | Kind::Months(f) => f(ctx, cfg),
+        Kind::Builtin(f) | Kind::Months(f) | Kind::Annual(f) => f(ctx, cfg),
     }))
     .unwrap_or_else(|panic| {
         let why = panic

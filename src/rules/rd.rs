@@ -46,7 +46,7 @@ pub const RULES: &[RuleDef] = &[
         example: t("2023、2024、2025 年研发费用 800、900、1,100 千元，加计扣除减免税均为 0 → 不通过。", "R&D 800, 900, 1,100 in 2023–2025, relief 0 each year → fails."),
         remedy: t("核对研发辅助账与财务账，按统计口径重新归集研发费用。", "Reconcile the R&D sub-ledger with the accounts and recompute the expenditure on the statistical definition."),
         params: &[int("years", 3, Some(2.0), Some(10.0), "consecutive years without relief that fail")],
-        kind: Kind::Builtin(no_super_deduction),
+        kind: Kind::Annual(no_super_deduction),
     },
     RuleDef {
         code: "RD002",
@@ -114,7 +114,7 @@ pub const RULES: &[RuleDef] = &[
         example: t("2023、2024 年无研发记录，2025 年研发费用 1,600 千元 → 不通过。", "No R&D in 2023–2024, 1,600 in 2025 → fails."),
         remedy: t("核实研发项目是否真实开展、费用是否按研发口径归集。", "Verify that the R&D project exists and that the expenditure follows the definition."),
         params: &[],
-        kind: Kind::Builtin(first_time),
+        kind: Kind::Annual(first_time),
     },
     RuleDef {
         code: "RD005",
@@ -133,7 +133,7 @@ pub const RULES: &[RuleDef] = &[
         example: t("行业 1311（稻谷加工）研发费用 900 千元 → 不通过。", "Industry 1311 (rice milling) with R&D 900 → fails."),
         remedy: t("核实研发内容是否属于创新活动，而非日常质量检验或工艺维护。", "Check that the work is innovation, not routine quality control or maintenance."),
         params: &[codes("low_end_divisions", LOW_END_DIVISIONS, "industry divisions where R&D is implausible")],
-        kind: Kind::Builtin(low_end),
+        kind: Kind::Annual(low_end),
     },
     RuleDef {
         code: "RD006",
@@ -155,7 +155,7 @@ pub const RULES: &[RuleDef] = &[
             num("max_abs_z", 3.5, Some(0.0), None, "largest accepted |robust z| (Iglewicz–Hoaglin)"),
             int("min_peers", 10, Some(3.0), None, "smaller divisions are compared with all reporters"),
         ],
-        kind: Kind::Builtin(per_staff),
+        kind: Kind::Annual(per_staff),
     },
     RuleDef {
         code: "RD007",
@@ -178,7 +178,7 @@ pub const RULES: &[RuleDef] = &[
             num("max_intensity_ratio", 0.5, Some(0.0), None, "an intensity above this fails whatever the peers"),
             int("min_peers", 10, Some(3.0), None, "smaller divisions are compared with all reporters"),
         ],
-        kind: Kind::Builtin(intensity),
+        kind: Kind::Annual(intensity),
     },
     RuleDef {
         code: "RD008",
@@ -200,7 +200,7 @@ pub const RULES: &[RuleDef] = &[
             num("min_expenditure_thousand_yuan", 5000.0, Some(0.0), None, "expenditure above this is queried by the county (thousand yuan)"),
             num("city_min_expenditure_thousand_yuan", 10000.0, Some(0.0), None, "above this, RD009 (city on-site) applies instead"),
         ],
-        kind: Kind::Builtin(route_county),
+        kind: Kind::Annual(route_county),
     },
     RuleDef {
         code: "RD009",
@@ -219,7 +219,7 @@ pub const RULES: &[RuleDef] = &[
         example: t("研发费用 18,000 千元 → 市级实地核查。", "18,000 → city on-site check."),
         remedy: t("市统计局实地查看研发项目、人员、设备和账务。", "The city bureau inspects the projects, staff, equipment and accounts."),
         params: &[num("min_expenditure_thousand_yuan", 10000.0, Some(0.0), None, "expenditure above this is checked on site by the city (thousand yuan)")],
-        kind: Kind::Builtin(route_city),
+        kind: Kind::Annual(route_city),
     },
 ];
 

@@ -200,6 +200,11 @@ pub enum Kind {
     /// `Ctx::period` in one call. Its failures carry the audited month as `at`
     /// (month number), or their `period` is the audited month.
     Months(fn(&Ctx<'_>, &RuleConfig) -> crate::Result<RuleOutput>),
+    /// A built-in computation over the annual R&D reports, for the period under
+    /// review, whose result depends on the period only through the R&D year it
+    /// audits (the latest year up to the period): over several months the engine
+    /// calls it once per R&D year.
+    Annual(fn(&Ctx<'_>, &RuleConfig) -> crate::Result<RuleOutput>),
 }
 
 /// One rule.
