@@ -263,7 +263,11 @@ fn scope(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Expr {
 /// Over the year to date, a tested month's flags belong to every later audit of
 /// its year: each failure is repeated with the month auditing it (`at`). Over
 /// the period alone, the failure's month is the audited month.
-fn audited_failures(ctx: &Ctx<'_>, cfg: &RuleConfig, mut out: RuleOutput) -> Result<RuleOutput> {
+pub fn audited_failures(
+    ctx: &Ctx<'_>,
+    cfg: &RuleConfig,
+    mut out: RuleOutput,
+) -> Result<RuleOutput> {
     if cfg.bool("year_to_date") {
         out.failures = ytd_audits(
             ctx,

@@ -42,7 +42,7 @@ pub const RULES: &[RuleDef] = &[
             num("max_abs_z", 3.5, Some(0.0), None, "largest accepted |robust z|"),
             int("min_peers", 20, Some(3.0), None, "smallest peer group"),
         ],
-        kind: Kind::Builtin(wage_outlier),
+        kind: Kind::Months(wage_outlier),
     },
     RuleDef {
         code: "LB002",
@@ -67,13 +67,13 @@ pub const RULES: &[RuleDef] = &[
             num("min_change_ratio", 0.2, Some(0.0), None, "smallest change of each, in opposite directions, that fails"),
             int("min_peers", 10, Some(3.0), None, "smallest peer group for the seasonal median"),
         ],
-        kind: Kind::Builtin(inconsistent),
+        kind: Kind::Months(inconsistent),
     },
 ];
 
 /// Quarters of the year to date (quarter-end months up to the period).
 fn quarters(ctx: &Ctx<'_>) -> Expr {
-    in_ytd(ctx).and((month_of_year(col("period")) % lit(3)).eq(lit(0)))
+    in_audited_years(ctx).and((month_of_year(col("period")) % lit(3)).eq(lit(0)))
 }
 
 fn wage_outlier(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
@@ -100,9 +100,9 @@ fn wage_outlier(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         min_peers,
         max_z,
     )
-    .sort(["eid", "period"], SortMultipleOptions::default())
-    .collect()
-    .map_err(pe)?;
+    .sort(["eid", "period"], SortMultipleOptions::default());
+    // A quarter's result is the same for every later audit of its year.
+    let df = ytd_audits(ctx, df)?.collect().map_err(pe)?;
     outcome(
         &df,
         [
@@ -184,10 +184,12 @@ fn inconsistent(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
                 .and(col("_wage_dev").gt(lit(min_change)))))
             .alias("_fails"),
         );
-    let df = lf
-        .sort(["eid", "period"], SortMultipleOptions::default())
-        .collect()
-        .map_err(pe)?;
+    let df = ytd_audits(
+        ctx,
+        lf.sort(["eid", "period"], SortMultipleOptions::default()),
+    )?
+    .collect()
+    .map_err(pe)?;
     outcome(
         &df,
         [

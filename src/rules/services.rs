@@ -43,7 +43,7 @@ pub const RULES: &[RuleDef] = &[
             int("min_obs", 10, Some(1.0), None, "smallest group processed; smaller divisions are grouped together"),
             flag("year_to_date", false, "test every month of the year to date (true) or only the period under review"),
         ],
-        kind: Kind::Builtin(revenue_hb),
+        kind: Kind::Months(revenue_hb),
     },
     RuleDef {
         code: "SV002",
@@ -65,7 +65,7 @@ pub const RULES: &[RuleDef] = &[
             num("max_abs_z", 3.5, Some(0.0), None, "largest accepted |robust z|"),
             int("min_peers", 20, Some(3.0), None, "smallest peer group: industry class, else division, else all"),
         ],
-        kind: Kind::Builtin(per_employee),
+        kind: Kind::Months(per_employee),
     },
     RuleDef {
         code: "SV003",
@@ -108,9 +108,9 @@ fn revenue_hb(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         col("revenue").alias("base"),
     ]);
     let scope = if cfg.bool("year_to_date") {
-        in_ytd(ctx)
+        in_audited_years(ctx)
     } else {
-        col("period").eq(lit(ctx.period.0))
+        ctx.audited(col("period"))
     };
     let lf = svc
         .filter(scope)
@@ -142,7 +142,8 @@ fn revenue_hb(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .sort(["period", "eid"], SortMultipleOptions::default())
         .collect()
         .map_err(pe)?;
-    super::detectors::hb_rule(df, cfg)
+    let out = super::detectors::hb_rule(df, cfg)?;
+    super::detectors::audited_failures(ctx, cfg, out)
 }
 
 fn per_employee(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
@@ -150,7 +151,7 @@ fn per_employee(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let min_peers = cfg.int("min_peers") as u32;
     let lf = ctx
         .table(Table::Services)?
-        .filter(col("period").eq(lit(ctx.period.0)))
+        .filter(ctx.audited(col("period")))
         .with_column(
             when(col("employees").gt(lit(0)).and(col("revenue").gt(lit(0.0))))
                 .then(col("revenue") / col("employees").cast(DataType::Float64))
@@ -160,7 +161,12 @@ fn per_employee(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let df = log_peer_outliers(
         with_enterprise(ctx, lf, &["division", "industry_code"])?,
         col("per_employee"),
-        &[&["industry_code"], &["division"], &[]],
+        // Peers of the same month.
+        &[
+            &["period", "industry_code"],
+            &["period", "division"],
+            &["period"],
+        ],
         min_peers,
         max_z,
     )
