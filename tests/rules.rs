@@ -241,3 +241,62 @@ fn planted_anomalies_are_found_and_ranked() {
     );
     let _ = BTreeMap::<u8, u8>::new();
 }
+
+/// The findings of a fixed generated batch, rule by rule: how many, and a digest
+/// of every finding (entity, period, value, threshold, strength, message). A change
+/// of any rule's findings shows here, and its note must say why.
+#[test]
+fn findings_of_a_fixed_batch_rule_by_rule() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("batch");
+    let mut g = zhibao::generate::GenOptions::new(&data, 1_500);
+    g.seed = 7;
+    g.anomaly_rate = 0.08;
+    zhibao::generate::generate(&g).unwrap();
+    let batch = zhibao::load::load(&data, &zhibao::load::LoadOptions { period: None }).unwrap();
+    let checked = zhibao::rules::run(&batch, &zhibao::pipeline::Pipeline::builtin()).unwrap();
+    let f = &checked.findings;
+    let text = |c: &str| common::col_str(f, c);
+    let (codes, eid, project, county, period, message) = (
+        text("rule_code"),
+        text("eid"),
+        text("project_id"),
+        text("county_code"),
+        text("period"),
+        text("message"),
+    );
+    let num =
+        |c: &str| -> Vec<Option<f64>> { f.column(c).unwrap().f64().unwrap().iter().collect() };
+    let (value, threshold, strength) = (num("value"), num("threshold"), num("strength"));
+    let mut by_rule: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for i in 0..f.height() {
+        let show = |v: &Option<String>| v.clone().unwrap_or_default();
+        let fmt = |v: Option<f64>| v.map(|x| format!("{x:.4}")).unwrap_or_default();
+        by_rule.entry(show(&codes[i])).or_default().push(format!(
+            "{}|{}|{}|{}|{}|{}|{}|{}",
+            show(&eid[i]),
+            show(&project[i]),
+            show(&county[i]),
+            show(&period[i]),
+            fmt(value[i]),
+            fmt(threshold[i]),
+            fmt(strength[i]),
+            show(&message[i])
+        ));
+    }
+    // FNV-1a over the sorted lines: stable across platforms and runs.
+    let digest = |lines: &mut Vec<String>| {
+        lines.sort();
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in lines.join("\n").bytes() {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        format!("{h:016x}")
+    };
+    let mut report = String::new();
+    for (code, lines) in &mut by_rule {
+        report.push_str(&format!("{code} {:>6} {}\n", lines.len(), digest(lines)));
+    }
+    insta::assert_snapshot!("findings_by_rule", report);
+}

@@ -16,7 +16,8 @@ pub enum Digits {
 }
 
 impl Digits {
-    fn range(self) -> std::ops::RangeInclusive<u32> {
+    /// The leading digits tested: 1–9 or 10–99.
+    pub fn range(self) -> std::ops::RangeInclusive<u32> {
         match self {
             Digits::First => 1..=9,
             Digits::FirstTwo => 10..=99,
@@ -120,15 +121,30 @@ pub fn test(values: &[f64], digits: Digits) -> Option<BenfordResult> {
     let range = digits.range();
     let k = (range.end() - range.start() + 1) as usize;
     let mut counts = vec![0usize; k];
-    let mut n = 0usize;
     for &x in values {
-        if let Some(d) = leading(x, digits) {
-            if range.contains(&d) {
-                counts[(d - range.start()) as usize] += 1;
-                n += 1;
-            }
+        if let Some(i) = digit_index(x, digits) {
+            counts[i] += 1;
         }
     }
+    test_counts(&counts, digits)
+}
+
+/// The position of a value's leading digits among the digits tested (0 for the
+/// first of them), or None when it has none.
+pub fn digit_index(x: f64, digits: Digits) -> Option<usize> {
+    let range = digits.range();
+    leading(x, digits)
+        .filter(|d| range.contains(d))
+        .map(|d| (d - range.start()) as usize)
+}
+
+/// Tests counts of leading digits (`counts[i]` values whose leading digits are the
+/// `i`-th tested: 1–9 or 10–99) against Benford's law; None when there are none.
+pub fn test_counts(counts: &[usize], digits: Digits) -> Option<BenfordResult> {
+    let range = digits.range();
+    let k = (range.end() - range.start() + 1) as usize;
+    debug_assert_eq!(counts.len(), k);
+    let n: usize = counts.iter().sum();
     if n == 0 {
         return None;
     }

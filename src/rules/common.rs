@@ -127,7 +127,15 @@ pub fn in_audited_years(ctx: &Ctx<'_>) -> Expr {
 /// audited month (`at`) that looks at it: the months of its year from its own
 /// month on, within `Ctx::from` to `Ctx::period`. A row's result does not depend
 /// on the month auditing it, so it is computed once and repeated.
+///
+/// Over several months only failing rows (`_fails` true, when the frame has that
+/// column) are repeated: the counts of rows checked are those of a single month's
+/// run, and a run over several months keeps only its findings.
 pub fn ytd_audits(ctx: &Ctx<'_>, lf: LazyFrame) -> Result<LazyFrame> {
+    let mut lf = lf;
+    if ctx.from < ctx.period && lf.collect_schema().map_err(pe)?.contains("_fails") {
+        lf = lf.filter(col("_fails").fill_null(lit(false)));
+    }
     let months: Vec<i32> = (ctx.from.0..=ctx.period.0).collect();
     let years: Vec<i32> = months.iter().map(|m| m.div_euclid(12)).collect();
     let pairs = DataFrame::new(

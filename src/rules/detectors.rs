@@ -191,7 +191,7 @@ pub const RULES: &[RuleDef] = &[
         example: t("MAD 0.021 → 不符合。", "MAD 0.021 → nonconformity."),
         remedy: t("区县统计局抽查企业数据来源。", "The county bureau samples enterprises' sources."),
         params: BENFORD_PARAMS,
-        kind: Kind::Builtin(benford_first),
+        kind: Kind::Months(benford_first),
     },
     RuleDef {
         code: "BF002",
@@ -220,7 +220,7 @@ pub const RULES: &[RuleDef] = &[
             int("min_enterprises", 100, Some(1.0), None, "counties with fewer enterprises contributing are not judged (see BF001)"),
             num("min_value_thousand_yuan", 10000.0, Some(0.0), None, "only values from this size are tested (see BF001)"),
         ],
-        kind: Kind::Builtin(benford_two),
+        kind: Kind::Months(benford_two),
     },
 ];
 
@@ -559,19 +559,37 @@ pub fn county_benford(
     digits: Digits,
     min_value: f64,
 ) -> Result<DataFrame> {
+    let df = county_benford_months(batch, period, period, digits, min_value)?;
+    if df.get_column_index("at").is_none() {
+        return Ok(df);
+    }
+    df.drop("at").map_err(pe)
+}
+
+/// [`county_benford`] of every month from `from` to `to`, with the month in `at`:
+/// the digits are counted once per county and month, then added up over each
+/// month's year to date.
+pub fn county_benford_months(
+    batch: &crate::load::Batch,
+    from: Month,
+    to: Month,
+    digits: Digits,
+    min_value: f64,
+) -> Result<DataFrame> {
     let Some(ind) = batch.table(Table::Industrial) else {
         return Ok(DataFrame::empty());
     };
+    let first = from.year_start().0;
     let df = ind
         .clone()
         .lazy()
         .filter(
             col("period")
-                .gt_eq(lit(period.year_start().0))
-                .and(col("period").lt_eq(lit(period.0)))
+                .gt_eq(lit(first))
+                .and(col("period").lt_eq(lit(to.0)))
                 .and(col("gross_output").gt_eq(lit(min_value))),
         )
-        .select([col("eid"), col("gross_output")])
+        .select([col("eid"), col("period"), col("gross_output")])
         .collect()
         .map_err(pe)?;
     // Counties by enterprise id (the id is the register's row).
@@ -584,17 +602,42 @@ pub fn county_benford(
         .map_err(pe)?
         .iter()
         .collect();
-    type Acc = (Vec<f64>, std::collections::BTreeSet<u32>);
-    let mut by: std::collections::BTreeMap<&str, Acc> = std::collections::BTreeMap::new();
-    for (v, e) in values.into_iter().zip(eids) {
-        if let (Some(v), Some(e)) = (v, e) {
-            let c = county_of.get(e as usize).map(String::as_str).unwrap_or("");
-            let a = by.entry(c).or_default();
-            a.0.push(v);
-            a.1.insert(e);
-        }
+    let periods: Vec<Option<i32>> = df
+        .column("period")
+        .map_err(pe)?
+        .i32()
+        .map_err(pe)?
+        .iter()
+        .collect();
+    let range = digits.range();
+    let k = (range.end() - range.start() + 1) as usize;
+    let months = (to.0 - first + 1).max(0) as usize;
+    // Per county: digit counts per month, and the enterprises contributing by the
+    // month they first do in their year.
+    #[derive(Default)]
+    struct Acc {
+        counts: Vec<usize>,
+        first_month: std::collections::HashMap<(u32, i32), usize>,
     }
-    let (mut code, mut n, mut ents, mut mad, mut band, mut band_zh, mut chi2, mut pv) = (
+    let mut by: std::collections::BTreeMap<&str, Acc> = std::collections::BTreeMap::new();
+    for ((v, e), m) in values.into_iter().zip(eids).zip(periods) {
+        let (Some(v), Some(e), Some(m)) = (v, e, m) else {
+            continue;
+        };
+        let c = county_of.get(e as usize).map(String::as_str).unwrap_or("");
+        let a = by.entry(c).or_default();
+        if a.counts.is_empty() {
+            a.counts = vec![0; months * k];
+        }
+        let i = (m - first) as usize;
+        if let Some(d) = benford::digit_index(v, digits) {
+            a.counts[i * k + d] += 1;
+        }
+        let f = a.first_month.entry((e, m.div_euclid(12))).or_insert(i);
+        *f = (*f).min(i);
+    }
+    let (mut at, mut code, mut n, mut ents, mut mad, mut band, mut band_zh, mut chi2, mut pv) = (
+        vec![],
         vec![],
         vec![],
         vec![],
@@ -604,22 +647,42 @@ pub fn county_benford(
         vec![],
         vec![],
     );
-    for (c, (v, es)) in by {
-        if let Some(r) = benford::test(&v, digits) {
-            code.push(c.to_string());
-            n.push(r.n as u32);
-            ents.push(es.len() as u32);
-            mad.push(r.mad);
-            band.push(r.conformity.as_str());
-            band_zh.push(r.conformity.zh());
-            chi2.push(r.chi2);
-            pv.push(r.p_value);
+    for m in from.0..=to.0 {
+        let (ys, end) = (
+            (Month(m).year_start().0 - first) as usize,
+            (m - first) as usize,
+        );
+        for (c, a) in &by {
+            let mut counts = vec![0usize; k];
+            for i in ys..=end {
+                for (d, total) in counts.iter_mut().enumerate() {
+                    *total += a.counts[i * k + d];
+                }
+            }
+            let year = m.div_euclid(12);
+            let contributing = a
+                .first_month
+                .iter()
+                .filter(|((_, y), i)| *y == year && **i <= end)
+                .count();
+            if let Some(r) = benford::test_counts(&counts, digits) {
+                at.push(m);
+                code.push(c.to_string());
+                n.push(r.n as u32);
+                ents.push(contributing as u32);
+                mad.push(r.mad);
+                band.push(r.conformity.as_str());
+                band_zh.push(r.conformity.zh());
+                chi2.push(r.chi2);
+                pv.push(r.p_value);
+            }
         }
     }
     let h = code.len();
     DataFrame::new(
         h,
         vec![
+            Column::new("at".into(), at),
             Column::new("county_code".into(), code),
             Column::new("n".into(), n),
             Column::new("enterprises".into(), ents),
@@ -637,8 +700,9 @@ fn benford_rule(ctx: &Ctx<'_>, cfg: &RuleConfig, digits: Digits) -> Result<RuleO
     let min_values = cfg.int("min_values");
     let min_ents = cfg.int("min_enterprises");
     let limit = digits.bands()[2];
-    let df = county_benford(
+    let df = county_benford_months(
         ctx.batch,
+        ctx.from,
         ctx.period,
         digits,
         cfg.num("min_value_thousand_yuan"),
@@ -659,7 +723,7 @@ fn benford_rule(ctx: &Ctx<'_>, cfg: &RuleConfig, digits: Digits) -> Result<RuleO
     outcome(
         &df,
         [
-            month_text(lit(ctx.period.0)).alias("period"),
+            month_text(col("at")).alias("period"),
             col("mad").alias("value"),
             lit(limit).alias("threshold"),
             (col("mad") / lit(limit))

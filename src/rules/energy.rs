@@ -65,7 +65,7 @@ pub const RULES: &[RuleDef] = &[
             num("min_electricity_fall_ratio", 0.2, Some(0.0), Some(1.0), "fall of electricity, relative to the industry, that counts"),
             int("min_peers", 10, Some(3.0), None, "smallest peer group"),
         ],
-        kind: Kind::Builtin(divergence),
+        kind: Kind::Months(divergence),
     },
     RuleDef {
         code: "EN003",
@@ -201,7 +201,9 @@ fn divergence(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let fall = cfg.num("min_electricity_fall_ratio");
     let min_peers = cfg.int("min_peers").max(1) as usize;
     let p = ctx.period.0;
-    let start = ctx.period.year_start().0;
+    // The months of the years audited (each month's result is the same for every
+    // later audit of its year).
+    let start = ctx.from.year_start().0;
     // Both tables are sorted by enterprise and month: align them in one pass and
     // take each month's predecessor from the row before.
     let el = Months::read(ctx.table(Table::Energy)?, "electricity", start - 1, p)?;
@@ -302,17 +304,17 @@ fn divergence(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
             Column::new("value".into(), out.iter().map(|r| r.6).collect::<Vec<_>>()),
         ],
     )
-    .map_err(pe)?
-    .lazy()
-    .with_columns([
-        month_text(col("period")).alias("period"),
-        lit(rise + fall).alias("threshold"),
-        (col("value") / lit((rise + fall).max(1e-9)))
-            .clip(lit(1.0), lit(4.0))
-            .alias("strength"),
-    ])
-    .collect()
     .map_err(pe)?;
+    let failures = ytd_audits(ctx, failures.lazy())?
+        .with_columns([
+            month_text(col("period")).alias("period"),
+            lit(rise + fall).alias("threshold"),
+            (col("value") / lit((rise + fall).max(1e-9)))
+                .clip(lit(1.0), lit(4.0))
+                .alias("strength"),
+        ])
+        .collect()
+        .map_err(pe)?;
     Ok(RuleOutput {
         failures,
         evaluated,

@@ -239,7 +239,7 @@ pub const RULES: &[RuleDef] = &[
             int("min_months", 3, Some(2.0), None, "shortest run of identical months that fails"),
             num("min_gross_thousand_yuan", 0.0, Some(0.0), None, "runs at or below this gross output are not judged (thousand yuan)"),
         ],
-        kind: Kind::Builtin(copied_forward),
+        kind: Kind::Months(copied_forward),
     },
     RuleDef {
         code: "IN007",
@@ -480,16 +480,28 @@ fn mom_change(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
 }
 
 fn copied_forward(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
-    let min_months = cfg.int("min_months").max(2) as u32;
+    let min_months = cfg.int("min_months").max(2) as i32;
     let min_gross = cfg.num("min_gross_thousand_yuan");
-    let start = ctx.period.year_start().0;
-    // Look back far enough for a run that ends in January to be seen whole.
-    let from = start - min_months as i32 - 12;
-    let df = ctx
+    // An audit looks back far enough for a run that ends in January to be seen
+    // whole: runs are counted from `lookback` months before its January.
+    let lookback = min_months + 12;
+    let first_year = ctx.from.year_start().0;
+    let known = col("gross_output")
+        .is_not_null()
+        .and(col("sales_output").is_not_null());
+    let prev = |c: &str| col(c).shift(lit(1));
+    // A run: consecutive months of one enterprise with both figures identical.
+    let same = col("eid")
+        .eq(prev("eid"))
+        .and(col("period").eq(prev("period") + lit(1)))
+        .and(col("gross_output").eq(prev("gross_output")))
+        .and(col("sales_output").eq(prev("sales_output")))
+        .fill_null(lit(false));
+    let rows = ctx
         .table(Table::Industrial)?
         .filter(
             col("period")
-                .gt_eq(lit(from))
+                .gt_eq(lit(first_year - lookback))
                 .and(col("period").lt_eq(lit(ctx.period.0))),
         )
         .select([
@@ -498,111 +510,77 @@ fn copied_forward(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
             col("gross_output"),
             col("sales_output"),
         ])
+        .sort(["eid", "period"], SortMultipleOptions::default())
+        .with_column(
+            same.not()
+                .cast(DataType::UInt32)
+                .cum_sum(false)
+                .alias("_run"),
+        )
+        .with_column(col("period").first().over_cols(&["_run"]).alias("_first"))
+        .with_column(known.clone().alias("_known"));
+    // Rows checked: every month of the years audited (of the last one when a
+    // single month is audited).
+    let counted = rows
+        .clone()
+        .filter(col("period").gt_eq(lit(ctx.period.year_start().0)))
+        .select([
+            col("_known").sum().alias("evaluated"),
+            col("_known").not().sum().alias("not_evaluable"),
+        ])
         .collect()
         .map_err(pe)?;
-    let df = crate::load::sort_by_key(df, Table::Industrial)?;
-    let eid = df.column("eid").map_err(pe)?.u32().map_err(pe)?.clone();
-    let per = df.column("period").map_err(pe)?.i32().map_err(pe)?.clone();
-    let g = df
-        .column("gross_output")
-        .map_err(pe)?
-        .f64()
-        .map_err(pe)?
-        .clone();
-    let sl = df
-        .column("sales_output")
-        .map_err(pe)?
-        .f64()
-        .map_err(pe)?
-        .clone();
-    // One pass over each enterprise's months (the table is sorted by enterprise
-    // and month): the length of the run of identical figures ending at each month.
-    let (mut evaluated, mut not_evaluable) = (0u64, 0u64);
-    let mut hits: Vec<(u32, i32, i32, u32, f64)> = Vec::new(); // eid, first, last, months, gross
-    let mut run = 0u32;
-    let mut run_first = 0i32;
-    let mut prev: Option<(u32, i32, f64, f64)> = None;
-    let mut open_hit: Option<usize> = None;
-    for i in 0..df.height() {
-        let (Some(e), Some(m)) = (eid.get(i), per.get(i)) else {
-            continue;
-        };
-        let (x, y) = (g.get(i), sl.get(i));
-        let same = match (prev, x, y) {
-            (Some((pe_, pm, px, py)), Some(x), Some(y)) => {
-                pe_ == e && pm + 1 == m && px == x && py == y
-            }
-            _ => false,
-        };
-        if same {
-            run += 1;
-        } else {
-            run = 1;
-            run_first = m;
-            open_hit = None;
-        }
-        prev = match (x, y) {
-            (Some(x), Some(y)) => Some((e, m, x, y)),
-            _ => None,
-        };
-        if m < start {
-            continue;
-        }
-        match (x, y) {
-            (Some(x), Some(_)) => {
-                evaluated += 1;
-                if run >= min_months && x > min_gross {
-                    // One finding per run: its last month in the year to date.
-                    match open_hit {
-                        Some(h) => {
-                            hits[h].2 = m;
-                            hits[h].3 = run;
-                        }
-                        None => {
-                            hits.push((e, run_first, m, run, x));
-                            open_hit = Some(hits.len() - 1);
-                        }
-                    }
-                }
-            }
-            _ => not_evaluable += 1,
-        }
-    }
-    let failures = DataFrame::new(
-        hits.len(),
-        vec![
-            Column::new("eid".into(), hits.iter().map(|h| h.0).collect::<Vec<_>>()),
-            Column::new(
-                "_first".into(),
-                hits.iter().map(|h| h.1).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "period".into(),
-                hits.iter().map(|h| h.2).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "run_months".into(),
-                hits.iter().map(|h| h.3).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "gross_output".into(),
-                hits.iter().map(|h| h.4).collect::<Vec<_>>(),
-            ),
-        ],
-    )
-    .map_err(pe)?
-    .lazy()
-    .with_columns([
-        month_text(col("_first")).alias("first_period"),
-        month_text(col("period")).alias("period"),
-        col("run_months").cast(DataType::Float64).alias("value"),
-        lit(min_months as f64).alias("threshold"),
-        (col("run_months").cast(DataType::Float64) / lit(min_months as f64))
-            .clip_max(lit(4.0))
-            .alias("strength"),
-    ])
-    .collect()
-    .map_err(pe)?;
+    let count = |c: &str| -> Result<u64> {
+        Ok(counted
+            .column(c)
+            .map_err(pe)?
+            .cast(&DataType::UInt64)
+            .map_err(pe)?
+            .u64()
+            .map_err(pe)?
+            .get(0)
+            .unwrap_or(0))
+    };
+    let (evaluated, not_evaluable) = (count("evaluated")?, count("not_evaluable")?);
+    // Months that may end a long enough run, paired with the audits looking at them.
+    let candidates = rows.filter(
+        col("_known")
+            .and(col("gross_output").gt(lit(min_gross)))
+            .and((col("period") - col("_first") + lit(1)).gt_eq(lit(min_months))),
+    );
+    let audit_start = col("at") - month_of_year(col("at")) + lit(1);
+    let failures = ytd_audits(ctx, candidates)?
+        // The audit at `at` counts the run from `lookback` months before its January.
+        .with_column(
+            when(col("_first").gt(audit_start.clone() - lit(lookback)))
+                .then(col("_first"))
+                .otherwise(audit_start - lit(lookback))
+                .alias("_first"),
+        )
+        .with_column((col("period") - col("_first") + lit(1)).alias("run_months"))
+        .filter(col("run_months").gt_eq(lit(min_months)))
+        // One finding per run and audit: its last month in the year to date.
+        .sort(["at", "_run", "period"], SortMultipleOptions::default())
+        .group_by_stable([col("at"), col("_run")])
+        .agg([
+            col("eid").last(),
+            col("period").last(),
+            col("_first").last(),
+            col("run_months").last().cast(DataType::UInt32),
+            col("gross_output").last(),
+        ])
+        .with_columns([
+            month_text(col("_first")).alias("first_period"),
+            month_text(col("period")).alias("period"),
+            col("run_months").cast(DataType::Float64).alias("value"),
+            lit(min_months as f64).alias("threshold"),
+            (col("run_months").cast(DataType::Float64) / lit(min_months as f64))
+                .clip_max(lit(4.0))
+                .alias("strength"),
+        ])
+        .drop(by_name(["_run"], true, false))
+        .collect()
+        .map_err(pe)?;
     Ok(RuleOutput {
         failures,
         evaluated,
@@ -667,8 +645,11 @@ fn round_figures(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
 
 fn many_revisions(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let max = cfg.int("max_revisions");
-    let df = ytd_audits(ctx, ctx.table(Table::Industrial)?)?
-        .with_column(col("revisions").gt_eq(lit(max)).alias("_fails"))
+    let rows = ctx
+        .table(Table::Industrial)?
+        .filter(in_audited_years(ctx))
+        .with_column(col("revisions").gt_eq(lit(max)).alias("_fails"));
+    let df = ytd_audits(ctx, rows)?
         .sort(["at", "eid", "period"], SortMultipleOptions::default())
         .collect()
         .map_err(pe)?;

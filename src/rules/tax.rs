@@ -88,7 +88,7 @@ pub const RULES: &[RuleDef] = &[
             num("min_month_coverage_ratio", 0.5, Some(0.0), Some(1.0), "a month whose tax records cover fewer enterprises than this share of the previous month's is not yet complete and not judged"),
             num("strength", 2.0, Some(0.0), None, "strength of each finding (the rule is a strong signal)"),
         ],
-        kind: Kind::Builtin(no_tax_record),
+        kind: Kind::Months(no_tax_record),
     },
     RuleDef {
         code: "TX003",
@@ -363,8 +363,22 @@ fn no_tax_record(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let coverage = cfg.num("min_month_coverage_ratio");
     let strength = cfg.num("strength");
     let tax = ctx.table(Table::Tax)?;
-    // Months whose tax records are not yet complete are not judged.
+    // Months whose tax records are not yet complete are not judged. A month's
+    // completeness depends only on the months of its year up to it, so each year
+    // audited is asked once, at its last month audited.
     let (complete, skipped) = tax_months(ctx.batch, ctx.period, coverage)?;
+    let of_year = |months: Vec<i32>, y: crate::model::Month| {
+        months
+            .into_iter()
+            .filter(move |m| *m >= y.0 && *m < y.0 + 12)
+    };
+    let mut complete: Vec<i32> = of_year(complete, ctx.period.year_start()).collect();
+    let mut y = ctx.from.year_start();
+    while y < ctx.period.year_start() {
+        complete.extend(of_year(tax_months(ctx.batch, y.plus(11), coverage)?.0, y));
+        y = y.plus(12);
+    }
+    let in_ytd = |_: &Ctx<'_>| in_audited_years(ctx);
     let has_tax =
         tax.filter(in_ytd(ctx))
             .select([col("eid"), col("period"), lit(true).alias("_has_tax")]);
@@ -409,15 +423,18 @@ fn no_tax_record(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
                     .and(col("_has_tax").is_null()),
             )
             .alias("_fails"),
-        )
+        );
+    // A month's result is the same for every later audit of its year; the months
+    // missing are counted up to the audited month.
+    let df = ytd_audits(ctx, df)?
         .with_column(
             col("_fails")
                 .cast(DataType::UInt32)
                 .sum()
-                .over_cols(&["eid"])
+                .over_cols(&["at", "eid"])
                 .alias("missing_months"),
         )
-        .sort(["eid", "period"], SortMultipleOptions::default())
+        .sort(["at", "eid", "period"], SortMultipleOptions::default())
         .collect()
         .map_err(pe)?;
     let note = (!skipped.is_empty())
