@@ -416,7 +416,13 @@ pub fn run_months(
                 cfg.def.code, cfg.def.title.zh
             ));
         }
-        let (_, f) = run_rule(&ctx, cfg, true);
+        let (run, f) = run_rule(&ctx, cfg, true);
+        tracing::debug!(
+            rule = run.code,
+            seconds = run.seconds,
+            status = run.status,
+            "audited {from}–{to} in one pass"
+        );
         frames.extend(f);
     }
     // Rules of the annual R&D reports, once per R&D year audited.
@@ -446,7 +452,16 @@ pub fn run_months(
                 let b = batch.at(Month(end));
                 let actx = Ctx::new(&b, pipeline);
                 for cfg in &annual {
-                    if let (_, Some(f)) = run_rule(&actx, cfg, false) {
+                    let (run, f) = run_rule(&actx, cfg, false);
+                    tracing::debug!(
+                        rule = run.code,
+                        seconds = run.seconds,
+                        status = run.status,
+                        "audited the R&D year of {}–{}",
+                        Month(m),
+                        Month(end)
+                    );
+                    if let Some(f) = f {
                         for month in m..=end {
                             frames.push(at(f.clone(), Month(month))?);
                         }
@@ -471,7 +486,14 @@ pub fn run_months(
             if let Some(pb) = progress {
                 pb.set_message(format!("{m} rules: {} {}", cfg.def.code, cfg.def.title.zh));
             }
-            if let (_, Some(f)) = run_rule(&ctx, cfg, false) {
+            let (run, f) = run_rule(&ctx, cfg, false);
+            tracing::debug!(
+                rule = run.code,
+                seconds = run.seconds,
+                status = run.status,
+                "audited {m}"
+            );
+            if let Some(f) = f {
                 frames.push(at(f, m)?);
             }
         }

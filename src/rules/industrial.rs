@@ -497,7 +497,7 @@ fn copied_forward(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .and(col("gross_output").eq(prev("gross_output")))
         .and(col("sales_output").eq(prev("sales_output")))
         .fill_null(lit(false));
-    let rows = ctx
+    let window = ctx
         .table(Table::Industrial)?
         .filter(
             col("period")
@@ -510,14 +510,33 @@ fn copied_forward(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
             col("gross_output"),
             col("sales_output"),
         ])
-        .sort(["eid", "period"], SortMultipleOptions::default())
+        .collect()
+        .map_err(pe)?;
+    // Enterprise and month order (a linear pass when the table is in month order).
+    let window = crate::load::sort_by_key(window, Table::Industrial)?;
+    // The first month of each row's run: the latest run start so far, found as a
+    // running maximum of a key that grows along the sorted rows.
+    let key =
+        col("eid").cast(DataType::Int64) * lit(1_000_000i64) + col("period").cast(DataType::Int64);
+    let rows = window
+        .lazy()
+        .with_column(same.alias("_same"))
         .with_column(
-            same.not()
+            (when(col("_same"))
+                .then(lit(i64::MIN))
+                .otherwise(key.clone())
+                .cum_max(false)
+                - (key - col("period").cast(DataType::Int64)))
+            .cast(DataType::Int32)
+            .alias("_first"),
+        )
+        .with_column(
+            col("_same")
+                .not()
                 .cast(DataType::UInt32)
                 .cum_sum(false)
                 .alias("_run"),
         )
-        .with_column(col("period").first().over_cols(&["_run"]).alias("_first"))
         .with_column(known.clone().alias("_known"));
     // Rows checked: every month of the years audited (of the last one when a
     // single month is audited).
