@@ -39,7 +39,7 @@ pub const RULES: &[RuleDef] = &[
             num("max_abs_z", 3.5, Some(0.0), None, "largest accepted |robust z|"),
             int("min_peers", 20, Some(3.0), None, "smallest peer group: industry class, else division, else all"),
         ],
-        kind: Kind::Months(intensity),
+        kind: Kind::Builtin(intensity),
     },
     RuleDef {
         code: "EN002",
@@ -97,10 +97,10 @@ pub const RULES: &[RuleDef] = &[
 fn intensity(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let max_z = cfg.num("max_abs_z");
     let min_peers = cfg.int("min_peers") as u32;
-    // Each month is added to the year-to-date totals of every later audited month
-    // of its year.
-    let energy = ytd_audits(ctx, ctx.table(Table::Energy)?)?
-        .group_by([col("at"), col("eid")])
+    let energy = ctx
+        .table(Table::Energy)?
+        .filter(in_ytd(ctx))
+        .group_by([col("eid")])
         .agg([
             when(col("energy_consumption").count().gt(lit(0)))
                 .then(col("energy_consumption").sum())
@@ -109,28 +109,32 @@ fn intensity(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
             col("energy_consumption").null_count().alias("_e_null"),
             col("period").count().alias("_e_months"),
         ]);
-    let gross = ytd_audits(ctx, ctx.table(Table::Industrial)?)?
-        .group_by([col("at"), col("eid")])
+    let gross = ctx
+        .table(Table::Industrial)?
+        .filter(in_ytd(ctx))
+        .group_by([col("eid")])
         .agg([
             col("gross_output").sum().alias("ytd_gross"),
             col("gross_output").null_count().alias("_g_null"),
             col("period").count().alias("_g_months"),
         ]);
     // Months of either table read but quarantined for a value.
-    let quarantined = |t: Table| -> Result<LazyFrame> {
-        Ok(ytd_audits(ctx, ctx.batch.unknown_keys(t).lazy())?
-            .group_by([col("at"), col("eid")])
-            .agg([col("period").count().gt(lit(0)).alias("_q")]))
+    let quarantined = |t: Table| {
+        ctx.batch
+            .unknown_keys(t)
+            .lazy()
+            .filter(in_ytd(ctx))
+            .group_by([col("eid")])
+            .agg([col("period").count().gt(lit(0)).alias("_q")])
     };
-    let q = quarantined(Table::Energy)?
+    let q = quarantined(Table::Energy)
         .join(
-            quarantined(Table::Industrial)?,
-            [col("at"), col("eid")],
-            [col("at"), col("eid")],
+            quarantined(Table::Industrial),
+            [col("eid")],
+            [col("eid")],
             JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
         )
         .select([
-            col("at"),
             col("eid"),
             col("_q")
                 .fill_null(lit(false))
@@ -144,15 +148,14 @@ fn intensity(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .and(col("_g_null").eq(lit(0)))
         .and(col("_e_months").eq(col("_g_months")))
         .and(col("_quarantined").fill_null(lit(false)).not());
-    let keys = [col("at"), col("eid")];
     let lf = energy
         .join(
             gross,
-            keys.clone(),
-            keys.clone(),
+            [col("eid")],
+            [col("eid")],
             JoinArgs::new(JoinType::Inner),
         )
-        .join(q, keys.clone(), keys, JoinArgs::new(JoinType::Left))
+        .join(q, [col("eid")], [col("eid")], JoinArgs::new(JoinType::Left))
         .with_column(
             when(complete)
                 .then(col("ytd_energy"))
@@ -172,8 +175,7 @@ fn intensity(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let df = log_peer_outliers(
         with_enterprise(ctx, lf, &["division", "industry_code"])?,
         col("intensity"),
-        // Peers of the same audited month.
-        &[&["at", "industry_code"], &["at", "division"], &["at"]],
+        &[&["industry_code"], &["division"], &[]],
         min_peers,
         max_z,
     )
@@ -181,13 +183,13 @@ fn intensity(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         col("ytd_energy").round(0, RoundMode::HalfAwayFromZero),
         col("ytd_gross").round(0, RoundMode::HalfAwayFromZero),
     ])
-    .sort(["at", "eid"], SortMultipleOptions::default())
+    .sort(["eid"], SortMultipleOptions::default())
     .collect()
     .map_err(pe)?;
     outcome(
         &df,
         [
-            month_text(col("at")).alias("period"),
+            month_text(lit(ctx.period.0)).alias("period"),
             lit(max_z).alias("threshold"),
             excess_strength(col("value").abs() / lit(max_z)).alias("strength"),
         ],

@@ -53,7 +53,7 @@ pub const RULES: &[RuleDef] = &[
             codes("weak_divisions", WEAK_DIVISIONS, "industry divisions whose findings weigh more"),
             num("weak_industry_weight", 1.5, Some(1.0), None, "multiplier of the strength in those divisions"),
         ],
-        kind: Kind::Months(enterprise_ratio),
+        kind: Kind::Builtin(enterprise_ratio),
     },
     RuleDef {
         code: "TX002",
@@ -116,7 +116,7 @@ pub const RULES: &[RuleDef] = &[
         example: t("某县 1–9 月产值 1,200,000 千元，应税销售额 960,000 千元 → 80%，不通过。", "A county with output 1,200,000 and taxable sales 960,000 → 80%, fails."),
         remedy: t("区县统计局组织逐户核查，上报整改情况。", "The county bureau checks its enterprises one by one and reports the corrections."),
         params: &[num("min_ratio", 0.9, Some(0.0), Some(2.0), "lowest accepted county year-to-date taxable sales / gross output")],
-        kind: Kind::Months(county_ratio),
+        kind: Kind::Builtin(county_ratio),
     },
 ];
 
@@ -234,81 +234,24 @@ fn unknown_tax(ctx: &Ctx<'_>) -> LazyFrame {
     ctx.batch.unknown_keys(Table::Tax).lazy()
 }
 
-/// The months each audited month's year-to-date ratio adds up (`at`, `period`):
-/// the complete months of its year up to it. A month's completeness depends only
-/// on the months of its year up to it, so each year is asked once.
-fn audited_ratio_months(ctx: &Ctx<'_>) -> Result<DataFrame> {
-    let mut complete: Vec<i32> = ratio_months(ctx)?;
-    let mut y = ctx.from.year_start();
-    while y < ctx.period.year_start() {
-        complete.extend(ratio_months_of(ctx.batch, y.plus(11))?);
-        y = y.plus(12);
-    }
-    let (mut at, mut period) = (Vec::new(), Vec::new());
-    for m in ctx.from.0..=ctx.period.0 {
-        let ys = crate::model::Month(m).year_start().0;
-        for &q in complete.iter().filter(|q| **q >= ys && **q <= m) {
-            at.push(m);
-            period.push(q);
-        }
-    }
-    DataFrame::new(
-        at.len(),
-        vec![
-            Column::new("at".into(), at),
-            Column::new("period".into(), period),
-        ],
-    )
-    .map_err(pe)
-}
-
-/// Year-to-date output and taxable sales per enterprise and audited month (`at`),
-/// with `_unknown` set where a figure the ratio needs is unknown (an empty or
-/// quarantined taxable sales, an empty gross output): the ratio is then not
-/// evaluable, never a ratio computed with the unknown taken as zero. `_through`
-/// is the last month added up.
+/// Year-to-date output and taxable sales per enterprise, with `_unknown` set
+/// where a figure the ratio needs is unknown (an empty or quarantined taxable
+/// sales, an empty gross output): the ratio is then not evaluable, never a
+/// ratio computed with the unknown taken as zero.
 fn ytd_totals(ctx: &Ctx<'_>) -> Result<DataFrame> {
     ctx.shared("tax_ytd", || {
         // Both totals stop at the last month whose tax records are complete.
-        let pairs = audited_ratio_months(ctx)?.lazy();
-        let through = (ctx.from.0..=ctx.period.0)
-            .map(|m| crate::model::Month(m).year_start().0 - 1)
-            .collect::<Vec<i32>>();
-        let through = DataFrame::new(
-            through.len(),
-            vec![
-                Column::new(
-                    "at".into(),
-                    (ctx.from.0..=ctx.period.0).collect::<Vec<i32>>(),
-                ),
-                Column::new("_none".into(), through),
-            ],
-        )
-        .map_err(pe)?
-        .lazy()
-        .join(
-            pairs
-                .clone()
-                .group_by([col("at")])
-                .agg([col("period").max().alias("_last")]),
-            [col("at")],
-            [col("at")],
-            JoinArgs::new(JoinType::Left),
-        )
-        .select([
-            col("at"),
-            col("_last").fill_null(col("_none")).alias("_through"),
-        ]);
-        let by_audit = |lf: LazyFrame| {
-            lf.filter(in_audited_years(ctx)).join(
-                pairs.clone(),
-                [col("period")],
-                [col("period")],
-                JoinArgs::new(JoinType::Inner),
-            )
-        };
-        let ind = by_audit(ctx.table(Table::Industrial)?)
-            .group_by([col("at"), col("eid")])
+        let months = ratio_months(ctx)?;
+        let through = months
+            .iter()
+            .copied()
+            .max()
+            .unwrap_or(ctx.period.year_start().0 - 1);
+        let in_ytd = |_: &Ctx<'_>| col("period").is_in(i32_list(&months), false);
+        let ind = ctx
+            .table(Table::Industrial)?
+            .filter(in_ytd(ctx))
+            .group_by([col("eid")])
             .agg([
                 col("gross_output").sum().alias("ytd_gross"),
                 col("gross_output").count().alias("_months"),
@@ -317,8 +260,10 @@ fn ytd_totals(ctx: &Ctx<'_>) -> Result<DataFrame> {
                     .gt(lit(0))
                     .alias("_gross_unknown"),
             ]);
-        let tax = by_audit(ctx.table(Table::Tax)?)
-            .group_by([col("at"), col("eid")])
+        let tax = ctx
+            .table(Table::Tax)?
+            .filter(in_ytd(ctx))
+            .group_by([col("eid")])
             .agg([
                 col("taxable_sales").sum().alias("ytd_taxable"),
                 col("taxable_sales")
@@ -326,9 +271,7 @@ fn ytd_totals(ctx: &Ctx<'_>) -> Result<DataFrame> {
                     .gt(lit(0))
                     .alias("_tax_null"),
             ]);
-        // Months of either table read but quarantined for a value, in any month of
-        // the audited month's year to date; a record whose month cannot be told
-        // may be any month of the year.
+        // Months of either table read but quarantined for a value.
         let unknown = concat(
             [
                 unknown_tax(ctx),
@@ -336,32 +279,25 @@ fn ytd_totals(ctx: &Ctx<'_>) -> Result<DataFrame> {
             ],
             UnionArgs::default(),
         )
-        .map_err(pe)?;
-        let audits = through.clone().select([col("at")]);
-        let placed = ytd_audits(ctx, unknown.clone())?;
-        let unplaced = unknown
-            .filter(col("period").eq(lit(crate::load::UNPLACED)))
-            .select([col("eid")])
-            .join(audits, [], [], JoinArgs::new(JoinType::Cross));
-        let unknown = concat(
-            [
-                placed.select([col("at"), col("eid")]),
-                unplaced.select([col("at"), col("eid")]),
-            ],
-            UnionArgs::default(),
-        )
         .map_err(pe)?
-        .unique(None, UniqueKeepStrategy::First)
-        .select([col("at"), col("eid"), lit(true).alias("_tax_quarantined")]);
-        let keys = [col("at"), col("eid")];
+        // A record whose month cannot be told may be any month of the year.
+        .filter(in_ytd(ctx).or(col("period").eq(lit(crate::load::UNPLACED))))
+        .group_by([col("eid")])
+        .agg([col("period").count().alias("_n")])
+        .select([col("eid"), lit(true).alias("_tax_quarantined")]);
         let j = ind
             .join(
                 tax,
-                keys.clone(),
-                keys.clone(),
+                [col("eid")],
+                [col("eid")],
                 JoinArgs::new(JoinType::Left),
             )
-            .join(unknown, keys.clone(), keys, JoinArgs::new(JoinType::Left))
+            .join(
+                unknown,
+                [col("eid")],
+                [col("eid")],
+                JoinArgs::new(JoinType::Left),
+            )
             .with_columns([
                 col("ytd_taxable").fill_null(lit(0.0)),
                 (col("_gross_unknown")
@@ -374,14 +310,9 @@ fn ytd_totals(ctx: &Ctx<'_>) -> Result<DataFrame> {
                 true,
                 false,
             ))
-            .join(
-                through,
-                [col("at")],
-                [col("at")],
-                JoinArgs::new(JoinType::Left),
-            );
+            .with_column(lit(through).alias("_through"));
         with_enterprise(ctx, j, &["division", "county_code"])?
-            .sort(["at", "eid"], SortMultipleOptions::default())
+            .sort(["eid"], SortMultipleOptions::default())
             .collect()
             .map_err(pe)
     })
@@ -527,12 +458,11 @@ fn county_ratio(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let df = ytd_totals(ctx)?
         .lazy()
         .filter(col("_unknown").not())
-        .group_by([col("at"), col("county_code")])
+        .group_by([col("county_code")])
         .agg([
             col("ytd_gross").sum().alias("ytd_gross"),
             col("ytd_taxable").sum().alias("ytd_taxable"),
             col("eid").count().alias("enterprises"),
-            col("_through").first(),
         ])
         .with_column(
             when(col("ytd_gross").gt(lit(0.0)))
@@ -541,14 +471,14 @@ fn county_ratio(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
                 .alias("value"),
         )
         .with_column(col("value").lt(lit(min_ratio)).alias("_fails"))
-        .sort(["at", "county_code"], SortMultipleOptions::default())
+        .sort(["county_code"], SortMultipleOptions::default())
         .collect()
         .map_err(pe)?;
     let note = through_note(ctx)?;
     let found = outcome(
         &df,
         [
-            month_text(col("_through")).alias("period"),
+            month_text(lit(ratio_through(ctx)?.unwrap_or(ctx.period.0))).alias("period"),
             lit(min_ratio).alias("threshold"),
             ((lit(min_ratio) - col("value")) / lit(0.1))
                 .clip(lit(0.2), lit(5.0))
