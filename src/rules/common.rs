@@ -132,8 +132,14 @@ pub fn in_audited_years(ctx: &Ctx<'_>) -> Expr {
 /// column) are repeated: the counts of rows checked are those of a single month's
 /// run, and a run over several months keeps only its findings.
 pub fn ytd_audits(ctx: &Ctx<'_>, lf: LazyFrame) -> Result<LazyFrame> {
+    if ctx.from == ctx.period {
+        // One month audited: every row of its year to date, audited by it.
+        return Ok(lf
+            .filter(in_audited_years(ctx))
+            .with_column(lit(ctx.period.0).alias("at")));
+    }
     let mut lf = lf;
-    if ctx.from < ctx.period && lf.collect_schema().map_err(pe)?.contains("_fails") {
+    if lf.collect_schema().map_err(pe)?.contains("_fails") {
         lf = lf.filter(col("_fails").fill_null(lit(false)));
     }
     let months: Vec<i32> = (ctx.from.0..=ctx.period.0).collect();

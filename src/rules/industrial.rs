@@ -352,27 +352,54 @@ fn with_history(ctx: &Ctx<'_>) -> Result<DataFrame> {
             .with_column(month_of_year(col("period")).alias("month_no"))
             .collect()
             .map_err(pe)?;
-        // January-to-date sums of both years, within each enterprise's year.
-        let year = ["eid", "_year"];
-        let both = col("gross_output")
-            .is_not_null()
-            .and(col("gross_ly").is_not_null())
-            .cast(DataType::Int32);
-        let j = crate::load::sort_by_key(j, Table::Industrial)?
-            .lazy()
-            .with_column(col("period").floor_div(lit(12)).alias("_year"))
-            .with_columns([
-                col("gross_output")
-                    .cum_sum(false)
-                    .over_cols(&year)
-                    .alias("cum_cur"),
-                col("gross_ly")
-                    .cum_sum(false)
-                    .over_cols(&year)
-                    .alias("cum_ly"),
-                both.cum_sum(false).over_cols(&year).alias("cum_both"),
-            ])
-            .drop(by_name(["_year"], true, false));
+        let mut j = crate::load::sort_by_key(j, Table::Industrial)?;
+        // January-to-date sums of both years, in one pass over each enterprise's
+        // months (a window per enterprise and year in Polars was 1.5× slower).
+        let eid = j.column("eid").map_err(pe)?.u32().map_err(pe)?.clone();
+        let per = j.column("period").map_err(pe)?.i32().map_err(pe)?.clone();
+        let cur = j
+            .column("gross_output")
+            .map_err(pe)?
+            .f64()
+            .map_err(pe)?
+            .clone();
+        let ly = j.column("gross_ly").map_err(pe)?.f64().map_err(pe)?.clone();
+        let n = j.height();
+        let (mut cum_cur, mut cum_ly, mut cum_both) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        let (mut a, mut b, mut c) = (None::<f64>, None::<f64>, 0i32);
+        let mut last: Option<(Option<u32>, Option<i32>)> = None;
+        for i in 0..n {
+            let key = (eid.get(i), per.get(i).map(|m| m.div_euclid(12)));
+            if Some(key) != last {
+                (a, b, c) = (None, None, 0);
+                last = Some(key);
+            }
+            let (x, y) = (cur.get(i), ly.get(i));
+            if let Some(x) = x {
+                a = Some(a.unwrap_or(0.0) + x);
+            }
+            if let Some(y) = y {
+                b = Some(b.unwrap_or(0.0) + y);
+            }
+            if x.is_some() && y.is_some() {
+                c += 1;
+            }
+            cum_cur.push(a);
+            cum_ly.push(b);
+            cum_both.push(c);
+        }
+        for col in [
+            Column::new("cum_cur".into(), cum_cur),
+            Column::new("cum_ly".into(), cum_ly),
+            Column::new("cum_both".into(), cum_both),
+        ] {
+            j.with_column(col).map_err(pe)?;
+        }
+        let j = j.lazy();
         with_enterprise(ctx, j, &["division"])?
             .collect()
             .map_err(pe)
@@ -668,10 +695,7 @@ fn many_revisions(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .table(Table::Industrial)?
         .filter(in_audited_years(ctx))
         .with_column(col("revisions").gt_eq(lit(max)).alias("_fails"));
-    let df = ytd_audits(ctx, rows)?
-        .sort(["at", "eid", "period"], SortMultipleOptions::default())
-        .collect()
-        .map_err(pe)?;
+    let df = ytd_audits(ctx, rows)?.collect().map_err(pe)?;
     outcome(
         &df,
         [

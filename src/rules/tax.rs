@@ -431,10 +431,13 @@ fn no_tax_record(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
             col("_fails")
                 .cast(DataType::UInt32)
                 .sum()
-                .over_cols(&["at", "eid"])
+                .over_cols(if ctx.from == ctx.period {
+                    &["eid"]
+                } else {
+                    &["at", "eid"]
+                })
                 .alias("missing_months"),
         )
-        .sort(["at", "eid", "period"], SortMultipleOptions::default())
         .collect()
         .map_err(pe)?;
     let note = (!skipped.is_empty())
