@@ -365,9 +365,42 @@ fn one_pass_over_the_months_equals_a_run_per_month() {
     g.anomaly_rate = 0.08;
     zhibao::generate::generate(&g).unwrap();
     let batch = zhibao::load::load(&data, &zhibao::load::LoadOptions { period: None }).unwrap();
-    let pipeline = zhibao::pipeline::Pipeline::builtin();
     let (from, to) = (batch.period.plus(-12), batch.period);
-    let all = zhibao::rules::run_months(&batch, &pipeline, from, to, None).unwrap();
+    // The built-in pipeline, and one whose detectors test the year to date.
+    let ytd = zhibao::pipeline::Pipeline::from_text(
+        "ytd.toml",
+        r#"
+[pipeline]
+name = "ytd"
+include = ["default.toml"]
+
+[[rule]]
+code = "IN008"
+params = { year_to_date = true }
+
+[[rule]]
+code = "IN009"
+params = { year_to_date = true }
+
+[[rule]]
+code = "SV001"
+params = { year_to_date = true }
+"#,
+    )
+    .unwrap();
+    for pipeline in [zhibao::pipeline::Pipeline::builtin(), ytd] {
+        one_pass_equals_month_by_month(&batch, &pipeline, from, to);
+    }
+}
+
+fn one_pass_equals_month_by_month(
+    batch: &zhibao::load::Batch,
+    pipeline: &zhibao::pipeline::Pipeline,
+    from: Month,
+    to: Month,
+) {
+    let pipeline = pipeline.clone();
+    let all = zhibao::rules::run_months(batch, &pipeline, from, to, None).unwrap();
     let mut m = from;
     let mut compared = 0;
     let mut per_rule: std::collections::BTreeMap<String, usize> = Default::default();
