@@ -66,9 +66,6 @@ fn stages(c: &mut Criterion) {
                     findings: &checked.findings,
                     grades: &graded,
                     query_list: &ql,
-                    min_benford_values: 300,
-                    benford_min_value: 10_000.0,
-                    min_benford_enterprises: 100,
                 },
                 pipeline.section("scorecard"),
             )

@@ -296,18 +296,6 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
             findings: &checked.findings,
             grades: &graded,
             query_list: &ql,
-            min_benford_values: pipeline
-                .rule("BF001")
-                .map(|r| r.int("min_values"))
-                .unwrap_or(300),
-            benford_min_value: pipeline
-                .rule("BF001")
-                .map(|r| r.num("min_value_thousand_yuan"))
-                .unwrap_or(10000.0),
-            min_benford_enterprises: pipeline
-                .rule("BF001")
-                .map(|r| r.int("min_enterprises"))
-                .unwrap_or(100),
         },
         pipeline.section("scorecard"),
     )?;

@@ -138,6 +138,27 @@ pub static SETTINGS: Section = Section {
             None,
             "how many of the lowest counties are named",
         ),
+        int(
+            "benford_min_values",
+            300,
+            Some(10.0),
+            None,
+            "values a county needs for its Benford band (first digits); fewer: no band",
+        ),
+        int(
+            "benford_min_enterprises",
+            100,
+            Some(1.0),
+            None,
+            "enterprises a county needs for its Benford band (an enterprise's months share their leading digit)",
+        ),
+        num(
+            "benford_min_value_thousand_yuan",
+            10000.0,
+            Some(0.0),
+            None,
+            "only monthly outputs from this size enter the Benford band (thousand yuan)",
+        ),
     ],
 };
 
@@ -177,12 +198,6 @@ pub struct ScorecardInput<'a> {
     pub grades: &'a DataFrame,
     /// Query list of the run.
     pub query_list: &'a DataFrame,
-    /// Values a county needs for its Benford band (BF001's `min_values`).
-    pub min_benford_values: i64,
-    /// Smallest value tested (BF001's `min_value_thousand_yuan`).
-    pub benford_min_value: f64,
-    /// Enterprises a county needs for its Benford band (BF001's `min_enterprises`).
-    pub min_benford_enterprises: i64,
 }
 
 /// Builds the scorecard.
@@ -543,10 +558,15 @@ pub fn build(input: &ScorecardInput<'_>, s: &Values) -> Result<DataFrame> {
                 .alias("query_sampled"),
         ]);
 
-    // Benford's test needs enough values (BF001's `min_values`): below, no band.
-    let min_values = input.min_benford_values;
-    let benford =
-        crate::rules::detectors::county_benford(b, p, Digits::First, input.benford_min_value)?;
+    // Benford's test needs enough values and enterprises: below, no band.
+    let min_values = s.int("benford_min_values");
+    let min_enterprises = s.int("benford_min_enterprises");
+    let benford = crate::rules::detectors::county_benford(
+        b,
+        p,
+        Digits::First,
+        s.num("benford_min_value_thousand_yuan"),
+    )?;
     let benford = if benford.height() > 0 {
         benford
             .lazy()
@@ -554,7 +574,7 @@ pub fn build(input: &ScorecardInput<'_>, s: &Values) -> Result<DataFrame> {
                 when(
                     col("n")
                         .gt_eq(lit(min_values))
-                        .and(col("enterprises").gt_eq(lit(input.min_benford_enterprises))),
+                        .and(col("enterprises").gt_eq(lit(min_enterprises))),
                 )
                 .then(col("band"))
                 .otherwise(lit(NULL).cast(DataType::String))
