@@ -137,6 +137,17 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
+    /// A Polars computation failed inside a stage (a bug, reported rather than a
+    /// panic); the Polars error is kept as the source.
+    #[error("internal error in {stage}: {source}")]
+    Polars {
+        /// The stage that failed.
+        stage: &'static str,
+        /// Polars' error.
+        #[source]
+        source: polars::error::PolarsError,
+    },
+
     /// An internal computation failed (a bug, reported rather than a panic).
     #[error("internal error in {stage}: {message}")]
     Internal {
@@ -150,10 +161,7 @@ pub enum Error {
 impl Error {
     /// Wraps a Polars error raised inside a stage.
     pub fn polars(stage: &'static str, e: polars::error::PolarsError) -> Error {
-        Error::Internal {
-            stage,
-            message: e.to_string(),
-        }
+        Error::Polars { stage, source: e }
     }
 }
 
