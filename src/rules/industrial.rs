@@ -278,7 +278,7 @@ pub const RULES: &[RuleDef] = &[
             int("min_round_months", 3, Some(1.0), None, "round months in the window that fail"),
             num("min_gross_thousand_yuan", 100.0, Some(0.0), None, "smaller values are not counted as round (thousand yuan)"),
         ],
-        kind: Kind::Builtin(round_figures),
+        kind: Kind::Months(round_figures),
     },
     RuleDef {
         code: "IN010",
@@ -641,13 +641,15 @@ fn round_figures(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let min_round = cfg.int("min_round_months");
     let min_gross = cfg.num("min_gross_thousand_yuan");
     let p = ctx.period.0;
-    let df = ctx
+    // The months of every audited month's window.
+    let rows = ctx
         .table(Table::Industrial)?
         .filter(
             col("period")
-                .gt(lit(p - window))
+                .gt(lit(ctx.from.0 - window))
                 .and(col("period").lt_eq(lit(p))),
         )
+        .select([col("eid"), col("period"), col("gross_output")])
         .with_column(
             (col("gross_output").gt_eq(lit(min_gross)))
                 .and(
@@ -656,13 +658,50 @@ fn round_figures(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
                         .eq(col("gross_output") / lit(unit)),
                 )
                 .alias("_round"),
+        );
+    let rows = if ctx.from == ctx.period {
+        rows.with_column(lit(p).alias("at"))
+    } else {
+        // Only an enterprise with enough round months over all the windows can
+        // fail in one of them: the others are left out before each row is paired
+        // with the audited months whose window holds it.
+        let candidates = rows
+            .clone()
+            .group_by([col("eid")])
+            .agg([col("_round").sum().alias("_total")])
+            .filter(col("_total").gt_eq(lit(min_round)))
+            .select([col("eid")]);
+        let offsets = DataFrame::new(
+            window.max(1) as usize,
+            vec![Column::new(
+                "_k".into(),
+                (0..window.max(1)).collect::<Vec<i32>>(),
+            )],
         )
-        .group_by([col("eid")])
+        .map_err(pe)?;
+        rows.join(
+            candidates,
+            [col("eid")],
+            [col("eid")],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .join(offsets.lazy(), [], [], JoinArgs::new(JoinType::Cross))
+        .with_column((col("period") + col("_k")).alias("at"))
+        .filter(ctx.audited(col("at")))
+    };
+    // One month audited: grouped by enterprise alone (faster).
+    let keys: &[&str] = if ctx.from == ctx.period {
+        &["eid"]
+    } else {
+        &["at", "eid"]
+    };
+    let df = rows
+        .group_by(keys.iter().map(|k| col(*k)).collect::<Vec<_>>())
         .agg([
             col("_round").sum().alias("round_months"),
             col("_round").count().alias("_n"),
             col("gross_output")
-                .filter(col("period").eq(lit(p)))
+                .filter(col("period").eq(col("at")))
                 .first()
                 .alias("gross_output"),
             col("period").max().alias("_last"),
@@ -673,7 +712,7 @@ fn round_figures(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
                 .otherwise(lit(NULL).cast(DataType::Boolean))
                 .alias("_fails"),
         )
-        .sort(["eid"], SortMultipleOptions::default())
+        .sort(keys.to_vec(), SortMultipleOptions::default())
         .collect()
         .map_err(pe)?;
     outcome(
