@@ -75,6 +75,15 @@ impl<'a> Ctx<'a> {
         self.shared.borrow_mut().clear();
     }
 
+    /// Before running rule `code`: when it starts another family than `family`
+    /// (the code's two letters), the frames shared by the last one are dropped.
+    fn enter_family(&self, family: &mut &'static str, code: &'static str) {
+        if &code[..2] != *family {
+            self.clear_shared();
+            *family = &code[..2];
+        }
+    }
+
     /// A loaded table (present: the engine checks before calling a rule).
     pub fn table(&self, t: Table) -> Result<LazyFrame> {
         self.batch
@@ -350,10 +359,7 @@ pub fn run_with_progress(
     for (k, cfg) in pipeline.rules.iter().enumerate() {
         let def = cfg.def;
         // Shared frames serve the rules of one family; drop them after it.
-        if &def.code[..2] != family {
-            ctx.clear_shared();
-            family = &def.code[..2];
-        }
+        ctx.enter_family(&mut family, def.code);
         if let Some(pb) = progress {
             pb.set_message(format!(
                 "{} rules {}/{n}: {} {}",
@@ -406,10 +412,7 @@ pub fn run_months(
     let ctx = Ctx::months(&last, pipeline, from);
     let mut family = "";
     for cfg in pipeline.rules.iter().filter(in_one_pass) {
-        if &cfg.def.code[..2] != family {
-            ctx.clear_shared();
-            family = &cfg.def.code[..2];
-        }
+        ctx.enter_family(&mut family, cfg.def.code);
         if let Some(pb) = progress {
             pb.set_message(format!(
                 "{from}–{to} rules: {} {}",
@@ -433,13 +436,7 @@ pub fn run_months(
         .collect();
     if !annual.is_empty() && last.table(Table::Rd).is_some() {
         let years = super::rd::rd_years(&ctx)?;
-        let year_of = |m: i32| {
-            years
-                .iter()
-                .copied()
-                .filter(|y| *y <= m.div_euclid(12))
-                .max()
-        };
+        let year_of = |m: i32| super::rd::audited_year(&years, m);
         let mut m = from.0;
         while m <= to.0 {
             // The months whose audits look at the same R&D year.
@@ -479,10 +476,7 @@ pub fn run_months(
         let ctx = Ctx::new(&b, pipeline);
         let mut family = "";
         for cfg in pipeline.rules.iter().filter(per_month) {
-            if &cfg.def.code[..2] != family {
-                ctx.clear_shared();
-                family = &cfg.def.code[..2];
-            }
+            ctx.enter_family(&mut family, cfg.def.code);
             if let Some(pb) = progress {
                 pb.set_message(format!("{m} rules: {} {}", cfg.def.code, cfg.def.title.zh));
             }

@@ -78,12 +78,7 @@ pub fn eval(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         let mut at = Vec::new();
         let mut year = Vec::new();
         for m in ctx.from.0..=p {
-            if let Some(y) = years
-                .iter()
-                .copied()
-                .filter(|y| *y <= m.div_euclid(12))
-                .max()
-            {
+            if let Some(y) = super::rd::audited_year(&years, m) {
                 at.push(m);
                 year.push(y);
             }

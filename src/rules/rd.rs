@@ -251,6 +251,16 @@ pub fn rd_years(ctx: &Ctx<'_>) -> Result<Vec<i32>> {
         .collect())
 }
 
+/// The R&D year an audit of month `m` (a month number) looks at: the latest of
+/// `years` up to the month's year.
+pub fn audited_year(years: &[i32], m: i32) -> Option<i32> {
+    years
+        .iter()
+        .copied()
+        .filter(|y| *y <= m.div_euclid(12))
+        .max()
+}
+
 fn year_or_none(ctx: &Ctx<'_>) -> Result<i32> {
     rd_year(ctx)?.ok_or_else(|| Error::Internal {
         stage: "rules",
