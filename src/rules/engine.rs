@@ -419,13 +419,7 @@ pub fn run_months(
                 cfg.def.code, cfg.def.title.zh
             ));
         }
-        let (run, f) = run_rule(&ctx, cfg, true);
-        tracing::debug!(
-            rule = run.code,
-            seconds = run.seconds,
-            status = run.status,
-            "audited {from}–{to} in one pass"
-        );
+        let (_, f) = run_rule(&ctx, cfg, true);
         frames.extend(f);
     }
     // Rules of the annual R&D reports, once per R&D year audited.
@@ -449,15 +443,7 @@ pub fn run_months(
                 let b = batch.at(Month(end));
                 let actx = Ctx::new(&b, pipeline);
                 for cfg in &annual {
-                    let (run, f) = run_rule(&actx, cfg, false);
-                    tracing::debug!(
-                        rule = run.code,
-                        seconds = run.seconds,
-                        status = run.status,
-                        "audited the R&D year of {}–{}",
-                        Month(m),
-                        Month(end)
-                    );
+                    let (_, f) = run_rule(&actx, cfg, false);
                     if let Some(f) = f {
                         for month in m..=end {
                             frames.push(at(f.clone(), Month(month))?);
@@ -480,13 +466,7 @@ pub fn run_months(
             if let Some(pb) = progress {
                 pb.set_message(format!("{m} rules: {} {}", cfg.def.code, cfg.def.title.zh));
             }
-            let (run, f) = run_rule(&ctx, cfg, false);
-            tracing::debug!(
-                rule = run.code,
-                seconds = run.seconds,
-                status = run.status,
-                "audited {m}"
-            );
+            let (_, f) = run_rule(&ctx, cfg, false);
             if let Some(f) = f {
                 frames.push(at(f, m)?);
             }
@@ -529,8 +509,22 @@ fn stack(mut all: DataFrame, frames: Vec<DataFrame>) -> Result<DataFrame> {
     Ok(all)
 }
 
-/// Runs one rule: how it ended, and its findings when it found any.
+/// Runs one rule: how it ended, and its findings when it found any. Its time is
+/// logged at debug level (`RUST_LOG=zhibao=debug`).
 fn run_rule(ctx: &Ctx<'_>, cfg: &RuleConfig, months: bool) -> (RuleRun, Option<DataFrame>) {
+    let (run, f) = evaluate_rule(ctx, cfg, months);
+    tracing::debug!(
+        rule = run.code,
+        seconds = run.seconds,
+        status = run.status,
+        "audited {}–{}",
+        ctx.from,
+        ctx.period
+    );
+    (run, f)
+}
+
+fn evaluate_rule(ctx: &Ctx<'_>, cfg: &RuleConfig, months: bool) -> (RuleRun, Option<DataFrame>) {
     let def = cfg.def;
     let started = Instant::now();
     let missing = missing_tables(def, ctx.batch);

@@ -54,22 +54,17 @@ pub fn eval(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         stage: "rules",
         message: m,
     })?;
-    let with_condition = |lf: LazyFrame| -> Result<LazyFrame> {
-        if lf.clone().collect_schema().map_err(pe)?.contains("_fails") {
-            return Ok(lf);
-        }
-        let mut lf = lf.with_column(cond.clone().alias("_fails"));
-        if let Some(v) = value {
-            let v = compile(&cfg.substitute(v)).map_err(|m| Error::Internal {
-                stage: "rules",
-                message: m,
-            })?;
-            lf = lf.with_column(v.cast(DataType::Float64).alias("value"));
-        }
-        Ok(lf)
-    };
     let p = ctx.period.0;
-    let lf = ctx.table(def.table)?;
+    // A row's result does not depend on the month auditing it: the condition is
+    // computed on the rows first (the filters below are pushed before it).
+    let mut lf = ctx.table(def.table)?.with_column(cond.alias("_fails"));
+    if let Some(v) = value {
+        let v = compile(&cfg.substitute(v)).map_err(|m| Error::Internal {
+            stage: "rules",
+            message: m,
+        })?;
+        lf = lf.with_column(v.cast(DataType::Float64).alias("value"));
+    }
     let annual = def.table == crate::model::Table::Rd;
     // Each row looked at is paired with the month (`at`) whose audit looks at it.
     let lf = if annual {
@@ -102,14 +97,10 @@ pub fn eval(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
             Scope::Period => lf
                 .filter(ctx.audited(col("period")))
                 .with_column(col("period").alias("at")),
-            Scope::YearToDate => {
-                // A row's result does not depend on the month auditing it.
-                let lf = with_condition(lf.filter(super::common::in_audited_years(ctx)))?;
-                super::common::ytd_audits(ctx, lf)?
-            }
+            Scope::YearToDate => super::common::ytd_audits(ctx, lf)?,
         }
     };
-    let df = with_condition(lf)?.collect().map_err(pe)?;
+    let df = lf.collect().map_err(pe)?;
     let fails = df.column("_fails").map_err(pe)?.bool().map_err(pe)?.clone();
     let evaluated = (fails.len() - fails.null_count()) as u64;
     let not_evaluable = fails.null_count() as u64;
