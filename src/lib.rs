@@ -23,6 +23,7 @@ pub mod pipeline;
 pub mod rank;
 pub mod report;
 pub mod rules;
+pub mod serve;
 
 pub use error::{Error, Result};
 pub mod demo;

@@ -39,6 +39,24 @@ enum SideArg {
 }
 
 #[derive(Subcommand)]
+enum UserAction {
+    /// Add a user; prints the new token, alone on one line (only its hash is kept).
+    Add {
+        /// The user's name.
+        name: String,
+        /// The users file (created when absent).
+        #[arg(long)]
+        users: PathBuf,
+        /// `city` (every county) or `county` (one county).
+        #[arg(long)]
+        role: String,
+        /// The county of a county user (6-digit code).
+        #[arg(long)]
+        county: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// Audit a data directory: findings, grades, query list, scorecard.
     Audit {
@@ -105,6 +123,52 @@ enum Command {
         /// Seed.
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// Then serve the demo data live (`zhibao serve`), with a city and a county
+        /// user whose tokens are printed.
+        #[arg(long)]
+        serve: bool,
+        /// Address to listen on with --serve.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+    },
+    /// Audit submissions as they arrive: the HTTP API and web page (see
+    /// docs/serve.md and SERVICE_CONTRACT.md).
+    Serve {
+        /// The history, as for `zhibao audit` (may be left out once the state holds it).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Where the service keeps everything (SQLite), created on first start.
+        #[arg(long)]
+        state: PathBuf,
+        /// The users file (`zhibao user add`).
+        #[arg(long)]
+        users: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// Pipeline file (default: the built-in pipeline).
+        #[arg(long)]
+        pipeline: Option<PathBuf>,
+        /// Period under review, YYYY-MM (default: the latest month of industrial).
+        #[arg(long, value_parser = parse_month)]
+        period: Option<Month>,
+        /// Seed of the query list's random sampling (default: drawn once and kept).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Users of `zhibao serve`.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+    /// Write a `zhibao serve` state as a contract data directory.
+    Export {
+        /// The state directory of `zhibao serve`.
+        #[arg(long)]
+        state: PathBuf,
+        /// The data directory to write (new or empty).
+        #[arg(long)]
+        out: PathBuf,
     },
     /// List the rules, or explain one (`zhibao rules TX001`).
     Rules {
@@ -187,6 +251,66 @@ fn spinner(quiet: bool) -> Option<indicatif::ProgressBar> {
     Some(pb)
 }
 
+/// `zhibao demo --serve`: the demo data served live, with two users.
+fn serve_demo(
+    data: &std::path::Path,
+    out: &std::path::Path,
+    listen: std::net::SocketAddr,
+    seed: u64,
+) -> anyhow::Result<()> {
+    let dir = out.with_file_name(format!(
+        "{}-serve",
+        out.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("zhibao-demo")
+    ));
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    let users = dir.join("users.toml");
+    let county = first_county(data)?;
+    let city_token = zhibao::serve::users::add(&users, "city-demo", "city", None)?;
+    let county_token = zhibao::serve::users::add(&users, "county-demo", "county", Some(&county))?;
+    let opts = zhibao::serve::ServeOptions {
+        data: Some(data.to_path_buf()),
+        state: dir.join("state"),
+        users,
+        listen,
+        pipeline: None,
+        period: None,
+        seed: Some(seed),
+    };
+    println!(
+        "\nStarting the live audit on the demo data (state in {})…",
+        dir.display()
+    );
+    zhibao::serve::serve(&opts, |addr| {
+        println!("Serving on http://{addr}/ (Ctrl-C stops it)");
+        println!("  city user token:            {city_token}");
+        println!("  county user token ({county}): {county_token}");
+        println!(
+            "  e.g. curl -H 'Authorization: Bearer {city_token}' http://{addr}/api/v1/progress"
+        );
+    })?;
+    Ok(())
+}
+
+/// The first county of a data directory's register.
+fn first_county(data: &std::path::Path) -> anyhow::Result<String> {
+    let batch = zhibao::load::load(data, &Default::default())?;
+    let c = batch
+        .enterprises
+        .column("county_code")?
+        .str()?
+        .iter()
+        .flatten()
+        .min()
+        .map(str::to_string)
+        .ok_or_else(|| anyhow::anyhow!("the demo register is empty"))?;
+    Ok(c)
+}
+
 fn parse_month(s: &str) -> Result<Month, String> {
     Month::parse_lenient(s).map(|(m, _)| m)
 }
@@ -263,10 +387,52 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             }
         }
+        Command::Serve {
+            data,
+            state,
+            users,
+            listen,
+            pipeline,
+            period,
+            seed,
+        } => {
+            let opts = zhibao::serve::ServeOptions {
+                data,
+                state,
+                users,
+                listen,
+                pipeline,
+                period,
+                seed,
+            };
+            zhibao::serve::serve(&opts, |addr| {
+                eprintln!("zhibao serve: listening on http://{addr}");
+            })?;
+        }
+        Command::User {
+            action:
+                UserAction::Add {
+                    name,
+                    users,
+                    role,
+                    county,
+                },
+        } => {
+            let token = zhibao::serve::users::add(&users, &name, &role, county.as_deref())?;
+            println!("{token}");
+        }
+        Command::Export { state, out } => {
+            zhibao::serve::export(&state, &out)?;
+            if !cli.quiet {
+                eprintln!("zhibao export: the state is in {}", out.display());
+            }
+        }
         Command::Demo {
             out,
             enterprises,
             seed,
+            serve,
+            listen,
         } => {
             let d = zhibao::demo::run(&out, enterprises, seed).context("running the demo")?;
             println!(
@@ -282,6 +448,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 "\nOpen {}/scorecard.html in a browser, or query_list.xlsx in Excel.",
                 out.display()
             );
+            if serve {
+                serve_demo(&d.generated.out, &out, listen, seed)?;
+            }
         }
         Command::Rules { code, markdown } => {
             if markdown {

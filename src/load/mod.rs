@@ -186,6 +186,70 @@ impl Batch {
         .expect("two columns of one length")
     }
 
+    /// The batch restricted to the enterprises `eids`, renumbered `0..` in register
+    /// order (so `eid` is still the position in the register). Quarantine and
+    /// accounting are left out. This is how one enterprise is audited alone.
+    pub fn subset(&self, eids: &[u32]) -> Result<Batch> {
+        let pe = |e| Error::polars("load", e);
+        let n = self.enterprises.height();
+        let mut map: Vec<Option<u32>> = vec![None; n];
+        let mut keep: Vec<u32> = eids.iter().copied().filter(|e| (*e as usize) < n).collect();
+        keep.sort_unstable();
+        keep.dedup();
+        for (new, old) in keep.iter().enumerate() {
+            map[*old as usize] = Some(new as u32);
+        }
+        let restrict = |df: &DataFrame| -> Result<DataFrame> {
+            let e = df.column("eid").map_err(pe)?.u32().map_err(pe)?;
+            let mask: BooleanChunked = e
+                .iter()
+                .map(|v| {
+                    Some(
+                        v.and_then(|v| map.get(v as usize).copied().flatten())
+                            .is_some(),
+                    )
+                })
+                .collect();
+            let mut out = df.filter(&mask).map_err(pe)?;
+            let renumbered: Vec<u32> = out
+                .column("eid")
+                .map_err(pe)?
+                .u32()
+                .map_err(pe)?
+                .iter()
+                .map(|v| v.and_then(|v| map[v as usize]).unwrap_or(0))
+                .collect();
+            out.with_column(Column::new("eid".into(), renumbered))
+                .map_err(pe)?;
+            Ok(out)
+        };
+        let mut tables = BTreeMap::new();
+        for (t, df) in &self.tables {
+            tables.insert(*t, restrict(df)?);
+        }
+        let unknown = self
+            .unknown
+            .iter()
+            .map(|(t, keys)| {
+                let ks = keys
+                    .iter()
+                    .filter_map(|(e, p)| map.get(*e as usize).copied().flatten().map(|n| (n, *p)))
+                    .collect();
+                (*t, ks)
+            })
+            .collect();
+        Ok(Batch {
+            data_dir: self.data_dir.clone(),
+            period: self.period,
+            enterprises: restrict(&self.enterprises)?,
+            tables,
+            quarantine: Vec::new(),
+            notes: Vec::new(),
+            unknown,
+            stats: BTreeMap::new(),
+        })
+    }
+
     /// USCC of every enterprise id.
     pub fn uscc_by_eid(&self) -> Vec<String> {
         self.enterprises
@@ -1551,4 +1615,82 @@ pub fn read_and_type(table: Table, format: Format, bytes: Vec<u8>) -> Result<(u6
         }
     }
     Ok((frame.rows_read(), (frame.rejects.len() + bad.len()) as u64))
+}
+
+/// The rows of one submitted table, checked as [`load`] checks a table of a data
+/// directory (see [`check_submission`]).
+pub struct Submitted {
+    /// The accepted rows, typed, with the loaded schema of the table (`eid` numbered
+    /// as in the register given; the register itself has no `eid`).
+    pub df: DataFrame,
+    /// Rows rejected, with their reason.
+    pub quarantine: Vec<QuarantineRow>,
+    /// Values of optional columns read as missing (the rows were kept).
+    pub notes: Vec<QuarantineRow>,
+    /// Rows read.
+    pub rows_read: u64,
+}
+
+/// Checks the files of table `t` in `dir` (one submission written there) exactly as
+/// a data directory's table is checked: headings (Chinese or English, units),
+/// types, keys against `enterprises` (the register loaded, `eid` = position),
+/// duplicates within the submission, and rows after `period` when it is given.
+pub fn check_submission(
+    dir: &Path,
+    t: Table,
+    enterprises: &DataFrame,
+    period: Option<Month>,
+) -> Result<Submitted> {
+    let pe = |e| Error::polars("load", e);
+    let (files, skipped) = source::discover(dir, t)?;
+    let (files, _) = expand_sheets(t, files);
+    if files.is_empty() {
+        let why = skipped
+            .first()
+            .map(|s| s.reason.clone())
+            .unwrap_or_else(|| "no rows".to_string());
+        return Err(Error::Usage(format!("the body is not a {t} table: {why}")));
+    }
+    let mut quarantine = Vec::new();
+    let mut notes = Vec::new();
+    let uscc_of: Vec<String> = enterprises
+        .column("uscc")
+        .map_err(pe)?
+        .str()
+        .map_err(pe)?
+        .iter()
+        .map(|v| v.unwrap_or("").to_string())
+        .collect();
+    let register = if t == Table::Enterprises {
+        None
+    } else {
+        Some(build_register(enterprises, Vec::new())?)
+    };
+    let lt = load_table(t, &files, register.as_ref(), &mut quarantine, &mut notes)?;
+    let rows_read = lt.stats.rows_read;
+    let (df, dq) = dedup(lt.df, t, &files, &uscc_of)?;
+    quarantine.extend(dq);
+    let df = match period {
+        Some(p) => {
+            let (df, late, _) = drop_after_period(df, t, &files, &uscc_of, p)?;
+            quarantine.extend(late);
+            df
+        }
+        None => df,
+    };
+    let df = if t == Table::Enterprises {
+        df.drop_many(["_file", "_row"])
+    } else {
+        df.drop_many(["_file", "_row"])
+            .select(internal_columns(t))
+            .map_err(pe)?
+    };
+    quarantine.sort();
+    notes.sort();
+    Ok(Submitted {
+        df,
+        quarantine,
+        notes,
+        rows_read,
+    })
 }

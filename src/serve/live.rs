@@ -1,0 +1,905 @@
+//! The live state of `zhibao serve`: the batch as it stands (history and every
+//! submission), the last full audit of it (the snapshot), and the work of one
+//! submission: check, store, apply, audit the enterprise.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use polars::prelude::*;
+use serde_json::{json, Map, Value};
+
+use super::store::{now_iso, Store};
+use super::users::User;
+use crate::audit::{self, AuditOptions};
+use crate::error::{Error, Result};
+use crate::grade;
+use crate::load::{self, Batch, LoadOptions, QuarantineRow};
+use crate::model::{Month, Table};
+use crate::pipeline::Pipeline;
+use crate::report;
+use crate::rules::{self, Checked};
+
+/// Rules whose result depends on other enterprises (peer medians, HB quartiles,
+/// Benford, county totals): an answer takes them from the last full audit.
+pub const PEER_RULES: [&str; 12] = [
+    "BF001", "BF002", "EN001", "IN008", "IN009", "IV007", "LB001", "RD006", "RD007", "SV001",
+    "SV002", "TX003",
+];
+
+/// The file a submission's rows are written to in an exported data directory.
+pub const SUBMISSIONS_FILE: &str = "zz-service-submissions.csv";
+
+/// An answer that is not `200`.
+#[derive(Debug)]
+pub enum ApiError {
+    /// 400 with the reason.
+    BadRequest(String),
+    /// 403.
+    Forbidden,
+    /// 404 with what was not found.
+    NotFound(String),
+    /// 500.
+    Internal(String),
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> ApiError {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+/// What the service was started with.
+#[derive(Clone)]
+pub struct Config {
+    /// The pipeline.
+    pub pipeline: Pipeline,
+    /// Its file (handed to the full audits).
+    pub pipeline_path: Option<PathBuf>,
+    /// The period under review, when fixed.
+    pub period: Option<Month>,
+    /// Seed of the query list's sampling.
+    pub seed: u64,
+    /// Working directory (exports and audits), under `--state`.
+    pub work: PathBuf,
+}
+
+/// The last full audit of the state: what `zhibao audit` gives on its export.
+pub struct Snapshot {
+    /// `findings.parquet`.
+    pub findings: DataFrame,
+    /// `grades.parquet`.
+    pub grades: DataFrame,
+    /// `query_list.csv`.
+    pub query_list: DataFrame,
+    /// `scorecard.csv`.
+    pub scorecard: DataFrame,
+    /// When the audit finished (ISO-8601).
+    pub refreshed_at: String,
+    /// The state's generation it audited.
+    pub generation: u64,
+    /// Its output directory.
+    pub out: PathBuf,
+    /// Its period under review.
+    pub period: Month,
+}
+
+/// The live state.
+pub struct Live {
+    /// The database.
+    pub store: Store,
+    /// Settings.
+    pub cfg: Config,
+    /// Every table as it stands.
+    pub batch: Batch,
+    /// The last full audit.
+    pub snap: Arc<Snapshot>,
+    /// Changes accepted since start.
+    pub generation: u64,
+    runs: u64,
+}
+
+fn pe(e: PolarsError) -> Error {
+    Error::polars("serve", e)
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The table a history file belongs to (its first path component, without extension).
+fn table_of(rel: &str) -> Option<Table> {
+    let first = rel.split('/').next()?;
+    let stem = first.split('.').next()?;
+    Table::from_name(stem)
+}
+
+/// Writes the state as a contract data directory: the history files as given, and
+/// per table one CSV of the latest submitted row of each key (read after the
+/// history, so that the loader keeps it over an older copy).
+pub fn export(store: &Store, dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let rows = store.rows()?;
+    let mut latest: BTreeMap<String, BTreeMap<String, Map<String, Value>>> = BTreeMap::new();
+    for r in rows {
+        latest.entry(r.table).or_default().insert(r.key, r.row);
+    }
+    for (rel, bytes) in store.history_files()? {
+        let t = table_of(&rel);
+        let moved = match t {
+            // A table given as one file gets a folder, beside the submissions.
+            Some(t) if latest.contains_key(t.name()) && !rel.contains('/') => {
+                format!("{}/{rel}", t.name())
+            }
+            _ => rel,
+        };
+        let path = dir.join(&moved);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        std::fs::write(&path, bytes).map_err(io(&path))?;
+    }
+    for (table, keyed) in latest {
+        let Some(t) = Table::from_name(&table) else {
+            continue;
+        };
+        let mut header: Vec<String> = t
+            .spec()
+            .columns
+            .iter()
+            .map(|c| c.name.to_string())
+            .collect();
+        for row in keyed.values() {
+            for k in row.keys() {
+                if !header.contains(k) {
+                    header.push(k.clone());
+                }
+            }
+        }
+        let folder = dir.join(t.name());
+        std::fs::create_dir_all(&folder).map_err(io(&folder))?;
+        let path = folder.join(SUBMISSIONS_FILE);
+        let mut w = csv::Writer::from_path(&path).map_err(|e| Error::Output {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        let werr = |e: csv::Error| Error::Output {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        w.write_record(&header).map_err(werr)?;
+        for row in keyed.values() {
+            let rec: Vec<String> = header
+                .iter()
+                .map(|h| match row.get(h) {
+                    Some(Value::String(s)) => s.clone(),
+                    Some(Value::Null) | None => String::new(),
+                    Some(v) => v.to_string(),
+                })
+                .collect();
+            w.write_record(&rec).map_err(werr)?;
+        }
+        w.flush().map_err(io(&path))?;
+    }
+    Ok(())
+}
+
+/// Stores the files of a data directory as the history.
+pub fn import_history(store: &mut Store, data: &Path) -> Result<usize> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) -> Result<()> {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .map_err(io(dir))?
+            .filter_map(|e| e.ok())
+            .collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let p = e.path();
+            if p.is_dir() {
+                walk(base, &p, out)?;
+            } else if p.is_file() {
+                let rel = p
+                    .strip_prefix(base)
+                    .map(|r| r.to_string_lossy().replace('\\', "/"))
+                    .unwrap_or_default();
+                let bytes = std::fs::read(&p).map_err(io(&p))?;
+                out.push((rel, bytes));
+            }
+        }
+        Ok(())
+    }
+    let mut files = Vec::new();
+    walk(data, data, &mut files)?;
+    let n = files.len();
+    if n > 0 {
+        store.replace_history(&files)?;
+    }
+    Ok(n)
+}
+
+/// Runs the full audit of an exported directory and keeps its outputs.
+pub fn audit_dir(cfg: &Config, data: &Path, out: &Path, generation: u64) -> Result<Snapshot> {
+    let res = audit::run(&AuditOptions {
+        data: data.to_path_buf(),
+        out: out.to_path_buf(),
+        period: cfg.period,
+        pipeline: cfg.pipeline_path.clone(),
+        seed: Some(cfg.seed),
+        previous_grades: None,
+        capacity: None,
+        force: true,
+        progress: None,
+    })?;
+    let read = |name: &str| -> Result<DataFrame> {
+        let path = out.join(name);
+        let f = std::fs::File::open(&path).map_err(io(&path))?;
+        ParquetReader::new(f).finish().map_err(pe)
+    };
+    Ok(Snapshot {
+        findings: read("findings.parquet")?,
+        grades: read("grades.parquet")?,
+        query_list: res.query_list,
+        scorecard: res.scorecard,
+        refreshed_at: now_iso(),
+        generation,
+        out: out.to_path_buf(),
+        period: Month::parse_strict(&res.summary.period).map_err(Error::Usage)?,
+    })
+}
+
+/// A value of a typed table in the contract's words.
+fn render(name: &str, v: &AnyValue<'_>, uscc_of: &[String]) -> Value {
+    match (name, v) {
+        (_, AnyValue::Null) => Value::Null,
+        ("eid", AnyValue::UInt32(e)) => {
+            Value::String(uscc_of.get(*e as usize).cloned().unwrap_or_default())
+        }
+        ("period" | "entry_period" | "start_period", AnyValue::Int32(m)) => {
+            Value::String(Month(*m).to_string())
+        }
+        ("submitted_at" | "verified_at", AnyValue::Int64(s)) => Value::String(
+            chrono::DateTime::from_timestamp(*s, 0)
+                .map(|d| d.naive_utc().format("%Y-%m-%dT%H:%M:%S").to_string())
+                .unwrap_or_default(),
+        ),
+        (_, AnyValue::String(s)) => Value::String(s.to_string()),
+        (_, AnyValue::StringOwned(s)) => Value::String(s.to_string()),
+        (_, AnyValue::Float64(x)) => Value::String(format!("{x}")),
+        (_, other) => Value::String(other.to_string().trim_matches('"').to_string()),
+    }
+}
+
+fn public(name: &str) -> &str {
+    if name == "eid" {
+        "uscc"
+    } else {
+        name
+    }
+}
+
+/// The rows of a typed frame as JSON objects in the contract's words.
+pub fn rows_of(df: &DataFrame, uscc_of: &[String]) -> Vec<Map<String, Value>> {
+    let cols = df.columns();
+    (0..df.height())
+        .map(|i| {
+            let mut m = Map::new();
+            for c in cols {
+                if c.name().starts_with('_') {
+                    continue;
+                }
+                let v = c.get(i).unwrap_or(AnyValue::Null);
+                m.insert(public(c.name()).to_string(), render(c.name(), &v, uscc_of));
+            }
+            m
+        })
+        .collect()
+}
+
+/// The rows of an output frame (findings, query list…) as JSON objects.
+pub fn json_rows(df: &DataFrame) -> Vec<Value> {
+    let cols = df.columns();
+    (0..df.height())
+        .map(|i| {
+            let mut m = Map::new();
+            for c in cols {
+                let v = match c.get(i).unwrap_or(AnyValue::Null) {
+                    AnyValue::Null => Value::Null,
+                    AnyValue::Boolean(b) => Value::Bool(b),
+                    AnyValue::String(s) => Value::String(s.to_string()),
+                    AnyValue::StringOwned(s) => Value::String(s.to_string()),
+                    AnyValue::Float64(x) if x.is_finite() => json!(x),
+                    AnyValue::Float32(x) if x.is_finite() => json!(x),
+                    AnyValue::Float64(_) | AnyValue::Float32(_) => Value::Null,
+                    AnyValue::Int64(x) => json!(x),
+                    AnyValue::Int32(x) => json!(x),
+                    AnyValue::Int16(x) => json!(x),
+                    AnyValue::Int8(x) => json!(x),
+                    AnyValue::UInt64(x) => json!(x),
+                    AnyValue::UInt32(x) => json!(x),
+                    AnyValue::UInt16(x) => json!(x),
+                    AnyValue::UInt8(x) => json!(x),
+                    other => Value::String(other.to_string()),
+                };
+                m.insert(c.name().to_string(), v);
+            }
+            Value::Object(m)
+        })
+        .collect()
+}
+
+fn quarantine_json(q: &[QuarantineRow]) -> Vec<Value> {
+    q.iter()
+        .map(|r| json!({"row": r.row, "column": r.column, "value": r.value, "reason": r.reason}))
+        .collect()
+}
+
+/// A JSON array of objects as CSV text (header: the keys in order of appearance).
+pub fn json_to_csv(body: &[u8]) -> std::result::Result<Vec<u8>, String> {
+    let v: Value =
+        serde_json::from_slice(body).map_err(|e| format!("the body is not JSON: {e}"))?;
+    let Value::Array(items) = v else {
+        return Err("the body must be a JSON array of objects (one per row)".into());
+    };
+    let mut header: Vec<String> = Vec::new();
+    for (i, it) in items.iter().enumerate() {
+        let Value::Object(o) = it else {
+            return Err(format!("item {} of the array is not an object", i + 1));
+        };
+        for k in o.keys() {
+            if !header.contains(k) {
+                header.push(k.clone());
+            }
+        }
+    }
+    if items.is_empty() {
+        return Err("the array is empty: no rows".into());
+    }
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(&header).map_err(|e| e.to_string())?;
+    for it in &items {
+        let o = it.as_object().expect("checked above");
+        let rec: Vec<String> = header
+            .iter()
+            .map(|h| match o.get(h) {
+                None | Some(Value::Null) => String::new(),
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Number(n)) => n.to_string(),
+                Some(Value::Bool(b)) => b.to_string(),
+                Some(other) => other.to_string(),
+            })
+            .collect();
+        w.write_record(&rec).map_err(|e| e.to_string())?;
+    }
+    w.into_inner().map_err(|e| e.to_string())
+}
+
+impl Live {
+    /// Starts from the store: exports it, loads it, audits it.
+    pub fn start(store: Store, cfg: Config) -> Result<Live> {
+        std::fs::create_dir_all(&cfg.work).map_err(io(&cfg.work))?;
+        // Directories of an earlier process are stale.
+        if let Ok(rd) = std::fs::read_dir(&cfg.work) {
+            for e in rd.flatten() {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+        let mut live = Live {
+            store,
+            batch: empty_batch(),
+            snap: Arc::new(Snapshot {
+                findings: DataFrame::empty(),
+                grades: DataFrame::empty(),
+                query_list: DataFrame::empty(),
+                scorecard: DataFrame::empty(),
+                refreshed_at: String::new(),
+                generation: 0,
+                out: PathBuf::new(),
+                period: Month(0),
+            }),
+            cfg,
+            generation: 0,
+            runs: 0,
+        };
+        let dir = live.reload()?;
+        let out = live.next_dir("out");
+        let snap = audit_dir(&live.cfg, &dir, &out, 0)?;
+        live.snap = Arc::new(snap);
+        Ok(live)
+    }
+
+    fn next_dir(&mut self, what: &str) -> PathBuf {
+        self.runs += 1;
+        self.cfg.work.join(format!("{what}-{}", self.runs))
+    }
+
+    /// Exports the state and loads it as the batch; returns the export.
+    fn reload(&mut self) -> Result<PathBuf> {
+        let dir = self.next_dir("export");
+        export(&self.store, &dir)?;
+        self.batch = load::load(
+            &dir,
+            &LoadOptions {
+                period: self.cfg.period,
+            },
+        )?;
+        self.batch.quarantine.clear();
+        self.batch.notes.clear();
+        Ok(dir)
+    }
+
+    /// Exports the state for a full audit (the refresher runs it unlocked).
+    pub fn export_for_refresh(&mut self) -> Result<(PathBuf, PathBuf, u64)> {
+        let dir = self.next_dir("export");
+        export(&self.store, &dir)?;
+        let out = self.next_dir("out");
+        Ok((dir, out, self.generation))
+    }
+
+    /// Installs a newer snapshot and removes the directories no longer needed.
+    pub fn install(&mut self, snap: Snapshot, export_dir: &Path) {
+        let _ = std::fs::remove_dir_all(export_dir);
+        if snap.generation >= self.snap.generation {
+            let old = self.snap.out.clone();
+            self.snap = Arc::new(snap);
+            if !old.as_os_str().is_empty() && old != self.snap.out {
+                let _ = std::fs::remove_dir_all(old);
+            }
+        }
+    }
+
+    /// The USCC of every enterprise id of the batch.
+    pub fn usccs(&self) -> Vec<String> {
+        self.batch.uscc_by_eid()
+    }
+
+    /// The county of an enterprise (by USCC), if registered.
+    pub fn county_of(&self, uscc: &str) -> Option<(u32, String)> {
+        let u = self
+            .batch
+            .enterprises
+            .column("uscc")
+            .ok()?
+            .str()
+            .ok()?
+            .clone();
+        let c = self
+            .batch
+            .enterprises
+            .column("county_code")
+            .ok()?
+            .str()
+            .ok()?
+            .clone();
+        (0..u.len())
+            .find(|&i| u.get(i) == Some(uscc))
+            .map(|i| (i as u32, c.get(i).unwrap_or("").to_string()))
+    }
+
+    /// Checks, stores and applies one submission; audits its enterprises.
+    pub fn submit(
+        &mut self,
+        t: Table,
+        body: &[u8],
+        is_json: bool,
+        user: &User,
+        note: Option<&str>,
+    ) -> std::result::Result<Value, ApiError> {
+        let csv_bytes = if is_json {
+            json_to_csv(body).map_err(ApiError::BadRequest)?
+        } else {
+            body.to_vec()
+        };
+        if csv_bytes.iter().all(|b| b.is_ascii_whitespace()) {
+            return Err(ApiError::BadRequest("the body is empty: no rows".into()));
+        }
+        let incoming = self.next_dir("incoming");
+        std::fs::create_dir_all(&incoming).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let file = incoming.join(format!("{}.csv", t.name()));
+        std::fs::write(&file, &csv_bytes).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let checked =
+            load::check_submission(&incoming, t, &self.batch.enterprises, self.cfg.period);
+        let _ = std::fs::remove_dir_all(&incoming);
+        let sub = match checked {
+            Ok(s) => s,
+            // A file-level fault (a missing column, an unknown unit…): the request is bad.
+            Err(e) => {
+                let msg = e
+                    .to_string()
+                    .replace(&format!("{}/", incoming.display()), "");
+                return Err(ApiError::BadRequest(msg));
+            }
+        };
+        let mut df = sub.df;
+        let uscc_of = self.usccs();
+
+        // Access: every row must be of the user's county.
+        if let Some(county) = user.county() {
+            let counties: Vec<Option<String>> = if t == Table::Enterprises || t == Table::Investment
+            {
+                df.column("county_code")
+                    .map_err(|e| ApiError::Internal(e.to_string()))?
+                    .str()
+                    .map_err(|e| ApiError::Internal(e.to_string()))?
+                    .iter()
+                    .map(|c| c.map(str::to_string))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let mut own = counties.iter().all(|c| c.as_deref() == Some(county));
+            if t == Table::Enterprises {
+                // Moving another county's enterprise is writing it.
+                let us = df.column("uscc").ok().and_then(|c| c.str().ok().cloned());
+                if let Some(us) = us {
+                    for u in us.iter().flatten() {
+                        if let Some((_, c)) = self.county_of(u) {
+                            own &= c == county;
+                        }
+                    }
+                }
+            } else if let Ok(e) = df.column("eid").and_then(|c| c.u32().cloned()) {
+                let ent_county = self
+                    .batch
+                    .enterprises
+                    .column("county_code")
+                    .ok()
+                    .and_then(|c| c.str().ok().cloned());
+                if let Some(ec) = ent_county {
+                    for id in e.iter().flatten() {
+                        own &= ec.get(id as usize) == Some(county);
+                    }
+                }
+            }
+            if !own {
+                return Err(ApiError::Forbidden);
+            }
+        }
+
+        // Revisions: a row whose key is held counts one more.
+        if t == Table::Industrial && df.height() > 0 {
+            let held = self.held_revisions(&df).map_err(ApiError::from)?;
+            let own_rev = df
+                .column("revisions")
+                .and_then(|c| c.i64().cloned())
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+            let revs: Vec<Option<i64>> = (0..df.height())
+                .map(|i| match held[i] {
+                    Some(h) => Some(std::cmp::max(own_rev.get(i).unwrap_or(0), h + 1)),
+                    None => own_rev.get(i),
+                })
+                .collect();
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0);
+            let sub_at: Vec<Option<i64>> = df
+                .column("submitted_at")
+                .and_then(|c| c.i64().cloned())
+                .map_err(|e| ApiError::Internal(e.to_string()))?
+                .iter()
+                .map(|v| Some(v.unwrap_or(now)))
+                .collect();
+            df.with_column(Column::new("revisions".into(), revs))
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+            df.with_column(Column::new("submitted_at".into(), sub_at))
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+        }
+
+        // Store, in one transaction: a 200 means these rows are on disk.
+        let mut rows = rows_of(&df, &uscc_of);
+        if let Some(n) = note {
+            for r in &mut rows {
+                r.insert("note".into(), Value::String(n.to_string()));
+            }
+        }
+        let keys: Vec<String> = rows
+            .iter()
+            .map(|r| {
+                key_of(t)
+                    .iter()
+                    .map(|k| match r.get(*k) {
+                        Some(Value::String(s)) => s.clone(),
+                        _ => String::new(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("|")
+            })
+            .collect();
+        let encoded: Vec<(String, String)> = keys
+            .iter()
+            .cloned()
+            .zip(rows.iter().map(|r| Value::Object(r.clone()).to_string()))
+            .collect();
+        if !encoded.is_empty() {
+            self.store
+                .add_rows(t.name(), &encoded, &user.name)
+                .map_err(ApiError::from)?;
+            self.generation += 1;
+        }
+
+        // Apply to the batch as it stands.
+        let periods: BTreeSet<String> = rows
+            .iter()
+            .filter_map(
+                |r| match r.get(if t == Table::Rd { "year" } else { "period" }) {
+                    Some(Value::String(s)) => Some(s.clone()),
+                    _ => None,
+                },
+            )
+            .collect();
+        let later = t.has_period()
+            && self.cfg.period.is_none()
+            && periods
+                .iter()
+                .filter_map(|p| Month::parse_strict(p).ok())
+                .any(|m| m > self.batch.period);
+        if !encoded.is_empty() {
+            if t == Table::Enterprises || later {
+                self.reload().map_err(ApiError::from)?;
+            } else if let Err(e) = self.apply(t, df.clone()) {
+                tracing::warn!(error = %e, "applying a submission in place failed; reloading the state");
+                self.reload().map_err(ApiError::from)?;
+            }
+        }
+        let usccs: BTreeSet<String> = rows
+            .iter()
+            .filter_map(|r| match r.get("uscc") {
+                Some(Value::String(s)) => Some(s.clone()),
+                _ => None,
+            })
+            .collect();
+        let (findings, grades) = self
+            .audit_enterprises(&usccs, &periods)
+            .map_err(ApiError::from)?;
+        Ok(json!({
+            "accepted": rows.len(),
+            "quarantined": quarantine_json(&sub.quarantine),
+            "findings": findings,
+            "grades": grades,
+            "peer_statistics_refreshed_at": self.snap.refreshed_at,
+        }))
+    }
+
+    fn held_revisions(&self, df: &DataFrame) -> Result<Vec<Option<i64>>> {
+        let Some(cur) = self.batch.table(Table::Industrial) else {
+            return Ok(vec![None; df.height()]);
+        };
+        let e = cur.column("eid").map_err(pe)?.u32().map_err(pe)?;
+        let p = cur.column("period").map_err(pe)?.i32().map_err(pe)?;
+        let r = cur.column("revisions").map_err(pe)?.i64().map_err(pe)?;
+        let want_e = df.column("eid").map_err(pe)?.u32().map_err(pe)?;
+        let want_p = df.column("period").map_err(pe)?.i32().map_err(pe)?;
+        let wanted: BTreeSet<u32> = want_e.iter().flatten().collect();
+        let mut held: HashMap<(u32, i32), i64> = HashMap::new();
+        for i in 0..cur.height() {
+            if let (Some(ei), Some(pi)) = (e.get(i), p.get(i)) {
+                if wanted.contains(&ei) {
+                    held.insert((ei, pi), r.get(i).unwrap_or(0));
+                }
+            }
+        }
+        Ok((0..df.height())
+            .map(|i| match (want_e.get(i), want_p.get(i)) {
+                (Some(a), Some(b)) => held.get(&(a, b)).copied(),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Replaces the rows of the same keys in the batch's table and adds the new ones.
+    fn apply(&mut self, t: Table, new: DataFrame) -> Result<()> {
+        let keys: Vec<&str> = load::key_columns(t).to_vec();
+        let cur = self.batch.table(t).cloned().unwrap_or_else(|| {
+            load::empty_table(t)
+                .select(load::internal_columns(t))
+                .expect("schema")
+        });
+        let new = new
+            .select(cur.get_column_names().into_iter().cloned())
+            .map_err(pe)?;
+        let kept = cur
+            .lazy()
+            .join(
+                new.clone()
+                    .lazy()
+                    .select(keys.iter().map(|k| col(*k)).collect::<Vec<_>>()),
+                keys.iter().map(|k| col(*k)).collect::<Vec<_>>(),
+                keys.iter().map(|k| col(*k)).collect::<Vec<_>>(),
+                JoinArgs::new(JoinType::Anti),
+            )
+            .collect()
+            .map_err(pe)?;
+        let mut merged = kept;
+        let schema = merged.schema().clone();
+        let new = new
+            .lazy()
+            .select(
+                schema
+                    .iter()
+                    .map(|(n, dt)| col(n.clone()).cast(dt.clone()))
+                    .collect::<Vec<_>>(),
+            )
+            .collect()
+            .map_err(pe)?;
+        merged.vstack_mut(&new).map_err(pe)?;
+        let merged = load::sort_by_key(merged, t)?;
+        self.batch.tables.insert(t, merged);
+        Ok(())
+    }
+
+    /// Findings (rows' periods) and grades of some enterprises: their own checks
+    /// run now on their rows alone, the peer checks from the last full audit.
+    pub fn audit_enterprises(
+        &self,
+        usccs: &BTreeSet<String>,
+        periods: &BTreeSet<String>,
+    ) -> Result<(Vec<Value>, Vec<Value>)> {
+        let all = self.usccs();
+        let eids: Vec<u32> = all
+            .iter()
+            .enumerate()
+            .filter(|(_, u)| usccs.contains(*u))
+            .map(|(i, _)| i as u32)
+            .collect();
+        if eids.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let sub = self.batch.subset(&eids)?;
+        let sub_usccs = sub.uscc_by_eid();
+        let p = self.batch.period;
+        let mut months: BTreeSet<i32> = periods
+            .iter()
+            .filter_map(|s| Month::parse_strict(s).ok())
+            .filter(|m| *m <= p)
+            .map(|m| m.0)
+            .collect();
+        months.insert(p.0);
+        let peer = lit(Series::new("peer".into(), PEER_RULES.to_vec())).implode(false);
+        let mut findings = Vec::new();
+        let mut at_period = None;
+        for m in months {
+            let b = sub.at(Month(m));
+            let checked = rules::run(&b, &self.cfg.pipeline)?;
+            let own = checked
+                .findings
+                .clone()
+                .lazy()
+                .filter(col("rule_code").is_in(peer.clone(), false).not())
+                .collect()
+                .map_err(pe)?;
+            let out = report::findings_output(&own, &b)?;
+            let wanted = |s: &str| periods.contains(s) || (m == p.0 && periods.is_empty());
+            for v in json_rows(&out) {
+                if v.get("period").and_then(Value::as_str).is_some_and(wanted) {
+                    findings.push(v);
+                }
+            }
+            if m == p.0 {
+                at_period = Some(own);
+            }
+        }
+        // Peer checks from the last full audit (same period only).
+        let snap = &self.snap;
+        let peer_rows = if snap.period == p && snap.findings.height() > 0 {
+            let us = Series::new("u".into(), sub_usccs.clone());
+            snap.findings
+                .clone()
+                .lazy()
+                .filter(
+                    col("rule_code")
+                        .is_in(peer.clone(), false)
+                        .and(col("uscc").is_in(lit(us).implode(false), false)),
+                )
+                .collect()
+                .map_err(pe)?
+        } else {
+            DataFrame::empty()
+        };
+        for v in json_rows(&peer_rows) {
+            if v.get("period")
+                .and_then(Value::as_str)
+                .is_some_and(|s| periods.contains(s))
+            {
+                findings.push(v);
+            }
+        }
+        // Grades at the period under review from both.
+        let mut f = at_period.unwrap_or_else(DataFrame::empty);
+        if peer_rows.height() > 0 {
+            let weights: HashMap<&str, f64> = self
+                .cfg
+                .pipeline
+                .rules
+                .iter()
+                .map(|r| (r.def.code, r.weight))
+                .collect();
+            let idx: HashMap<&str, u32> = sub_usccs
+                .iter()
+                .enumerate()
+                .map(|(i, u)| (u.as_str(), i as u32))
+                .collect();
+            let u = peer_rows.column("uscc").map_err(pe)?.str().map_err(pe)?;
+            let code = peer_rows
+                .column("rule_code")
+                .map_err(pe)?
+                .str()
+                .map_err(pe)?;
+            let eid: Vec<Option<u32>> = u
+                .iter()
+                .map(|x| x.and_then(|x| idx.get(x).copied()))
+                .collect();
+            let w: Vec<f64> = code
+                .iter()
+                .map(|c| c.and_then(|c| weights.get(c).copied()).unwrap_or(1.0))
+                .collect();
+            let mut extra = peer_rows
+                .clone()
+                .lazy()
+                .with_columns([
+                    lit(Series::new("eid".into(), eid)),
+                    lit(Series::new("weight".into(), w)),
+                ])
+                .collect()
+                .map_err(pe)?;
+            let schema = f.schema().clone();
+            if f.width() > 0 {
+                extra = extra
+                    .lazy()
+                    .select(
+                        schema
+                            .iter()
+                            .map(|(n, dt)| col(n.clone()).cast(dt.clone()))
+                            .collect::<Vec<_>>(),
+                    )
+                    .collect()
+                    .map_err(pe)?;
+                f.vstack_mut(&extra).map_err(pe)?;
+            }
+        }
+        let gs = self.cfg.pipeline.section("grading");
+        let checked = Checked {
+            findings: f,
+            runs: Vec::new(),
+        };
+        let state = if snap.period == p && !snap.out.as_os_str().is_empty() {
+            grade::read_state(&snap.out.join("grades.parquet"), &sub).unwrap_or_default()
+        } else {
+            grade::StateMap::new()
+        };
+        let scored = grade::score(&sub, &checked, gs)?;
+        let graded = grade::apply(scored, &state, gs)?;
+        let e = graded.column("eid").map_err(pe)?.u32().map_err(pe)?;
+        let g = graded.column("grade").map_err(pe)?.str().map_err(pe)?;
+        let s = graded.column("score").map_err(pe)?.f64().map_err(pe)?;
+        let grades = (0..graded.height())
+            .map(|i| {
+                json!({
+                    "uscc": e.get(i).and_then(|e| sub_usccs.get(e as usize)).cloned().unwrap_or_default(),
+                    "grade": g.get(i).unwrap_or(""),
+                    "score": s.get(i).filter(|x| x.is_finite()),
+                })
+            })
+            .collect();
+        Ok((findings, grades))
+    }
+}
+
+/// The key columns of a table in the contract's words.
+pub fn key_of(t: Table) -> Vec<&'static str> {
+    load::key_columns(t).iter().map(|k| public(k)).collect()
+}
+
+fn empty_batch() -> Batch {
+    Batch {
+        data_dir: PathBuf::new(),
+        period: Month(0),
+        enterprises: load::empty_table(Table::Enterprises),
+        tables: BTreeMap::new(),
+        quarantine: Vec::new(),
+        notes: Vec::new(),
+        unknown: BTreeMap::new(),
+        stats: BTreeMap::new(),
+    }
+}

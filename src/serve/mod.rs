@@ -1,0 +1,277 @@
+//! `zhibao serve` — audit as it arrives (即报即审). See `SERVICE_CONTRACT.md`.
+//!
+//! One process holds the state: the history and every submission in SQLite under
+//! `--state` (a `200` means committed to disk), the batch as it stands in memory,
+//! and the last full audit of it (the snapshot), refreshed in the background after
+//! each change. A submission is checked exactly as the batch loader checks a file,
+//! stored, applied to the batch, and its enterprises are audited at once: their own
+//! checks on their rows, the peer checks (medians, HB quartiles, Benford, county
+//! ratios) from the snapshot, whose time every answer gives. Reading endpoints wait
+//! for a snapshot of everything acknowledged, so the query list, findings and grades
+//! they give are what `zhibao audit` gives on `zhibao export` of the state.
+
+pub mod api;
+pub mod live;
+pub mod page;
+pub mod store;
+pub mod users;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::model::Month;
+use crate::pipeline::Pipeline;
+use live::{Config, Live, Snapshot};
+use store::Store;
+use users::Users;
+
+/// What `zhibao serve` is asked to do.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    /// The history (may be empty or absent once the state holds it).
+    pub data: Option<PathBuf>,
+    /// The state directory.
+    pub state: PathBuf,
+    /// The users file.
+    pub users: PathBuf,
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// A pipeline file.
+    pub pipeline: Option<PathBuf>,
+    /// The period under review.
+    pub period: Option<Month>,
+    /// Seed of the query list's sampling.
+    pub seed: Option<u64>,
+}
+
+#[derive(Default)]
+struct Refresh {
+    wanted: u64,
+    done: u64,
+    error: Option<String>,
+}
+
+/// What every request handler shares.
+pub struct Shared {
+    /// The live state (one writer at a time).
+    pub live: Mutex<Live>,
+    /// The users.
+    pub users: Users,
+    refresh: Mutex<Refresh>,
+    cv: Condvar,
+}
+
+impl Shared {
+    /// Asks the refresher for a snapshot of everything accepted so far.
+    pub fn changed(&self, generation: u64) {
+        if let Ok(mut r) = self.refresh.lock() {
+            r.wanted = r.wanted.max(generation);
+        }
+        self.cv.notify_all();
+    }
+
+    /// The snapshot once it covers everything acknowledged before the call.
+    pub fn fresh(&self) -> Result<Arc<Snapshot>> {
+        let g = self.lock()?.generation;
+        self.changed(g);
+        let mut r = self.refresh.lock().map_err(|_| poisoned())?;
+        while r.done < g {
+            if let Some(e) = r.error.take() {
+                return Err(Error::Internal {
+                    stage: "serve",
+                    message: format!("the full audit failed: {e}"),
+                });
+            }
+            r = self
+                .cv
+                .wait_timeout(r, Duration::from_secs(1))
+                .map_err(|_| poisoned())?
+                .0;
+        }
+        drop(r);
+        Ok(self.lock()?.snap.clone())
+    }
+
+    /// The live state.
+    pub fn lock(&self) -> Result<std::sync::MutexGuard<'_, Live>> {
+        self.live.lock().map_err(|_| poisoned())
+    }
+
+    fn refresher(self: Arc<Self>) {
+        loop {
+            {
+                let mut r = match self.refresh.lock() {
+                    Ok(r) => r,
+                    Err(_) => return,
+                };
+                while r.wanted <= r.done {
+                    r = match self.cv.wait(r) {
+                        Ok(r) => r,
+                        Err(_) => return,
+                    };
+                }
+            }
+            let prepared = self.lock().and_then(|mut l| {
+                let (dir, out, g) = l.export_for_refresh()?;
+                Ok((dir, out, g, l.cfg.clone()))
+            });
+            let result = prepared.and_then(|(dir, out, g, cfg)| {
+                let snap = live::audit_dir(&cfg, &dir, &out, g);
+                Ok((dir, out, g, snap))
+            });
+            let mut r = match self.refresh.lock() {
+                Ok(r) => r,
+                Err(_) => return,
+            };
+            match result {
+                Ok((dir, _, g, Ok(snap))) => {
+                    drop(r);
+                    if let Ok(mut l) = self.lock() {
+                        l.install(snap, &dir);
+                    }
+                    r = match self.refresh.lock() {
+                        Ok(r) => r,
+                        Err(_) => return,
+                    };
+                    r.done = r.done.max(g);
+                }
+                Ok((dir, out, _, Err(e))) => {
+                    let _ = std::fs::remove_dir_all(dir);
+                    let _ = std::fs::remove_dir_all(out);
+                    tracing::error!(error = %e, "the full audit failed");
+                    r.error = Some(e.to_string());
+                    r.done = r.wanted;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "the state could not be exported");
+                    r.error = Some(e.to_string());
+                    r.done = r.wanted;
+                }
+            }
+            drop(r);
+            self.cv.notify_all();
+        }
+    }
+}
+
+fn poisoned() -> Error {
+    Error::Internal {
+        stage: "serve",
+        message: "a request failed while holding the state".into(),
+    }
+}
+
+/// Opens the state, loads and audits it, and returns what the server shares.
+pub fn prepare(opts: &ServeOptions) -> Result<Arc<Shared>> {
+    let users = Users::load(&opts.users)?;
+    let pipeline = match &opts.pipeline {
+        Some(p) => Pipeline::load(p)?,
+        None => Pipeline::builtin(),
+    };
+    let mut store = Store::open(&opts.state)?;
+    if let Some(d) = &opts.data {
+        if !d.is_dir() {
+            return Err(Error::NoDataDir(d.clone()));
+        }
+        let n = live::import_history(&mut store, d)?;
+        tracing::info!(files = n, data = %d.display(), "history stored");
+    }
+    if !store.has_history()? {
+        return Err(Error::Usage(format!(
+            "the state {} holds no history yet: give --data DIR on the first start",
+            opts.state.display()
+        )));
+    }
+    let seed = match (opts.seed, store.meta("seed")?) {
+        (Some(s), _) => s,
+        (None, Some(s)) => s.parse().unwrap_or(0),
+        (None, None) => rand::random::<u64>(),
+    };
+    store.set_meta("seed", &seed.to_string())?;
+    let period = match (opts.period, store.meta("period")?) {
+        (Some(p), _) => Some(p),
+        (None, Some(p)) => Month::parse_strict(&p).ok(),
+        (None, None) => None,
+    };
+    if let Some(p) = period {
+        store.set_meta("period", &p.to_string())?;
+    }
+    let cfg = Config {
+        pipeline,
+        pipeline_path: opts.pipeline.clone(),
+        period,
+        seed,
+        work: opts.state.join("work"),
+    };
+    let live = Live::start(store, cfg)?;
+    Ok(Arc::new(Shared {
+        live: Mutex::new(live),
+        users,
+        refresh: Mutex::new(Refresh::default()),
+        cv: Condvar::new(),
+    }))
+}
+
+/// Runs `zhibao serve` until interrupted. `ready` is called with the address once
+/// the server accepts connections.
+pub fn serve(opts: &ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<()> {
+    // Bind first, so that a port in use is refused at once.
+    let std_listener = std::net::TcpListener::bind(opts.listen)
+        .map_err(|e| Error::Usage(format!("cannot listen on {}: {e}", opts.listen)))?;
+    std_listener
+        .set_nonblocking(true)
+        .map_err(|e| Error::Usage(format!("cannot listen on {}: {e}", opts.listen)))?;
+    let addr = std_listener
+        .local_addr()
+        .map_err(|e| Error::Usage(e.to_string()))?;
+    let shared = prepare(opts)?;
+    {
+        let s = shared.clone();
+        std::thread::Builder::new()
+            .name("zhibao-refresh".into())
+            .spawn(move || s.refresher())
+            .map_err(|e| Error::Usage(e.to_string()))?;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Usage(format!("cannot start the runtime: {e}")))?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::from_std(std_listener)
+            .map_err(|e| Error::Usage(format!("cannot listen on {addr}: {e}")))?;
+        ready(addr);
+        axum::serve(listener, api::router(shared))
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+            .map_err(|e| Error::Usage(format!("server: {e}")))
+    })
+}
+
+/// `zhibao export`: the state as a contract data directory.
+pub fn export(state: &std::path::Path, out: &std::path::Path) -> Result<()> {
+    if !state.join(store::DB_FILE).is_file() {
+        return Err(Error::Usage(format!(
+            "{} is not a zhibao serve state (no {})",
+            state.display(),
+            store::DB_FILE
+        )));
+    }
+    if out.exists()
+        && std::fs::read_dir(out)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        return Err(Error::Output {
+            path: out.to_path_buf(),
+            message: "exists and is not empty; give a new directory".into(),
+        });
+    }
+    let store = Store::open(state)?;
+    live::export(&store, out)
+}

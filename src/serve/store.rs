@@ -1,0 +1,196 @@
+//! The service's state in SQLite (WAL, `synchronous = FULL`: a committed write is
+//! on disk): the history files it was given, every accepted submission row, and the
+//! settings fixed at first start.
+
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::error::{Error, Result};
+
+/// The database file under `--state`.
+pub const DB_FILE: &str = "zhibao.sqlite";
+
+/// One accepted row of a submission, in the contract's words.
+#[derive(Clone, Debug)]
+pub struct StoredRow {
+    /// Order of arrival.
+    pub seq: i64,
+    /// Table name.
+    pub table: String,
+    /// Key of the row (`uscc|period`, `project_id|period`, `uscc|year`, `uscc`).
+    pub key: String,
+    /// The row: contract column → text value (JSON object).
+    pub row: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The SQLite database.
+pub struct Store {
+    conn: Connection,
+}
+
+fn db(e: rusqlite::Error) -> Error {
+    Error::Internal {
+        stage: "state",
+        message: format!("SQLite: {e}"),
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the database under `dir`.
+    pub fn open(dir: &Path) -> Result<Store> {
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let path = dir.join(DB_FILE);
+        let conn = Connection::open(&path)
+            .map_err(|e| Error::Usage(format!("state {}: {e}", path.display())))?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = FULL;
+             PRAGMA busy_timeout = 5000;
+             CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS history_files (path TEXT PRIMARY KEY, bytes BLOB NOT NULL);
+             CREATE TABLE IF NOT EXISTS submissions (
+                 seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                 tbl TEXT NOT NULL,
+                 key TEXT NOT NULL,
+                 row TEXT NOT NULL,
+                 received_at TEXT NOT NULL,
+                 user TEXT NOT NULL
+             );
+             CREATE INDEX IF NOT EXISTS submissions_key ON submissions (tbl, key);",
+        )
+        .map_err(|e| Error::Usage(format!("state {}: {e}", path.display())))?;
+        Ok(Store { conn })
+    }
+
+    /// A setting fixed at first start.
+    pub fn meta(&self, key: &str) -> Result<Option<String>> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(db)
+    }
+
+    /// Stores a setting.
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// Whether history files are stored.
+    pub fn has_history(&self) -> Result<bool> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM history_files", [], |r| r.get(0))
+            .map_err(db)?;
+        Ok(n > 0)
+    }
+
+    /// Replaces the stored history files (paths relative to the data directory).
+    pub fn replace_history(&mut self, files: &[(String, Vec<u8>)]) -> Result<()> {
+        let tx = self.conn.transaction().map_err(db)?;
+        tx.execute("DELETE FROM history_files", []).map_err(db)?;
+        for (p, b) in files {
+            tx.execute(
+                "INSERT INTO history_files (path, bytes) VALUES (?1, ?2)",
+                params![p, b],
+            )
+            .map_err(db)?;
+        }
+        tx.commit().map_err(db)
+    }
+
+    /// The stored history files.
+    pub fn history_files(&self) -> Result<Vec<(String, Vec<u8>)>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT path, bytes FROM history_files ORDER BY path")
+            .map_err(db)?;
+        let rows = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(db)?;
+        rows.collect::<std::result::Result<_, _>>().map_err(db)
+    }
+
+    /// Stores the rows of one submission in one transaction; returns once committed.
+    pub fn add_rows(&mut self, table: &str, rows: &[(String, String)], user: &str) -> Result<()> {
+        let now = now_iso();
+        let tx = self.conn.transaction().map_err(db)?;
+        {
+            let mut st = tx
+                .prepare(
+                    "INSERT INTO submissions (tbl, key, row, received_at, user) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .map_err(db)?;
+            for (key, row) in rows {
+                st.execute(params![table, key, row, now, user])
+                    .map_err(db)?;
+            }
+        }
+        tx.commit().map_err(db)
+    }
+
+    /// Every stored row, in order of arrival.
+    pub fn rows(&self) -> Result<Vec<StoredRow>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT seq, tbl, key, row FROM submissions ORDER BY seq")
+            .map_err(db)?;
+        let rows = st
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            })
+            .map_err(db)?;
+        let mut out = Vec::new();
+        for r in rows {
+            let (seq, table, key, text) = r.map_err(db)?;
+            let row = serde_json::from_str(&text).map_err(|e| Error::Internal {
+                stage: "state",
+                message: format!("stored row {seq} is not JSON: {e}"),
+            })?;
+            out.push(StoredRow {
+                seq,
+                table,
+                key,
+                row,
+            });
+        }
+        Ok(out)
+    }
+
+    /// How many rows of `table` with `key` are stored.
+    pub fn count_key(&self, table: &str, key: &str) -> Result<i64> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM submissions WHERE tbl = ?1 AND key = ?2",
+                params![table, key],
+                |r| r.get(0),
+            )
+            .map_err(db)
+    }
+}
+
+/// The time now, ISO-8601 UTC to the second.
+pub fn now_iso() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    chrono::DateTime::from_timestamp(secs, 0)
+        .map(|d| d.naive_utc().format("%Y-%m-%dT%H:%M:%S").to_string())
+        .unwrap_or_default()
+}

@@ -1,0 +1,909 @@
+//! `zhibao serve` against SERVICE_CONTRACT.md: access, submissions, revisions,
+//! verification outcomes, equality with `zhibao audit` on `zhibao export`,
+//! durability under SIGKILL, and random bodies.
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_zhibao");
+
+fn zhibao(args: &[&str]) -> std::process::Output {
+    Command::new(BIN).args(args).output().unwrap()
+}
+
+/// A generated history and two users: a city user and a county user.
+struct Fixture {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    data: PathBuf,
+    users: PathBuf,
+    city: String,
+    county_token: String,
+    county: String,
+    /// USCC → county of the register.
+    register: BTreeMap<String, String>,
+}
+
+fn fixture(enterprises: usize) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    let data = root.join("data");
+    let o = zhibao(&[
+        "generate",
+        "--out",
+        data.to_str().unwrap(),
+        "--enterprises",
+        &enterprises.to_string(),
+        "--months",
+        "14",
+        "--seed",
+        "5",
+        "--format",
+        "csv",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let register: BTreeMap<String, String> = common::read_csv(&data.join("enterprises.csv"))
+        .into_iter()
+        .map(|r| (r["uscc"].clone(), r["county_code"].clone()))
+        .collect();
+    let county = register.values().min().unwrap().clone();
+    let users = root.join("users.toml");
+    let add = |name: &str, role: &str, c: Option<&str>| {
+        let mut a = vec![
+            "user",
+            "add",
+            name,
+            "--users",
+            users.to_str().unwrap(),
+            "--role",
+            role,
+        ];
+        if let Some(c) = c {
+            a.extend(["--county", c]);
+        }
+        let o = zhibao(&a);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let out = String::from_utf8(o.stdout).unwrap();
+        assert_eq!(
+            out.lines().count(),
+            1,
+            "the token alone on one line: {out:?}"
+        );
+        out.trim().to_string()
+    };
+    let city = add("city", "city", None);
+    let county_token = add("county", "county", Some(&county));
+    let text = std::fs::read_to_string(&users).unwrap();
+    assert!(
+        !text.contains(&city) && text.contains("$argon2"),
+        "only hashes are kept"
+    );
+    Fixture {
+        _dir: dir,
+        root,
+        data,
+        users,
+        city,
+        county_token,
+        county,
+        register,
+    }
+}
+
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(f: &Fixture, state: &Path, with_data: bool) -> Server {
+    let mut args = vec![
+        "serve".to_string(),
+        "--state".into(),
+        state.display().to_string(),
+        "--users".into(),
+        f.users.display().to_string(),
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+        "--seed".into(),
+        "7".into(),
+    ];
+    if with_data {
+        args.extend(["--data".into(), f.data.display().to_string()]);
+    }
+    let mut child = Command::new(BIN)
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .unwrap_or_else(|| panic!("the server stopped before listening"))
+            .unwrap();
+        if let Some(a) = line.split("http://").nth(1) {
+            break a.trim().to_string();
+        }
+    };
+    // Keep draining stderr so the server never blocks on it.
+    std::thread::spawn(move || for _ in lines {});
+    Server { child, addr }
+}
+
+/// One HTTP/1.1 request; returns the status and the body.
+fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    ctype: &str,
+    body: &[u8],
+) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(300))).unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if let Some(t) = token {
+        req += &format!("Authorization: Bearer {t}\r\n");
+    }
+    if !ctype.is_empty() {
+        req += &format!("Content-Type: {ctype}\r\n");
+    }
+    req += "\r\n";
+    s.write_all(req.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    // Read the head, then exactly the body its length says (ChromeDriver keeps the
+    // connection open after `Connection: close`).
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 65536];
+    let head_end = loop {
+        if let Some(i) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i;
+        }
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "the connection closed before the answer's head");
+        raw.extend_from_slice(&buf[..n]);
+    };
+    let head = String::from_utf8_lossy(&raw[..head_end]).to_ascii_lowercase();
+    let length = head.lines().find_map(|l| {
+        l.strip_prefix("content-length:")
+            .map(|v| v.trim().parse::<usize>().unwrap())
+    });
+    let mut body = raw[head_end + 4..].to_vec();
+    match length {
+        Some(n) => {
+            while body.len() < n {
+                let k = s.read(&mut buf).unwrap();
+                assert!(k > 0, "the connection closed inside the body");
+                body.extend_from_slice(&buf[..k]);
+            }
+            body.truncate(n);
+        }
+        None => {
+            s.read_to_end(&mut body).unwrap();
+        }
+    }
+    let status: u16 = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let body = String::from_utf8_lossy(&body).to_string();
+    let body = if head.contains("transfer-encoding: chunked") {
+        dechunk(&body)
+    } else {
+        body
+    };
+    (status, body)
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    loop {
+        let Some((size, rest)) = s.split_once("\r\n") else {
+            break;
+        };
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = &rest[n + 2..];
+    }
+    out
+}
+
+fn get(addr: &str, path: &str, token: Option<&str>) -> (u16, Value) {
+    let (st, b) = http(addr, "GET", path, token, "", b"");
+    (st, serde_json::from_str(&b).unwrap_or(Value::String(b)))
+}
+
+fn post(addr: &str, path: &str, token: &str, ctype: &str, body: &str) -> (u16, Value) {
+    let (st, b) = http(addr, "POST", path, Some(token), ctype, body.as_bytes());
+    (st, serde_json::from_str(&b).unwrap_or(Value::String(b)))
+}
+
+fn period_of(f: &Fixture) -> String {
+    let rows = std::fs::read_dir(f.data.join("industrial"))
+        .map(|_| ())
+        .ok();
+    let _ = rows;
+    // The generator ends in 2026-10 by default.
+    "2026-10".to_string()
+}
+
+#[test]
+fn access_is_enforced_on_every_endpoint() {
+    let f = fixture(300);
+    let state = f.root.join("state");
+    let s = start(&f, &state, true);
+    let a = s.addr.as_str();
+    let other = f
+        .register
+        .iter()
+        .find(|(_, c)| **c != f.county)
+        .map(|(u, _)| u.clone())
+        .unwrap();
+    let own = f
+        .register
+        .iter()
+        .find(|(_, c)| **c == f.county)
+        .map(|(u, _)| u.clone())
+        .unwrap();
+    assert_eq!(http(a, "GET", "/healthz", None, "", b"").0, 200);
+    let ep = format!("/api/v1/enterprises/{own}");
+    for (m, p) in [
+        ("GET", "/api/v1/query-list"),
+        ("GET", ep.as_str()),
+        ("GET", "/api/v1/scorecard"),
+        ("GET", "/api/v1/progress"),
+        ("POST", "/api/v1/submissions/industrial"),
+        ("POST", "/api/v1/verifications"),
+    ] {
+        assert_eq!(
+            http(a, m, p, None, "", b"").0,
+            401,
+            "{m} {p} without a token"
+        );
+        assert_eq!(
+            http(a, m, p, Some("not-a-token"), "", b"").0,
+            401,
+            "{m} {p} with a wrong token"
+        );
+    }
+    let t = f.county_token.as_str();
+    // Reading another county.
+    let (st, body) = get(a, &format!("/api/v1/enterprises/{other}"), Some(t));
+    assert_eq!(st, 403);
+    let other_county = &f.register[&other];
+    let b = body.to_string();
+    assert!(
+        !b.contains(&other) && !b.contains(other_county.as_str()),
+        "{b}"
+    );
+    let (st, _) = get(
+        a,
+        &format!("/api/v1/query-list?county={other_county}"),
+        Some(t),
+    );
+    assert_eq!(st, 403);
+    let (st, _) = get(
+        a,
+        &format!("/api/v1/scorecard?county={other_county}"),
+        Some(t),
+    );
+    assert_eq!(st, 403);
+    // What a county user sees is its own county only.
+    for p in [
+        "/api/v1/query-list",
+        "/api/v1/scorecard",
+        "/api/v1/progress",
+    ] {
+        let (st, rows) = get(a, p, Some(t));
+        assert_eq!(st, 200, "{p}: {rows}");
+        let rows = rows.as_array().unwrap();
+        assert!(!rows.is_empty(), "{p} has rows of the county");
+        for r in rows {
+            assert_eq!(r["county_code"], Value::String(f.county.clone()), "{p}");
+        }
+    }
+    let (st, _) = get(a, &format!("/api/v1/enterprises/{own}"), Some(t));
+    assert_eq!(st, 200);
+    // Writing another county.
+    let p = period_of(&f);
+    let csv =
+        format!("uscc,period,gross_output,sales_output,export_delivery\n{other},{p},100,100,0\n");
+    let (st, body) = post(a, "/api/v1/submissions/industrial", t, "text/csv", &csv);
+    assert_eq!(st, 403, "{body}");
+    assert!(!body.to_string().contains(&other));
+    let v = format!(r#"{{"uscc":"{other}","period":"{p}","outcome":"explained","note":"x"}}"#);
+    let (st, _) = post(a, "/api/v1/verifications", t, "application/json", &v);
+    assert_eq!(st, 403);
+    // The city user sees every county.
+    let (st, rows) = get(a, "/api/v1/scorecard", Some(&f.city));
+    assert_eq!(st, 200);
+    let counties: std::collections::BTreeSet<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["county_code"].as_str())
+        .collect();
+    assert!(counties.len() > 1);
+    let (st, _) = get(a, &format!("/api/v1/enterprises/{other}"), Some(&f.city));
+    assert_eq!(st, 200);
+}
+
+#[test]
+fn submissions_are_checked_stored_audited_and_equal_to_the_month_end_audit() {
+    let f = fixture(400);
+    let state = f.root.join("state");
+    let s = start(&f, &state, true);
+    let a = s.addr.as_str();
+    let p = period_of(&f);
+    let mut us = f.register.keys();
+    let (u1, u2, u3) = (
+        us.next().unwrap().clone(),
+        us.next().unwrap().clone(),
+        us.next().unwrap().clone(),
+    );
+    // Chinese headings, a unit in a heading, one bad row: accepted and quarantined.
+    let csv = format!(
+        "统一社会信用代码,报告期,工业总产值(万元),工业销售产值(万元),出口交货值(万元)\n\
+         {u1},{p},100,90,200\n{u2},{p},abc,1,0\n"
+    );
+    let (st, body) = post(
+        a,
+        "/api/v1/submissions/industrial",
+        &f.city,
+        "text/csv",
+        &csv,
+    );
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(body["accepted"], 1);
+    let q = body["quarantined"].as_array().unwrap();
+    assert_eq!(q.len(), 1, "{body}");
+    assert_eq!(q[0]["row"], 2);
+    assert_eq!(q[0]["column"], "gross_output");
+    assert!(body["peer_statistics_refreshed_at"].as_str().is_some());
+    // Export delivery above sales output is a hard error: found at once, graded red.
+    let codes: Vec<&str> = body["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|x| x["rule_code"].as_str())
+        .collect();
+    assert!(codes.contains(&"IN001"), "{body}");
+    for x in body["findings"].as_array().unwrap() {
+        assert_eq!(x["uscc"].as_str(), Some(u1.as_str()));
+        assert!(x["message_en"].as_str().is_some() && x["hint"].as_str().is_some());
+    }
+    let g = &body["grades"][0];
+    assert_eq!(g["uscc"].as_str(), Some(u1.as_str()));
+    assert_eq!(g["grade"], "red", "{body}");
+
+    // The same enterprise-month again is a revision: figures replaced, one more revision.
+    let (_, before) = get(a, &format!("/api/v1/enterprises/{u3}"), Some(&f.city));
+    let rev_before = before["submissions"]["industrial"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["period"] == p)
+        .map(|r| {
+            r["revisions"]
+                .as_str()
+                .unwrap_or("0")
+                .parse::<i64>()
+                .unwrap_or(0)
+        })
+        .unwrap_or(-1);
+    let json = format!(
+        r#"[{{"uscc":"{u3}","period":"{p}","gross_output":5000,"sales_output":4900,"export_delivery":0}}]"#
+    );
+    let (st, body) = post(
+        a,
+        "/api/v1/submissions/industrial",
+        &f.city,
+        "application/json",
+        &json,
+    );
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(body["accepted"], 1);
+    let (_, after) = get(a, &format!("/api/v1/enterprises/{u3}"), Some(&f.city));
+    let row = after["submissions"]["industrial"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["period"] == p)
+        .cloned()
+        .unwrap();
+    assert_eq!(row["gross_output"], "5000");
+    if rev_before >= 0 {
+        assert_eq!(row["revisions"], (rev_before + 1).to_string(), "{row}");
+    }
+
+    // Malformed bodies: 400 with the reason; nothing stored.
+    let (st, body) = post(
+        a,
+        "/api/v1/submissions/industrial",
+        &f.city,
+        "application/json",
+        "[{",
+    );
+    assert_eq!(st, 400);
+    assert!(body["error"].as_str().unwrap().contains("JSON"), "{body}");
+    let (st, body) = post(
+        a,
+        "/api/v1/submissions/industrial",
+        &f.city,
+        "text/csv",
+        "uscc,period\nx,2026-10\n",
+    );
+    assert_eq!(st, 400);
+    assert!(
+        body["error"].as_str().unwrap().contains("gross_output"),
+        "{body}"
+    );
+    let (st, _) = post(
+        a,
+        "/api/v1/submissions/nonsense",
+        &f.city,
+        "text/csv",
+        "a\n1\n",
+    );
+    assert_eq!(st, 404);
+
+    // A verification outcome with its explanation.
+    let v = format!(
+        r#"{{"uscc":"{u1}","period":"{p}","outcome":"confirmed_error","note":"企业已更正 corrected"}}"#
+    );
+    let (st, body) = post(a, "/api/v1/verifications", &f.city, "application/json", &v);
+    assert_eq!(st, 200, "{body}");
+    let (st, bad) = post(
+        a,
+        "/api/v1/verifications",
+        &f.city,
+        "application/json",
+        &format!(r#"{{"uscc":"{u1}","period":"{p}","outcome":"maybe"}}"#),
+    );
+    assert_eq!(st, 400, "{bad}");
+    let (_, e) = get(a, &format!("/api/v1/enterprises/{u1}"), Some(&f.city));
+    let vs = e["verifications"].as_array().unwrap();
+    assert!(
+        vs.iter()
+            .any(|x| x["outcome"] == "confirmed_error" && x["note"] == "企业已更正 corrected"),
+        "{e}"
+    );
+    assert!(!e["grades"].as_array().unwrap().is_empty());
+
+    // The service's query list and scorecard are what the month-end audit gives.
+    let (st, ql) = get(a, "/api/v1/query-list", Some(&f.city));
+    assert_eq!(st, 200);
+    let (_, sc) = get(a, "/api/v1/scorecard", Some(&f.city));
+    let export = f.root.join("export");
+    let o = zhibao(&[
+        "export",
+        "--state",
+        state.to_str().unwrap(),
+        "--out",
+        export.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = f.root.join("audit");
+    let o = zhibao(&[
+        "audit",
+        "--data",
+        export.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--seed",
+        "7",
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let want = common::read_csv(&out.join("query_list.csv"));
+    let got = ql.as_array().unwrap();
+    assert_eq!(got.len(), want.len());
+    for (g, w) in got.iter().zip(&want) {
+        for c in ["rank", "uscc", "grade", "rule_codes", "verifier", "sampled"] {
+            let gv = match &g[c] {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            assert_eq!(gv, w[c], "query list column {c}");
+        }
+    }
+    assert!(
+        want.iter().any(|r| r["uscc"] == u1),
+        "the red enterprise is on the list"
+    );
+    let want_sc = common::read_csv(&out.join("scorecard.csv"));
+    let got_sc = sc.as_array().unwrap();
+    assert_eq!(got_sc.len(), want_sc.len());
+    for (g, w) in got_sc.iter().zip(&want_sc) {
+        for c in [
+            "county_code",
+            "rank",
+            "quality_score",
+            "red",
+            "yellow",
+            "green",
+        ] {
+            let gv = match &g[c] {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let same = gv == w[c]
+                || gv
+                    .parse::<f64>()
+                    .ok()
+                    .zip(w[c].parse::<f64>().ok())
+                    .is_some_and(|(x, y)| (x - y).abs() < 1e-9);
+            assert!(same, "scorecard column {c}: {gv} vs {}", w[c]);
+        }
+    }
+    // The month-end audit used the outcome.
+    let vfile = std::fs::read_to_string(
+        export
+            .join("verifications")
+            .join("zz-service-submissions.csv"),
+    )
+    .unwrap();
+    assert!(vfile.contains(&u1) && vfile.contains("confirmed_error"));
+}
+
+#[test]
+fn acknowledged_writes_survive_sigkill_and_rejected_ones_change_nothing() {
+    let f = fixture(200);
+    let state = f.root.join("state");
+    let mut s = start(&f, &state, true);
+    let p = period_of(&f);
+    let usccs: Vec<String> = f.register.keys().cloned().collect();
+    // A writer posting as fast as it can; the server is killed while it writes.
+    let addr = s.addr.clone();
+    let token = f.city.clone();
+    let (tx, rx) = std::sync::mpsc::channel::<(String, i64)>();
+    let writer = std::thread::spawn(move || {
+        for (i, u) in usccs.iter().cycle().take(10_000).enumerate() {
+            let v = 1000 + i as i64;
+            let csv = format!(
+                "uscc,period,gross_output,sales_output,export_delivery\n{u},{p},{v},{v},0\n"
+            );
+            let mut st = match TcpStream::connect(&addr) {
+                Ok(st) => st,
+                Err(_) => return,
+            };
+            let req = format!(
+                "POST /api/v1/submissions/industrial HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {token}\r\nContent-Type: text/csv\r\nContent-Length: {}\r\n\r\n{csv}",
+                csv.len()
+            );
+            if st.write_all(req.as_bytes()).is_err() {
+                return;
+            }
+            let mut raw = String::new();
+            if st.read_to_string(&mut raw).is_err() {
+                return;
+            }
+            if raw.starts_with("HTTP/1.1 200") {
+                let _ = tx.send((u.clone(), v));
+            } else {
+                return;
+            }
+        }
+    });
+    // Kill once some writes were acknowledged.
+    let mut acked: HashMap<String, i64> = HashMap::new();
+    while acked.len() < 15 {
+        let (u, v) = rx
+            .recv_timeout(Duration::from_secs(300))
+            .expect("acknowledgements");
+        acked.insert(u, v);
+    }
+    s.child.kill().unwrap(); // SIGKILL
+    s.child.wait().unwrap();
+    writer.join().unwrap();
+    for (u, v) in rx.try_iter() {
+        acked.insert(u, v);
+    }
+    // Restart on the state alone.
+    let s = start(&f, &state, false);
+    let a = s.addr.as_str();
+    // A rejected request changes nothing.
+    let (st, _) = post(
+        a,
+        "/api/v1/submissions/industrial",
+        &f.city,
+        "text/csv",
+        "uscc,period\n",
+    );
+    assert_eq!(st, 400);
+    let p = period_of(&f);
+    for (u, v) in &acked {
+        let (st, e) = get(a, &format!("/api/v1/enterprises/{u}"), Some(&f.city));
+        assert_eq!(st, 200);
+        let row = e["submissions"]["industrial"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["period"] == p.as_str())
+            .cloned()
+            .unwrap();
+        let got: i64 = row["gross_output"]
+            .as_str()
+            .unwrap()
+            .parse::<f64>()
+            .unwrap() as i64;
+        // The last acknowledged value, or a later one whose answer was lost in the kill.
+        assert!(got >= *v, "{u}: acknowledged {v}, found {got}");
+    }
+}
+
+#[test]
+fn random_bodies_never_crash_the_server() {
+    use rand::{RngExt, SeedableRng};
+    let f = fixture(120);
+    let state = f.root.join("state");
+    let s = start(&f, &state, true);
+    let a = s.addr.as_str();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    let pieces = [
+        "uscc",
+        "period",
+        "gross_output",
+        "工业总产值(万元)",
+        ",",
+        "\n",
+        "\"",
+        "2026-10",
+        "-1",
+        "1e308",
+        "NaN",
+        "{",
+        "}",
+        "[",
+        "]",
+        ":",
+        "null",
+        "\u{feff}",
+        "\r\n",
+        "9999999999999999999999",
+        "报告期",
+    ];
+    for i in 0..150 {
+        let mut body = String::new();
+        for _ in 0..rng.random_range(0..40) {
+            body += pieces[rng.random_range(0..pieces.len())];
+        }
+        let mut bytes = body.into_bytes();
+        if i % 5 == 0 {
+            bytes.extend((0..rng.random_range(0..64)).map(|_| rng.random::<u8>()));
+        }
+        let table = [
+            "industrial",
+            "tax",
+            "enterprises",
+            "verifications",
+            "rd",
+            "investment",
+        ][i % 6];
+        let ctype = if i % 2 == 0 {
+            "text/csv"
+        } else {
+            "application/json"
+        };
+        let path = if i % 7 == 0 {
+            "/api/v1/verifications".to_string()
+        } else {
+            format!("/api/v1/submissions/{table}")
+        };
+        let (st, body) = http(a, "POST", &path, Some(&f.city), ctype, &bytes);
+        assert!([200, 400, 403, 404, 413].contains(&st), "{st} {body}");
+        if st != 200 {
+            let v: Value =
+                serde_json::from_str(&body).unwrap_or_else(|_| panic!("JSON error: {body}"));
+            assert!(v["error"].as_str().is_some());
+        }
+    }
+    assert_eq!(http(a, "GET", "/healthz", None, "", b"").0, 200);
+    let (st, _) = get(a, "/api/v1/progress", Some(&f.city));
+    assert_eq!(st, 200);
+}
+
+/// A WebDriver command to ChromeDriver.
+fn wd(driver: &str, method: &str, path: &str, body: Value) -> Value {
+    let (ctype, b) = match body {
+        Value::Null => ("", String::new()),
+        b => ("application/json", b.to_string()),
+    };
+    let (st, text) = http(driver, method, path, None, ctype, b.as_bytes());
+    let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    assert_eq!(st, 200, "WebDriver {method} {path}: {text}");
+    v["value"].clone()
+}
+
+fn element(driver: &str, sid: &str, css: &str) -> String {
+    let v = wd(
+        driver,
+        "POST",
+        &format!("/session/{sid}/element"),
+        serde_json::json!({"using": "css selector", "value": css}),
+    );
+    v.as_object()
+        .and_then(|o| o.values().next())
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("no element {css}: {v}"))
+        .to_string()
+}
+
+fn source(driver: &str, sid: &str) -> String {
+    wd(
+        driver,
+        "GET",
+        &format!("/session/{sid}/source"),
+        Value::Null,
+    )
+    .as_str()
+    .unwrap_or("")
+    .to_string()
+}
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_web_page_in_headless_chromium() {
+    for tool in ["chromium", "chromedriver"] {
+        assert!(
+            Command::new("sh")
+                .args(["-c", &format!("command -v {tool}")])
+                .output()
+                .map(|o| o.status.success())
+                .unwrap_or(false),
+            "{tool} is not installed: run the tests with `bash scripts/test.sh`, which installs it"
+        );
+    }
+    let f = fixture(200);
+    let state = f.root.join("state");
+    let s = start(&f, &state, true);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _driver = Driver(
+        Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let driver = format!("127.0.0.1:{port}");
+    for _ in 0..100 {
+        if TcpStream::connect(&driver).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let profile = f.root.join("chromium-profile");
+    let session = wd(
+        &driver,
+        "POST",
+        "/session",
+        serde_json::json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                         "--no-first-run", "--disable-background-networking",
+                         "--disable-component-update", "--disable-sync",
+                         format!("--user-data-dir={}", profile.display())]
+            }
+        }}}),
+    );
+    let sid = session["sessionId"].as_str().unwrap().to_string();
+    let go = |path: &str| {
+        wd(
+            &driver,
+            "POST",
+            &format!("/session/{sid}/url"),
+            serde_json::json!({"url": format!("http://{}{path}", s.addr)}),
+        );
+    };
+    // Login as the county user.
+    go("/");
+    assert!(source(&driver, &sid).contains("登录"));
+    let t = element(&driver, &sid, "#token");
+    wd(
+        &driver,
+        "POST",
+        &format!("/session/{sid}/element/{t}/value"),
+        serde_json::json!({"text": f.county_token}),
+    );
+    let b = element(&driver, &sid, "#login-button");
+    wd(
+        &driver,
+        "POST",
+        &format!("/session/{sid}/element/{b}/click"),
+        serde_json::json!({}),
+    );
+    let page = source(&driver, &sid);
+    assert!(
+        page.contains("id=\"query-list\"") && page.contains("审核查询清单"),
+        "{page}"
+    );
+    // The list holds the county's enterprises only.
+    let own: Vec<&String> = f
+        .register
+        .iter()
+        .filter(|(_, c)| **c == f.county)
+        .map(|(u, _)| u)
+        .collect();
+    let other: Vec<&String> = f
+        .register
+        .iter()
+        .filter(|(_, c)| **c != f.county)
+        .map(|(u, _)| u)
+        .collect();
+    assert!(
+        other.iter().all(|u| !page.contains(u.as_str())),
+        "another county's enterprise on the page"
+    );
+    // One enterprise, then the verification form.
+    let u = own[0];
+    go(&format!("/e/{u}"));
+    assert!(source(&driver, &sid).contains("录入核查结果"));
+    let note = element(&driver, &sid, "#verify textarea[name=note]");
+    wd(
+        &driver,
+        "POST",
+        &format!("/session/{sid}/element/{note}/value"),
+        serde_json::json!({"text": "说明合理：新生产线投产"}),
+    );
+    let save = element(&driver, &sid, "#verify-button");
+    wd(
+        &driver,
+        "POST",
+        &format!("/session/{sid}/element/{save}/click"),
+        serde_json::json!({}),
+    );
+    let page = source(&driver, &sid);
+    assert!(
+        page.contains("说明合理：新生产线投产"),
+        "the outcome is shown after saving: {page}"
+    );
+    let (_, e) = get(&s.addr, &format!("/api/v1/enterprises/{u}"), Some(&f.city));
+    assert!(e["verifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|v| v["note"] == "说明合理：新生产线投产"));
+    // Another county's enterprise: refused, and nothing of it shown.
+    go(&format!("/e/{}", other[0]));
+    let page = source(&driver, &sid);
+    assert!(
+        page.contains("forbidden") && !page.contains(other[0].as_str()),
+        "{page}"
+    );
+    wd(&driver, "DELETE", &format!("/session/{sid}"), Value::Null);
+}
