@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use common::http::http;
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_zhibao");
@@ -145,87 +146,6 @@ fn start(f: &Fixture, state: &Path, with_data: bool) -> Server {
     // Keep draining stderr so the server never blocks on it.
     std::thread::spawn(move || for _ in lines {});
     Server { child, addr }
-}
-
-/// One HTTP/1.1 request; returns the status and the body.
-fn http(
-    addr: &str,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    ctype: &str,
-    body: &[u8],
-) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(300))).unwrap();
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    if let Some(t) = token {
-        req += &format!("Authorization: Bearer {t}\r\n");
-    }
-    if !ctype.is_empty() {
-        req += &format!("Content-Type: {ctype}\r\n");
-    }
-    req += "\r\n";
-    s.write_all(req.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
-    // Read the head, then exactly the body its length says (ChromeDriver keeps the
-    // connection open after `Connection: close`).
-    let mut raw = Vec::new();
-    let mut buf = [0u8; 65536];
-    let head_end = loop {
-        if let Some(i) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i;
-        }
-        let n = s.read(&mut buf).unwrap();
-        assert!(n > 0, "the connection closed before the answer's head");
-        raw.extend_from_slice(&buf[..n]);
-    };
-    let head = String::from_utf8_lossy(&raw[..head_end]).to_ascii_lowercase();
-    let length = head.lines().find_map(|l| {
-        l.strip_prefix("content-length:")
-            .map(|v| v.trim().parse::<usize>().unwrap())
-    });
-    let mut body = raw[head_end + 4..].to_vec();
-    match length {
-        Some(n) => {
-            while body.len() < n {
-                let k = s.read(&mut buf).unwrap();
-                assert!(k > 0, "the connection closed inside the body");
-                body.extend_from_slice(&buf[..k]);
-            }
-            body.truncate(n);
-        }
-        None => {
-            s.read_to_end(&mut body).unwrap();
-        }
-    }
-    let status: u16 = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let body = String::from_utf8_lossy(&body).to_string();
-    let body = if head.contains("transfer-encoding: chunked") {
-        dechunk(&body)
-    } else {
-        body
-    };
-    (status, body)
-}
-
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    loop {
-        let Some((size, rest)) = s.split_once("\r\n") else {
-            break;
-        };
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        s = &rest[n + 2..];
-    }
-    out
 }
 
 fn get(addr: &str, path: &str, token: Option<&str>) -> (u16, Value) {

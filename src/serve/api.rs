@@ -14,7 +14,7 @@ use polars::prelude::*;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::live::{json_rows, rows_of, ApiError};
+use super::live::{json_rows, rows_of, ApiError, Request};
 use super::users::User;
 use super::{page, Shared};
 use crate::model::{Month, Table};
@@ -142,16 +142,15 @@ async fn submit(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("json"));
-    let s = shared.clone();
-    let r = blocking(move || {
-        let mut live = s.lock().map_err(ApiError::from)?;
-        let answer = live.submit(t, &body, is_json, &user, None)?;
-        let g = live.generation;
-        drop(live);
-        s.changed(g);
-        Ok(answer)
-    })
-    .await;
+    let r = shared
+        .submit(Request {
+            table: t,
+            body: body.to_vec(),
+            is_json,
+            user,
+            note: None,
+        })
+        .await;
     match r {
         Ok(v) => Json(v).into_response(),
         Err(e) => e.into_response(),
@@ -422,7 +421,7 @@ pub fn record_outcome(shared: &Shared, user: &User, o: &Outcome) -> Result<Value
             o.period
         )));
     }
-    let mut live = shared.lock().map_err(ApiError::from)?;
+    let live = shared.lock().map_err(ApiError::from)?;
     let Some((_, county)) = live.county_of(&o.uscc) else {
         if user.county().is_some() {
             return Err(ApiError::Forbidden);
@@ -443,7 +442,14 @@ pub fn record_outcome(shared: &Shared, user: &User, o: &Outcome) -> Result<Value
     let body = w
         .into_inner()
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let answer = live.submit(Table::Verifications, &body, false, user, o.note.as_deref())?;
+    drop(live);
+    let answer = shared.submit_blocking(Request {
+        table: Table::Verifications,
+        body,
+        is_json: false,
+        user: user.clone(),
+        note: o.note.clone(),
+    })?;
     if answer.get("accepted").and_then(Value::as_u64) != Some(1) {
         let why = answer["quarantined"][0]["reason"]
             .as_str()
@@ -451,9 +457,6 @@ pub fn record_outcome(shared: &Shared, user: &User, o: &Outcome) -> Result<Value
             .to_string();
         return Err(ApiError::BadRequest(why));
     }
-    let g = live.generation;
-    drop(live);
-    shared.changed(g);
     Ok(
         json!({"stored": true, "uscc": o.uscc, "period": o.period, "outcome": o.outcome, "verified_at": now}),
     )

@@ -82,6 +82,64 @@ pub struct Snapshot {
     pub out: PathBuf,
     /// Its period under review.
     pub period: Month,
+    /// The grade state each enterprise started the period with (by USCC).
+    pub states: HashMap<String, grade::State>,
+}
+
+/// The state each enterprise started the period with, from `grades.parquet`.
+fn states_of(grades: &DataFrame) -> HashMap<String, grade::State> {
+    let mut out = HashMap::new();
+    let (Ok(u), Ok(g), Ok(c)) = (
+        grades.column("uscc").and_then(|c| c.str().cloned()),
+        grades
+            .column("previous_grade")
+            .and_then(|c| c.str().cloned()),
+        grades
+            .column("previous_clean_months")
+            .and_then(|c| c.cast(&DataType::UInt32))
+            .and_then(|c| c.u32().cloned()),
+    ) else {
+        return out;
+    };
+    for i in 0..grades.height() {
+        if let (Some(u), Some(g)) = (u.get(i), g.get(i).and_then(grade::Grade::parse)) {
+            out.insert(
+                u.to_string(),
+                grade::State {
+                    grade: g,
+                    clean_months: c.get(i).unwrap_or(0),
+                },
+            );
+        }
+    }
+    out
+}
+
+/// One submission, as received.
+pub struct Request {
+    /// The table.
+    pub table: Table,
+    /// The body.
+    pub body: Vec<u8>,
+    /// JSON (else CSV).
+    pub is_json: bool,
+    /// Who sent it.
+    pub user: User,
+    /// An explanation stored with the rows (verification outcomes).
+    pub note: Option<String>,
+}
+
+/// A submission checked, before it is stored.
+struct Prepared {
+    table: Table,
+    df: DataFrame,
+    quarantine: Vec<QuarantineRow>,
+    rows: Vec<Map<String, Value>>,
+    keys: Vec<String>,
+    periods: BTreeSet<String>,
+    usccs: BTreeSet<String>,
+    user: String,
+    reload: bool,
 }
 
 /// The live state.
@@ -237,9 +295,11 @@ pub fn audit_dir(cfg: &Config, data: &Path, out: &Path, generation: u64) -> Resu
         let f = std::fs::File::open(&path).map_err(io(&path))?;
         ParquetReader::new(f).finish().map_err(pe)
     };
+    let grades = read("grades.parquet")?;
     Ok(Snapshot {
+        states: states_of(&grades),
         findings: read("findings.parquet")?,
-        grades: read("grades.parquet")?,
+        grades,
         query_list: res.query_list,
         scorecard: res.scorecard,
         refreshed_at: now_iso(),
@@ -397,6 +457,7 @@ impl Live {
                 generation: 0,
                 out: PathBuf::new(),
                 period: Month(0),
+                states: HashMap::new(),
             }),
             cfg,
             generation: 0,
@@ -478,18 +539,147 @@ impl Live {
     }
 
     /// Checks, stores and applies one submission; audits its enterprises.
-    pub fn submit(
+    pub fn submit(&mut self, req: Request) -> std::result::Result<Value, ApiError> {
+        self.submit_group(vec![req])
+            .pop()
+            .unwrap_or_else(|| Err(ApiError::Internal("no answer".into())))
+    }
+
+    /// Several submissions at once, answered one by one as if they came in turn:
+    /// each is checked on its own, their rows are stored in one transaction,
+    /// applied in one merge per table, and their enterprises audited together.
+    /// A register submission must end its group (its enterprises change the
+    /// register the next ones are checked against).
+    pub fn submit_group(
         &mut self,
-        t: Table,
-        body: &[u8],
-        is_json: bool,
-        user: &User,
-        note: Option<&str>,
-    ) -> std::result::Result<Value, ApiError> {
-        let csv_bytes = if is_json {
-            json_to_csv(body).map_err(ApiError::BadRequest)?
+        reqs: Vec<Request>,
+    ) -> Vec<std::result::Result<Value, ApiError>> {
+        let mut held: HashMap<(u32, i32), i64> = HashMap::new();
+        let mut prepared: Vec<std::result::Result<Prepared, ApiError>> = reqs
+            .into_iter()
+            .map(|r| self.prepare(r, &mut held))
+            .collect();
+        // Store, in one transaction: a 200 means these rows are on disk.
+        let mut all: Vec<(&'static str, String, String, String)> = Vec::new();
+        for p in prepared.iter().flatten() {
+            for (k, r) in p.keys.iter().zip(&p.rows) {
+                all.push((
+                    p.table.name(),
+                    k.clone(),
+                    Value::Object(r.clone()).to_string(),
+                    p.user.clone(),
+                ));
+            }
+        }
+        if all.is_empty() {
+            return prepared
+                .into_iter()
+                .map(|p| p.map(|p| self.answer(&p, &[], &[])))
+                .collect();
+        }
+        if let Err(e) = self.store.add_rows(&all) {
+            let msg = format!("the submission could not be stored: {e}");
+            return prepared
+                .into_iter()
+                .map(|p| p.and(Err(ApiError::Internal(msg.clone()))))
+                .collect();
+        }
+        self.generation += 1;
+        // Apply to the batch as it stands.
+        let reload = prepared.iter().flatten().any(|p| p.reload);
+        let applied = if reload {
+            self.reload().map(|_| ())
         } else {
-            body.to_vec()
+            let mut by_table: BTreeMap<Table, Vec<DataFrame>> = BTreeMap::new();
+            for p in prepared.iter_mut().flatten() {
+                if p.df.height() > 0 {
+                    by_table
+                        .entry(p.table)
+                        .or_default()
+                        .push(std::mem::take(&mut p.df));
+                }
+            }
+            let mut r = Ok(());
+            for (t, dfs) in by_table {
+                if let Err(e) = self.apply(t, dfs) {
+                    tracing::warn!(error = %e, "applying submissions in place failed; reloading the state");
+                    r = self.reload().map(|_| ());
+                    break;
+                }
+            }
+            r
+        };
+        if let Err(e) = applied {
+            let msg = format!("the rows are stored but the state could not be updated: {e}");
+            return prepared
+                .into_iter()
+                .map(|p| p.and(Err(ApiError::Internal(msg.clone()))))
+                .collect();
+        }
+        // Audit every enterprise of the group together, then answer each request.
+        let usccs: BTreeSet<String> = prepared
+            .iter()
+            .flatten()
+            .flat_map(|p| p.usccs.iter().cloned())
+            .collect();
+        let periods: BTreeSet<String> = prepared
+            .iter()
+            .flatten()
+            .flat_map(|p| p.periods.iter().cloned())
+            .collect();
+        let audited = self.audit_enterprises(&usccs, &periods);
+        match audited {
+            Ok((findings, grades)) => prepared
+                .into_iter()
+                .map(|p| p.map(|p| self.answer(&p, &findings, &grades)))
+                .collect(),
+            Err(e) => {
+                let msg = format!("the rows are stored but could not be audited: {e}");
+                prepared
+                    .into_iter()
+                    .map(|p| p.and(Err(ApiError::Internal(msg.clone()))))
+                    .collect()
+            }
+        }
+    }
+
+    fn answer(&self, p: &Prepared, findings: &[Value], grades: &[Value]) -> Value {
+        let of = |v: &&Value| {
+            v.get("uscc")
+                .and_then(Value::as_str)
+                .is_some_and(|u| p.usccs.contains(u))
+        };
+        let f: Vec<&Value> = findings
+            .iter()
+            .filter(of)
+            .filter(|v| {
+                v.get("period")
+                    .and_then(Value::as_str)
+                    .is_some_and(|s| p.periods.contains(s))
+            })
+            .collect();
+        let g: Vec<&Value> = grades.iter().filter(of).collect();
+        json!({
+            "accepted": p.rows.len(),
+            "quarantined": quarantine_json(&p.quarantine),
+            "findings": f,
+            "grades": g,
+            "peer_statistics_refreshed_at": self.snap.refreshed_at,
+        })
+    }
+
+    /// Checks one submission against the batch as it stands (and the rows of its
+    /// group before it, for revisions).
+    fn prepare(
+        &mut self,
+        req: Request,
+        group_held: &mut HashMap<(u32, i32), i64>,
+    ) -> std::result::Result<Prepared, ApiError> {
+        let t = req.table;
+        let csv_bytes = if req.is_json {
+            json_to_csv(&req.body).map_err(ApiError::BadRequest)?
+        } else {
+            req.body
         };
         if csv_bytes.iter().all(|b| b.is_ascii_whitespace()) {
             return Err(ApiError::BadRequest("the body is empty: no rows".into()));
@@ -512,64 +702,39 @@ impl Live {
             }
         };
         let mut df = sub.df;
-        let uscc_of = self.usccs();
-
-        // Access: every row must be of the user's county.
-        if let Some(county) = user.county() {
-            let counties: Vec<Option<String>> = if t == Table::Enterprises || t == Table::Investment
-            {
-                df.column("county_code")
-                    .map_err(|e| ApiError::Internal(e.to_string()))?
-                    .str()
-                    .map_err(|e| ApiError::Internal(e.to_string()))?
-                    .iter()
-                    .map(|c| c.map(str::to_string))
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            let mut own = counties.iter().all(|c| c.as_deref() == Some(county));
-            if t == Table::Enterprises {
-                // Moving another county's enterprise is writing it.
-                let us = df.column("uscc").ok().and_then(|c| c.str().ok().cloned());
-                if let Some(us) = us {
-                    for u in us.iter().flatten() {
-                        if let Some((_, c)) = self.county_of(u) {
-                            own &= c == county;
-                        }
-                    }
-                }
-            } else if let Ok(e) = df.column("eid").and_then(|c| c.u32().cloned()) {
-                let ent_county = self
-                    .batch
-                    .enterprises
-                    .column("county_code")
-                    .ok()
-                    .and_then(|c| c.str().ok().cloned());
-                if let Some(ec) = ent_county {
-                    for id in e.iter().flatten() {
-                        own &= ec.get(id as usize) == Some(county);
-                    }
-                }
-            }
-            if !own {
+        let ie = |e: PolarsError| ApiError::Internal(e.to_string());
+        if let Some(county) = req.user.county() {
+            if !self.owns(&df, t, county).map_err(ApiError::from)? {
                 return Err(ApiError::Forbidden);
             }
         }
-
-        // Revisions: a row whose key is held counts one more.
+        // Revisions: a row whose key is held counts one more; an industrial row
+        // without submitted_at was submitted now.
         if t == Table::Industrial && df.height() > 0 {
             let held = self.held_revisions(&df).map_err(ApiError::from)?;
             let own_rev = df
                 .column("revisions")
                 .and_then(|c| c.i64().cloned())
-                .map_err(|e| ApiError::Internal(e.to_string()))?;
-            let revs: Vec<Option<i64>> = (0..df.height())
-                .map(|i| match held[i] {
+                .map_err(ie)?;
+            let e = df
+                .column("eid")
+                .and_then(|c| c.u32().cloned())
+                .map_err(ie)?;
+            let m = df
+                .column("period")
+                .and_then(|c| c.i32().cloned())
+                .map_err(ie)?;
+            let mut revs: Vec<Option<i64>> = Vec::with_capacity(df.height());
+            for i in 0..df.height() {
+                let key = (e.get(i).unwrap_or(0), m.get(i).unwrap_or(0));
+                let h = group_held.get(&key).copied().or(held[i]);
+                let r = match h {
                     Some(h) => Some(std::cmp::max(own_rev.get(i).unwrap_or(0), h + 1)),
                     None => own_rev.get(i),
-                })
-                .collect();
+                };
+                group_held.insert(key, r.unwrap_or(0));
+                revs.push(r);
+            }
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs() as i64)
@@ -577,21 +742,20 @@ impl Live {
             let sub_at: Vec<Option<i64>> = df
                 .column("submitted_at")
                 .and_then(|c| c.i64().cloned())
-                .map_err(|e| ApiError::Internal(e.to_string()))?
+                .map_err(ie)?
                 .iter()
                 .map(|v| Some(v.unwrap_or(now)))
                 .collect();
             df.with_column(Column::new("revisions".into(), revs))
-                .map_err(|e| ApiError::Internal(e.to_string()))?;
+                .map_err(ie)?;
             df.with_column(Column::new("submitted_at".into(), sub_at))
-                .map_err(|e| ApiError::Internal(e.to_string()))?;
+                .map_err(ie)?;
         }
-
-        // Store, in one transaction: a 200 means these rows are on disk.
+        let uscc_of = self.usccs();
         let mut rows = rows_of(&df, &uscc_of);
-        if let Some(n) = note {
+        if let Some(n) = &req.note {
             for r in &mut rows {
-                r.insert("note".into(), Value::String(n.to_string()));
+                r.insert("note".into(), Value::String(n.clone()));
             }
         }
         let keys: Vec<String> = rows
@@ -607,59 +771,63 @@ impl Live {
                     .join("|")
             })
             .collect();
-        let encoded: Vec<(String, String)> = keys
-            .iter()
-            .cloned()
-            .zip(rows.iter().map(|r| Value::Object(r.clone()).to_string()))
-            .collect();
-        if !encoded.is_empty() {
-            self.store
-                .add_rows(t.name(), &encoded, &user.name)
-                .map_err(ApiError::from)?;
-            self.generation += 1;
-        }
-
-        // Apply to the batch as it stands.
+        let text = |r: &Map<String, Value>, k: &str| match r.get(k) {
+            Some(Value::String(s)) => Some(s.clone()),
+            _ => None,
+        };
         let periods: BTreeSet<String> = rows
             .iter()
-            .filter_map(
-                |r| match r.get(if t == Table::Rd { "year" } else { "period" }) {
-                    Some(Value::String(s)) => Some(s.clone()),
-                    _ => None,
-                },
-            )
+            .filter_map(|r| text(r, if t == Table::Rd { "year" } else { "period" }))
             .collect();
+        let usccs: BTreeSet<String> = rows.iter().filter_map(|r| text(r, "uscc")).collect();
         let later = t.has_period()
             && self.cfg.period.is_none()
             && periods
                 .iter()
                 .filter_map(|p| Month::parse_strict(p).ok())
                 .any(|m| m > self.batch.period);
-        if !encoded.is_empty() {
-            if t == Table::Enterprises || later {
-                self.reload().map_err(ApiError::from)?;
-            } else if let Err(e) = self.apply(t, df.clone()) {
-                tracing::warn!(error = %e, "applying a submission in place failed; reloading the state");
-                self.reload().map_err(ApiError::from)?;
+        Ok(Prepared {
+            table: t,
+            reload: !rows.is_empty() && (t == Table::Enterprises || later),
+            df,
+            quarantine: sub.quarantine,
+            rows,
+            keys,
+            periods,
+            usccs,
+            user: req.user.name.clone(),
+        })
+    }
+
+    /// Whether every row of a checked submission is of `county`.
+    fn owns(&self, df: &DataFrame, t: Table, county: &str) -> Result<bool> {
+        let mut own = true;
+        if t == Table::Enterprises || t == Table::Investment {
+            let c = df.column("county_code").map_err(pe)?.str().map_err(pe)?;
+            own &= c.iter().all(|c| c == Some(county));
+        }
+        if t == Table::Enterprises {
+            // Moving another county's enterprise is writing it.
+            let us = df.column("uscc").map_err(pe)?.str().map_err(pe)?;
+            for u in us.iter().flatten() {
+                if let Some((_, c)) = self.county_of(u) {
+                    own &= c == county;
+                }
+            }
+        } else {
+            let e = df.column("eid").map_err(pe)?.u32().map_err(pe)?;
+            let ec = self
+                .batch
+                .enterprises
+                .column("county_code")
+                .map_err(pe)?
+                .str()
+                .map_err(pe)?;
+            for id in e.iter().flatten() {
+                own &= ec.get(id as usize) == Some(county);
             }
         }
-        let usccs: BTreeSet<String> = rows
-            .iter()
-            .filter_map(|r| match r.get("uscc") {
-                Some(Value::String(s)) => Some(s.clone()),
-                _ => None,
-            })
-            .collect();
-        let (findings, grades) = self
-            .audit_enterprises(&usccs, &periods)
-            .map_err(ApiError::from)?;
-        Ok(json!({
-            "accepted": rows.len(),
-            "quarantined": quarantine_json(&sub.quarantine),
-            "findings": findings,
-            "grades": grades,
-            "peer_statistics_refreshed_at": self.snap.refreshed_at,
-        }))
+        Ok(own)
     }
 
     fn held_revisions(&self, df: &DataFrame) -> Result<Vec<Option<i64>>> {
@@ -689,15 +857,30 @@ impl Live {
     }
 
     /// Replaces the rows of the same keys in the batch's table and adds the new ones.
-    fn apply(&mut self, t: Table, new: DataFrame) -> Result<()> {
+    fn apply(&mut self, t: Table, frames: Vec<DataFrame>) -> Result<()> {
         let keys: Vec<&str> = load::key_columns(t).to_vec();
         let cur = self.batch.table(t).cloned().unwrap_or_else(|| {
             load::empty_table(t)
                 .select(load::internal_columns(t))
                 .expect("schema")
         });
+        let names: Vec<PlSmallStr> = cur.get_column_names().into_iter().cloned().collect();
+        let mut new = DataFrame::empty();
+        for f in frames {
+            let f = f.select(names.iter().cloned()).map_err(pe)?;
+            if new.width() == 0 {
+                new = f;
+            } else {
+                new.vstack_mut(&f).map_err(pe)?;
+            }
+        }
+        // The same key twice in a group: the later row wins.
         let new = new
-            .select(cur.get_column_names().into_iter().cloned())
+            .unique_stable(
+                Some(&keys.iter().map(|k| k.to_string()).collect::<Vec<_>>()),
+                UniqueKeepStrategy::Last,
+                None,
+            )
             .map_err(pe)?;
         let kept = cur
             .lazy()
@@ -863,8 +1046,12 @@ impl Live {
             findings: f,
             runs: Vec::new(),
         };
-        let state = if snap.period == p && !snap.out.as_os_str().is_empty() {
-            grade::read_state(&snap.out.join("grades.parquet"), &sub).unwrap_or_default()
+        let state: grade::StateMap = if snap.period == p {
+            sub_usccs
+                .iter()
+                .enumerate()
+                .filter_map(|(e, u)| snap.states.get(u).map(|st| (e as u32, st.clone())))
+                .collect()
         } else {
             grade::StateMap::new()
         };

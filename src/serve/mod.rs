@@ -19,7 +19,7 @@ pub mod users;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::model::Month;
@@ -47,12 +47,27 @@ pub struct ServeOptions {
     pub seed: Option<u64>,
 }
 
+/// How often peer statistics are refreshed while submissions arrive (a read that
+/// needs a newer snapshot asks for one at once).
+pub const REFRESH_EVERY: Duration = Duration::from_secs(10);
+
 #[derive(Default)]
 struct Refresh {
+    /// The latest generation accepted.
     wanted: u64,
+    /// The generation of the latest snapshot.
     done: u64,
+    /// A reader waits for this generation.
+    asked: u64,
+    /// When the last full audit ended.
+    last_end: Option<Instant>,
     error: Option<String>,
 }
+
+type Job = (
+    live::Request,
+    tokio::sync::oneshot::Sender<std::result::Result<serde_json::Value, live::ApiError>>,
+);
 
 /// What every request handler shares.
 pub struct Shared {
@@ -62,6 +77,7 @@ pub struct Shared {
     pub users: Users,
     refresh: Mutex<Refresh>,
     cv: Condvar,
+    queue: Mutex<std::sync::mpsc::Sender<Job>>,
 }
 
 impl Shared {
@@ -73,10 +89,97 @@ impl Shared {
         self.cv.notify_all();
     }
 
+    /// Hands a submission to the writer and waits for its answer (from a thread
+    /// that may block).
+    pub fn submit_blocking(
+        &self,
+        req: live::Request,
+    ) -> std::result::Result<serde_json::Value, live::ApiError> {
+        let rx = self.enqueue(req)?;
+        rx.blocking_recv()
+            .map_err(|_| live::ApiError::Internal("the writer stopped".into()))?
+    }
+
+    /// Hands a submission to the writer and waits for its answer.
+    pub async fn submit(
+        &self,
+        req: live::Request,
+    ) -> std::result::Result<serde_json::Value, live::ApiError> {
+        let rx = self.enqueue(req)?;
+        rx.await
+            .map_err(|_| live::ApiError::Internal("the writer stopped".into()))?
+    }
+
+    fn enqueue(
+        &self,
+        req: live::Request,
+    ) -> std::result::Result<
+        tokio::sync::oneshot::Receiver<std::result::Result<serde_json::Value, live::ApiError>>,
+        live::ApiError,
+    > {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.queue
+            .lock()
+            .map_err(|_| live::ApiError::Internal("the writer stopped".into()))?
+            .send((req, tx))
+            .map_err(|_| live::ApiError::Internal("the writer stopped".into()))?;
+        Ok(rx)
+    }
+
+    /// The writer: takes every submission waiting, and handles them as one group
+    /// (cut after a register submission), so that concurrent submissions share
+    /// one transaction, one merge and one audit.
+    fn writer(self: Arc<Self>, rx: std::sync::mpsc::Receiver<Job>) {
+        while let Ok(first) = rx.recv() {
+            let mut jobs = vec![first];
+            while jobs.len() < 512 {
+                match rx.try_recv() {
+                    Ok(j) => jobs.push(j),
+                    Err(_) => break,
+                }
+            }
+            let mut group = Vec::new();
+            for job in jobs {
+                let ends = job.0.table == crate::model::Table::Enterprises;
+                group.push(job);
+                if ends {
+                    self.run_group(std::mem::take(&mut group));
+                }
+            }
+            if !group.is_empty() {
+                self.run_group(group);
+            }
+        }
+    }
+
+    fn run_group(&self, jobs: Vec<Job>) {
+        let (reqs, txs): (Vec<_>, Vec<_>) = jobs.into_iter().unzip();
+        let n = reqs.len();
+        let answers = match self.lock() {
+            Ok(mut l) => {
+                let a = l.submit_group(reqs);
+                let g = l.generation;
+                drop(l);
+                self.changed(g);
+                a
+            }
+            Err(_) => (0..n)
+                .map(|_| Err(live::ApiError::Internal("the state is unavailable".into())))
+                .collect(),
+        };
+        for (tx, a) in txs.into_iter().zip(answers) {
+            let _ = tx.send(a);
+        }
+    }
+
     /// The snapshot once it covers everything acknowledged before the call.
     pub fn fresh(&self) -> Result<Arc<Snapshot>> {
         let g = self.lock()?.generation;
-        self.changed(g);
+        if let Ok(mut r) = self.refresh.lock() {
+            r.wanted = r.wanted.max(g);
+            r.asked = r.asked.max(g);
+        }
+        self.cv.notify_all();
         let mut r = self.refresh.lock().map_err(|_| poisoned())?;
         while r.done < g {
             if let Some(e) = r.error.take() {
@@ -107,9 +210,15 @@ impl Shared {
                     Ok(r) => r,
                     Err(_) => return,
                 };
-                while r.wanted <= r.done {
-                    r = match self.cv.wait(r) {
-                        Ok(r) => r,
+                // Run when something new is held and either a reader waits for
+                // it or the last refresh is old enough.
+                loop {
+                    let due = r.last_end.is_none_or(|t| t.elapsed() >= REFRESH_EVERY);
+                    if r.wanted > r.done && (r.asked > r.done || due) {
+                        break;
+                    }
+                    r = match self.cv.wait_timeout(r, Duration::from_millis(500)) {
+                        Ok((r, _)) => r,
                         Err(_) => return,
                     };
                 }
@@ -126,6 +235,7 @@ impl Shared {
                 Ok(r) => r,
                 Err(_) => return,
             };
+            r.last_end = Some(Instant::now());
             match result {
                 Ok((dir, _, g, Ok(snap))) => {
                     drop(r);
@@ -207,12 +317,23 @@ pub fn prepare(opts: &ServeOptions) -> Result<Arc<Shared>> {
         work: opts.state.join("work"),
     };
     let live = Live::start(store, cfg)?;
-    Ok(Arc::new(Shared {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let shared = Arc::new(Shared {
         live: Mutex::new(live),
         users,
-        refresh: Mutex::new(Refresh::default()),
+        refresh: Mutex::new(Refresh {
+            last_end: Some(Instant::now()),
+            ..Default::default()
+        }),
         cv: Condvar::new(),
-    }))
+        queue: Mutex::new(tx),
+    });
+    let s = shared.clone();
+    std::thread::Builder::new()
+        .name("zhibao-writer".into())
+        .spawn(move || s.writer(rx))
+        .map_err(|e| Error::Usage(e.to_string()))?;
+    Ok(shared)
 }
 
 /// Runs `zhibao serve` until interrupted. `ready` is called with the address once

@@ -121,8 +121,9 @@ impl Store {
         rows.collect::<std::result::Result<_, _>>().map_err(db)
     }
 
-    /// Stores the rows of one submission in one transaction; returns once committed.
-    pub fn add_rows(&mut self, table: &str, rows: &[(String, String)], user: &str) -> Result<()> {
+    /// Stores rows (`table`, `key`, row as JSON, user) in one transaction; returns
+    /// once committed.
+    pub fn add_rows(&mut self, rows: &[(&str, String, String, String)]) -> Result<()> {
         let now = now_iso();
         let tx = self.conn.transaction().map_err(db)?;
         {
@@ -131,7 +132,7 @@ impl Store {
                     "INSERT INTO submissions (tbl, key, row, received_at, user) VALUES (?1, ?2, ?3, ?4, ?5)",
                 )
                 .map_err(db)?;
-            for (key, row) in rows {
+            for (table, key, row, user) in rows {
                 st.execute(params![table, key, row, now, user])
                     .map_err(db)?;
             }

@@ -1,0 +1,227 @@
+//! Load benchmark of `zhibao serve` (SERVICE_CONTRACT.md: a one-enterprise
+//! submission answered within 50 ms at the 99th percentile on a 20,000-enterprise
+//! history on two cores, and at least 500 submissions a second).
+//!
+//! `cargo bench --bench serve_load` (or `--profile profiling` to build faster).
+//! Environment: `ZHIBAO_SERVE_ENTERPRISES` (20000), `ZHIBAO_SERVE_REQUESTS` (400
+//! sequential requests), `ZHIBAO_SERVE_SECONDS` (20 s of concurrent load),
+//! `ZHIBAO_SERVE_CLIENTS` (8). Baselines in the same run: a bare `GET /healthz`
+//! (the HTTP floor) and one full `zhibao audit` of the same history (what
+//! auditing the whole batch again for each submission would cost).
+
+#[path = "../tests/common/http.rs"]
+mod http;
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_zhibao");
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+fn summary(name: &str, mut ms: Vec<f64>, seconds: f64) {
+    ms.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "| {name} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.0} |",
+        ms.len(),
+        percentile(&ms, 0.5),
+        percentile(&ms, 0.95),
+        percentile(&ms, 0.99),
+        ms.last().copied().unwrap_or(f64::NAN),
+        ms.len() as f64 / seconds
+    );
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; nothing else is read from the arguments.
+    let n = env_or("ZHIBAO_SERVE_ENTERPRISES", 20_000);
+    let requests = env_or("ZHIBAO_SERVE_REQUESTS", 400);
+    let seconds = env_or("ZHIBAO_SERVE_SECONDS", 20);
+    let clients = env_or("ZHIBAO_SERVE_CLIENTS", 8);
+    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("serve-bench-{n}"));
+    let data = root.join("data");
+    if !data.join("enterprises.csv").is_file() {
+        let _ = std::fs::remove_dir_all(&root);
+        let o = Command::new(BIN)
+            .args(["generate", "--out"])
+            .arg(&data)
+            .args([
+                "--enterprises",
+                &n.to_string(),
+                "--months",
+                "24",
+                "--seed",
+                "3",
+                "--format",
+                "csv",
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let usccs: Vec<String> = {
+        let mut r = csv::Reader::from_path(data.join("enterprises.csv")).unwrap();
+        r.records().map(|x| x.unwrap()[0].to_string()).collect()
+    };
+    let users = root.join("users.toml");
+    let _ = std::fs::remove_file(&users);
+    let o = Command::new(BIN)
+        .args(["user", "add", "bench", "--role", "city", "--users"])
+        .arg(&users)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let token = String::from_utf8(o.stdout).unwrap().trim().to_string();
+    let state = root.join("state");
+    let _ = std::fs::remove_dir_all(&state);
+
+    // Baseline: one full audit of the history.
+    let t = Instant::now();
+    let o = Command::new(BIN)
+        .args(["audit", "--force", "-q", "--seed", "1", "--data"])
+        .arg(&data)
+        .arg("--out")
+        .arg(root.join("audit"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let full_audit_ms = t.elapsed().as_secs_f64() * 1000.0;
+
+    let t = Instant::now();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--seed", "1", "--data"])
+        .arg(&data)
+        .arg("--state")
+        .arg(&state)
+        .arg("--users")
+        .arg(&users)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let l = lines.next().expect("the server stopped").unwrap();
+        if let Some(a) = l.split("http://").nth(1) {
+            break a.trim().to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let start_s = t.elapsed().as_secs_f64();
+    // The first full audit is done once a read answers.
+    let (st, _) = http::http(&addr, "GET", "/api/v1/progress", Some(&token), "", b"");
+    assert_eq!(st, 200);
+
+    let body = |i: usize| {
+        let u = &usccs[(i * 7919) % usccs.len()];
+        let v = 1000 + (i % 997);
+        format!(
+            "uscc,period,gross_output,sales_output,export_delivery\n{u},2026-10,{v},{},0\n",
+            v - 3
+        )
+    };
+    let post = |addr: &str, token: &str, i: usize| -> (u16, f64) {
+        let t = Instant::now();
+        let (st, _) = http::http(
+            addr,
+            "POST",
+            "/api/v1/submissions/industrial",
+            Some(token),
+            "text/csv",
+            body(i).as_bytes(),
+        );
+        (st, t.elapsed().as_secs_f64() * 1000.0)
+    };
+
+    // HTTP floor.
+    let t = Instant::now();
+    let floor: Vec<f64> = (0..200)
+        .map(|_| {
+            let t = Instant::now();
+            http::http(&addr, "GET", "/healthz", None, "", b"");
+            t.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
+    let floor_s = t.elapsed().as_secs_f64();
+
+    // One client, one submission at a time.
+    let t = Instant::now();
+    let mut seq = Vec::with_capacity(requests);
+    for i in 0..requests {
+        let (st, ms) = post(&addr, &token, i);
+        assert_eq!(st, 200);
+        seq.push(ms);
+    }
+    let seq_s = t.elapsed().as_secs_f64();
+
+    // Several clients for a while.
+    let stop = Arc::new(AtomicBool::new(false));
+    let t = Instant::now();
+    let handles: Vec<_> = (0..clients)
+        .map(|c| {
+            let (addr, token, stop) = (addr.clone(), token.clone(), stop.clone());
+            let post = post;
+            std::thread::spawn(move || {
+                let mut out = Vec::new();
+                let mut i = 1_000_000 * (c + 1);
+                while !stop.load(Ordering::Relaxed) {
+                    let (st, ms) = post(&addr, &token, i);
+                    assert_eq!(st, 200);
+                    out.push(ms);
+                    i += 1;
+                }
+                out
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(seconds as u64));
+    stop.store(true, Ordering::Relaxed);
+    let conc: Vec<f64> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    let conc_s = t.elapsed().as_secs_f64();
+    let _ = child.kill();
+    let _ = child.wait();
+
+    println!(
+        "\nzhibao serve on a {n}-enterprise history (24 months), {} cores",
+        std::thread::available_parallelism()
+            .map(|p| p.get())
+            .unwrap_or(0)
+    );
+    println!("start (history stored, loaded, first full audit): {start_s:.1} s; one full `zhibao audit` of it: {full_audit_ms:.0} ms\n");
+    println!("| requests | n | p50 ms | p95 ms | p99 ms | max ms | per second |");
+    println!("|---|---|---|---|---|---|---|");
+    summary("GET /healthz (HTTP floor)", floor, floor_s);
+    summary("one-enterprise submission, 1 client", seq.clone(), seq_s);
+    summary(
+        &format!("one-enterprise submission, {clients} clients"),
+        conc.clone(),
+        conc_s,
+    );
+    let mut s = seq;
+    s.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "\np99 of a submission, 1 client: {:.1} ms = {:.3} × one full audit ({full_audit_ms:.0} ms)",
+        percentile(&s, 0.99),
+        percentile(&s, 0.99) / full_audit_ms
+    );
+}
