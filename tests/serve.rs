@@ -827,3 +827,72 @@ fn the_web_page_in_headless_chromium() {
     );
     wd(&driver, "DELETE", &format!("/session/{sid}"), Value::Null);
 }
+
+#[test]
+fn a_service_that_cannot_start_exits_2_with_the_reason() {
+    let f = fixture(60);
+    let state = f.root.join("state");
+    let run = |args: &[&str]| {
+        let o = Command::new(BIN).args(args).output().unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).to_string(),
+        )
+    };
+    let users = f.users.to_str().unwrap();
+    // No history on a first start.
+    let (code, err) = run(&[
+        "serve",
+        "--state",
+        state.to_str().unwrap(),
+        "--users",
+        users,
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--data"), "{err}");
+    // A users file that is not one.
+    let bad = f.root.join("bad-users.toml");
+    std::fs::write(
+        &bad,
+        "[[user]]\nname = \"x\"\nrole = \"county\"\ntoken_hash = \"plain\"\n",
+    )
+    .unwrap();
+    let (code, err) = run(&[
+        "serve",
+        "--data",
+        f.data.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+        "--users",
+        bad.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("county_code") || err.contains("argon2"),
+        "{err}"
+    );
+    // A port in use.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let (code, err) = run(&[
+        "serve",
+        "--data",
+        f.data.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+        "--users",
+        users,
+        "--listen",
+        &addr,
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains(&addr), "{err}");
+    // `user add` refuses a county user without a county.
+    let (code, err) = run(&["user", "add", "x", "--users", users, "--role", "county"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--county"), "{err}");
+}

@@ -653,9 +653,11 @@ impl Live {
             .iter()
             .filter(of)
             .filter(|v| {
+                // A register row has no period: the period under review.
+                let now = self.batch.period.to_string();
                 v.get("period")
                     .and_then(Value::as_str)
-                    .is_some_and(|s| p.periods.contains(s))
+                    .is_some_and(|s| p.periods.contains(s) || (p.periods.is_empty() && s == now))
             })
             .collect();
         let g: Vec<&Value> = grades.iter().filter(of).collect();
