@@ -55,7 +55,8 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::model::schema::{match_heading, ColumnSpec, Kind};
 use crate::model::{Month, Table};
-use parse::{parse_column, Register, Repairs};
+pub use parse::Register;
+use parse::{parse_column, Repairs};
 pub use quarantine::QuarantineRow;
 use raw::{Cell, RawColumn, RawFrame, UnitConversion};
 pub use source::Skipped;
@@ -1641,6 +1642,32 @@ pub fn check_submission(
     enterprises: &DataFrame,
     period: Option<Month>,
 ) -> Result<Submitted> {
+    let register = register_of(enterprises)?;
+    let uscc_of: Vec<String> = enterprises
+        .column("uscc")
+        .map_err(|e| Error::polars("load", e))?
+        .str()
+        .map_err(|e| Error::polars("load", e))?
+        .iter()
+        .map(|v| v.unwrap_or("").to_string())
+        .collect();
+    check_submission_with(dir, t, &register, &uscc_of, period)
+}
+
+/// The register of a loaded `enterprises` table (`eid` = position), as the
+/// other tables' keys are checked against it.
+pub fn register_of(enterprises: &DataFrame) -> Result<Register> {
+    build_register(enterprises, Vec::new())
+}
+
+/// [`check_submission`] with the register and the USCC of each `eid` at hand.
+pub fn check_submission_with(
+    dir: &Path,
+    t: Table,
+    register: &Register,
+    uscc_of: &[String],
+    period: Option<Month>,
+) -> Result<Submitted> {
     let pe = |e| Error::polars("load", e);
     let (files, skipped) = source::discover(dir, t)?;
     let (files, _) = expand_sheets(t, files);
@@ -1653,26 +1680,14 @@ pub fn check_submission(
     }
     let mut quarantine = Vec::new();
     let mut notes = Vec::new();
-    let uscc_of: Vec<String> = enterprises
-        .column("uscc")
-        .map_err(pe)?
-        .str()
-        .map_err(pe)?
-        .iter()
-        .map(|v| v.unwrap_or("").to_string())
-        .collect();
-    let register = if t == Table::Enterprises {
-        None
-    } else {
-        Some(build_register(enterprises, Vec::new())?)
-    };
-    let lt = load_table(t, &files, register.as_ref(), &mut quarantine, &mut notes)?;
+    let register = (t != Table::Enterprises).then_some(register);
+    let lt = load_table(t, &files, register, &mut quarantine, &mut notes)?;
     let rows_read = lt.stats.rows_read;
-    let (df, dq) = dedup(lt.df, t, &files, &uscc_of)?;
+    let (df, dq) = dedup(lt.df, t, &files, uscc_of)?;
     quarantine.extend(dq);
     let df = match period {
         Some(p) => {
-            let (df, late, _) = drop_after_period(df, t, &files, &uscc_of, p)?;
+            let (df, late, _) = drop_after_period(df, t, &files, uscc_of, p)?;
             quarantine.extend(late);
             df
         }

@@ -155,6 +155,11 @@ pub struct Live {
     /// Changes accepted since start.
     pub generation: u64,
     runs: u64,
+    /// The register of the batch, and the USCC of each enterprise id.
+    register: load::Register,
+    uscc_of: Vec<String>,
+    /// Enterprise id and county by USCC.
+    index: HashMap<String, (u32, String)>,
 }
 
 fn pe(e: PolarsError) -> Error {
@@ -462,6 +467,9 @@ impl Live {
             cfg,
             generation: 0,
             runs: 0,
+            register: load::Register::default(),
+            uscc_of: Vec::new(),
+            index: HashMap::new(),
         };
         let dir = live.reload()?;
         let out = live.next_dir("out");
@@ -487,6 +495,25 @@ impl Live {
         )?;
         self.batch.quarantine.clear();
         self.batch.notes.clear();
+        self.register = load::register_of(&self.batch.enterprises)?;
+        self.uscc_of = self.batch.uscc_by_eid();
+        let counties: Vec<String> = self
+            .batch
+            .enterprises
+            .column("county_code")
+            .map_err(pe)?
+            .str()
+            .map_err(pe)?
+            .iter()
+            .map(|c| c.unwrap_or("").to_string())
+            .collect();
+        self.index = self
+            .uscc_of
+            .iter()
+            .zip(counties)
+            .enumerate()
+            .map(|(i, (u, c))| (u.clone(), (i as u32, c)))
+            .collect();
         Ok(dir)
     }
 
@@ -512,30 +539,12 @@ impl Live {
 
     /// The USCC of every enterprise id of the batch.
     pub fn usccs(&self) -> Vec<String> {
-        self.batch.uscc_by_eid()
+        self.uscc_of.clone()
     }
 
-    /// The county of an enterprise (by USCC), if registered.
+    /// The enterprise id and county of an enterprise (by USCC), if registered.
     pub fn county_of(&self, uscc: &str) -> Option<(u32, String)> {
-        let u = self
-            .batch
-            .enterprises
-            .column("uscc")
-            .ok()?
-            .str()
-            .ok()?
-            .clone();
-        let c = self
-            .batch
-            .enterprises
-            .column("county_code")
-            .ok()?
-            .str()
-            .ok()?
-            .clone();
-        (0..u.len())
-            .find(|&i| u.get(i) == Some(uscc))
-            .map(|i| (i as u32, c.get(i).unwrap_or("").to_string()))
+        self.index.get(uscc).cloned()
     }
 
     /// Checks, stores and applies one submission; audits its enterprises.
@@ -690,8 +699,13 @@ impl Live {
         std::fs::create_dir_all(&incoming).map_err(|e| ApiError::Internal(e.to_string()))?;
         let file = incoming.join(format!("{}.csv", t.name()));
         std::fs::write(&file, &csv_bytes).map_err(|e| ApiError::Internal(e.to_string()))?;
-        let checked =
-            load::check_submission(&incoming, t, &self.batch.enterprises, self.cfg.period);
+        let checked = load::check_submission_with(
+            &incoming,
+            t,
+            &self.register,
+            &self.uscc_of,
+            self.cfg.period,
+        );
         let _ = std::fs::remove_dir_all(&incoming);
         let sub = match checked {
             Ok(s) => s,
@@ -753,8 +767,7 @@ impl Live {
             df.with_column(Column::new("submitted_at".into(), sub_at))
                 .map_err(ie)?;
         }
-        let uscc_of = self.usccs();
-        let mut rows = rows_of(&df, &uscc_of);
+        let mut rows = rows_of(&df, &self.uscc_of);
         if let Some(n) = &req.note {
             for r in &mut rows {
                 r.insert("note".into(), Value::String(n.clone()));
@@ -921,12 +934,9 @@ impl Live {
         usccs: &BTreeSet<String>,
         periods: &BTreeSet<String>,
     ) -> Result<(Vec<Value>, Vec<Value>)> {
-        let all = self.usccs();
-        let eids: Vec<u32> = all
+        let eids: Vec<u32> = usccs
             .iter()
-            .enumerate()
-            .filter(|(_, u)| usccs.contains(*u))
-            .map(|(i, _)| i as u32)
+            .filter_map(|u| self.index.get(u).map(|(e, _)| *e))
             .collect();
         if eids.is_empty() {
             return Ok((Vec::new(), Vec::new()));
