@@ -49,6 +49,30 @@ fn summary(name: &str, mut ms: Vec<f64>, seconds: f64) {
     );
 }
 
+/// One industrial row for a month of an enterprise of the history.
+fn body(usccs: &[String], i: usize) -> String {
+    let u = &usccs[(i * 7919) % usccs.len()];
+    let v = 1000 + (i % 997);
+    format!(
+        "uscc,period,gross_output,sales_output,export_delivery\n{u},2026-10,{v},{},0\n",
+        v - 3
+    )
+}
+
+/// Posts it; the status and the time to the answer (ms).
+fn post(addr: &str, token: &str, usccs: &[String], i: usize) -> (u16, f64) {
+    let t = Instant::now();
+    let (st, _) = http::http(
+        addr,
+        "POST",
+        "/api/v1/submissions/industrial",
+        Some(token),
+        "text/csv",
+        body(usccs, i).as_bytes(),
+    );
+    (st, t.elapsed().as_secs_f64() * 1000.0)
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; nothing else is read from the arguments.
     let n = env_or("ZHIBAO_SERVE_ENTERPRISES", 20_000);
@@ -76,9 +100,9 @@ fn main() {
             .unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
-    let usccs: Vec<String> = {
+    let usccs: Arc<Vec<String>> = {
         let mut r = csv::Reader::from_path(data.join("enterprises.csv")).unwrap();
-        r.records().map(|x| x.unwrap()[0].to_string()).collect()
+        Arc::new(r.records().map(|x| x.unwrap()[0].to_string()).collect())
     };
     let users = root.join("users.toml");
     let _ = std::fs::remove_file(&users);
@@ -129,27 +153,6 @@ fn main() {
     let (st, _) = http::http(&addr, "GET", "/api/v1/progress", Some(&token), "", b"");
     assert_eq!(st, 200);
 
-    let body = |i: usize| {
-        let u = &usccs[(i * 7919) % usccs.len()];
-        let v = 1000 + (i % 997);
-        format!(
-            "uscc,period,gross_output,sales_output,export_delivery\n{u},2026-10,{v},{},0\n",
-            v - 3
-        )
-    };
-    let post = |addr: &str, token: &str, i: usize| -> (u16, f64) {
-        let t = Instant::now();
-        let (st, _) = http::http(
-            addr,
-            "POST",
-            "/api/v1/submissions/industrial",
-            Some(token),
-            "text/csv",
-            body(i).as_bytes(),
-        );
-        (st, t.elapsed().as_secs_f64() * 1000.0)
-    };
-
     // HTTP floor.
     let t = Instant::now();
     let floor: Vec<f64> = (0..200)
@@ -165,7 +168,7 @@ fn main() {
     let t = Instant::now();
     let mut seq = Vec::with_capacity(requests);
     for i in 0..requests {
-        let (st, ms) = post(&addr, &token, i);
+        let (st, ms) = post(&addr, &token, &usccs, i);
         assert_eq!(st, 200);
         seq.push(ms);
     }
@@ -177,12 +180,12 @@ fn main() {
     let handles: Vec<_> = (0..clients)
         .map(|c| {
             let (addr, token, stop) = (addr.clone(), token.clone(), stop.clone());
-            let post = post;
+            let usccs = usccs.clone();
             std::thread::spawn(move || {
                 let mut out = Vec::new();
                 let mut i = 1_000_000 * (c + 1);
                 while !stop.load(Ordering::Relaxed) {
-                    let (st, ms) = post(&addr, &token, i);
+                    let (st, ms) = post(&addr, &token, &usccs, i);
                     assert_eq!(st, 200);
                     out.push(ms);
                     i += 1;

@@ -188,8 +188,9 @@ impl Batch {
     }
 
     /// The batch restricted to the enterprises `eids`, renumbered `0..` in register
-    /// order (so `eid` is still the position in the register). Quarantine and
-    /// accounting are left out. This is how one enterprise is audited alone.
+    /// order (so `eid` is still the position in the register), each table in key
+    /// order. Quarantine and accounting are left out. This is how one enterprise
+    /// is audited alone.
     pub fn subset(&self, eids: &[u32]) -> Result<Batch> {
         let pe = |e| Error::polars("load", e);
         let n = self.enterprises.height();
@@ -226,7 +227,8 @@ impl Batch {
         };
         let mut tables = BTreeMap::new();
         for (t, df) in &self.tables {
-            tables.insert(*t, restrict(df)?);
+            // In key order, as loaded (a live batch appends rows unsorted).
+            tables.insert(*t, sort_by_key(restrict(df)?, *t)?);
         }
         let unknown = self
             .unknown

@@ -563,6 +563,8 @@ impl Live {
         &mut self,
         reqs: Vec<Request>,
     ) -> Vec<std::result::Result<Value, ApiError>> {
+        let t0 = std::time::Instant::now();
+        let n = reqs.len();
         let mut held: HashMap<(u32, i32), i64> = HashMap::new();
         let mut prepared: Vec<std::result::Result<Prepared, ApiError>> = reqs
             .into_iter()
@@ -586,6 +588,7 @@ impl Live {
                 .map(|p| p.map(|p| self.answer(&p, &[], &[])))
                 .collect();
         }
+        let t_prepare = t0.elapsed().as_secs_f64() * 1000.0;
         if let Err(e) = self.store.add_rows(&all) {
             let msg = format!("the submission could not be stored: {e}");
             return prepared
@@ -594,6 +597,7 @@ impl Live {
                 .collect();
         }
         self.generation += 1;
+        let t_store = t0.elapsed().as_secs_f64() * 1000.0;
         // Apply to the batch as it stands.
         let reload = prepared.iter().flatten().any(|p| p.reload);
         let applied = if reload {
@@ -636,7 +640,16 @@ impl Live {
             .flatten()
             .flat_map(|p| p.periods.iter().cloned())
             .collect();
+        let t_apply = t0.elapsed().as_secs_f64() * 1000.0;
         let audited = self.audit_enterprises(&usccs, &periods);
+        tracing::debug!(
+            requests = n,
+            prepare_ms = t_prepare,
+            store_ms = t_store - t_prepare,
+            apply_ms = t_apply - t_store,
+            audit_ms = t0.elapsed().as_secs_f64() * 1000.0 - t_apply,
+            "submission group"
+        );
         match audited {
             Ok((findings, grades)) => prepared
                 .into_iter()
@@ -897,19 +910,40 @@ impl Live {
                 None,
             )
             .map_err(pe)?;
-        let kept = cur
+        let key_cols = || keys.iter().map(|k| col(*k)).collect::<Vec<_>>();
+        let new_keys = new.clone().lazy().select(key_cols());
+        // Most rows of the month are new: the table is only rewritten when a key
+        // is held (a revision).
+        let held = cur
+            .clone()
             .lazy()
             .join(
-                new.clone()
-                    .lazy()
-                    .select(keys.iter().map(|k| col(*k)).collect::<Vec<_>>()),
-                keys.iter().map(|k| col(*k)).collect::<Vec<_>>(),
-                keys.iter().map(|k| col(*k)).collect::<Vec<_>>(),
-                JoinArgs::new(JoinType::Anti),
+                new_keys.clone(),
+                key_cols(),
+                key_cols(),
+                JoinArgs::new(JoinType::Semi),
             )
+            .select([len()])
             .collect()
-            .map_err(pe)?;
-        let mut merged = kept;
+            .map_err(pe)?
+            .column("len")
+            .ok()
+            .and_then(|c| c.get(0).ok())
+            .and_then(|v| v.extract::<u64>())
+            .unwrap_or(1);
+        let mut merged = if held == 0 {
+            cur
+        } else {
+            cur.lazy()
+                .join(
+                    new_keys,
+                    key_cols(),
+                    key_cols(),
+                    JoinArgs::new(JoinType::Anti),
+                )
+                .collect()
+                .map_err(pe)?
+        };
         let schema = merged.schema().clone();
         let new = new
             .lazy()
@@ -921,8 +955,12 @@ impl Live {
             )
             .collect()
             .map_err(pe)?;
+        // Appended, not sorted: a subset sorts its own rows (`Batch::subset` is
+        // how the batch is read). Chunks are merged now and then.
         merged.vstack_mut(&new).map_err(pe)?;
-        let merged = load::sort_by_key(merged, t)?;
+        if merged.first_col_n_chunks() > 64 {
+            merged.rechunk_mut();
+        }
         self.batch.tables.insert(t, merged);
         Ok(())
     }
@@ -941,7 +979,9 @@ impl Live {
         if eids.is_empty() {
             return Ok((Vec::new(), Vec::new()));
         }
+        let t0 = std::time::Instant::now();
         let sub = self.batch.subset(&eids)?;
+        let t_subset = t0.elapsed().as_secs_f64() * 1000.0;
         let sub_usccs = sub.uscc_by_eid();
         let p = self.batch.period;
         let mut months: BTreeSet<i32> = periods
@@ -954,9 +994,16 @@ impl Live {
         let peer = lit(Series::new("peer".into(), PEER_RULES.to_vec())).implode(false);
         let mut findings = Vec::new();
         let mut at_period = None;
+        // Only the enterprise's own checks run here; R&D checks only where it has
+        // an R&D report.
+        let has_rd = sub.table(Table::Rd).is_some_and(|d| d.height() > 0);
+        let mut own_pipeline = self.cfg.pipeline.clone();
+        own_pipeline
+            .rules
+            .retain(|r| !PEER_RULES.contains(&r.def.code) && (has_rd || r.def.table != Table::Rd));
         for m in months {
             let b = sub.at(Month(m));
-            let checked = rules::run(&b, &self.cfg.pipeline)?;
+            let checked = rules::run(&b, &own_pipeline)?;
             let own = checked
                 .findings
                 .clone()
@@ -1053,6 +1100,7 @@ impl Live {
                 f.vstack_mut(&extra).map_err(pe)?;
             }
         }
+        let t_rules = t0.elapsed().as_secs_f64() * 1000.0;
         let gs = self.cfg.pipeline.section("grading");
         let checked = Checked {
             findings: f,
@@ -1081,6 +1129,13 @@ impl Live {
                 })
             })
             .collect();
+        tracing::debug!(
+            enterprises = eids.len(),
+            subset_ms = t_subset,
+            rules_ms = t_rules - t_subset,
+            grade_ms = t0.elapsed().as_secs_f64() * 1000.0 - t_rules,
+            "audit of submitted enterprises"
+        );
         Ok((findings, grades))
     }
 }
