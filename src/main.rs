@@ -131,8 +131,7 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
     },
-    /// Audit submissions as they arrive: the HTTP API and web page (see
-    /// docs/serve.md and SERVICE_CONTRACT.md).
+    /// Audit submissions as they arrive: HTTP API and web page (docs/serve.md).
     Serve {
         /// The history, as for `zhibao audit` (may be left out once the state holds it).
         #[arg(long)]
