@@ -681,6 +681,20 @@ fn source(driver: &str, sid: &str) -> String {
     .to_string()
 }
 
+/// The page source once it contains `needle` (a click's navigation may still be
+/// under way when the click returns), or the last source after 60 s.
+fn wait_for(driver: &str, sid: &str, needle: &str) -> String {
+    let mut page = String::new();
+    for _ in 0..600 {
+        page = source(driver, sid);
+        if page.contains(needle) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    page
+}
+
 struct Driver(Child);
 
 impl Drop for Driver {
@@ -767,7 +781,7 @@ fn the_web_page_in_headless_chromium() {
         &format!("/session/{sid}/element/{b}/click"),
         serde_json::json!({}),
     );
-    let page = source(&driver, &sid);
+    let page = wait_for(&driver, &sid, "id=\"query-list\"");
     assert!(
         page.contains("id=\"query-list\"") && page.contains("审核查询清单"),
         "{page}"
@@ -807,7 +821,7 @@ fn the_web_page_in_headless_chromium() {
         &format!("/session/{sid}/element/{save}/click"),
         serde_json::json!({}),
     );
-    let page = source(&driver, &sid);
+    let page = wait_for(&driver, &sid, "说明合理：新生产线投产");
     assert!(
         page.contains("说明合理：新生产线投产"),
         "the outcome is shown after saving: {page}"
@@ -895,4 +909,70 @@ fn a_service_that_cannot_start_exits_2_with_the_reason() {
     let (code, err) = run(&["user", "add", "x", "--users", users, "--role", "county"]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("--county"), "{err}");
+}
+
+/// The checks of one enterprise's own figures, run in the answer on its rows alone,
+/// find what the full audit of the whole state finds for it.
+#[test]
+fn an_answer_agrees_with_the_full_audit() {
+    let f = fixture(300);
+    let state = f.root.join("state");
+    let s = start(&f, &state, true);
+    let a = s.addr.as_str();
+    let p = period_of(&f);
+    let peer = zhibao::serve::live::PEER_RULES;
+    let key = |x: &Value| {
+        (
+            x["rule_code"].as_str().unwrap_or("").to_string(),
+            x["period"].as_str().unwrap_or("").to_string(),
+            x["message"].as_str().unwrap_or("").to_string(),
+        )
+    };
+    let mut compared = 0;
+    for (i, u) in f.register.keys().step_by(11).take(24).enumerate() {
+        // Figures from ordinary to implausible: a jump, exports above sales, zero.
+        let (g, sales, exp) = match i % 4 {
+            0 => (1200.0, 1180.0, 0.0),
+            1 => (98_000.0, 97_000.0, 0.0),
+            2 => (500.0, 450.0, 900.0),
+            _ => (0.0, 0.0, 0.0),
+        };
+        let csv = format!(
+            "uscc,period,gross_output,sales_output,export_delivery\n{u},{p},{g},{sales},{exp}\n"
+        );
+        let (st, body) = post(
+            a,
+            "/api/v1/submissions/industrial",
+            &f.city,
+            "text/csv",
+            &csv,
+        );
+        assert_eq!(st, 200, "{body}");
+        let mut answer: Vec<_> = body["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| !peer.contains(&x["rule_code"].as_str().unwrap_or("")))
+            .map(key)
+            .collect();
+        let (st, e) = get(a, &format!("/api/v1/enterprises/{u}"), Some(&f.city));
+        assert_eq!(st, 200);
+        let mut full: Vec<_> = e["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| {
+                x["period"] == p.as_str() && !peer.contains(&x["rule_code"].as_str().unwrap_or(""))
+            })
+            .map(key)
+            .collect();
+        answer.sort();
+        full.sort();
+        assert_eq!(
+            answer, full,
+            "{u}: the answer's own checks against the full audit's"
+        );
+        compared += answer.len();
+    }
+    assert!(compared > 5, "findings were compared ({compared})");
 }

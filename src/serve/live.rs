@@ -22,9 +22,12 @@ use crate::rules::{self, Checked};
 
 /// Rules whose result depends on other enterprises (peer medians, HB quartiles,
 /// Benford, county totals): an answer takes them from the last full audit.
-pub const PEER_RULES: [&str; 12] = [
-    "BF001", "BF002", "EN001", "IN008", "IN009", "IV007", "LB001", "RD006", "RD007", "SV001",
-    "SV002", "TX003",
+/// IN004, IN005, LB002 and EN002 are among them: they net out their industry's (or
+/// peers') median change; so are TX001 and TX002, which judge a month only once the
+/// tax authority's records of it cover enough enterprises.
+pub const PEER_RULES: [&str; 18] = [
+    "BF001", "BF002", "EN001", "EN002", "IN004", "IN005", "IN008", "IN009", "IV007", "LB001",
+    "LB002", "RD006", "RD007", "SV001", "SV002", "TX001", "TX002", "TX003",
 ];
 
 /// The file a submission's rows are written to in an exported data directory.
@@ -566,9 +569,19 @@ impl Live {
         let t0 = std::time::Instant::now();
         let n = reqs.len();
         let mut held: HashMap<(u32, i32), i64> = HashMap::new();
+        let dirs: Vec<PathBuf> = (0..reqs.len()).map(|_| self.next_dir("incoming")).collect();
+        let checks: Vec<std::result::Result<load::Submitted, ApiError>> = {
+            use rayon::prelude::*;
+            let (register, uscc_of, period) = (&self.register, &self.uscc_of, self.cfg.period);
+            reqs.par_iter()
+                .zip(dirs.par_iter())
+                .map(|(r, d)| Live::check(r, d, register, uscc_of, period))
+                .collect()
+        };
         let mut prepared: Vec<std::result::Result<Prepared, ApiError>> = reqs
             .into_iter()
-            .map(|r| self.prepare(r, &mut held))
+            .zip(checks)
+            .map(|(r, c)| self.prepare(r, c, &mut held))
             .collect();
         // Store, in one transaction: a 200 means these rows are on disk.
         let mut all: Vec<(&'static str, String, String, String)> = Vec::new();
@@ -694,42 +707,43 @@ impl Live {
 
     /// Checks one submission against the batch as it stands (and the rows of its
     /// group before it, for revisions).
-    fn prepare(
-        &mut self,
-        req: Request,
-        group_held: &mut HashMap<(u32, i32), i64>,
-    ) -> std::result::Result<Prepared, ApiError> {
+    /// Checks a body with the loader (read-only: the bodies of a group are
+    /// checked in parallel).
+    fn check(
+        req: &Request,
+        dir: &Path,
+        register: &load::Register,
+        uscc_of: &[String],
+        period: Option<Month>,
+    ) -> std::result::Result<load::Submitted, ApiError> {
         let t = req.table;
         let csv_bytes = if req.is_json {
             json_to_csv(&req.body).map_err(ApiError::BadRequest)?
         } else {
-            req.body
+            req.body.clone()
         };
         if csv_bytes.iter().all(|b| b.is_ascii_whitespace()) {
             return Err(ApiError::BadRequest("the body is empty: no rows".into()));
         }
-        let incoming = self.next_dir("incoming");
-        std::fs::create_dir_all(&incoming).map_err(|e| ApiError::Internal(e.to_string()))?;
-        let file = incoming.join(format!("{}.csv", t.name()));
+        std::fs::create_dir_all(dir).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let file = dir.join(format!("{}.csv", t.name()));
         std::fs::write(&file, &csv_bytes).map_err(|e| ApiError::Internal(e.to_string()))?;
-        let checked = load::check_submission_with(
-            &incoming,
-            t,
-            &self.register,
-            &self.uscc_of,
-            self.cfg.period,
-        );
-        let _ = std::fs::remove_dir_all(&incoming);
-        let sub = match checked {
-            Ok(s) => s,
+        let checked = load::check_submission_with(dir, t, register, uscc_of, period);
+        let _ = std::fs::remove_dir_all(dir);
+        checked.map_err(|e| {
             // A file-level fault (a missing column, an unknown unit…): the request is bad.
-            Err(e) => {
-                let msg = e
-                    .to_string()
-                    .replace(&format!("{}/", incoming.display()), "");
-                return Err(ApiError::BadRequest(msg));
-            }
-        };
+            ApiError::BadRequest(e.to_string().replace(&format!("{}/", dir.display()), ""))
+        })
+    }
+
+    fn prepare(
+        &mut self,
+        req: Request,
+        checked: std::result::Result<load::Submitted, ApiError>,
+        group_held: &mut HashMap<(u32, i32), i64>,
+    ) -> std::result::Result<Prepared, ApiError> {
+        let t = req.table;
+        let sub = checked?;
         let mut df = sub.df;
         let ie = |e: PolarsError| ApiError::Internal(e.to_string());
         if let Some(county) = req.user.county() {
@@ -1001,9 +1015,26 @@ impl Live {
         own_pipeline
             .rules
             .retain(|r| !PEER_RULES.contains(&r.def.code) && (has_rd || r.def.table != Table::Rd));
+        // Two halves (by table, so a family's shared frames stay in one half) run
+        // side by side: on one enterprise each rule is mostly fixed cost.
+        let mut second = own_pipeline.clone();
+        let first_tables = [Table::Industrial, Table::Tax];
+        own_pipeline
+            .rules
+            .retain(|r| first_tables.contains(&r.def.table));
+        second
+            .rules
+            .retain(|r| !first_tables.contains(&r.def.table));
         for m in months {
             let b = sub.at(Month(m));
-            let checked = rules::run(&b, &own_pipeline)?;
+            let (a, c) = rayon::join(|| rules::run(&b, &own_pipeline), || rules::run(&b, &second));
+            let mut checked = a?;
+            let cols = rules::engine::FINDING_COLUMNS;
+            checked.findings = checked.findings.select(cols).map_err(pe)?;
+            checked
+                .findings
+                .vstack_mut(&c?.findings.select(cols).map_err(pe)?)
+                .map_err(pe)?;
             let own = checked
                 .findings
                 .clone()
