@@ -2,7 +2,7 @@
 //! submission), the last full audit of it (the snapshot), and the work of one
 //! submission: check, store, apply, audit the enterprise.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -163,6 +163,55 @@ pub struct Live {
     uscc_of: Vec<String>,
     /// Enterprise id and county by USCC.
     index: HashMap<String, (u32, String)>,
+    /// Per table, a hash of every key held: a submission whose keys are all new
+    /// is appended without reading the table (a hit is confirmed by a join).
+    held: HashMap<Table, HashSet<u64>>,
+    /// Revisions of every industrial row held, by (enterprise id, period).
+    revisions: HashMap<(u32, i32), i64>,
+}
+
+/// Revisions of the rows of an industrial table, by (enterprise id, period).
+fn revisions_of(df: &DataFrame) -> Result<HashMap<(u32, i32), i64>> {
+    let e = df.column("eid").map_err(pe)?.u32().map_err(pe)?;
+    let p = df.column("period").map_err(pe)?.i32().map_err(pe)?;
+    let r = df.column("revisions").map_err(pe)?.i64().map_err(pe)?;
+    Ok(e.iter()
+        .zip(p.iter())
+        .zip(r.iter())
+        .filter_map(|((e, p), r)| Some(((e?, p?), r.unwrap_or(0))))
+        .collect())
+}
+
+/// A hash of each row's key (`eid << 32 | period` where it is exact).
+fn key_hashes(df: &DataFrame, t: Table) -> Result<Vec<u64>> {
+    use std::hash::{Hash, Hasher};
+    let keys = load::key_columns(t);
+    if let ["eid", second] = keys {
+        let e = df.column("eid").map_err(pe)?.u32().map_err(pe)?;
+        let m = df.column(second).map_err(pe)?.i32().map_err(pe)?;
+        return Ok(e
+            .iter()
+            .zip(m.iter())
+            .map(|(e, m)| ((e.unwrap_or(u32::MAX) as u64) << 32) | (m.unwrap_or(0) as u32 as u64))
+            .collect());
+    }
+    let cols: Vec<&Column> = keys
+        .iter()
+        .map(|k| df.column(k))
+        .collect::<PolarsResult<_>>()
+        .map_err(pe)?;
+    Ok((0..df.height())
+        .map(|i| {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            for c in &cols {
+                c.get(i)
+                    .map(|v| v.to_string())
+                    .unwrap_or_default()
+                    .hash(&mut h);
+            }
+            h.finish()
+        })
+        .collect())
 }
 
 fn pe(e: PolarsError) -> Error {
@@ -473,6 +522,8 @@ impl Live {
             register: load::Register::default(),
             uscc_of: Vec::new(),
             index: HashMap::new(),
+            held: HashMap::new(),
+            revisions: HashMap::new(),
         };
         let dir = live.reload()?;
         let out = live.next_dir("out");
@@ -517,6 +568,15 @@ impl Live {
             .enumerate()
             .map(|(i, (u, c))| (u.clone(), (i as u32, c)))
             .collect();
+        self.held.clear();
+        for (t, df) in &self.batch.tables {
+            self.held
+                .insert(*t, key_hashes(df, *t)?.into_iter().collect());
+        }
+        self.revisions = match self.batch.table(Table::Industrial) {
+            Some(df) => revisions_of(df)?,
+            None => HashMap::new(),
+        };
         Ok(dir)
     }
 
@@ -873,26 +933,12 @@ impl Live {
     }
 
     fn held_revisions(&self, df: &DataFrame) -> Result<Vec<Option<i64>>> {
-        let Some(cur) = self.batch.table(Table::Industrial) else {
-            return Ok(vec![None; df.height()]);
-        };
-        let e = cur.column("eid").map_err(pe)?.u32().map_err(pe)?;
-        let p = cur.column("period").map_err(pe)?.i32().map_err(pe)?;
-        let r = cur.column("revisions").map_err(pe)?.i64().map_err(pe)?;
-        let want_e = df.column("eid").map_err(pe)?.u32().map_err(pe)?;
-        let want_p = df.column("period").map_err(pe)?.i32().map_err(pe)?;
-        let wanted: BTreeSet<u32> = want_e.iter().flatten().collect();
-        let mut held: HashMap<(u32, i32), i64> = HashMap::new();
-        for i in 0..cur.height() {
-            if let (Some(ei), Some(pi)) = (e.get(i), p.get(i)) {
-                if wanted.contains(&ei) {
-                    held.insert((ei, pi), r.get(i).unwrap_or(0));
-                }
-            }
-        }
-        Ok((0..df.height())
-            .map(|i| match (want_e.get(i), want_p.get(i)) {
-                (Some(a), Some(b)) => held.get(&(a, b)).copied(),
+        let e = df.column("eid").map_err(pe)?.u32().map_err(pe)?;
+        let p = df.column("period").map_err(pe)?.i32().map_err(pe)?;
+        Ok(e.iter()
+            .zip(p.iter())
+            .map(|(e, p)| match (e, p) {
+                (Some(e), Some(p)) => self.revisions.get(&(e, p)).copied(),
                 _ => None,
             })
             .collect())
@@ -928,23 +974,13 @@ impl Live {
         let new_keys = new.clone().lazy().select(key_cols());
         // Most rows of the month are new: the table is only rewritten when a key
         // is held (a revision).
-        let held = cur
-            .clone()
-            .lazy()
-            .join(
-                new_keys.clone(),
-                key_cols(),
-                key_cols(),
-                JoinArgs::new(JoinType::Semi),
-            )
-            .select([len()])
-            .collect()
-            .map_err(pe)?
-            .column("len")
-            .ok()
-            .and_then(|c| c.get(0).ok())
-            .and_then(|v| v.extract::<u64>())
-            .unwrap_or(1);
+        let hashes = key_hashes(&new, t)?;
+        let set = self.held.entry(t).or_default();
+        let held = hashes.iter().filter(|h| set.contains(h)).count();
+        set.extend(hashes.iter().copied());
+        if t == Table::Industrial {
+            self.revisions.extend(revisions_of(&new)?);
+        }
         let mut merged = if held == 0 {
             cur
         } else {
