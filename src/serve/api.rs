@@ -180,19 +180,20 @@ fn visible(df: &DataFrame, user: &User, county: Option<&str>) -> Result<Vec<Valu
     })
 }
 
-async fn query_list(
-    State(shared): State<Arc<Shared>>,
+/// Rows of a frame of the snapshot that the user may see, as a JSON answer.
+async fn snapshot_rows(
+    shared: Arc<Shared>,
     headers: HeaderMap,
-    Query(q): Query<CountyQuery>,
+    county: Option<String>,
+    pick: fn(&super::live::Snapshot) -> &DataFrame,
 ) -> Response {
     let user = match user_of(&shared, &headers) {
         Ok(u) => u,
         Err(r) => return r,
     };
-    let s = shared.clone();
     match blocking(move || {
-        let snap = s.fresh().map_err(ApiError::from)?;
-        visible(&snap.query_list, &user, q.county.as_deref())
+        let snap = shared.fresh().map_err(ApiError::from)?;
+        visible(pick(&snap), &user, county.as_deref())
     })
     .await
     {
@@ -201,25 +202,20 @@ async fn query_list(
     }
 }
 
+async fn query_list(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Query(q): Query<CountyQuery>,
+) -> Response {
+    snapshot_rows(shared, headers, q.county, |s| &s.query_list).await
+}
+
 async fn scorecard(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
     Query(q): Query<CountyQuery>,
 ) -> Response {
-    let user = match user_of(&shared, &headers) {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
-    let s = shared.clone();
-    match blocking(move || {
-        let snap = s.fresh().map_err(ApiError::from)?;
-        visible(&snap.scorecard, &user, q.county.as_deref())
-    })
-    .await
-    {
-        Ok(v) => Json(Value::Array(v)).into_response(),
-        Err(e) => e.into_response(),
-    }
+    snapshot_rows(shared, headers, q.county, |s| &s.scorecard).await
 }
 
 /// Reporting progress per county, from the last full audit.

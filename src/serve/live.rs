@@ -170,6 +170,19 @@ pub struct Live {
     revisions: HashMap<(u32, i32), i64>,
 }
 
+/// `df` with the columns of `like`, in its order and types (to stack onto it).
+fn cast_like(df: DataFrame, like: &DataFrame) -> Result<DataFrame> {
+    df.lazy()
+        .select(
+            like.schema()
+                .iter()
+                .map(|(n, dt)| col(n.clone()).cast(dt.clone()))
+                .collect::<Vec<_>>(),
+        )
+        .collect()
+        .map_err(pe)
+}
+
 /// Revisions of the rows of an industrial table, by (enterprise id, period).
 fn revisions_of(df: &DataFrame) -> Result<HashMap<(u32, i32), i64>> {
     let e = df.column("eid").map_err(pe)?.u32().map_err(pe)?;
@@ -994,17 +1007,7 @@ impl Live {
                 .collect()
                 .map_err(pe)?
         };
-        let schema = merged.schema().clone();
-        let new = new
-            .lazy()
-            .select(
-                schema
-                    .iter()
-                    .map(|(n, dt)| col(n.clone()).cast(dt.clone()))
-                    .collect::<Vec<_>>(),
-            )
-            .collect()
-            .map_err(pe)?;
+        let new = cast_like(new, &merged)?;
         // Appended, not sorted: a subset sorts its own rows (`Batch::subset` is
         // how the batch is read). Chunks are merged now and then.
         merged.vstack_mut(&new).map_err(pe)?;
@@ -1152,18 +1155,8 @@ impl Live {
                 ])
                 .collect()
                 .map_err(pe)?;
-            let schema = f.schema().clone();
             if f.width() > 0 {
-                extra = extra
-                    .lazy()
-                    .select(
-                        schema
-                            .iter()
-                            .map(|(n, dt)| col(n.clone()).cast(dt.clone()))
-                            .collect::<Vec<_>>(),
-                    )
-                    .collect()
-                    .map_err(pe)?;
+                extra = cast_like(extra, &f)?;
                 f.vstack_mut(&extra).map_err(pe)?;
             }
         }
