@@ -84,6 +84,7 @@ pub fn token_of(headers: &HeaderMap) -> Option<String> {
 }
 
 /// The user of a request, or `401`.
+#[allow(clippy::result_large_err)] // the refusal is the answer itself
 pub fn user_of(shared: &Shared, headers: &HeaderMap) -> Result<User, Response> {
     let token = token_of(headers).ok_or_else(|| {
         error(

@@ -841,9 +841,9 @@ impl Live {
                 .and_then(|c| c.i32().cloned())
                 .map_err(ie)?;
             let mut revs: Vec<Option<i64>> = Vec::with_capacity(df.height());
-            for i in 0..df.height() {
+            for (i, held_i) in held.iter().enumerate() {
                 let key = (e.get(i).unwrap_or(0), m.get(i).unwrap_or(0));
-                let h = group_held.get(&key).copied().or(held[i]);
+                let h = group_held.get(&key).copied().or(*held_i);
                 let r = match h {
                     Some(h) => Some(std::cmp::max(own_rev.get(i).unwrap_or(0), h + 1)),
                     None => own_rev.get(i),
@@ -1170,7 +1170,7 @@ impl Live {
             sub_usccs
                 .iter()
                 .enumerate()
-                .filter_map(|(e, u)| snap.states.get(u).map(|st| (e as u32, st.clone())))
+                .filter_map(|(e, u)| snap.states.get(u).map(|st| (e as u32, *st)))
                 .collect()
         } else {
             grade::StateMap::new()

@@ -227,9 +227,9 @@ impl Shared {
                 let (dir, out, g) = l.export_for_refresh()?;
                 Ok((dir, out, g, l.cfg.clone()))
             });
-            let result = prepared.and_then(|(dir, out, g, cfg)| {
+            let result = prepared.map(|(dir, out, g, cfg)| {
                 let snap = live::audit_dir(&cfg, &dir, &out, g);
-                Ok((dir, out, g, snap))
+                (dir, out, g, snap)
             });
             let mut r = match self.refresh.lock() {
                 Ok(r) => r,
