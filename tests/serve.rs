@@ -866,6 +866,41 @@ fn a_service_that_cannot_start_exits_2_with_the_reason() {
     ]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("--data"), "{err}");
+    // A history that cannot be loaded (no tax table): refused, nothing stored.
+    let broken = f.root.join("broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    for e in std::fs::read_dir(&f.data).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if e.path().is_file() && !name.starts_with("tax") {
+            std::fs::copy(e.path(), broken.join(&name)).unwrap();
+        }
+    }
+    let (code, err) = run(&[
+        "serve",
+        "--data",
+        broken.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+        "--users",
+        users,
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("tax"), "{err}");
+    let held = f.root.join("held");
+    let (code, err) = run(&[
+        "export",
+        "--state",
+        state.to_str().unwrap(),
+        "--out",
+        held.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        !held.join("enterprises.csv").exists(),
+        "nothing of the refused history is held"
+    );
     // A users file that is not one.
     let bad = f.root.join("bad-users.toml");
     std::fs::write(

@@ -286,6 +286,18 @@ pub fn prepare(opts: &ServeOptions) -> Result<Arc<Shared>> {
         if !d.is_dir() {
             return Err(Error::NoDataDir(d.clone()));
         }
+        // A history that cannot be loaded is refused before it replaces the one held.
+        let non_empty = std::fs::read_dir(d)
+            .map(|mut e| e.next().is_some())
+            .unwrap_or(false);
+        if non_empty {
+            crate::load::load(
+                d,
+                &crate::load::LoadOptions {
+                    period: opts.period,
+                },
+            )?;
+        }
         let n = live::import_history(&mut store, d)?;
         tracing::info!(files = n, data = %d.display(), "history stored");
     }
