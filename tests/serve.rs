@@ -158,12 +158,8 @@ fn post(addr: &str, path: &str, token: &str, ctype: &str, body: &str) -> (u16, V
     (st, serde_json::from_str(&b).unwrap_or(Value::String(b)))
 }
 
-fn period_of(f: &Fixture) -> String {
-    let rows = std::fs::read_dir(f.data.join("industrial"))
-        .map(|_| ())
-        .ok();
-    let _ = rows;
-    // The generator ends in 2026-10 by default.
+/// The fixture's last month (`zhibao generate` ends in 2026-10 by default).
+fn period_of(_: &Fixture) -> String {
     "2026-10".to_string()
 }
 

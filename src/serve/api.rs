@@ -1,6 +1,5 @@
 //! The HTTP API (`/api/v1`) and the routes of the web page.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -339,7 +338,6 @@ pub fn enterprise_json(shared: &Shared, user: &User, uscc: &str) -> Result<Value
     }
     // Outcomes: the verifications table, with the notes the service was given.
     let mut verifications = Vec::new();
-    let notes = live.store.rows().map_err(ApiError::from)?;
     if let Some(v) = live.batch.table(Table::Verifications) {
         if let Ok(e) = v.column("eid").and_then(|c| c.u32().cloned()) {
             let rows = rows_of(&v.filter(&e.equal(eid)).map_err(pe)?, &usccs);
@@ -350,11 +348,11 @@ pub fn enterprise_json(shared: &Shared, user: &User, uscc: &str) -> Result<Value
                     .unwrap_or("")
                     .to_string();
                 let key = format!("{uscc}|{period}");
-                let note = notes
-                    .iter()
-                    .rev()
-                    .find(|s| s.table == "verifications" && s.key == key)
-                    .and_then(|s| s.row.get("note").cloned())
+                let note = live
+                    .store
+                    .latest("verifications", &key)
+                    .map_err(ApiError::from)?
+                    .and_then(|row| row.get("note").cloned())
                     .unwrap_or(Value::Null);
                 verifications.push(json!({
                     "period": period,
@@ -486,11 +484,4 @@ async fn verify(
         Ok(v) => Json(v).into_response(),
         Err(e) => e.into_response(),
     }
-}
-
-/// The USCCs a set of rows names (for tests and the page).
-pub fn usccs_of(rows: &[Value]) -> BTreeSet<String> {
-    rows.iter()
-        .filter_map(|r| r.get("uscc").and_then(Value::as_str).map(str::to_string))
-        .collect()
 }

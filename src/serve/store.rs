@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 
@@ -173,15 +174,18 @@ impl Store {
         Ok(out)
     }
 
-    /// How many rows of `table` with `key` are stored.
-    pub fn count_key(&self, table: &str, key: &str) -> Result<i64> {
-        self.conn
+    /// The latest stored row of `table` with `key` (uses the `(tbl, key)` index).
+    pub fn latest(&self, table: &str, key: &str) -> Result<Option<Map<String, Value>>> {
+        let text: Option<String> = self
+            .conn
             .query_row(
-                "SELECT count(*) FROM submissions WHERE tbl = ?1 AND key = ?2",
+                "SELECT row FROM submissions WHERE tbl = ?1 AND key = ?2 ORDER BY seq DESC LIMIT 1",
                 params![table, key],
                 |r| r.get(0),
             )
-            .map_err(db)
+            .optional()
+            .map_err(db)?;
+        Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
     }
 }
 
