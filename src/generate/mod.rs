@@ -462,6 +462,9 @@ fn month_block(
             continue;
         }
         let mut tax = Some((sales * e.tax_factor * n3).round());
+        // Electricity and energy follow what was produced: a wrong figure does
+        // not move them, a legitimately unusual month does.
+        let produced = gross;
         if let Some(p) = plan.get(eid) {
             p.apply_month(
                 e,
@@ -487,8 +490,12 @@ fn month_block(
         if o.other_families {
             // Tonnes of standard coal; electricity in 10⁴ kWh, about half of the
             // energy (10⁴ kWh ≈ 1.229 tce), both to one decimal.
+            let follows = plan
+                .get(eid)
+                .is_some_and(|p| p.kind.legit() || p.kind == plants::Kind::EnergyDivergence);
+            let basis = if follows { gross } else { produced };
             let mut ec =
-                (gross.max(0.0) * e.energy_per_output * (0.95 + 0.1 * u1) * 10.0).round() / 10.0;
+                (basis.max(0.0) * e.energy_per_output * (0.95 + 0.1 * u1) * 10.0).round() / 10.0;
             let mut el = (ec * 0.4 * (0.95 + 0.1 * u2) * 10.0).round() / 10.0;
             if let Some(p) = plan.get(eid) {
                 p.apply_energy(e, m, origin, &mut ec, &mut el);

@@ -71,6 +71,24 @@ pub enum Kind {
     ServiceRevenueJump,
     /// Services revenue per employee implausible.
     ServiceRevenuePerEmployee,
+    /// Subtle: one month keyed in the wrong unit (×1000, ×10 or ÷10); VAT and
+    /// electricity as they were.
+    UnitSlip,
+    /// Subtle: output inflated a little more each month of the year while VAT and
+    /// electricity stay put (the VAT/output ratio drifts down, still above 0.90).
+    SlowInflation,
+    /// Legitimately unusual: milestone output (shipbuilding), VAT and electricity in step.
+    LegitMilestone,
+    /// Legitimately unusual: a new production line, everything in step.
+    LegitNewLine,
+    /// Legitimately unusual: real fast growth, everything in step.
+    LegitFastGrowth,
+    /// Legitimately unusual: real decline, everything in step.
+    LegitDecline,
+    /// Legitimately unusual: a strongly seasonal industry, everything in step.
+    LegitSeasonal,
+    /// Legitimately unusual: an exporter (most sales exported).
+    LegitExporter,
 }
 
 impl Kind {
@@ -104,6 +122,14 @@ impl Kind {
             Kind::EnergyDivergence => "output_up_electricity_down",
             Kind::ServiceRevenueJump => "services_revenue_jump",
             Kind::ServiceRevenuePerEmployee => "services_revenue_per_employee",
+            Kind::UnitSlip => "unit_slip",
+            Kind::SlowInflation => "slow_inflation",
+            Kind::LegitMilestone => "legit_milestone_output",
+            Kind::LegitNewLine => "legit_new_production_line",
+            Kind::LegitFastGrowth => "legit_fast_growth",
+            Kind::LegitDecline => "legit_decline",
+            Kind::LegitSeasonal => "legit_seasonal",
+            Kind::LegitExporter => "legit_exporter",
         }
     }
 
@@ -137,7 +163,20 @@ impl Kind {
             Kind::EnergyDivergence => &["EN002"],
             Kind::ServiceRevenueJump => &["SV001"],
             Kind::ServiceRevenuePerEmployee => &["SV002"],
+            Kind::UnitSlip => &["AV002", "AV001"],
+            Kind::SlowInflation => &["AV003", "TX001"],
+            _ => &[],
         }
+    }
+
+    /// Whether the enterprise is legitimately unusual (no error planted).
+    pub fn legit(self) -> bool {
+        Kind::LEGIT.contains(&self)
+    }
+
+    /// Whether the kind is one of the subtle wrong figures.
+    pub fn subtle(self) -> bool {
+        Kind::SUBTLE.contains(&self)
     }
 
     /// The kinds planted in enterprises' monthly industrial and tax rows.
@@ -174,6 +213,15 @@ impl Kind {
         Kind::EnergyDivergence,
     ];
     const SERVICES: [Kind; 2] = [Kind::ServiceRevenueJump, Kind::ServiceRevenuePerEmployee];
+    const SUBTLE: [Kind; 2] = [Kind::UnitSlip, Kind::SlowInflation];
+    const LEGIT: [Kind; 6] = [
+        Kind::LegitMilestone,
+        Kind::LegitNewLine,
+        Kind::LegitFastGrowth,
+        Kind::LegitDecline,
+        Kind::LegitSeasonal,
+        Kind::LegitExporter,
+    ];
 }
 
 /// One line of the labels file.
@@ -248,7 +296,46 @@ impl Plant {
         tax: &mut Option<f64>,
     ) {
         let end = self.month;
+        // Legitimately unusual enterprises: everything moves in step, VAT included.
+        let legit = match self.kind {
+            Kind::LegitMilestone => Some(
+                if (m.0 as u32 + self.span) % 4 == 0 {
+                    self.factor
+                } else {
+                    0.4
+                },
+            ),
+            Kind::LegitNewLine | Kind::LegitDecline if m.0 > end.0 - self.span as i32 => {
+                Some(self.factor)
+            }
+            Kind::LegitSeasonal => {
+                const PROFILE: [f64; 12] =
+                    [1.9, 1.6, 1.3, 0.8, 0.5, 0.35, 0.3, 0.4, 0.7, 1.2, 1.6, 2.0];
+                Some(PROFILE[(m.month() - 1) as usize])
+            }
+            _ => None,
+        };
+        if let Some(f) = legit {
+            *gross = (*gross * f).round().max(1.0);
+            *sales = (*sales * f).round();
+            *export = (*export * f).round();
+            if let Some(t) = tax.as_mut() {
+                *t = (*t * f).round();
+            }
+            return;
+        }
         match self.kind {
+            Kind::UnitSlip if m == end => {
+                *gross = (*gross * self.factor).round();
+                *sales = (*sales * self.factor).round();
+                *export = (*export * self.factor).round();
+            }
+            Kind::SlowInflation if m.year() == end.year() && m <= end => {
+                let f = 1.0 + self.factor * m.month() as f64;
+                *gross = (*gross * f).round();
+                *sales = (*sales * f).round();
+                *export = (*export * f).round();
+            }
             Kind::ExportGtSales if m == end => *export = (*sales * self.factor).round(),
             Kind::NegativeValue if m == end => *sales = -(self.factor.round()),
             Kind::SalesRatio if m == end => {
@@ -498,6 +585,84 @@ pub fn plan(
                 Plant {
                     kind,
                     month,
+                    factor,
+                    span,
+                },
+            );
+        }
+    }
+    // Subtle wrong figures.
+    for kind in Kind::SUBTLE {
+        for _ in 0..per_kind {
+            let Some(&eid) = cands.get(next) else { break };
+            next += 1;
+            let e = &ents[eid];
+            let (factor, detail) = match kind {
+                Kind::UnitSlip => {
+                    let f = [1000.0, 10.0, 0.1][rng.random_range(0..3)];
+                    (f, format!("output × {f} this month (wrong unit)"))
+                }
+                _ => {
+                    let f = rng.random_range(0.02..0.035);
+                    (
+                        f,
+                        format!("output × (1 + {f:.3} · month) this year, VAT as it was"),
+                    )
+                }
+            };
+            plan.labels
+                .push(label(kind, e, counties, p.to_string(), detail));
+            plan.by_ent.insert(
+                eid,
+                Plant {
+                    kind,
+                    month: p,
+                    factor,
+                    span: 0,
+                },
+            );
+        }
+    }
+    // Legitimately unusual enterprises (no error: labelled `legit`).
+    for kind in Kind::LEGIT {
+        for _ in 0..per_kind {
+            let Some(&eid) = cands.get(next) else { break };
+            next += 1;
+            let (factor, span, detail) = match kind {
+                Kind::LegitMilestone => {
+                    let f = rng.random_range(2.5..4.0);
+                    let phase = rng.random_range(0..4u32);
+                    (f, phase, format!("milestone output × {f:.1} every 4 months, VAT in step"))
+                }
+                Kind::LegitNewLine => {
+                    let f = rng.random_range(1.6..2.4);
+                    let k = rng.random_range(1..=8u32);
+                    (f, k, format!("new line: output × {f:.2} for the last {k} months, VAT in step"))
+                }
+                Kind::LegitDecline => {
+                    let f = rng.random_range(0.3..0.55);
+                    let k = rng.random_range(1..=8u32);
+                    (f, k, format!("decline: output × {f:.2} for the last {k} months, VAT in step"))
+                }
+                Kind::LegitFastGrowth => {
+                    let g = rng.random_range(0.7..1.2);
+                    ents[eid].growth = g;
+                    (g, 0, format!("growth {:.0}% a year, VAT in step", g * 100.0))
+                }
+                Kind::LegitExporter => {
+                    ents[eid].export_share = 0.85;
+                    (0.85, 0, "85% of sales exported".to_string())
+                }
+                _ => (0.0, 0, "seasonal industry: winter ×2, summer ×0.3, VAT in step".to_string()),
+            };
+            let mut l = label(kind, &ents[eid], counties, p.to_string(), detail);
+            l.level = "legit";
+            plan.labels.push(l);
+            plan.by_ent.insert(
+                eid,
+                Plant {
+                    kind,
+                    month: p,
                     factor,
                     span,
                 },
@@ -951,7 +1116,8 @@ pub fn verifications_table(
                 continue;
             }
             let r: f64 = rng.random();
-            let bad = if plan.is_planted(i) { 0.5 } else { 0.05 };
+            let erring = plan.is_planted(i) && !plan.get(i).is_some_and(|p| p.kind.legit());
+            let bad = if erring { 0.5 } else { 0.05 };
             let outcome = if r < bad {
                 "confirmed_error"
             } else if r < bad + 0.25 {

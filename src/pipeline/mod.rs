@@ -42,6 +42,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "services.toml",
         include_str!("../../pipelines/services.toml"),
     ),
+    (
+        "anticipate.toml",
+        include_str!("../../pipelines/anticipate.toml"),
+    ),
 ];
 
 /// A parameter or setting value.
@@ -280,8 +284,9 @@ pub struct Section {
 }
 
 /// The settings sections a pipeline file may have.
-pub fn sections() -> [&'static Section; 3] {
+pub fn sections() -> [&'static Section; 4] {
     [
+        &crate::rules::anticipate::SETTINGS,
         &crate::grade::SETTINGS,
         &crate::rank::SETTINGS,
         &crate::report::scorecard::SETTINGS,

@@ -373,10 +373,8 @@ pub fn run_with_progress(
         runs.push(run);
         frames.extend(f);
     }
-    Ok(Checked {
-        findings: stack(empty_findings(), frames)?,
-        runs,
-    })
+    let findings = explained(&ctx, stack(empty_findings(), frames)?);
+    Ok(Checked { findings, runs })
 }
 
 /// Audits every month from `from` to `to` (the months before the period under
@@ -474,6 +472,7 @@ pub fn run_months(
         m = m.plus(1);
     }
     let all = stack(at(empty_findings(), from)?, frames)?;
+    let all = explained(&Ctx::months(&last, pipeline, from), all);
     // One order whatever the order the rules ran in: month, then pipeline order.
     let order: HashMap<&str, u32> = pipeline
         .rules
@@ -499,6 +498,19 @@ pub fn run_months(
         .drop(by_name(["_rank"], true, false))
         .collect()
         .map_err(|e| Error::polars("rules", e))
+}
+
+/// The findings with the changes the independent sources explain turned into
+/// information ([`super::anticipate::explain`]); when that fails, the findings as
+/// they were, with a warning.
+fn explained(ctx: &Ctx<'_>, findings: DataFrame) -> DataFrame {
+    match super::anticipate::explain(ctx, findings.clone()) {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::warn!(error = %e, "Explaining findings by independent sources failed; they are kept as found.");
+            findings
+        }
+    }
 }
 
 fn stack(mut all: DataFrame, frames: Vec<DataFrame>) -> Result<DataFrame> {

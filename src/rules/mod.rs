@@ -7,6 +7,7 @@
 //!
 //! [`Batch`]: crate::load::Batch
 
+pub mod anticipate;
 pub mod common;
 pub mod detectors;
 pub mod docs;
@@ -34,4 +35,5 @@ pub const FAMILIES: &[&[registry::RuleDef]] = &[
     labor::RULES,
     energy::RULES,
     services::RULES,
+    anticipate::RULES,
 ];

@@ -1,0 +1,1257 @@
+//! **Anticipated values** (预期值): what each enterprise's gross output should have
+//! been, from sources that do not depend on the figure itself, and how far the
+//! reported figure lies from them (AV001–AV003).
+//!
+//! For every enterprise and month of the audited years, four sources each give an
+//! anticipated value `a_i` with a log-scale uncertainty `s_i`:
+//!
+//! * **own history** — the same month last year times the enterprise's recent
+//!   growth (its last three months against the same months a year before);
+//! * **peers' movement** — the same month last year times the median year-on-year
+//!   change of its industry division in its province this month (division alone,
+//!   or all enterprises, when fewer than `min_peers`);
+//! * **VAT** — this month's taxable sales times the enterprise's own output/VAT
+//!   ratio in its earlier year (months 13–24 back; the last 12 months when that year
+//!   is too short);
+//! * **electricity** — this month's electricity times its own output/electricity
+//!   ratio, the same way.
+//!
+//! History and peers both rest on last year's figure, so each counts half (its
+//! variance is doubled when both are present). The sources are combined on the
+//! log scale with inverse-variance weights; when they disagree among themselves
+//! beyond their uncertainties, the combined uncertainty is widened by the Birge
+//! ratio `Q / (k − 1)`. The reported figure's distance is `z = (ln y − ln â) / s`.
+//!
+//! **P(the figure is wrong)** follows the contamination model of selective editing
+//! (Statistics Netherlands' SeleMix): a correct figure lies at `z ~ N(0, 1)`, a
+//! wrong one at `z ~ N(0, λ²)`, with a prior share `π` of wrong figures:
+//! `P = π φ(z/λ)/λ / (π φ(z/λ)/λ + (1 − π) φ(z))`. The **expected error** a check
+//! removes is `P · |y − â|` (thousand yuan).
+//!
+//! A change of output the independent sources (VAT, electricity) confirm is
+//! **explained**: the output-movement findings IN004, IN005, IN008 and IN009 about
+//! it become information, with the reason in their message (see [`explain`]).
+
+use std::collections::HashMap;
+
+use polars::prelude::*;
+use rayon::prelude::*;
+
+use super::common::*;
+use super::engine::{month_text, Ctx, RuleOutput};
+use super::registry::{Kind, Level, RuleDef, Severity};
+use crate::error::Result;
+use crate::load::Batch;
+use crate::model::{Month, Table};
+use crate::pipeline::{Pipeline, RuleConfig, Section, Values};
+
+/// The `[anticipation]` settings.
+pub static SETTINGS: Section = Section {
+    name: "anticipation",
+    doc: "Anticipated values, P(wrong), explained changes and the stopping rule",
+    settings: &[
+        num(
+            "prior_error_rate",
+            0.05,
+            Some(0.0001),
+            Some(0.5),
+            "prior share of wrong figures (π of the contamination model)",
+        ),
+        num(
+            "error_scale",
+            5.0,
+            Some(1.01),
+            Some(100.0),
+            "how much wider wrong figures spread than correct ones (λ, on the z scale)",
+        ),
+        flag(
+            "estimate_mixture",
+            true,
+            "fit the prior share of wrong figures, their spread and the correct figures' spread to the data by EM (the two settings above are then starting values)",
+        ),
+        num(
+            "sigma_floor",
+            0.03,
+            Some(0.001),
+            Some(1.0),
+            "smallest log-scale uncertainty of a source (0.03 ≈ 3%)",
+        ),
+        num(
+            "explain_z",
+            2.5,
+            Some(0.0),
+            None,
+            "a change is explained when every independent source is within this many of its uncertainties",
+        ),
+        num(
+            "source_correlation",
+            0.5,
+            Some(0.0),
+            Some(1.0),
+            "correlation of the sources' errors (they share the reported figure's own noise): 0 independent, 1 one source",
+        ),
+        int(
+            "min_peers",
+            10,
+            Some(3.0),
+            None,
+            "fewest enterprises of a peer group (division × province, then division, then all)",
+        ),
+        flag(
+            "explain_by_sources",
+            true,
+            "output-movement findings (IN004, IN005, IN008, IN009) the VAT and electricity records confirm become information",
+        ),
+        num(
+            "stop_share",
+            0.005,
+            Some(0.0),
+            Some(1.0),
+            "stopping rule: lines until the expected remaining error is below this share of the county's year-to-date output",
+        ),
+    ],
+};
+
+/// The findings an independent source can explain.
+pub const EXPLAINABLE: &[&str] = &["IN004", "IN005", "IN008", "IN009"];
+
+/// The anticipation rules.
+pub const RULES: &[RuleDef] = &[
+    RuleDef {
+        code: "AV001",
+        title: t("产值远离各独立来源的预期", "Output far from every source"),
+        table: Table::Industrial,
+        also_needs: &[],
+        level: Level::Enterprise,
+        severity: Severity::Soft,
+        message: t(
+            "{period} 工业总产值 {current} 千元，预期 {anticipated} 千元（{low}–{high}）；同月增值税应税销售额 {taxable} 千元，去年同月产值 {last_year} 千元、应税销售额 {taxable_ly} 千元 → {direction}，可能误差约 {expected_error} 千元",
+            "{period}: gross output {current} thousand yuan, anticipated {anticipated} ({low}–{high}); taxable sales this month {taxable}, last year's output {last_year} and taxable sales {taxable_ly} → {direction_en}; expected error about {expected_error}",
+        ),
+        hint: t(
+            "请企业提供本月产品产量和销售台账、增值税纳税申报表和销售发票，核实工业总产值",
+            "Ask for this month's production and sales ledgers, the VAT return and sales invoices; verify gross output against them",
+        ),
+        what: t(
+            "本月工业总产值与由本企业历史（去年同月 × 近期增长）、同行业同地区变动、增值税应税销售额和用电量共同推算的预期值相差超过 far_z 个标准差，独立来源（增值税、用电）不能解释，且按污染模型估计的数据有误概率不低于 min_p。",
+            "This month's gross output lies more than far_z uncertainties from the value anticipated from the enterprise's own history (same month last year × recent growth), its peers' movement, its VAT taxable sales and its electricity together; the independent sources (VAT, electricity) do not explain it, and the contamination model's probability that the figure is wrong is at least min_p.",
+        ),
+        why: t(
+            "数出无据：有账簿依据的产值会与增值税和用电同步变动。独立来源都不支持的产值最可能是推算、估报或虚报。增值税同步证实的增长不是疑点。",
+            "Figures not taken from the books (数出无据): output kept from the books moves with VAT and electricity. Output no independent source supports is most likely estimated or inflated; growth the VAT records confirm is not a query.",
+        ),
+        example: t(
+            "工业总产值 38,827 千元；同月增值税应税销售额 9,795 千元，去年同月产值 10,124 千元 → 预期约 10,500 千元，疑似多报。",
+            "Gross output 38,827; taxable sales this month 9,795; last year's output in the month 10,124 → anticipated about 10,500: probably over-reported.",
+        ),
+        remedy: t(
+            "对照增值税申报、产量台账和用电记录核实；确有未开票销售或库存增加的，提供证明；否则按实际更正。",
+            "Verify against the VAT return, the production ledger and the electricity bill; document uninvoiced sales or stock build-up, otherwise correct the figure.",
+        ),
+        params: &[
+            num("min_p", 0.5, Some(0.0), Some(1.0), "smallest probability that the figure is wrong"),
+            num("far_z", 3.0, Some(0.0), None, "distance from the combined anticipation, in its uncertainties"),
+            num("min_abs_thousand_yuan", 300.0, Some(0.0), None, "smaller gaps to the anticipated value are not judged (thousand yuan)"),
+        ],
+        kind: Kind::Months(far_from_sources),
+    },
+    RuleDef {
+        code: "AV002",
+        title: t("疑似计量单位错误", "A unit slip"),
+        table: Table::Industrial,
+        also_needs: &[],
+        level: Level::Enterprise,
+        severity: Severity::Soft,
+        message: t(
+            "{period} 工业总产值 {current} 千元，约为预期 {anticipated} 千元的 {factor_text}，疑似{slip}；按预期应约为 {suggested} 千元",
+            "{period}: gross output {current} thousand yuan is about {factor_text} the anticipated {anticipated}: probably {slip_en}; about {suggested} expected",
+        ),
+        hint: t(
+            "请企业核对填报计量单位（千元），提供本月财务报表，按千元更正",
+            "Ask the enterprise to check the reporting unit (thousand yuan) against this month's accounts and correct it",
+        ),
+        what: t(
+            "工业总产值约为各来源预期值的 10 倍、1000 倍或十分之一，且除以该倍数后与预期相符。",
+            "Gross output about 10 times, 1,000 times or a tenth of the anticipated value, and in line with it once divided by that factor.",
+        ),
+        why: t(
+            "元、万元误作千元填报是最常见的差错之一，对区县合计影响很大；按倍数更正后的数值就是应核实的建议值。",
+            "Yuan or ten-thousand yuan keyed as thousand yuan is one of the commonest slips and moves the county's totals; the figure divided by the factor is the value to confirm.",
+        ),
+        example: t(
+            "预期约 2,400 千元，填报 2,395,000 千元（约 1000 倍）→ 疑似以元填报，建议值约 2,395 千元。",
+            "Anticipated about 2,400; reported 2,395,000 (about 1,000 times) → yuan keyed as thousand yuan; about 2,395 suggested.",
+        ),
+        remedy: t(
+            "按千元更正。",
+            "Correct the figure in thousand yuan.",
+        ),
+        params: &[num("min_abs_thousand_yuan", 100.0, Some(0.0), None, "smaller gaps are not judged (thousand yuan)")],
+        kind: Kind::Months(unit_slip),
+    },
+    RuleDef {
+        code: "AV003",
+        title: t("税产比较本企业往年下降", "VAT/output ratio falling against the enterprise's own past"),
+        table: Table::Industrial,
+        also_needs: &[Table::Tax],
+        level: Level::Enterprise,
+        severity: Severity::Soft,
+        message: t(
+            "1 月至 {period} 应税销售额占工业总产值 {value:%}，上年同期 {before:%}，下降 {drop:%}（产值 {ytd_gross} 千元，按上年比例应税销售额应约 {expected_taxable} 千元）",
+            "January to {period}: taxable sales are {value:%} of gross output against {before:%} in the same months last year, down {drop:%} (output {ytd_gross}; last year's ratio would give taxable sales of about {expected_taxable})",
+        ),
+        hint: t(
+            "请企业说明税产比下降原因，提供本年与上年同期增值税纳税申报表、产品价格和库存变化",
+            "Ask why the ratio fell; request this year's and last year's VAT returns, prices and stock changes",
+        ),
+        what: t(
+            "本年累计应税销售额与工业总产值之比，较本企业上年同期下降超过 max_drop，且下降在统计上显著（按本企业月度比值的离散度，超过 min_z 个标准误），即使仍高于 90%。",
+            "The year-to-date ratio of taxable sales to gross output fell more than max_drop against the same months last year, significantly so given the spread of the enterprise's monthly ratios (beyond min_z standard errors) — even while above 90%.",
+        ),
+        why: t(
+            "产值逐月小幅虚增而增值税不变，税产比会缓慢下行；与自身往年比，比与 90% 红线比更早发现。",
+            "Output inflated a little each month while VAT stays put lowers the ratio slowly; against the enterprise's own past it shows long before the 90% line.",
+        ),
+        example: t(
+            "上年同期税产比 118%，本年 1–9 月 98% → 下降 17%，不通过。",
+            "Last year 118% in the same months, this year 98% for January–September → down 17%, fails.",
+        ),
+        remedy: t(
+            "核实产值与销售；价格或产品结构变化的，提供证明。",
+            "Verify output against sales; document any change of prices or product mix.",
+        ),
+        params: &[
+            num("max_drop", 0.12, Some(0.0), Some(1.0), "largest accepted fall of the ratio, relative to last year's"),
+            num("min_z", 3.0, Some(0.0), None, "the fall in standard errors of the enterprise's monthly ratios"),
+            int("min_months", 3, Some(1.0), Some(12.0), "fewest months with both figures in each year"),
+            num("min_gross_thousand_yuan", 1000.0, Some(0.0), None, "smaller year-to-date outputs are not judged (thousand yuan)"),
+        ],
+        kind: Kind::Months(ratio_drift),
+    },
+];
+
+/// The settings of the anticipation model.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    prior: f64,
+    scale: f64,
+    floor: f64,
+    explain_z: f64,
+    rho: f64,
+    min_peers: usize,
+    estimate: bool,
+}
+
+impl Settings {
+    /// From the pipeline's `[anticipation]` section.
+    pub fn of(v: &Values) -> Settings {
+        Settings {
+            prior: v.num("prior_error_rate"),
+            scale: v.num("error_scale"),
+            floor: v.num("sigma_floor"),
+            explain_z: v.num("explain_z"),
+            rho: v.num("source_correlation"),
+            estimate: v.bool("estimate_mixture"),
+            min_peers: v.int("min_peers").max(1) as usize,
+        }
+    }
+}
+
+/// The contamination model fitted to a panel's distances: correct figures at
+/// `z ~ N(0, sigma0²)`, wrong ones at `z ~ N(0, (scale · sigma0)²)`, a share
+/// `prior` of them wrong.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Mixture {
+    /// Share of wrong figures (π).
+    pub prior: f64,
+    /// How much wider wrong figures spread (λ).
+    pub scale: f64,
+    /// Spread of correct figures' distances (1 when the uncertainties are right).
+    pub sigma0: f64,
+}
+
+impl Mixture {
+    /// Fits the mixture by EM (as SeleMix does), from `prior` and `scale` and the
+    /// robust spread of `z`. The prior stays within [0.0001, 0.5], the scale at
+    /// least 2, so the components keep their meaning.
+    pub fn fit(z: &[f64], prior: f64, scale: f64) -> Mixture {
+        let z: Vec<f64> = z.iter().copied().filter(|x| x.is_finite()).collect();
+        if z.len() < 50 {
+            return Mixture {
+                prior,
+                scale,
+                sigma0: 1.0,
+            };
+        }
+        let mut v = z.clone();
+        let (_, mad) = centre_spread(&mut v);
+        let mut m = Mixture {
+            prior,
+            scale,
+            sigma0: mad.clamp(0.5, 3.0),
+        };
+        let z2: Vec<f64> = z.iter().map(|x| x * x).collect();
+        for _ in 0..100 {
+            let (mut sr, mut srz, mut s1z) = (0.0, 0.0, 0.0);
+            for &q in &z2 {
+                let r = m.p_wrong(q.sqrt());
+                sr += r;
+                srz += r * q;
+                s1z += (1.0 - r) * q;
+            }
+            let n = z2.len() as f64;
+            let prior = (sr / n).clamp(0.0001, 0.5);
+            let sigma0 = (s1z / (n - sr).max(1.0)).sqrt().clamp(0.3, 5.0);
+            let scale = ((srz / sr.max(1e-9)).sqrt() / sigma0).clamp(2.0, 1000.0);
+            let next = Mixture {
+                prior,
+                scale,
+                sigma0,
+            };
+            let done = (next.prior - m.prior).abs() < 1e-7
+                && (next.sigma0 - m.sigma0).abs() < 1e-7
+                && (next.scale - m.scale).abs() < 1e-6;
+            m = next;
+            if done {
+                break;
+            }
+        }
+        m
+    }
+
+    /// P(the figure is wrong) at distance `z`.
+    pub fn p_wrong(&self, z: f64) -> f64 {
+        p_wrong(z / self.sigma0, self.prior, self.scale)
+    }
+}
+
+/// P(the figure is wrong) at distance `z` under the contamination model.
+pub fn p_wrong(z: f64, prior: f64, scale: f64) -> f64 {
+    if !z.is_finite() {
+        return 1.0;
+    }
+    // Densities up to the common factor 1/√(2π); computed as a ratio to stay finite.
+    // P = 1 / (1 + (1−π)/π · λ · exp(−z²/2 · (1 − 1/λ²)))
+    let k = (1.0 - prior) / prior * scale * (-0.5 * z * z * (1.0 - 1.0 / (scale * scale))).exp();
+    1.0 / (1.0 + k)
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    }
+}
+
+/// Median and 1.4826 · MAD.
+fn centre_spread(v: &mut [f64]) -> (f64, f64) {
+    let m = median(v);
+    let mut d: Vec<f64> = v.iter().map(|x| (x - m).abs()).collect();
+    (m, 1.4826 * median(&mut d))
+}
+
+/// One source's anticipation: log value and log uncertainty.
+#[derive(Clone, Copy, Debug)]
+struct Src {
+    a: f64,
+    s: f64,
+}
+
+/// Combines sources: log anticipation and its uncertainty. The sources' errors
+/// are taken as equicorrelated with correlation `rho` (each residual carries the
+/// reported figure's own noise), so k sources of equal weight narrow the
+/// variance to `s² (rho + (1 − rho)/k)`, not `s²/k`; and the uncertainty is
+/// widened by the Birge ratio when the sources disagree beyond it.
+fn combine(srcs: &[Src], floor: f64, rho: f64) -> Option<(f64, f64)> {
+    if srcs.is_empty() {
+        return None;
+    }
+    let w: Vec<f64> = srcs.iter().map(|x| 1.0 / (x.s * x.s)).collect();
+    let sw: f64 = w.iter().sum();
+    let a = srcs.iter().zip(&w).map(|(x, w)| w * x.a).sum::<f64>() / sw;
+    let k_eff = sw * sw / w.iter().map(|w| w * w).sum::<f64>();
+    let mut var = (1.0 + rho * (k_eff - 1.0)) / sw;
+    if srcs.len() > 1 {
+        let q: f64 = srcs.iter().zip(&w).map(|(x, w)| w * (x.a - a).powi(2)).sum();
+        var *= (q / (srcs.len() - 1) as f64 / (1.0 + rho * (k_eff - 1.0))).max(1.0);
+    }
+    Some((a, var.sqrt().max(floor)))
+}
+
+/// The own ratio `ln(y / x)` of an enterprise over a window: median and spread.
+fn own_ratio(y: &[f64], x: &[f64], m: usize, min_x: f64) -> Option<(f64, f64, usize)> {
+    let collect = |from: isize, to: isize| -> Vec<f64> {
+        (from.max(0)..=to)
+            .filter_map(|k| {
+                let k = k as usize;
+                (y[k] > 0.0 && x[k] >= min_x && x[k] > 0.0).then(|| (y[k] / x[k]).ln())
+            })
+            .collect()
+    };
+    let m = m as isize;
+    let mut v = collect(m - 24, m - 13);
+    if v.len() < 6 {
+        v = collect(m - 12, m - 1);
+        if v.len() < 3 {
+            return None;
+        }
+    }
+    let n = v.len();
+    let (c, s) = centre_spread(&mut v);
+    Some((c, s, n))
+}
+
+/// The anticipation of every enterprise-month from `first` to `last` (with the
+/// 24 months before as history): one row per reported gross output.
+pub fn compute(batch: &Batch, first: Month, last: Month, s: &Settings) -> Result<DataFrame> {
+    let Some(ind) = batch.table(Table::Industrial) else {
+        return Ok(empty());
+    };
+    let lo = first.0 - 24;
+    let hi = last.0;
+    let width = (hi - lo + 1) as usize;
+    let window = |lf: LazyFrame| {
+        lf.filter(
+            col("period")
+                .gt_eq(lit(lo))
+                .and(col("period").lt_eq(lit(hi))),
+        )
+    };
+    let mut lf = window(ind.clone().lazy()).select([
+        col("eid"),
+        col("period"),
+        col("gross_output").alias("y"),
+    ]);
+    let join = |lf: LazyFrame, t: Table, c: &str, alias: &str| -> LazyFrame {
+        match batch.table(t) {
+            Some(df) if df.column(c).is_ok() => lf.join(
+                window(df.clone().lazy()).select([
+                    col("eid"),
+                    col("period"),
+                    col(c).cast(DataType::Float64).alias(alias),
+                ]),
+                [col("eid"), col("period")],
+                [col("eid"), col("period")],
+                JoinArgs::new(JoinType::Left),
+            ),
+            _ => lf.with_column(lit(NULL).cast(DataType::Float64).alias(alias)),
+        }
+    };
+    lf = join(lf, Table::Tax, "taxable_sales", "t");
+    lf = join(lf, Table::Energy, "electricity", "el");
+    let df = lf
+        .sort(["eid", "period"], SortMultipleOptions::default())
+        .collect()
+        .map_err(pe)?;
+    let eid: Vec<u32> = df
+        .column("eid")
+        .map_err(pe)?
+        .u32()
+        .map_err(pe)?
+        .iter()
+        .map(|v| v.unwrap_or(u32::MAX))
+        .collect();
+    let per: Vec<i32> = df
+        .column("period")
+        .map_err(pe)?
+        .i32()
+        .map_err(pe)?
+        .iter()
+        .map(|v| v.unwrap_or(i32::MIN))
+        .collect();
+    let f = |name: &str| -> Result<Vec<f64>> {
+        Ok(df
+            .column(name)
+            .map_err(pe)?
+            .f64()
+            .map_err(pe)?
+            .iter()
+            .map(|v| v.unwrap_or(f64::NAN))
+            .collect())
+    };
+    let (ys, ts, els) = (f("y")?, f("t")?, f("el")?);
+
+    // Peer groups: division × province, division, all.
+    let ents = &batch.enterprises;
+    let ind_code = ents
+        .column("industry_code")
+        .map_err(pe)?
+        .str()
+        .map_err(pe)?
+        .clone();
+    let county = ents
+        .column("county_code")
+        .map_err(pe)?
+        .str()
+        .map_err(pe)?
+        .clone();
+    let mut div_ids: HashMap<String, u32> = HashMap::new();
+    let mut dp_ids: HashMap<String, u32> = HashMap::new();
+    let mut div_of = Vec::with_capacity(ents.height());
+    let mut dp_of = Vec::with_capacity(ents.height());
+    for i in 0..ents.height() {
+        let d: String = ind_code.get(i).unwrap_or("").chars().take(2).collect();
+        let p: String = county.get(i).unwrap_or("").chars().take(2).collect();
+        let n = div_ids.len() as u32;
+        div_of.push(*div_ids.entry(d.clone()).or_insert(n));
+        let n = dp_ids.len() as u32;
+        dp_of.push(*dp_ids.entry(format!("{d}/{p}")).or_insert(n));
+    }
+
+    // Enterprise slices of the sorted rows.
+    let mut slices: Vec<(usize, usize)> = Vec::new();
+    let mut i = 0;
+    while i < eid.len() {
+        let mut j = i + 1;
+        while j < eid.len() && eid[j] == eid[i] {
+            j += 1;
+        }
+        if eid[i] != u32::MAX {
+            slices.push((i, j));
+        }
+        i = j;
+    }
+    let dense = |(a, b): (usize, usize)| {
+        let mut y = vec![f64::NAN; width];
+        let mut t = vec![f64::NAN; width];
+        let mut el = vec![f64::NAN; width];
+        for r in a..b {
+            let k = per[r] - lo;
+            if (0..width as i32).contains(&k) {
+                y[k as usize] = ys[r];
+                t[k as usize] = ts[r];
+                el[k as usize] = els[r];
+            }
+        }
+        (y, t, el)
+    };
+    let f0 = (first.0 - lo) as usize;
+    let growth = |y: &[f64], m: usize| -> Option<f64> {
+        let (mut a, mut b, mut n) = (0.0, 0.0, 0);
+        for k in 1..=3 {
+            if m >= 12 + k && y[m - k] > 0.0 && y[m - 12 - k] > 0.0 {
+                a += y[m - k];
+                b += y[m - 12 - k];
+                n += 1;
+            }
+        }
+        (n >= 2).then(|| (a / b).clamp(1.0 / 3.0, 3.0))
+    };
+
+    // Pass 1: the peers' year-on-year changes and the spread of the own-history
+    // anticipation, per group and month.
+    type Buckets = HashMap<(u32, usize), Vec<f64>>;
+    let (yoy_dp, yoy_div, yoy_all, hist_div, hist_all) = slices
+        .par_iter()
+        .fold(
+            || {
+                (
+                    Buckets::new(),
+                    Buckets::new(),
+                    Buckets::new(),
+                    Buckets::new(),
+                    Buckets::new(),
+                )
+            },
+            |mut acc, &sl| {
+                let e = eid[sl.0] as usize;
+                let (y, _, _) = dense(sl);
+                for m in f0..width {
+                    if !(y[m] > 0.0 && m >= 12 && y[m - 12] > 0.0) {
+                        continue;
+                    }
+                    let r = (y[m] / y[m - 12]).ln();
+                    acc.0.entry((dp_of[e], m)).or_default().push(r);
+                    acc.1.entry((div_of[e], m)).or_default().push(r);
+                    acc.2.entry((0, m)).or_default().push(r);
+                    if let Some(g) = growth(&y, m) {
+                        let h = r - g.ln();
+                        acc.3.entry((div_of[e], m)).or_default().push(h);
+                        acc.4.entry((0, m)).or_default().push(h);
+                    }
+                }
+                acc
+            },
+        )
+        .reduce(
+            || {
+                (
+                    Buckets::new(),
+                    Buckets::new(),
+                    Buckets::new(),
+                    Buckets::new(),
+                    Buckets::new(),
+                )
+            },
+            |mut a, b| {
+                for (dst, src) in [
+                    (&mut a.0, b.0),
+                    (&mut a.1, b.1),
+                    (&mut a.2, b.2),
+                    (&mut a.3, b.3),
+                    (&mut a.4, b.4),
+                ] {
+                    for (k, v) in src {
+                        dst.entry(k).or_default().extend(v);
+                    }
+                }
+                a
+            },
+        );
+    let summarise = |b: Buckets| -> HashMap<(u32, usize), (f64, f64)> {
+        b.into_par_iter()
+            .filter(|(_, v)| v.len() >= s.min_peers)
+            .map(|(k, mut v)| (k, centre_spread(&mut v)))
+            .collect()
+    };
+    let (yoy_dp, yoy_div, yoy_all) = (summarise(yoy_dp), summarise(yoy_div), summarise(yoy_all));
+    let (hist_div, hist_all) = (summarise(hist_div), summarise(hist_all));
+
+    // Pass 2: every enterprise-month.
+    #[derive(Default)]
+    struct Rows {
+        eid: Vec<u32>,
+        period: Vec<i32>,
+        cols: [Vec<Option<f64>>; 15],
+        explained: Vec<bool>,
+        independent: Vec<bool>,
+    }
+    let rows = slices
+        .par_iter()
+        .fold(Rows::default, |mut out, &sl| {
+            let e = eid[sl.0] as usize;
+            let (y, t, el) = dense(sl);
+            for m in f0..width {
+                if !(y[m] > 0.0) {
+                    continue;
+                }
+                let ly = y[m].ln();
+                let y12 = (m >= 12 && y[m - 12] > 0.0).then(|| y[m - 12]);
+                let mut hist = None;
+                let mut peer = None;
+                if let Some(y12) = y12 {
+                    if let (Some(g), Some(&(_, sp))) = (
+                        growth(&y, m),
+                        hist_div
+                            .get(&(div_of[e], m))
+                            .or_else(|| hist_all.get(&(0, m))),
+                    ) {
+                        hist = Some(Src {
+                            a: (y12 * g).ln(),
+                            s: sp.max(s.floor),
+                        });
+                    }
+                    if let Some(&(c, sp)) = yoy_dp
+                        .get(&(dp_of[e], m))
+                        .or_else(|| yoy_div.get(&(div_of[e], m)))
+                        .or_else(|| yoy_all.get(&(0, m)))
+                    {
+                        peer = Some(Src {
+                            a: y12.ln() + c,
+                            s: sp.max(s.floor),
+                        });
+                    }
+                }
+                if let (Some(h), Some(p)) = (hist.as_mut(), peer.as_mut()) {
+                    h.s *= std::f64::consts::SQRT_2;
+                    p.s *= std::f64::consts::SQRT_2;
+                }
+                let indep = |x: &[f64], min_x: f64| -> Option<Src> {
+                    if !(x[m] >= min_x && x[m] > 0.0) {
+                        return None;
+                    }
+                    let (c, sp, n) = own_ratio(&y, x, m, min_x)?;
+                    // The median of n ratios is itself uncertain (≈ 1.25 s / √n).
+                    let sp = sp.max(s.floor) * (1.0 + 1.57 / n as f64).sqrt();
+                    Some(Src {
+                        a: x[m].ln() + c,
+                        s: sp,
+                    })
+                };
+                let vat = indep(&t, 0.0);
+                let elec = indep(&el, 5.0);
+                let srcs: Vec<Src> = [hist, peer, vat, elec].into_iter().flatten().collect();
+                let Some((la, sa)) = combine(&srcs, s.floor, s.rho) else {
+                    continue;
+                };
+                let z = (ly - la) / sa;
+                let ant = la.exp();
+                let zof = |x: Option<Src>| x.map(|x| (ly - x.a) / x.s);
+                let (zv, ze) = (zof(vat), zof(elec));
+                let independent = vat.is_some() || elec.is_some();
+                let explained = independent
+                    && [zv, ze]
+                        .into_iter()
+                        .flatten()
+                        .all(|z| z.abs() <= s.explain_z);
+                let tat = |k: usize| (t[k] >= 0.0).then(|| t[k]);
+                out.eid.push(e as u32);
+                out.period.push(lo + m as i32);
+                let vals = [
+                    Some(y[m]),
+                    Some(ant),
+                    Some(sa),
+                    Some(z),
+                    None,
+                    None,
+                    hist.map(|x| x.a.exp()),
+                    peer.map(|x| x.a.exp()),
+                    vat.map(|x| x.a.exp()),
+                    elec.map(|x| x.a.exp()),
+                    zof(hist).or(zof(peer)),
+                    zv,
+                    ze,
+                    tat(m),
+                    if m >= 12 { tat(m - 12) } else { None },
+                ];
+                for (c, v) in out.cols.iter_mut().zip(vals) {
+                    c.push(v);
+                }
+                out.explained.push(explained);
+                out.independent.push(independent);
+            }
+            out
+        })
+        .reduce(Rows::default, |mut a, b| {
+            a.eid.extend(b.eid);
+            a.period.extend(b.period);
+            for (x, y) in a.cols.iter_mut().zip(b.cols) {
+                x.extend(y);
+            }
+            a.explained.extend(b.explained);
+            a.independent.extend(b.independent);
+            a
+        });
+    let mut rows = rows;
+    // P(wrong) and the expected error, with the mixture fitted to this panel.
+    let zs: Vec<f64> = rows.cols[3].iter().flatten().copied().collect();
+    let mix = if s.estimate {
+        Mixture::fit(&zs, s.prior, s.scale)
+    } else {
+        Mixture {
+            prior: s.prior,
+            scale: s.scale,
+            sigma0: 1.0,
+        }
+    };
+    for i in 0..rows.eid.len() {
+        let z = rows.cols[3][i].unwrap_or(0.0);
+        let p = mix.p_wrong(z);
+        let gap = (rows.cols[0][i].unwrap_or(0.0) - rows.cols[1][i].unwrap_or(0.0)).abs();
+        rows.cols[4][i] = Some(p);
+        rows.cols[5][i] = Some(p * gap);
+    }
+    let n = rows.eid.len();
+    let mut columns = vec![
+        Column::new("eid".into(), rows.eid),
+        Column::new("period".into(), rows.period),
+    ];
+    for (name, v) in COLUMNS.iter().zip(rows.cols) {
+        columns.push(Column::new((*name).into(), v));
+    }
+    columns.push(Column::new("explained".into(), rows.explained));
+    columns.push(Column::new("independent".into(), rows.independent));
+    columns.push(Column::new("mix_prior".into(), vec![mix.prior; n]));
+    columns.push(Column::new("mix_scale".into(), vec![mix.scale; n]));
+    columns.push(Column::new("mix_sigma0".into(), vec![mix.sigma0; n]));
+    let df = DataFrame::new(n, columns).map_err(pe)?;
+    // Last year's output for the messages.
+    let ly = ind
+        .clone()
+        .lazy()
+        .select([
+            col("eid"),
+            (col("period") + lit(12)).alias("period"),
+            col("gross_output").alias("last_year"),
+        ])
+        .filter(
+            col("period")
+                .gt_eq(lit(first.0))
+                .and(col("period").lt_eq(lit(hi))),
+        );
+    df.lazy()
+        .join(
+            ly,
+            [col("eid"), col("period")],
+            [col("eid"), col("period")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .sort(["eid", "period"], SortMultipleOptions::default())
+        .collect()
+        .map_err(pe)
+}
+
+/// The float columns of the anticipation frame, in order.
+const COLUMNS: [&str; 15] = [
+    "current",
+    "anticipated",
+    "sigma",
+    "z",
+    "p_wrong",
+    "expected_error",
+    "from_history",
+    "from_peers",
+    "from_vat",
+    "from_electricity",
+    "z_history",
+    "z_vat",
+    "z_electricity",
+    "taxable",
+    "taxable_ly",
+];
+
+fn empty() -> DataFrame {
+    let mut cols = vec![
+        Column::new_empty("eid".into(), &DataType::UInt32),
+        Column::new_empty("period".into(), &DataType::Int32),
+    ];
+    for c in COLUMNS {
+        cols.push(Column::new_empty(c.into(), &DataType::Float64));
+    }
+    cols.push(Column::new_empty("explained".into(), &DataType::Boolean));
+    cols.push(Column::new_empty("independent".into(), &DataType::Boolean));
+    for c in ["mix_prior", "mix_scale", "mix_sigma0"] {
+        cols.push(Column::new_empty(c.into(), &DataType::Float64));
+    }
+    cols.push(Column::new_empty("last_year".into(), &DataType::Float64));
+    DataFrame::new(0, cols).expect("static schema")
+}
+
+/// The anticipation over the years audited by `ctx`, shared by the rules.
+pub fn panel(ctx: &Ctx<'_>) -> Result<DataFrame> {
+    ctx.shared("anticipation", || {
+        compute(
+            ctx.batch,
+            ctx.from.year_start(),
+            ctx.period,
+            &Settings::of(ctx.pipeline.section("anticipation")),
+        )
+    })
+}
+
+/// The anticipation rows each audited month looks at, with `_fails` computed
+/// from `extra` columns and `fails` first (so that over several months only
+/// failing rows are repeated).
+fn audited_rows(ctx: &Ctx<'_>, extra: Vec<Expr>, fails: Expr) -> Result<DataFrame> {
+    let lf = panel(ctx)?
+        .lazy()
+        .with_columns(extra)
+        .with_column(fails.alias("_fails"));
+    ytd_audits(ctx, lf)?.collect().map_err(pe)
+}
+
+fn far_from_sources(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
+    let min_p = cfg.num("min_p");
+    let far = cfg.num("far_z");
+    let min_abs = cfg.num("min_abs_thousand_yuan");
+    let df = audited_rows(
+        ctx,
+        vec![],
+        when(col("independent"))
+            .then(
+                col("p_wrong")
+                    .gt_eq(lit(min_p))
+                    .and(col("z").abs().gt(lit(far)))
+                    .and((col("current") - col("anticipated")).abs().gt_eq(lit(min_abs)))
+                    .and(col("explained").not()),
+            )
+            .otherwise(lit(NULL).cast(DataType::Boolean)),
+    )?;
+    let band = |sign: f64| {
+        (col("anticipated") * (lit(2.0 * sign) * col("sigma")).exp())
+            .round(0, RoundMode::HalfAwayFromZero)
+    };
+    outcome(
+        &df,
+        [
+            month_text(col("period")).alias("period"),
+            col("current").alias("value"),
+            col("anticipated")
+                .round(0, RoundMode::HalfAwayFromZero)
+                .alias("threshold"),
+            col("anticipated").round(0, RoundMode::HalfAwayFromZero),
+            band(-1.0).alias("low"),
+            band(1.0).alias("high"),
+            col("expected_error").round(0, RoundMode::HalfAwayFromZero),
+            when(col("current").gt(col("anticipated")))
+                .then(lit("疑似多报"))
+                .otherwise(lit("疑似少报"))
+                .alias("direction"),
+            when(col("current").gt(col("anticipated")))
+                .then(lit("probably over-reported"))
+                .otherwise(lit("probably under-reported"))
+                .alias("direction_en"),
+            // 1 at the far line, up to 5.
+            (col("z").abs() / lit(far.max(0.1)))
+                .clip(lit(0.2), lit(5.0))
+                .alias("strength"),
+        ],
+    )
+}
+
+fn unit_slip(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
+    let min_abs = cfg.num("min_abs_thousand_yuan");
+    // The factor whose correction lands within the anticipation's band.
+    let ratio = (col("current") / col("anticipated")).log(lit(std::f64::consts::E));
+    let tol = (lit(2.5) * col("sigma")).clip_min(lit(0.15));
+    let near = |k: f64| (ratio.clone() - lit(k.ln())).abs().lt_eq(tol.clone());
+    let factor = when(near(10.0))
+        .then(lit(10.0))
+        .when(near(1000.0))
+        .then(lit(1000.0))
+        .when(near(0.1))
+        .then(lit(0.1))
+        .otherwise(lit(NULL).cast(DataType::Float64));
+    let df = audited_rows(
+        ctx,
+        vec![factor.alias("factor")],
+        when(col("independent").or(col("z_history").is_not_null()))
+            .then(
+                col("factor")
+                    .is_not_null()
+                    .and(col("z").abs().gt(lit(4.0)))
+                    .and((col("current") - col("anticipated")).abs().gt_eq(lit(min_abs))),
+            )
+            .otherwise(lit(NULL).cast(DataType::Boolean)),
+    )?;
+    let by = |a: &str, b: &str, c: &str| {
+        when(col("factor").eq(lit(10.0)))
+            .then(lit(a))
+            .when(col("factor").eq(lit(1000.0)))
+            .then(lit(b))
+            .otherwise(lit(c))
+    };
+    outcome(
+        &df,
+        [
+            month_text(col("period")).alias("period"),
+            col("current").alias("value"),
+            col("anticipated")
+                .round(0, RoundMode::HalfAwayFromZero)
+                .alias("threshold"),
+            col("anticipated").round(0, RoundMode::HalfAwayFromZero),
+            (col("current") / col("factor"))
+                .round(0, RoundMode::HalfAwayFromZero)
+                .alias("suggested"),
+            by("10 倍", "1000 倍", "十分之一").alias("factor_text"),
+            by(
+                "以百元填报（放大 10 倍）",
+                "以元填报（放大 1000 倍）",
+                "以万元填报（缩小 10 倍）",
+            )
+            .alias("slip"),
+            by(
+                "hundreds of yuan keyed as thousands (×10)",
+                "yuan keyed as thousands (×1,000)",
+                "ten-thousands keyed as thousands (÷10)",
+            )
+            .alias("slip_en"),
+            lit(3.0).alias("strength"),
+        ],
+    )
+}
+
+fn ratio_drift(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
+    let max_drop = cfg.num("max_drop");
+    let min_z = cfg.num("min_z");
+    let min_months = cfg.int("min_months") as u32;
+    let min_gross = cfg.num("min_gross_thousand_yuan");
+    let ind = ctx.table(Table::Industrial)?;
+    let tax = ctx.table(Table::Tax)?;
+    let both = ind
+        .select([col("eid"), col("period"), col("gross_output")])
+        .join(
+            tax.select([col("eid"), col("period"), col("taxable_sales")]),
+            [col("eid"), col("period")],
+            [col("eid"), col("period")],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .filter(
+            col("gross_output")
+                .gt(lit(0.0))
+                .and(col("taxable_sales").gt(lit(0.0))),
+        );
+    // Each audited month m: January to m this year against the same months last year.
+    let mut frames = Vec::new();
+    let mut m = ctx.from;
+    while m <= ctx.period {
+        let (ys, ly) = (m.year_start().0, m.year_start().0 - 12);
+        let moy = col("period") - (col("period").floor_div(lit(12)) * lit(12));
+        let sel = both
+            .clone()
+            .filter(
+                col("period")
+                    .gt_eq(lit(ly))
+                    .and(col("period").lt_eq(lit(m.0)))
+                    .and(moy.lt_eq(lit(m.0 - ys))),
+            )
+            .with_column(col("period").gt_eq(lit(ys)).alias("_this"))
+            .with_column(
+                (col("gross_output") / col("taxable_sales"))
+                    .log(lit(std::f64::consts::E))
+                    .alias("_lr"),
+            )
+            // The spread of the monthly log ratios around each year's median.
+            .with_column(
+                (col("_lr") - col("_lr").median().over_cols(&["eid", "_this"]))
+                    .abs()
+                    .alias("_dev"),
+            )
+            .group_by([col("eid")])
+            .agg([
+                col("gross_output").filter(col("_this")).sum().alias("ytd_gross"),
+                col("taxable_sales").filter(col("_this")).sum().alias("ytd_taxable"),
+                col("gross_output").filter(col("_this").not()).sum().alias("_g0"),
+                col("taxable_sales").filter(col("_this").not()).sum().alias("_t0"),
+                col("_this").sum().alias("_n1"),
+                col("_this").not().sum().alias("_n0"),
+                col("_dev").median().alias("_mad"),
+            ])
+            .with_columns([
+                lit(m.0).alias("at"),
+                lit(m.to_string()).alias("period"),
+            ]);
+        frames.push(sel);
+        m = m.plus(1);
+    }
+    if frames.is_empty() {
+        return outcome(
+            &DataFrame::new(0, vec![Column::new_empty("_fails".into(), &DataType::Boolean)])
+                .map_err(pe)?,
+            [],
+        );
+    }
+    let floor = ctx.pipeline.section("anticipation").num("sigma_floor");
+    let df = concat(frames, UnionArgs::default())
+        .map_err(pe)?
+        .with_columns([
+            (col("ytd_taxable") / col("ytd_gross")).alias("value"),
+            (col("_t0") / col("_g0")).alias("before"),
+        ])
+        .with_columns([
+            (lit(1.0) - col("value") / col("before")).alias("drop"),
+            ((col("before") / col("value")).log(lit(std::f64::consts::E))
+                / ((lit(1.4826) * col("_mad")).clip_min(lit(floor))
+                    * (lit(1.0) / col("_n1").cast(DataType::Float64)
+                        + lit(1.0) / col("_n0").cast(DataType::Float64))
+                    .sqrt()))
+            .alias("_z"),
+        ])
+        .with_column(
+            when(
+                col("_n1")
+                    .gt_eq(lit(min_months))
+                    .and(col("_n0").gt_eq(lit(min_months)))
+                    .and(col("ytd_gross").gt_eq(lit(min_gross))),
+            )
+            .then(
+                col("drop")
+                    .gt(lit(max_drop))
+                    .and(col("_z").gt_eq(lit(min_z))),
+            )
+            .otherwise(lit(NULL).cast(DataType::Boolean))
+            .alias("_fails"),
+        )
+        .collect()
+        .map_err(pe)?;
+    outcome(
+        &df,
+        [
+            lit(max_drop).alias("threshold"),
+            (col("before") * col("ytd_gross"))
+                .round(0, RoundMode::HalfAwayFromZero)
+                .alias("expected_taxable"),
+            (col("drop") / lit(max_drop.max(0.01)))
+                .clip(lit(0.2), lit(5.0))
+                .alias("strength"),
+        ],
+    )
+}
+
+/// Findings about a change of output that the independent sources confirm become
+/// information: their severity is `info` and their message says why. Only the
+/// codes of [`EXPLAINABLE`] are touched, and only when `explain_by_sources` is on.
+pub fn explain(ctx: &Ctx<'_>, findings: DataFrame) -> Result<DataFrame> {
+    let s = ctx.pipeline.section("anticipation");
+    if !s.bool("explain_by_sources") || ctx.batch.table(Table::Industrial).is_none() {
+        return Ok(findings);
+    }
+    let codes: Vec<String> = EXPLAINABLE.iter().map(|c| c.to_string()).collect();
+    let touched = findings
+        .column("rule_code")
+        .map_err(pe)?
+        .str()
+        .map_err(pe)?
+        .iter()
+        .any(|c| c.is_some_and(|c| EXPLAINABLE.contains(&c)));
+    if !touched {
+        return Ok(findings);
+    }
+    let p = panel(ctx)?
+        .lazy()
+        .filter(col("explained"))
+        .select([
+            col("eid"),
+            month_text(col("period")).alias("_p"),
+            col("from_vat"),
+            col("taxable"),
+            lit(true).alias("_explained"),
+        ]);
+    let is = col("rule_code")
+        .is_in(str_list(&codes), false)
+        .and(col("severity").neq(lit("hard")))
+        .and(col("_explained").fill_null(lit(false)));
+    let names: Vec<String> = findings
+        .get_column_names()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    let vat_text = |zh: bool| {
+        when(col("from_vat").is_not_null())
+            .then(concat_str(
+                [
+                    lit(if zh {
+                        "；同月增值税应税销售额 "
+                    } else {
+                        "; taxable sales this month "
+                    }),
+                    col("taxable").round(0, RoundMode::HalfAwayFromZero).cast(DataType::Int64).cast(DataType::String),
+                    lit(if zh {
+                        " 千元同步变动（按本企业往年比例预期产值 "
+                    } else {
+                        " moved with it (the enterprise's own ratio anticipates "
+                    }),
+                    col("from_vat").round(0, RoundMode::HalfAwayFromZero).cast(DataType::Int64).cast(DataType::String),
+                    lit(if zh {
+                        " 千元），已由独立来源解释"
+                    } else {
+                        "): explained by independent sources"
+                    }),
+                ],
+                "",
+                false,
+            ))
+            .otherwise(lit(if zh {
+                "；用电量同步变动，已由独立来源解释"
+            } else {
+                "; electricity moved with it: explained by independent sources"
+            }))
+    };
+    findings
+        .lazy()
+        .with_row_index("_row", None)
+        .join(
+            p,
+            [col("eid"), col("period")],
+            [col("eid"), col("_p")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_columns([
+            when(is.clone())
+                .then(lit("info"))
+                .otherwise(col("severity"))
+                .alias("severity"),
+            when(is.clone())
+                .then(concat_str([col("message"), vat_text(true)], "", false))
+                .otherwise(col("message"))
+                .alias("message"),
+            when(is)
+                .then(concat_str([col("message_en"), vat_text(false)], "", false))
+                .otherwise(col("message_en"))
+                .alias("message_en"),
+        ])
+        .sort(["_row"], SortMultipleOptions::default())
+        .select(names.iter().map(|c| col(c.as_str())).collect::<Vec<_>>())
+        .collect()
+        .map_err(pe)
+}
+
+/// The expected error per enterprise over the year to date of `batch.period`
+/// (thousand yuan), with the month that carries most of it: `eid`,
+/// `expected_error`, `ee_period`, `ee_current`, `ee_anticipated`, `ee_p_wrong`.
+pub fn expected_errors(batch: &Batch, pipeline: &Pipeline) -> Result<DataFrame> {
+    let p = batch.period;
+    let df = compute(
+        batch,
+        p.year_start(),
+        p,
+        &Settings::of(pipeline.section("anticipation")),
+    )?;
+    df.lazy()
+        .sort(
+            ["eid", "expected_error"],
+            SortMultipleOptions::default().with_order_descending_multi([false, true]),
+        )
+        .group_by_stable([col("eid")])
+        .agg([
+            col("expected_error").sum(),
+            month_text(col("period")).first().alias("ee_period"),
+            col("current").first().alias("ee_current"),
+            col("anticipated").first().alias("ee_anticipated"),
+            col("p_wrong").first().alias("ee_p_wrong"),
+        ])
+        .collect()
+        .map_err(pe)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn p_wrong_rises_with_the_distance() {
+        let p = |z| p_wrong(z, 0.05, 5.0);
+        assert!(p(0.0) < 0.02);
+        assert!(p(2.0) < 0.2);
+        assert!(p(4.0) > 0.9);
+        assert!(p(-4.0) > 0.9);
+        assert!(p(30.0) > 0.999_999);
+        assert!((p(3.0) - p(-3.0)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn the_mixture_is_recovered_from_its_draws() {
+        use rand::SeedableRng;
+        use rand_distr::{Distribution, Normal};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let (clean, wrong) = (Normal::new(0.0, 1.2).unwrap(), Normal::new(0.0, 12.0).unwrap());
+        let z: Vec<f64> = (0..40_000)
+            .map(|i| if i % 50 == 0 { wrong.sample(&mut rng) } else { clean.sample(&mut rng) })
+            .collect();
+        let m = Mixture::fit(&z, 0.05, 5.0);
+        assert!((m.prior - 0.02).abs() < 0.005, "{m:?}");
+        assert!((m.sigma0 - 1.2).abs() < 0.05, "{m:?}");
+        assert!((m.scale - 10.0).abs() < 1.5, "{m:?}");
+        // A figure at 4 clean spreads is more likely right than wrong at a 2% prior.
+        assert!(m.p_wrong(4.0 * 1.2) < 0.5);
+        assert!(m.p_wrong(40.0) > 0.99);
+    }
+
+    #[test]
+    fn sources_that_agree_narrow_and_sources_that_disagree_widen() {
+        let agree = combine(&[Src { a: 0.0, s: 0.1 }, Src { a: 0.01, s: 0.1 }], 0.01, 0.0).unwrap();
+        assert!(agree.1 < 0.1);
+        // Fully correlated sources narrow nothing.
+        let same = combine(&[Src { a: 0.0, s: 0.1 }, Src { a: 0.01, s: 0.1 }], 0.01, 1.0).unwrap();
+        assert!((same.1 - 0.1).abs() < 1e-9, "{}", same.1);
+        let disagree = combine(&[Src { a: 0.0, s: 0.1 }, Src { a: 1.0, s: 0.1 }], 0.01, 0.0).unwrap();
+        assert!((disagree.0 - 0.5).abs() < 1e-9);
+        assert!(disagree.1 > 0.4, "{}", disagree.1);
+    }
+
+    #[test]
+    fn the_own_ratio_prefers_the_earlier_year() {
+        let mut y = vec![100.0; 30];
+        let x = vec![100.0; 30];
+        // The last 12 months inflated by 20%: the earlier year still says 1.
+        for v in y.iter_mut().skip(17) {
+            *v = 120.0;
+        }
+        let (c, _, n) = own_ratio(&y, &x, 29, 0.0).unwrap();
+        assert_eq!(n, 12);
+        assert!(c.abs() < 1e-9);
+    }
+}
