@@ -53,6 +53,7 @@ fn stages(c: &mut Criterion) {
         grades: &graded,
         seed: 1,
         capacity: None,
+        expected: None,
     };
     g.bench_function("rank", |b| {
         b.iter(|| zhibao::rank::query_list(&input, pipeline.section("query_list")).unwrap())

@@ -276,6 +276,8 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
 
     let t = Instant::now();
     say("ranking the query list");
+    let anticipated = crate::rules::anticipate::year_to_date(&batch, &pipeline)?;
+    let expected = crate::rules::anticipate::expected_errors(&anticipated)?;
     let ql = rank::query_list(
         &RankInput {
             batch: &batch,
@@ -283,6 +285,7 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
             grades: &graded,
             seed,
             capacity: opts.capacity,
+            expected: Some(&expected),
         },
         pipeline.section("query_list"),
     )?;
@@ -308,6 +311,10 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
     report::xlsx::write_query_list(&ql_out, p, &staging.file("query_list.xlsx"))?;
     report::write_parquet(&mut findings_out, &staging.file("findings.parquet"))?;
     report::write_parquet(&mut grades_out, &staging.file("grades.parquet"))?;
+    report::write_parquet(
+        &mut crate::rules::anticipate::output(&anticipated, &batch)?,
+        &staging.file("anticipated.parquet"),
+    )?;
     report::write_csv(&sc_out, &staging.file("scorecard.csv"))?;
     report::write_quarantine(
         &batch.quarantine,

@@ -194,6 +194,7 @@ fn list(seed: u64, capacity: Option<usize>, yellow_rate: f64) -> DataFrame {
             grades: &g.grades,
             seed,
             capacity,
+            expected: None,
         },
         p.section("query_list"),
     )
@@ -332,6 +333,7 @@ fn a_rule_the_pipeline_makes_info_does_not_list_its_enterprises() {
             grades: &g.grades,
             seed: 1,
             capacity: None,
+            expected: None,
         },
         zhibao::pipeline::Pipeline::builtin().section("query_list"),
     )

@@ -81,6 +81,120 @@ pub struct RankInput<'a> {
     pub seed: u64,
     /// `--capacity`, overriding the pipeline.
     pub capacity: Option<usize>,
+    /// Expected errors per enterprise ([`crate::rules::anticipate::expected_errors`]):
+    /// `eid`, `expected_error`, `ee_period`, `ee_current`, `ee_anticipated`,
+    /// `ee_p_wrong`. Without it every line's priority is its score.
+    pub expected: Option<&'a DataFrame>,
+}
+
+/// An enterprise's expected error: thousand yuan, its share of the county's
+/// year-to-date output, and the figure that carries most of it.
+#[derive(Clone, Debug, Default)]
+struct Expected {
+    error: f64,
+    share: f64,
+    period: String,
+    reported: f64,
+    anticipated: f64,
+    p_wrong: f64,
+}
+
+impl Expected {
+    /// A figure the sources together say is more likely wrong than right.
+    fn far(&self) -> bool {
+        self.p_wrong >= 0.5
+    }
+}
+
+/// Year-to-date gross output per county (the total an enterprise's figures feed).
+pub fn county_output(batch: &Batch) -> Result<HashMap<String, f64>> {
+    let Some(ind) = batch.table(crate::model::Table::Industrial) else {
+        return Ok(HashMap::new());
+    };
+    let p = batch.period;
+    let per_eid = ind
+        .clone()
+        .lazy()
+        .filter(
+            col("period")
+                .gt_eq(lit(p.year_start().0))
+                .and(col("period").lt_eq(lit(p.0))),
+        )
+        .group_by([col("eid")])
+        .agg([col("gross_output").sum()])
+        .collect()
+        .map_err(pe)?;
+    let county = batch
+        .enterprises
+        .column("county_code")
+        .map_err(pe)?
+        .str()
+        .map_err(pe)?
+        .clone();
+    let eid = per_eid.column("eid").map_err(pe)?.u32().map_err(pe)?.clone();
+    let g = per_eid
+        .column("gross_output")
+        .map_err(pe)?
+        .f64()
+        .map_err(pe)?
+        .clone();
+    let mut out: HashMap<String, f64> = HashMap::new();
+    for (e, v) in eid.iter().zip(g.iter()) {
+        if let (Some(e), Some(v)) = (e, v) {
+            let c = county.get(e as usize).unwrap_or("").to_string();
+            *out.entry(c).or_default() += v.max(0.0);
+        }
+    }
+    Ok(out)
+}
+
+fn expected_by_enterprise(
+    input: &RankInput<'_>,
+    totals: &HashMap<String, f64>,
+) -> Result<HashMap<u32, Expected>> {
+    let Some(df) = input.expected else {
+        return Ok(HashMap::new());
+    };
+    let county = input
+        .batch
+        .enterprises
+        .column("county_code")
+        .map_err(pe)?
+        .str()
+        .map_err(pe)?
+        .clone();
+    let eid = df.column("eid").map_err(pe)?.u32().map_err(pe)?.clone();
+    let f = |c: &str| -> Result<Float64Chunked> {
+        Ok(df.column(c).map_err(pe)?.f64().map_err(pe)?.clone())
+    };
+    let (ee, cur, ant, pw) = (
+        f("expected_error")?,
+        f("ee_current")?,
+        f("ee_anticipated")?,
+        f("ee_p_wrong")?,
+    );
+    let per = df.column("ee_period").map_err(pe)?.str().map_err(pe)?.clone();
+    let mut out = HashMap::with_capacity(df.height());
+    for i in 0..df.height() {
+        let Some(e) = eid.get(i) else { continue };
+        let error = ee.get(i).unwrap_or(0.0);
+        let total = totals
+            .get(county.get(e as usize).unwrap_or(""))
+            .copied()
+            .unwrap_or(0.0);
+        out.insert(
+            e,
+            Expected {
+                error,
+                share: if total > 0.0 { error / total } else { 0.0 },
+                period: per.get(i).unwrap_or("").to_string(),
+                reported: cur.get(i).unwrap_or(0.0),
+                anticipated: ant.get(i).unwrap_or(0.0),
+                p_wrong: pw.get(i).unwrap_or(0.0),
+            },
+        );
+    }
+    Ok(out)
 }
 
 struct Reasons {
@@ -214,6 +328,26 @@ pub fn query_list(input: &RankInput<'_>, s: &Values) -> Result<DataFrame> {
         (s.int("capacity_per_county") > 0).then(|| s.int("capacity_per_county") as usize)
     });
     let reasons = reasons_by_enterprise(input.findings, max_reasons)?;
+    let totals = county_output(input.batch)?;
+    let expected = expected_by_enterprise(input, &totals)?;
+    let none = Expected::default();
+    let exp = |e: u32| expected.get(&e).unwrap_or(&none);
+    // Within a tier: figures the sources say are wrong first, by the expected
+    // error they carry relative to the county's total; then the rest by score.
+    // A finding without a magnitude (a revision, a routing list) never outranks a
+    // figure far from every source.
+    let order = |a: &(u8, f64, u32), b: &(u8, f64, u32)| {
+        let (ea, eb) = (exp(a.2), exp(b.2));
+        a.0.cmp(&b.0)
+            .then(eb.far().cmp(&ea.far()))
+            .then(if ea.far() && eb.far() {
+                eb.share.total_cmp(&ea.share)
+            } else {
+                std::cmp::Ordering::Equal
+            })
+            .then(b.1.total_cmp(&a.1))
+            .then(a.2.cmp(&b.2))
+    };
     let g = input.grades;
     let eid = g.column("eid").map_err(pe)?.u32().map_err(pe)?.clone();
     let grade = g.column("grade").map_err(pe)?.str().map_err(pe)?.clone();
@@ -265,9 +399,7 @@ pub fn query_list(input: &RankInput<'_>, s: &Values) -> Result<DataFrame> {
     let yellow_rate = s.num("yellow_sample_rate");
     let green_rate = s.num("green_sample_rate");
     for (c, mut lists) in by_county {
-        lists
-            .ranked
-            .sort_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)).then(a.2.cmp(&b.2)));
+        lists.ranked.sort_by(order);
         let cut = capacity.unwrap_or(usize::MAX);
         for (i, (tier, sc, e)) in lists.ranked.iter().enumerate() {
             if i < cut {
@@ -288,7 +420,7 @@ pub fn query_list(input: &RankInput<'_>, s: &Values) -> Result<DataFrame> {
             lines.push((3, score_of.get(&e).copied().unwrap_or(0.0), e, true));
         }
     }
-    lines.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)).then(a.2.cmp(&b.2)));
+    lines.sort_by(|a, b| order(&(a.0, a.1, a.2), &(b.0, b.1, b.2)));
 
     let uscc = ents.column("uscc").map_err(pe)?.str().map_err(pe)?.clone();
     let name = ents.column("name").map_err(pe)?.str().map_err(pe)?.clone();
@@ -316,6 +448,8 @@ pub fn query_list(input: &RankInput<'_>, s: &Values) -> Result<DataFrame> {
     let mut impacts = Vec::with_capacity(n);
     let (mut codes, mut nfind, mut reas, mut evid, mut verif, mut sampled) =
         (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut prio, mut ee, mut field, mut reported, mut anticipated) =
+        (vec![], vec![], vec![], vec![], vec![]);
     for (k, (_, sc, e, smp)) in lines.into_iter().enumerate() {
         let ei = e as usize;
         ranks.push(k as u32 + 1);
@@ -327,6 +461,19 @@ pub fn query_list(input: &RankInput<'_>, s: &Values) -> Result<DataFrame> {
         grades.push(grade_of.get(&e).cloned().unwrap_or_default());
         scores.push(sc);
         impacts.push(impact_of.get(&e).copied().unwrap_or(1.0));
+        let x = exp(e);
+        // Per mille of the county's year-to-date output.
+        prio.push(x.share * 1000.0);
+        ee.push(x.error);
+        if x.far() {
+            field.push(Some(format!("工业总产值 gross_output {}", x.period)));
+            reported.push(Some(x.reported));
+            anticipated.push(Some(x.anticipated.round()));
+        } else {
+            field.push(None);
+            reported.push(None);
+            anticipated.push(None);
+        }
         match reasons.get(&e) {
             Some(r) => {
                 codes.push(r.codes.join(";"));
@@ -364,6 +511,11 @@ pub fn query_list(input: &RankInput<'_>, s: &Values) -> Result<DataFrame> {
             Column::new("grade".into(), grades),
             Column::new("score".into(), scores),
             Column::new("impact".into(), impacts),
+            Column::new("priority".into(), prio),
+            Column::new("expected_error".into(), ee),
+            Column::new("field".into(), field),
+            Column::new("reported".into(), reported),
+            Column::new("anticipated".into(), anticipated),
             Column::new("rule_codes".into(), codes),
             Column::new("findings".into(), nfind),
             Column::new("reasons".into(), reas),

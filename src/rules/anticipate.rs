@@ -84,6 +84,13 @@ pub static SETTINGS: Section = Section {
             "a change is explained when every independent source is within this many of its uncertainties",
         ),
         num(
+            "explain_share",
+            0.25,
+            Some(0.0),
+            Some(1.0),
+            "a change is also explained when every independent source lies within this share of the figure's distance from its history (the sources account for the rest of the movement)",
+        ),
+        num(
             "source_correlation",
             0.5,
             Some(0.0),
@@ -238,6 +245,7 @@ pub struct Settings {
     floor: f64,
     explain_z: f64,
     rho: f64,
+    explain_share: f64,
     min_peers: usize,
     estimate: bool,
 }
@@ -251,6 +259,7 @@ impl Settings {
             floor: v.num("sigma_floor"),
             explain_z: v.num("explain_z"),
             rho: v.num("source_correlation"),
+            explain_share: v.num("explain_share"),
             estimate: v.bool("estimate_mixture"),
             min_peers: v.int("min_peers").max(1) as usize,
         }
@@ -682,11 +691,17 @@ pub fn compute(batch: &Batch, first: Month, last: Month, s: &Settings) -> Result
                 let zof = |x: Option<Src>| x.map(|x| (ly - x.a) / x.s);
                 let (zv, ze) = (zof(vat), zof(elec));
                 let independent = vat.is_some() || elec.is_some();
+                // Explained: every independent source agrees with the figure, or
+                // accounts for most of its distance from the history-based value;
+                // Or the figure agrees with the sources together and with one
+                // independent source.
+                let moved = hist.or(peer).map(|h| (ly - h.a).abs());
+                let agrees = |x: &Src| (ly - x.a).abs() <= s.explain_z * x.s;
                 let explained = independent
-                    && [zv, ze]
-                        .into_iter()
-                        .flatten()
-                        .all(|z| z.abs() <= s.explain_z);
+                    && ([vat, elec].into_iter().flatten().all(|x| {
+                        agrees(&x)
+                            || moved.is_some_and(|m| (ly - x.a).abs() <= s.explain_share * m)
+                    }) || (z.abs() <= s.explain_z && [vat, elec].iter().flatten().any(agrees)));
                 let tat = |k: usize| (t[k] >= 0.0).then(|| t[k]);
                 out.eid.push(e as u32);
                 out.period.push(lo + m as i32);
@@ -1169,18 +1184,77 @@ pub fn explain(ctx: &Ctx<'_>, findings: DataFrame) -> Result<DataFrame> {
         .map_err(pe)
 }
 
-/// The expected error per enterprise over the year to date of `batch.period`
-/// (thousand yuan), with the month that carries most of it: `eid`,
-/// `expected_error`, `ee_period`, `ee_current`, `ee_anticipated`, `ee_p_wrong`.
-pub fn expected_errors(batch: &Batch, pipeline: &Pipeline) -> Result<DataFrame> {
+/// The anticipation of every enterprise-month of the year to date of
+/// `batch.period` (the frame written as `anticipated.parquet`).
+pub fn year_to_date(batch: &Batch, pipeline: &Pipeline) -> Result<DataFrame> {
     let p = batch.period;
-    let df = compute(
+    compute(
         batch,
         p.year_start(),
         p,
         &Settings::of(pipeline.section("anticipation")),
-    )?;
-    df.lazy()
+    )
+}
+
+/// `anticipated.parquet`: the anticipation with the enterprise's USCC and the
+/// period as text, rounded for reading.
+pub fn output(panel: &DataFrame, batch: &Batch) -> Result<DataFrame> {
+    let uscc = batch
+        .enterprises
+        .column("uscc")
+        .map_err(pe)?
+        .as_materialized_series()
+        .clone();
+    let idx: IdxCa = panel
+        .column("eid")
+        .map_err(pe)?
+        .u32()
+        .map_err(pe)?
+        .iter()
+        .map(|v| v.map(|e| e as IdxSize))
+        .collect();
+    let u = uscc.take(&idx).map_err(pe)?;
+    let r = |c: &str, d: u32| col(c).round(d, RoundMode::HalfAwayFromZero);
+    panel
+        .clone()
+        .lazy()
+        .with_column(lit(u).alias("uscc"))
+        .select([
+            col("uscc"),
+            month_text(col("period")).alias("period"),
+            lit("gross_output").alias("field"),
+            col("current").alias("reported"),
+            r("anticipated", 0),
+            r("sigma", 4),
+            (col("anticipated") * (lit(-2.0) * col("sigma")).exp())
+                .round(0, RoundMode::HalfAwayFromZero)
+                .alias("low"),
+            (col("anticipated") * (lit(2.0) * col("sigma")).exp())
+                .round(0, RoundMode::HalfAwayFromZero)
+                .alias("high"),
+            r("z", 3),
+            r("p_wrong", 4),
+            r("expected_error", 0),
+            r("from_history", 0),
+            r("from_peers", 0),
+            r("from_vat", 0),
+            r("from_electricity", 0),
+            r("z_history", 3),
+            r("z_vat", 3),
+            r("z_electricity", 3),
+            col("explained"),
+        ])
+        .collect()
+        .map_err(pe)
+}
+
+/// The expected error per enterprise over the months of `panel` (the year to
+/// date: [`year_to_date`]), thousand yuan, with the month that carries most of it: `eid`,
+/// `expected_error`, `ee_period`, `ee_current`, `ee_anticipated`, `ee_p_wrong`.
+pub fn expected_errors(panel: &DataFrame) -> Result<DataFrame> {
+    panel
+        .clone()
+        .lazy()
         .sort(
             ["eid", "expected_error"],
             SortMultipleOptions::default().with_order_descending_multi([false, true]),
