@@ -1,6 +1,6 @@
 //! The whole audit: load → check → grade → rank → report, into `--out`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -163,6 +163,55 @@ fn histories_from_file(path: &Path, batch: &Batch) -> Result<HashMap<u32, String
     Ok(out)
 }
 
+/// The scorecard with each county's stopping rule: `lines_to_stop`,
+/// `expected_error`, `stop_reached`.
+fn with_stops(sc: DataFrame, stops: &BTreeMap<String, rank::Stop>) -> Result<DataFrame> {
+    let codes: Vec<String> = stops.keys().cloned().collect();
+    let st = DataFrame::new(
+        codes.len(),
+        vec![
+            Column::new("county_code".into(), codes),
+            Column::new(
+                "lines_to_stop".into(),
+                stops.values().map(|s| s.lines).collect::<Vec<u32>>(),
+            ),
+            Column::new(
+                "expected_error".into(),
+                stops.values().map(|s| s.expected_error).collect::<Vec<f64>>(),
+            ),
+            Column::new(
+                "stop_reached".into(),
+                stops.values().map(|s| s.reached).collect::<Vec<bool>>(),
+            ),
+        ],
+    )
+    .map_err(pe("report"))?;
+    sc.lazy()
+        .join(
+            st.lazy(),
+            [col("county_code")],
+            [col("county_code")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_columns([
+            col("lines_to_stop").fill_null(lit(0u32)),
+            col("expected_error").fill_null(lit(0.0)),
+            col("stop_reached").fill_null(lit(true)),
+        ])
+        .collect()
+        .map_err(pe("report"))
+}
+
+/// The mixture fitted to the anticipations, when there are any.
+fn mixture_of(panel: &DataFrame) -> Option<crate::report::summary::MixtureSummary> {
+    let get = |c: &str| panel.column(c).ok()?.f64().ok()?.get(0);
+    Some(crate::report::summary::MixtureSummary {
+        prior_error_rate: (get("mix_prior")? * 1e6).round() / 1e6,
+        error_scale: (get("mix_scale")? * 1e4).round() / 1e4,
+        sigma0: (get("mix_sigma0")? * 1e4).round() / 1e4,
+    })
+}
+
 /// Runs an audit and writes its outputs.
 pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
     let t0 = Instant::now();
@@ -291,6 +340,9 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
     )?;
     timings.rank = t.elapsed().as_secs_f64();
 
+    let stop_share = pipeline.section("anticipation").num("stop_share");
+    let stops = rank::stopping(&batch, &ql, &expected, stop_share)?;
+
     let t = Instant::now();
     say("writing the scorecard and reports");
     let sc = scorecard::build(
@@ -304,6 +356,7 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
     )?;
     let staging = Staging::new(&opts.out, opts.force)?;
     let ql_out = report::query_list_output(&ql)?;
+    let sc = with_stops(sc, &stops)?;
     let sc_out = report::scorecard_output(&sc)?;
     let mut findings_out = report::findings_output(&checked.findings, &batch)?;
     let mut grades_out = report::grades_output(&graded, &batch)?;
@@ -445,6 +498,9 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
         }
     }
     outputs.tax_flagged_counties.sort();
+    outputs.stopping = stops;
+    outputs.stop_share = stop_share;
+    outputs.mixture = mixture_of(&anticipated);
     let mut rules_summary = std::collections::BTreeMap::new();
     for r in &checked.runs {
         rules_summary.insert(r.code.to_string(), RuleSummary::from(r));

@@ -527,6 +527,92 @@ pub fn query_list(input: &RankInput<'_>, s: &Values) -> Result<DataFrame> {
     .map_err(pe)
 }
 
+/// The stopping rule of one county: how many lines of the query list, worked
+/// from the top, bring the expected error remaining in the county's year-to-date
+/// output below `share` of it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Stop {
+    /// Year-to-date gross output of the county (thousand yuan).
+    pub output: f64,
+    /// Expected error of all its enterprises' figures (thousand yuan).
+    pub expected_error: f64,
+    /// The error that may remain: `share × output`.
+    pub target: f64,
+    /// Lines to verify (the county's lines, in the list's order).
+    pub lines: u32,
+    /// Whether the county's lines reach the target.
+    pub reached: bool,
+    /// Expected error remaining after those lines.
+    pub remaining: f64,
+}
+
+/// The stopping rule per county ([`Stop`]), from the query list (`eid`,
+/// `county_code`, in rank order) and the expected errors of every enterprise.
+pub fn stopping(
+    batch: &Batch,
+    query_list: &DataFrame,
+    expected: &DataFrame,
+    share: f64,
+) -> Result<BTreeMap<String, Stop>> {
+    let totals = county_output(batch)?;
+    let county = batch
+        .enterprises
+        .column("county_code")
+        .map_err(pe)?
+        .str()
+        .map_err(pe)?
+        .clone();
+    let mut ee_of: HashMap<u32, f64> = HashMap::new();
+    let mut total_ee: HashMap<String, f64> = HashMap::new();
+    let eid = expected.column("eid").map_err(pe)?.u32().map_err(pe)?;
+    let ee = expected
+        .column("expected_error")
+        .map_err(pe)?
+        .f64()
+        .map_err(pe)?;
+    for (e, v) in eid.iter().zip(ee.iter()) {
+        if let (Some(e), Some(v)) = (e, v) {
+            ee_of.insert(e, v);
+            *total_ee
+                .entry(county.get(e as usize).unwrap_or("").to_string())
+                .or_default() += v;
+        }
+    }
+    let mut out: BTreeMap<String, Stop> = BTreeMap::new();
+    for (c, output) in &totals {
+        let e = total_ee.get(c).copied().unwrap_or(0.0);
+        let target = share * output;
+        out.insert(
+            c.clone(),
+            Stop {
+                output: *output,
+                expected_error: e,
+                target,
+                lines: 0,
+                reached: e <= target,
+                remaining: e,
+            },
+        );
+    }
+    let ql_eid = query_list.column("eid").map_err(pe)?.u32().map_err(pe)?;
+    for e in ql_eid.iter().flatten() {
+        let c = county.get(e as usize).unwrap_or("");
+        let Some(st) = out.get_mut(c) else { continue };
+        if st.reached {
+            continue;
+        }
+        st.lines += 1;
+        st.remaining = (st.remaining - ee_of.get(&e).copied().unwrap_or(0.0)).max(0.0);
+        st.reached = st.remaining <= st.target;
+    }
+    for st in out.values_mut() {
+        for v in [&mut st.output, &mut st.expected_error, &mut st.target, &mut st.remaining] {
+            *v = v.round();
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -69,6 +69,25 @@ pub struct Counts {
     pub bottom_counties: Vec<String>,
     /// Counties with a tax-to-output ratio below the threshold.
     pub tax_flagged_counties: Vec<String>,
+    /// The stopping rule per county: lines of the query list that bring the
+    /// expected remaining error below `stop_share` of its year-to-date output.
+    pub stopping: BTreeMap<String, crate::rank::Stop>,
+    /// `[anticipation] stop_share` of the run.
+    pub stop_share: f64,
+    /// The contamination model fitted to the year's anticipations: the share of
+    /// wrong figures, how much wider they spread, and the spread of correct ones.
+    pub mixture: Option<MixtureSummary>,
+}
+
+/// The fitted contamination model.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct MixtureSummary {
+    /// π.
+    pub prior_error_rate: f64,
+    /// λ.
+    pub error_scale: f64,
+    /// σ₀.
+    pub sigma0: f64,
 }
 
 /// Stage timings in seconds.

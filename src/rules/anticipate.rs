@@ -111,7 +111,7 @@ pub static SETTINGS: Section = Section {
         ),
         num(
             "stop_share",
-            0.005,
+            0.001,
             Some(0.0),
             Some(1.0),
             "stopping rule: lines until the expected remaining error is below this share of the county's year-to-date output",
