@@ -177,7 +177,10 @@ fn with_stops(sc: DataFrame, stops: &BTreeMap<String, rank::Stop>) -> Result<Dat
             ),
             Column::new(
                 "expected_error".into(),
-                stops.values().map(|s| s.expected_error).collect::<Vec<f64>>(),
+                stops
+                    .values()
+                    .map(|s| s.expected_error)
+                    .collect::<Vec<f64>>(),
             ),
             Column::new(
                 "stop_reached".into(),
@@ -202,9 +205,19 @@ fn with_stops(sc: DataFrame, stops: &BTreeMap<String, rank::Stop>) -> Result<Dat
         .map_err(pe("report"))
 }
 
-/// The mixture fitted to the anticipations, when there are any.
-fn mixture_of(panel: &DataFrame) -> Option<crate::report::summary::MixtureSummary> {
-    let get = |c: &str| panel.column(c).ok()?.f64().ok()?.get(0);
+/// The mixture fitted to the period's anticipations, when there are any.
+fn mixture_of(panel: &DataFrame, p: Month) -> Option<crate::report::summary::MixtureSummary> {
+    let last = panel
+        .clone()
+        .lazy()
+        .filter(col("period").eq(lit(p.0)))
+        .slice(0, 1)
+        .collect()
+        .ok()?;
+    if last.height() == 0 {
+        return None;
+    }
+    let get = |c: &str| last.column(c).ok()?.f64().ok()?.get(0);
     Some(crate::report::summary::MixtureSummary {
         prior_error_rate: (get("mix_prior")? * 1e6).round() / 1e6,
         error_scale: (get("mix_scale")? * 1e4).round() / 1e4,
@@ -500,7 +513,7 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
     outputs.tax_flagged_counties.sort();
     outputs.stopping = stops;
     outputs.stop_share = stop_share;
-    outputs.mixture = mixture_of(&anticipated);
+    outputs.mixture = mixture_of(&anticipated, p);
     let mut rules_summary = std::collections::BTreeMap::new();
     for r in &checked.runs {
         rules_summary.insert(r.code.to_string(), RuleSummary::from(r));

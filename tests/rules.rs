@@ -235,6 +235,19 @@ fn planted_anomalies_are_found_and_ranked() {
         e.precision_at_k
     );
     assert!(e.recall >= 0.95, "recall = {:.3}", e.recall);
+    // Legitimately unusual enterprises (seasonal, milestone output, new lines,
+    // growth and decline with VAT in step, exporters) stay out of the top K.
+    assert!(
+        e.legit_in_top_k as f64 <= 0.05 * e.planted as f64,
+        "{} legitimately unusual enterprises in the top {}",
+        e.legit_in_top_k,
+        e.planted
+    );
+    assert!(
+        e.subtle_precision_at_k >= 0.85,
+        "precision at K on the subtle kinds = {:.3}",
+        e.subtle_precision_at_k
+    );
     assert_eq!(
         e.hard_not_red, 0,
         "enterprises with a hard finding that are not red"

@@ -164,7 +164,7 @@ impl Kind {
             Kind::ServiceRevenueJump => &["SV001"],
             Kind::ServiceRevenuePerEmployee => &["SV002"],
             Kind::UnitSlip => &["AV002", "AV001"],
-            Kind::SlowInflation => &["AV003", "TX001"],
+            Kind::SlowInflation => &["AV003", "AV001", "TX001"],
             _ => &[],
         }
     }
@@ -298,13 +298,11 @@ impl Plant {
         let end = self.month;
         // Legitimately unusual enterprises: everything moves in step, VAT included.
         let legit = match self.kind {
-            Kind::LegitMilestone => Some(
-                if (m.0 as u32 + self.span) % 4 == 0 {
-                    self.factor
-                } else {
-                    0.4
-                },
-            ),
+            Kind::LegitMilestone => Some(if (m.0 as u32 + self.span).is_multiple_of(4) {
+                self.factor
+            } else {
+                0.4
+            }),
             Kind::LegitNewLine | Kind::LegitDecline if m.0 > end.0 - self.span as i32 => {
                 Some(self.factor)
             }
@@ -632,28 +630,48 @@ pub fn plan(
                 Kind::LegitMilestone => {
                     let f = rng.random_range(2.5..4.0);
                     let phase = rng.random_range(0..4u32);
-                    (f, phase, format!("milestone output × {f:.1} every 4 months, VAT in step"))
+                    (
+                        f,
+                        phase,
+                        format!("milestone output × {f:.1} every 4 months, VAT in step"),
+                    )
                 }
                 Kind::LegitNewLine => {
                     let f = rng.random_range(1.6..2.4);
                     let k = rng.random_range(1..=8u32);
-                    (f, k, format!("new line: output × {f:.2} for the last {k} months, VAT in step"))
+                    (
+                        f,
+                        k,
+                        format!("new line: output × {f:.2} for the last {k} months, VAT in step"),
+                    )
                 }
                 Kind::LegitDecline => {
                     let f = rng.random_range(0.3..0.55);
                     let k = rng.random_range(1..=8u32);
-                    (f, k, format!("decline: output × {f:.2} for the last {k} months, VAT in step"))
+                    (
+                        f,
+                        k,
+                        format!("decline: output × {f:.2} for the last {k} months, VAT in step"),
+                    )
                 }
                 Kind::LegitFastGrowth => {
                     let g = rng.random_range(0.7..1.2);
                     ents[eid].growth = g;
-                    (g, 0, format!("growth {:.0}% a year, VAT in step", g * 100.0))
+                    (
+                        g,
+                        0,
+                        format!("growth {:.0}% a year, VAT in step", g * 100.0),
+                    )
                 }
                 Kind::LegitExporter => {
                     ents[eid].export_share = 0.85;
                     (0.85, 0, "85% of sales exported".to_string())
                 }
-                _ => (0.0, 0, "seasonal industry: winter ×2, summer ×0.3, VAT in step".to_string()),
+                _ => (
+                    0.0,
+                    0,
+                    "seasonal industry: winter ×2, summer ×0.3, VAT in step".to_string(),
+                ),
             };
             let mut l = label(kind, &ents[eid], counties, p.to_string(), detail);
             l.level = "legit";

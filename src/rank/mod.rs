@@ -96,15 +96,10 @@ struct Expected {
     period: String,
     reported: f64,
     anticipated: f64,
-    p_wrong: f64,
 }
 
-impl Expected {
-    /// A figure the sources together say is more likely wrong than right.
-    fn far(&self) -> bool {
-        self.p_wrong >= 0.5
-    }
-}
+/// The rules that say a figure is far from what its sources anticipate.
+pub const MAGNITUDE_RULES: &[&str] = &["AV001", "AV002"];
 
 /// Year-to-date gross output per county (the total an enterprise's figures feed).
 pub fn county_output(batch: &Batch) -> Result<HashMap<String, f64>> {
@@ -131,7 +126,12 @@ pub fn county_output(batch: &Batch) -> Result<HashMap<String, f64>> {
         .str()
         .map_err(pe)?
         .clone();
-    let eid = per_eid.column("eid").map_err(pe)?.u32().map_err(pe)?.clone();
+    let eid = per_eid
+        .column("eid")
+        .map_err(pe)?
+        .u32()
+        .map_err(pe)?
+        .clone();
     let g = per_eid
         .column("gross_output")
         .map_err(pe)?
@@ -167,13 +167,13 @@ fn expected_by_enterprise(
     let f = |c: &str| -> Result<Float64Chunked> {
         Ok(df.column(c).map_err(pe)?.f64().map_err(pe)?.clone())
     };
-    let (ee, cur, ant, pw) = (
-        f("expected_error")?,
-        f("ee_current")?,
-        f("ee_anticipated")?,
-        f("ee_p_wrong")?,
-    );
-    let per = df.column("ee_period").map_err(pe)?.str().map_err(pe)?.clone();
+    let (ee, cur, ant) = (f("expected_error")?, f("ee_current")?, f("ee_anticipated")?);
+    let per = df
+        .column("ee_period")
+        .map_err(pe)?
+        .str()
+        .map_err(pe)?
+        .clone();
     let mut out = HashMap::with_capacity(df.height());
     for i in 0..df.height() {
         let Some(e) = eid.get(i) else { continue };
@@ -190,7 +190,6 @@ fn expected_by_enterprise(
                 period: per.get(i).unwrap_or("").to_string(),
                 reported: cur.get(i).unwrap_or(0.0),
                 anticipated: ant.get(i).unwrap_or(0.0),
-                p_wrong: pw.get(i).unwrap_or(0.0),
             },
         );
     }
@@ -332,6 +331,33 @@ pub fn query_list(input: &RankInput<'_>, s: &Values) -> Result<DataFrame> {
     let expected = expected_by_enterprise(input, &totals)?;
     let none = Expected::default();
     let exp = |e: u32| expected.get(&e).unwrap_or(&none);
+    // Enterprises with a figure far from its sources (a soft or hard AV001, AV002).
+    let far_set: std::collections::HashSet<u32> = {
+        let f = input
+            .findings
+            .clone()
+            .lazy()
+            .filter(
+                col("rule_code")
+                    .is_in(
+                        lit(Series::new("c".into(), MAGNITUDE_RULES.to_vec())).implode(false),
+                        false,
+                    )
+                    .and(col("severity").neq(lit("info")))
+                    .and(col("eid").is_not_null()),
+            )
+            .select([col("eid")])
+            .collect()
+            .map_err(pe)?;
+        f.column("eid")
+            .map_err(pe)?
+            .u32()
+            .map_err(pe)?
+            .iter()
+            .flatten()
+            .collect()
+    };
+    let far = |e: u32| far_set.contains(&e);
     // Within a tier: figures the sources say are wrong first, by the expected
     // error they carry relative to the county's total; then the rest by score.
     // A finding without a magnitude (a revision, a routing list) never outranks a
@@ -339,8 +365,8 @@ pub fn query_list(input: &RankInput<'_>, s: &Values) -> Result<DataFrame> {
     let order = |a: &(u8, f64, u32), b: &(u8, f64, u32)| {
         let (ea, eb) = (exp(a.2), exp(b.2));
         a.0.cmp(&b.0)
-            .then(eb.far().cmp(&ea.far()))
-            .then(if ea.far() && eb.far() {
+            .then(far(b.2).cmp(&far(a.2)))
+            .then(if far(a.2) && far(b.2) {
                 eb.share.total_cmp(&ea.share)
             } else {
                 std::cmp::Ordering::Equal
@@ -465,7 +491,7 @@ pub fn query_list(input: &RankInput<'_>, s: &Values) -> Result<DataFrame> {
         // Per mille of the county's year-to-date output.
         prio.push(x.share * 1000.0);
         ee.push(x.error);
-        if x.far() {
+        if far(e) {
             field.push(Some(format!("工业总产值 gross_output {}", x.period)));
             reported.push(Some(x.reported));
             anticipated.push(Some(x.anticipated.round()));
@@ -606,7 +632,12 @@ pub fn stopping(
         st.reached = st.remaining <= st.target;
     }
     for st in out.values_mut() {
-        for v in [&mut st.output, &mut st.expected_error, &mut st.target, &mut st.remaining] {
+        for v in [
+            &mut st.output,
+            &mut st.expected_error,
+            &mut st.target,
+            &mut st.remaining,
+        ] {
             *v = v.round();
         }
     }

