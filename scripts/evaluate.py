@@ -19,7 +19,8 @@ Needs pandas and pyarrow.
 import sys
 import pandas as pd
 
-SUBTLE = {"unit_slip", "slow_inflation"}
+SUBTLE = {"unit_slip", "slow_inflation", "too_smooth", "identical_series", "wage_jump",
+          "county_ratio_step_down"}
 
 labels = pd.read_csv(sys.argv[1], dtype=str, encoding="utf-8-sig").fillna("")
 out = sys.argv[2]
@@ -29,6 +30,9 @@ grades = pd.read_parquet(f"{out}/grades.parquet")
 
 legit = labels[labels.level == "legit"]
 errors = labels[labels.level != "legit"]
+# Enterprises of a county whose output was inflated across the board are wrong
+# too, though labelled at the county: they count neither as planted nor as clean.
+stepped = set(labels[labels.kind == "county_ratio_step_down"].county_code)
 
 
 def found(row):
@@ -50,8 +54,9 @@ planted = set(errors[errors.level != "county"].uscc)
 subtle = set(errors[errors.kind.isin(SUBTLE)].uscc)
 documents = planted - subtle
 legit_set = set(legit.uscc) - planted
+ql = ql[~(ql.county_code.isin(stepped) & ~ql.uscc.isin(planted))]
 warn = f[f.uscc.notna() & f.severity.isin(["hard", "soft"])]
-clean = warn[~warn.uscc.isin(planted)]
+clean = warn[~warn.uscc.isin(planted) & ~warn.county_code.isin(stepped)]
 n_ent = len(grades)
 print(f"\nenterprises {n_ent}, planted {len(planted)} "
       f"(documents' patterns {len(documents)}, subtle {len(subtle)}), legitimately unusual {len(legit_set)}")

@@ -33,7 +33,11 @@ fn write_batch(dir: &Path, last: &str, sizes: &[f64], bad: impl Fn(usize, &str) 
     while m <= last {
         for (i, u) in ids.iter().enumerate() {
             // Never a round figure (IN007), never the same twice (IN006).
-            let g = (sizes[i] * (1.0 + 0.02 * ((i * 7 + m.0 as usize) % 5) as f64) + 7.3).round();
+            // Two cycles of different lengths and phases: no two enterprises'
+            // series are proportional (IN012).
+            let wave = 0.02 * ((i * 7 + m.0 as usize) % 5) as f64
+                + 0.013 * ((i * 3 + m.0 as usize) % 4) as f64;
+            let g = (sizes[i] * (1.0 + wave) + 7.3).round();
             let s = (g * 0.97).round();
             let x = if bad(i, &m.to_string()) {
                 s * 1.5

@@ -465,6 +465,15 @@ fn month_block(
         // Electricity and energy follow what was produced: a wrong figure does
         // not move them, a legitimately unusual month does.
         let produced = gross;
+        // A county inflating every enterprise's output (before the plants, which
+        // override it in their months).
+        if let Some(f) = plan.inflated_counties.get(&e.county) {
+            if m.year() == o.end.year() {
+                gross = (gross * f).round();
+                sales = (sales * f).round();
+                export = (export * f).round();
+            }
+        }
         if let Some(p) = plan.get(eid) {
             p.apply_month(
                 e,

@@ -77,6 +77,14 @@ pub enum Kind {
     /// Subtle: output inflated a little more each month of the year while VAT and
     /// electricity stay put (the VAT/output ratio drifts down, still above 0.90).
     SlowInflation,
+    /// Subtle: a series invented from a trend (no noise, no Spring Festival dip).
+    TooSmooth,
+    /// Subtle: two enterprises' series filled in from one template (proportional).
+    IdenticalSeries,
+    /// Subtle: wage per employee jumps in the last quarter.
+    WageJump,
+    /// Subtle: a county whose output is inflated across the board this year.
+    CountyStepDown,
     /// Legitimately unusual: milestone output (shipbuilding), VAT and electricity in step.
     LegitMilestone,
     /// Legitimately unusual: a new production line, everything in step.
@@ -124,6 +132,10 @@ impl Kind {
             Kind::ServiceRevenuePerEmployee => "services_revenue_per_employee",
             Kind::UnitSlip => "unit_slip",
             Kind::SlowInflation => "slow_inflation",
+            Kind::TooSmooth => "too_smooth",
+            Kind::IdenticalSeries => "identical_series",
+            Kind::WageJump => "wage_jump",
+            Kind::CountyStepDown => "county_ratio_step_down",
             Kind::LegitMilestone => "legit_milestone_output",
             Kind::LegitNewLine => "legit_new_production_line",
             Kind::LegitFastGrowth => "legit_fast_growth",
@@ -165,6 +177,10 @@ impl Kind {
             Kind::ServiceRevenuePerEmployee => &["SV002"],
             Kind::UnitSlip => &["AV002", "AV001"],
             Kind::SlowInflation => &["AV003", "AV001", "TX001"],
+            Kind::TooSmooth => &["IN011"],
+            Kind::IdenticalSeries => &["IN012"],
+            Kind::WageJump => &["LB003"],
+            Kind::CountyStepDown => &["TX004"],
             _ => &[],
         }
     }
@@ -213,7 +229,14 @@ impl Kind {
         Kind::EnergyDivergence,
     ];
     const SERVICES: [Kind; 2] = [Kind::ServiceRevenueJump, Kind::ServiceRevenuePerEmployee];
-    const SUBTLE: [Kind; 2] = [Kind::UnitSlip, Kind::SlowInflation];
+    const SUBTLE: [Kind; 6] = [
+        Kind::UnitSlip,
+        Kind::SlowInflation,
+        Kind::TooSmooth,
+        Kind::IdenticalSeries,
+        Kind::WageJump,
+        Kind::CountyStepDown,
+    ];
     const LEGIT: [Kind; 6] = [
         Kind::LegitMilestone,
         Kind::LegitNewLine,
@@ -254,6 +277,8 @@ pub struct Plant {
     pub factor: f64,
     /// Length of a run, or the set of months (bit mask over the year) for tax gaps.
     pub span: u32,
+    /// The shared series of an identical pair: base, growth and pair number.
+    pub template: Option<(f64, f64, u32)>,
 }
 
 /// Planted anomalies by enterprise index, with their labels.
@@ -266,6 +291,9 @@ pub struct Plan {
     pub rd: HashMap<usize, Kind>,
     /// Enterprises planted for the other report families.
     pub other: HashMap<usize, Plant>,
+    /// Counties whose every industrial enterprise inflates output this year by a
+    /// factor while VAT stays put.
+    pub inflated_counties: HashMap<usize, f64>,
 }
 
 impl Plan {
@@ -323,6 +351,27 @@ impl Plant {
             return;
         }
         match self.kind {
+            Kind::TooSmooth if m.0 > end.0 - 14 => {
+                // A trend without noise or season, as if spread from a yearly target.
+                *gross = (level(e, m, origin) / super::season(m)).round().max(1.0);
+                *sales = (*gross * e.sales_ratio).round();
+                *export = (*sales * e.export_share).round();
+            }
+            Kind::IdenticalSeries if m.0 > end.0 - 14 => {
+                if let Some((base, growth, pair)) = self.template {
+                    let years = (m.0 - origin.0) as f64 / 12.0;
+                    // A fixed pseudo-random wiggle of the pair's month.
+                    let h = (u64::from(pair) << 32 | m.0 as u64)
+                        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                        >> 11;
+                    let u = h as f64 / (1u64 << 53) as f64;
+                    let t =
+                        base * (1.0 + growth).powf(years) * super::season(m) * (0.93 + 0.14 * u);
+                    *gross = (t * self.factor).round().max(1.0);
+                    *sales = (*gross * e.sales_ratio).round();
+                    *export = (*sales * e.export_share).round();
+                }
+            }
             Kind::UnitSlip if m == end => {
                 *gross = (*gross * self.factor).round();
                 *sales = (*sales * self.factor).round();
@@ -585,12 +634,13 @@ pub fn plan(
                     month,
                     factor,
                     span,
+                    template: None,
                 },
             );
         }
     }
     // Subtle wrong figures.
-    for kind in Kind::SUBTLE {
+    for kind in [Kind::UnitSlip, Kind::SlowInflation, Kind::TooSmooth] {
         for _ in 0..per_kind {
             let Some(&eid) = cands.get(next) else { break };
             next += 1;
@@ -600,6 +650,11 @@ pub fn plan(
                     let f = [1000.0, 10.0, 0.1][rng.random_range(0..3)];
                     (f, format!("output × {f} this month (wrong unit)"))
                 }
+                Kind::TooSmooth => (
+                    1.0,
+                    "output a smooth trend for 14 months (no noise, no Spring Festival dip)"
+                        .to_string(),
+                ),
                 _ => {
                     let f = rng.random_range(0.02..0.035);
                     (
@@ -617,6 +672,69 @@ pub fn plan(
                     month: p,
                     factor,
                     span: 0,
+                    template: None,
+                },
+            );
+        }
+    }
+    // Pairs filled in from one template: the second is the first × c.
+    for pair in 0..(per_kind / 2).max(1) as u32 {
+        let (Some(&a), Some(&b)) = (cands.get(next), cands.get(next + 1)) else {
+            break;
+        };
+        next += 2;
+        let (base, growth) = (ents[a].base, ents[a].growth);
+        let c = if rng.random::<f64>() < 0.4 {
+            1.0
+        } else {
+            rng.random_range(0.4..2.5)
+        };
+        for (eid, f) in [(a, 1.0), (b, c)] {
+            let detail = format!(
+                "output = template × {f:.3} for 14 months (pair {pair} with {})",
+                ents[if eid == a { b } else { a }].uscc
+            );
+            plan.labels.push(label(
+                Kind::IdenticalSeries,
+                &ents[eid],
+                counties,
+                p.to_string(),
+                detail,
+            ));
+            plan.by_ent.insert(
+                eid,
+                Plant {
+                    kind: Kind::IdenticalSeries,
+                    month: p,
+                    factor: f,
+                    span: 0,
+                    template: Some((base, growth, pair)),
+                },
+            );
+        }
+    }
+    // Wage per employee jumping in the last quarter.
+    if o.other_families {
+        for _ in 0..per_kind {
+            let Some(&eid) = cands.get(next) else { break };
+            next += 1;
+            let f = rng.random_range(1.55..2.0);
+            let month = p.plus(-((p.month() % 3) as i32));
+            plan.labels.push(label(
+                Kind::WageJump,
+                &ents[eid],
+                counties,
+                month.to_string(),
+                format!("wage bill × {f:.2} in the last quarter, headcount as it was"),
+            ));
+            plan.other.insert(
+                eid,
+                Plant {
+                    kind: Kind::WageJump,
+                    month,
+                    factor: f,
+                    span: 0,
+                    template: None,
                 },
             );
         }
@@ -683,6 +801,7 @@ pub fn plan(
                     month: p,
                     factor,
                     span,
+                    template: None,
                 },
             );
         }
@@ -699,6 +818,21 @@ pub fn plan(
         for i in (1..order.len()).rev() {
             let j = rng.random_range(0..=i);
             order.swap(i, j);
+        }
+        // One more county inflates every industrial enterprise's output this year
+        // by 8% while VAT stays put: its ratio steps down against its own past,
+        // still above 0.90.
+        if let Some(&c) = order.get(3) {
+            plan.inflated_counties.insert(c, 1.08);
+            plan.labels.push(Label {
+                level: "county",
+                uscc: String::new(),
+                project_id: String::new(),
+                county_code: counties[c].clone(),
+                period: p.to_string(),
+                kind: Kind::CountyStepDown,
+                detail: "every enterprise's output × 1.08 this year, VAT as it was".to_string(),
+            });
         }
         for &c in order.iter().take(3) {
             let mut members: Vec<usize> = by_county[c]
@@ -717,6 +851,7 @@ pub fn plan(
                         month: p,
                         factor: f,
                         span: 0,
+                        template: None,
                     },
                 );
                 plan.labels.push(label(
@@ -807,6 +942,7 @@ pub fn plan(
                         month,
                         factor,
                         span: 0,
+                        template: None,
                     },
                 );
             }
@@ -829,6 +965,7 @@ pub fn plan(
                         month: p,
                         factor: f,
                         span: 0,
+                        template: None,
                     },
                 );
                 let detail = match kind {
@@ -1195,7 +1332,7 @@ pub fn labor_table(
                 if let Some(pl) = plan.other.get(&i) {
                     if m == pl.month {
                         match pl.kind {
-                            Kind::WageOutlier => bill = (bill * pl.factor).round(),
+                            Kind::WageOutlier | Kind::WageJump => bill = (bill * pl.factor).round(),
                             Kind::WageInconsistent => {
                                 staff = (staff * pl.factor).round();
                                 bill = (bill * 0.6).round();

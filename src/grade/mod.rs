@@ -16,8 +16,9 @@
 //!
 //! `w` is `hard_weight` ≫ `soft_weight` ≫ `info_weight`; `strength` comes from the
 //! rule (how far beyond its threshold, 1 = typical); `recency` is 1 for findings
-//! about the period under review and `earlier_month_weight` for earlier months of
-//! the year; size is year-to-date gross output, so the same error ranks higher at a
+//! about the latest report of their table (the period under review, the annual R&D
+//! report, the latest quarter of the labour report) and `earlier_month_weight` for
+//! earlier months of the year; size is year-to-date gross output, so the same error ranks higher at a
 //! large enterprise, whose figures move the county's totals (selective editing).
 //! County-level findings do not enter enterprise scores.
 //!
@@ -248,6 +249,14 @@ pub fn score(batch: &Batch, checked: &Checked, s: &Values) -> Result<DataFrame> 
     let p = batch.period;
     let this_period = p.to_string();
     let sev_w = |name: &str| s.num(name);
+    // Rules of the quarterly tables, and the latest quarter end up to the period.
+    let quarterly: Vec<&str> = crate::rules::FAMILIES
+        .iter()
+        .flat_map(|f| f.iter())
+        .filter(|d| d.table == Table::Labor)
+        .map(|d| d.code)
+        .collect();
+    let latest_quarter = p.plus(-((p.month() % 3) as i32)).to_string();
     let f = checked
         .findings
         .clone()
@@ -268,7 +277,14 @@ pub fn score(batch: &Batch, checked: &Checked, s: &Values) -> Result<DataFrame> 
                 col("period")
                     .eq(lit(this_period.as_str()))
                     // An annual report (R&D: the latest year) counts in full.
-                    .or(col("period").str().len_chars().eq(lit(4))),
+                    .or(col("period").str().len_chars().eq(lit(4)))
+                    // So does the latest quarter of a quarterly report (labour).
+                    .or(col("rule_code")
+                        .is_in(
+                            lit(Series::new("q".into(), quarterly.clone())).implode(false),
+                            false,
+                        )
+                        .and(col("period").eq(lit(latest_quarter.as_str())))),
             )
             .then(lit(1.0))
             .otherwise(lit(s.num("earlier_month_weight")))

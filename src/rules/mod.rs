@@ -15,6 +15,7 @@ pub mod energy;
 pub mod engine;
 pub mod formula;
 pub mod industrial;
+pub mod invented;
 pub mod investment;
 pub mod labor;
 pub mod message;
@@ -36,4 +37,5 @@ pub const FAMILIES: &[&[registry::RuleDef]] = &[
     energy::RULES,
     services::RULES,
     anticipate::RULES,
+    invented::RULES,
 ];

@@ -99,6 +99,15 @@ pub struct Evaluation {
     pub subtle_precision_at_k: f64,
 }
 
+/// The subtle kinds of wrong figures the generator plants.
+pub const SUBTLE: [&str; 5] = [
+    "unit_slip",
+    "slow_inflation",
+    "too_smooth",
+    "identical_series",
+    "wage_jump",
+];
+
 /// Scores an audit in `out` against a labels file.
 pub fn evaluate(labels: &Path, out: &Path) -> Evaluation {
     let labels = read_csv(labels);
@@ -134,12 +143,20 @@ pub fn evaluate(labels: &Path, out: &Path) -> Evaluation {
     let mut planted: BTreeSet<String> = BTreeSet::new();
     let mut legit: BTreeSet<String> = BTreeSet::new();
     let mut subtle: BTreeSet<String> = BTreeSet::new();
+    // A county whose every enterprise inflated its output: its enterprises are
+    // wrong too, though labelled at the county, so they count as neither planted
+    // nor clean.
+    let stepped: BTreeSet<String> = labels
+        .iter()
+        .filter(|l| l["kind"] == "county_ratio_step_down")
+        .map(|l| l["county_code"].clone())
+        .collect();
     for l in &labels {
         if l["level"] == "legit" {
             legit.insert(l["uscc"].clone());
             continue;
         }
-        if ["unit_slip", "slow_inflation"].contains(&l["kind"].as_str()) {
+        if SUBTLE.contains(&l["kind"].as_str()) && l["level"] != "county" {
             subtle.insert(l["uscc"].clone());
         }
         let rules: Vec<&str> = l["expected_rules"].split(';').collect();
@@ -173,7 +190,7 @@ pub fn evaluate(labels: &Path, out: &Path) -> Evaluation {
             continue;
         }
         if let Some(u) = uscc[i].as_deref() {
-            if !planted.contains(u) {
+            if !planted.contains(u) && !stepped.contains(county[i].as_deref().unwrap_or("")) {
                 clean_flags
                     .entry(code[i].clone().unwrap())
                     .or_default()
@@ -186,7 +203,10 @@ pub fn evaluate(labels: &Path, out: &Path) -> Evaluation {
         .map(|(c, s)| (c, s.len() as f64 / n_clean as f64))
         .collect();
     let legit: BTreeSet<String> = legit.difference(&planted).cloned().collect();
-    let ql = read_csv(&out.join("query_list.csv"));
+    let ql: Vec<HashMap<String, String>> = read_csv(&out.join("query_list.csv"))
+        .into_iter()
+        .filter(|r| planted.contains(&r["uscc"]) || !stepped.contains(&r["county_code"]))
+        .collect();
     let k = planted.len();
     let legit_in_top_k = ql
         .iter()

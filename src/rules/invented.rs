@@ -1,0 +1,512 @@
+//! Figures not taken from the books (数出无据): series too smooth for their
+//! industry (IN011), series identical or proportional across enterprises (IN012),
+//! a jump in wage per employee (LB003), and a county whose VAT/output ratio steps
+//! down against its own history (TX004).
+
+use std::collections::HashMap;
+
+use polars::prelude::*;
+
+use super::common::*;
+use super::engine::{month_text, Ctx, RuleOutput};
+use super::registry::{Kind, Level, RuleDef, Severity};
+use crate::error::Result;
+use crate::model::Table;
+use crate::pipeline::RuleConfig;
+
+/// The rules.
+pub const RULES: &[RuleDef] = &[
+    RuleDef {
+        code: "IN011",
+        title: t("产值序列过于平滑", "An output series too smooth for its industry"),
+        table: Table::Industrial,
+        also_needs: &[],
+        level: Level::Enterprise,
+        severity: Severity::Soft,
+        message: t(
+            "近 {window_months} 个月工业总产值月度变动的标准差 {value:%}，仅为同行业中位数 {peer_spread:%} 的 {share:%}（含春节月份），疑似按趋势推算而非依据台账",
+            "Over the last {window_months} months the month-to-month changes of gross output spread by {value:%}, only {share:%} of the industry's median {peer_spread:%} (Spring Festival months included): probably extrapolated rather than taken from the books",
+        ),
+        hint: t(
+            "请企业提供各月产品产量台账、入库单和销售发票，核实各月产值是否据实填报",
+            "Ask for the monthly production ledger, warehouse receipts and sales invoices; check each month was reported from the books",
+        ),
+        what: t(
+            "近 12 个月工业总产值逐月对数变动的标准差，低于同行业（大类）企业中位数的一定比例（默认 25%）。",
+            "The standard deviation of the month-to-month log changes of gross output over the last 12 months, below a share (25% by default) of the median of the enterprise's industry division.",
+        ),
+        why: t(
+            "真实生产每月都有波动，春节所在月份明显下降；按年度目标平摊或按固定增速推算的数据过于平滑（数出无据）。",
+            "Real production varies every month and dips at the Spring Festival; figures spread evenly from a yearly target or a fixed growth rate are too smooth (数出无据).",
+        ),
+        example: t(
+            "同行业月度变动标准差中位数 9%，本企业 1.2% → 不通过。",
+            "Industry median spread 9%, this enterprise 1.2% → fails.",
+        ),
+        remedy: t(
+            "企业按月依据统计台账填报；推算的数据逐月更正。",
+            "The enterprise reports each month from its ledger; extrapolated months are corrected.",
+        ),
+        params: &[
+            num("max_share", 0.25, Some(0.0), Some(1.0), "largest spread, as a share of the industry's median, that fails"),
+            int("window_months", 12, Some(6.0), Some(24.0), "months looked at (all must be reported)"),
+            num("min_gross_thousand_yuan", 500.0, Some(0.0), None, "smaller average monthly outputs are not judged (thousand yuan)"),
+            int("min_peers", 10, Some(3.0), None, "fewer enterprises in the division: all enterprises are the peers"),
+        ],
+        kind: Kind::Builtin(too_smooth),
+    },
+    RuleDef {
+        code: "IN012",
+        title: t("企业间产值序列相同或成比例", "Output series identical or proportional across enterprises"),
+        table: Table::Industrial,
+        also_needs: &[],
+        level: Level::Enterprise,
+        severity: Severity::Soft,
+        message: t(
+            "近 {window_months} 个月工业总产值与企业 {other_uscc} 的序列成比例（本企业 / 对方 = {value:.4}，各月偏差不超过 {tolerance:%}）",
+            "Over the last {window_months} months gross output is proportional to that of enterprise {other_uscc} (this / that = {value:.4}, every month within {tolerance:%})",
+        ),
+        hint: t(
+            "请两家企业分别提供各月产品产量台账和销售发票，核实数据是否由同一人代填或套用",
+            "Ask both enterprises for their monthly production ledgers and sales invoices; check whether one person filled in both, or one copied the other",
+        ),
+        what: t(
+            "两家企业近 12 个月的工业总产值逐月之比恒定（完全相同或成固定比例），且序列本身有变动。",
+            "Two enterprises whose gross outputs over the last 12 months stand in a constant ratio every month (identical or proportional), the series not being flat.",
+        ),
+        why: t(
+            "不同企业的真实经营不可能逐月同比例变动；这是代填、套用模板编造数据的典型痕迹（数出无据）。",
+            "Two real businesses never move in exact proportion month after month; this is the mark of figures filled in by one hand or copied from a template (数出无据).",
+        ),
+        example: t(
+            "企业甲各月产值恰为企业乙的 1.5 倍 → 两家均不通过。",
+            "Enterprise A's output is exactly 1.5 × B's every month → both fail.",
+        ),
+        remedy: t(
+            "两家企业依据各自台账重新核实填报。",
+            "Both enterprises verify and report again from their own books.",
+        ),
+        params: &[
+            int("window_months", 12, Some(6.0), Some(24.0), "months compared (all must be reported)"),
+            num("tolerance", 0.001, Some(0.0), Some(0.1), "largest relative deviation of a month from the constant ratio"),
+            num("min_gross_thousand_yuan", 200.0, Some(0.0), None, "smaller average monthly outputs are not compared (thousand yuan)"),
+            num("min_variation", 0.05, Some(0.0), None, "series varying less than this (max/min − 1) are left to IN006"),
+        ],
+        kind: Kind::Builtin(proportional),
+    },
+    RuleDef {
+        code: "LB003",
+        title: t("人均工资跳变", "A jump in wage per employee"),
+        table: Table::Labor,
+        also_needs: &[],
+        level: Level::Enterprise,
+        severity: Severity::Soft,
+        message: t(
+            "{period} 季度人均工资 {avg_wage} 千元，上年同季 {avg_wage_ly} 千元，变动 {change:%}；同类企业中位数 {peer_change:%}，偏离超过 {max_change_ratio:%}",
+            "{period}: wage per employee {avg_wage} thousand yuan against {avg_wage_ly} in the same quarter last year, a change of {change:%}; the peers' median is {peer_change:%}, a deviation beyond {max_change_ratio:%}",
+        ),
+        hint: t(
+            "请企业提供两期工资表、花名册和个人所得税代扣代缴明细",
+            "Ask for both quarters' payrolls and rosters and the individual income tax withholding records",
+        ),
+        what: t(
+            "季度人均工资（工资总额 / 从业人员）与上年同季相比的变动，扣除同行业（大类）中位数变动后，超过阈值。",
+            "Wage per employee (wage bill / headcount) against the same quarter last year, net of the median change of the industry division, beyond a threshold.",
+        ),
+        why: t(
+            "人均工资一年内大幅跳变很少见；多为工资总额或人数一项填错、口径变化或推算。",
+            "Wage per employee rarely jumps within a year; usually the wage bill or the headcount is wrong, redefined or estimated.",
+        ),
+        example: t(
+            "上年同季人均 21 千元，本季 36 千元（+71%），同类 +5% → 不通过。",
+            "21 in the same quarter last year, 36 now (+71%), peers +5% → fails.",
+        ),
+        remedy: t("核对工资总额口径和人数。", "Check the wage bill's definition and the headcount."),
+        params: &[
+            num("max_change_ratio", 0.4, Some(0.0), None, "largest accepted deviation from the peers' median change (0.4 = 40 points)"),
+            int("min_employees", 10, Some(1.0), None, "smaller headcounts are not judged"),
+            int("min_peers", 10, Some(3.0), None, "fewer enterprises in the division: all enterprises are the peers"),
+        ],
+        kind: Kind::Months(wage_jump),
+    },
+    RuleDef {
+        code: "TX004",
+        title: t("区县税产比较往年下降", "A county's VAT/output ratio stepping down against its own past"),
+        table: Table::Industrial,
+        also_needs: &[Table::Tax],
+        level: Level::County,
+        severity: Severity::Soft,
+        message: t(
+            "区县 {county_code} 1 月至 {period} 税产比 {value:%}，上年同期 {before:%}，下降 {drop:%}；各区县中位数变动 {peer_change:%}，偏离超过 {max_drop:%}",
+            "County {county_code}, January to {period}: VAT/output ratio {value:%} against {before:%} in the same months last year, down {drop:%}; the median county changed {peer_change:%}, a deviation beyond {max_drop:%}",
+        ),
+        hint: t(
+            "对该区县产值增长较快而增值税未同步增长的企业逐户核查",
+            "Check the county's enterprises whose output grew faster than their VAT, one by one",
+        ),
+        what: t(
+            "区县本年累计应税销售额与工业总产值之比，较本区县上年同期下降，扣除各区县中位数变动后超过阈值（即使仍高于 90%）。",
+            "A county's year-to-date ratio of taxable sales to gross output, against the same months last year, net of the median county's change, falling beyond a threshold — even while above 90%.",
+        ),
+        why: t(
+            "区县整体产值虚增而税收不变时，税产比先相对自身历史下降，后才跌破 90%。",
+            "When a county's output is inflated across the board while VAT stays put, its ratio falls against its own past before it falls below 90%.",
+        ),
+        example: t(
+            "上年同期 112%，本年 101%（−10%），各区县中位数 −1% → 不通过。",
+            "Last year 112%, this year 101% (−10%), median county −1% → fails.",
+        ),
+        remedy: t(
+            "区县统计局核实产值增长来源，上报整改情况。",
+            "The county bureau verifies where the output growth comes from and reports the corrections.",
+        ),
+        params: &[
+            num("max_drop", 0.06, Some(0.0), Some(1.0), "largest accepted fall of the ratio beyond the median county's, relative to last year's"),
+            int("min_enterprises", 5, Some(1.0), None, "counties with fewer reporting enterprises are not judged"),
+        ],
+        kind: Kind::Builtin(county_step),
+    },
+];
+
+/// Monthly gross output of the last `window` months to the period, as one row
+/// per enterprise holding every month (`_ys`: the outputs in month order).
+fn windows(ctx: &Ctx<'_>, window: i32) -> Result<DataFrame> {
+    let first = ctx.period.0 - window + 1;
+    ctx.table(Table::Industrial)?
+        .filter(
+            col("period")
+                .gt_eq(lit(first))
+                .and(col("period").lt_eq(lit(ctx.period.0)))
+                .and(col("gross_output").gt(lit(0.0))),
+        )
+        .sort(["eid", "period"], SortMultipleOptions::default())
+        .group_by([col("eid")])
+        .agg([
+            col("gross_output").alias("_ys"),
+            col("period").count().alias("_n"),
+        ])
+        .filter(col("_n").eq(lit(window as u32)))
+        .sort(["eid"], SortMultipleOptions::default())
+        .collect()
+        .map_err(pe)
+}
+
+fn series(df: &DataFrame) -> Result<Vec<(u32, Vec<f64>)>> {
+    let eid = df.column("eid").map_err(pe)?.u32().map_err(pe)?.clone();
+    let ys = df.column("_ys").map_err(pe)?.list().map_err(pe)?.clone();
+    let mut out = Vec::with_capacity(df.height());
+    for (e, s) in eid.iter().zip(ys.amortized_iter()) {
+        let (Some(e), Some(s)) = (e, s) else { continue };
+        let v: Vec<f64> = s
+            .as_ref()
+            .f64()
+            .map_err(pe)?
+            .iter()
+            .map(|x| x.unwrap_or(f64::NAN))
+            .collect();
+        out.push((e, v));
+    }
+    Ok(out)
+}
+
+fn too_smooth(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
+    let window = cfg.int("window_months") as i32;
+    let max_share = cfg.num("max_share");
+    let min_gross = cfg.num("min_gross_thousand_yuan");
+    let min_peers = cfg.int("min_peers").max(1) as usize;
+    let rows = series(&windows(ctx, window)?)?;
+    let ents = ctx.enterprises()?;
+    let division = ents
+        .column("division")
+        .map_err(pe)?
+        .str()
+        .map_err(pe)?
+        .clone();
+    // The spread of each series' month-to-month log changes.
+    let spread: Vec<(u32, f64, f64)> = rows
+        .iter()
+        .map(|(e, y)| {
+            let d: Vec<f64> = y.windows(2).map(|w| (w[1] / w[0]).ln()).collect();
+            let m = d.iter().sum::<f64>() / d.len() as f64;
+            let sd = (d.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (d.len() - 1) as f64).sqrt();
+            (*e, sd, y.iter().sum::<f64>() / y.len() as f64)
+        })
+        .collect();
+    let mut by_div: HashMap<String, Vec<f64>> = HashMap::new();
+    let mut all: Vec<f64> = Vec::new();
+    for (e, sd, _) in &spread {
+        by_div
+            .entry(division.get(*e as usize).unwrap_or("").to_string())
+            .or_default()
+            .push(*sd);
+        all.push(*sd);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        if v.is_empty() {
+            f64::NAN
+        } else {
+            v[v.len() / 2]
+        }
+    };
+    let all_median = median(&mut all);
+    let div_median: HashMap<String, f64> = by_div
+        .into_iter()
+        .filter(|(_, v)| v.len() >= min_peers)
+        .map(|(k, mut v)| (k, median(&mut v)))
+        .collect();
+    let (mut eids, mut values, mut peers, mut fails) = (vec![], vec![], vec![], vec![]);
+    for (e, sd, mean) in spread {
+        let peer = div_median
+            .get(division.get(e as usize).unwrap_or(""))
+            .copied()
+            .unwrap_or(all_median);
+        eids.push(e);
+        values.push(sd);
+        peers.push(peer);
+        fails.push(
+            if mean < min_gross || !peer.is_finite() || all.len() < min_peers {
+                None
+            } else {
+                Some(sd < max_share * peer)
+            },
+        );
+    }
+    let df = DataFrame::new(
+        eids.len(),
+        vec![
+            Column::new("eid".into(), eids),
+            Column::new("value".into(), values),
+            Column::new("peer_spread".into(), peers),
+            Column::new("_fails".into(), fails),
+        ],
+    )
+    .map_err(pe)?;
+    outcome(
+        &df,
+        [
+            lit(ctx.period.to_string()).alias("period"),
+            (lit(max_share) * col("peer_spread")).alias("threshold"),
+            (col("value") / col("peer_spread")).alias("share"),
+            lit(window).alias("window_months"),
+            // 1 at the line, up to 5 for a flat series.
+            (lit(max_share) * col("peer_spread") / col("value").clip_min(lit(1e-6)))
+                .clip(lit(0.2), lit(5.0))
+                .alias("strength"),
+        ],
+    )
+}
+
+fn proportional(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
+    let window = cfg.int("window_months") as i32;
+    let tol = cfg.num("tolerance");
+    let min_gross = cfg.num("min_gross_thousand_yuan");
+    let min_var = cfg.num("min_variation");
+    let rows = series(&windows(ctx, window)?)?;
+    // Each series as its shape: the months' shares of its total.
+    let mut shapes: Vec<(u32, f64, Vec<f64>)> = rows
+        .into_iter()
+        .filter_map(|(e, y)| {
+            let total: f64 = y.iter().sum();
+            let (lo, hi) = y
+                .iter()
+                .fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(*x), b.max(*x)));
+            (total / y.len() as f64 >= min_gross && hi / lo - 1.0 >= min_var)
+                .then(|| (e, total, y.iter().map(|x| x / total).collect()))
+        })
+        .collect();
+    shapes.sort_by(|a, b| a.2[0].total_cmp(&b.2[0]).then(a.0.cmp(&b.0)));
+    let evaluated = shapes.len();
+    let mut pairs: Vec<(u32, u32, f64)> = Vec::new();
+    for i in 0..shapes.len() {
+        let (ei, ti, si) = &shapes[i];
+        for (ej, tj, sj) in shapes.iter().skip(i + 1) {
+            if sj[0] > si[0] * (1.0 + 2.0 * tol) {
+                break;
+            }
+            if si
+                .iter()
+                .zip(sj)
+                .all(|(a, b)| (a - b).abs() <= tol * a.max(*b))
+            {
+                pairs.push((*ei, *ej, ti / tj));
+            }
+        }
+    }
+    let uscc = ctx
+        .batch
+        .enterprises
+        .column("uscc")
+        .map_err(pe)?
+        .str()
+        .map_err(pe)?
+        .clone();
+    let (mut eids, mut others, mut values) = (vec![], vec![], vec![]);
+    for (a, b, r) in pairs {
+        for (x, y, v) in [(a, b, r), (b, a, 1.0 / r)] {
+            eids.push(x);
+            others.push(uscc.get(y as usize).unwrap_or("").to_string());
+            values.push(v);
+        }
+    }
+    let failures = DataFrame::new(
+        eids.len(),
+        vec![
+            Column::new("eid".into(), eids),
+            Column::new("other_uscc".into(), others),
+            Column::new("value".into(), values),
+        ],
+    )
+    .map_err(pe)?
+    .lazy()
+    .with_columns([
+        lit(ctx.period.to_string()).alias("period"),
+        lit(tol).alias("threshold"),
+        lit(window).alias("window_months"),
+        // Twelve months in a constant ratio do not happen by chance.
+        lit(5.0).alias("strength"),
+    ])
+    .collect()
+    .map_err(pe)?;
+    Ok(RuleOutput {
+        failures,
+        evaluated: evaluated as u64,
+        not_evaluable: 0,
+        note: None,
+    })
+}
+
+fn wage_jump(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
+    let max_change = cfg.num("max_change_ratio");
+    let min_emp = cfg.int("min_employees");
+    let min_peers = cfg.int("min_peers") as u32;
+    let avg = |lf: LazyFrame| {
+        lf.with_column(
+            when(
+                col("employees")
+                    .gt_eq(lit(min_emp))
+                    .and(col("wage_total").gt(lit(0.0))),
+            )
+            .then(col("wage_total") / col("employees").cast(DataType::Float64))
+            .otherwise(lit(NULL).cast(DataType::Float64))
+            .alias("avg_wage"),
+        )
+    };
+    let quarter_ends =
+        in_audited_years(ctx).and((month_of_year(col("period")) % lit(3)).eq(lit(0)));
+    let cur = avg(ctx.table(Table::Labor)?.filter(quarter_ends));
+    let ly = avg(ctx.table(Table::Labor)?).select([
+        col("eid"),
+        (col("period") + lit(12)).alias("period"),
+        col("avg_wage").alias("avg_wage_ly"),
+    ]);
+    let lf = cur
+        .join(
+            ly,
+            [col("eid"), col("period")],
+            [col("eid"), col("period")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_column((col("avg_wage") / col("avg_wage_ly") - lit(1.0)).alias("change"));
+    let lf = with_enterprise(ctx, lf, &["division"])?;
+    // The peers' median change: the division's in the quarter, or all enterprises'.
+    let n_div = col("change").count().over_cols(&["period", "division"]);
+    let peer = when(n_div.gt_eq(lit(min_peers)))
+        .then(col("change").median().over_cols(&["period", "division"]))
+        .otherwise(col("change").median().over_cols(&["period"]));
+    let lf = lf
+        .with_column(peer.alias("peer_change"))
+        .with_column((col("change") - col("peer_change")).abs().alias("value"))
+        .with_column(col("value").gt(lit(max_change)).alias("_fails"))
+        .sort(["eid", "period"], SortMultipleOptions::default());
+    let df = ytd_audits(ctx, lf)?.collect().map_err(pe)?;
+    outcome(
+        &df,
+        [
+            month_text(col("period")).alias("period"),
+            lit(max_change).alias("threshold"),
+            col("avg_wage").round(1, RoundMode::HalfAwayFromZero),
+            col("avg_wage_ly").round(1, RoundMode::HalfAwayFromZero),
+            excess_strength(col("value") / lit(max_change.max(0.01))).alias("strength"),
+        ],
+    )
+}
+
+fn county_step(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
+    let max_drop = cfg.num("max_drop");
+    let min_ents = cfg.int("min_enterprises") as u32;
+    // The months of this year whose VAT records are complete, and the same
+    // months last year.
+    let months = super::tax::ratio_months_of(ctx.batch, ctx.period)?;
+    let through = months.iter().copied().max();
+    let before: Vec<i32> = months.iter().map(|m| m - 12).collect();
+    let totals = |ms: &[i32], suffix: &str| -> Result<LazyFrame> {
+        let ind = ctx
+            .table(Table::Industrial)?
+            .filter(col("period").is_in(i32_list(ms), false))
+            .group_by([col("eid"), col("period")])
+            .agg([col("gross_output").sum()]);
+        let tax = ctx
+            .table(Table::Tax)?
+            .filter(col("period").is_in(i32_list(ms), false))
+            .group_by([col("eid"), col("period")])
+            .agg([col("taxable_sales").sum()]);
+        // Enterprise-months with both figures known: an unknown is not zero.
+        let both = ind
+            .join(
+                tax,
+                [col("eid"), col("period")],
+                [col("eid"), col("period")],
+                JoinArgs::new(JoinType::Inner),
+            )
+            .filter(
+                col("gross_output")
+                    .is_not_null()
+                    .and(col("taxable_sales").is_not_null()),
+            );
+        Ok(with_enterprise(ctx, both, &["county_code"])?
+            .group_by([col("county_code")])
+            .agg([
+                col("gross_output").sum().alias(format!("_g{suffix}")),
+                col("taxable_sales").sum().alias(format!("_t{suffix}")),
+                col("eid").n_unique().alias(format!("_n{suffix}")),
+            ]))
+    };
+    let df = totals(&months, "1")?
+        .join(
+            totals(&before, "0")?,
+            [col("county_code")],
+            [col("county_code")],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .with_columns([
+            (col("_t1") / col("_g1")).alias("value"),
+            (col("_t0") / col("_g0")).alias("before"),
+        ])
+        .with_column((col("value") / col("before") - lit(1.0)).alias("_change"))
+        .with_column(col("_change").median().alias("peer_change"))
+        .with_column((col("peer_change") - col("_change")).alias("drop"))
+        .with_column(
+            when(
+                col("_n1")
+                    .gt_eq(lit(min_ents))
+                    .and(col("_n0").gt_eq(lit(min_ents))),
+            )
+            .then(col("drop").gt(lit(max_drop)))
+            .otherwise(lit(NULL).cast(DataType::Boolean))
+            .alias("_fails"),
+        )
+        .sort(["county_code"], SortMultipleOptions::default())
+        .collect()
+        .map_err(pe)?;
+    outcome(
+        &df,
+        [
+            month_text(lit(through.unwrap_or(ctx.period.0))).alias("period"),
+            lit(max_drop).alias("threshold"),
+            (col("drop") / lit(max_drop.max(0.01)))
+                .clip(lit(0.2), lit(5.0))
+                .alias("strength"),
+        ],
+    )
+}
