@@ -356,6 +356,66 @@ def other_fixture():
             "SV001": {"fail": [S["jump"]], "pass": sclean, "missing": [S["missing"]]},
             "SV002": {"fail": [S["per_employee"]], "pass": sclean, "missing": [S["missing"]]},
             "SV003": {"fail": [S["errors"]], "pass": [svc[0]], "missing": []},
+            # The wage sixfold, and the wage per head of twice the staff for 0.6 of
+            # the bill, both jump against the same quarter last year.
+            "LB003": {"fail": [F["wage"], F["inconsistent"]], "pass": clean, "missing": [F["missing"]]},
+        },
+    )
+
+
+def anticipate_fixture():
+    """Anticipated values (AV001-AV003) and the figures not taken from the books
+    (IN011, IN012, TX004): county 340102 holds one enterprise per case among clean
+    ones; county 340104 inflates every enterprise's output by 15% this year while
+    VAT stays put; 340103, 340105 and 340106 are clean."""
+    d = os.path.join(ROOT, "rules", "anticipate")
+    ids = [uscc("340102", 900 + i) for i in range(16)]
+    clean = ids[:8]
+    F = dict(slip=ids[8], jump=ids[9], jump_vat=ids[10], drift=ids[11], smooth=ids[12],
+             pair_a=ids[13], pair_b=ids[14], notax=ids[15])
+    others = {c: [uscc(c, 950 + 10 * k + i) for i in range(6)] for k, c in enumerate(["340103", "340104", "340105", "340106"])}
+    every = ids + [u for c in others for u in others[c]]
+    ents = [[u, f"预期测试{i:02d}", u[2:8], "3670", "2019-01", ""] for i, u in enumerate(every)]
+    write(os.path.join(d, "enterprises.csv"), ["uscc", "name", "county_code", "industry_code", "entry_period", "size_class"], ents)
+    ind, tax = [], []
+    pair_base = {}
+    for i, u in enumerate(every):
+        base = 2500 + 120 * i
+        for t, m in enumerate(MONTHS):
+            g = base * (1 + 0.004 * t) * (1 if u == F["smooth"] and m >= "2025-10" else wiggle(i, t))
+            if u == F["pair_a"]:
+                pair_base[m] = g
+            if u == F["pair_b"] and m >= "2025-10":
+                g = pair_base[m] * 1.5
+            g = round(g)
+            s = round(g * 0.97)
+            vat = round(s * 1.12 * (1 + 0.015 * math.sin(i * 3.1 + t * 1.7)))
+            month = int(m[5:])
+            if m == "2026-09":
+                if u == F["slip"]:
+                    g, s = g * 1000, s * 1000
+                if u in (F["jump"], F["jump_vat"]):
+                    g, s = g * 3, s * 3
+                    if u == F["jump_vat"]:
+                        vat = vat * 3
+            if u == F["drift"] and m >= "2026-01":
+                g, s = round(g * (1 + 0.03 * month)), round(s * (1 + 0.03 * month))
+            if u in others["340104"] and m >= "2026-01":
+                g, s = round(g * 1.15), round(s * 1.15)
+            ind.append([u, m, g, s, 0])
+            if u != F["notax"]:
+                tax.append([u, m, vat])
+    write(os.path.join(d, "industrial.csv"), ["uscc", "period", "gross_output", "sales_output", "export_delivery"], ind)
+    write(os.path.join(d, "tax.csv"), ["uscc", "period", "taxable_sales"], tax)
+    write_expect(
+        os.path.join(d, "expect.toml"),
+        {
+            "AV001": {"fail": [F["slip"], F["jump"]], "pass": clean + [F["jump_vat"]], "missing": [F["notax"]]},
+            "AV002": {"fail": [F["slip"]], "pass": clean + [F["jump"], F["jump_vat"]], "missing": []},
+            "AV003": {"fail": [F["drift"]], "pass": clean + [F["jump_vat"], F["pair_a"]], "missing": []},
+            "IN011": {"fail": [F["smooth"]], "pass": clean + [F["pair_a"]], "missing": []},
+            "IN012": {"fail": [F["pair_a"], F["pair_b"]], "pass": clean + [F["smooth"]], "missing": []},
+            "TX004": {"fail": ["340104"], "pass": ["340103", "340105", "340106"], "missing": []},
         },
     )
 
@@ -386,5 +446,6 @@ if __name__ == "__main__":
     rd_fixture()
     investment_fixture()
     other_fixture()
+    anticipate_fixture()
     formats_fixture()
     print("fixtures written under", os.path.normpath(ROOT))

@@ -107,6 +107,59 @@ fn labor_energy_services_rules_pass_fail_and_missing() {
 }
 
 #[test]
+fn anticipation_and_invented_figures_rules_pass_fail_and_missing() {
+    check_fixture("anticipate");
+}
+
+/// A jump the VAT records confirm is explained: IN004 and IN005 about it are
+/// information and say why; the same jump without VAT stays a query.
+#[test]
+fn a_jump_the_vat_confirms_is_explained() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/rules/anticipate");
+    let batch = load(&dir, &LoadOptions::default()).unwrap();
+    let checked = zhibao::rules::run(&batch, &Pipeline::builtin()).unwrap();
+    let f = &checked.findings;
+    let uscc_of = batch.uscc_by_eid();
+    let (codes, sev, msg) = (
+        common::col_str(f, "rule_code"),
+        common::col_str(f, "severity"),
+        common::col_str(f, "message"),
+    );
+    let eids: Vec<Option<u32>> = f.column("eid").unwrap().u32().unwrap().iter().collect();
+    let expect: toml::Table =
+        toml::from_str(&std::fs::read_to_string(dir.join("expect.toml")).unwrap()).unwrap();
+    let list = |code: &str, k: &str| -> Vec<String> {
+        expect[code][k]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    };
+    // The jump without VAT fails AV001; the one with VAT passes it.
+    let jump = list("AV001", "fail")[1].clone();
+    let jump_vat = list("AV002", "pass").last().unwrap().clone();
+    let of = |u: &str, code: &str| -> Vec<(String, String)> {
+        (0..f.height())
+            .filter(|&i| codes[i].as_deref() == Some(code))
+            .filter(|&i| eids[i].is_some_and(|e| uscc_of[e as usize] == u))
+            .map(|i| (sev[i].clone().unwrap(), msg[i].clone().unwrap()))
+            .collect()
+    };
+    for code in ["IN004", "IN005"] {
+        let explained = of(&jump_vat, code);
+        assert!(!explained.is_empty(), "{code} did not see the jump");
+        for (s, m) in &explained {
+            assert_eq!(s, "info", "{code}: {m}");
+            assert!(m.contains("已由独立来源解释"), "{m}");
+        }
+        let queried = of(&jump, code);
+        assert!(!queried.is_empty());
+        assert!(queried.iter().all(|(s, _)| s == "soft"), "{queried:?}");
+    }
+}
+
+#[test]
 fn every_rule_is_documented_in_both_languages() {
     let has_cjk = |s: &str| s.chars().any(|c| ('\u{4E00}'..='\u{9FFF}').contains(&c));
     let mut seen = BTreeSet::new();
