@@ -95,6 +95,7 @@ fn rebuild_state(
             .collect()
             .map_err(pe("rules"))?;
         let checked = Checked {
+            anticipated: None,
             findings,
             runs: Vec::new(),
         };
@@ -338,7 +339,10 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
 
     let t = Instant::now();
     say("ranking the query list");
-    let anticipated = crate::rules::anticipate::year_to_date(&batch, &pipeline)?;
+    let anticipated = match &checked.anticipated {
+        Some(a) => a.clone(),
+        None => crate::rules::anticipate::year_to_date(&batch, &pipeline)?,
+    };
     let expected = crate::rules::anticipate::expected_errors(&anticipated)?;
     let ql = rank::query_list(
         &RankInput {

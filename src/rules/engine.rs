@@ -70,6 +70,11 @@ impl<'a> Ctx<'a> {
         Ok(df)
     }
 
+    /// A shared frame, if it was computed.
+    pub fn cached(&self, key: &'static str) -> Option<DataFrame> {
+        self.shared.borrow().get(key).cloned()
+    }
+
     /// Forgets the shared frames (between rule families, to free their memory).
     pub fn clear_shared(&self) {
         self.shared.borrow_mut().clear();
@@ -178,6 +183,9 @@ pub struct Checked {
     pub findings: DataFrame,
     /// One entry per rule of the pipeline.
     pub runs: Vec<RuleRun>,
+    /// The anticipation of the year to date, when a rule of the run computed it
+    /// ([`super::anticipate::panel`]).
+    pub anticipated: Option<DataFrame>,
 }
 
 /// Columns of the findings frame handed to grading.
@@ -374,7 +382,12 @@ pub fn run_with_progress(
         frames.extend(f);
     }
     let findings = explained(&ctx, stack(empty_findings(), frames)?);
-    Ok(Checked { findings, runs })
+    let anticipated = ctx.cached("anticipation");
+    Ok(Checked {
+        findings,
+        runs,
+        anticipated,
+    })
 }
 
 /// Audits every month from `from` to `to` (the months before the period under
@@ -452,8 +465,8 @@ pub fn run_months(
             m = end + 1;
         }
     }
-    drop(ctx);
-    // The others, month by month.
+    // The others, month by month (the context of the pass keeps its anticipation
+    // for explaining the findings at the end).
     let mut m = from;
     while m <= to {
         let b = batch.at(m);
@@ -472,7 +485,8 @@ pub fn run_months(
         m = m.plus(1);
     }
     let all = stack(at(empty_findings(), from)?, frames)?;
-    let all = explained(&Ctx::months(&last, pipeline, from), all);
+    let all = explained(&ctx, all);
+    drop(ctx);
     // One order whatever the order the rules ran in: month, then pipeline order.
     let order: HashMap<&str, u32> = pipeline
         .rules

@@ -168,45 +168,34 @@ pub const RULES: &[RuleDef] = &[
     },
 ];
 
-/// Monthly gross output of the last `window` months to the period, as one row
-/// per enterprise holding every month (`_ys`: the outputs in month order).
-fn windows(ctx: &Ctx<'_>, window: i32) -> Result<DataFrame> {
+/// Monthly gross output of the last `window` months to the period, for every
+/// enterprise that reported a positive output in each of them (in enterprise
+/// order). Read straight from the table's columns: no grouping.
+fn series(ctx: &Ctx<'_>, window: i32) -> Result<Vec<(u32, Vec<f64>)>> {
     let first = ctx.period.0 - window + 1;
-    ctx.table(Table::Industrial)?
-        .filter(
-            col("period")
-                .gt_eq(lit(first))
-                .and(col("period").lt_eq(lit(ctx.period.0)))
-                .and(col("gross_output").gt(lit(0.0))),
-        )
-        .sort(["eid", "period"], SortMultipleOptions::default())
-        .group_by([col("eid")])
-        .agg([
-            col("gross_output").alias("_ys"),
-            col("period").count().alias("_n"),
-        ])
-        .filter(col("_n").eq(lit(window as u32)))
-        .sort(["eid"], SortMultipleOptions::default())
-        .collect()
-        .map_err(pe)
-}
-
-fn series(df: &DataFrame) -> Result<Vec<(u32, Vec<f64>)>> {
-    let eid = df.column("eid").map_err(pe)?.u32().map_err(pe)?.clone();
-    let ys = df.column("_ys").map_err(pe)?.list().map_err(pe)?.clone();
-    let mut out = Vec::with_capacity(df.height());
-    for (e, s) in eid.iter().zip(ys.amortized_iter()) {
-        let (Some(e), Some(s)) = (e, s) else { continue };
-        let v: Vec<f64> = s
-            .as_ref()
-            .f64()
-            .map_err(pe)?
-            .iter()
-            .map(|x| x.unwrap_or(f64::NAN))
-            .collect();
-        out.push((e, v));
+    let Some(ind) = ctx.batch.table(Table::Industrial) else {
+        return Ok(Vec::new());
+    };
+    let w = window as usize;
+    let n = ctx.batch.enterprises.height();
+    let mut y = vec![f64::NAN; n * w];
+    let e = ind.column("eid").map_err(pe)?.u32().map_err(pe)?;
+    let p = ind.column("period").map_err(pe)?.i32().map_err(pe)?;
+    let g = ind.column("gross_output").map_err(pe)?.f64().map_err(pe)?;
+    for ((e, p), g) in e.iter().zip(p.iter()).zip(g.iter()) {
+        if let (Some(e), Some(p), Some(g)) = (e, p, g) {
+            let k = p - first;
+            if (0..window).contains(&k) && (e as usize) < n {
+                y[e as usize * w + k as usize] = g;
+            }
+        }
     }
-    Ok(out)
+    Ok((0..n)
+        .filter_map(|e| {
+            let s = &y[e * w..(e + 1) * w];
+            s.iter().all(|v| *v > 0.0).then(|| (e as u32, s.to_vec()))
+        })
+        .collect())
 }
 
 fn too_smooth(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
@@ -214,7 +203,7 @@ fn too_smooth(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let max_share = cfg.num("max_share");
     let min_gross = cfg.num("min_gross_thousand_yuan");
     let min_peers = cfg.int("min_peers").max(1) as usize;
-    let rows = series(&windows(ctx, window)?)?;
+    let rows = series(ctx, window)?;
     let ents = ctx.enterprises()?;
     let division = ents
         .column("division")
@@ -302,9 +291,9 @@ fn proportional(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let tol = cfg.num("tolerance");
     let min_gross = cfg.num("min_gross_thousand_yuan");
     let min_var = cfg.num("min_variation");
-    let rows = series(&windows(ctx, window)?)?;
+    let rows = series(ctx, window)?;
     // Each series as its shape: the months' shares of its total.
-    let mut shapes: Vec<(u32, f64, Vec<f64>)> = rows
+    let shapes: Vec<(u32, f64, Vec<f64>)> = rows
         .into_iter()
         .filter_map(|(e, y)| {
             let total: f64 = y.iter().sum();
@@ -315,24 +304,49 @@ fn proportional(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
                 .then(|| (e, total, y.iter().map(|x| x / total).collect()))
         })
         .collect();
-    shapes.sort_by(|a, b| a.2[0].total_cmp(&b.2[0]).then(a.0.cmp(&b.0)));
+    // Candidates share a cell of a grid over the logarithms of the first three
+    // shares (cells four tolerances wide): a pair within the tolerance lies in the
+    // same cell or a neighbouring one, on the side each coordinate leans to.
     let evaluated = shapes.len();
+    let cell = 4.0 * tol.max(1e-9);
+    let pos = |v: &[f64], d: usize| v[d].ln() / cell;
+    let key = |v: &[f64]| -> [i64; 3] { [0, 1, 2].map(|d| pos(v, d).floor() as i64) };
+    let mut grid: HashMap<[i64; 3], Vec<usize>> = HashMap::new();
+    for (i, (_, _, v)) in shapes.iter().enumerate() {
+        grid.entry(key(v)).or_default().push(i);
+    }
     let mut pairs: Vec<(u32, u32, f64)> = Vec::new();
-    for i in 0..shapes.len() {
-        let (ei, ti, si) = &shapes[i];
-        for (ej, tj, sj) in shapes.iter().skip(i + 1) {
-            if sj[0] > si[0] * (1.0 + 2.0 * tol) {
-                break;
+    for (ei, ti, si) in shapes.iter() {
+        let k = key(si);
+        // The neighbour on the side each coordinate leans to.
+        let lean: [i64; 3] = [0, 1, 2].map(|d| {
+            if pos(si, d) - k[d] as f64 >= 0.5 {
+                1
+            } else {
+                -1
             }
-            if si
-                .iter()
-                .zip(sj)
-                .all(|(a, b)| (a - b).abs() <= tol * a.max(*b))
-            {
-                pairs.push((*ei, *ej, ti / tj));
+        });
+        for mask in 0..8u8 {
+            let c = [0, 1, 2].map(|d| k[d] + if mask >> d & 1 == 1 { lean[d] } else { 0 });
+            let Some(members) = grid.get(&c) else {
+                continue;
+            };
+            for &j in members {
+                let (ej, tj, sj) = &shapes[j];
+                if ej <= ei {
+                    continue;
+                }
+                if si
+                    .iter()
+                    .zip(sj)
+                    .all(|(a, b)| (a - b).abs() <= tol * a.max(*b))
+                {
+                    pairs.push((*ei, *ej, ti / tj));
+                }
             }
         }
     }
+    pairs.sort_by_key(|p| (p.0, p.1));
     let uscc = ctx
         .batch
         .enterprises
@@ -444,26 +458,17 @@ fn county_step(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         let ind = ctx
             .table(Table::Industrial)?
             .filter(col("period").is_in(i32_list(ms), false))
-            .group_by([col("eid"), col("period")])
-            .agg([col("gross_output").sum()]);
+            .select([col("eid"), col("period"), col("gross_output")]);
         let tax = ctx
             .table(Table::Tax)?
             .filter(col("period").is_in(i32_list(ms), false))
-            .group_by([col("eid"), col("period")])
-            .agg([col("taxable_sales").sum()]);
+            .select([col("eid"), col("period"), col("taxable_sales")]);
         // Enterprise-months with both figures known: an unknown is not zero.
-        let both = ind
-            .join(
-                tax,
-                [col("eid"), col("period")],
-                [col("eid"), col("period")],
-                JoinArgs::new(JoinType::Inner),
-            )
-            .filter(
-                col("gross_output")
-                    .is_not_null()
-                    .and(col("taxable_sales").is_not_null()),
-            );
+        let both = join_em(ind, tax).filter(
+            col("gross_output")
+                .is_not_null()
+                .and(col("taxable_sales").is_not_null()),
+        );
         Ok(with_enterprise(ctx, both, &["county_code"])?
             .group_by([col("county_code")])
             .agg([
