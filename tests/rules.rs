@@ -368,3 +368,53 @@ fn findings_of_a_fixed_batch_rule_by_rule() {
     }
     insta::assert_snapshot!("findings_by_rule", report);
 }
+
+/// An enterprise that explained its figure at a verification drops from the
+/// queries about it, unless the figure moves further; another's stays.
+#[test]
+fn a_figure_explained_at_a_verification_drops() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/rules/anticipate");
+    let tmp = tempfile::tempdir().unwrap();
+    for f in std::fs::read_dir(&src).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, tmp.path().join(f.file_name().unwrap())).unwrap();
+    }
+    let expect: toml::Table =
+        toml::from_str(&std::fs::read_to_string(src.join("expect.toml")).unwrap()).unwrap();
+    let fails: Vec<String> = expect["AV001"]["fail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    let (slip, jump) = (&fails[0], &fails[1]);
+    std::fs::write(
+        tmp.path().join("verifications.csv"),
+        format!("uscc,period,outcome,verified_at\n{jump},2026-09,explained,2026-10-05T10:00:00\n"),
+    )
+    .unwrap();
+    let batch = load(tmp.path(), &LoadOptions::default()).unwrap();
+    let checked = zhibao::rules::run(&batch, &Pipeline::builtin()).unwrap();
+    let f = &checked.findings;
+    let uscc_of = batch.uscc_by_eid();
+    let (codes, sev, msg) = (
+        common::col_str(f, "rule_code"),
+        common::col_str(f, "severity"),
+        common::col_str(f, "message"),
+    );
+    let eids: Vec<Option<u32>> = f.column("eid").unwrap().u32().unwrap().iter().collect();
+    let of = |u: &str| -> Vec<(String, String)> {
+        (0..f.height())
+            .filter(|&i| codes[i].as_deref() == Some("AV001"))
+            .filter(|&i| eids[i].is_some_and(|e| uscc_of[e as usize] == u))
+            .map(|i| (sev[i].clone().unwrap(), msg[i].clone().unwrap()))
+            .collect()
+    };
+    let dropped = of(jump);
+    assert!(!dropped.is_empty());
+    for (s, m) in &dropped {
+        assert_eq!(s, "info", "{m}");
+        assert!(m.contains("核查已说明原因"), "{m}");
+    }
+    assert!(of(slip).iter().all(|(s, _)| s == "soft"));
+}

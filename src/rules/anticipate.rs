@@ -1062,7 +1062,167 @@ fn ratio_drift(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
 /// Findings about a change of output that the independent sources confirm become
 /// information: their severity is `info` and their message says why. Only the
 /// codes of [`EXPLAINABLE`] are touched, and only when `explain_by_sources` is on.
+/// Then the figures an enterprise explained at a recent verification drop unless
+/// they moved further (`explained_before`).
 pub fn explain(ctx: &Ctx<'_>, findings: DataFrame) -> Result<DataFrame> {
+    let findings = explain_by_sources(ctx, findings)?;
+    explained_before(ctx, findings)
+}
+
+/// The figures whose enterprise explained them at a recent verification.
+const VERIFIED_CODES: &[&str] = &["AV001", "AV003", "IN004", "IN005", "IN008", "IN009"];
+
+/// An enterprise whose pattern was explained at a verification (outcome
+/// `explained` for a month within `[grading] explained_months` before the period)
+/// drops: its findings about its output (AV001, AV003 and the output changes)
+/// from that month on become information, unless the figure has moved further
+/// from its anticipation since (`|z| > 1.25 · |z at the verified month| + 1`).
+/// A confirmed error is not touched (grading raises it).
+fn explained_before(ctx: &Ctx<'_>, findings: DataFrame) -> Result<DataFrame> {
+    let Some(ver) = ctx.batch.table(Table::Verifications) else {
+        return Ok(findings);
+    };
+    if findings.height() == 0 || ctx.batch.table(Table::Industrial).is_none() {
+        return Ok(findings);
+    }
+    let months = ctx.pipeline.section("grading").int("explained_months") as i32;
+    let p = ctx.period.0;
+    let panel = panel(ctx)?
+        .lazy()
+        .select([col("eid"), col("period"), col("z").abs().alias("_z")]);
+    // Every explained month that may count, with the figure's distance then.
+    let explained = ver
+        .clone()
+        .lazy()
+        .filter(
+            col("outcome")
+                .eq(lit("explained"))
+                .and(col("period").gt_eq(lit(ctx.from.0 - months)))
+                .and(col("period").lt_eq(lit(p))),
+        )
+        .select([col("eid"), col("period").alias("_v")])
+        .join(
+            panel.clone(),
+            [col("eid"), col("_v")],
+            [col("eid"), col("period")],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .select([col("eid"), col("_v"), col("_z").alias("_zv")])
+        .collect()
+        .map_err(pe)?;
+    if explained.height() == 0 {
+        return Ok(findings);
+    }
+    let codes: Vec<String> = VERIFIED_CODES.iter().map(|c| c.to_string()).collect();
+    let names: Vec<String> = findings
+        .get_column_names()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    let now = panel.select([
+        col("eid"),
+        month_text(col("period")).alias("_pm"),
+        col("_z").alias("_zm"),
+    ]);
+    // The month a finding was audited in: `at` over several months, else the period.
+    let audited = if names.iter().any(|c| c == "at") {
+        col("at")
+    } else {
+        lit(p)
+    };
+    // The findings that drop, with the latest verification that drops them.
+    let dropped = findings
+        .clone()
+        .lazy()
+        .with_row_index("_row", None)
+        .filter(
+            col("rule_code")
+                .is_in(str_list(&codes), false)
+                .and(col("severity").eq(lit("soft"))),
+        )
+        .with_column(audited.alias("_at"))
+        .select([col("_row"), col("eid"), col("period"), col("_at")])
+        .join(
+            explained.lazy(),
+            [col("eid")],
+            [col("eid")],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .join(
+            now,
+            [col("eid"), col("period")],
+            [col("eid"), col("_pm")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .filter(
+            // A verification within `months` before the audit, of this month or an
+            // earlier one, and the figure no further from its anticipation.
+            // (and of the audit's year: the anticipation starts in January).
+            col("_v")
+                .gt_eq(col("_at") - lit(months))
+                .and(col("_v").gt_eq(col("_at").floor_div(lit(12)) * lit(12)))
+                .and(col("_v").lt_eq(col("_at")))
+                .and(col("period").gt_eq(month_text(col("_v"))))
+                .and(
+                    col("_zm")
+                        .lt_eq(lit(1.25) * col("_zv") + lit(1.0))
+                        .fill_null(lit(true)),
+                ),
+        )
+        .group_by([col("_row")])
+        .agg([col("_v").max()]);
+    let drop = col("_v").is_not_null();
+    let note = |zh: bool| {
+        concat_str(
+            [
+                lit(if zh {
+                    "；该企业 "
+                } else {
+                    "; the enterprise explained its "
+                }),
+                month_text(col("_v")),
+                lit(if zh {
+                    " 核查已说明原因，此后偏离未扩大，不再列入"
+                } else {
+                    " figure at a verification and it has not moved further since: not queried again"
+                }),
+            ],
+            "",
+            false,
+        )
+    };
+    findings
+        .lazy()
+        .with_row_index("_row", None)
+        .join(
+            dropped,
+            [col("_row")],
+            [col("_row")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_columns([
+            when(drop.clone())
+                .then(lit("info"))
+                .otherwise(col("severity"))
+                .alias("severity"),
+            when(drop.clone())
+                .then(concat_str([col("message"), note(true)], "", false))
+                .otherwise(col("message"))
+                .alias("message"),
+            when(drop)
+                .then(concat_str([col("message_en"), note(false)], "", false))
+                .otherwise(col("message_en"))
+                .alias("message_en"),
+        ])
+        .sort(["_row"], SortMultipleOptions::default())
+        .select(names.iter().map(|c| col(c.as_str())).collect::<Vec<_>>())
+        .collect()
+        .map_err(pe)
+}
+
+/// Findings about a change of output that the independent sources confirm become
+/// information (see [`explain`]).
+fn explain_by_sources(ctx: &Ctx<'_>, findings: DataFrame) -> Result<DataFrame> {
     let s = ctx.pipeline.section("anticipation");
     if !s.bool("explain_by_sources") || ctx.batch.table(Table::Industrial).is_none() {
         return Ok(findings);
