@@ -262,6 +262,9 @@ struct CountyRow {
     change: String,
     confirmed: String,
     benford: String,
+    /// Lines of the stopping rule ("12", or "12+" when the county's lines do
+    /// not reach the target).
+    stop: String,
     bottom: bool,
 }
 
@@ -375,6 +378,16 @@ pub fn render(input: &PageInput<'_>) -> Result<String> {
         get_b("bottom3")?,
         get_f("investment_volatility")?,
     );
+    // The stopping rule (absent from a scorecard built without it).
+    let stop_lines = sc
+        .column("lines_to_stop")
+        .ok()
+        .and_then(|c| c.cast(&DataType::UInt32).ok())
+        .and_then(|c| c.u32().ok().cloned());
+    let stop_reached = sc
+        .column("stop_reached")
+        .ok()
+        .and_then(|c| c.bool().ok().cloned());
     let min_ratio = input
         .pipeline
         .section("scorecard")
@@ -464,6 +477,13 @@ pub fn render(input: &PageInput<'_>) -> Result<String> {
                     }
                 ),
                 _ => "—".into(),
+            },
+            stop: match stop_lines.as_ref().and_then(|s| s.get(i)) {
+                Some(n) => {
+                    let reached = stop_reached.as_ref().and_then(|r| r.get(i)).unwrap_or(true);
+                    format!("{n}{}", if reached { "" } else { "+" })
+                }
+                None => "—".into(),
             },
             bottom: is_bottom,
         });
