@@ -116,16 +116,7 @@ fn anticipation_and_invented_figures_rules_pass_fail_and_missing() {
 #[test]
 fn a_jump_the_vat_confirms_is_explained() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/rules/anticipate");
-    let batch = load(&dir, &LoadOptions::default()).unwrap();
-    let checked = zhibao::rules::run(&batch, &Pipeline::builtin()).unwrap();
-    let f = &checked.findings;
-    let uscc_of = batch.uscc_by_eid();
-    let (codes, sev, msg) = (
-        common::col_str(f, "rule_code"),
-        common::col_str(f, "severity"),
-        common::col_str(f, "message"),
-    );
-    let eids: Vec<Option<u32>> = f.column("eid").unwrap().u32().unwrap().iter().collect();
+    let found = findings_in(&dir);
     let expect: toml::Table =
         toml::from_str(&std::fs::read_to_string(dir.join("expect.toml")).unwrap()).unwrap();
     let list = |code: &str, k: &str| -> Vec<String> {
@@ -139,13 +130,7 @@ fn a_jump_the_vat_confirms_is_explained() {
     // The jump without VAT fails AV001; the one with VAT passes it.
     let jump = list("AV001", "fail")[1].clone();
     let jump_vat = list("AV002", "pass").last().unwrap().clone();
-    let of = |u: &str, code: &str| -> Vec<(String, String)> {
-        (0..f.height())
-            .filter(|&i| codes[i].as_deref() == Some(code))
-            .filter(|&i| eids[i].is_some_and(|e| uscc_of[e as usize] == u))
-            .map(|i| (sev[i].clone().unwrap(), msg[i].clone().unwrap()))
-            .collect()
-    };
+    let of = |u: &str, code: &str| of_enterprise(&found, u, code);
     for code in ["IN004", "IN005"] {
         let explained = of(&jump_vat, code);
         assert!(!explained.is_empty(), "{code} did not see the jump");
@@ -393,7 +378,21 @@ fn a_figure_explained_at_a_verification_drops() {
         format!("uscc,period,outcome,verified_at\n{jump},2026-09,explained,2026-10-05T10:00:00\n"),
     )
     .unwrap();
-    let batch = load(tmp.path(), &LoadOptions::default()).unwrap();
+    let found = findings_in(tmp.path());
+    let of = |u: &str| of_enterprise(&found, u, "AV001");
+    let dropped = of(jump);
+    assert!(!dropped.is_empty());
+    for (s, m) in &dropped {
+        assert_eq!(s, "info", "{m}");
+        assert!(m.contains("核查已说明原因"), "{m}");
+    }
+    assert!(of(slip).iter().all(|(s, _)| s == "soft"));
+}
+
+/// The findings of the built-in pipeline on a data directory: (code, USCC,
+/// severity, message) of each enterprise finding.
+fn findings_in(dir: &Path) -> Vec<(String, String, String, String)> {
+    let batch = load(dir, &LoadOptions::default()).unwrap();
     let checked = zhibao::rules::run(&batch, &Pipeline::builtin()).unwrap();
     let f = &checked.findings;
     let uscc_of = batch.uscc_by_eid();
@@ -403,18 +402,27 @@ fn a_figure_explained_at_a_verification_drops() {
         common::col_str(f, "message"),
     );
     let eids: Vec<Option<u32>> = f.column("eid").unwrap().u32().unwrap().iter().collect();
-    let of = |u: &str| -> Vec<(String, String)> {
-        (0..f.height())
-            .filter(|&i| codes[i].as_deref() == Some("AV001"))
-            .filter(|&i| eids[i].is_some_and(|e| uscc_of[e as usize] == u))
-            .map(|i| (sev[i].clone().unwrap(), msg[i].clone().unwrap()))
-            .collect()
-    };
-    let dropped = of(jump);
-    assert!(!dropped.is_empty());
-    for (s, m) in &dropped {
-        assert_eq!(s, "info", "{m}");
-        assert!(m.contains("核查已说明原因"), "{m}");
-    }
-    assert!(of(slip).iter().all(|(s, _)| s == "soft"));
+    (0..f.height())
+        .filter_map(|i| {
+            Some((
+                codes[i].clone()?,
+                uscc_of[eids[i]? as usize].clone(),
+                sev[i].clone()?,
+                msg[i].clone()?,
+            ))
+        })
+        .collect()
+}
+
+/// (severity, message) of one enterprise's findings of one rule.
+fn of_enterprise(
+    found: &[(String, String, String, String)],
+    uscc: &str,
+    code: &str,
+) -> Vec<(String, String)> {
+    found
+        .iter()
+        .filter(|f| f.0 == code && f.1 == uscc)
+        .map(|f| (f.2.clone(), f.3.clone()))
+        .collect()
 }

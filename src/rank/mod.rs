@@ -101,6 +101,17 @@ struct Expected {
 /// The rules that say a figure is far from what its sources anticipate.
 pub const MAGNITUDE_RULES: &[&str] = &["AV001", "AV002"];
 
+/// The county of every enterprise, by enterprise id.
+fn county_codes(batch: &Batch) -> Result<StringChunked> {
+    Ok(batch
+        .enterprises
+        .column("county_code")
+        .map_err(pe)?
+        .str()
+        .map_err(pe)?
+        .clone())
+}
+
 /// Year-to-date gross output per county (the total an enterprise's figures feed).
 pub fn county_output(batch: &Batch) -> Result<HashMap<String, f64>> {
     let Some(ind) = batch.table(crate::model::Table::Industrial) else {
@@ -119,13 +130,7 @@ pub fn county_output(batch: &Batch) -> Result<HashMap<String, f64>> {
         .agg([col("gross_output").sum()])
         .collect()
         .map_err(pe)?;
-    let county = batch
-        .enterprises
-        .column("county_code")
-        .map_err(pe)?
-        .str()
-        .map_err(pe)?
-        .clone();
+    let county = county_codes(batch)?;
     let eid = per_eid
         .column("eid")
         .map_err(pe)?
@@ -155,14 +160,7 @@ fn expected_by_enterprise(
     let Some(df) = input.expected else {
         return Ok(HashMap::new());
     };
-    let county = input
-        .batch
-        .enterprises
-        .column("county_code")
-        .map_err(pe)?
-        .str()
-        .map_err(pe)?
-        .clone();
+    let county = county_codes(input.batch)?;
     let eid = df.column("eid").map_err(pe)?.u32().map_err(pe)?.clone();
     let f = |c: &str| -> Result<Float64Chunked> {
         Ok(df.column(c).map_err(pe)?.f64().map_err(pe)?.clone())
@@ -383,12 +381,7 @@ pub fn query_list(input: &RankInput<'_>, s: &Values) -> Result<DataFrame> {
         reasons.get(&e).is_some_and(|r| r.warning)
     };
     let ents = &input.batch.enterprises;
-    let county = ents
-        .column("county_code")
-        .map_err(pe)?
-        .str()
-        .map_err(pe)?
-        .clone();
+    let county = county_codes(input.batch)?;
 
     // Per county: ranked lines (red, then yellow with findings), the remaining
     // yellow, and the greens.
@@ -581,13 +574,7 @@ pub fn stopping(
     share: f64,
 ) -> Result<BTreeMap<String, Stop>> {
     let totals = county_output(batch)?;
-    let county = batch
-        .enterprises
-        .column("county_code")
-        .map_err(pe)?
-        .str()
-        .map_err(pe)?
-        .clone();
+    let county = county_codes(batch)?;
     let mut ee_of: HashMap<u32, f64> = HashMap::new();
     let mut total_ee: HashMap<String, f64> = HashMap::new();
     let eid = expected.column("eid").map_err(pe)?.u32().map_err(pe)?;

@@ -1200,17 +1200,29 @@ fn explained_before(ctx: &Ctx<'_>, findings: DataFrame) -> Result<DataFrame> {
             [col("_row")],
             JoinArgs::new(JoinType::Left),
         )
-        .with_columns([
-            when(drop.clone())
+        .pipe_demote(drop, note(true), note(false), &names)
+}
+
+/// Findings made information where `cond` holds, their messages extended by
+/// `zh` and `en`; the frame (with `_row`, the findings' order) back to the
+/// findings' columns and order.
+trait Demote {
+    fn pipe_demote(self, cond: Expr, zh: Expr, en: Expr, names: &[String]) -> Result<DataFrame>;
+}
+
+impl Demote for LazyFrame {
+    fn pipe_demote(self, cond: Expr, zh: Expr, en: Expr, names: &[String]) -> Result<DataFrame> {
+        self.with_columns([
+            when(cond.clone())
                 .then(lit("info"))
                 .otherwise(col("severity"))
                 .alias("severity"),
-            when(drop.clone())
-                .then(concat_str([col("message"), note(true)], "", false))
+            when(cond.clone())
+                .then(concat_str([col("message"), zh], "", false))
                 .otherwise(col("message"))
                 .alias("message"),
-            when(drop)
-                .then(concat_str([col("message_en"), note(false)], "", false))
+            when(cond)
+                .then(concat_str([col("message_en"), en], "", false))
                 .otherwise(col("message_en"))
                 .alias("message_en"),
         ])
@@ -1218,6 +1230,14 @@ fn explained_before(ctx: &Ctx<'_>, findings: DataFrame) -> Result<DataFrame> {
         .select(names.iter().map(|c| col(c.as_str())).collect::<Vec<_>>())
         .collect()
         .map_err(pe)
+    }
+}
+
+/// A number as whole thousands of yuan, as text.
+fn whole_text(e: Expr) -> Expr {
+    e.round(0, RoundMode::HalfAwayFromZero)
+        .cast(DataType::Int64)
+        .cast(DataType::String)
 }
 
 /// Findings about a change of output that the independent sources confirm become
@@ -1263,19 +1283,13 @@ fn explain_by_sources(ctx: &Ctx<'_>, findings: DataFrame) -> Result<DataFrame> {
                     } else {
                         "; taxable sales this month "
                     }),
-                    col("taxable")
-                        .round(0, RoundMode::HalfAwayFromZero)
-                        .cast(DataType::Int64)
-                        .cast(DataType::String),
+                    whole_text(col("taxable")),
                     lit(if zh {
                         " 千元同步变动（按本企业往年比例预期产值 "
                     } else {
                         " moved with it (the enterprise's own ratio anticipates "
                     }),
-                    col("from_vat")
-                        .round(0, RoundMode::HalfAwayFromZero)
-                        .cast(DataType::Int64)
-                        .cast(DataType::String),
+                    whole_text(col("from_vat")),
                     lit(if zh {
                         " 千元），已由独立来源解释"
                     } else {
@@ -1300,24 +1314,7 @@ fn explain_by_sources(ctx: &Ctx<'_>, findings: DataFrame) -> Result<DataFrame> {
             [col("eid"), col("_p")],
             JoinArgs::new(JoinType::Left),
         )
-        .with_columns([
-            when(is.clone())
-                .then(lit("info"))
-                .otherwise(col("severity"))
-                .alias("severity"),
-            when(is.clone())
-                .then(concat_str([col("message"), vat_text(true)], "", false))
-                .otherwise(col("message"))
-                .alias("message"),
-            when(is)
-                .then(concat_str([col("message_en"), vat_text(false)], "", false))
-                .otherwise(col("message_en"))
-                .alias("message_en"),
-        ])
-        .sort(["_row"], SortMultipleOptions::default())
-        .select(names.iter().map(|c| col(c.as_str())).collect::<Vec<_>>())
-        .collect()
-        .map_err(pe)
+        .pipe_demote(is, vat_text(true), vat_text(false), &names)
 }
 
 /// The anticipation of every enterprise-month of the year to date of
