@@ -787,6 +787,38 @@ fn audited_rows(ctx: &Ctx<'_>, extra: Vec<Expr>, fails: Expr) -> Result<DataFram
     ytd_audits(ctx, lf)?.collect().map_err(pe)
 }
 
+/// The figure's columns of an AV001 or AV002 finding: period, reported value,
+/// anticipated value (as the threshold and by name).
+fn figure_columns() -> [Expr; 4] {
+    [
+        month_text(col("period")).alias("period"),
+        col("current").alias("value"),
+        col("anticipated")
+            .round(0, RoundMode::HalfAwayFromZero)
+            .alias("threshold"),
+        col("anticipated").round(0, RoundMode::HalfAwayFromZero),
+    ]
+}
+
+/// One end of the anticipation's band, `â · e^(±2s)`, in whole thousands.
+fn band(sign: f64) -> Expr {
+    (col("anticipated") * (lit(2.0 * sign) * col("sigma")).exp())
+        .round(0, RoundMode::HalfAwayFromZero)
+}
+
+/// A note when no figure of the months audited could be anticipated (too little
+/// history: a year, or three months with VAT or electricity, is needed), so that
+/// "nothing found" is not read as "nothing wrong".
+fn with_history_note(mut out: RuleOutput, ctx: &Ctx<'_>) -> Result<RuleOutput> {
+    if panel(ctx)?.height() == 0 {
+        out.note = Some(
+            "no figure could be anticipated: too little history (a year, or three months with VAT or electricity)"
+                .to_string(),
+        );
+    }
+    Ok(out)
+}
+
 fn far_from_sources(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let min_p = cfg.num("min_p");
     let far = cfg.num("far_z");
@@ -808,36 +840,25 @@ fn far_from_sources(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
             )
             .otherwise(lit(NULL).cast(DataType::Boolean)),
     )?;
-    let band = |sign: f64| {
-        (col("anticipated") * (lit(2.0 * sign) * col("sigma")).exp())
-            .round(0, RoundMode::HalfAwayFromZero)
-    };
-    outcome(
-        &df,
-        [
-            month_text(col("period")).alias("period"),
-            col("current").alias("value"),
-            col("anticipated")
-                .round(0, RoundMode::HalfAwayFromZero)
-                .alias("threshold"),
-            col("anticipated").round(0, RoundMode::HalfAwayFromZero),
-            band(-1.0).alias("low"),
-            band(1.0).alias("high"),
-            col("expected_error").round(0, RoundMode::HalfAwayFromZero),
-            when(col("current").gt(col("anticipated")))
-                .then(lit("疑似多报"))
-                .otherwise(lit("疑似少报"))
-                .alias("direction"),
-            when(col("current").gt(col("anticipated")))
-                .then(lit("probably over-reported"))
-                .otherwise(lit("probably under-reported"))
-                .alias("direction_en"),
-            // 1 at the far line, up to 5.
-            (col("z").abs() / lit(far.max(0.1)))
-                .clip(lit(0.2), lit(5.0))
-                .alias("strength"),
-        ],
-    )
+    let mut columns = figure_columns().to_vec();
+    columns.extend([
+        band(-1.0).alias("low"),
+        band(1.0).alias("high"),
+        col("expected_error").round(0, RoundMode::HalfAwayFromZero),
+        when(col("current").gt(col("anticipated")))
+            .then(lit("疑似多报"))
+            .otherwise(lit("疑似少报"))
+            .alias("direction"),
+        when(col("current").gt(col("anticipated")))
+            .then(lit("probably over-reported"))
+            .otherwise(lit("probably under-reported"))
+            .alias("direction_en"),
+        // 1 at the far line, up to 5.
+        (col("z").abs() / lit(far.max(0.1)))
+            .clip(lit(0.2), lit(5.0))
+            .alias("strength"),
+    ]);
+    with_history_note(outcome(&df, columns)?, ctx)
 }
 
 fn unit_slip(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
@@ -876,34 +897,27 @@ fn unit_slip(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
             .then(lit(b))
             .otherwise(lit(c))
     };
-    outcome(
-        &df,
-        [
-            month_text(col("period")).alias("period"),
-            col("current").alias("value"),
-            col("anticipated")
-                .round(0, RoundMode::HalfAwayFromZero)
-                .alias("threshold"),
-            col("anticipated").round(0, RoundMode::HalfAwayFromZero),
-            (col("current") / col("factor"))
-                .round(0, RoundMode::HalfAwayFromZero)
-                .alias("suggested"),
-            by("10 倍", "1000 倍", "十分之一").alias("factor_text"),
-            by(
-                "以百元填报（放大 10 倍）",
-                "以元填报（放大 1000 倍）",
-                "以万元填报（缩小 10 倍）",
-            )
-            .alias("slip"),
-            by(
-                "hundreds of yuan keyed as thousands (×10)",
-                "yuan keyed as thousands (×1,000)",
-                "ten-thousands keyed as thousands (÷10)",
-            )
-            .alias("slip_en"),
-            lit(3.0).alias("strength"),
-        ],
-    )
+    let mut columns = figure_columns().to_vec();
+    columns.extend([
+        (col("current") / col("factor"))
+            .round(0, RoundMode::HalfAwayFromZero)
+            .alias("suggested"),
+        by("10 倍", "1000 倍", "十分之一").alias("factor_text"),
+        by(
+            "以百元填报（放大 10 倍）",
+            "以元填报（放大 1000 倍）",
+            "以万元填报（缩小 10 倍）",
+        )
+        .alias("slip"),
+        by(
+            "hundreds of yuan keyed as thousands (×10)",
+            "yuan keyed as thousands (×1,000)",
+            "ten-thousands keyed as thousands (÷10)",
+        )
+        .alias("slip_en"),
+        lit(3.0).alias("strength"),
+    ]);
+    with_history_note(outcome(&df, columns)?, ctx)
 }
 
 fn ratio_drift(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
@@ -1359,12 +1373,8 @@ pub fn output(panel: &DataFrame, batch: &Batch) -> Result<DataFrame> {
             col("current").alias("reported"),
             r("anticipated", 0),
             r("sigma", 4),
-            (col("anticipated") * (lit(-2.0) * col("sigma")).exp())
-                .round(0, RoundMode::HalfAwayFromZero)
-                .alias("low"),
-            (col("anticipated") * (lit(2.0) * col("sigma")).exp())
-                .round(0, RoundMode::HalfAwayFromZero)
-                .alias("high"),
+            band(-1.0).alias("low"),
+            band(1.0).alias("high"),
             r("z", 3),
             r("p_wrong", 4),
             r("expected_error", 0),
