@@ -373,6 +373,81 @@ pub fn excess_strength(ratio: Expr) -> Expr {
     (ratio - lit(0.5)).clip(lit(0.5), lit(4.0))
 }
 
+/// Parameter `steady_factor` of a peer comparison judged against the
+/// enterprise's own past (see [`steady`]).
+pub const fn steady_factor() -> ParamSpec {
+    num(
+        "steady_factor",
+        0.25,
+        Some(0.0),
+        Some(1.0),
+        "strength multiplier when the enterprise stood as far from its peers a year earlier (its own level, not a new error); 1 turns the comparison off",
+    )
+}
+
+/// Parameter `steady_max_dz` (see [`steady`]).
+pub const fn steady_max_dz() -> ParamSpec {
+    num(
+        "steady_max_dz",
+        1.5,
+        Some(0.0),
+        None,
+        "largest change of the robust z since a year earlier for the position to count as the enterprise's own level",
+    )
+}
+
+/// A comparison with peers set against the same comparison a year earlier.
+///
+/// `z` is the robust z now, `z_before` the enterprise's robust z among its peers
+/// a year earlier (null when unknown). An enterprise that stood as far from its
+/// peers, on the same side, a year earlier (`|z − z_before| ≤ steady_max_dz`)
+/// shows its own level (a high-paying employer, an energy-hungry process, a
+/// research-heavy firm) rather than a new wrong figure, which shows as a change:
+/// the finding's `strength` is multiplied by `steady_factor` and its message
+/// says so (`remark`, `remark_en`). A systematic misreporting is still listed,
+/// below the findings that changed.
+///
+/// Returns the expressions for `strength`, `remark` and `remark_en`.
+pub fn steady(
+    cfg: &crate::pipeline::RuleConfig,
+    z: Expr,
+    z_before: Expr,
+    strength: Expr,
+) -> [Expr; 3] {
+    let factor = cfg.num("steady_factor");
+    let max_dz = cfg.num("steady_max_dz");
+    let is = z_before
+        .clone()
+        .is_not_null()
+        .and((z.clone() * z_before.clone()).gt(lit(0.0)))
+        .and((z - z_before.clone()).abs().lt_eq(lit(max_dz)))
+        .and(lit(factor < 1.0));
+    let zb = z_before
+        .round(1, RoundMode::HalfAwayFromZero)
+        .cast(DataType::String);
+    let remark = |pre: &str, post: &str| {
+        when(is.clone())
+            .then(concat_str([lit(pre), zb.clone(), lit(post)], "", false))
+            .otherwise(lit(NULL).cast(DataType::String))
+    };
+    [
+        when(is.clone())
+            .then(strength.clone() * lit(factor))
+            .otherwise(strength)
+            .alias("strength"),
+        remark(
+            "；一年前同样偏离同类（稳健 z 值 ",
+            "），为本企业一贯水平，核查优先级降低",
+        )
+        .alias("remark"),
+        remark(
+            "; a year earlier it stood as far from its peers (robust z ",
+            "): the enterprise's own level, lower priority",
+        )
+        .alias("remark_en"),
+    ]
+}
+
 /// [`excess_strength`] for one value.
 pub fn excess(ratio: f64) -> f64 {
     (ratio - 0.5).clamp(0.5, 4.0)
@@ -495,4 +570,54 @@ pub fn divisions(ctx: &Ctx<'_>) -> Result<Vec<u32>> {
         .iter()
         .map(|d| d.and_then(|d| d.parse().ok()).unwrap_or(0))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::Pipeline;
+
+    /// A position held a year earlier damps the finding and says so; a new one,
+    /// one on the other side, or one that moved further does not.
+    #[test]
+    fn a_peer_position_held_a_year_earlier_is_the_enterprises_own_level() {
+        let pipeline = Pipeline::builtin();
+        let cfg = pipeline
+            .rule("LB001")
+            .expect("LB001 in the built-in pipeline");
+        let df = df!(
+            "value" => [-4.0, -4.0, -4.0, 4.0, -4.0],
+            "z_before" => [Some(-3.6), None, Some(-1.0), Some(-4.0), Some(-2.6)],
+        )
+        .unwrap();
+        let [strength, remark, remark_en] = steady(cfg, col("value"), col("z_before"), lit(1.0));
+        let out = df
+            .lazy()
+            .select([strength, remark, remark_en])
+            .collect()
+            .unwrap();
+        let s: Vec<f64> = out
+            .column("strength")
+            .unwrap()
+            .f64()
+            .unwrap()
+            .into_no_null_iter()
+            .collect();
+        assert_eq!(s, [0.25, 1.0, 1.0, 1.0, 0.25]);
+        let r = out.column("remark").unwrap().str().unwrap();
+        assert_eq!(
+            r.get(0),
+            Some("；一年前同样偏离同类（稳健 z 值 -3.6），为本企业一贯水平，核查优先级降低")
+        );
+        assert_eq!(r.get(1), None);
+        assert_eq!(r.get(3), None);
+        assert!(out
+            .column("remark_en")
+            .unwrap()
+            .str()
+            .unwrap()
+            .get(4)
+            .unwrap()
+            .contains("-2.6"));
+    }
 }

@@ -29,8 +29,8 @@ pub const RULES: &[RuleDef] = &[
         ),
         hint: t(EVIDENCE_ZH, EVIDENCE_EN),
         what: t(
-            "本年累计综合能源消费量与工业总产值之比（取对数）与同行业小类（不足 10 家时同大类、再全部）企业相比的稳健 z 值超过阈值（默认 3.5）。",
-            "Energy consumption over gross output this year (log scale) against the enterprise's industry class (or division, or all, when fewer than 10 peers): robust z beyond a threshold (3.5).",
+            "本年累计综合能源消费量与工业总产值之比（取对数）与同行业小类（不足 10 家时同大类、再全部）企业相比的稳健 z 值超过阈值（默认 3.5）。一年前同样偏离同类（z 值同号且相差不超过 1.5）的，为本企业一贯水平：仍列出，强度乘以 0.25。",
+            "Energy consumption over gross output this year (log scale) against the enterprise's industry class (or division, or all, when fewer than 10 peers): robust z beyond a threshold (3.5). When the enterprise stood as far from its peers, on the same side, a year earlier (z within 1.5), the deviation is its own level: still listed, at a quarter of the strength.",
         ),
         why: t("能耗强度远离同行业，说明能源消费量或产值有一项不实，影响能耗双控考核。", "An intensity far from the industry's means the energy figure or the output is wrong; it distorts the energy-intensity targets."),
         example: t("同行业 0.08，本企业 0.95 → 不通过。", "Industry 0.08, this enterprise 0.95 → fails."),
@@ -38,6 +38,8 @@ pub const RULES: &[RuleDef] = &[
         params: &[
             num("max_abs_z", 3.5, Some(0.0), None, "largest accepted |robust z|"),
             int("min_peers", 20, Some(3.0), None, "smallest peer group: industry class, else division, else all"),
+            steady_factor(),
+            steady_max_dz(),
         ],
         kind: Kind::Builtin(intensity),
     },
@@ -97,6 +99,46 @@ pub const RULES: &[RuleDef] = &[
 fn intensity(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let max_z = cfg.num("max_abs_z");
     let min_peers = cfg.int("min_peers") as u32;
+    let before = intensity_z(&ctx.year_earlier(), min_peers)?
+        .filter(col("value").is_not_null())
+        .select([col("eid"), col("value").alias("z_before")]);
+    let df = intensity_z(ctx, min_peers)?
+        .with_column(col("value").abs().gt(lit(max_z)).alias("_fails"))
+        .join(
+            before,
+            [col("eid")],
+            [col("eid")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_columns([
+            col("ytd_energy").round(0, RoundMode::HalfAwayFromZero),
+            col("ytd_gross").round(0, RoundMode::HalfAwayFromZero),
+        ])
+        .sort(["eid"], SortMultipleOptions::default())
+        .collect()
+        .map_err(pe)?;
+    let [strength, remark, remark_en] = steady(
+        cfg,
+        col("value"),
+        col("z_before"),
+        excess_strength(col("value").abs() / lit(max_z)),
+    );
+    outcome(
+        &df,
+        [
+            month_text(lit(ctx.period.0)).alias("period"),
+            lit(max_z).alias("threshold"),
+            strength,
+            remark,
+            remark_en,
+        ],
+    )
+}
+
+/// The year-to-date energy intensity (`intensity`, from `ytd_energy` and
+/// `ytd_gross`) of every enterprise at `ctx.period`, with its robust z among its
+/// peers (`value`) and `peer_median`.
+fn intensity_z(ctx: &Ctx<'_>, min_peers: u32) -> Result<LazyFrame> {
     let energy = ctx
         .table(Table::Energy)?
         .filter(in_ytd(ctx))
@@ -172,28 +214,14 @@ fn intensity(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
             .otherwise(lit(NULL).cast(DataType::Float64))
             .alias("intensity"),
         );
-    let df = log_peer_outliers(
+    Ok(add_peer_robust_z(
         with_enterprise(ctx, lf, &["division", "industry_code"])?,
-        col("intensity"),
+        col("intensity").log(lit(std::f64::consts::E)),
         &[&["industry_code"], &["division"], &[]],
         min_peers,
-        max_z,
+        "value",
     )
-    .with_columns([
-        col("ytd_energy").round(0, RoundMode::HalfAwayFromZero),
-        col("ytd_gross").round(0, RoundMode::HalfAwayFromZero),
-    ])
-    .sort(["eid"], SortMultipleOptions::default())
-    .collect()
-    .map_err(pe)?;
-    outcome(
-        &df,
-        [
-            month_text(lit(ctx.period.0)).alias("period"),
-            lit(max_z).alias("threshold"),
-            excess_strength(col("value").abs() / lit(max_z)).alias("strength"),
-        ],
-    )
+    .with_column(col("peer_median").exp()))
 }
 
 fn divergence(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {

@@ -48,6 +48,18 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// The same context a year earlier (its own shared frames), for a rule that
+    /// sets a comparison against the one a year before.
+    pub fn year_earlier(&self) -> Ctx<'a> {
+        Ctx {
+            batch: self.batch,
+            period: self.period.plus(-12),
+            from: self.from.plus(-12),
+            pipeline: self.pipeline,
+            shared: RefCell::new(HashMap::new()),
+        }
+    }
+
     /// `period` (a month-number column) within the months audited.
     pub fn audited(&self, period: Expr) -> Expr {
         period
@@ -145,7 +157,8 @@ pub struct RuleOutput {
     /// One row per failure: `eid` (u32) and/or `project_id` / `county_code`,
     /// `period` (text), `value`, `threshold`, `strength` (f64, ≥ 0: how strongly
     /// the finding points to an error, 1 = typical), optional `verifier`
-    /// (`city`/`county`), and any column the message templates name.
+    /// (`city`/`county`), optional `remark` and `remark_en` (text appended to the
+    /// message), and any column the message templates name.
     pub failures: DataFrame,
     /// Entities checked.
     pub evaluated: u64,
@@ -249,6 +262,19 @@ fn normalise(
             stage: "rules",
             message: format!("{}: {m}", def.code),
         })?;
+    // A rule may add a remark to a finding (`remark`, `remark_en`: text appended to
+    // the message where not null), e.g. that the enterprise stood as far from its
+    // peers a year earlier.
+    let (zh, en) = if schema.contains("remark") && schema.contains("remark_en") {
+        let with = |m: Expr, r: &str| {
+            when(col(r).is_not_null())
+                .then(concat_str([m.clone(), col(r)], "", false))
+                .otherwise(m)
+        };
+        (with(zh, "remark"), with(en, "remark_en"))
+    } else {
+        (zh, en)
+    };
     let opt = |name: &str, dt: DataType| -> Expr {
         if schema.contains(name) {
             col(name).cast(dt).alias(name)

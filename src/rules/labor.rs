@@ -29,8 +29,8 @@ pub const RULES: &[RuleDef] = &[
         ),
         hint: t(EVIDENCE_ZH, EVIDENCE_EN),
         what: t(
-            "季度平均工资（工资总额/期末从业人员，取对数）与同区县同行业大类企业相比的稳健 z 值超过阈值（默认 3.5）；同类不足 10 家时与同行业、再与全部企业比较。",
-            "The quarter's average wage (wage bill / employees, log scale) against enterprises of the same county and industry division: robust z beyond a threshold (3.5); with fewer than 10 peers, against the division, then all enterprises.",
+            "季度平均工资（工资总额/期末从业人员，取对数）与同区县同行业大类企业相比的稳健 z 值超过阈值（默认 3.5）；同类不足 10 家时与同行业、再与全部企业比较。一年前同样偏离同类（z 值同号且相差不超过 1.5）的，为本企业一贯水平：仍列出，强度乘以 0.25。",
+            "The quarter's average wage (wage bill / employees, log scale) against enterprises of the same county and industry division: robust z beyond a threshold (3.5); with fewer than 10 peers, against the division, then all enterprises. When the enterprise stood as far from its peers, on the same side, a year earlier (z within 1.5), the deviation is its own level: still listed, at a quarter of the strength.",
         ),
         why: t(
             "人均工资畸高或畸低，说明工资总额或从业人员有一项不实（如漏报人员、把其他支出计入工资）。",
@@ -41,6 +41,8 @@ pub const RULES: &[RuleDef] = &[
         params: &[
             num("max_abs_z", 3.5, Some(0.0), None, "largest accepted |robust z|"),
             int("min_peers", 20, Some(3.0), None, "smallest peer group"),
+            steady_factor(),
+            steady_max_dz(),
         ],
         kind: Kind::Months(wage_outlier),
     },
@@ -79,16 +81,26 @@ fn quarters(ctx: &Ctx<'_>) -> Expr {
 fn wage_outlier(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let max_z = cfg.num("max_abs_z");
     let min_peers = cfg.int("min_peers") as u32;
-    let lf = ctx.table(Table::Labor)?.filter(quarters(ctx)).with_column(
-        when(
-            col("employees")
-                .gt(lit(0))
-                .and(col("wage_total").gt(lit(0.0))),
+    // Every quarter up to the period: the audited ones and, a year before each,
+    // the same comparison to set it against (see `steady`).
+    let lf = ctx
+        .table(Table::Labor)?
+        .filter(
+            col("period")
+                .gt_eq(lit(ctx.from.year_start().0 - 12))
+                .and(col("period").lt_eq(lit(ctx.period.0)))
+                .and((month_of_year(col("period")) % lit(3)).eq(lit(0))),
         )
-        .then(col("wage_total") / col("employees").cast(DataType::Float64))
-        .otherwise(lit(NULL).cast(DataType::Float64))
-        .alias("avg_wage"),
-    );
+        .with_column(
+            when(
+                col("employees")
+                    .gt(lit(0))
+                    .and(col("wage_total").gt(lit(0.0))),
+            )
+            .then(col("wage_total") / col("employees").cast(DataType::Float64))
+            .otherwise(lit(NULL).cast(DataType::Float64))
+            .alias("avg_wage"),
+        );
     let df = log_peer_outliers(
         with_enterprise(ctx, lf, &["county_code", "division"])?,
         col("avg_wage"),
@@ -99,16 +111,29 @@ fn wage_outlier(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         ],
         min_peers,
         max_z,
-    )
-    .sort(["eid", "period"], SortMultipleOptions::default());
+    );
+    let before = df.clone().select([
+        col("eid"),
+        (col("period") + lit(12)).alias("period"),
+        col("value").alias("z_before"),
+    ]);
+    let df = join_em(df, before).sort(["eid", "period"], SortMultipleOptions::default());
     // A quarter's result is the same for every later audit of its year.
     let df = ytd_audits(ctx, df)?.collect().map_err(pe)?;
+    let [strength, remark, remark_en] = steady(
+        cfg,
+        col("value"),
+        col("z_before"),
+        excess_strength(col("value").abs() / lit(max_z)),
+    );
     outcome(
         &df,
         [
             month_text(col("period")).alias("period"),
             lit(max_z).alias("threshold"),
-            excess_strength(col("value").abs() / lit(max_z)).alias("strength"),
+            strength,
+            remark,
+            remark_en,
         ],
     )
 }

@@ -147,13 +147,15 @@ pub const RULES: &[RuleDef] = &[
             "{period}: R&D expenditure per staff {per_staff:.1} thousand yuan ({rd_expenditure} / {rd_staff} staff); industry median {peer_median:.1}; robust z {value:.1}",
         ),
         hint: t(EVIDENCE_ZH, EVIDENCE_EN),
-        what: t("人均研发费用（取对数）与同行业大类其他研发企业相比的稳健 z 值超过阈值（默认 3.5）。", "R&D expenditure per R&D staff (on a log scale) against the other R&D reporters of the industry division: robust z beyond a threshold (3.5)."),
+        what: t("人均研发费用（取对数）与同行业大类其他研发企业相比的稳健 z 值超过阈值（默认 3.5）。一年前同样偏离同类（z 值同号且相差不超过 1.5）的，为本企业一贯水平：仍列出，强度乘以 0.25。", "R&D expenditure per R&D staff (on a log scale) against the other R&D reporters of the industry division: robust z beyond a threshold (3.5). When the enterprise stood as far from its peers, on the same side, a year earlier (z within 1.5), the deviation is its own level: still listed, at a quarter of the strength."),
         why: t("人均费用畸高或畸低说明费用或人员有一项不实。", "Spending per person far from peers means either the spending or the headcount is wrong."),
         example: t("同行业人均 180 千元，本企业人均 4,000 千元 → 不通过。", "Peers at 180 per person, this enterprise 4,000 → fails."),
         remedy: t("核对研发人员名单与费用明细。", "Check the staff list against the expense detail."),
         params: &[
             num("max_abs_z", 3.5, Some(0.0), None, "largest accepted |robust z| (Iglewicz–Hoaglin)"),
             int("min_peers", 10, Some(3.0), None, "smaller divisions are compared with all reporters"),
+            steady_factor(),
+            steady_max_dz(),
         ],
         kind: Kind::Annual(per_staff),
     },
@@ -169,7 +171,7 @@ pub const RULES: &[RuleDef] = &[
             "{period}: R&D intensity (expenditure / gross output) {intensity:%}; industry median {peer_median:%}; robust z {value:.1}",
         ),
         hint: t(EVIDENCE_ZH, EVIDENCE_EN),
-        what: t("研发费用占全年工业总产值的比重（取对数）与同行业相比的稳健 z 值超过阈值，或强度超过上限（默认 50%）。", "R&D expenditure over the year's gross output (log scale) against the industry division: robust z beyond a threshold, or the intensity above a cap (50%)."),
+        what: t("研发费用占全年工业总产值的比重（取对数）与同行业相比的稳健 z 值超过阈值，或强度超过上限（默认 50%）。一年前同样偏离同类（z 值同号且相差不超过 1.5）的，为本企业一贯水平：仍列出，强度乘以 0.25（超过上限的除外）。", "R&D expenditure over the year's gross output (log scale) against the industry division: robust z beyond a threshold, or the intensity above a cap (50%). When the enterprise stood as far from its peers, on the same side, a year earlier (z within 1.5), the deviation is its own level: still listed, at a quarter of the strength (not above the cap)."),
         why: t("研发投入强度远高于同行业，费用往往被夸大。", "An intensity far above the industry's usually means inflated expenditure."),
         example: t("同行业中位数 1.5%，本企业 22% → 不通过。", "Peers at 1.5%, this enterprise 22% → fails."),
         remedy: t("核对研发费用归集范围和产值。", "Check what was booked as R&D and the output figure."),
@@ -177,6 +179,8 @@ pub const RULES: &[RuleDef] = &[
             num("max_abs_z", 3.5, Some(0.0), None, "largest accepted |robust z|"),
             num("max_intensity_ratio", 0.5, Some(0.0), None, "an intensity above this fails whatever the peers"),
             int("min_peers", 10, Some(3.0), None, "smaller divisions are compared with all reporters"),
+            steady_factor(),
+            steady_max_dz(),
         ],
         kind: Kind::Annual(intensity),
     },
@@ -493,35 +497,71 @@ fn peer_z(lf: LazyFrame, x: Expr, min_peers: u32) -> LazyFrame {
     ])
 }
 
-fn per_staff(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
-    let y = year_or_none(ctx)?;
-    let max_z = cfg.num("max_abs_z");
+/// R&D spend per R&D staff of year `y`, with its robust z among the peers
+/// (`value`) and `peer_median`.
+fn per_staff_z(ctx: &Ctx<'_>, y: i32, min_peers: u32) -> Result<LazyFrame> {
     let lf = reporters(ctx, y)?.with_column(
         when(col("rd_staff").gt(lit(0)))
             .then(col("rd_expenditure") / col("rd_staff").cast(DataType::Float64))
             .otherwise(lit(NULL).cast(DataType::Float64))
             .alias("per_staff"),
     );
-    let df = peer_z(
+    Ok(peer_z(
         lf,
         col("per_staff").log(lit(std::f64::consts::E)),
-        cfg.int("min_peers") as u32,
-    )
-    .with_column(col("value").abs().gt(lit(max_z)).alias("_fails"))
-    .collect()
-    .map_err(pe)?;
-    finish(
-        &df,
+        min_peers,
+    ))
+}
+
+/// The robust z of `y - 1` as `z_before`, by enterprise (see `steady`).
+fn with_year_before(
+    now: LazyFrame,
+    before: impl FnOnce(i32) -> Result<LazyFrame>,
+    y: i32,
+) -> Result<LazyFrame> {
+    let before = before(y - 1)?
+        .filter(col("value").is_not_null())
+        .select([col("eid"), col("value").alias("z_before")]);
+    Ok(now.join(
+        before,
+        [col("eid")],
+        [col("eid")],
+        JoinArgs::new(JoinType::Left),
+    ))
+}
+
+fn per_staff(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
+    let y = year_or_none(ctx)?;
+    let max_z = cfg.num("max_abs_z");
+    let min_peers = cfg.int("min_peers") as u32;
+    let now = per_staff_z(ctx, y, min_peers)?;
+    let df = with_year_before(now, |y| per_staff_z(ctx, y, min_peers), y)?
+        .with_column(col("value").abs().gt(lit(max_z)).alias("_fails"))
+        .sort(["eid"], SortMultipleOptions::default())
+        .collect()
+        .map_err(pe)?;
+    let [strength, remark, remark_en] = steady(
+        cfg,
         col("value"),
-        max_z,
+        col("z_before"),
         excess_strength(col("value").abs() / lit(max_z)),
+    );
+    outcome(
+        &df,
+        [
+            col("year").cast(DataType::String).alias("period"),
+            col("value"),
+            lit(max_z).alias("threshold"),
+            strength,
+            remark,
+            remark_en,
+        ],
     )
 }
 
-fn intensity(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
-    let y = year_or_none(ctx)?;
-    let max_z = cfg.num("max_abs_z");
-    let cap = cfg.num("max_intensity_ratio");
+/// R&D spend over the year's gross output (`intensity`, with `annual_output`) of
+/// year `y`, with its robust z among the peers (`value`) and `peer_median`.
+fn intensity_z(ctx: &Ctx<'_>, y: i32, min_peers: u32) -> Result<LazyFrame> {
     let from = crate::model::Month::new(y, 1).map(|m| m.0).unwrap_or(0);
     // The year's output, scaled up when months are missing.
     let output = ctx
@@ -556,26 +596,50 @@ fn intensity(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
                 .otherwise(lit(NULL).cast(DataType::Float64))
                 .alias("intensity"),
         );
-    let df = peer_z(
+    Ok(peer_z(
         lf,
         col("intensity").log(lit(std::f64::consts::E)),
-        cfg.int("min_peers") as u32,
-    )
-    .with_column(
-        col("value")
-            .abs()
-            .gt(lit(max_z))
-            .fill_null(lit(false))
-            .or(col("intensity").gt(lit(cap)))
-            .alias("_fails"),
-    )
-    .collect()
-    .map_err(pe)?;
-    finish(
-        &df,
-        col("value").fill_null(lit(f64::NAN)),
-        max_z,
+        min_peers,
+    ))
+}
+
+fn intensity(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
+    let y = year_or_none(ctx)?;
+    let max_z = cfg.num("max_abs_z");
+    let cap = cfg.num("max_intensity_ratio");
+    let min_peers = cfg.int("min_peers") as u32;
+    let now = intensity_z(ctx, y, min_peers)?;
+    let df = with_year_before(now, |y| intensity_z(ctx, y, min_peers), y)?
+        .with_column(
+            col("value")
+                .abs()
+                .gt(lit(max_z))
+                .fill_null(lit(false))
+                .or(col("intensity").gt(lit(cap)))
+                .alias("_fails"),
+        )
+        .sort(["eid"], SortMultipleOptions::default())
+        .collect()
+        .map_err(pe)?;
+    // An intensity above the cap is implausible whatever the enterprise's past.
+    let [strength, remark, remark_en] = steady(
+        cfg,
+        col("value"),
+        when(col("intensity").gt(lit(cap)))
+            .then(lit(NULL).cast(DataType::Float64))
+            .otherwise(col("z_before")),
         excess_strength(col("value").abs() / lit(max_z)).fill_null(lit(1.0)),
+    );
+    outcome(
+        &df,
+        [
+            col("year").cast(DataType::String).alias("period"),
+            col("value").fill_null(lit(f64::NAN)),
+            lit(max_z).alias("threshold"),
+            strength,
+            remark,
+            remark_en,
+        ],
     )
 }
 

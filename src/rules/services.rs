@@ -57,13 +57,15 @@ pub const RULES: &[RuleDef] = &[
             "{period}: revenue per employee {per_employee:.1} thousand yuan ({revenue} / {employees}); industry median {peer_median:.1}; robust z {value:.1}",
         ),
         hint: t(EVIDENCE_ZH, EVIDENCE_EN),
-        what: t("当月人均营业收入（取对数）与同行业大类企业相比的稳健 z 值超过阈值（默认 3.5）。", "The month's revenue per employee (log scale) against the industry division: robust z beyond a threshold (3.5)."),
+        what: t("当月人均营业收入（取对数）与同行业大类企业相比的稳健 z 值超过阈值（默认 3.5）。一年前同样偏离同类（z 值同号且相差不超过 1.5）的，为本企业一贯水平：仍列出，强度乘以 0.25。", "The month's revenue per employee (log scale) against the industry division: robust z beyond a threshold (3.5). When the enterprise stood as far from its peers, on the same side, a year earlier (z within 1.5), the deviation is its own level: still listed, at a quarter of the strength."),
         why: t("人均收入畸高或畸低，说明收入或从业人员有一项不实。", "Revenue per person far from peers means the revenue or the headcount is wrong."),
         example: t("同行业 12 千元/人，本企业 180 千元/人 → 不通过。", "Industry 12 per person, this enterprise 180 → fails."),
         remedy: t("核对花名册与收入明细账。", "Check the roster and the revenue ledger."),
         params: &[
             num("max_abs_z", 3.5, Some(0.0), None, "largest accepted |robust z|"),
             int("min_peers", 20, Some(3.0), None, "smallest peer group: industry class, else division, else all"),
+            steady_factor(),
+            steady_max_dz(),
         ],
         kind: Kind::Months(per_employee),
     },
@@ -149,9 +151,15 @@ fn revenue_hb(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
 fn per_employee(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let max_z = cfg.num("max_abs_z");
     let min_peers = cfg.int("min_peers") as u32;
+    // The audited months and, a year before each, the same comparison to set it
+    // against (see `steady`).
     let lf = ctx
         .table(Table::Services)?
-        .filter(ctx.audited(col("period")))
+        .filter(
+            col("period")
+                .gt_eq(lit(ctx.from.0 - 12))
+                .and(col("period").lt_eq(lit(ctx.period.0))),
+        )
         .with_column(
             when(col("employees").gt(lit(0)).and(col("revenue").gt(lit(0.0))))
                 .then(col("revenue") / col("employees").cast(DataType::Float64))
@@ -169,16 +177,31 @@ fn per_employee(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         ],
         min_peers,
         max_z,
-    )
-    .sort(["eid"], SortMultipleOptions::default())
-    .collect()
-    .map_err(pe)?;
+    );
+    let before = df.clone().select([
+        col("eid"),
+        (col("period") + lit(12)).alias("period"),
+        col("value").alias("z_before"),
+    ]);
+    let df = join_em(df, before)
+        .filter(ctx.audited(col("period")))
+        .sort(["eid"], SortMultipleOptions::default())
+        .collect()
+        .map_err(pe)?;
+    let [strength, remark, remark_en] = steady(
+        cfg,
+        col("value"),
+        col("z_before"),
+        excess_strength(col("value").abs() / lit(max_z)),
+    );
     outcome(
         &df,
         [
             month_text(col("period")).alias("period"),
             lit(max_z).alias("threshold"),
-            excess_strength(col("value").abs() / lit(max_z)).alias("strength"),
+            strength,
+            remark,
+            remark_en,
         ],
     )
 }
