@@ -19,7 +19,7 @@ Needs pandas and pyarrow.
 import sys
 import pandas as pd
 
-SUBTLE = {"unit_slip", "slow_inflation", "too_smooth", "identical_series", "wage_jump",
+SUBTLE = {"inv_quarter_padding", "unit_slip", "slow_inflation", "too_smooth", "identical_series", "wage_jump",
           "county_ratio_step_down"}
 
 labels = pd.read_csv(sys.argv[1], dtype=str, encoding="utf-8-sig").fillna("")

@@ -76,7 +76,7 @@ MONTHS = months((2025, 1), PERIOD)
 
 def industrial_fixture():
     d = os.path.join(ROOT, "rules", "industrial")
-    n = 16
+    n = 17
     ids = [uscc("340102", i + 1) for i in range(n)]
     roles = {
         "clean": ids[:9],
@@ -87,6 +87,8 @@ def industrial_fixture():
         "F_copied": ids[13],
         "F_round": ids[14],
         "M_missing": ids[15],
+        # Round figures all along (a small reporter estimating): a habit, not a switch.
+        "F_round_habit": ids[16],
     }
     ents = [[u, f"测试企业{i:02d}有限公司", "340102", "3670", "2020-01", "medium"] for i, u in enumerate(ids)]
     write(os.path.join(d, "enterprises.csv"), ["uscc", "name", "county_code", "industry_code", "entry_period", "size_class"], ents)
@@ -115,6 +117,8 @@ def industrial_fixture():
                 g, s, e = 2600, 2522, 504
             if u == roles["F_round"] and m >= "2026-04":
                 g = round(g / 100) * 100
+            if u == roles["F_round_habit"]:
+                g = round(g / 100) * 100
             row = [u, m, g, s, e, f"{m}-28T10:00:00", rev]
             if u == roles["M_missing"] and m == "2026-09":
                 row = [u, m, "", "", "", "", ""]
@@ -132,7 +136,7 @@ def industrial_fixture():
             "IN004": {"fail": [roles["F_jump"]], "pass": clean, "missing": [roles["M_missing"]]},
             "IN005": {"fail": [roles["F_jump"]], "pass": clean, "missing": [roles["M_missing"]]},
             "IN006": {"fail": [roles["F_copied"]], "pass": clean, "missing": [roles["M_missing"]]},
-            "IN007": {"fail": [roles["F_round"]], "pass": clean, "missing": []},
+            "IN007": {"fail": [roles["F_round"], roles["F_round_habit"]], "pass": clean, "missing": []},
             "IN008": {"fail": [roles["F_jump"]], "pass": clean, "missing": [roles["M_missing"]]},
             "IN009": {"fail": [roles["F_jump"]], "pass": clean, "missing": [roles["M_missing"]]},
             "IN010": {"fail": [roles["F_round"]], "pass": clean, "missing": [roles["M_missing"]]},
@@ -243,12 +247,15 @@ def investment_fixture():
     write(os.path.join(d, "tax.csv"), ["uscc", "period", "taxable_sales"], tax)
     rows = []
 
-    def project(pid, planned, monthly, start="2024-06", tweak=None):
+    def project(pid, planned, monthly, start="2024-06", tweak=None, seed=None, qe=1.3, pad=None):
         ytd = 0
         for t, m in enumerate(MONTHS):
             if m.endswith("-01"):
                 ytd = 0
-            inc = round(monthly * (1.3 if m[5:] in ("03", "06", "09", "12") else 0.95) * wiggle(len(pid), t))
+            at_qe = m[5:] in ("03", "06", "09", "12")
+            inc = round(monthly * (qe if at_qe else 0.95) * wiggle(len(pid) if seed is None else seed, t))
+            if pad and at_qe and m >= pad:
+                inc *= 3
             ytd += inc
             value = ytd
             if tweak:
@@ -257,9 +264,13 @@ def investment_fixture():
                 continue
             rows.append([pid, owner, "340105", m, planned, value, start])
 
-    clean = [f"P-CLEAN-{i}" for i in range(3)]
-    for p in clean:
-        project(p, 200000, 1500)
+    # Twenty ordinary projects (IV008 compares a project with 20 others at least),
+    # each with its own quarter-end bunching.
+    clean = [f"P-CLEAN-{i}" for i in range(20)]
+    for i, p in enumerate(clean):
+        project(p, 200000, 1000 + 150 * i, seed=100 + i, qe=1.25 + 0.03 * (i % 5))
+    # Every quarter end of the last twelve months padded threefold.
+    project("P-PAD", 200000, 1500, seed=7, pad="2025-12")
     project("P-FALLS", 200000, 1500, tweak=lambda m, v: round(v * 0.5) if m == "2026-08" else v)
     project("P-ABOVE", 30000, 1500, tweak=lambda m, v: 45000 if m == "2026-09" else v)
     project("P-SPIKE", 200000, 1500, tweak=lambda m, v: v + 20000 if m == "2026-09" else v)
@@ -279,6 +290,7 @@ def investment_fixture():
             "IV004": {"fail": ["P-SPIKE", "P-CITY"], "pass": clean, "missing": ["P-MISSING"]},
             "IV005": {"fail": ["P-CITY"], "pass": clean, "missing": []},
             "IV006": {"fail": ["P-SPIKE"], "pass": clean, "missing": []},
+            "IV008": {"fail": ["P-PAD"], "pass": clean + ["P-SPIKE"], "missing": ["P-MISSING"]},
         },
     )
 

@@ -144,6 +144,36 @@ fn a_jump_the_vat_confirms_is_explained() {
     }
 }
 
+/// Round figures after a year of figures that were not round are a switch, named
+/// so; round figures all along are the enterprise's habit (listed at a quarter of
+/// the strength), and say so.
+#[test]
+fn a_switch_to_round_figures_is_told_from_a_habit() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/rules/industrial");
+    let found = findings_in(&dir);
+    let expect: toml::Table =
+        toml::from_str(&std::fs::read_to_string(dir.join("expect.toml")).unwrap()).unwrap();
+    let fails: Vec<String> = expect["IN007"]["fail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    let (switch, habit) = (&fails[0], &fails[1]);
+    let switched = of_enterprise(&found, switch, "IN007");
+    assert!(!switched.is_empty());
+    assert!(
+        switched.iter().all(|(_, m)| m.contains("新近改为整数填报")),
+        "{switched:?}"
+    );
+    let habitual = of_enterprise(&found, habit, "IN007");
+    assert!(!habitual.is_empty());
+    assert!(
+        habitual.iter().all(|(_, m)| m.contains("一贯填报习惯")),
+        "{habitual:?}"
+    );
+}
+
 #[test]
 fn every_rule_is_documented_in_both_languages() {
     let has_cjk = |s: &str| s.chars().any(|c| ('\u{4E00}'..='\u{9FFF}').contains(&c));

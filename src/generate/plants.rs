@@ -59,6 +59,8 @@ pub enum Kind {
     InvFirstMonth,
     /// Quarter-end spike of a project.
     InvQuarterSpike,
+    /// A project's increments padded at every quarter end of the last year.
+    InvQuarterPadding,
     /// Average wage far from peers.
     WageOutlier,
     /// Headcount and wage bill moving in opposite directions.
@@ -124,6 +126,7 @@ impl Kind {
             Kind::InvAbovePlan => "inv_above_plan",
             Kind::InvFirstMonth => "inv_first_month_share",
             Kind::InvQuarterSpike => "inv_quarter_end_spike",
+            Kind::InvQuarterPadding => "inv_quarter_padding",
             Kind::WageOutlier => "wage_outlier",
             Kind::WageInconsistent => "wage_headcount_inconsistent",
             Kind::EnergyIntensity => "energy_intensity_outlier",
@@ -169,6 +172,7 @@ impl Kind {
             Kind::InvAbovePlan => &["IV002"],
             Kind::InvFirstMonth => &["IV003"],
             Kind::InvQuarterSpike => &["IV006"],
+            Kind::InvQuarterPadding => &["IV008"],
             Kind::WageOutlier => &["LB001"],
             Kind::WageInconsistent => &["LB002"],
             Kind::EnergyIntensity => &["EN001"],
@@ -229,7 +233,8 @@ impl Kind {
         Kind::EnergyDivergence,
     ];
     const SERVICES: [Kind; 2] = [Kind::ServiceRevenueJump, Kind::ServiceRevenuePerEmployee];
-    const SUBTLE: [Kind; 6] = [
+    const SUBTLE: [Kind; 7] = [
+        Kind::InvQuarterPadding,
         Kind::UnitSlip,
         Kind::SlowInflation,
         Kind::TooSmooth,
@@ -1110,7 +1115,10 @@ pub fn investment_table(
         .max(3.0) as usize;
     let mut planted: Vec<Option<crate::generate::plants::Kind>> = vec![None; n_projects];
     let mut k = 0;
-    for kind in Kind::INV {
+    // Padding at every quarter end is one of the subtle kinds, planted with the
+    // other families.
+    let padding = o.other_families.then_some(Kind::InvQuarterPadding);
+    for kind in Kind::INV.into_iter().chain(padding) {
         for _ in 0..per_kind {
             if k < n_projects {
                 planted[k * 7 % n_projects] = Some(kind);
@@ -1134,10 +1142,19 @@ pub fn investment_table(
         // A first-month plant starts this year; a quarter-spike plant has history.
         let begin = match kind {
             Some(Kind::InvFirstMonth) => p.year_start().plus(rng.random_range(0..p.month() as i32)),
-            Some(Kind::InvQuarterSpike) | Some(Kind::InvYtdFalls) | Some(Kind::InvAbovePlan) => {
-                start.plus(-rng.random_range(0..12))
-            }
+            Some(Kind::InvQuarterSpike)
+            | Some(Kind::InvYtdFalls)
+            | Some(Kind::InvAbovePlan)
+            | Some(Kind::InvQuarterPadding) => start.plus(-rng.random_range(0..12)),
             _ => start.plus(rng.random_range(-24..(o.months as i32 - 2))),
+        };
+        let padded = kind == Some(Kind::InvQuarterPadding);
+        // A padded project runs through the period (quarter ends book 1.4 times an
+        // ordinary month, so a project runs out of plan before its nominal duration).
+        let duration = if padded {
+            duration.max((p.0 - begin.0 + 2) * 5 / 4)
+        } else {
+            duration
         };
         let total = planned * rng.random_range(0.85..0.98);
         let monthly = total / duration as f64;
@@ -1177,6 +1194,16 @@ pub fn investment_table(
             if Some(m) == spike_q && kind == Some(Kind::InvQuarterSpike) {
                 inc = (monthly * rng.random_range(5.0..10.0)).round().max(1500.0);
             }
+            // Padded: over the twelve months to the period, work moved from the
+            // other months into every quarter end (the total about the same).
+            if padded && m.0 > p.0 - 12 {
+                let f = if m.is_quarter_end() {
+                    rng.random_range(1.7..2.5)
+                } else {
+                    0.7
+                };
+                inc = (inc * f).round();
+            }
             if cum_all + inc > total
                 && kind != Some(Kind::InvFirstMonth)
                 && kind != Some(Kind::InvQuarterSpike)
@@ -1209,6 +1236,7 @@ pub fn investment_table(
                     Some(Kind::InvAbovePlan) => m == p,
                     Some(Kind::InvFirstMonth) => m == begin,
                     Some(Kind::InvQuarterSpike) => Some(m) == spike_q,
+                    Some(Kind::InvQuarterPadding) => Some(m) == spike_q,
                     _ => false,
                 };
                 if hit && !labelled {

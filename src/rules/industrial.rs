@@ -257,8 +257,8 @@ pub const RULES: &[RuleDef] = &[
             "Ask for the output calculation sheets and source records; check whether the figures are estimates",
         ),
         what: t(
-            "近若干个月中，工业总产值多次恰为整数（默认 100 千元即 10 万元的整数倍）。",
-            "Gross output repeatedly an exact multiple of a round unit (100 thousand yuan, i.e. 10万元, by default) in recent months.",
+            "近若干个月中，工业总产值多次恰为整数（默认 100 千元即 10 万元的整数倍）。此前同样长的一段时间里同样多为整数的，是企业一贯的估报习惯（多为小企业）：仍列出，强度乘以 0.25；此前不是整数而新近改为整数的，照常列出并注明“新近改为整数填报”。",
+            "Gross output repeatedly an exact multiple of a round unit (100 thousand yuan, i.e. 10万元, by default) in recent months. When the window before was as round, it is the enterprise's habit of estimating (mostly small reporters): still listed, at a quarter of the strength; a switch from figures that were not round is listed as usual and named so.",
         ),
         why: t(
             "依据账簿计算的产值很少恰为整十万；反复出现整数说明数据是估报或编造的。",
@@ -276,6 +276,7 @@ pub const RULES: &[RuleDef] = &[
             num("round_unit_thousand_yuan", 100.0, Some(1.0), None, "a value that is a multiple of this is round (thousand yuan)"),
             int("window_months", 12, Some(1.0), Some(36.0), "months looked back, the period under review included"),
             int("min_round_months", 3, Some(1.0), None, "round months in the window that fail"),
+            num("habit_factor", 0.25, Some(0.0), Some(1.0), "strength multiplier when the window before was as round (a habit, not a switch); 1 turns it off"),
             num("min_gross_thousand_yuan", 100.0, Some(0.0), None, "smaller values are not counted as round (thousand yuan)"),
         ],
         kind: Kind::Months(round_figures),
@@ -640,13 +641,15 @@ fn round_figures(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let window = cfg.int("window_months") as i32;
     let min_round = cfg.int("min_round_months");
     let min_gross = cfg.num("min_gross_thousand_yuan");
+    let habit = cfg.num("habit_factor");
     let p = ctx.period.0;
-    // The months of every audited month's window.
+    // The months of every audited month's window, and of the window before it
+    // (to tell a habit from a switch to round figures).
     let rows = ctx
         .table(Table::Industrial)?
         .filter(
             col("period")
-                .gt(lit(ctx.from.0 - window))
+                .gt(lit(ctx.from.0 - 2 * window))
                 .and(col("period").lt_eq(lit(p))),
         )
         .select([col("eid"), col("period"), col("gross_output")])
@@ -659,27 +662,37 @@ fn round_figures(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
                 )
                 .alias("_round"),
         );
-    let rows = if ctx.from == ctx.period {
-        rows.with_column(lit(p).alias("at"))
-    } else {
-        // Only an enterprise with enough round months over all the windows can
-        // fail in one of them: the others are left out before each row is paired
-        // with the audited months whose window holds it.
-        let candidates = rows
-            .clone()
-            .group_by([col("eid")])
-            .agg([col("_round").sum().alias("_total")])
-            .filter(col("_total").gt_eq(lit(min_round)))
-            .select([col("eid")]);
-        let offsets = DataFrame::new(
-            window.max(1) as usize,
-            vec![Column::new(
-                "_k".into(),
-                (0..window.max(1)).collect::<Vec<i32>>(),
-            )],
-        )
+    // Only an enterprise with enough round months in the audited windows can fail
+    // in one of them: the others are left out before each row is paired with the
+    // audited months whose two windows hold it. The others still count as
+    // evaluated.
+    let in_audited_windows = col("period").gt(lit(ctx.from.0 - window));
+    let evaluated = rows
+        .clone()
+        .filter(in_audited_windows.clone())
+        .group_by([col("eid")])
+        .agg([
+            col("_round").sum().alias("_total"),
+            col("_round").count().alias("_n"),
+        ])
+        .collect()
         .map_err(pe)?;
-        rows.join(
+    let candidates = evaluated
+        .clone()
+        .lazy()
+        .filter(col("_total").gt_eq(lit(min_round)))
+        .select([col("eid")]);
+    let offsets = DataFrame::new(
+        (2 * window).max(1) as usize,
+        vec![Column::new(
+            "_k".into(),
+            (0..(2 * window).max(1)).collect::<Vec<i32>>(),
+        )],
+    )
+    .map_err(pe)?;
+    let current = col("period").gt(col("at") - lit(window));
+    let df = rows
+        .join(
             candidates,
             [col("eid")],
             [col("eid")],
@@ -688,23 +701,26 @@ fn round_figures(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .join(offsets.lazy(), [], [], JoinArgs::new(JoinType::Cross))
         .with_column((col("period") + col("_k")).alias("at"))
         .filter(ctx.audited(col("at")))
-    };
-    // One month audited: grouped by enterprise alone (faster).
-    let keys: &[&str] = if ctx.from == ctx.period {
-        &["eid"]
-    } else {
-        &["at", "eid"]
-    };
-    let df = rows
-        .group_by(keys.iter().map(|k| col(*k)).collect::<Vec<_>>())
+        .group_by([col("at"), col("eid")])
         .agg([
-            col("_round").sum().alias("round_months"),
-            col("_round").count().alias("_n"),
+            col("_round")
+                .filter(current.clone())
+                .sum()
+                .alias("round_months"),
+            col("_round").filter(current.clone()).count().alias("_n"),
+            col("_round")
+                .filter(current.clone().not())
+                .sum()
+                .alias("before_round"),
+            col("_round")
+                .filter(current.clone().not())
+                .count()
+                .alias("_before_n"),
             col("gross_output")
                 .filter(col("period").eq(col("at")))
                 .first()
                 .alias("gross_output"),
-            col("period").max().alias("_last"),
+            col("period").filter(current).max().alias("_last"),
         ])
         .with_column(
             when(col("_n").gt(lit(0)))
@@ -712,20 +728,93 @@ fn round_figures(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
                 .otherwise(lit(NULL).cast(DataType::Boolean))
                 .alias("_fails"),
         )
-        .sort(keys.to_vec(), SortMultipleOptions::default())
+        .sort(["at", "eid"], SortMultipleOptions::default())
         .collect()
         .map_err(pe)?;
-    outcome(
+    // A habit: the window before was as round (a small reporter estimating its
+    // figures all along); a switch: it was not.
+    let known_before = col("_before_n").gt_eq(lit(window / 2));
+    let was_round = known_before
+        .clone()
+        .and(col("before_round").gt_eq(lit(min_round)))
+        .and(lit(habit < 1.0));
+    let base =
+        (col("round_months").cast(DataType::Float64) / lit(min_round as f64)).clip_max(lit(4.0));
+    let (zh_same, en_same) = (
+        format!("；此前 {window} 个月同样有 "),
+        format!("; the {window} months before: "),
+    );
+    let (zh_only, en_only) = (
+        format!("；此前 {window} 个月仅 "),
+        format!("; the {window} months before: only "),
+    );
+    let text = |zh: bool| {
+        let n = col("before_round").cast(DataType::String);
+        when(was_round.clone())
+            .then(concat_str(
+                [
+                    lit(if zh {
+                        zh_same.as_str()
+                    } else {
+                        en_same.as_str()
+                    }),
+                    n.clone(),
+                    lit(if zh {
+                        " 个月为整数，为企业一贯填报习惯，核查优先级降低"
+                    } else {
+                        " round months as well: the enterprise's habit, lower priority"
+                    }),
+                ],
+                "",
+                false,
+            ))
+            .when(known_before.clone())
+            .then(concat_str(
+                [
+                    lit(if zh {
+                        zh_only.as_str()
+                    } else {
+                        en_only.as_str()
+                    }),
+                    n,
+                    lit(if zh {
+                        " 个月为整数：新近改为整数填报"
+                    } else {
+                        " round: a switch to round figures"
+                    }),
+                ],
+                "",
+                false,
+            ))
+            .otherwise(lit(NULL).cast(DataType::String))
+    };
+    let mut found = outcome(
         &df,
         [
             month_text(col("_last")).alias("period"),
             col("round_months").cast(DataType::Float64).alias("value"),
             lit(min_round as f64).alias("threshold"),
-            (col("round_months").cast(DataType::Float64) / lit(min_round as f64))
-                .clip_max(lit(4.0))
+            when(was_round.clone())
+                .then(base.clone() * lit(habit))
+                .otherwise(base)
                 .alias("strength"),
+            text(true).alias("remark"),
+            text(false).alias("remark_en"),
         ],
-    )
+    )?;
+    // Counted as a single month's run would: every enterprise with a known month.
+    let (n, known) = {
+        let c = evaluated.column("_n").map_err(pe)?.u32().map_err(pe)?;
+        (
+            c.len() as u64,
+            c.iter().filter(|v| v.is_some_and(|v| v > 0)).count() as u64,
+        )
+    };
+    if ctx.from == ctx.period {
+        found.evaluated = known;
+        found.not_evaluable = n - known;
+    }
+    Ok(found)
 }
 
 fn many_revisions(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {

@@ -146,6 +146,40 @@ pub const RULES: &[RuleDef] = &[
         ],
         kind: Kind::Months(quarter_end_spike),
     },
+    RuleDef {
+        code: "IV008",
+        title: t("每个季末集中报数", "Investment padded at every quarter end"),
+        table: Table::Investment,
+        also_needs: &[],
+        level: Level::Project,
+        severity: Severity::Soft,
+        message: t(
+            "项目 {project_id} 截至 {period} 的 12 个月中，4 个季末月完成投资中位数 {qe_median} 千元，是其余月份中位数 {typical} 千元的 {ratio:.1} 倍（最少的季末月也达 {min_ratio:.1} 倍）；同类项目一般为 {peer_ratio:.1} 倍，稳健 z 值 {value:.1}",
+            "Project {project_id}, 12 months to {period}: the four quarter-end months' median is {qe_median} thousand yuan, {ratio:.1} times the other months' median {typical} (the smallest quarter end {min_ratio:.1} times); other projects {peer_ratio:.1} times; robust z {value:.1}",
+        ),
+        hint: t(EVIDENCE_ZH, EVIDENCE_EN),
+        what: t(
+            "在季末月份（3、6、9、12 月）评价截至该月的 12 个月：4 个季末月完成额中位数与其余 8 个月中位数之比（取对数），与同区县（不足 20 个项目时全部）项目相比的稳健 z 值超过阈值（默认 3.5），且至少是同类项目比值的 1.5 倍，每一个季末月都达到其余月份中位数的若干倍（默认 1.5 倍）。投资本身有季末集中的规律，所以与同类项目的季末比例比较，而不是与 1 比较；单个季末的突增见 IV006。",
+            "At a quarter-end month (3, 6, 9, 12), over the 12 months to it: the quarter-end months' median increment over the other eight months' median (log scale), against the projects of the county (all projects with fewer than 20): robust z beyond a threshold (3.5) and the ratio at least 1.5 times other projects', with every quarter end at least a multiple (1.5) of the other months' median. Investment bunches at quarter ends by nature, so the ratio is set against other projects', not against 1; a single quarter-end spike is IV006.",
+        ),
+        why: t(
+            "每到季末都突击报数、平时少报，是投资统计“数出无据”的典型表现：季度考核推动下，完成额被挪到季末。",
+            "Booking the work at every quarter end and little in between is a typical sign of figures not taken from the books: quarterly targets pull the completed investment into quarter ends.",
+        ),
+        example: t(
+            "其余月份中位数 800 千元，四个季末月 2,600、2,900、3,100、2,700 千元（3.5 倍），同类项目 1.6 倍 → 不通过。",
+            "Other months' median 800; quarter ends 2,600, 2,900, 3,100 and 2,700 (3.5 times), other projects 1.6 times → fails.",
+        ),
+        remedy: t("核对各季末月的合同、发票、付款和工程进度记录。", "Check each quarter end's contracts, invoices, payments and progress records."),
+        params: &[
+            num("max_z", 3.5, Some(0.0), None, "largest accepted robust z of the log ratio against other projects"),
+            num("min_each_ratio", 1.5, Some(1.0), None, "every quarter end must be at least this multiple of the other months' median"),
+            num("min_ratio_over_peers", 1.5, Some(1.0), None, "the project's ratio must also be at least this multiple of other projects' (a floor where projects are much alike)"),
+            num("min_total_thousand_yuan", 1000.0, Some(0.0), None, "projects completing less over the 12 months are not judged (thousand yuan)"),
+            int("min_peers", 20, Some(3.0), None, "fewer projects in the county: compared with all projects"),
+        ],
+        kind: Kind::Months(quarter_end_padding),
+    },
 ];
 
 /// Planned total from which the city supervises, as the pipeline sets it.
@@ -387,5 +421,106 @@ fn quarter_end_spike(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         col("increment") / col("typical"),
         factor,
         (col("increment") / col("typical") / lit(factor)).clip(lit(1.0), lit(4.0)),
+    )
+}
+
+fn quarter_end_padding(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
+    let max_z = cfg.num("max_z");
+    let min_each = cfg.num("min_each_ratio");
+    let min_over = cfg.num("min_ratio_over_peers");
+    let min_total = cfg.num("min_total_thousand_yuan");
+    let min_peers = cfg.int("min_peers") as u32;
+    let inc = increments(ctx)?.lazy();
+    let is_qe = |e: Expr| (month_of_year(e) % lit(3)).eq(lit(0));
+    // Each audited quarter end, with the 12 months to it.
+    let targets = inc
+        .clone()
+        .filter(in_audited_years(ctx).and(is_qe(col("period"))))
+        .select([
+            col("project_id"),
+            col("eid"),
+            col("period"),
+            col("county_code"),
+            col("planned_total"),
+        ]);
+    let window = targets
+        .join(
+            inc.select([
+                col("project_id"),
+                col("period").alias("_m"),
+                col("increment").alias("_inc"),
+            ]),
+            [col("project_id")],
+            [col("project_id")],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .filter(
+            col("_m")
+                .gt(col("period") - lit(12))
+                .and(col("_m").lt_eq(col("period"))),
+        )
+        .with_column(is_qe(col("_m")).alias("_qe"));
+    let stats = window
+        .group_by([
+            col("project_id"),
+            col("eid"),
+            col("period"),
+            col("county_code"),
+            col("planned_total"),
+        ])
+        .agg([
+            col("_inc").count().alias("_n"),
+            col("_inc").min().alias("_min_inc"),
+            col("_inc").sum().alias("_total"),
+            col("_inc").filter(col("_qe")).median().alias("qe_median"),
+            col("_inc").filter(col("_qe")).min().alias("_qe_min"),
+            col("_inc")
+                .filter(col("_qe").not())
+                .median()
+                .alias("typical"),
+        ])
+        // Judged only on a whole year of known, non-negative months.
+        .with_column(
+            when(
+                col("_n")
+                    .eq(lit(12))
+                    .and(col("_min_inc").gt_eq(lit(0.0)))
+                    .and(col("typical").gt(lit(0.0)))
+                    .and(col("_total").gt_eq(lit(min_total))),
+            )
+            .then(col("qe_median") / col("typical"))
+            .otherwise(lit(NULL).cast(DataType::Float64))
+            .alias("ratio"),
+        )
+        .with_column((col("_qe_min") / col("typical")).alias("min_ratio"));
+    let df = add_peer_robust_z(
+        stats,
+        col("ratio").log(lit(std::f64::consts::E)),
+        &[&["period", "county_code"], &["period"]],
+        min_peers,
+        "value",
+    )
+    .with_columns([
+        col("peer_median").exp().alias("peer_ratio"),
+        when(col("value").is_not_null())
+            .then(
+                col("value")
+                    .gt(lit(max_z))
+                    .and(col("min_ratio").gt_eq(lit(min_each)))
+                    .and(col("ratio").gt_eq(lit(min_over) * col("peer_median").exp())),
+            )
+            .otherwise(lit(NULL).cast(DataType::Boolean))
+            .alias("_fails"),
+        col("qe_median").round(0, RoundMode::HalfAwayFromZero),
+        col("typical").round(0, RoundMode::HalfAwayFromZero),
+    ])
+    .sort(["project_id", "period"], SortMultipleOptions::default());
+    let df = ytd_audits(ctx, df)?.collect().map_err(pe)?;
+    output(
+        df,
+        ctx,
+        col("value"),
+        max_z,
+        excess_strength(col("value") / lit(max_z)),
     )
 }
