@@ -82,8 +82,13 @@ fn rebuild_state(
     let start = std::cmp::min(p.plus(-back), p.year_start());
     let mut state = StateMap::new();
     let mut hist: HashMap<u32, String> = HashMap::new();
-    // Every earlier month audited in one pass, then graded month by month.
-    let all = rules::run_months(batch, pipeline, start, p.plus(-1), progress)?;
+    // Every earlier month audited in one pass, then graded month by month. County
+    // findings do not enter enterprises' scores, so their rules are left out.
+    let mut graded = pipeline.clone();
+    graded
+        .rules
+        .retain(|c| c.def.level != crate::rules::registry::Level::County);
+    let all = rules::run_months(batch, &graded, start, p.plus(-1), progress)?;
     let mut m = start;
     while m < p {
         let b = batch.at(m);

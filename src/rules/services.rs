@@ -85,8 +85,8 @@ pub const RULES: &[RuleDef] = &[
             "Ask how earlier errors were corrected and for the source vouchers of this period's figures",
         ),
         what: t(
-            "规上服务业企业风险等级动态调整办法把数据查询差错率计入风险等级：近 12 个月被查询企业中核实有误的比例达到阈值（默认 50%）。",
-            "The services risk-grade rules count the query error rate: the share of an enterprise's queries in the last 12 months that confirmed an error, at or above a threshold (50%).",
+            "规上服务业企业风险等级动态调整办法把数据查询差错率计入风险等级：近 12 个月被查询企业中核实有误的比例达到阈值（默认 50%）。强度按证据多少计：差错率向全部查询的总体差错率收缩（相当于另加 2 次按总体差错率计的查询），只查过一次的企业强度较低。",
+            "The services risk-grade rules count the query error rate: the share of an enterprise's queries in the last 12 months that confirmed an error, at or above a threshold (50%). The strength weighs the evidence: the rate is drawn towards the overall rate of all queries (as if 2 more queries at that rate), so an enterprise queried once weighs less.",
         ),
         why: t("反复查出差错的企业，本期数据出错的可能性也更高。", "An enterprise whose figures were repeatedly wrong is more likely wrong again."),
         example: t("被查询 2 次，2 次核实有误 → 100%，不通过。", "Queried twice, both errors → 100%, fails."),
@@ -95,6 +95,7 @@ pub const RULES: &[RuleDef] = &[
             num("min_error_rate", 0.5, Some(0.0), Some(1.0), "query error rate from which the rule fails"),
             int("months", 12, Some(1.0), None, "months of verifications counted"),
             int("min_queries", 1, Some(1.0), None, "queries needed to judge"),
+            int("prior_queries", 2, Some(0.0), None, "pseudo-queries at the overall error rate added for the strength (0: the raw rate)"),
         ],
         kind: Kind::Builtin(query_error_rate),
     },
@@ -216,13 +217,30 @@ fn query_error_rate(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .filter(col("period").eq(lit(p)))
         .select([col("eid")])
         .unique(None, UniqueKeepStrategy::First);
-    let ver = ctx
-        .table(Table::Verifications)?
-        .filter(
-            col("period")
-                .lt(lit(p))
-                .and(col("period").gt_eq(lit(p - months))),
-        )
+    let window = ctx.table(Table::Verifications)?.filter(
+        col("period")
+            .lt(lit(p))
+            .and(col("period").gt_eq(lit(p - months))),
+    );
+    // The share of all queries of the window that confirmed an error: the rate an
+    // enterprise with few queries is drawn towards for the strength.
+    let overall = window
+        .clone()
+        .select([col("outcome")
+            .eq(lit("confirmed_error"))
+            .cast(DataType::Float64)
+            .mean()
+            .alias("_r0")])
+        .collect()
+        .map_err(pe)?
+        .column("_r0")
+        .map_err(pe)?
+        .f64()
+        .map_err(pe)?
+        .get(0)
+        .unwrap_or(0.0);
+    let prior = cfg.int("prior_queries") as f64;
+    let ver = window
         .group_by([col("eid")])
         .agg([
             col("outcome")
@@ -261,9 +279,14 @@ fn query_error_rate(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         [
             month_text(lit(p)).alias("period"),
             lit(min_rate).alias("threshold"),
-            (col("value") * lit(2.0))
-                .clip(lit(1.0), lit(2.0))
-                .alias("strength"),
+            // One query found wrong is weaker evidence than five: the strength
+            // comes from the rate drawn towards the overall rate by `prior_queries`
+            // pseudo-queries (the rule still fails on the rate itself).
+            (((col("errors").cast(DataType::Float64) + lit(prior * overall))
+                / (col("queries").cast(DataType::Float64) + lit(prior)))
+                * lit(2.0))
+            .clip(lit(0.5), lit(2.0))
+            .alias("strength"),
         ],
     )
 }
