@@ -303,7 +303,7 @@ def other_fixture():
     clean = ids[:18]
     F = dict(wage=ids[18], inconsistent=ids[19], intensity=ids[20], divergence=ids[21], missing=ids[22], key=ids[23])
     svc = [uscc("340106", 800 + i) for i in range(24)]
-    S = dict(jump=svc[20], per_employee=svc[21], errors=svc[22], missing=svc[23])
+    S = dict(jump=svc[20], per_employee=svc[21], errors=svc[22], missing=svc[23], jump_vat=svc[19])
     ents = [[u, f"其他测试{i:02d}", "340106", "3670", "2019-01", ""] for i, u in enumerate(ids)]
     ents += [[u, f"服务测试{i:02d}", "340106", "6513", "2019-01", ""] for i, u in enumerate(svc)]
     write(os.path.join(d, "enterprises.csv"), ["uscc", "name", "county_code", "industry_code", "entry_period", "size_class"], ents)
@@ -339,10 +339,15 @@ def other_fixture():
         for t, m in enumerate(MONTHS):
             staff = 80 + i
             rev = round(staff * 15 * wiggle(i, t))
-            if u == S["jump"] and m == "2026-09":
+            # The VAT records move with the revenue, except for the plain jump.
+            vat = round(rev * 1.06 * wiggle(i + 30, t) ** 0.3)
+            if u in (S["jump"], S["jump_vat"]) and m == "2026-09":
                 rev = rev * 4
+            if u == S["jump_vat"] and m == "2026-09":
+                vat = vat * 4
             if u == S["per_employee"] and m == "2026-09":
                 staff = 8
+            tax.append([u, m, vat])
             row = [u, m, rev, staff]
             if u == S["missing"] and m == "2026-09":
                 row = [u, m, "", ""]
@@ -365,7 +370,8 @@ def other_fixture():
             "EN001": {"fail": [F["intensity"]], "pass": clean, "missing": [F["missing"]]},
             "EN002": {"fail": [F["divergence"]], "pass": clean, "missing": [F["missing"]]},
             "EN003": {"fail": [F["key"]], "pass": clean, "missing": []},
-            "SV001": {"fail": [S["jump"]], "pass": sclean, "missing": [S["missing"]]},
+            # The jump with VAT in step is found too, as information (explained).
+            "SV001": {"fail": [S["jump"], S["jump_vat"]], "pass": sclean, "missing": [S["missing"]]},
             "SV002": {"fail": [S["per_employee"]], "pass": sclean, "missing": [S["missing"]]},
             "SV003": {"fail": [S["errors"]], "pass": [svc[0]], "missing": []},
             # The wage sixfold, and the wage per head of twice the staff for 0.6 of

@@ -144,6 +144,32 @@ fn a_jump_the_vat_confirms_is_explained() {
     }
 }
 
+/// A services revenue jump the enterprise's VAT records confirm is explained: SV001
+/// about it is information and says why; the same jump without VAT stays a query.
+#[test]
+fn a_services_jump_the_vat_confirms_is_explained() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/rules/other");
+    let found = findings_in(&dir);
+    let expect: toml::Table =
+        toml::from_str(&std::fs::read_to_string(dir.join("expect.toml")).unwrap()).unwrap();
+    let fails: Vec<String> = expect["SV001"]["fail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    let (jump, jump_vat) = (&fails[0], &fails[1]);
+    let queried = of_enterprise(&found, jump, "SV001");
+    assert!(!queried.is_empty());
+    assert!(queried.iter().all(|(s, _)| s == "soft"), "{queried:?}");
+    let explained = of_enterprise(&found, jump_vat, "SV001");
+    assert!(!explained.is_empty(), "SV001 did not see the jump");
+    for (s, m) in &explained {
+        assert_eq!(s, "info", "{m}");
+        assert!(m.contains("已由独立来源解释"), "{m}");
+    }
+}
+
 /// Round figures after a year of figures that were not round are a switch, named
 /// so; round figures all along are the enterprise's habit (listed at a quarter of
 /// the strength), and say so.

@@ -30,7 +30,8 @@
 //!
 //! A change of output the independent sources (VAT, electricity) confirm is
 //! **explained**: the output-movement findings IN004, IN005, IN008 and IN009 about
-//! it become information, with the reason in their message (see [`explain`]).
+//! it become information, with the reason in their message (see [`explain`]); so
+//! does SV001 about a services revenue change the enterprise's VAT moved with.
 
 use std::collections::HashMap;
 
@@ -1080,7 +1081,155 @@ fn ratio_drift(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
 /// they moved further (`explained_before`).
 pub fn explain(ctx: &Ctx<'_>, findings: DataFrame) -> Result<DataFrame> {
     let findings = explain_by_sources(ctx, findings)?;
+    let findings = explain_services_by_vat(ctx, findings)?;
     explained_before(ctx, findings)
+}
+
+/// Services revenue changes (SV001) that the enterprise's own VAT records confirm
+/// become information, the way output changes do ([`explain_by_sources`]): the
+/// month's taxable sales times the enterprise's own revenue/VAT ratio of its
+/// earlier year (months 13–24 back, else the last 12) anticipates the revenue,
+/// with the ratio's spread as its uncertainty. The change is explained when the
+/// reported revenue lies within `explain_z` uncertainties of it, or within
+/// `explain_share` of the change from last month.
+fn explain_services_by_vat(ctx: &Ctx<'_>, findings: DataFrame) -> Result<DataFrame> {
+    let s = ctx.pipeline.section("anticipation");
+    let (Some(svc), Some(tax)) = (
+        ctx.batch.table(Table::Services),
+        ctx.batch.table(Table::Tax),
+    ) else {
+        return Ok(findings);
+    };
+    if !s.bool("explain_by_sources") || findings.height() == 0 {
+        return Ok(findings);
+    }
+    let codes = findings
+        .column("rule_code")
+        .map_err(pe)?
+        .str()
+        .map_err(pe)?;
+    let sev = findings.column("severity").map_err(pe)?.str().map_err(pe)?;
+    let eids = findings.column("eid").map_err(pe)?.u32().map_err(pe)?;
+    let periods = findings.column("period").map_err(pe)?.str().map_err(pe)?;
+    let mut targets: Vec<(usize, u32, i32)> = Vec::new();
+    for i in 0..findings.height() {
+        if codes.get(i) != Some("SV001") || sev.get(i) == Some("hard") {
+            continue;
+        }
+        if let (Some(e), Some(m)) = (
+            eids.get(i),
+            periods.get(i).and_then(|p| Month::parse_strict(p).ok()),
+        ) {
+            targets.push((i, e, m.0));
+        }
+    }
+    if targets.is_empty() {
+        return Ok(findings);
+    }
+    let wanted: Vec<u32> = {
+        let mut v: Vec<u32> = targets.iter().map(|t| t.1).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let values = |df: &DataFrame, c: &str| -> Result<HashMap<(u32, i32), f64>> {
+        let df = df
+            .clone()
+            .lazy()
+            .filter(col("eid").is_in(
+                lit(Series::new("w".into(), wanted.clone())).implode(false),
+                false,
+            ))
+            .select([col("eid"), col("period"), col(c).cast(DataType::Float64)])
+            .collect()
+            .map_err(pe)?;
+        let (e, p, v) = (
+            df.column("eid").map_err(pe)?.u32().map_err(pe)?,
+            df.column("period").map_err(pe)?.i32().map_err(pe)?,
+            df.column(c).map_err(pe)?.f64().map_err(pe)?,
+        );
+        Ok(e.iter()
+            .zip(p.iter())
+            .zip(v.iter())
+            .filter_map(|((e, p), v)| Some(((e?, p?), v?)))
+            .collect())
+    };
+    let rev = values(svc, "revenue")?;
+    let vat = values(tax, "taxable_sales")?;
+    let (floor, ez, share) = (
+        s.num("sigma_floor"),
+        s.num("explain_z"),
+        s.num("explain_share"),
+    );
+    let h = findings.height();
+    let mut is = vec![false; h];
+    let mut vat_col: Vec<Option<f64>> = vec![None; h];
+    let mut from_vat: Vec<Option<f64>> = vec![None; h];
+    for (i, e, m) in targets {
+        let at = |map: &HashMap<(u32, i32), f64>, k: i32| {
+            map.get(&(e, m - 24 + k)).copied().unwrap_or(f64::NAN)
+        };
+        let ys: Vec<f64> = (0..=24).map(|k| at(&rev, k)).collect();
+        let xs: Vec<f64> = (0..=24).map(|k| at(&vat, k)).collect();
+        let (y, x) = (ys[24], xs[24]);
+        if !(y > 0.0 && x > 0.0) {
+            continue;
+        }
+        let Some((c, sp, n)) = own_ratio(&ys, &xs, 24, 0.0) else {
+            continue;
+        };
+        let sp = sp.max(floor) * (1.0 + 1.57 / n as f64).sqrt();
+        let a = x.ln() + c;
+        let d = (y.ln() - a).abs();
+        let moved = (ys[23] > 0.0).then(|| (y / ys[23]).ln().abs());
+        if d <= ez * sp || moved.is_some_and(|mv| d <= share * mv) {
+            is[i] = true;
+            vat_col[i] = Some(x);
+            from_vat[i] = Some(a.exp());
+        }
+    }
+    if !is.iter().any(|b| *b) {
+        return Ok(findings);
+    }
+    let names: Vec<String> = findings
+        .get_column_names()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    let text = |zh: bool| {
+        concat_str(
+            [
+                lit(if zh {
+                    "；同月增值税应税销售额 "
+                } else {
+                    "; taxable sales this month "
+                }),
+                whole_text(col("_vat")),
+                lit(if zh {
+                    " 千元同步变动（按本企业往年比例预期营业收入 "
+                } else {
+                    " moved with it (the enterprise's own ratio anticipates revenue of "
+                }),
+                whole_text(col("_from_vat")),
+                lit(if zh {
+                    " 千元），已由独立来源解释"
+                } else {
+                    "): explained by independent sources"
+                }),
+            ],
+            "",
+            false,
+        )
+    };
+    let mut df = findings;
+    df.with_column(Column::new("_is".into(), is)).map_err(pe)?;
+    df.with_column(Column::new("_vat".into(), vat_col))
+        .map_err(pe)?;
+    df.with_column(Column::new("_from_vat".into(), from_vat))
+        .map_err(pe)?;
+    df.lazy()
+        .with_row_index("_row", None)
+        .pipe_demote(col("_is"), text(true), text(false), &names)
 }
 
 /// The figures whose enterprise explained them at a recent verification.

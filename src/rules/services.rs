@@ -240,19 +240,17 @@ fn query_error_rate(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .get(0)
         .unwrap_or(0.0);
     let prior = cfg.int("prior_queries") as f64;
-    let ver = window
-        .group_by([col("eid")])
-        .agg([
-            col("outcome")
-                .count()
-                .cast(DataType::UInt32)
-                .alias("queries"),
-            col("outcome")
-                .eq(lit("confirmed_error"))
-                .sum()
-                .cast(DataType::UInt32)
-                .alias("errors"),
-        ]);
+    let ver = window.group_by([col("eid")]).agg([
+        col("outcome")
+            .count()
+            .cast(DataType::UInt32)
+            .alias("queries"),
+        col("outcome")
+            .eq(lit("confirmed_error"))
+            .sum()
+            .cast(DataType::UInt32)
+            .alias("errors"),
+    ]);
     let df = services
         .join(
             ver,
