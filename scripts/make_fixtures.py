@@ -179,10 +179,10 @@ def tax_fixture():
 
 def rd_fixture():
     d = os.path.join(ROOT, "rules", "rd")
-    n = 16
+    n = 17
     ids = [uscc("340104", 300 + i) for i in range(n)]
     clean = ids[:10]
-    F = dict(no_deduction=ids[10], small=ids[11], few_staff=ids[12], first=ids[13], low_end=ids[14], m_missing=ids[15])
+    F = dict(no_deduction=ids[10], small=ids[11], few_staff=ids[12], first=ids[13], low_end=ids[14], m_missing=ids[15], jump=ids[16])
     ents = []
     for i, u in enumerate(ids):
         ind_code = "1311" if u == F["low_end"] else "2720"
@@ -207,6 +207,9 @@ def rd_fixture():
                 staff, exp = 3, 4500
             if u == F["first"] and y < 2025:
                 continue
+            # The same staff, three times the spend of last year.
+            if u == F["jump"] and y == 2025:
+                exp = exp * 3
             row = [u, y, staff, exp, ded]
             if u == F["m_missing"] and y == 2025:
                 row = [u, y, "", "", ""]
@@ -233,6 +236,7 @@ def rd_fixture():
             "RD005": {"fail": [F["low_end"]], "pass": clean, "missing": [F["m_missing"]]},
             "RD006": {"fail": [F["few_staff"]], "pass": clean, "missing": [F["m_missing"]]},
             "RD009": {"fail": [big], "pass": clean, "missing": [F["m_missing"]]},
+            "RD010": {"fail": [F["jump"], F["few_staff"]], "pass": clean + [big], "missing": [F["m_missing"], F["first"]]},
         },
     )
 

@@ -67,10 +67,10 @@ pub static SETTINGS: Section = Section {
         ),
         num(
             "info_weight",
-            0.5,
+            0.1,
             Some(0.0),
             None,
-            "points of an info finding of strength 1",
+            "points of an info finding of strength 1 (routing and attention, no error implied: a tenth of a point, so routing lists alone seldom make an enterprise yellow)",
         ),
         num(
             "earlier_month_weight",

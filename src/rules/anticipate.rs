@@ -1380,6 +1380,12 @@ impl Demote for LazyFrame {
                 .then(lit("info"))
                 .otherwise(col("severity"))
                 .alias("severity"),
+            // An explained figure is no sign of an error: it weighs nothing in
+            // the score (routing and attention lists keep `info_weight`).
+            when(cond.clone())
+                .then(lit(0.0))
+                .otherwise(col("strength"))
+                .alias("strength"),
             when(cond.clone())
                 .then(concat_str([col("message"), zh], "", false))
                 .otherwise(col("message"))

@@ -185,6 +185,38 @@ pub const RULES: &[RuleDef] = &[
         kind: Kind::Annual(intensity),
     },
     RuleDef {
+        code: "RD010",
+        title: t("人均研发费用较本企业上年跳变", "R&D spend per staff jumps against the enterprise's own last year"),
+        table: Table::Rd,
+        also_needs: &[],
+        level: Level::Enterprise,
+        severity: Severity::Soft,
+        message: t(
+            "{period} 年人均研发费用 {per_staff:.1} 千元（{rd_expenditure} 千元 / {rd_staff} 人），上年 {per_staff_ly:.1} 千元，为上年的 {ratio:.2} 倍；同行业中位数 {peer_ratio:.2} 倍",
+            "{period}: R&D expenditure per staff {per_staff:.1} thousand yuan ({rd_expenditure} / {rd_staff} staff) against {per_staff_ly:.1} last year, {ratio:.2} times; the industry's median {peer_ratio:.2} times",
+        ),
+        hint: t(EVIDENCE_ZH, EVIDENCE_EN),
+        what: t(
+            "人均研发费用与本企业上年相比的倍数（取对数），扣除同行业大类（不足 10 家时全部）研发企业的中位数后，超过阈值（默认 2.5 倍或不足 1/2.5）。两年研发人员都不少于 3 人才评价。",
+            "R&D expenditure per R&D staff against the enterprise's own last year (log ratio), net of the median of the division's reporters (all reporters with fewer than 10), beyond a factor (2.5 up or down). Judged when both years have at least 3 R&D staff.",
+        ),
+        why: t(
+            "同一企业的人均研发费用逐年相对稳定；一年内成倍跳变，多为费用虚增、把其他支出计入研发，或人员填报有误。与同行业比较看不出的持续偏离，与本企业往年比较能看出变化。",
+            "An enterprise's R&D spend per staff is fairly stable from year to year; a multiple within a year usually means inflated spending, other costs booked as R&D, or a wrong headcount. It shows a change that a comparison with peers cannot.",
+        ),
+        example: t(
+            "上年人均 180 千元，本年 600 千元（3.3 倍），同行业 1.05 倍 → 不通过。",
+            "180 per staff last year, 600 now (3.3 times), the industry 1.05 times → fails.",
+        ),
+        remedy: t("核对两年的研发人员名单和研发费用辅助账。", "Check both years' R&D staff lists and expense sub-ledgers."),
+        params: &[
+            num("max_factor", 2.5, Some(1.0), None, "largest accepted multiple (up or down) net of the industry's median"),
+            int("min_staff", 3, Some(1.0), None, "fewer R&D staff in either year: not judged"),
+            int("min_peers", 10, Some(3.0), None, "smaller divisions: all reporters are the peers"),
+        ],
+        kind: Kind::Annual(per_staff_jump),
+    },
+    RuleDef {
         code: "RD008",
         title: t("研发费用超过 500 万元：区县核查", "R&D above 5,000: county query"),
         table: Table::Rd,
@@ -640,6 +672,57 @@ fn intensity(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
             remark,
             remark_en,
         ],
+    )
+}
+
+fn per_staff_jump(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
+    let y = year_or_none(ctx)?;
+    let max = cfg.num("max_factor").max(1.0);
+    let min_staff = cfg.int("min_staff");
+    let min_peers = cfg.int("min_peers") as u32;
+    let per_staff = |lf: LazyFrame| {
+        lf.with_column(
+            when(
+                col("rd_staff")
+                    .gt_eq(lit(min_staff))
+                    .and(col("rd_expenditure").gt(lit(0.0))),
+            )
+            .then(col("rd_expenditure") / col("rd_staff").cast(DataType::Float64))
+            .otherwise(lit(NULL).cast(DataType::Float64))
+            .alias("per_staff"),
+        )
+    };
+    let before = per_staff(reporters(ctx, y - 1)?)
+        .select([col("eid"), col("per_staff").alias("per_staff_ly")]);
+    let lf = per_staff(reporters(ctx, y)?)
+        .join(
+            before,
+            [col("eid")],
+            [col("eid")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_column((col("per_staff") / col("per_staff_ly")).alias("ratio"))
+        .with_column(col("ratio").log(lit(std::f64::consts::E)).alias("_lr"));
+    // The peers' median change: the division's, or all reporters'.
+    let n_div = col("_lr").count().over_cols(&["division"]);
+    let peer = when(n_div.gt_eq(lit(min_peers)))
+        .then(col("_lr").median().over_cols(&["division"]))
+        .otherwise(col("_lr").median());
+    let df = lf
+        .with_column(peer.alias("_peer"))
+        .with_columns([
+            col("_peer").exp().alias("peer_ratio"),
+            (col("_lr") - col("_peer")).abs().alias("_dev"),
+        ])
+        .with_column(col("_dev").gt(lit(max.ln())).alias("_fails"))
+        .sort(["eid"], SortMultipleOptions::default())
+        .collect()
+        .map_err(pe)?;
+    finish(
+        &df,
+        col("_dev").exp(),
+        max,
+        excess_strength(col("_dev") / lit(max.ln().max(1e-9))),
     )
 }
 
