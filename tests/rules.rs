@@ -300,6 +300,27 @@ fn rules_listing_snapshot() {
     );
 }
 
+/// In January and February the latest labour report is last year's fourth quarter:
+/// an audit of those months reviews it (LB001, LB002, LB003), and finds the labour
+/// anomalies planted in it.
+#[test]
+fn a_january_audit_reviews_last_years_fourth_quarter() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("batch");
+    let mut g = zhibao::generate::GenOptions::new(&data, 3_000);
+    g.seed = 5;
+    g.end = zhibao::model::Month::parse_strict("2026-01").unwrap();
+    let report = zhibao::generate::generate(&g).unwrap();
+    let out = tmp.path().join("out");
+    zhibao::audit::run(&common::audit_opts(&data, &out, 5)).unwrap();
+    let e = common::evaluate(&report.labels, &out);
+    for kind in ["wage_outlier", "wage_headcount_inconsistent", "wage_jump"] {
+        let (found, planted) = e.by_kind[kind];
+        assert!(planted > 0, "{kind} not planted");
+        assert_eq!(found, planted, "{kind}: {found} of {planted} found");
+    }
+}
+
 /// A generated batch with planted anomalies: each planted case shows up under its
 /// rule codes, clean enterprises rarely do, and the query list ranks them first.
 #[test]

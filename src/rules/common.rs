@@ -165,6 +165,56 @@ pub fn ytd_audits(ctx: &Ctx<'_>, lf: LazyFrame) -> Result<LazyFrame> {
         .drop(by_name(["_audit_year"], true, false)))
 }
 
+/// The first month an audit of month `at` (a month-number expression) reviews
+/// in a quarterly table: January of its year, or the December before in January
+/// and February, when the latest quarterly report is last year's fourth quarter.
+pub fn quarter_window_start(at: Expr) -> Expr {
+    let moy = month_of_year(at.clone());
+    let latest = at.clone() - moy.clone() % lit(3);
+    let year_start = at - (moy - lit(1));
+    when(latest.clone().lt(year_start.clone()))
+        .then(latest)
+        .otherwise(year_start)
+}
+
+/// The quarter ends of a quarterly table that the months audited review: from
+/// [`quarter_window_start`] of `Ctx::from` to `Ctx::period`.
+pub fn audited_quarters(ctx: &Ctx<'_>) -> Expr {
+    col("period")
+        .gt_eq(quarter_window_start(lit(ctx.from.0)))
+        .and(col("period").lt_eq(lit(ctx.period.0)))
+        .and((month_of_year(col("period")) % lit(3)).eq(lit(0)))
+}
+
+/// [`ytd_audits`] for a quarterly table: each quarter-end row paired with every
+/// audited month `at` whose window ([`quarter_window_start`]`(at)` to `at`) holds
+/// it, so that a January audit reviews last year's fourth quarter.
+pub fn quarter_audits(ctx: &Ctx<'_>, lf: LazyFrame) -> Result<LazyFrame> {
+    let lf = lf.filter(audited_quarters(ctx));
+    if ctx.from == ctx.period {
+        return Ok(lf
+            .filter(col("period").gt_eq(quarter_window_start(lit(ctx.period.0))))
+            .with_column(lit(ctx.period.0).alias("at")));
+    }
+    let mut lf = lf;
+    if lf.collect_schema().map_err(pe)?.contains("_fails") {
+        lf = lf.filter(col("_fails").fill_null(lit(false)));
+    }
+    let months: Vec<i32> = (ctx.from.0..=ctx.period.0).collect();
+    let audits = DataFrame::new(months.len(), vec![Column::new("at".into(), months)])
+        .map_err(pe)?
+        .lazy()
+        .with_column(quarter_window_start(col("at")).alias("_qstart"));
+    Ok(lf
+        .join(audits, [], [], JoinArgs::new(JoinType::Cross))
+        .filter(
+            col("period")
+                .gt_eq(col("_qstart"))
+                .and(col("period").lt_eq(col("at"))),
+        )
+        .drop(by_name(["_qstart"], true, false)))
+}
+
 /// The month of the year (1–12) of a month-number expression.
 pub fn month_of_year(e: Expr) -> Expr {
     e.clone() - e.floor_div(lit(12)) * lit(12) + lit(1)

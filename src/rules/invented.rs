@@ -406,9 +406,7 @@ fn wage_jump(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
             .alias("avg_wage"),
         )
     };
-    let quarter_ends =
-        in_audited_years(ctx).and((month_of_year(col("period")) % lit(3)).eq(lit(0)));
-    let cur = avg(ctx.table(Table::Labor)?.filter(quarter_ends));
+    let cur = avg(ctx.table(Table::Labor)?.filter(audited_quarters(ctx)));
     let ly = avg(ctx.table(Table::Labor)?).select([
         col("eid"),
         (col("period") + lit(12)).alias("period"),
@@ -433,7 +431,7 @@ fn wage_jump(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .with_column((col("change") - col("peer_change")).abs().alias("value"))
         .with_column(col("value").gt(lit(max_change)).alias("_fails"))
         .sort(["eid", "period"], SortMultipleOptions::default());
-    let df = ytd_audits(ctx, lf)?.collect().map_err(pe)?;
+    let df = quarter_audits(ctx, lf)?.collect().map_err(pe)?;
     outcome(
         &df,
         [

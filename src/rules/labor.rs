@@ -73,11 +73,6 @@ pub const RULES: &[RuleDef] = &[
     },
 ];
 
-/// Quarters of the year to date (quarter-end months up to the period).
-fn quarters(ctx: &Ctx<'_>) -> Expr {
-    in_audited_years(ctx).and((month_of_year(col("period")) % lit(3)).eq(lit(0)))
-}
-
 fn wage_outlier(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let max_z = cfg.num("max_abs_z");
     let min_peers = cfg.int("min_peers") as u32;
@@ -87,7 +82,7 @@ fn wage_outlier(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .table(Table::Labor)?
         .filter(
             col("period")
-                .gt_eq(lit(ctx.from.year_start().0 - 12))
+                .gt_eq(lit(ctx.from.year_start().0 - 15))
                 .and(col("period").lt_eq(lit(ctx.period.0)))
                 .and((month_of_year(col("period")) % lit(3)).eq(lit(0))),
         )
@@ -119,7 +114,7 @@ fn wage_outlier(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     ]);
     let df = join_em(df, before).sort(["eid", "period"], SortMultipleOptions::default());
     // A quarter's result is the same for every later audit of its year.
-    let df = ytd_audits(ctx, df)?.collect().map_err(pe)?;
+    let df = quarter_audits(ctx, df)?.collect().map_err(pe)?;
     let [strength, remark, remark_en] = steady(
         cfg,
         col("value"),
@@ -149,7 +144,7 @@ fn inconsistent(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         col("wage_total").alias("_wage_prev"),
     ]);
     let lf = lab
-        .filter(quarters(ctx))
+        .filter(audited_quarters(ctx))
         .join(
             prev,
             [col("eid"), col("period")],
@@ -209,7 +204,7 @@ fn inconsistent(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
                 .and(col("_wage_dev").gt(lit(min_change)))))
             .alias("_fails"),
         );
-    let df = ytd_audits(
+    let df = quarter_audits(
         ctx,
         lf.sort(["eid", "period"], SortMultipleOptions::default()),
     )?
