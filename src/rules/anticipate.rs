@@ -71,6 +71,20 @@ pub static SETTINGS: Section = Section {
             "fit the prior share of wrong figures, their spread and the correct figures' spread to the data by EM (the two settings above are then starting values)",
         ),
         num(
+            "spread_prior_df",
+            4.0,
+            Some(0.0),
+            None,
+            "weight, in degrees of freedom, of the pooled spread that each enterprise's own VAT and electricity ratio spread is drawn towards (twelve months estimate a spread poorly); 0 uses the own spread alone",
+        ),
+        num(
+            "min_error_scale",
+            4.0,
+            Some(1.01),
+            Some(100.0),
+            "smallest λ the fit may reach: wrong figures spread at least this much wider than correct ones, so heavy tails of correct figures are not taken for errors",
+        ),
+        num(
             "sigma_floor",
             0.03,
             Some(0.001),
@@ -249,6 +263,8 @@ pub struct Settings {
     explain_share: f64,
     min_peers: usize,
     estimate: bool,
+    spread_df: f64,
+    min_scale: f64,
 }
 
 impl Settings {
@@ -263,6 +279,8 @@ impl Settings {
             explain_share: v.num("explain_share"),
             estimate: v.bool("estimate_mixture"),
             min_peers: v.int("min_peers").max(1) as usize,
+            spread_df: v.num("spread_prior_df"),
+            min_scale: v.num("min_error_scale"),
         }
     }
 }
@@ -283,8 +301,10 @@ pub struct Mixture {
 impl Mixture {
     /// Fits the mixture by EM (as SeleMix does), from `prior` and `scale` and the
     /// robust spread of `z`. The prior stays within [0.0001, 0.5], the scale at
-    /// least 2, so the components keep their meaning.
-    pub fn fit(z: &[f64], prior: f64, scale: f64) -> Mixture {
+    /// least `min_scale` (and 2), so the components keep their meaning: a
+    /// component barely wider than the correct figures would take their heavy
+    /// tails for errors.
+    pub fn fit(z: &[f64], prior: f64, scale: f64, min_scale: f64) -> Mixture {
         // At most 20,000 distances, taken at an even stride (deterministic): the
         // fit of three numbers needs no more.
         let finite: Vec<f64> = z.iter().copied().filter(|x| x.is_finite()).collect();
@@ -316,7 +336,7 @@ impl Mixture {
             let n = z2.len() as f64;
             let prior = (sr / n).clamp(0.0001, 0.5);
             let sigma0 = (s1z / (n - sr).max(1.0)).sqrt().clamp(0.3, 5.0);
-            let scale = ((srz / sr.max(1e-9)).sqrt() / sigma0).clamp(2.0, 1000.0);
+            let scale = ((srz / sr.max(1e-9)).sqrt() / sigma0).clamp(min_scale.max(2.0), 1000.0);
             let next = Mixture {
                 prior,
                 scale,
@@ -550,6 +570,43 @@ pub fn compute(batch: &Batch, first: Month, last: Month, s: &Settings) -> Result
         v.get(g as usize * width + m).copied().flatten()
     };
 
+    // The pooled spread of the enterprises' own VAT and electricity ratios, per
+    // month (a sample of up to 5,000 enterprises, every k-th of the register, so
+    // that a month's value does not depend on the months audited with it): each
+    // enterprise's own spread, from a dozen months, is drawn towards it
+    // (moderated variance).
+    let pooled = |which: usize, min_x: f64| -> Vec<Option<f64>> {
+        let stride = n_ent.div_ceil(5_000).max(1);
+        (0..width)
+            .into_par_iter()
+            .map(|m| {
+                if m < f0 {
+                    return None;
+                }
+                let mut v: Vec<f64> = (0..n_ent)
+                    .step_by(stride)
+                    .filter_map(|e| {
+                        let (y, t, el) = dense(e);
+                        let x = if which == 0 { t } else { el };
+                        own_ratio(y, x, m, min_x).map(|r| r.1)
+                    })
+                    .collect();
+                (v.len() >= 20).then(|| median(&mut v))
+            })
+            .collect()
+    };
+    let (s0_vat, s0_el) = (pooled(0, 0.0), pooled(1, 5.0));
+    let moderate = |sp: f64, n: usize, s0: Option<f64>| -> f64 {
+        // A MAD from n values carries about 0.37 n degrees of freedom.
+        match s0 {
+            Some(s0) if s.spread_df > 0.0 => {
+                let nu = 0.37 * n as f64;
+                ((nu * sp * sp + s.spread_df * s0 * s0) / (nu + s.spread_df)).sqrt()
+            }
+            _ => sp,
+        }
+    };
+
     // Pass 2: every enterprise-month.
     #[derive(Default)]
     struct Rows {
@@ -596,11 +653,12 @@ pub fn compute(batch: &Batch, first: Month, last: Month, s: &Settings) -> Result
                     h.s *= std::f64::consts::SQRT_2;
                     p.s *= std::f64::consts::SQRT_2;
                 }
-                let indep = |x: &[f64], min_x: f64| -> Option<Src> {
+                let indep = |x: &[f64], min_x: f64, s0: Option<f64>| -> Option<Src> {
                     if !(x[m] >= min_x && x[m] > 0.0) {
                         return None;
                     }
                     let (c, sp, n) = own_ratio(y, x, m, min_x)?;
+                    let sp = moderate(sp, n, s0);
                     // The median of n ratios is itself uncertain (≈ 1.25 s / √n).
                     let sp = sp.max(s.floor) * (1.0 + 1.57 / n as f64).sqrt();
                     Some(Src {
@@ -608,8 +666,8 @@ pub fn compute(batch: &Batch, first: Month, last: Month, s: &Settings) -> Result
                         s: sp,
                     })
                 };
-                let vat = indep(t, 0.0);
-                let elec = indep(el, 5.0);
+                let vat = indep(t, 0.0, s0_vat[m]);
+                let elec = indep(el, 5.0, s0_el[m]);
                 let srcs: Vec<Src> = [hist, peer, vat, elec].into_iter().flatten().collect();
                 let Some((la, sa)) = combine(&srcs, s.floor, s.rho) else {
                     continue;
@@ -687,7 +745,7 @@ pub fn compute(batch: &Batch, first: Month, last: Month, s: &Settings) -> Result
         .into_par_iter()
         .map(|(p, z)| {
             let m = if s.estimate {
-                Mixture::fit(&z, s.prior, s.scale)
+                Mixture::fit(&z, s.prior, s.scale, s.min_scale)
             } else {
                 fixed
             };
@@ -1602,13 +1660,41 @@ mod tests {
                 }
             })
             .collect();
-        let m = Mixture::fit(&z, 0.05, 5.0);
+        let m = Mixture::fit(&z, 0.05, 5.0, 2.0);
         assert!((m.prior - 0.02).abs() < 0.005, "{m:?}");
         assert!((m.sigma0 - 1.2).abs() < 0.05, "{m:?}");
         assert!((m.scale - 10.0).abs() < 1.5, "{m:?}");
         // A figure at 4 clean spreads is more likely right than wrong at a 2% prior.
         assert!(m.p_wrong(3.0 * 1.2) < 0.5);
         assert!(m.p_wrong(40.0) > 0.99);
+    }
+
+    /// Correct figures with heavier tails than a normal (5% of them twice as
+    /// spread) and no errors at all: free, the fit takes the tail for errors and a
+    /// distance of 3.5 looks wrong; with the smallest λ at 4, it does not.
+    #[test]
+    fn heavy_tails_of_correct_figures_are_not_taken_for_errors() {
+        use rand::{RngExt, SeedableRng};
+        use rand_distr::{Distribution, Normal};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let (core, tail) = (
+            Normal::new(0.0, 1.0).unwrap(),
+            Normal::new(0.0, 2.0).unwrap(),
+        );
+        let z: Vec<f64> = (0..40_000)
+            .map(|_| {
+                if rng.random::<f64>() < 0.05 {
+                    tail.sample(&mut rng)
+                } else {
+                    core.sample(&mut rng)
+                }
+            })
+            .collect();
+        let free = Mixture::fit(&z, 0.05, 5.0, 2.0);
+        let guarded = Mixture::fit(&z, 0.05, 5.0, 4.0);
+        assert!(free.p_wrong(3.5) > 0.5, "{free:?}");
+        assert!(guarded.scale >= 4.0, "{guarded:?}");
+        assert!(guarded.p_wrong(3.5) < 0.5, "{guarded:?}");
     }
 
     #[test]
