@@ -28,11 +28,11 @@ use crate::rules::{self, Checked};
 /// figure against its peers' movement, with a mixture fitted across enterprises;
 /// IN011 and LB003 against their industry's median; IN012 compares enterprises
 /// with each other; IV008 a project's quarter-end ratio with other projects';
-/// TX004 is a county's.
-pub const PEER_RULES: [&str; 25] = [
-    "AV001", "AV002", "BF001", "BF002", "EN001", "IN011", "IN012", "IV008", "LB003", "TX004",
-    "EN002", "IN004", "IN005", "IN008", "IN009", "IV007", "LB001", "LB002", "RD006", "RD007",
-    "SV001", "SV002", "TX001", "TX002", "TX003",
+/// RD010 a change net of its industry's median; TX004 is a county's.
+pub const PEER_RULES: [&str; 26] = [
+    "AV001", "AV002", "BF001", "BF002", "EN001", "IN011", "IN012", "IV008", "LB003", "RD010",
+    "TX004", "EN002", "IN004", "IN005", "IN008", "IN009", "IV007", "LB001", "LB002", "RD006",
+    "RD007", "SV001", "SV002", "TX001", "TX002", "TX003",
 ];
 
 /// The file a submission's rows are written to in an exported data directory.
