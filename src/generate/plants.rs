@@ -99,6 +99,9 @@ pub enum Kind {
     LegitSeasonal,
     /// Legitimately unusual: an exporter (most sales exported).
     LegitExporter,
+    /// Legitimately unusual: a tiny reporter estimating its output in round
+    /// figures (10万元) all along; its VAT records are exact.
+    LegitRoundTiny,
 }
 
 impl Kind {
@@ -145,6 +148,7 @@ impl Kind {
             Kind::LegitDecline => "legit_decline",
             Kind::LegitSeasonal => "legit_seasonal",
             Kind::LegitExporter => "legit_exporter",
+            Kind::LegitRoundTiny => "legit_round_tiny",
         }
     }
 
@@ -242,13 +246,14 @@ impl Kind {
         Kind::WageJump,
         Kind::CountyStepDown,
     ];
-    const LEGIT: [Kind; 6] = [
+    const LEGIT: [Kind; 7] = [
         Kind::LegitMilestone,
         Kind::LegitNewLine,
         Kind::LegitFastGrowth,
         Kind::LegitDecline,
         Kind::LegitSeasonal,
         Kind::LegitExporter,
+        Kind::LegitRoundTiny,
     ];
 }
 
@@ -404,6 +409,11 @@ impl Plant {
                 *gross = level(e, first, origin).round().max(1.0);
                 *sales = (*gross * e.sales_ratio).round();
                 *export = (*sales * e.export_share).round();
+            }
+            Kind::LegitRoundTiny => {
+                *gross = ((*gross / 100.0).round() * 100.0).max(100.0);
+                *sales = ((*gross * e.sales_ratio / 100.0).round() * 100.0).min(*gross);
+                *export = export.min(*sales);
             }
             Kind::RoundFigures if m <= end && m.0 > end.0 - 12 => {
                 *gross = ((*gross / 100.0).round() * 100.0).max(100.0);
@@ -789,6 +799,15 @@ pub fn plan(
                 Kind::LegitExporter => {
                     ents[eid].export_share = 0.85;
                     (0.85, 0, "85% of sales exported".to_string())
+                }
+                Kind::LegitRoundTiny => {
+                    let b = rng.random_range(400.0..1500.0);
+                    ents[eid].base = b;
+                    (
+                        b,
+                        0,
+                        format!("tiny ({b:.0} a month), output in round 100s all along, VAT exact"),
+                    )
                 }
                 _ => (
                     0.0,

@@ -220,8 +220,8 @@ pub const RULES: &[RuleDef] = &[
             "Ask for the monthly production ledger and sales invoices; check whether last month's figures were copied",
         ),
         what: t(
-            "工业总产值与工业销售产值连续若干个月（默认 ≥3）完全相同。",
-            "Gross output and sales output exactly equal for several consecutive months (3 or more by default).",
+            "工业总产值与工业销售产值连续若干个月（默认 ≥3）完全相同。重复的数值是 100 千元的整数倍且不超过 5,000 千元（单位占数值 2% 以上）的，是小企业的整数估报，取整后自然容易重复：仍列出，强度乘以 0.25。",
+            "Gross output and sales output exactly equal for several consecutive months (3 or more by default). When the repeated value is a multiple of 100 thousand yuan and the unit at least 2% of it (up to 5,000), it is a small enterprise's round estimate, which rounding alone often repeats: still listed, at a quarter of the strength.",
         ),
         why: t(
             "真实生产经营每月都有波动，连续相同的数据往往是照抄上月、没有依据台账填报（数出无据）。",
@@ -238,6 +238,9 @@ pub const RULES: &[RuleDef] = &[
         params: &[
             int("min_months", 3, Some(2.0), None, "shortest run of identical months that fails"),
             num("min_gross_thousand_yuan", 0.0, Some(0.0), None, "runs at or below this gross output are not judged (thousand yuan)"),
+            num("round_unit_thousand_yuan", 100.0, Some(1.0), None, "a repeated value that is a multiple of this is a round estimate (thousand yuan)"),
+            num("coarse_share", 0.02, Some(0.0), Some(1.0), "a round estimate repeats by itself when the unit is at least this share of the value (100 below 5,000)"),
+            num("coarse_factor", 0.25, Some(0.0), Some(1.0), "strength multiplier of such a run; 1 turns it off"),
         ],
         kind: Kind::Months(copied_forward),
     },
@@ -257,8 +260,8 @@ pub const RULES: &[RuleDef] = &[
             "Ask for the output calculation sheets and source records; check whether the figures are estimates",
         ),
         what: t(
-            "近若干个月中，工业总产值多次恰为整数（默认 100 千元即 10 万元的整数倍）。此前同样长的一段时间里同样多为整数的，是企业一贯的估报习惯（多为小企业）：仍列出，强度乘以 0.25；此前不是整数而新近改为整数的，照常列出并注明“新近改为整数填报”。",
-            "Gross output repeatedly an exact multiple of a round unit (100 thousand yuan, i.e. 10万元, by default) in recent months. When the window before was as round, it is the enterprise's habit of estimating (mostly small reporters): still listed, at a quarter of the strength; a switch from figures that were not round is listed as usual and named so.",
+            "近若干个月中，工业总产值多次恰为整数（默认 100 千元即 10 万元的整数倍）。此前同样长的一段时间里同样多为整数的，是企业一贯的估报习惯（多为小企业）：仍列出，强度为 0.25；此前不是整数而新近改为整数的，照常列出并注明“新近改为整数填报”。",
+            "Gross output repeatedly an exact multiple of a round unit (100 thousand yuan, i.e. 10万元, by default) in recent months. When the window before was as round, it is the enterprise's habit of estimating (mostly small reporters): still listed, at strength 0.25; a switch from figures that were not round is listed as usual and named so.",
         ),
         why: t(
             "依据账簿计算的产值很少恰为整十万；反复出现整数说明数据是估报或编造的。",
@@ -276,7 +279,7 @@ pub const RULES: &[RuleDef] = &[
             num("round_unit_thousand_yuan", 100.0, Some(1.0), None, "a value that is a multiple of this is round (thousand yuan)"),
             int("window_months", 12, Some(1.0), Some(36.0), "months looked back, the period under review included"),
             int("min_round_months", 3, Some(1.0), None, "round months in the window that fail"),
-            num("habit_factor", 0.25, Some(0.0), Some(1.0), "strength multiplier when the window before was as round (a habit, not a switch); 1 turns it off"),
+            num("habit_factor", 0.25, Some(0.0), Some(1.0), "strength of a finding when the window before was as round (a habit, not a switch); 1 turns the distinction off"),
             num("min_gross_thousand_yuan", 100.0, Some(0.0), None, "smaller values are not counted as round (thousand yuan)"),
         ],
         kind: Kind::Months(round_figures),
@@ -510,6 +513,9 @@ fn mom_change(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
 fn copied_forward(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let min_months = cfg.int("min_months").max(2) as i32;
     let min_gross = cfg.num("min_gross_thousand_yuan");
+    let unit = cfg.num("round_unit_thousand_yuan");
+    let coarse_share = cfg.num("coarse_share");
+    let coarse_factor = cfg.num("coarse_factor");
     // An audit looks back far enough for a run that ends in January to be seen
     // whole: runs are counted from `lookback` months before its January.
     let lookback = min_months + 12;
@@ -621,11 +627,39 @@ fn copied_forward(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
             month_text(col("period")).alias("period"),
             col("run_months").cast(DataType::Float64).alias("value"),
             lit(min_months as f64).alias("threshold"),
-            (col("run_months").cast(DataType::Float64) / lit(min_months as f64))
-                .clip_max(lit(4.0))
-                .alias("strength"),
         ])
-        .drop(by_name(["_run"], true, false))
+        // A small round estimate (a multiple of the unit, the unit a coarse share of
+        // it) repeats by itself: rounding to 100 at 800 makes equal months likely.
+        .with_column(
+            ((col("gross_output") / lit(unit))
+                .round(0, RoundMode::HalfAwayFromZero)
+                .eq(col("gross_output") / lit(unit)))
+            .and(col("gross_output").gt(lit(0.0)))
+            .and(lit(unit).gt_eq(lit(coarse_share) * col("gross_output")))
+            .and(lit(coarse_factor < 1.0))
+            .alias("_coarse"),
+        )
+        .with_columns([
+            ((col("run_months").cast(DataType::Float64) / lit(min_months as f64))
+                .clip_max(lit(4.0))
+                * when(col("_coarse"))
+                    .then(lit(coarse_factor))
+                    .otherwise(lit(1.0)))
+            .alias("strength"),
+            when(col("_coarse"))
+                .then(lit(
+                    "；数值小且为整数，取整后连续相同较常见，核查优先级降低",
+                ))
+                .otherwise(lit(NULL).cast(DataType::String))
+                .alias("remark"),
+            when(col("_coarse"))
+                .then(lit(
+                    "; a small round figure, which rounding alone often repeats: lower priority",
+                ))
+                .otherwise(lit(NULL).cast(DataType::String))
+                .alias("remark_en"),
+        ])
+        .drop(by_name(["_run", "_coarse"], true, false))
         .collect()
         .map_err(pe)?;
     Ok(RuleOutput {
@@ -794,8 +828,10 @@ fn round_figures(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
             month_text(col("_last")).alias("period"),
             col("round_months").cast(DataType::Float64).alias("value"),
             lit(min_round as f64).alias("threshold"),
+            // A habit weighs `habit_factor` of a typical finding, however many
+            // round months (all of them, for a habitual estimator).
             when(was_round.clone())
-                .then(base.clone() * lit(habit))
+                .then(lit(habit))
                 .otherwise(base)
                 .alias("strength"),
             text(true).alias("remark"),
