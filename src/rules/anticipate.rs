@@ -1642,24 +1642,26 @@ mod tests {
         assert!((p(3.0) - p(-3.0)).abs() < 1e-12);
     }
 
-    #[test]
-    fn the_mixture_is_recovered_from_its_draws() {
+    /// 40,000 draws: a share `wide` from N(0, b²), the rest from N(0, a²).
+    fn two_normals(seed: u64, wide: f64, a: f64, b: f64) -> Vec<f64> {
         use rand::{RngExt, SeedableRng};
         use rand_distr::{Distribution, Normal};
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
-        let (clean, wrong) = (
-            Normal::new(0.0, 1.2).unwrap(),
-            Normal::new(0.0, 12.0).unwrap(),
-        );
-        let z: Vec<f64> = (0..40_000)
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let (narrow, broad) = (Normal::new(0.0, a).unwrap(), Normal::new(0.0, b).unwrap());
+        (0..40_000)
             .map(|_| {
-                if rng.random::<f64>() < 0.02 {
-                    wrong.sample(&mut rng)
+                if rng.random::<f64>() < wide {
+                    broad.sample(&mut rng)
                 } else {
-                    clean.sample(&mut rng)
+                    narrow.sample(&mut rng)
                 }
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn the_mixture_is_recovered_from_its_draws() {
+        let z = two_normals(3, 0.02, 1.2, 12.0);
         let m = Mixture::fit(&z, 0.05, 5.0, 2.0);
         assert!((m.prior - 0.02).abs() < 0.005, "{m:?}");
         assert!((m.sigma0 - 1.2).abs() < 0.05, "{m:?}");
@@ -1674,22 +1676,7 @@ mod tests {
     /// distance of 3.5 looks wrong; with the smallest λ at 4, it does not.
     #[test]
     fn heavy_tails_of_correct_figures_are_not_taken_for_errors() {
-        use rand::{RngExt, SeedableRng};
-        use rand_distr::{Distribution, Normal};
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
-        let (core, tail) = (
-            Normal::new(0.0, 1.0).unwrap(),
-            Normal::new(0.0, 2.0).unwrap(),
-        );
-        let z: Vec<f64> = (0..40_000)
-            .map(|_| {
-                if rng.random::<f64>() < 0.05 {
-                    tail.sample(&mut rng)
-                } else {
-                    core.sample(&mut rng)
-                }
-            })
-            .collect();
+        let z = two_normals(5, 0.05, 1.0, 2.0);
         let free = Mixture::fit(&z, 0.05, 5.0, 2.0);
         let guarded = Mixture::fit(&z, 0.05, 5.0, 4.0);
         assert!(free.p_wrong(3.5) > 0.5, "{free:?}");

@@ -498,6 +498,44 @@ pub fn steady(
     ]
 }
 
+/// Adds `z_before`: the robust z (`value`) of the same enterprise twelve months
+/// earlier, from the same frame (see [`steady`]).
+pub fn with_z_a_year_earlier(lf: LazyFrame) -> LazyFrame {
+    let before = lf.clone().select([
+        col("eid"),
+        (col("period") + lit(12)).alias("period"),
+        col("value").alias("z_before"),
+    ]);
+    join_em(lf, before)
+}
+
+/// The outcome of a comparison with peers (`value` the robust z, `z_before` the
+/// same a year earlier, `_fails`): its findings with `period`, the threshold, and
+/// the strength and remark of [`steady`].
+pub fn steady_outcome(
+    df: &DataFrame,
+    cfg: &crate::pipeline::RuleConfig,
+    period: Expr,
+    max_z: f64,
+) -> Result<RuleOutput> {
+    let [strength, remark, remark_en] = steady(
+        cfg,
+        col("value"),
+        col("z_before"),
+        excess_strength(col("value").abs() / lit(max_z)),
+    );
+    outcome(
+        df,
+        [
+            period.alias("period"),
+            lit(max_z).alias("threshold"),
+            strength,
+            remark,
+            remark_en,
+        ],
+    )
+}
+
 /// [`excess_strength`] for one value.
 pub fn excess(ratio: f64) -> f64 {
     (ratio - 0.5).clamp(0.5, 4.0)

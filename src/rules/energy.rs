@@ -117,22 +117,7 @@ fn intensity(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .sort(["eid"], SortMultipleOptions::default())
         .collect()
         .map_err(pe)?;
-    let [strength, remark, remark_en] = steady(
-        cfg,
-        col("value"),
-        col("z_before"),
-        excess_strength(col("value").abs() / lit(max_z)),
-    );
-    outcome(
-        &df,
-        [
-            month_text(lit(ctx.period.0)).alias("period"),
-            lit(max_z).alias("threshold"),
-            strength,
-            remark,
-            remark_en,
-        ],
-    )
+    steady_outcome(&df, cfg, month_text(lit(ctx.period.0)), max_z)
 }
 
 /// The year-to-date energy intensity (`intensity`, from `ytd_energy` and

@@ -107,30 +107,10 @@ fn wage_outlier(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         min_peers,
         max_z,
     );
-    let before = df.clone().select([
-        col("eid"),
-        (col("period") + lit(12)).alias("period"),
-        col("value").alias("z_before"),
-    ]);
-    let df = join_em(df, before).sort(["eid", "period"], SortMultipleOptions::default());
+    let df = with_z_a_year_earlier(df).sort(["eid", "period"], SortMultipleOptions::default());
     // A quarter's result is the same for every later audit of its year.
     let df = quarter_audits(ctx, df)?.collect().map_err(pe)?;
-    let [strength, remark, remark_en] = steady(
-        cfg,
-        col("value"),
-        col("z_before"),
-        excess_strength(col("value").abs() / lit(max_z)),
-    );
-    outcome(
-        &df,
-        [
-            month_text(col("period")).alias("period"),
-            lit(max_z).alias("threshold"),
-            strength,
-            remark,
-            remark_en,
-        ],
-    )
+    steady_outcome(&df, cfg, month_text(col("period")), max_z)
 }
 
 fn inconsistent(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {

@@ -572,23 +572,7 @@ fn per_staff(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .sort(["eid"], SortMultipleOptions::default())
         .collect()
         .map_err(pe)?;
-    let [strength, remark, remark_en] = steady(
-        cfg,
-        col("value"),
-        col("z_before"),
-        excess_strength(col("value").abs() / lit(max_z)),
-    );
-    outcome(
-        &df,
-        [
-            col("year").cast(DataType::String).alias("period"),
-            col("value"),
-            lit(max_z).alias("threshold"),
-            strength,
-            remark,
-            remark_en,
-        ],
-    )
+    steady_outcome(&df, cfg, col("year").cast(DataType::String), max_z)
 }
 
 /// R&D spend over the year's gross output (`intensity`, with `annual_output`) of

@@ -179,32 +179,12 @@ fn per_employee(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         min_peers,
         max_z,
     );
-    let before = df.clone().select([
-        col("eid"),
-        (col("period") + lit(12)).alias("period"),
-        col("value").alias("z_before"),
-    ]);
-    let df = join_em(df, before)
+    let df = with_z_a_year_earlier(df)
         .filter(ctx.audited(col("period")))
         .sort(["eid"], SortMultipleOptions::default())
         .collect()
         .map_err(pe)?;
-    let [strength, remark, remark_en] = steady(
-        cfg,
-        col("value"),
-        col("z_before"),
-        excess_strength(col("value").abs() / lit(max_z)),
-    );
-    outcome(
-        &df,
-        [
-            month_text(col("period")).alias("period"),
-            lit(max_z).alias("threshold"),
-            strength,
-            remark,
-            remark_en,
-        ],
-    )
+    steady_outcome(&df, cfg, month_text(col("period")), max_z)
 }
 
 fn query_error_rate(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
