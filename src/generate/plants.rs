@@ -478,6 +478,19 @@ fn label(kind: Kind, e: &Ent, counties: &[String], period: String, detail: Strin
     }
 }
 
+/// The label of a county-level plant.
+fn county_label(kind: Kind, county: &str, period: String, detail: String) -> Label {
+    Label {
+        level: "county",
+        uscc: String::new(),
+        project_id: String::new(),
+        county_code: county.to_string(),
+        period,
+        kind,
+        detail,
+    }
+}
+
 /// Chooses the planted enterprises and what is planted in each.
 pub fn plan(
     o: &GenOptions,
@@ -848,15 +861,12 @@ pub fn plan(
         // still above 0.90.
         if let Some(&c) = order.get(3) {
             plan.inflated_counties.insert(c, 1.08);
-            plan.labels.push(Label {
-                level: "county",
-                uscc: String::new(),
-                project_id: String::new(),
-                county_code: counties[c].clone(),
-                period: p.to_string(),
-                kind: Kind::CountyStepDown,
-                detail: "every enterprise's output × 1.08 this year, VAT as it was".to_string(),
-            });
+            plan.labels.push(county_label(
+                Kind::CountyStepDown,
+                &counties[c],
+                p.to_string(),
+                "every enterprise's output × 1.08 this year, VAT as it was".to_string(),
+            ));
         }
         for &c in order.iter().take(3) {
             let mut members: Vec<usize> = by_county[c]
@@ -886,15 +896,12 @@ pub fn plan(
                     format!("taxable sales × {f:.2} all year (county {})", counties[c]),
                 ));
             }
-            plan.labels.push(Label {
-                level: "county",
-                uscc: String::new(),
-                project_id: String::new(),
-                county_code: counties[c].clone(),
-                period: p.to_string(),
-                kind: Kind::CountyTaxLow,
-                detail: format!("{n_low} largest enterprises with low taxable sales"),
-            });
+            plan.labels.push(county_label(
+                Kind::CountyTaxLow,
+                &counties[c],
+                p.to_string(),
+                format!("{n_low} largest enterprises with low taxable sales"),
+            ));
         }
     }
     // R&D plants: chosen here, applied when the R&D table is written.

@@ -1254,31 +1254,7 @@ fn explain_services_by_vat(ctx: &Ctx<'_>, findings: DataFrame) -> Result<DataFra
         .iter()
         .map(|c| c.to_string())
         .collect();
-    let text = |zh: bool| {
-        concat_str(
-            [
-                lit(if zh {
-                    "；同月增值税应税销售额 "
-                } else {
-                    "; taxable sales this month "
-                }),
-                whole_text(col("_vat")),
-                lit(if zh {
-                    " 千元同步变动（按本企业往年比例预期营业收入 "
-                } else {
-                    " moved with it (the enterprise's own ratio anticipates revenue of "
-                }),
-                whole_text(col("_from_vat")),
-                lit(if zh {
-                    " 千元），已由独立来源解释"
-                } else {
-                    "): explained by independent sources"
-                }),
-            ],
-            "",
-            false,
-        )
-    };
+    let text = |zh: bool| vat_moved(zh, "_vat", "_from_vat", ("营业收入 ", "revenue of "));
     let mut df = findings;
     df.with_column(Column::new("_is".into(), is)).map_err(pe)?;
     df.with_column(Column::new("_vat".into(), vat_col))
@@ -1460,6 +1436,39 @@ impl Demote for LazyFrame {
     }
 }
 
+/// The reason appended to a change the VAT records explain: the month's taxable
+/// sales (column `vat`) and what the enterprise's own ratio anticipates from them
+/// (column `anticipated`), naming the figure (`what`: Chinese, English).
+fn vat_moved(zh: bool, vat: &str, anticipated: &str, what: (&str, &str)) -> Expr {
+    let (lead, mid, tail) = if zh {
+        (
+            "；同月增值税应税销售额 ".to_string(),
+            format!(" 千元同步变动（按本企业往年比例预期{}", what.0),
+            " 千元），已由独立来源解释",
+        )
+    } else {
+        (
+            "; taxable sales this month ".to_string(),
+            format!(
+                " moved with it (the enterprise's own ratio anticipates {}",
+                what.1
+            ),
+            "): explained by independent sources",
+        )
+    };
+    concat_str(
+        [
+            lit(lead),
+            whole_text(col(vat)),
+            lit(mid),
+            whole_text(col(anticipated)),
+            lit(tail),
+        ],
+        "",
+        false,
+    )
+}
+
 /// A number as whole thousands of yuan, as text.
 fn whole_text(e: Expr) -> Expr {
     e.round(0, RoundMode::HalfAwayFromZero)
@@ -1503,29 +1512,7 @@ fn explain_by_sources(ctx: &Ctx<'_>, findings: DataFrame) -> Result<DataFrame> {
         .collect();
     let vat_text = |zh: bool| {
         when(col("from_vat").is_not_null())
-            .then(concat_str(
-                [
-                    lit(if zh {
-                        "；同月增值税应税销售额 "
-                    } else {
-                        "; taxable sales this month "
-                    }),
-                    whole_text(col("taxable")),
-                    lit(if zh {
-                        " 千元同步变动（按本企业往年比例预期产值 "
-                    } else {
-                        " moved with it (the enterprise's own ratio anticipates "
-                    }),
-                    whole_text(col("from_vat")),
-                    lit(if zh {
-                        " 千元），已由独立来源解释"
-                    } else {
-                        "): explained by independent sources"
-                    }),
-                ],
-                "",
-                false,
-            ))
+            .then(vat_moved(zh, "taxable", "from_vat", ("产值 ", "")))
             .otherwise(lit(if zh {
                 "；用电量同步变动，已由独立来源解释"
             } else {
