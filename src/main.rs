@@ -155,6 +155,22 @@ enum Command {
         #[arg(long)]
         seed: Option<u64>,
     },
+    /// One background refresh of `zhibao serve` (run by the server itself).
+    #[command(hide = true)]
+    ServeRefresh {
+        #[arg(long)]
+        state: PathBuf,
+        #[arg(long)]
+        export: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        pipeline: Option<PathBuf>,
+        #[arg(long, value_parser = parse_month)]
+        period: Option<Month>,
+        #[arg(long)]
+        seed: u64,
+    },
     /// Users of `zhibao serve`.
     User {
         #[command(subcommand)]
@@ -279,6 +295,7 @@ fn serve_demo(
         pipeline: None,
         period: None,
         seed: Some(seed),
+        refresh_exe: std::env::current_exe().ok(),
     };
     println!(
         "\nStarting the live audit on the demo data (state in {})…",
@@ -403,10 +420,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 pipeline,
                 period,
                 seed,
+                refresh_exe: std::env::current_exe().ok(),
             };
             zhibao::serve::serve(&opts, |addr| {
                 eprintln!("zhibao serve: listening on http://{addr}");
             })?;
+        }
+        Command::ServeRefresh {
+            state,
+            export,
+            out,
+            pipeline,
+            period,
+            seed,
+        } => {
+            zhibao::serve::refresh(&state, &export, &out, pipeline.as_deref(), period, seed)?;
         }
         Command::User {
             action:

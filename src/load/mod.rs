@@ -192,6 +192,13 @@ impl Batch {
     /// order. Quarantine and accounting are left out. This is how one enterprise
     /// is audited alone.
     pub fn subset(&self, eids: &[u32]) -> Result<Batch> {
+        self.subset_rows(eids, &BTreeMap::new())
+    }
+
+    /// [`Batch::subset`], where `rows` gives the rows of `eids` in some tables
+    /// (positions, ascending): those rows are taken instead of the table being
+    /// scanned. This is how a live batch, indexed by enterprise, is read.
+    pub fn subset_rows(&self, eids: &[u32], rows: &BTreeMap<Table, Vec<IdxSize>>) -> Result<Batch> {
         let pe = |e| Error::polars("load", e);
         let n = self.enterprises.height();
         let mut map: Vec<Option<u32>> = vec![None; n];
@@ -201,18 +208,25 @@ impl Batch {
         for (new, old) in keep.iter().enumerate() {
             map[*old as usize] = Some(new as u32);
         }
-        let restrict = |df: &DataFrame| -> Result<DataFrame> {
-            let e = df.column("eid").map_err(pe)?.u32().map_err(pe)?;
-            let mask: BooleanChunked = e
-                .iter()
-                .map(|v| {
-                    Some(
-                        v.and_then(|v| map.get(v as usize).copied().flatten())
-                            .is_some(),
-                    )
-                })
-                .collect();
-            let mut out = df.filter(&mask).map_err(pe)?;
+        let restrict = |df: &DataFrame, at: Option<&Vec<IdxSize>>| -> Result<DataFrame> {
+            let mut out = match at {
+                Some(at) => df
+                    .take(&IdxCa::from_vec("at".into(), at.clone()))
+                    .map_err(pe)?,
+                None => {
+                    let e = df.column("eid").map_err(pe)?.u32().map_err(pe)?;
+                    let mask: BooleanChunked = e
+                        .iter()
+                        .map(|v| {
+                            Some(
+                                v.and_then(|v| map.get(v as usize).copied().flatten())
+                                    .is_some(),
+                            )
+                        })
+                        .collect();
+                    df.filter(&mask).map_err(pe)?
+                }
+            };
             let renumbered: Vec<u32> = out
                 .column("eid")
                 .map_err(pe)?
@@ -228,7 +242,7 @@ impl Batch {
         let mut tables = BTreeMap::new();
         for (t, df) in &self.tables {
             // In key order, as loaded (a live batch appends rows unsorted).
-            tables.insert(*t, sort_by_key(restrict(df)?, *t)?);
+            tables.insert(*t, sort_by_key(restrict(df, rows.get(t))?, *t)?);
         }
         let unknown = self
             .unknown
@@ -244,7 +258,11 @@ impl Batch {
         Ok(Batch {
             data_dir: self.data_dir.clone(),
             period: self.period,
-            enterprises: restrict(&self.enterprises)?,
+            // An enterprise's id is its position in the register.
+            enterprises: restrict(
+                &self.enterprises,
+                Some(&keep.iter().map(|e| *e as IdxSize).collect()),
+            )?,
             tables,
             quarantine: Vec::new(),
             notes: Vec::new(),

@@ -274,15 +274,13 @@ pub fn enterprise_json(shared: &Shared, user: &User, uscc: &str) -> Result<Value
         .map_err(pe)?;
     let enterprise = rows_of(&ent, &usccs).into_iter().next().unwrap_or_default();
     let mut subs = serde_json::Map::new();
-    for (t, df) in &live.batch.tables {
+    for t in live.batch.tables.keys() {
         if *t == Table::Verifications {
             continue;
         }
-        let Ok(e) = df.column("eid").and_then(|c| c.u32().cloned()) else {
+        let Some(mine) = live.rows_of_enterprise(*t, eid).map_err(ApiError::from)? else {
             continue;
         };
-        let mask = e.equal(eid);
-        let mine = df.filter(&mask).map_err(pe)?;
         if mine.height() > 0 {
             subs.insert(
                 t.name().to_string(),
@@ -338,29 +336,30 @@ pub fn enterprise_json(shared: &Shared, user: &User, uscc: &str) -> Result<Value
     }
     // Outcomes: the verifications table, with the notes the service was given.
     let mut verifications = Vec::new();
-    if let Some(v) = live.batch.table(Table::Verifications) {
-        if let Ok(e) = v.column("eid").and_then(|c| c.u32().cloned()) {
-            let rows = rows_of(&v.filter(&e.equal(eid)).map_err(pe)?, &usccs);
-            for r in rows {
-                let period = r
-                    .get("period")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string();
-                let key = format!("{uscc}|{period}");
-                let note = live
-                    .store
-                    .latest("verifications", &key)
-                    .map_err(ApiError::from)?
-                    .and_then(|row| row.get("note").cloned())
-                    .unwrap_or(Value::Null);
-                verifications.push(json!({
-                    "period": period,
-                    "outcome": r.get("outcome").cloned().unwrap_or(Value::Null),
-                    "note": note,
-                    "verified_at": r.get("verified_at").cloned().unwrap_or(Value::Null),
-                }));
-            }
+    if let Some(v) = live
+        .rows_of_enterprise(Table::Verifications, eid)
+        .map_err(ApiError::from)?
+    {
+        let rows = rows_of(&v, &usccs);
+        for r in rows {
+            let period = r
+                .get("period")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            let key = format!("{uscc}|{period}");
+            let note = live
+                .store
+                .latest("verifications", &key)
+                .map_err(ApiError::from)?
+                .and_then(|row| row.get("note").cloned())
+                .unwrap_or(Value::Null);
+            verifications.push(json!({
+                "period": period,
+                "outcome": r.get("outcome").cloned().unwrap_or(Value::Null),
+                "note": note,
+                "verified_at": r.get("verified_at").cloned().unwrap_or(Value::Null),
+            }));
         }
     }
     Ok(json!({

@@ -2,7 +2,7 @@
 //! submission), the last full audit of it (the snapshot), and the work of one
 //! submission: check, store, apply, audit the enterprise.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -70,6 +70,11 @@ pub struct Config {
     pub seed: u64,
     /// Working directory (exports and audits), under `--state`.
     pub work: PathBuf,
+    /// The state directory.
+    pub state: PathBuf,
+    /// This program, to run the background refreshes in a process of their own
+    /// (`None`: in this one).
+    pub refresh_exe: Option<PathBuf>,
 }
 
 /// The last full audit of the state: what `zhibao audit` gives on its export.
@@ -168,9 +173,8 @@ pub struct Live {
     uscc_of: Vec<String>,
     /// Enterprise id and county by USCC.
     index: HashMap<String, (u32, String)>,
-    /// Per table, a hash of every key held: a submission whose keys are all new
-    /// is appended without reading the table (a hit is confirmed by a join).
-    held: HashMap<Table, HashSet<u64>>,
+    /// Per table, where each key and each enterprise's rows sit.
+    positions: HashMap<Table, Positions>,
     /// Revisions of every industrial row held, by (enterprise id, period).
     revisions: HashMap<(u32, i32), i64>,
 }
@@ -200,9 +204,16 @@ fn revisions_of(df: &DataFrame) -> Result<HashMap<(u32, i32), i64>> {
         .collect())
 }
 
-/// A hash of each row's key (`eid << 32 | period` where it is exact).
-fn key_hashes(df: &DataFrame, t: Table) -> Result<Vec<u64>> {
-    use std::hash::{Hash, Hasher};
+/// A row's key: `eid << 32 | period` (or year) where the key is an enterprise's,
+/// else the key columns' text (an investment project's).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum RowKey {
+    Exact(u64),
+    Text(Box<str>),
+}
+
+/// The key of each row of `df`, a table `t` of the batch.
+fn row_keys(df: &DataFrame, t: Table) -> Result<Vec<RowKey>> {
     let keys = load::key_columns(t);
     if let ["eid", second] = keys {
         let e = df.column("eid").map_err(pe)?.u32().map_err(pe)?;
@@ -210,7 +221,11 @@ fn key_hashes(df: &DataFrame, t: Table) -> Result<Vec<u64>> {
         return Ok(e
             .iter()
             .zip(m.iter())
-            .map(|(e, m)| ((e.unwrap_or(u32::MAX) as u64) << 32) | (m.unwrap_or(0) as u32 as u64))
+            .map(|(e, m)| {
+                RowKey::Exact(
+                    ((e.unwrap_or(u32::MAX) as u64) << 32) | (m.unwrap_or(0) as u32 as u64),
+                )
+            })
             .collect());
     }
     let cols: Vec<&Column> = keys
@@ -220,17 +235,90 @@ fn key_hashes(df: &DataFrame, t: Table) -> Result<Vec<u64>> {
         .map_err(pe)?;
     Ok((0..df.height())
         .map(|i| {
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            for c in &cols {
-                c.get(i)
-                    .map(|v| v.to_string())
-                    .unwrap_or_default()
-                    .hash(&mut h);
-            }
-            h.finish()
+            let text: Vec<String> = cols
+                .iter()
+                .map(|c| c.get(i).map(|v| v.to_string()).unwrap_or_default())
+                .collect();
+            RowKey::Text(text.join("|").into())
         })
         .collect())
 }
+
+/// Where each key and each enterprise's rows sit in one table of the live batch.
+/// A revision appends its row and retires the row it replaces (left in the table
+/// until the table is compacted), so that applying a submission and reading an
+/// enterprise cost that enterprise's rows, not the table's.
+#[derive(Default)]
+struct Positions {
+    /// The live row of each key, and its enterprise.
+    by_key: HashMap<RowKey, (IdxSize, u32)>,
+    /// The live rows of each enterprise.
+    by_eid: HashMap<u32, Vec<IdxSize>>,
+    /// Rows replaced by a later one.
+    retired: usize,
+}
+
+impl Positions {
+    /// The positions of a table as it stands (a key held twice: the later row).
+    fn of(df: &DataFrame, t: Table) -> Result<Positions> {
+        let mut p = Positions::default();
+        p.add(&row_keys(df, t)?, &eids_of(df)?, 0);
+        Ok(p)
+    }
+
+    /// Rows appended at `base..`: a key already held retires its row. Returns how
+    /// many were retired.
+    fn add(&mut self, keys: &[RowKey], eids: &[u32], base: IdxSize) -> usize {
+        let mut retired = 0;
+        for (j, (k, e)) in keys.iter().zip(eids).enumerate() {
+            let at = base + j as IdxSize;
+            if let Some((old, old_e)) = self.by_key.insert(k.clone(), (at, *e)) {
+                if let Some(rows) = self.by_eid.get_mut(&old_e) {
+                    rows.retain(|r| *r != old);
+                }
+                retired += 1;
+            }
+            self.by_eid.entry(*e).or_default().push(at);
+        }
+        self.retired += retired;
+        retired
+    }
+
+    /// The live rows of some enterprises, in table order.
+    fn rows_of(&self, eids: &[u32]) -> Vec<IdxSize> {
+        let mut rows: Vec<IdxSize> = eids
+            .iter()
+            .filter_map(|e| self.by_eid.get(e))
+            .flatten()
+            .copied()
+            .collect();
+        rows.sort_unstable();
+        rows.dedup();
+        rows
+    }
+
+    /// Every live row, in table order.
+    fn live(&self) -> Vec<IdxSize> {
+        let mut rows: Vec<IdxSize> = self.by_key.values().map(|(r, _)| *r).collect();
+        rows.sort_unstable();
+        rows
+    }
+}
+
+/// The enterprise id of each row (`u32::MAX` where unknown).
+fn eids_of(df: &DataFrame) -> Result<Vec<u32>> {
+    Ok(df
+        .column("eid")
+        .map_err(pe)?
+        .u32()
+        .map_err(pe)?
+        .iter()
+        .map(|e| e.unwrap_or(u32::MAX))
+        .collect())
+}
+
+/// A table holds this many chunks (one per applied group) before it is merged.
+const MAX_CHUNKS: usize = 512;
 
 fn pe(e: PolarsError) -> Error {
     Error::polars("serve", e)
@@ -352,36 +440,88 @@ pub fn import_history(store: &mut Store, data: &Path) -> Result<usize> {
     Ok(n)
 }
 
-/// Runs the full audit of an exported directory and keeps its outputs.
-pub fn audit_dir(cfg: &Config, data: &Path, out: &Path, generation: u64) -> Result<Snapshot> {
+/// Files a snapshot needs beside the audit's own outputs: the query list and
+/// scorecard as audited (typed, not as rendered in CSV).
+const SNAPSHOT_QUERY_LIST: &str = "serve-query-list.parquet";
+const SNAPSHOT_SCORECARD: &str = "serve-scorecard.parquet";
+
+/// Runs the full audit of an exported directory into `out`, with the files a
+/// snapshot is read from (`read_snapshot`). A refresh runs it in a process of its
+/// own (`zhibao serve` → `serve-refresh`).
+pub fn audit_to(
+    pipeline: Option<&Path>,
+    period: Option<Month>,
+    seed: u64,
+    data: &Path,
+    out: &Path,
+) -> Result<()> {
     let res = audit::run(&AuditOptions {
         data: data.to_path_buf(),
         out: out.to_path_buf(),
-        period: cfg.period,
-        pipeline: cfg.pipeline_path.clone(),
-        seed: Some(cfg.seed),
+        period,
+        pipeline: pipeline.map(Path::to_path_buf),
+        seed: Some(seed),
         previous_grades: None,
         capacity: None,
         force: true,
         progress: None,
     })?;
+    for (name, mut df) in [
+        (SNAPSHOT_QUERY_LIST, res.query_list),
+        (SNAPSHOT_SCORECARD, res.scorecard),
+    ] {
+        let path = out.join(name);
+        let f = std::fs::File::create(&path).map_err(io(&path))?;
+        ParquetWriter::new(f).finish(&mut df).map_err(pe)?;
+    }
+    Ok(())
+}
+
+/// The snapshot of a full audit written to `out` by `audit_to`.
+pub fn read_snapshot(out: &Path, generation: u64) -> Result<Snapshot> {
     let read = |name: &str| -> Result<DataFrame> {
         let path = out.join(name);
         let f = std::fs::File::open(&path).map_err(io(&path))?;
         ParquetReader::new(f).finish().map_err(pe)
     };
+    let path = out.join("summary.json");
+    let summary: Value = std::fs::read(&path).map_err(io(&path)).and_then(|b| {
+        serde_json::from_slice(&b).map_err(|e| Error::Internal {
+            stage: "serve",
+            message: format!("{}: {e}", path.display()),
+        })
+    })?;
+    let period = summary
+        .get("period")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::Internal {
+            stage: "serve",
+            message: format!("{}: no period", path.display()),
+        })?;
     let grades = read("grades.parquet")?;
     Ok(Snapshot {
         states: states_of(&grades),
         findings: read("findings.parquet")?,
         grades,
-        query_list: res.query_list,
-        scorecard: res.scorecard,
+        query_list: read(SNAPSHOT_QUERY_LIST)?,
+        scorecard: read(SNAPSHOT_SCORECARD)?,
         refreshed_at: now_iso(),
         generation,
         out: out.to_path_buf(),
-        period: Month::parse_strict(&res.summary.period).map_err(Error::Usage)?,
+        period: Month::parse_strict(period).map_err(Error::Usage)?,
     })
+}
+
+/// Runs the full audit of an exported directory here and reads its snapshot.
+pub fn audit_dir(cfg: &Config, data: &Path, out: &Path, generation: u64) -> Result<Snapshot> {
+    audit_to(
+        cfg.pipeline_path.as_deref(),
+        cfg.period,
+        cfg.seed,
+        data,
+        out,
+    )?;
+    read_snapshot(out, generation)
 }
 
 /// A value of a typed table in the contract's words.
@@ -540,7 +680,7 @@ impl Live {
             register: load::Register::default(),
             uscc_of: Vec::new(),
             index: HashMap::new(),
-            held: HashMap::new(),
+            positions: HashMap::new(),
             revisions: HashMap::new(),
         };
         let dir = live.reload()?;
@@ -586,10 +726,9 @@ impl Live {
             .enumerate()
             .map(|(i, (u, c))| (u.clone(), (i as u32, c)))
             .collect();
-        self.held.clear();
+        self.positions.clear();
         for (t, df) in &self.batch.tables {
-            self.held
-                .insert(*t, key_hashes(df, *t)?.into_iter().collect());
+            self.positions.insert(*t, Positions::of(df, *t)?);
         }
         self.revisions = match self.batch.table(Table::Industrial) {
             Some(df) => revisions_of(df)?,
@@ -598,12 +737,14 @@ impl Live {
         Ok(dir)
     }
 
-    /// Exports the state for a full audit (the refresher runs it unlocked).
-    pub fn export_for_refresh(&mut self) -> Result<(PathBuf, PathBuf, u64)> {
-        let dir = self.next_dir("export");
-        export(&self.store, &dir)?;
-        let out = self.next_dir("out");
-        Ok((dir, out, self.generation))
+    /// Directories for a full audit (an export and its output), and the
+    /// generation it will cover at least.
+    pub fn dirs_for_refresh(&mut self) -> (PathBuf, PathBuf, u64) {
+        (
+            self.next_dir("export"),
+            self.next_dir("out"),
+            self.generation,
+        )
     }
 
     /// Installs a newer snapshot and removes the directories no longer needed.
@@ -988,39 +1129,49 @@ impl Live {
                 None,
             )
             .map_err(pe)?;
-        let key_cols = || keys.iter().map(|k| col(*k)).collect::<Vec<_>>();
-        let new_keys = new.clone().lazy().select(key_cols());
-        // Most rows of the month are new: the table is only rewritten when a key
-        // is held (a revision).
-        let hashes = key_hashes(&new, t)?;
-        let set = self.held.entry(t).or_default();
-        let held = hashes.iter().filter(|h| set.contains(h)).count();
-        set.extend(hashes.iter().copied());
+        let mut merged = cur;
+        let new = cast_like(new, &merged)?;
+        // Appended, not sorted: a subset takes and sorts its own rows. A revision
+        // retires the row it replaces.
+        let base = merged.height() as IdxSize;
+        let at = self.positions.entry(t).or_default();
+        at.add(&row_keys(&new, t)?, &eids_of(&new)?, base);
         if t == Table::Industrial {
             self.revisions.extend(revisions_of(&new)?);
         }
-        let mut merged = if held == 0 {
-            cur
-        } else {
-            cur.lazy()
-                .join(
-                    new_keys,
-                    key_cols(),
-                    key_cols(),
-                    JoinArgs::new(JoinType::Anti),
-                )
-                .collect()
-                .map_err(pe)?
-        };
-        let new = cast_like(new, &merged)?;
-        // Appended, not sorted: a subset sorts its own rows (`Batch::subset` is
-        // how the batch is read). Chunks are merged now and then.
         merged.vstack_mut(&new).map_err(pe)?;
-        if merged.first_col_n_chunks() > 64 {
-            merged.rechunk_mut();
+        // Now and then: the retired rows dropped and the chunks merged.
+        if at.retired * 4 > merged.height() || merged.first_col_n_chunks() > MAX_CHUNKS {
+            if at.retired > 0 {
+                let live = IdxCa::from_vec("live".into(), at.live());
+                merged = merged.take(&live).map_err(pe)?;
+                *at = Positions::of(&merged, t)?;
+            } else {
+                merged.rechunk_mut();
+            }
         }
         self.batch.tables.insert(t, merged);
         Ok(())
+    }
+
+    /// The batch restricted to some enterprises (`Batch::subset`), read through
+    /// the positions: the cost of their rows, not of the tables.
+    pub fn subset(&self, eids: &[u32]) -> Result<Batch> {
+        let rows: BTreeMap<Table, Vec<IdxSize>> = self
+            .positions
+            .iter()
+            .map(|(t, at)| (*t, at.rows_of(eids)))
+            .collect();
+        self.batch.subset_rows(eids, &rows)
+    }
+
+    /// The rows of one enterprise in a table as it stands (revised rows as revised).
+    pub fn rows_of_enterprise(&self, t: Table, eid: u32) -> Result<Option<DataFrame>> {
+        let (Some(df), Some(at)) = (self.batch.table(t), self.positions.get(&t)) else {
+            return Ok(None);
+        };
+        let rows = IdxCa::from_vec("at".into(), at.rows_of(&[eid]));
+        df.take(&rows).map(Some).map_err(pe)
     }
 
     /// Findings (rows' periods) and grades of some enterprises: their own checks
@@ -1038,7 +1189,7 @@ impl Live {
             return Ok((Vec::new(), Vec::new()));
         }
         let t0 = std::time::Instant::now();
-        let sub = self.batch.subset(&eids)?;
+        let sub = self.subset(&eids)?;
         let t_subset = t0.elapsed().as_secs_f64() * 1000.0;
         let sub_usccs = sub.uscc_by_eid();
         let p = self.batch.period;
@@ -1221,5 +1372,73 @@ fn empty_batch() -> Batch {
         notes: Vec::new(),
         unknown: BTreeMap::new(),
         stats: BTreeMap::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(eids: &[u32], periods: &[i32], values: &[f64]) -> DataFrame {
+        df!("eid" => eids, "period" => periods, "gross_output" => values).unwrap()
+    }
+
+    fn values_of(df: &DataFrame, rows: &[IdxSize]) -> Vec<(u32, i32, f64)> {
+        let t = df
+            .take(&IdxCa::from_vec("at".into(), rows.to_vec()))
+            .unwrap();
+        let e = t.column("eid").unwrap().u32().unwrap().clone();
+        let p = t.column("period").unwrap().i32().unwrap().clone();
+        let v = t.column("gross_output").unwrap().f64().unwrap().clone();
+        (0..t.height())
+            .map(|i| (e.get(i).unwrap(), p.get(i).unwrap(), v.get(i).unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn a_revision_retires_the_row_it_replaces() {
+        let mut df = table(
+            &[0, 0, 1, 1, 2],
+            &[10, 11, 10, 11, 10],
+            &[1., 2., 3., 4., 5.],
+        );
+        let t = Table::Industrial;
+        let mut at = Positions::of(&df, t).unwrap();
+        assert_eq!(at.rows_of(&[1]), vec![2, 3]);
+        // Enterprise 1 revises month 11 and adds month 12; enterprise 3 is new.
+        let new = table(&[1, 1, 3], &[11, 12, 10], &[40., 50., 60.]);
+        let base = df.height() as IdxSize;
+        let retired = at.add(&row_keys(&new, t).unwrap(), &eids_of(&new).unwrap(), base);
+        df.vstack_mut(&new).unwrap();
+        assert_eq!(retired, 1);
+        assert_eq!(
+            values_of(&df, &at.rows_of(&[1])),
+            vec![(1, 10, 3.), (1, 11, 40.), (1, 12, 50.)]
+        );
+        assert_eq!(values_of(&df, &at.rows_of(&[0, 3])).len(), 3);
+        // Compaction keeps every live row once, in table order.
+        let live = df.take(&IdxCa::from_vec("live".into(), at.live())).unwrap();
+        assert_eq!(live.height(), 7);
+        let again = Positions::of(&live, t).unwrap();
+        assert_eq!(again.retired, 0);
+        assert_eq!(
+            values_of(&live, &again.rows_of(&[1])),
+            vec![(1, 10, 3.), (1, 11, 40.), (1, 12, 50.)]
+        );
+    }
+
+    #[test]
+    fn an_investment_key_is_its_text() {
+        let df = df!(
+            "eid" => [0u32, 0, 1, 0],
+            "project_id" => ["P1", "P2", "P1", "P1"],
+            "period" => [10i32, 10, 11, 10],
+        )
+        .unwrap();
+        let keys = row_keys(&df, Table::Investment).unwrap();
+        assert!(matches!(keys[0], RowKey::Text(_)));
+        assert_ne!(keys[0], keys[1]);
+        assert_ne!(keys[0], keys[2]);
+        assert_eq!(keys[0], keys[3]);
     }
 }

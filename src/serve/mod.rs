@@ -17,7 +17,7 @@ pub mod store;
 pub mod users;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -45,6 +45,9 @@ pub struct ServeOptions {
     pub period: Option<Month>,
     /// Seed of the query list's sampling.
     pub seed: Option<u64>,
+    /// This program: background refreshes run as `serve-refresh` in a process
+    /// of their own (`None`: in the server's).
+    pub refresh_exe: Option<PathBuf>,
 }
 
 /// How often peer statistics are refreshed while submissions arrive (a read that
@@ -223,12 +226,14 @@ impl Shared {
                     };
                 }
             }
-            let prepared = self.lock().and_then(|mut l| {
-                let (dir, out, g) = l.export_for_refresh()?;
-                Ok((dir, out, g, l.cfg.clone()))
+            // The lock is held only to name the directories: the export reads
+            // the database through a connection of its own.
+            let prepared = self.lock().map(|mut l| {
+                let (dir, out, g) = l.dirs_for_refresh();
+                (dir, out, g, l.cfg.clone())
             });
             let result = prepared.map(|(dir, out, g, cfg)| {
-                let snap = live::audit_dir(&cfg, &dir, &out, g);
+                let snap = refresh_snapshot(&cfg, &dir, &out, g);
                 (dir, out, g, snap)
             });
             let mut r = match self.refresh.lock() {
@@ -265,6 +270,89 @@ impl Shared {
             self.cv.notify_all();
         }
     }
+}
+
+/// One background refresh: the state exported and audited, in a process of its own
+/// where the program is known (at the lowest CPU priority, so that submissions
+/// are answered first while it runs), else here.
+fn refresh_snapshot(cfg: &Config, dir: &Path, out: &Path, generation: u64) -> Result<Snapshot> {
+    match &cfg.refresh_exe {
+        Some(exe) => {
+            let mut cmd = std::process::Command::new(exe);
+            cmd.arg("serve-refresh")
+                .arg("--state")
+                .arg(&cfg.state)
+                .arg("--export")
+                .arg(dir)
+                .arg("--out")
+                .arg(out)
+                .args(["--seed", &cfg.seed.to_string()]);
+            if let Some(p) = &cfg.pipeline_path {
+                cmd.arg("--pipeline").arg(p);
+            }
+            if let Some(p) = cfg.period {
+                cmd.args(["--period", &p.to_string()]);
+            }
+            lower_priority(&mut cmd);
+            let o = cmd.output().map_err(|e| Error::Internal {
+                stage: "serve",
+                message: format!("cannot start {}: {e}", exe.display()),
+            })?;
+            if !o.status.success() {
+                return Err(Error::Internal {
+                    stage: "serve",
+                    message: format!(
+                        "the refresh ended with {}: {}",
+                        o.status,
+                        String::from_utf8_lossy(&o.stderr).trim()
+                    ),
+                });
+            }
+        }
+        None => refresh(
+            &cfg.state,
+            dir,
+            out,
+            cfg.pipeline_path.as_deref(),
+            cfg.period,
+            cfg.seed,
+        )?,
+    }
+    live::read_snapshot(out, generation)
+}
+
+/// The refresh process runs at the lowest priority and ends with the server.
+#[cfg(target_os = "linux")]
+fn lower_priority(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: `nice` and `prctl` are async-signal-safe system calls; nothing is
+    // allocated between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::nice(19);
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_priority(_cmd: &mut std::process::Command) {}
+
+/// `zhibao serve-refresh` (run by the server): the state under `state` exported
+/// to `export` through a connection of its own, and audited into `out`.
+pub fn refresh(
+    state: &Path,
+    export: &Path,
+    out: &Path,
+    pipeline: Option<&Path>,
+    period: Option<Month>,
+    seed: u64,
+) -> Result<()> {
+    let store = Store::open(state)?;
+    live::export(&store, export)?;
+    drop(store);
+    live::audit_to(pipeline, period, seed, export, out)
 }
 
 fn poisoned() -> Error {
@@ -327,6 +415,8 @@ pub fn prepare(opts: &ServeOptions) -> Result<Arc<Shared>> {
         period,
         seed,
         work: opts.state.join("work"),
+        state: opts.state.clone(),
+        refresh_exe: opts.refresh_exe.clone(),
     };
     let live = Live::start(store, cfg)?;
     let (tx, rx) = std::sync::mpsc::channel();
