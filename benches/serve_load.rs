@@ -5,7 +5,8 @@
 //! `cargo bench --bench serve_load` (or `--profile profiling` to build faster).
 //! Environment: `ZHIBAO_SERVE_ENTERPRISES` (20000), `ZHIBAO_SERVE_REQUESTS` (400
 //! sequential requests), `ZHIBAO_SERVE_SECONDS` (20 s of concurrent load),
-//! `ZHIBAO_SERVE_CLIENTS` (8). Baselines in the same run: a bare `GET /healthz`
+//! `ZHIBAO_SERVE_CLIENTS` (8); `ZHIBAO_SERVE_LOG` (a file for the server's log,
+//! e.g. with `RUST_LOG=zhibao::serve=debug`). Baselines in the same run: a bare `GET /healthz`
 //! (the HTTP floor) and one full `zhibao audit` of the same history (what
 //! auditing the whole batch again for each submission would cost).
 
@@ -147,7 +148,17 @@ fn main() {
             break a.trim().to_string();
         }
     };
-    std::thread::spawn(move || for _ in lines {});
+    // The server's log (`RUST_LOG=zhibao::serve=debug` gives each group's times)
+    // goes to `ZHIBAO_SERVE_LOG` when set.
+    let mut log = std::env::var_os("ZHIBAO_SERVE_LOG").map(|p| std::fs::File::create(p).unwrap());
+    std::thread::spawn(move || {
+        for l in lines.map_while(|l| l.ok()) {
+            if let Some(f) = log.as_mut() {
+                use std::io::Write;
+                let _ = writeln!(f, "{l}");
+            }
+        }
+    });
     let start_s = t.elapsed().as_secs_f64();
     // The first full audit is done once a read answers.
     let (st, _) = http::http(&addr, "GET", "/api/v1/progress", Some(&token), "", b"");

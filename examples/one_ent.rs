@@ -1,0 +1,38 @@
+//! Times the rules on one-enterprise batches, the unit of a live submission in
+//! `zhibao serve`: `cargo run --example one_ent --profile profiling -- DIR [N]`,
+//! DIR a folder `zhibao generate` wrote, N the number of runs (50).
+
+use std::time::Instant;
+use zhibao::model::Month;
+fn main() {
+    let dir = std::env::args().nth(1).unwrap();
+    let n: usize = std::env::args()
+        .nth(2)
+        .map(|s| s.parse().unwrap())
+        .unwrap_or(50);
+    let batch = zhibao::load::load(std::path::Path::new(&dir), &Default::default()).unwrap();
+    let mut p = zhibao::pipeline::Pipeline::builtin();
+    p.rules.retain(|r| {
+        !zhibao::serve::live::PEER_RULES.contains(&r.def.code)
+            && r.def.table != zhibao::model::Table::Rd
+    });
+    let mut ts = Vec::new();
+    let subs: Vec<_> = (0..20)
+        .map(|i| {
+            batch
+                .subset(&[(i * 37) as u32])
+                .unwrap()
+                .at(Month(batch.period.0))
+        })
+        .collect();
+    eprintln!("loaded");
+    for i in 0..n {
+        let b = &subs[i % 20];
+        let t = Instant::now();
+        let c = zhibao::rules::run(b, &p).unwrap();
+        ts.push(t.elapsed().as_secs_f64() * 1000.0);
+        std::hint::black_box(c);
+    }
+    ts.sort_by(|a, b| a.total_cmp(b));
+    println!("median {:.2} ms min {:.2}", ts[ts.len() / 2], ts[0]);
+}
