@@ -5,6 +5,13 @@
 use std::time::Instant;
 use zhibao::model::Month;
 fn main() {
+    // `RUST_LOG=zhibao::rules=debug` logs each rule's time.
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let dir = std::env::args().nth(1).unwrap();
     let n: usize = std::env::args()
         .nth(2)

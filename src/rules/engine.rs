@@ -262,6 +262,11 @@ fn normalise(
             stage: "rules",
             message: format!("{}: {m}", def.code),
         })?;
+    // Nothing found: the templates are checked above, and there is nothing to
+    // shape (most rules on one enterprise of a live submission end here).
+    if out.height() == 0 {
+        return Ok(empty_findings());
+    }
     // A rule may add a remark to a finding (`remark`, `remark_en`: text appended to
     // the message where not null), e.g. that the enterprise stood as far from its
     // peers a year earlier.
