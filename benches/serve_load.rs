@@ -5,7 +5,10 @@
 //! `cargo bench --bench serve_load` (or `--profile profiling` to build faster).
 //! Environment: `ZHIBAO_SERVE_ENTERPRISES` (20000), `ZHIBAO_SERVE_REQUESTS` (400
 //! sequential requests), `ZHIBAO_SERVE_SECONDS` (20 s of concurrent load),
-//! `ZHIBAO_SERVE_CLIENTS` (8); `ZHIBAO_SERVE_LOG` (a file for the server's log,
+//! `ZHIBAO_SERVE_CLIENTS` (8,32: a run per
+//! number of concurrent clients), `ZHIBAO_SERVE_RATE` (500 submissions a second
+//! sent for `ZHIBAO_SERVE_SECONDS` whatever the answers, each timed from when it
+//! was due); `ZHIBAO_SERVE_LOG` (a file for the server's log,
 //! e.g. with `RUST_LOG=zhibao::serve=debug`). Baselines in the same run: a bare `GET /healthz`
 //! (the HTTP floor) and one full `zhibao audit` of the same history (what
 //! auditing the whole batch again for each submission would cost).
@@ -79,7 +82,12 @@ fn main() {
     let n = env_or("ZHIBAO_SERVE_ENTERPRISES", 20_000);
     let requests = env_or("ZHIBAO_SERVE_REQUESTS", 400);
     let seconds = env_or("ZHIBAO_SERVE_SECONDS", 20);
-    let clients = env_or("ZHIBAO_SERVE_CLIENTS", 8);
+    // Concurrent clients, one run each: a comma-separated list.
+    let clients: Vec<usize> = std::env::var("ZHIBAO_SERVE_CLIENTS")
+        .unwrap_or_else(|_| "8,32".into())
+        .split(',')
+        .filter_map(|c| c.trim().parse().ok())
+        .collect();
     let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("serve-bench-{n}"));
     let data = root.join("data");
     if !data.join("enterprises.csv").is_file() {
@@ -186,32 +194,86 @@ fn main() {
     let seq_s = t.elapsed().as_secs_f64();
 
     // Several clients for a while.
-    let stop = Arc::new(AtomicBool::new(false));
-    let t = Instant::now();
-    let handles: Vec<_> = (0..clients)
-        .map(|c| {
-            let (addr, token, stop) = (addr.clone(), token.clone(), stop.clone());
+    let runs: Vec<(usize, Vec<f64>, f64)> = clients
+        .iter()
+        .map(|&clients| {
+            let stop = Arc::new(AtomicBool::new(false));
+            let t = Instant::now();
+            let handles: Vec<_> = (0..clients)
+                .map(|c| {
+                    let (addr, token, stop) = (addr.clone(), token.clone(), stop.clone());
+                    let usccs = usccs.clone();
+                    std::thread::spawn(move || {
+                        let mut out = Vec::new();
+                        let mut i = 1_000_000 * (c + 1);
+                        while !stop.load(Ordering::Relaxed) {
+                            let (st, ms) = post(&addr, &token, &usccs, i);
+                            assert_eq!(st, 200);
+                            out.push(ms);
+                            i += 1;
+                        }
+                        out
+                    })
+                })
+                .collect();
+            std::thread::sleep(Duration::from_secs(seconds as u64));
+            stop.store(true, Ordering::Relaxed);
+            let conc: Vec<f64> = handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap())
+                .collect();
+            (clients, conc, t.elapsed().as_secs_f64())
+        })
+        .collect();
+    // Open loop: submissions sent at a fixed rate whatever the answers, each
+    // timed from when it was due (a late start counts against the server, so a
+    // slow answer cannot hide the queue behind it).
+    let rate = env_or("ZHIBAO_SERVE_RATE", 500);
+    let open_n = rate * seconds;
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let t_open = Instant::now();
+    let senders: Vec<_> = (0..64)
+        .map(|_| {
+            let (addr, token, next) = (addr.clone(), token.clone(), next.clone());
             let usccs = usccs.clone();
             std::thread::spawn(move || {
                 let mut out = Vec::new();
-                let mut i = 1_000_000 * (c + 1);
-                while !stop.load(Ordering::Relaxed) {
-                    let (st, ms) = post(&addr, &token, &usccs, i);
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= open_n {
+                        break out;
+                    }
+                    let due = t_open + Duration::from_secs_f64(i as f64 / rate as f64);
+                    if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                        std::thread::sleep(wait);
+                    }
+                    let (st, _) = post(&addr, &token, &usccs, 50_000_000 + i);
                     assert_eq!(st, 200);
-                    out.push(ms);
-                    i += 1;
+                    out.push((i, due.elapsed().as_secs_f64() * 1000.0));
                 }
-                out
             })
         })
         .collect();
-    std::thread::sleep(Duration::from_secs(seconds as u64));
-    stop.store(true, Ordering::Relaxed);
-    let conc: Vec<f64> = handles
+    let open: Vec<(usize, f64)> = senders
         .into_iter()
         .flat_map(|h| h.join().unwrap())
         .collect();
-    let conc_s = t.elapsed().as_secs_f64();
+    // Second by second, for where the tail comes from.
+    for sec in 0..seconds {
+        let mut v: Vec<f64> = open
+            .iter()
+            .filter(|(i, _)| i / rate == sec)
+            .map(|x| x.1)
+            .collect();
+        v.sort_by(|a, b| a.total_cmp(b));
+        eprintln!(
+            "open loop, second {sec}: p50 {:.1} ms, p99 {:.1} ms",
+            percentile(&v, 0.5),
+            percentile(&v, 0.99)
+        );
+    }
+    let open: Vec<f64> = open.into_iter().map(|x| x.1).collect();
+    let open_s = t_open.elapsed().as_secs_f64();
     let _ = child.kill();
     let _ = child.wait();
 
@@ -226,10 +288,17 @@ fn main() {
     println!("|---|---|---|---|---|---|---|");
     summary("GET /healthz (HTTP floor)", floor, floor_s);
     summary("one-enterprise submission, 1 client", seq.clone(), seq_s);
+    for (clients, conc, conc_s) in runs {
+        summary(
+            &format!("one-enterprise submission, {clients} clients"),
+            conc,
+            conc_s,
+        );
+    }
     summary(
-        &format!("one-enterprise submission, {clients} clients"),
-        conc.clone(),
-        conc_s,
+        &format!("one-enterprise submissions sent at {rate} per second (open loop)"),
+        open,
+        open_s,
     );
     let mut s = seq;
     s.sort_by(|a, b| a.total_cmp(b));

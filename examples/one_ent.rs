@@ -1,6 +1,7 @@
 //! Times the rules on one-enterprise batches, the unit of a live submission in
 //! `zhibao serve`: `cargo run --example one_ent --profile profiling -- DIR [N]`,
-//! DIR a folder `zhibao generate` wrote, N the number of runs (50).
+//! DIR a folder `zhibao generate` wrote, N the number of runs (50), K the
+//! enterprises of a batch (1: a group of K submissions in the service).
 
 use std::time::Instant;
 use zhibao::model::Month;
@@ -17,6 +18,10 @@ fn main() {
         .nth(2)
         .map(|s| s.parse().unwrap())
         .unwrap_or(50);
+    let k: usize = std::env::args()
+        .nth(3)
+        .map(|s| s.parse().unwrap())
+        .unwrap_or(1);
     let batch = zhibao::load::load(std::path::Path::new(&dir), &Default::default()).unwrap();
     let mut p = zhibao::pipeline::Pipeline::builtin();
     p.rules.retain(|r| {
@@ -27,7 +32,11 @@ fn main() {
     let subs: Vec<_> = (0..20)
         .map(|i| {
             batch
-                .subset(&[(i * 37) as u32])
+                .subset(
+                    &(0..k)
+                        .map(|j| ((i * k + j) * 37) as u32)
+                        .collect::<Vec<_>>(),
+                )
                 .unwrap()
                 .at(Month(batch.period.0))
         })

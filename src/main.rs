@@ -434,6 +434,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             period,
             seed,
         } => {
+            zhibao::serve::yield_to_the_server();
             zhibao::serve::refresh(&state, &export, &out, pipeline.as_deref(), period, seed)?;
         }
         Command::User {

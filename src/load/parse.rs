@@ -15,7 +15,7 @@ use crate::model::text::{clip, half_width, normalize_key, strip_thousands, trim}
 use crate::model::{uscc, Month};
 
 /// The enterprise register as the other tables see it: USCC → enterprise id.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Register {
     /// Accepted enterprises.
     pub ids: PlHashMap<String, u32>,

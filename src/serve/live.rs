@@ -18,6 +18,7 @@ use crate::load::{self, Batch, LoadOptions, QuarantineRow};
 use crate::model::{Month, Table};
 use crate::pipeline::Pipeline;
 use crate::report;
+use crate::rules::engine::RuleRun;
 use crate::rules::{self, Checked};
 
 /// Rules whose result depends on other enterprises (peer medians, HB quartiles,
@@ -142,6 +143,35 @@ pub struct Request {
     pub note: Option<String>,
 }
 
+/// What a body is checked against: the register as of the last reload of the
+/// state. It is shared with the request handlers, so that a body is checked on
+/// its request's own thread while the writer audits the group before it.
+pub struct Checker {
+    register: load::Register,
+    uscc_of: Vec<String>,
+    period: Option<Month>,
+    work: PathBuf,
+    /// Which reload of the state it is: a body checked by another version may
+    /// number its enterprises differently, and is checked again by the writer.
+    pub version: u64,
+    scratch: std::sync::atomic::AtomicU64,
+}
+
+/// A body checked by a [`Checker`] of some version.
+pub type Prechecked = (u64, std::result::Result<load::Submitted, ApiError>);
+
+impl Checker {
+    /// Checks a body with the loader, as the writer would.
+    pub fn check(&self, req: &Request) -> Prechecked {
+        let n = self
+            .scratch
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = self.work.join(format!("checking-{}-{n}", self.version));
+        let checked = Live::check(req, &dir, &self.register, &self.uscc_of, self.period);
+        (self.version, checked)
+    }
+}
+
 /// A submission checked, before it is stored.
 struct Prepared {
     table: Table,
@@ -177,6 +207,11 @@ pub struct Live {
     positions: HashMap<Table, Positions>,
     /// Revisions of every industrial row held, by (enterprise id, period).
     revisions: HashMap<(u32, i32), i64>,
+    /// What bodies are checked against, as of the last reload.
+    pub checker: Arc<Checker>,
+    /// Each own rule's recent time on a submission group (ms, a moving average),
+    /// to share the rules of the next group fairly between two threads.
+    rule_ms: HashMap<&'static str, f64>,
 }
 
 /// `df` with the columns of `like`, in its order and types (to stack onto it).
@@ -682,6 +717,15 @@ impl Live {
             index: HashMap::new(),
             positions: HashMap::new(),
             revisions: HashMap::new(),
+            rule_ms: HashMap::new(),
+            checker: Arc::new(Checker {
+                register: load::Register::default(),
+                uscc_of: Vec::new(),
+                period: None,
+                work: PathBuf::new(),
+                version: 0,
+                scratch: Default::default(),
+            }),
         };
         let dir = live.reload()?;
         let out = live.next_dir("out");
@@ -709,6 +753,14 @@ impl Live {
         self.batch.notes.clear();
         self.register = load::register_of(&self.batch.enterprises)?;
         self.uscc_of = self.batch.uscc_by_eid();
+        self.checker = Arc::new(Checker {
+            register: self.register.clone(),
+            uscc_of: self.uscc_of.clone(),
+            period: self.cfg.period,
+            work: self.cfg.work.clone(),
+            version: self.checker.version + 1,
+            scratch: Default::default(),
+        });
         let counties: Vec<String> = self
             .batch
             .enterprises
@@ -747,15 +799,17 @@ impl Live {
         )
     }
 
-    /// Installs a newer snapshot and removes the directories no longer needed.
-    pub fn install(&mut self, snap: Snapshot, export_dir: &Path) {
-        let _ = std::fs::remove_dir_all(export_dir);
+    /// Installs a newer snapshot; returns the output directory no longer needed,
+    /// for the caller to remove once it has let go of the state (removing a
+    /// directory of thousands of files takes long enough to hold up submissions).
+    #[must_use]
+    pub fn install(&mut self, snap: Snapshot) -> Option<PathBuf> {
         if snap.generation >= self.snap.generation {
             let old = self.snap.out.clone();
             self.snap = Arc::new(snap);
-            if !old.as_os_str().is_empty() && old != self.snap.out {
-                let _ = std::fs::remove_dir_all(old);
-            }
+            (!old.as_os_str().is_empty() && old != self.snap.out).then_some(old)
+        } else {
+            Some(snap.out)
         }
     }
 
@@ -771,7 +825,7 @@ impl Live {
 
     /// Checks, stores and applies one submission; audits its enterprises.
     pub fn submit(&mut self, req: Request) -> std::result::Result<Value, ApiError> {
-        self.submit_group(vec![req])
+        self.submit_group(vec![(req, None)])
             .pop()
             .unwrap_or_else(|| Err(ApiError::Internal("no answer".into())))
     }
@@ -781,20 +835,26 @@ impl Live {
     /// applied in one merge per table, and their enterprises audited together.
     /// A register submission must end its group (its enterprises change the
     /// register the next ones are checked against).
+    ///
+    /// A body checked beforehand by the current [`Checker`] is taken as checked;
+    /// the others (none given, or checked before a reload) are checked here.
     pub fn submit_group(
         &mut self,
-        reqs: Vec<Request>,
+        reqs: Vec<(Request, Option<Prechecked>)>,
     ) -> Vec<std::result::Result<Value, ApiError>> {
         let t0 = std::time::Instant::now();
         let n = reqs.len();
         let mut held: HashMap<(u32, i32), i64> = HashMap::new();
-        let dirs: Vec<PathBuf> = (0..reqs.len()).map(|_| self.next_dir("incoming")).collect();
+        let (reqs, pre): (Vec<Request>, Vec<Option<Prechecked>>) = reqs.into_iter().unzip();
         let checks: Vec<std::result::Result<load::Submitted, ApiError>> = {
             use rayon::prelude::*;
-            let (register, uscc_of, period) = (&self.register, &self.uscc_of, self.cfg.period);
+            let checker = &self.checker;
             reqs.par_iter()
-                .zip(dirs.par_iter())
-                .map(|(r, d)| Live::check(r, d, register, uscc_of, period))
+                .zip(pre.into_par_iter())
+                .map(|(r, pre)| match pre {
+                    Some((v, c)) if v == checker.version => c,
+                    _ => checker.check(r).1,
+                })
                 .collect()
         };
         let mut prepared: Vec<std::result::Result<Prepared, ApiError>> = reqs
@@ -1174,10 +1234,52 @@ impl Live {
         df.take(&rows).map(Some).map_err(pe)
     }
 
+    /// The own checks (not [`PEER_RULES`]) that can find anything in `sub`, in two
+    /// halves of about the same recent time, run side by side: on a few
+    /// enterprises each rule is mostly fixed cost. A rule whose table holds no row
+    /// of these enterprises is left out: every own check finds an enterprise (or
+    /// project) through its rows in the rule's table, so it would find nothing
+    /// (an enterprise with no investment project, no R&D report, no energy or
+    /// services rows). Each half keeps the pipeline's order, so a family's shared
+    /// frames are computed once per half.
+    fn own_rules_in_halves(&self, sub: &Batch) -> [Pipeline; 2] {
+        let has_rows = |t: Table| sub.table(t).is_some_and(|d| d.height() > 0);
+        let own: Vec<usize> = (0..self.cfg.pipeline.rules.len())
+            .filter(|&i| {
+                let def = self.cfg.pipeline.rules[i].def;
+                !PEER_RULES.contains(&def.code) && has_rows(def.table)
+            })
+            .collect();
+        let cost = |i: usize| {
+            let code = self.cfg.pipeline.rules[i].def.code;
+            self.rule_ms.get(code).copied().unwrap_or(1.0)
+        };
+        // Longest first, each to the lighter half.
+        let mut by_cost = own.clone();
+        by_cost.sort_by(|a, b| cost(*b).total_cmp(&cost(*a)).then(a.cmp(b)));
+        let mut load = [0.0f64; 2];
+        let mut half_of: HashMap<usize, usize> = HashMap::new();
+        for i in by_cost {
+            let h = usize::from(load[1] < load[0]);
+            load[h] += cost(i);
+            half_of.insert(i, h);
+        }
+        let half = |h: usize| {
+            let mut p = self.cfg.pipeline.clone();
+            p.rules = own
+                .iter()
+                .filter(|i| half_of.get(i) == Some(&h))
+                .map(|&i| self.cfg.pipeline.rules[i].clone())
+                .collect();
+            p
+        };
+        [half(0), half(1)]
+    }
+
     /// Findings (rows' periods) and grades of some enterprises: their own checks
     /// run now on their rows alone, the peer checks from the last full audit.
     pub fn audit_enterprises(
-        &self,
+        &mut self,
         usccs: &BTreeSet<String>,
         periods: &BTreeSet<String>,
     ) -> Result<(Vec<Value>, Vec<Value>)> {
@@ -1203,32 +1305,21 @@ impl Live {
         let peer = lit(Series::new("peer".into(), PEER_RULES.to_vec())).implode(false);
         let mut findings = Vec::new();
         let mut at_period = None;
-        // Only the enterprise's own checks run here; R&D checks only where it has
-        // an R&D report.
-        let has_rd = sub.table(Table::Rd).is_some_and(|d| d.height() > 0);
-        let mut own_pipeline = self.cfg.pipeline.clone();
-        own_pipeline
-            .rules
-            .retain(|r| !PEER_RULES.contains(&r.def.code) && (has_rd || r.def.table != Table::Rd));
-        // Two halves (by table, so a family's shared frames stay in one half) run
-        // side by side: on one enterprise each rule is mostly fixed cost.
-        let mut second = own_pipeline.clone();
-        let first_tables = [Table::Industrial, Table::Tax];
-        own_pipeline
-            .rules
-            .retain(|r| first_tables.contains(&r.def.table));
-        second
-            .rules
-            .retain(|r| !first_tables.contains(&r.def.table));
+        let halves = self.own_rules_in_halves(&sub);
+        let mut times: Vec<RuleRun> = Vec::new();
+        let mut own_ms = 0.0;
         for m in months {
             let b = sub.at(Month(m));
-            let (a, c) = rayon::join(|| rules::run(&b, &own_pipeline), || rules::run(&b, &second));
-            let mut checked = a?;
+            let t = std::time::Instant::now();
+            let (a, c) = rayon::join(|| rules::run(&b, &halves[0]), || rules::run(&b, &halves[1]));
+            own_ms += t.elapsed().as_secs_f64() * 1000.0;
+            let (mut checked, c) = (a?, c?);
+            times.extend(checked.runs.drain(..).chain(c.runs));
             let cols = rules::engine::FINDING_COLUMNS;
             checked.findings = checked.findings.select(cols).map_err(pe)?;
             checked
                 .findings
-                .vstack_mut(&c?.findings.select(cols).map_err(pe)?)
+                .vstack_mut(&c.findings.select(cols).map_err(pe)?)
                 .map_err(pe)?;
             let own = checked
                 .findings
@@ -1247,6 +1338,13 @@ impl Live {
             if m == p.0 {
                 at_period = Some(own);
             }
+        }
+        for r in times.iter().filter(|r| r.status == "evaluated") {
+            let ms = r.seconds * 1000.0;
+            self.rule_ms
+                .entry(r.code)
+                .and_modify(|m| *m = 0.8 * *m + 0.2 * ms)
+                .or_insert(ms);
         }
         // Peer checks from the last full audit (same period only).
         let snap = &self.snap;
@@ -1350,6 +1448,7 @@ impl Live {
             enterprises = eids.len(),
             subset_ms = t_subset,
             rules_ms = t_rules - t_subset,
+            own_rules_ms = own_ms,
             grade_ms = t0.elapsed().as_secs_f64() * 1000.0 - t_rules,
             "audit of submitted enterprises"
         );
