@@ -377,7 +377,7 @@ fn refresh_snapshot(cfg: &Config, dir: &Path, out: &Path, generation: u64) -> Re
 }
 
 /// Called first in the refresh process (`zhibao serve-refresh`): the lowest CPU
-/// priority, so that submissions are answered first while it runs, and an end
+/// priority (nice 19, `SCHED_IDLE`), so that submissions are answered first while it runs, and an end
 /// when the server ends. The process sets these itself, so the server starts it
 /// with nothing to run between fork and exec, which lets the standard library
 /// use `posix_spawn`: a `fork` of a server holding gigabytes copies its page
@@ -388,6 +388,9 @@ pub fn yield_to_the_server() {
     // SAFETY: plain system calls on this process, no memory is shared.
     unsafe {
         libc::nice(19);
+        // Run only when the server leaves a core idle.
+        let param = libc::sched_param { sched_priority: 0 };
+        libc::sched_setscheduler(0, libc::SCHED_IDLE, &param);
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
         // The server ended before the line above: this process was adopted.
         if libc::getppid() == 1 {
