@@ -335,7 +335,8 @@ fn refresh_snapshot(cfg: &Config, dir: &Path, out: &Path, generation: u64) -> Re
     match &cfg.refresh_exe {
         Some(exe) => {
             let mut cmd = std::process::Command::new(exe);
-            cmd.arg("serve-refresh")
+            cmd.env(SERVER_PID, std::process::id().to_string())
+                .arg("serve-refresh")
                 .arg("--state")
                 .arg(&cfg.state)
                 .arg("--export")
@@ -376,6 +377,9 @@ fn refresh_snapshot(cfg: &Config, dir: &Path, out: &Path, generation: u64) -> Re
     live::read_snapshot(out, generation)
 }
 
+/// The environment variable that gives the refresh process its server's id.
+const SERVER_PID: &str = "ZHIBAO_SERVER_PID";
+
 /// Called first in the refresh process (`zhibao serve-refresh`): the lowest CPU
 /// priority (nice 19, `SCHED_IDLE`), so that submissions are answered first while it runs, and an end
 /// when the server ends. The process sets these itself, so the server starts it
@@ -392,8 +396,10 @@ pub fn yield_to_the_server() {
         let param = libc::sched_param { sched_priority: 0 };
         libc::sched_setscheduler(0, libc::SCHED_IDLE, &param);
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-        // The server ended before the line above: this process was adopted.
-        if libc::getppid() == 1 {
+        // The server ended before the line above: this process was adopted. (Its
+        // id is given, not assumed: a server may itself be process 1 in a container.)
+        let server = std::env::var(SERVER_PID).ok().and_then(|p| p.parse().ok());
+        if server.is_some_and(|p: libc::pid_t| libc::getppid() != p) {
             std::process::exit(1);
         }
     }
