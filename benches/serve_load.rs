@@ -77,6 +77,78 @@ fn post(addr: &str, token: &str, usccs: &[String], i: usize) -> (u16, f64) {
     (st, t.elapsed().as_secs_f64() * 1000.0)
 }
 
+/// Submissions sent at `rate` a second for `seconds` by 64 threads, whatever the
+/// answers; each timed (ms) from when it was due. With `keep`, each thread keeps
+/// its connection alive. Prints p50/p99 second by second.
+fn open_loop(
+    addr: &str,
+    token: &str,
+    usccs: &Arc<Vec<String>>,
+    rate: usize,
+    seconds: usize,
+    keep: bool,
+) -> (Vec<f64>, f64) {
+    let n = rate * seconds;
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let t0 = Instant::now();
+    let senders: Vec<_> = (0..64)
+        .map(|_| {
+            let (addr, token, next) = (addr.to_string(), token.to_string(), next.clone());
+            let usccs = usccs.clone();
+            std::thread::spawn(move || {
+                let mut out = Vec::new();
+                let mut conn = keep.then(|| http::Conn::open(&addr));
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        break out;
+                    }
+                    let due = t0 + Duration::from_secs_f64(i as f64 / rate as f64);
+                    if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                        std::thread::sleep(wait);
+                    }
+                    let k = 50_000_000 + i + usize::from(keep) * 10_000_000;
+                    let st = match conn.as_mut() {
+                        Some(c) => {
+                            c.request(
+                                "POST",
+                                "/api/v1/submissions/industrial",
+                                Some(&token),
+                                "text/csv",
+                                body(&usccs, k).as_bytes(),
+                            )
+                            .0
+                        }
+                        None => post(&addr, &token, &usccs, k).0,
+                    };
+                    assert_eq!(st, 200);
+                    out.push((i, due.elapsed().as_secs_f64() * 1000.0));
+                }
+            })
+        })
+        .collect();
+    let all: Vec<(usize, f64)> = senders
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    let took = t0.elapsed().as_secs_f64();
+    for sec in 0..seconds {
+        let mut v: Vec<f64> = all
+            .iter()
+            .filter(|(i, _)| i / rate == sec)
+            .map(|x| x.1)
+            .collect();
+        v.sort_by(|a, b| a.total_cmp(b));
+        eprintln!(
+            "open loop{}, second {sec}: p50 {:.1} ms, p99 {:.1} ms",
+            if keep { " (kept alive)" } else { "" },
+            percentile(&v, 0.5),
+            percentile(&v, 0.99)
+        );
+    }
+    (all.into_iter().map(|x| x.1).collect(), took)
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; nothing else is read from the arguments.
     let n = env_or("ZHIBAO_SERVE_ENTERPRISES", 20_000);
@@ -227,53 +299,16 @@ fn main() {
         .collect();
     // Open loop: submissions sent at a fixed rate whatever the answers, each
     // timed from when it was due (a late start counts against the server, so a
-    // slow answer cannot hide the queue behind it).
+    // slow answer cannot hide the queue behind it); once with a new connection
+    // per submission, once on connections kept alive.
     let rate = env_or("ZHIBAO_SERVE_RATE", 500);
-    let open_n = rate * seconds;
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let t_open = Instant::now();
-    let senders: Vec<_> = (0..64)
-        .map(|_| {
-            let (addr, token, next) = (addr.clone(), token.clone(), next.clone());
-            let usccs = usccs.clone();
-            std::thread::spawn(move || {
-                let mut out = Vec::new();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= open_n {
-                        break out;
-                    }
-                    let due = t_open + Duration::from_secs_f64(i as f64 / rate as f64);
-                    if let Some(wait) = due.checked_duration_since(Instant::now()) {
-                        std::thread::sleep(wait);
-                    }
-                    let (st, _) = post(&addr, &token, &usccs, 50_000_000 + i);
-                    assert_eq!(st, 200);
-                    out.push((i, due.elapsed().as_secs_f64() * 1000.0));
-                }
-            })
+    let open: Vec<(bool, Vec<f64>, f64)> = [false, true]
+        .into_iter()
+        .map(|keep| {
+            let (ms, s) = open_loop(&addr, &token, &usccs, rate, seconds, keep);
+            (keep, ms, s)
         })
         .collect();
-    let open: Vec<(usize, f64)> = senders
-        .into_iter()
-        .flat_map(|h| h.join().unwrap())
-        .collect();
-    // Second by second, for where the tail comes from.
-    for sec in 0..seconds {
-        let mut v: Vec<f64> = open
-            .iter()
-            .filter(|(i, _)| i / rate == sec)
-            .map(|x| x.1)
-            .collect();
-        v.sort_by(|a, b| a.total_cmp(b));
-        eprintln!(
-            "open loop, second {sec}: p50 {:.1} ms, p99 {:.1} ms",
-            percentile(&v, 0.5),
-            percentile(&v, 0.99)
-        );
-    }
-    let open: Vec<f64> = open.into_iter().map(|x| x.1).collect();
-    let open_s = t_open.elapsed().as_secs_f64();
     let _ = child.kill();
     let _ = child.wait();
 
@@ -295,11 +330,18 @@ fn main() {
             conc_s,
         );
     }
-    summary(
-        &format!("one-enterprise submissions sent at {rate} per second (open loop)"),
-        open,
-        open_s,
-    );
+    for (keep, ms, s) in open {
+        let how = if keep {
+            "connections kept alive"
+        } else {
+            "a connection each"
+        };
+        summary(
+            &format!("one-enterprise submissions sent at {rate} per second (open loop, {how})"),
+            ms,
+            s,
+        );
+    }
     let mut s = seq;
     s.sort_by(|a, b| a.total_cmp(b));
     println!(

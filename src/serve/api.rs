@@ -142,6 +142,7 @@ async fn submit(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("json"));
+    let t0 = std::time::Instant::now();
     let r = shared
         .submit(Request {
             table: t,
@@ -151,6 +152,10 @@ async fn submit(
             note: None,
         })
         .await;
+    tracing::debug!(
+        ms = t0.elapsed().as_secs_f64() * 1000.0,
+        "submission answered"
+    );
     match r {
         Ok(v) => Json(v).into_response(),
         Err(e) => e.into_response(),

@@ -1,11 +1,12 @@
 //! A minimal HTTP/1.1 client over a TCP stream, for the tests and the load
-//! benchmark of `zhibao serve` (one request per connection).
+//! benchmark of `zhibao serve`: one request per connection, or requests one
+//! after another on a connection kept alive.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-/// One HTTP/1.1 request; returns the status and the body.
+/// One HTTP/1.1 request on a connection of its own; returns the status and the body.
 pub fn http(
     addr: &str,
     method: &str,
@@ -16,8 +17,60 @@ pub fn http(
 ) -> (u16, String) {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(300))).unwrap();
+    exchange(&mut s, addr, method, path, token, ctype, body, false)
+}
+
+/// A connection kept alive: requests one after another on one TCP stream.
+#[allow(dead_code)]
+pub struct Conn {
+    s: TcpStream,
+    addr: String,
+}
+
+#[allow(dead_code)]
+impl Conn {
+    /// Opens a connection to `addr`.
+    pub fn open(addr: &str) -> Conn {
+        let s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(300))).unwrap();
+        s.set_nodelay(true).unwrap();
+        Conn {
+            s,
+            addr: addr.to_string(),
+        }
+    }
+
+    /// One request on the connection; returns the status and the body.
+    pub fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        ctype: &str,
+        body: &[u8],
+    ) -> (u16, String) {
+        let addr = self.addr.clone();
+        exchange(&mut self.s, &addr, method, path, token, ctype, body, true)
+    }
+}
+
+/// Writes one request and reads its answer: the head, then exactly the body its
+/// length says (ChromeDriver keeps the connection open after `Connection: close`,
+/// and a kept-alive connection carries the next answer after it).
+#[allow(clippy::too_many_arguments)]
+fn exchange(
+    s: &mut TcpStream,
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    ctype: &str,
+    body: &[u8],
+    keep_alive: bool,
+) -> (u16, String) {
+    let connection = if keep_alive { "keep-alive" } else { "close" };
     let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: {connection}\r\nContent-Length: {}\r\n",
         body.len()
     );
     if let Some(t) = token {
@@ -27,10 +80,9 @@ pub fn http(
         req += &format!("Content-Type: {ctype}\r\n");
     }
     req += "\r\n";
-    s.write_all(req.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
-    // Read the head, then exactly the body its length says (ChromeDriver keeps the
-    // connection open after `Connection: close`).
+    let mut whole = req.into_bytes();
+    whole.extend_from_slice(body);
+    s.write_all(&whole).unwrap();
     let mut raw = Vec::new();
     let mut buf = [0u8; 65536];
     let head_end = loop {
@@ -57,6 +109,10 @@ pub fn http(
             body.truncate(n);
         }
         None => {
+            assert!(
+                !keep_alive,
+                "an answer without a length on a kept-alive connection"
+            );
             s.read_to_end(&mut body).unwrap();
         }
     }
