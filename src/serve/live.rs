@@ -198,9 +198,6 @@ pub struct Live {
     /// Changes accepted since start.
     pub generation: u64,
     runs: u64,
-    /// The register of the batch, and the USCC of each enterprise id.
-    register: load::Register,
-    uscc_of: Vec<String>,
     /// Enterprise id and county by USCC.
     index: HashMap<String, (u32, String)>,
     /// Per table, where each key and each enterprise's rows sit.
@@ -737,8 +734,6 @@ impl Live {
             cfg,
             generation: 0,
             runs: 0,
-            register: load::Register::default(),
-            uscc_of: Vec::new(),
             index: HashMap::new(),
             positions: HashMap::new(),
             revisions: HashMap::new(),
@@ -776,11 +771,11 @@ impl Live {
         )?;
         self.batch.quarantine.clear();
         self.batch.notes.clear();
-        self.register = load::register_of(&self.batch.enterprises)?;
-        self.uscc_of = self.batch.uscc_by_eid();
+        // The register of the batch and the USCC of each enterprise id live in
+        // the checker, which the request handlers share.
         self.checker = Arc::new(Checker {
-            register: self.register.clone(),
-            uscc_of: self.uscc_of.clone(),
+            register: load::register_of(&self.batch.enterprises)?,
+            uscc_of: self.batch.uscc_by_eid(),
             period: self.cfg.period,
             work: self.cfg.work.clone(),
             version: self.checker.version + 1,
@@ -797,6 +792,7 @@ impl Live {
             .map(|c| c.unwrap_or("").to_string())
             .collect();
         self.index = self
+            .checker
             .uscc_of
             .iter()
             .zip(counties)
@@ -840,7 +836,7 @@ impl Live {
 
     /// The USCC of every enterprise id of the batch.
     pub fn usccs(&self) -> Vec<String> {
-        self.uscc_of.clone()
+        self.checker.uscc_of.clone()
     }
 
     /// The enterprise id and county of an enterprise (by USCC), if registered.
@@ -1102,7 +1098,7 @@ impl Live {
             df.with_column(Column::new("submitted_at".into(), sub_at))
                 .map_err(ie)?;
         }
-        let mut rows = rows_of(&df, &self.uscc_of);
+        let mut rows = rows_of(&df, &self.checker.uscc_of);
         if let Some(n) = &req.note {
             for r in &mut rows {
                 r.insert("note".into(), Value::String(n.clone()));
