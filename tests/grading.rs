@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -455,4 +455,84 @@ fn one_pass_equals_month_by_month(
         );
     }
     eprintln!("findings compared per rule: {per_rule:?}");
+}
+
+/// A yellow enterprise queried on its record alone (earlier confirmed errors, not
+/// a figure under review: `basis = record`) ranks after every yellow enterprise
+/// queried on a figure, and is the first cut when its county's list is capped.
+#[test]
+fn a_record_alone_ranks_after_every_query_on_a_figure() {
+    let g = graded();
+    let rank = |findings: &DataFrame, capacity: Option<usize>| {
+        zhibao::rank::query_list(
+            &zhibao::rank::RankInput {
+                batch: &g.batch,
+                findings,
+                grades: &g.grades,
+                seed: 1,
+                capacity,
+                expected: None,
+            },
+            zhibao::pipeline::Pipeline::builtin().section("query_list"),
+        )
+        .unwrap()
+    };
+    // Ranked yellow lines without a figure far from its sources (those come
+    // first whatever else): (county, eid), in the list's order.
+    let yellow = |ql: &DataFrame| -> Vec<(String, u32)> {
+        let county = common::col_str(ql, "county_code");
+        let grade = common::col_str(ql, "grade");
+        let codes = common::col_str(ql, "rule_codes");
+        let sampled = ql.column("sampled").unwrap().bool().unwrap();
+        let eid = ql.column("eid").unwrap().u32().unwrap();
+        (0..ql.height())
+            .filter(|&i| {
+                grade[i].as_deref() == Some("yellow")
+                    && sampled.get(i) == Some(false)
+                    && !codes[i].as_deref().unwrap_or("").contains("AV00")
+            })
+            .map(|i| (county[i].clone().unwrap(), eid.get(i).unwrap()))
+            .collect()
+    };
+    let before = yellow(&rank(&g.findings, None));
+    // The county with the most ranked yellow lines, and its first one.
+    let mut per: BTreeMap<&str, usize> = BTreeMap::new();
+    for (c, _) in &before {
+        *per.entry(c.as_str()).or_default() += 1;
+    }
+    let (county, n) = per.iter().max_by_key(|(_, n)| **n).unwrap();
+    assert!(*n >= 2, "no county with two ranked yellow lines");
+    let e = before.iter().find(|(c, _)| c == county).unwrap().1;
+    let record = g
+        .findings
+        .clone()
+        .lazy()
+        .with_column(
+            when(col("eid").eq(lit(e)))
+                .then(lit("record"))
+                .otherwise(lit("figures"))
+                .alias("basis"),
+        )
+        .collect()
+        .unwrap();
+    let after = yellow(&rank(&record, None));
+    assert_eq!(after.len(), before.len(), "the same enterprises are listed");
+    let last = after.iter().rev().find(|(c, _)| c == county).unwrap().1;
+    assert_eq!(last, e, "the record comes after every figure of its county");
+    // Capped one line short in its county: the record is the line cut.
+    let ql = rank(&record, None);
+    let in_county = common::col_str(&ql, "county_code")
+        .iter()
+        .zip(ql.column("sampled").unwrap().bool().unwrap().iter())
+        .filter(|(c, s)| c.as_deref() == Some(*county) && *s == Some(false))
+        .count();
+    let capped = yellow(&rank(&record, Some(in_county - 1)));
+    assert!(
+        !capped.iter().any(|(_, x)| *x == e),
+        "the record was not cut first"
+    );
+    assert!(
+        capped.iter().filter(|(c, _)| c == county).count() == n - 1,
+        "exactly one line of its county was cut"
+    );
 }

@@ -3,6 +3,7 @@
 //! so they can be tested by hand and compared with the reference implementations.
 
 pub mod benford;
+pub mod chance;
 pub mod hb;
 pub mod quantile;
 pub mod robust;

@@ -28,6 +28,7 @@ use crate::error::{Error, Result};
 use crate::load::Batch;
 use crate::pipeline::{Section, Values};
 use crate::rules::common::{int, num};
+use crate::rules::registry::Basis;
 
 /// The `[query_list]` settings.
 pub static SETTINGS: Section = Section {
@@ -203,6 +204,9 @@ struct Reasons {
     /// Whether a finding is a warning (hard or soft, as the pipeline set it), not
     /// only information.
     warning: bool,
+    /// Whether a warning rests on a figure under review, not only on the
+    /// enterprise's record of earlier verifications (`basis`).
+    on_figures: bool,
 }
 
 /// Groups the findings per enterprise: rule codes, reasons, evidence, routing.
@@ -250,6 +254,7 @@ fn reasons_by_enterprise(
     let ver = f.column("verifier").map_err(pe)?.str().map_err(pe)?.clone();
     let sev = f.column("severity").map_err(pe)?.str().map_err(pe)?.clone();
     let hint = f.column("hint").ok().and_then(|c| c.str().ok().cloned());
+    let basis = f.column("basis").ok().and_then(|c| c.str().ok().cloned());
     let mut out: HashMap<u32, Reasons> = HashMap::new();
     for i in 0..f.height() {
         let Some(e) = eid.get(i) else { continue };
@@ -260,12 +265,18 @@ fn reasons_by_enterprise(
             verifier_city: false,
             count: 0,
             warning: false,
+            on_figures: false,
         });
+        let c = code.get(i).unwrap_or("");
         // The severity the finding carries (the pipeline's), not the registry's default.
         if matches!(sev.get(i), Some("hard" | "soft")) {
             r.warning = true;
+            let on_record = match basis.as_ref().and_then(|b| b.get(i)) {
+                Some(b) => b == Basis::Record.as_str(),
+                None => crate::rules::registry::get(c).is_some_and(|d| d.basis == Basis::Record),
+            };
+            r.on_figures |= !on_record;
         }
-        let c = code.get(i).unwrap_or("");
         if !r.codes.iter().any(|x| x == c) {
             r.codes.push(c.to_string());
             let h = hint
@@ -357,13 +368,17 @@ pub fn query_list(input: &RankInput<'_>, s: &Values) -> Result<DataFrame> {
     };
     let far = |e: u32| far_set.contains(&e);
     // Within a tier: figures the sources say are wrong first, by the expected
-    // error they carry relative to the county's total; then the rest by score.
+    // error they carry relative to the county's total; then the rest by score,
+    // queries on a figure before queries on the enterprise's record alone.
     // A finding without a magnitude (a revision, a routing list) never outranks a
-    // figure far from every source.
+    // figure far from every source, and a record (earlier errors) never outranks
+    // a figure under review.
+    let on_figures = |e: u32| reasons.get(&e).is_none_or(|r| r.on_figures);
     let order = |a: &(u8, f64, u32), b: &(u8, f64, u32)| {
         let (ea, eb) = (exp(a.2), exp(b.2));
         a.0.cmp(&b.0)
             .then(far(b.2).cmp(&far(a.2)))
+            .then(on_figures(b.2).cmp(&on_figures(a.2)))
             .then(if far(a.2) && far(b.2) {
                 eb.share.total_cmp(&ea.share)
             } else {

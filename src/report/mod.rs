@@ -176,9 +176,9 @@ fn with_uscc(df: &DataFrame, batch: &Batch, name: bool) -> Result<LazyFrame> {
 
 /// `findings.parquet`: one row per failed check.
 pub fn findings_output(findings: &DataFrame, batch: &Batch) -> Result<DataFrame> {
-    let hints: Vec<(&str, &str, &str, &str)> = crate::rules::registry::all()
+    let hints: Vec<(&str, &str, &str, &str, &str)> = crate::rules::registry::all()
         .into_iter()
-        .map(|r| (r.code, r.hint.zh, r.hint.en, r.title.zh))
+        .map(|r| (r.code, r.hint.zh, r.hint.en, r.title.zh, r.basis.as_str()))
         .collect();
     let lookup = DataFrame::new(
         hints.len(),
@@ -195,6 +195,10 @@ pub fn findings_output(findings: &DataFrame, batch: &Batch) -> Result<DataFrame>
             Column::new(
                 "title".into(),
                 hints.iter().map(|h| h.3).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "basis".into(),
+                hints.iter().map(|h| h.4).collect::<Vec<_>>(),
             ),
         ],
     )
@@ -223,6 +227,7 @@ pub fn findings_output(findings: &DataFrame, batch: &Batch) -> Result<DataFrame>
             col("verifier"),
             col("hint"),
             col("hint_en"),
+            col("basis"),
         ])
         .sort_by_exprs(
             [

@@ -40,7 +40,7 @@ use rayon::prelude::*;
 
 use super::common::*;
 use super::engine::{month_text, Ctx, RuleOutput};
-use super::registry::{Kind, Level, RuleDef, Severity};
+use super::registry::{Basis, Kind, Level, RuleDef, Severity};
 use crate::error::Result;
 use crate::load::Batch;
 use crate::model::{Month, Table};
@@ -137,6 +137,9 @@ pub static SETTINGS: Section = Section {
 /// The findings an independent source can explain.
 pub const EXPLAINABLE: &[&str] = &["IN004", "IN005", "IN008", "IN009"];
 
+/// Of [`EXPLAINABLE`], the year-on-year changes (the others are month-on-month).
+const YEAR_ON_YEAR: &[&str] = &["IN004", "IN008"];
+
 /// The anticipation rules.
 pub const RULES: &[RuleDef] = &[
     RuleDef {
@@ -175,6 +178,7 @@ pub const RULES: &[RuleDef] = &[
             num("far_z", 3.0, Some(0.0), None, "distance from the combined anticipation, in its uncertainties"),
             num("min_abs_thousand_yuan", 300.0, Some(0.0), None, "smaller gaps to the anticipated value are not judged (thousand yuan)"),
         ],
+        basis: Basis::Figures,
         kind: Kind::Months(far_from_sources),
     },
     RuleDef {
@@ -209,6 +213,7 @@ pub const RULES: &[RuleDef] = &[
             "Correct the figure in thousand yuan.",
         ),
         params: &[num("min_abs_thousand_yuan", 100.0, Some(0.0), None, "smaller gaps are not judged (thousand yuan)")],
+        basis: Basis::Figures,
         kind: Kind::Months(unit_slip),
     },
     RuleDef {
@@ -248,6 +253,7 @@ pub const RULES: &[RuleDef] = &[
             int("min_months", 3, Some(1.0), Some(12.0), "fewest months with both figures in each year"),
             num("min_gross_thousand_yuan", 1000.0, Some(0.0), None, "smaller year-to-date outputs are not judged (thousand yuan)"),
         ],
+        basis: Basis::Figures,
         kind: Kind::Months(ratio_drift),
     },
 ];
@@ -614,6 +620,8 @@ pub fn compute(batch: &Batch, first: Month, last: Month, s: &Settings) -> Result
         period: Vec<i32>,
         cols: [Vec<Option<f64>>; 16],
         explained: Vec<bool>,
+        explained_yoy: Vec<bool>,
+        explained_mom: Vec<bool>,
         independent: Vec<bool>,
     }
     let rows = slices
@@ -687,6 +695,24 @@ pub fn compute(batch: &Batch, first: Month, last: Month, s: &Settings) -> Result
                     && ([vat, elec].into_iter().flatten().all(|x| {
                         agrees(&x) || moved.is_some_and(|m| (ly - x.a).abs() <= s.explain_share * m)
                     }) || (z.abs() <= s.explain_z && [vat, elec].iter().flatten().any(agrees)));
+                // A change from a given figure (the same month last year, the
+                // month before) is also explained when every independent source
+                // accounts for all but `explain_share` of it: a grower whose
+                // history anticipates its growth still has its year-on-year jump
+                // confirmed by the VAT that moved with it.
+                let covers = |base: Option<f64>| {
+                    base.is_some_and(|b| {
+                        let moved = (ly - b.ln()).abs();
+                        independent
+                            && [vat, elec]
+                                .into_iter()
+                                .flatten()
+                                .all(|x| agrees(&x) || (ly - x.a).abs() <= s.explain_share * moved)
+                    })
+                };
+                let y1 = (m >= 1 && y[m - 1] > 0.0).then(|| y[m - 1]);
+                let explained_yoy = explained || covers(y12);
+                let explained_mom = explained || covers(y1);
                 let tat = |k: usize| (t[k] >= 0.0).then(|| t[k]);
                 out.eid.push(e as u32);
                 out.period.push(lo + m as i32);
@@ -712,6 +738,8 @@ pub fn compute(batch: &Batch, first: Month, last: Month, s: &Settings) -> Result
                     c.push(v);
                 }
                 out.explained.push(explained);
+                out.explained_yoy.push(explained_yoy);
+                out.explained_mom.push(explained_mom);
                 out.independent.push(independent);
             }
             out
@@ -723,6 +751,8 @@ pub fn compute(batch: &Batch, first: Month, last: Month, s: &Settings) -> Result
                 x.extend(y);
             }
             a.explained.extend(b.explained);
+            a.explained_yoy.extend(b.explained_yoy);
+            a.explained_mom.extend(b.explained_mom);
             a.independent.extend(b.independent);
             a
         });
@@ -777,6 +807,8 @@ pub fn compute(batch: &Batch, first: Month, last: Month, s: &Settings) -> Result
         columns.push(Column::new((*name).into(), v));
     }
     columns.push(Column::new("explained".into(), rows.explained));
+    columns.push(Column::new("explained_yoy".into(), rows.explained_yoy));
+    columns.push(Column::new("explained_mom".into(), rows.explained_mom));
     columns.push(Column::new("independent".into(), rows.independent));
     let [mp, ms, m0] = mix_cols;
     columns.push(Column::new("mix_prior".into(), mp));
@@ -816,6 +848,14 @@ fn empty() -> DataFrame {
         cols.push(Column::new_empty(c.into(), &DataType::Float64));
     }
     cols.push(Column::new_empty("explained".into(), &DataType::Boolean));
+    cols.push(Column::new_empty(
+        "explained_yoy".into(),
+        &DataType::Boolean,
+    ));
+    cols.push(Column::new_empty(
+        "explained_mom".into(),
+        &DataType::Boolean,
+    ));
     cols.push(Column::new_empty("independent".into(), &DataType::Boolean));
     for c in ["mix_prior", "mix_scale", "mix_sigma0"] {
         cols.push(Column::new_empty(c.into(), &DataType::Float64));
@@ -1494,17 +1534,29 @@ fn explain_by_sources(ctx: &Ctx<'_>, findings: DataFrame) -> Result<DataFrame> {
     if !touched {
         return Ok(findings);
     }
-    let p = panel(ctx)?.lazy().filter(col("explained")).select([
-        col("eid"),
-        month_text(col("period")).alias("_p"),
-        col("from_vat"),
-        col("taxable"),
-        lit(true).alias("_explained"),
-    ]);
+    let p = panel(ctx)?
+        .lazy()
+        .filter(col("explained_yoy").or(col("explained_mom")))
+        .select([
+            col("eid"),
+            month_text(col("period")).alias("_p"),
+            col("from_vat"),
+            col("taxable"),
+            col("explained_yoy").alias("_yoy"),
+            col("explained_mom").alias("_mom"),
+        ]);
+    // A year-on-year change is explained against the same month last year, a
+    // month-on-month change against the month before.
+    let yoy: Vec<String> = YEAR_ON_YEAR.iter().map(|c| c.to_string()).collect();
     let is = col("rule_code")
         .is_in(str_list(&codes), false)
         .and(col("severity").neq(lit("hard")))
-        .and(col("_explained").fill_null(lit(false)));
+        .and(
+            when(col("rule_code").is_in(str_list(&yoy), false))
+                .then(col("_yoy"))
+                .otherwise(col("_mom"))
+                .fill_null(lit(false)),
+        );
     let names: Vec<String> = findings
         .get_column_names()
         .iter()

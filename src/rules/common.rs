@@ -428,7 +428,7 @@ pub fn excess_strength(ratio: Expr) -> Expr {
 pub const fn steady_factor() -> ParamSpec {
     num(
         "steady_factor",
-        0.25,
+        0.1,
         Some(0.0),
         Some(1.0),
         "strength multiplier when the enterprise stood as far from its peers a year earlier (its own level, not a new error); 1 turns the comparison off",
@@ -691,7 +691,7 @@ mod tests {
             .unwrap()
             .into_no_null_iter()
             .collect();
-        assert_eq!(s, [0.25, 1.0, 1.0, 1.0, 0.25]);
+        assert_eq!(s, [0.1, 1.0, 1.0, 1.0, 0.1]);
         let r = out.column("remark").unwrap().str().unwrap();
         assert_eq!(
             r.get(0),

@@ -9,7 +9,7 @@ use polars::prelude::*;
 
 use super::common::*;
 use super::engine::{month_text, Ctx, RuleOutput};
-use super::registry::{Kind, Level, ParamSpec, RuleDef, Severity};
+use super::registry::{Basis, Kind, Level, ParamSpec, RuleDef, Severity};
 use crate::detect::benford::{self, Digits};
 use crate::detect::hb::{self, Params, Side, Status};
 use crate::error::{Error, Result};
@@ -108,6 +108,7 @@ pub const RULES: &[RuleDef] = &[
         ),
         remedy: t("核实本期和上年同期数据，更正有误的一期。", "Verify both periods and correct the wrong one."),
         params: HB_PARAMS,
+        basis: Basis::Figures,
         kind: Kind::Months(hb_yoy),
     },
     RuleDef {
@@ -133,6 +134,7 @@ pub const RULES: &[RuleDef] = &[
         example: t("同行业环比中位数 0.78（春节），本企业 1.90 → 不通过。", "Industry median 0.78 (Spring Festival), this enterprise 1.90 → fails."),
         remedy: t("核实两个月的数据。", "Verify both months."),
         params: HB_PARAMS,
+        basis: Basis::Figures,
         kind: Kind::Months(hb_mom),
     },
     RuleDef {
@@ -166,6 +168,7 @@ pub const RULES: &[RuleDef] = &[
             int("group_digits", 6, Some(2.0), Some(6.0), "digits of the division code forming a group: 6 county, 4 city, 2 province"),
             flag("year_to_date", false, "test every month of the year to date (true) or only the period under review (false)"),
         ],
+        basis: Basis::Figures,
         kind: Kind::Builtin(hb_investment),
     },
     RuleDef {
@@ -191,6 +194,7 @@ pub const RULES: &[RuleDef] = &[
         example: t("MAD 0.021 → 不符合。", "MAD 0.021 → nonconformity."),
         remedy: t("区县统计局抽查企业数据来源。", "The county bureau samples enterprises' sources."),
         params: BENFORD_PARAMS,
+        basis: Basis::Figures,
         kind: Kind::Months(benford_first),
     },
     RuleDef {
@@ -220,6 +224,7 @@ pub const RULES: &[RuleDef] = &[
             int("min_enterprises", 100, Some(1.0), None, "counties with fewer enterprises contributing are not judged (see BF001)"),
             num("min_value_thousand_yuan", 10000.0, Some(0.0), None, "only values from this size are tested (see BF001)"),
         ],
+        basis: Basis::Figures,
         kind: Kind::Months(benford_two),
     },
 ];

@@ -68,6 +68,13 @@ pub fn explain(r: &RuleDef) -> String {
                 .join(", ")
         ));
     }
+    if r.basis == super::registry::Basis::Record {
+        out.push_str(
+            "依据 Basis: 以往核查记录，不是本期数据；计入风险等级，查询清单中排在针对本期数据的疑点之后 · \
+             the record of earlier verifications, not a figure under review: it counts in the grade, and \
+             on the query list it ranks after every query on a figure\n",
+        );
+    }
     for (zh, en, t) in [
         ("审核内容", "What it checks", r.what),
         ("为什么重要", "Why it matters", r.why),

@@ -5,7 +5,7 @@ use polars::prelude::*;
 
 use super::common::*;
 use super::engine::{month_text, Ctx, RuleOutput};
-use super::registry::{Kind, Level, RuleDef, Severity};
+use super::registry::{Basis, Kind, Level, RuleDef, Severity};
 use crate::error::{Error, Result};
 use crate::load::Batch;
 use crate::model::{Month, Table};
@@ -41,6 +41,7 @@ pub const RULES: &[RuleDef] = &[
             steady_factor(),
             steady_max_dz(),
         ],
+        basis: Basis::Figures,
         kind: Kind::Builtin(intensity),
     },
     RuleDef {
@@ -67,6 +68,7 @@ pub const RULES: &[RuleDef] = &[
             num("min_electricity_fall_ratio", 0.2, Some(0.0), Some(1.0), "fall of electricity, relative to the industry, that counts"),
             int("min_peers", 10, Some(3.0), None, "smallest peer group"),
         ],
+        basis: Basis::Figures,
         kind: Kind::Months(divergence),
     },
     RuleDef {
@@ -92,6 +94,7 @@ pub const RULES: &[RuleDef] = &[
         example: t("近 12 个月 7,800 吨标准煤 → 列入名单。", "7,800 tce over 12 months → listed."),
         remedy: t("企业自查并报送自查表。", "The enterprise self-checks and files the form."),
         params: &[num("key_consumer_min_tce", 5000.0, Some(0.0), None, "energy consumption over 12 months from which an enterprise is a key consumer (tce)")],
+        basis: Basis::Figures,
         kind: Kind::Builtin(key_consumers),
     },
 ];

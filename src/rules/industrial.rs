@@ -5,7 +5,7 @@ use polars::prelude::*;
 
 use super::common::*;
 use super::engine::{month_text, Ctx, RuleOutput};
-use super::registry::{Kind, Level, RuleDef, Scope, Severity};
+use super::registry::{Basis, Kind, Level, RuleDef, Scope, Severity};
 use crate::error::Result;
 use crate::model::Table;
 use crate::pipeline::RuleConfig;
@@ -44,6 +44,7 @@ pub const RULES: &[RuleDef] = &[
             "Check against export declarations: export delivery is the FOB value of goods delivered in the period, converted to yuan.",
         ),
         params: &[],
+        basis: Basis::Figures,
         kind: Kind::Formula {
             fails_when: "export_delivery > sales_output",
             value: Some("export_delivery - sales_output"),
@@ -79,6 +80,7 @@ pub const RULES: &[RuleDef] = &[
             "Recompute from the month's production and sales; correct an earlier over-report in that month, not by a negative figure now.",
         ),
         params: &[],
+        basis: Basis::Figures,
         kind: Kind::Formula {
             fails_when: "gross_output < 0 OR sales_output < 0 OR export_delivery < 0",
             value: Some("LEAST(gross_output, sales_output, export_delivery)"),
@@ -121,6 +123,7 @@ pub const RULES: &[RuleDef] = &[
             num("max_ratio", 1.2, Some(1.0), None, "highest plausible sales output / gross output"),
             num("min_gross_thousand_yuan", 100.0, Some(0.0), None, "smaller gross outputs are not judged (thousand yuan)"),
         ],
+        basis: Basis::Figures,
         kind: Kind::Formula {
             fails_when: "gross_output > {min_gross_thousand_yuan} AND (sales_output / gross_output < {min_ratio} OR sales_output / gross_output > {max_ratio})",
             value: Some("sales_output / gross_output"),
@@ -164,6 +167,7 @@ pub const RULES: &[RuleDef] = &[
             months("spring_festival_months", &[1, 2], "months compared as January-to-date totals"),
             int("min_peers", 10, Some(1.0), None, "fewer enterprises in the division: the median of all enterprises is used"),
         ],
+        basis: Basis::Figures,
         kind: Kind::Months(yoy_change),
     },
     RuleDef {
@@ -202,6 +206,7 @@ pub const RULES: &[RuleDef] = &[
             num("min_abs_change_thousand_yuan", 1000.0, Some(0.0), None, "smaller absolute changes are not judged (thousand yuan)"),
             int("min_peers", 10, Some(1.0), None, "fewer enterprises in the division: the median of all enterprises is used"),
         ],
+        basis: Basis::Figures,
         kind: Kind::Months(mom_change),
     },
     RuleDef {
@@ -242,6 +247,7 @@ pub const RULES: &[RuleDef] = &[
             num("coarse_share", 0.02, Some(0.0), Some(1.0), "a round estimate repeats by itself when the unit is at least this share of the value (100 below 5,000)"),
             num("coarse_factor", 0.25, Some(0.0), Some(1.0), "strength multiplier of such a run; 1 turns it off"),
         ],
+        basis: Basis::Figures,
         kind: Kind::Months(copied_forward),
     },
     RuleDef {
@@ -260,8 +266,8 @@ pub const RULES: &[RuleDef] = &[
             "Ask for the output calculation sheets and source records; check whether the figures are estimates",
         ),
         what: t(
-            "近若干个月中，工业总产值多次恰为整数（默认 100 千元即 10 万元的整数倍）。此前同样长的一段时间里同样多为整数的，是企业一贯的估报习惯（多为小企业）：仍列出，强度为 0.25；此前不是整数而新近改为整数的，照常列出并注明“新近改为整数填报”。",
-            "Gross output repeatedly an exact multiple of a round unit (100 thousand yuan, i.e. 10万元, by default) in recent months. When the window before was as round, it is the enterprise's habit of estimating (mostly small reporters): still listed, at strength 0.25; a switch from figures that were not round is listed as usual and named so.",
+            "近若干个月中，工业总产值多次恰为整数（默认 100 千元即 10 万元的整数倍）。按账簿计算的整千元数字偶然为 100 的倍数的机会约为百分之一，所以只有偶然出现的概率不超过 max_chance（默认十万分之一）的次数才不通过：近 12 个月中至少 4 个月（且不少于 min_round_months）；3 个月在每一万家企业中偶然出现约 2 家。此前同样长的一段时间里同样多为整数的，是企业一贯的估报习惯（多为小企业）：仍列出，强度为 0.25；此前不是整数而新近改为整数的，照常列出并注明“新近改为整数填报”。",
+            "Gross output repeatedly an exact multiple of a round unit (100 thousand yuan, i.e. 10万元, by default) in recent months. A whole figure from the books is a multiple of 100 about one time in 100 by chance, so only a count that turns up by chance at most `max_chance` of the time fails (1 in 100,000 by default): at least 4 of the last 12 months (and no fewer than `min_round_months`); 3 of 12 turns up by chance at about 2 enterprises in 10,000. When the window before was as round, it is the enterprise's habit of estimating (mostly small reporters): still listed, at strength 0.25; a switch from figures that were not round is listed as usual and named so.",
         ),
         why: t(
             "依据账簿计算的产值很少恰为整十万；反复出现整数说明数据是估报或编造的。",
@@ -278,10 +284,12 @@ pub const RULES: &[RuleDef] = &[
         params: &[
             num("round_unit_thousand_yuan", 100.0, Some(1.0), None, "a value that is a multiple of this is round (thousand yuan)"),
             int("window_months", 12, Some(1.0), Some(36.0), "months looked back, the period under review included"),
-            int("min_round_months", 3, Some(1.0), None, "round months in the window that fail"),
+            int("min_round_months", 3, Some(1.0), None, "round months in the window that fail, at the least"),
+            num("max_chance", 1e-5, Some(0.0), Some(1.0), "a count of round months this likely by chance is not judged (a whole figure is a multiple of the unit one time in unit): with 100, 4 of 12 months"),
             num("habit_factor", 0.25, Some(0.0), Some(1.0), "strength of a finding when the window before was as round (a habit, not a switch); 1 turns the distinction off"),
             num("min_gross_thousand_yuan", 100.0, Some(0.0), None, "smaller values are not counted as round (thousand yuan)"),
         ],
+        basis: Basis::Figures,
         kind: Kind::Months(round_figures),
     },
     RuleDef {
@@ -313,6 +321,7 @@ pub const RULES: &[RuleDef] = &[
             "Check each revision's reason and basis; confirm the final figures match the books.",
         ),
         params: &[int("max_revisions", 3, Some(1.0), None, "revisions of one report that fail")],
+        basis: Basis::Figures,
         kind: Kind::Months(many_revisions),
     },
 ];
@@ -676,7 +685,27 @@ fn round_figures(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let min_round = cfg.int("min_round_months");
     let min_gross = cfg.num("min_gross_thousand_yuan");
     let habit = cfg.num("habit_factor");
+    let max_chance = cfg.num("max_chance");
     let p = ctx.period.0;
+    // Figures in whole thousand yuan are a multiple of the unit one time in `unit`
+    // by chance (fewer still with decimals). The months needed out of those known,
+    // so that a count that high turns up by chance at most `max_chance` of the
+    // time: with 100 and 12 months known, 4 (3 turns up at 2 enterprises in 10,000).
+    let chance = (1.0 / unit).min(1.0);
+    let needed =
+        (0..=window.max(1) as u32)
+            .rev()
+            .fold(lit(NULL).cast(DataType::Float64), |rest, n| {
+                let k = crate::detect::chance::least_count_beyond_chance(
+                    n,
+                    chance,
+                    max_chance,
+                    min_round.max(1) as u32,
+                );
+                when(col("_n").eq(lit(n)))
+                    .then(lit(k as f64))
+                    .otherwise(rest)
+            });
     // The months of every audited month's window, and of the window before it
     // (to tell a habit from a switch to round figures).
     let rows = ctx
@@ -756,9 +785,14 @@ fn round_figures(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
                 .alias("gross_output"),
             col("period").filter(current).max().alias("_last"),
         ])
+        .with_column(needed.alias("_needed"))
         .with_column(
             when(col("_n").gt(lit(0)))
-                .then(col("round_months").gt_eq(lit(min_round)))
+                .then(
+                    col("round_months")
+                        .cast(DataType::Float64)
+                        .gt_eq(col("_needed")),
+                )
                 .otherwise(lit(NULL).cast(DataType::Boolean))
                 .alias("_fails"),
         )
@@ -772,8 +806,7 @@ fn round_figures(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .clone()
         .and(col("before_round").gt_eq(lit(min_round)))
         .and(lit(habit < 1.0));
-    let base =
-        (col("round_months").cast(DataType::Float64) / lit(min_round as f64)).clip_max(lit(4.0));
+    let base = (col("round_months").cast(DataType::Float64) / col("_needed")).clip_max(lit(4.0));
     let (zh_same, en_same) = (
         format!("；此前 {window} 个月同样有 "),
         format!("; the {window} months before: "),
@@ -827,7 +860,7 @@ fn round_figures(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         [
             month_text(col("_last")).alias("period"),
             col("round_months").cast(DataType::Float64).alias("value"),
-            lit(min_round as f64).alias("threshold"),
+            col("_needed").alias("threshold"),
             // A habit weighs `habit_factor` of a typical finding, however many
             // round months (all of them, for a habitual estimator).
             when(was_round.clone())

@@ -9,7 +9,7 @@ use polars::prelude::*;
 
 use super::common::*;
 use super::engine::{month_text, Ctx, RuleOutput};
-use super::registry::{Kind, Level, RuleDef, Severity};
+use super::registry::{Basis, Kind, Level, RuleDef, Severity};
 use crate::error::Result;
 use crate::model::Table;
 use crate::pipeline::RuleConfig;
@@ -53,6 +53,7 @@ pub const RULES: &[RuleDef] = &[
             num("min_gross_thousand_yuan", 500.0, Some(0.0), None, "smaller average monthly outputs are not judged (thousand yuan)"),
             int("min_peers", 10, Some(3.0), None, "fewer enterprises in the division: all enterprises are the peers"),
         ],
+        basis: Basis::Figures,
         kind: Kind::Builtin(too_smooth),
     },
     RuleDef {
@@ -92,6 +93,7 @@ pub const RULES: &[RuleDef] = &[
             num("min_gross_thousand_yuan", 200.0, Some(0.0), None, "smaller average monthly outputs are not compared (thousand yuan)"),
             num("min_variation", 0.05, Some(0.0), None, "series varying less than this (max/min − 1) are left to IN006"),
         ],
+        basis: Basis::Figures,
         kind: Kind::Builtin(proportional),
     },
     RuleDef {
@@ -127,6 +129,7 @@ pub const RULES: &[RuleDef] = &[
             int("min_employees", 10, Some(1.0), None, "smaller headcounts are not judged"),
             int("min_peers", 10, Some(3.0), None, "fewer enterprises in the division: all enterprises are the peers"),
         ],
+        basis: Basis::Figures,
         kind: Kind::Months(wage_jump),
     },
     RuleDef {
@@ -164,6 +167,7 @@ pub const RULES: &[RuleDef] = &[
             num("max_drop", 0.06, Some(0.0), Some(1.0), "largest accepted fall of the ratio beyond the median county's, relative to last year's"),
             int("min_enterprises", 5, Some(1.0), None, "counties with fewer reporting enterprises are not judged"),
         ],
+        basis: Basis::Figures,
         kind: Kind::Builtin(county_step),
     },
 ];

@@ -6,7 +6,7 @@ use polars::prelude::*;
 
 use super::common::*;
 use super::engine::{month_text, Ctx, RuleOutput};
-use super::registry::{Kind, Level, RuleDef, Scope, Severity};
+use super::registry::{Basis, Kind, Level, RuleDef, Scope, Severity};
 use crate::error::Result;
 use crate::model::Table;
 use crate::pipeline::RuleConfig;
@@ -38,6 +38,7 @@ pub const RULES: &[RuleDef] = &[
         example: t("8 月累计 12,000 千元，9 月累计 10,500 千元 → 不通过。", "August YTD 12,000, September YTD 10,500 → fails."),
         remedy: t("查明多报的月份并在该月更正。", "Find the over-reported month and correct it there."),
         params: &[],
+        basis: Basis::Figures,
         kind: Kind::Months(ytd_falls),
     },
     RuleDef {
@@ -57,6 +58,7 @@ pub const RULES: &[RuleDef] = &[
         example: t("计划总投资 80,000 千元，本年累计 95,000 千元 → 不通过。", "Plan 80,000, YTD 95,000 → fails."),
         remedy: t("核对投资批复文件和财务支出。", "Check the approval documents and the payments."),
         params: &[],
+        basis: Basis::Figures,
         kind: Kind::Formula {
             fails_when: "ytd_completed > planned_total",
             value: Some("ytd_completed - planned_total"),
@@ -80,6 +82,7 @@ pub const RULES: &[RuleDef] = &[
         example: t("计划总投资 60,000 千元，开工当月完成 45,000 千元 → 75%，不通过。", "Plan 60,000, first month 45,000 → 75%, fails."),
         remedy: t("核对首月支出构成，剔除不应计入的部分。", "Check what the first month's figure contains and remove what does not count."),
         params: &[num("max_first_month_share", 0.5, Some(0.0), Some(1.0), "largest plausible share of the planned total completed in the first month")],
+        basis: Basis::Figures,
         kind: Kind::Months(first_month_share),
     },
     RuleDef {
@@ -99,6 +102,7 @@ pub const RULES: &[RuleDef] = &[
         example: t("9 月完成 14,000 千元 → 需凭证。", "14,000 in September → vouchers required."),
         remedy: t("项目单位留存并提供支出凭证。", "The project keeps and provides the vouchers."),
         params: &[num("min_increment_thousand_yuan", 10000.0, Some(0.0), None, "a month above this needs vouchers (thousand yuan)")],
+        basis: Basis::Figures,
         kind: Kind::Months(large_month),
     },
     RuleDef {
@@ -121,6 +125,7 @@ pub const RULES: &[RuleDef] = &[
             num("city_min_planned_thousand_yuan", CITY_TIER_MIN, Some(0.0), None, "planned total from which the city supervises (thousand yuan)"),
             num("county_min_planned_thousand_yuan", COUNTY_TIER_MIN, Some(0.0), None, "planned total from which the county supervises (thousand yuan)"),
         ],
+        basis: Basis::Figures,
         kind: Kind::Months(city_tier),
     },
     RuleDef {
@@ -144,6 +149,7 @@ pub const RULES: &[RuleDef] = &[
             num("min_increment_thousand_yuan", 1000.0, Some(0.0), None, "smaller months are not judged (thousand yuan)"),
             int("min_history_months", 4, Some(1.0), Some(12.0), "months of history needed to know the usual month"),
         ],
+        basis: Basis::Figures,
         kind: Kind::Months(quarter_end_spike),
     },
     RuleDef {
@@ -178,6 +184,7 @@ pub const RULES: &[RuleDef] = &[
             num("min_total_thousand_yuan", 1000.0, Some(0.0), None, "projects completing less over the 12 months are not judged (thousand yuan)"),
             int("min_peers", 20, Some(3.0), None, "fewer projects in the county: compared with all projects"),
         ],
+        basis: Basis::Figures,
         kind: Kind::Months(quarter_end_padding),
     },
 ];

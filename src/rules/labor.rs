@@ -5,7 +5,7 @@ use polars::prelude::*;
 
 use super::common::*;
 use super::engine::{month_text, Ctx, RuleOutput};
-use super::registry::{Kind, Level, RuleDef, Severity};
+use super::registry::{Basis, Kind, Level, RuleDef, Severity};
 use crate::error::Result;
 use crate::model::Table;
 use crate::pipeline::RuleConfig;
@@ -44,6 +44,7 @@ pub const RULES: &[RuleDef] = &[
             steady_factor(),
             steady_max_dz(),
         ],
+        basis: Basis::Figures,
         kind: Kind::Months(wage_outlier),
     },
     RuleDef {
@@ -69,6 +70,7 @@ pub const RULES: &[RuleDef] = &[
             num("min_change_ratio", 0.2, Some(0.0), None, "smallest change of each, in opposite directions, that fails"),
             int("min_peers", 10, Some(3.0), None, "smallest peer group for the seasonal median"),
         ],
+        basis: Basis::Figures,
         kind: Kind::Months(inconsistent),
     },
 ];

@@ -8,7 +8,7 @@ use polars::prelude::*;
 
 use super::common::*;
 use super::engine::{Ctx, RuleOutput};
-use super::registry::{Kind, Level, RuleDef, Scope, Severity};
+use super::registry::{Basis, Kind, Level, RuleDef, Scope, Severity};
 use crate::error::{Error, Result};
 use crate::model::Table;
 use crate::pipeline::RuleConfig;
@@ -46,6 +46,7 @@ pub const RULES: &[RuleDef] = &[
         example: t("2023、2024、2025 年研发费用 800、900、1,100 千元，加计扣除减免税均为 0 → 不通过。", "R&D 800, 900, 1,100 in 2023–2025, relief 0 each year → fails."),
         remedy: t("核对研发辅助账与财务账，按统计口径重新归集研发费用。", "Reconcile the R&D sub-ledger with the accounts and recompute the expenditure on the statistical definition."),
         params: &[int("years", 3, Some(2.0), Some(10.0), "consecutive years without relief that fail")],
+        basis: Basis::Figures,
         kind: Kind::Annual(no_super_deduction),
     },
     RuleDef {
@@ -65,6 +66,7 @@ pub const RULES: &[RuleDef] = &[
         example: t("研发费用 35 千元 → 不通过。", "R&D expenditure 35 → fails."),
         remedy: t("核实是否有研发项目和研发人员；不符合研发活动定义的不应填报。", "Check for an R&D project and staff; spending outside the definition of R&D is not reported."),
         params: &[num("min_expenditure_thousand_yuan", 100.0, Some(0.0), None, "smallest plausible expenditure (thousand yuan)")],
+        basis: Basis::Figures,
         kind: Kind::Formula {
             fails_when: "rd_expenditure > 0 AND rd_expenditure < {min_expenditure_thousand_yuan}",
             value: Some("rd_expenditure"),
@@ -91,6 +93,7 @@ pub const RULES: &[RuleDef] = &[
             int("min_staff", 5, Some(1.0), None, "fewer R&D staff than this is few"),
             num("max_expenditure_thousand_yuan", 2000.0, Some(0.0), None, "expenditure above this is large (thousand yuan)"),
         ],
+        basis: Basis::Figures,
         kind: Kind::Formula {
             fails_when: "rd_staff < {min_staff} AND rd_expenditure > {max_expenditure_thousand_yuan}",
             value: Some("rd_expenditure"),
@@ -114,6 +117,7 @@ pub const RULES: &[RuleDef] = &[
         example: t("2023、2024 年无研发记录，2025 年研发费用 1,600 千元 → 不通过。", "No R&D in 2023–2024, 1,600 in 2025 → fails."),
         remedy: t("核实研发项目是否真实开展、费用是否按研发口径归集。", "Verify that the R&D project exists and that the expenditure follows the definition."),
         params: &[],
+        basis: Basis::Figures,
         kind: Kind::Annual(first_time),
     },
     RuleDef {
@@ -133,6 +137,7 @@ pub const RULES: &[RuleDef] = &[
         example: t("行业 1311（稻谷加工）研发费用 900 千元 → 不通过。", "Industry 1311 (rice milling) with R&D 900 → fails."),
         remedy: t("核实研发内容是否属于创新活动，而非日常质量检验或工艺维护。", "Check that the work is innovation, not routine quality control or maintenance."),
         params: &[codes("low_end_divisions", LOW_END_DIVISIONS, "industry divisions where R&D is implausible")],
+        basis: Basis::Figures,
         kind: Kind::Annual(low_end),
     },
     RuleDef {
@@ -157,6 +162,7 @@ pub const RULES: &[RuleDef] = &[
             steady_factor(),
             steady_max_dz(),
         ],
+        basis: Basis::Figures,
         kind: Kind::Annual(per_staff),
     },
     RuleDef {
@@ -182,6 +188,7 @@ pub const RULES: &[RuleDef] = &[
             steady_factor(),
             steady_max_dz(),
         ],
+        basis: Basis::Figures,
         kind: Kind::Annual(intensity),
     },
     RuleDef {
@@ -214,6 +221,7 @@ pub const RULES: &[RuleDef] = &[
             int("min_staff", 3, Some(1.0), None, "fewer R&D staff in either year: not judged"),
             int("min_peers", 10, Some(3.0), None, "smaller divisions: all reporters are the peers"),
         ],
+        basis: Basis::Figures,
         kind: Kind::Annual(per_staff_jump),
     },
     RuleDef {
@@ -236,6 +244,7 @@ pub const RULES: &[RuleDef] = &[
             num("min_expenditure_thousand_yuan", 5000.0, Some(0.0), None, "expenditure above this is queried by the county (thousand yuan)"),
             num("city_min_expenditure_thousand_yuan", 10000.0, Some(0.0), None, "above this, RD009 (city on-site) applies instead"),
         ],
+        basis: Basis::Figures,
         kind: Kind::Annual(route_county),
     },
     RuleDef {
@@ -255,6 +264,7 @@ pub const RULES: &[RuleDef] = &[
         example: t("研发费用 18,000 千元 → 市级实地核查。", "18,000 → city on-site check."),
         remedy: t("市统计局实地查看研发项目、人员、设备和账务。", "The city bureau inspects the projects, staff, equipment and accounts."),
         params: &[num("min_expenditure_thousand_yuan", 10000.0, Some(0.0), None, "expenditure above this is checked on site by the city (thousand yuan)")],
+        basis: Basis::Figures,
         kind: Kind::Annual(route_city),
     },
 ];

@@ -207,6 +207,30 @@ pub enum Kind {
     Annual(fn(&Ctx<'_>, &RuleConfig) -> crate::Result<RuleOutput>),
 }
 
+/// What a rule's finding rests on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Basis {
+    /// A figure of the reports under review (almost every rule).
+    Figures,
+    /// The enterprise's record of earlier verifications, not a figure under review
+    /// (the services risk-grade's query error rate, SV003). It raises the grade, but
+    /// on the query list it ranks after every finding on a figure: a yellow
+    /// enterprise queried for its record alone is cut first when a county's list is
+    /// capped, and joins the random sample (中风险企业随机抽查).
+    Record,
+}
+
+impl Basis {
+    /// The name written in findings (`figures`, `record`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Basis::Figures => "figures",
+            Basis::Record => "record",
+        }
+    }
+}
+
 /// One rule.
 pub struct RuleDef {
     /// Stable code (`TX001`).
@@ -236,6 +260,8 @@ pub struct RuleDef {
     pub remedy: Text,
     /// Parameters.
     pub params: &'static [ParamSpec],
+    /// What a finding rests on.
+    pub basis: Basis,
     /// Computation.
     pub kind: Kind,
 }

@@ -6,7 +6,7 @@ use polars::prelude::*;
 
 use super::common::*;
 use super::engine::{month_text, Ctx, RuleOutput};
-use super::registry::{Kind, Level, RuleDef, Severity};
+use super::registry::{Basis, Kind, Level, RuleDef, Severity};
 use crate::error::Result;
 use crate::model::Table;
 use crate::pipeline::RuleConfig;
@@ -43,6 +43,7 @@ pub const RULES: &[RuleDef] = &[
             int("min_obs", 10, Some(1.0), None, "smallest group processed; smaller divisions are grouped together"),
             flag("year_to_date", false, "test every month of the year to date (true) or only the period under review"),
         ],
+        basis: Basis::Figures,
         kind: Kind::Months(revenue_hb),
     },
     RuleDef {
@@ -67,6 +68,7 @@ pub const RULES: &[RuleDef] = &[
             steady_factor(),
             steady_max_dz(),
         ],
+        basis: Basis::Figures,
         kind: Kind::Months(per_employee),
     },
     RuleDef {
@@ -97,6 +99,7 @@ pub const RULES: &[RuleDef] = &[
             int("min_queries", 1, Some(1.0), None, "queries needed to judge"),
             int("prior_queries", 2, Some(0.0), None, "pseudo-queries at the overall error rate added for the strength (0: the raw rate)"),
         ],
+        basis: Basis::Record,
         kind: Kind::Builtin(query_error_rate),
     },
 ];

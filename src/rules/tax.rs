@@ -4,7 +4,7 @@ use polars::prelude::*;
 
 use super::common::*;
 use super::engine::{month_text, Ctx, RuleOutput};
-use super::registry::{Kind, Level, RuleDef, Severity};
+use super::registry::{Basis, Kind, Level, RuleDef, Severity};
 use crate::error::Result;
 use crate::model::Table;
 use crate::pipeline::RuleConfig;
@@ -53,6 +53,7 @@ pub const RULES: &[RuleDef] = &[
             codes("weak_divisions", WEAK_DIVISIONS, "industry divisions whose findings weigh more"),
             num("weak_industry_weight", 1.5, Some(1.0), None, "multiplier of the strength in those divisions"),
         ],
+        basis: Basis::Figures,
         kind: Kind::Builtin(enterprise_ratio),
     },
     RuleDef {
@@ -88,6 +89,7 @@ pub const RULES: &[RuleDef] = &[
             num("min_month_coverage_ratio", 0.5, Some(0.0), Some(1.0), "a month whose tax records cover fewer enterprises than this share of the previous month's is not yet complete and not judged"),
             num("strength", 2.0, Some(0.0), None, "strength of each finding (the rule is a strong signal)"),
         ],
+        basis: Basis::Figures,
         kind: Kind::Months(no_tax_record),
     },
     RuleDef {
@@ -116,6 +118,7 @@ pub const RULES: &[RuleDef] = &[
         example: t("某县 1–9 月产值 1,200,000 千元，应税销售额 960,000 千元 → 80%，不通过。", "A county with output 1,200,000 and taxable sales 960,000 → 80%, fails."),
         remedy: t("区县统计局组织逐户核查，上报整改情况。", "The county bureau checks its enterprises one by one and reports the corrections."),
         params: &[num("min_ratio", 0.9, Some(0.0), Some(2.0), "lowest accepted county year-to-date taxable sales / gross output")],
+        basis: Basis::Figures,
         kind: Kind::Builtin(county_ratio),
     },
 ];
