@@ -48,6 +48,8 @@ pub struct AuditResult {
     pub scorecard: DataFrame,
     /// Where the outputs are.
     pub out: PathBuf,
+    /// The batch audited.
+    pub batch: Batch,
 }
 
 fn pe(stage: &'static str) -> impl Fn(PolarsError) -> Error {
@@ -582,5 +584,6 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
         query_list: ql_out,
         scorecard: sc_out,
         out: opts.out.clone(),
+        batch,
     })
 }

@@ -1007,3 +1007,67 @@ fn an_answer_agrees_with_the_full_audit() {
     }
     assert!(compared > 5, "findings were compared ({compared})");
 }
+
+/// A submitted figure meets its peers' statistics in the answer itself, before the
+/// next full audit: output far above the enterprise's VAT records fails TX001
+/// (taxable sales below 90% of output, year to date), judged against the months
+/// the last full audit found the tax records complete for.
+#[test]
+fn a_new_figure_meets_the_peer_statistics_in_the_answer() {
+    let f = fixture(300);
+    let state = f.root.join("state");
+    let s = start(&f, &state, true);
+    let a = s.addr.as_str();
+    let p = period_of(&f);
+    let has = |findings: &Value, code: &str| {
+        findings
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["rule_code"] == code)
+    };
+    // An enterprise the full audit does not find below 90%.
+    let u = f
+        .register
+        .keys()
+        .find(|u| {
+            let (st, e) = get(a, &format!("/api/v1/enterprises/{u}"), Some(&f.city));
+            st == 200 && !has(&e["findings"], "TX001") && e["submissions"]["industrial"].is_array()
+        })
+        .expect("an enterprise without TX001")
+        .clone();
+    let g = 5_000_000.0;
+    let csv = format!("uscc,period,gross_output,sales_output,export_delivery\n{u},{p},{g},{g},0\n");
+    let (st, body) = post(
+        a,
+        "/api/v1/submissions/industrial",
+        &f.city,
+        "text/csv",
+        &csv,
+    );
+    assert_eq!(st, 200, "{body}");
+    let tx: Vec<&Value> = body["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["rule_code"] == "TX001")
+        .collect();
+    assert_eq!(tx.len(), 1, "{u}: TX001 on the new figure: {body}");
+    assert_eq!(tx[0]["period"], p.as_str());
+    assert!(
+        tx[0]["message"].as_str().unwrap().contains("低于 90%"),
+        "{}",
+        tx[0]["message"]
+    );
+    // The full audit that follows finds the same.
+    let (st, e) = get(a, &format!("/api/v1/enterprises/{u}"), Some(&f.city));
+    assert_eq!(st, 200);
+    let full: Vec<&Value> = e["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["rule_code"] == "TX001")
+        .collect();
+    assert_eq!(full.len(), 1);
+    assert_eq!(full[0]["message"], tx[0]["message"]);
+}

@@ -4,6 +4,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use polars::prelude::*;
@@ -15,6 +16,24 @@ use crate::error::{Error, Result};
 use crate::load::Batch;
 use crate::model::{Month, Table};
 use crate::pipeline::{Pipeline, RuleConfig};
+
+/// Statistics of the peers a rule judges one enterprise against (the months the
+/// tax records cover, a division's median change…), by name.
+pub type PeerStats = HashMap<String, DataFrame>;
+
+/// Where a rule's peer statistics come from.
+#[derive(Clone, Default)]
+pub enum Peers {
+    /// Computed from the context's own data (an audit of the whole batch).
+    #[default]
+    Own,
+    /// Computed from the context's own data, and each kept (the statistics of a
+    /// full audit, for the live answers that follow it).
+    Record(Arc<Mutex<PeerStats>>),
+    /// Given (from the last full audit): a live answer audits one enterprise's
+    /// rows against the statistics of all. A statistic not given is an error.
+    Given(Arc<PeerStats>),
+}
 
 /// What rules see: the batch, the period under review, and frames shared between
 /// rules (computed once, on first use).
@@ -29,6 +48,7 @@ pub struct Ctx<'a> {
     /// The pipeline being run.
     pub pipeline: &'a Pipeline,
     shared: RefCell<HashMap<&'static str, DataFrame>>,
+    peers: Peers,
 }
 
 impl<'a> Ctx<'a> {
@@ -45,6 +65,40 @@ impl<'a> Ctx<'a> {
             from,
             pipeline,
             shared: RefCell::new(HashMap::new()),
+            peers: Peers::Own,
+        }
+    }
+
+    /// The same context with its peer statistics from `peers`.
+    pub fn with_peers(mut self, peers: Peers) -> Ctx<'a> {
+        self.peers = peers;
+        self
+    }
+
+    /// A statistic of the peers, named `key` (which must say everything it
+    /// depends on besides the data: the period, a parameter): given, or computed
+    /// by `make` from this context's data (and kept when recording).
+    pub fn peer_stat(
+        &self,
+        key: &str,
+        make: impl FnOnce() -> Result<DataFrame>,
+    ) -> Result<DataFrame> {
+        match &self.peers {
+            Peers::Own => make(),
+            Peers::Record(kept) => {
+                if let Some(df) = kept.lock().ok().and_then(|k| k.get(key).cloned()) {
+                    return Ok(df);
+                }
+                let df = make()?;
+                if let Ok(mut k) = kept.lock() {
+                    k.insert(key.to_string(), df.clone());
+                }
+                Ok(df)
+            }
+            Peers::Given(given) => given.get(key).cloned().ok_or_else(|| Error::Internal {
+                stage: "rules",
+                message: format!("peer statistic {key} was not kept by the last full audit"),
+            }),
         }
     }
 
@@ -57,6 +111,7 @@ impl<'a> Ctx<'a> {
             from: self.from.plus(-12),
             pipeline: self.pipeline,
             shared: RefCell::new(HashMap::new()),
+            peers: self.peers.clone(),
         }
     }
 
@@ -384,13 +439,45 @@ pub fn run(batch: &Batch, pipeline: &Pipeline) -> Result<Checked> {
     run_with_progress(batch, pipeline, None)
 }
 
+/// The peer statistics the rules `codes` of the pipeline use at the batch's
+/// period, computed from the whole batch (kept by a full audit for the live
+/// answers that follow it).
+pub fn record_peer_stats(batch: &Batch, pipeline: &Pipeline, codes: &[&str]) -> Result<PeerStats> {
+    let mut some = pipeline.clone();
+    some.rules.retain(|c| codes.contains(&c.def.code));
+    let kept = Arc::new(Mutex::new(PeerStats::new()));
+    let ctx = Ctx::new(batch, &some).with_peers(Peers::Record(kept.clone()));
+    let mut family = "";
+    for cfg in &some.rules {
+        ctx.enter_family(&mut family, cfg.def.code);
+        let (run, _) = run_rule(&ctx, cfg, false);
+        if run.status == "error" {
+            tracing::warn!(rule = run.code, note = ?run.note, "peer statistics not kept");
+        }
+    }
+    drop(ctx);
+    let kept = Arc::try_unwrap(kept)
+        .map(|m| m.into_inner().unwrap_or_default())
+        .unwrap_or_else(|a| a.lock().map(|k| k.clone()).unwrap_or_default());
+    Ok(kept)
+}
+
+/// Runs every rule of the pipeline with its peer statistics from `peers`.
+pub fn run_with_peers(batch: &Batch, pipeline: &Pipeline, peers: Peers) -> Result<Checked> {
+    run_in(Ctx::new(batch, pipeline).with_peers(peers), None)
+}
+
 /// Runs every rule of the pipeline, showing each on a progress bar.
 pub fn run_with_progress(
     batch: &Batch,
     pipeline: &Pipeline,
     progress: Option<&indicatif::ProgressBar>,
 ) -> Result<Checked> {
-    let ctx = Ctx::new(batch, pipeline);
+    run_in(Ctx::new(batch, pipeline), progress)
+}
+
+fn run_in(ctx: Ctx<'_>, progress: Option<&indicatif::ProgressBar>) -> Result<Checked> {
+    let (batch, pipeline) = (ctx.batch, ctx.pipeline);
     let mut frames: Vec<DataFrame> = Vec::new();
     let mut runs = Vec::new();
     let n = pipeline.rules.len();

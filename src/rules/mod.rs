@@ -24,7 +24,10 @@ pub mod registry;
 pub mod services;
 pub mod tax;
 
-pub use engine::{run, run_months, run_with_progress, Checked, RuleRun};
+pub use engine::{
+    record_peer_stats, run, run_months, run_with_peers, run_with_progress, Checked, PeerStats,
+    Peers, RuleRun,
+};
 
 /// Every rule family, each a list of rules.
 pub const FAMILIES: &[&[registry::RuleDef]] = &[

@@ -5,7 +5,7 @@ use polars::prelude::*;
 use super::common::*;
 use super::engine::{month_text, Ctx, RuleOutput};
 use super::registry::{Basis, Kind, Level, RuleDef, Severity};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::Table;
 use crate::pipeline::RuleConfig;
 
@@ -180,6 +180,48 @@ pub fn tax_months(
     Ok((complete, skipped))
 }
 
+/// [`tax_months`] as a peer statistic of the run: which months the tax
+/// authority's records cover depends on every enterprise's records, so a live
+/// answer about one enterprise takes it from the last full audit.
+pub fn tax_months_in(
+    ctx: &Ctx<'_>,
+    period: crate::model::Month,
+    coverage: f64,
+) -> Result<(Vec<i32>, Vec<String>)> {
+    let df = ctx.peer_stat(&format!("tax_months:{period}:{coverage}"), || {
+        let (complete, skipped) = tax_months(ctx.batch, period, coverage)?;
+        let mut periods = complete.clone();
+        let mut flags = vec![true; complete.len()];
+        for m in &skipped {
+            periods.push(
+                crate::model::Month::parse_strict(m)
+                    .map_err(Error::Usage)?
+                    .0,
+            );
+            flags.push(false);
+        }
+        DataFrame::new(
+            periods.len(),
+            vec![
+                Column::new("period".into(), periods),
+                Column::new("complete".into(), flags),
+            ],
+        )
+        .map_err(pe)
+    })?;
+    let per = df.column("period").map_err(pe)?.i32().map_err(pe)?;
+    let ok = df.column("complete").map_err(pe)?.bool().map_err(pe)?;
+    let (mut complete, mut skipped) = (Vec::new(), Vec::new());
+    for (p, c) in per.iter().zip(ok.iter()) {
+        match (p, c) {
+            (Some(p), Some(true)) => complete.push(p),
+            (Some(p), Some(false)) => skipped.push(crate::model::Month(p).to_string()),
+            _ => {}
+        }
+    }
+    Ok((complete, skipped))
+}
+
 /// The last month of the year-to-date ratio: the period, or the last month before
 /// it whose tax records are complete (a month the tax authority has not delivered
 /// yet would count as zero VAT against the month's output).
@@ -191,7 +233,12 @@ fn ratio_through(ctx: &Ctx<'_>) -> Result<Option<i32>> {
 /// by TX001, TX003 and their notes.
 fn ratio_months(ctx: &Ctx<'_>) -> Result<Vec<i32>> {
     let df = ctx.shared("tax_ratio_months", || {
-        let months = ratio_months_of(ctx.batch, ctx.period)?;
+        let (complete, _) = tax_months_in(ctx, ctx.period, TAX_MONTH_COMPLETE_SHARE)?;
+        let p = ctx.period;
+        let months: Vec<i32> = complete
+            .into_iter()
+            .filter(|m| *m >= p.year_start().0 && *m <= p.0)
+            .collect();
         DataFrame::new(months.len(), vec![Column::new("period".into(), months)]).map_err(pe)
     })?;
     Ok(df
@@ -369,7 +416,7 @@ fn no_tax_record(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     // Months whose tax records are not yet complete are not judged. A month's
     // completeness depends only on the months of its year up to it, so each year
     // audited is asked once, at its last month audited.
-    let (complete, skipped) = tax_months(ctx.batch, ctx.period, coverage)?;
+    let (complete, skipped) = tax_months_in(ctx, ctx.period, coverage)?;
     let of_year = |months: Vec<i32>, y: crate::model::Month| {
         months
             .into_iter()
@@ -378,7 +425,7 @@ fn no_tax_record(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let mut complete: Vec<i32> = of_year(complete, ctx.period.year_start()).collect();
     let mut y = ctx.from.year_start();
     while y < ctx.period.year_start() {
-        complete.extend(of_year(tax_months(ctx.batch, y.plus(11), coverage)?.0, y));
+        complete.extend(of_year(tax_months_in(ctx, y.plus(11), coverage)?.0, y));
         y = y.plus(12);
     }
     let in_ytd = |_: &Ctx<'_>| in_audited_years(ctx);

@@ -30,11 +30,23 @@ use crate::rules::{self, Checked};
 /// IN011 and LB003 against their industry's median; IN012 compares enterprises
 /// with each other; IV008 a project's quarter-end ratio with other projects';
 /// RD010 a change net of its industry's median; TX004 is a county's.
-pub const PEER_RULES: [&str; 26] = [
+pub const PEER_RULES: [&str; 24] = [
     "AV001", "AV002", "BF001", "BF002", "EN001", "IN011", "IN012", "IV008", "LB003", "RD010",
     "TX004", "EN002", "IN004", "IN005", "IN008", "IN009", "IV007", "LB001", "LB002", "RD006",
-    "RD007", "SV001", "SV002", "TX001", "TX002", "TX003",
+    "RD007", "SV001", "SV002", "TX003",
 ];
+
+/// The checks that compare an enterprise with others through statistics the last
+/// full audit keeps (`peer_stats/` beside its snapshot): an answer runs them now,
+/// on the new figures, against those statistics. TX001 and TX002 judge a month
+/// only once the tax authority's records of it cover enough enterprises; which
+/// months do is the statistic. Should a statistic be missing (a snapshot of
+/// another period), the rule's findings are taken from the last full audit, as
+/// for [`PEER_RULES`].
+pub const LIVE_PEER_RULES: [&str; 2] = ["TX001", "TX002"];
+
+/// Where a full audit keeps its peer statistics, beside its snapshot.
+const PEER_STATS_DIR: &str = "peer_stats";
 
 /// The file a submission's rows are written to in an exported data directory.
 pub const SUBMISSIONS_FILE: &str = "zz-service-submissions.csv";
@@ -98,6 +110,8 @@ pub struct Snapshot {
     pub period: Month,
     /// The grade state each enterprise started the period with (by USCC).
     pub states: HashMap<String, grade::State>,
+    /// The peer statistics of [`LIVE_PEER_RULES`] at its period.
+    pub peers: Arc<rules::PeerStats>,
 }
 
 /// The state each enterprise started the period with, from `grades.parquet`.
@@ -531,7 +545,51 @@ pub fn audit_to(
         let f = std::fs::File::create(&path).map_err(io(&path))?;
         ParquetWriter::new(f).finish(&mut df).map_err(pe)?;
     }
-    Ok(())
+    // The peer statistics of the checks an answer runs on new figures.
+    let pipeline = match pipeline {
+        Some(p) => Pipeline::load(p)?,
+        None => Pipeline::builtin(),
+    };
+    let stats = rules::record_peer_stats(&res.batch, &pipeline, &LIVE_PEER_RULES)?;
+    write_peer_stats(&out.join(PEER_STATS_DIR), stats)
+}
+
+/// Writes peer statistics: one Parquet file each, and `index.json` naming them.
+fn write_peer_stats(dir: &Path, stats: rules::PeerStats) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let mut index = Map::new();
+    let mut keys: Vec<_> = stats.into_iter().collect();
+    keys.sort_by(|a, b| a.0.cmp(&b.0));
+    for (k, (key, mut df)) in keys.into_iter().enumerate() {
+        let name = format!("{k}.parquet");
+        let path = dir.join(&name);
+        let f = std::fs::File::create(&path).map_err(io(&path))?;
+        ParquetWriter::new(f).finish(&mut df).map_err(pe)?;
+        index.insert(key, Value::String(name));
+    }
+    let path = dir.join("index.json");
+    std::fs::write(&path, Value::Object(index).to_string()).map_err(io(&path))
+}
+
+/// The peer statistics kept beside a snapshot (none when it has none).
+fn read_peer_stats(dir: &Path) -> Result<rules::PeerStats> {
+    let path = dir.join("index.json");
+    let Ok(bytes) = std::fs::read(&path) else {
+        return Ok(rules::PeerStats::new());
+    };
+    let index: Map<String, Value> =
+        serde_json::from_slice(&bytes).map_err(|e| Error::Internal {
+            stage: "serve",
+            message: format!("{}: {e}", path.display()),
+        })?;
+    let mut out = rules::PeerStats::new();
+    for (key, name) in index {
+        let Some(name) = name.as_str() else { continue };
+        let path = dir.join(name);
+        let f = std::fs::File::open(&path).map_err(io(&path))?;
+        out.insert(key, ParquetReader::new(f).finish().map_err(pe)?);
+    }
+    Ok(out)
 }
 
 /// The snapshot of a full audit written to `out` by `audit_to`.
@@ -557,6 +615,7 @@ pub fn read_snapshot(out: &Path, generation: u64) -> Result<Snapshot> {
         })?;
     let grades = read("grades.parquet")?;
     Ok(Snapshot {
+        peers: Arc::new(read_peer_stats(&out.join(PEER_STATS_DIR))?),
         states: states_of(&grades),
         findings: read("findings.parquet")?,
         grades,
@@ -730,6 +789,7 @@ impl Live {
                 out: PathBuf::new(),
                 period: Month(0),
                 states: HashMap::new(),
+                peers: Arc::new(rules::PeerStats::new()),
             }),
             cfg,
             generation: 0,
@@ -1272,7 +1332,9 @@ impl Live {
         let own: Vec<usize> = (0..self.cfg.pipeline.rules.len())
             .filter(|&i| {
                 let def = self.cfg.pipeline.rules[i].def;
-                !PEER_RULES.contains(&def.code) && has_rows(def.table)
+                !PEER_RULES.contains(&def.code)
+                    && !LIVE_PEER_RULES.contains(&def.code)
+                    && has_rows(def.table)
             })
             .collect();
         let cost = |i: usize| {
@@ -1327,12 +1389,57 @@ impl Live {
             .map(|m| m.0)
             .collect();
         months.insert(p.0);
-        let peer = lit(Series::new("peer".into(), PEER_RULES.to_vec())).implode(false);
+        let mut times: Vec<RuleRun> = Vec::new();
+        let mut own_ms = 0.0;
+        // The checks run now against the last full audit's peer statistics, at
+        // the period under review (the statistics are of it); a rule whose
+        // statistics are missing is taken from the last full audit instead.
+        let live_peer = {
+            let has_rows = |t: Table| sub.table(t).is_some_and(|d| d.height() > 0);
+            let mut lp = self.cfg.pipeline.clone();
+            lp.rules
+                .retain(|c| LIVE_PEER_RULES.contains(&c.def.code) && has_rows(c.def.table));
+            lp
+        };
+        let mut live_done: Vec<&'static str> = Vec::new();
+        let live_findings = if self.snap.period == p && !live_peer.rules.is_empty() {
+            let b = sub.at(p);
+            let t = std::time::Instant::now();
+            let c = polars_core::runtime::THREAD_POOL.install(|| {
+                rules::run_with_peers(&b, &live_peer, rules::Peers::Given(self.snap.peers.clone()))
+            })?;
+            own_ms += t.elapsed().as_secs_f64() * 1000.0;
+            live_done = c
+                .runs
+                .iter()
+                .filter(|r| r.status == "evaluated")
+                .map(|r| r.code)
+                .collect();
+            let done = lit(Series::new("done".into(), live_done.clone())).implode(false);
+            times.extend(c.runs);
+            Some(
+                c.findings
+                    .select(rules::engine::FINDING_COLUMNS)
+                    .map_err(pe)?
+                    .lazy()
+                    .filter(col("rule_code").is_in(done, false))
+                    .collect()
+                    .map_err(pe)?,
+            )
+        } else {
+            None
+        };
+        // Taken from the last full audit: the peer checks, and the live ones not run.
+        let from_snapshot: Vec<&str> = PEER_RULES
+            .iter()
+            .chain(LIVE_PEER_RULES.iter().filter(|c| !live_done.contains(c)))
+            .copied()
+            .collect();
+        let peer = lit(Series::new("peer".into(), from_snapshot)).implode(false);
         let mut findings = Vec::new();
         let mut at_period = None;
         let halves = self.own_rules_in_halves(&sub);
-        let mut times: Vec<RuleRun> = Vec::new();
-        let mut own_ms = 0.0;
+        let mut live_findings = live_findings;
         for m in months {
             let b = sub.at(Month(m));
             let t = std::time::Instant::now();
@@ -1350,6 +1457,11 @@ impl Live {
                 .findings
                 .vstack_mut(&c.findings.select(cols).map_err(pe)?)
                 .map_err(pe)?;
+            if m == p.0 {
+                if let Some(l) = live_findings.take() {
+                    checked.findings.vstack_mut(&l).map_err(pe)?;
+                }
+            }
             let own = checked
                 .findings
                 .clone()
