@@ -951,7 +951,14 @@ fn an_answer_agrees_with_the_full_audit() {
     let s = start(&f, &state, true);
     let a = s.addr.as_str();
     let p = period_of(&f);
-    let peer = zhibao::serve::live::PEER_RULES;
+    // The peer checks are the last full audit's. EN001 is scored against
+    // statistics that include the enterprise's own output, which the submission
+    // changes: the answer scores it against the statistics before it.
+    let peer: Vec<&str> = zhibao::serve::live::PEER_RULES
+        .iter()
+        .copied()
+        .chain(["EN001"])
+        .collect();
     let key = |x: &Value| {
         (
             x["rule_code"].as_str().unwrap_or("").to_string(),
@@ -1070,4 +1077,35 @@ fn a_new_figure_meets_the_peer_statistics_in_the_answer() {
         .collect();
     assert_eq!(full.len(), 1);
     assert_eq!(full[0]["message"], tx[0]["message"]);
+
+    // A wage per employee twenty times its peers' in the latest quarter fails
+    // LB001, scored against the peers' median and spread of the last full audit.
+    let quarter = {
+        let m = zhibao::model::Month::parse_strict(&p).unwrap();
+        m.plus(-(((m.0 % 12) + 1) % 3)).to_string()
+    };
+    let v = f
+        .register
+        .keys()
+        .find(|v| {
+            let (st, e) = get(a, &format!("/api/v1/enterprises/{v}"), Some(&f.city));
+            st == 200
+                && !has(&e["findings"], "LB001")
+                && e["submissions"]["labor"]
+                    .as_array()
+                    .is_some_and(|r| r.iter().any(|x| x["period"] == quarter.as_str()))
+        })
+        .expect("an enterprise with a labour report and no LB001")
+        .clone();
+    let csv = format!("uscc,period,employees,wage_total\n{v},{quarter},50,500000\n");
+    let (st, body) = post(a, "/api/v1/submissions/labor", &f.city, "text/csv", &csv);
+    assert_eq!(st, 200, "{body}");
+    let lb: Vec<&Value> = body["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["rule_code"] == "LB001")
+        .collect();
+    assert_eq!(lb.len(), 1, "{v}: LB001 on the new wage: {body}");
+    assert_eq!(lb[0]["period"], quarter.as_str());
 }

@@ -358,61 +358,102 @@ pub fn add_robust_z(lf: LazyFrame, x: Expr, groups: &[&str], min_obs: u32, out: 
 /// z-scores from its peers' (see [`add_peer_robust_z`]): adds the score as
 /// `value`, the peers' median of `x` as `peer_median` and `_fails`.
 pub fn log_peer_outliers(
+    ctx: &Ctx<'_>,
+    key: &str,
     lf: LazyFrame,
     x: Expr,
     levels: &[&[&str]],
     min_peers: u32,
     max_z: f64,
-) -> LazyFrame {
-    add_peer_robust_z(
+) -> Result<LazyFrame> {
+    Ok(add_peer_robust_z(
+        ctx,
+        key,
         lf,
         x.log(lit(std::f64::consts::E)),
         levels,
         min_peers,
         "value",
-    )
+    )?
     .with_column(col("peer_median").exp())
-    .with_column(col("value").abs().gt(lit(max_z)).alias("_fails"))
+    .with_column(col("value").abs().gt(lit(max_z)).alias("_fails")))
 }
 
 /// A robust z-score against the narrowest peer group that is large enough: the
 /// groups are tried in order (e.g. industry class, then division, then all) and the
 /// first with at least `min_peers` values gives the score (`out`), with the peers'
 /// median of `x` as `peer_median` (in the units of `x`).
+///
+/// Each level's median, count and MAD per group are a peer statistic of the run
+/// (named `key`, the period and the level's columns), so a live answer scores one
+/// enterprise's rows against the last full audit's peers
+/// ([`Ctx::peer_stat`]).
 pub fn add_peer_robust_z(
+    ctx: &Ctx<'_>,
+    key: &str,
     lf: LazyFrame,
     x: Expr,
     levels: &[&[&str]],
     min_peers: u32,
     out: &str,
-) -> LazyFrame {
-    let mut lf = lf.with_column(x.alias("_pz_x"));
+) -> Result<LazyFrame> {
+    let df = lf.with_column(x.alias("_pz_x")).collect().map_err(pe)?;
+    let mut lf = df.clone().lazy();
     let mut z = lit(NULL).cast(DataType::Float64);
     let mut med = lit(NULL).cast(DataType::Float64);
+    let mut drop: Vec<String> = vec!["_pz_x".to_string()];
     for (i, groups) in levels.iter().enumerate() {
-        let zname = format!("_pz_z{i}");
-        lf = add_robust_z(lf, col("_pz_x"), groups, min_peers, &zname);
-        let m = if groups.is_empty() {
-            col("_pz_x").median()
-        } else {
-            col("_pz_x").median().over_cols(groups)
-        };
-        let mname = format!("_pz_m{i}");
-        lf = lf.with_column(
-            when(col(&zname).is_not_null())
-                .then(m)
-                .otherwise(lit(NULL).cast(DataType::Float64))
-                .alias(&mname),
+        let name = |c: &str| format!("_pz_{c}{i}");
+        let stat = ctx.peer_stat(
+            &format!("{key}@{}:{}", ctx.period, groups.join(",")),
+            || {
+                let x = col("_pz_x");
+                let aggs = [
+                    x.clone().median().alias("_m"),
+                    x.clone().count().cast(DataType::UInt32).alias("_n"),
+                    (x.clone() - x.median()).abs().median().alias("_mad"),
+                ];
+                let base = df.clone().lazy();
+                let g: Vec<Expr> = groups.iter().map(|c| col(*c)).collect();
+                let stat = if groups.is_empty() {
+                    base.select(aggs)
+                } else {
+                    base.group_by(g).agg(aggs)
+                };
+                stat.collect().map_err(pe)
+            },
+        )?;
+        let stat = stat.lazy().rename(
+            ["_m", "_n", "_mad"],
+            [name("m"), name("n"), name("mad")],
+            true,
         );
-        z = z.fill_null(col(&zname));
-        med = med.fill_null(col(&mname));
+        lf = if groups.is_empty() {
+            lf.join(stat, [], [], JoinArgs::new(JoinType::Cross))
+        } else {
+            let on: Vec<Expr> = groups.iter().map(|c| col(*c)).collect();
+            let mut args = JoinArgs::new(JoinType::Left);
+            args.nulls_equal = true;
+            args.maintain_order = MaintainOrderJoin::Left;
+            lf.join(stat, on.clone(), on, args)
+        };
+        let zi = when(
+            col(name("mad"))
+                .gt(lit(0.0))
+                .and(col(name("n")).gt_eq(lit(min_peers))),
+        )
+        .then(lit(0.6745) * (col("_pz_x") - col(name("m"))) / col(name("mad")))
+        .otherwise(lit(NULL).cast(DataType::Float64));
+        let mi = when(zi.clone().is_not_null())
+            .then(col(name("m")))
+            .otherwise(lit(NULL).cast(DataType::Float64));
+        z = z.fill_null(zi);
+        med = med.fill_null(mi);
+        drop.extend([name("m"), name("n"), name("mad")]);
     }
-    let drop: Vec<String> = (0..levels.len())
-        .flat_map(|i| [format!("_pz_z{i}"), format!("_pz_m{i}")])
-        .chain(["_pz_x".to_string()])
-        .collect();
-    lf.with_columns([z.alias(out), med.alias("peer_median")])
-        .drop(by_name(drop, true, false))
+    Ok(lf
+        .with_columns([z.alias(out), med.alias("peer_median")])
+        .drop(by_name(drop, true, false)))
 }
 
 /// Strength of a statistical finding from how far it lies beyond its threshold

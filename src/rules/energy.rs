@@ -203,12 +203,14 @@ fn intensity_z(ctx: &Ctx<'_>, min_peers: u32) -> Result<LazyFrame> {
             .alias("intensity"),
         );
     Ok(add_peer_robust_z(
+        ctx,
+        "EN001",
         with_enterprise(ctx, lf, &["division", "industry_code"])?,
         col("intensity").log(lit(std::f64::consts::E)),
         &[&["industry_code"], &["division"], &[]],
         min_peers,
         "value",
-    )
+    )?
     .with_column(col("peer_median").exp()))
 }
 

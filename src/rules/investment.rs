@@ -501,12 +501,14 @@ fn quarter_end_padding(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         )
         .with_column((col("_qe_min") / col("typical")).alias("min_ratio"));
     let df = add_peer_robust_z(
+        ctx,
+        "IV008",
         stats,
         col("ratio").log(lit(std::f64::consts::E)),
         &[&["period", "county_code"], &["period"]],
         min_peers,
         "value",
-    )
+    )?
     .with_columns([
         col("peer_median").exp().alias("peer_ratio"),
         when(col("value").is_not_null())

@@ -99,6 +99,8 @@ fn wage_outlier(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
             .alias("avg_wage"),
         );
     let df = log_peer_outliers(
+        ctx,
+        "LB001",
         with_enterprise(ctx, lf, &["county_code", "division"])?,
         col("avg_wage"),
         &[
@@ -108,7 +110,7 @@ fn wage_outlier(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         ],
         min_peers,
         max_z,
-    );
+    )?;
     let df = with_z_a_year_earlier(df).sort(["eid", "period"], SortMultipleOptions::default());
     // A quarter's result is the same for every later audit of its year.
     let df = quarter_audits(ctx, df)?.collect().map_err(pe)?;

@@ -171,6 +171,8 @@ fn per_employee(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
                 .alias("per_employee"),
         );
     let df = log_peer_outliers(
+        ctx,
+        "SV002",
         with_enterprise(ctx, lf, &["division", "industry_code"])?,
         col("per_employee"),
         // Peers of the same month.
@@ -181,7 +183,7 @@ fn per_employee(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         ],
         min_peers,
         max_z,
-    );
+    )?;
     let df = with_z_a_year_earlier(df)
         .filter(ctx.audited(col("period")))
         .sort(["eid"], SortMultipleOptions::default())

@@ -24,26 +24,26 @@ use crate::rules::{self, Checked};
 /// Rules whose result depends on other enterprises (peer medians, HB quartiles,
 /// Benford, county totals): an answer takes them from the last full audit.
 /// IN004, IN005, LB002 and EN002 are among them: they net out their industry's (or
-/// peers') median change; so are TX001 and TX002, which judge a month only once the
-/// tax authority's records of it cover enough enterprises. AV001 and AV002 judge a
-/// figure against its peers' movement, with a mixture fitted across enterprises;
-/// IN011 and LB003 against their industry's median; IN012 compares enterprises
-/// with each other; IV008 a project's quarter-end ratio with other projects';
-/// RD010 a change net of its industry's median; TX004 is a county's.
-pub const PEER_RULES: [&str; 24] = [
-    "AV001", "AV002", "BF001", "BF002", "EN001", "IN011", "IN012", "IV008", "LB003", "RD010",
-    "TX004", "EN002", "IN004", "IN005", "IN008", "IN009", "IV007", "LB001", "LB002", "RD006",
-    "RD007", "SV001", "SV002", "TX003",
+/// peers') median change (IN004 and IN005 are also explained by the anticipation,
+/// itself drawn from peers). AV001 and AV002 judge a figure against its peers'
+/// movement, with a mixture fitted across enterprises; IN011 and LB003 against
+/// their industry's median; IN012 compares enterprises with each other; RD006 and
+/// RD007 are scored against their division; RD010 a change net of its industry's
+/// median; TX003 and TX004 are a county's.
+pub const PEER_RULES: [&str; 20] = [
+    "AV001", "AV002", "BF001", "BF002", "IN011", "IN012", "LB003", "RD010", "TX004", "EN002",
+    "IN004", "IN005", "IN008", "IN009", "IV007", "LB002", "RD006", "RD007", "SV001", "TX003",
 ];
 
 /// The checks that compare an enterprise with others through statistics the last
 /// full audit keeps (`peer_stats/` beside its snapshot): an answer runs them now,
 /// on the new figures, against those statistics. TX001 and TX002 judge a month
 /// only once the tax authority's records of it cover enough enterprises; which
-/// months do is the statistic. Should a statistic be missing (a snapshot of
-/// another period), the rule's findings are taken from the last full audit, as
-/// for [`PEER_RULES`].
-pub const LIVE_PEER_RULES: [&str; 2] = ["TX001", "TX002"];
+/// months do is the statistic. LB001, SV002, EN001 and IV008 score a robust z
+/// against their peer groups; each group's median, count and MAD are the
+/// statistics. Should a statistic be missing (a snapshot of another period), the
+/// rule's findings are taken from the last full audit, as for [`PEER_RULES`].
+pub const LIVE_PEER_RULES: [&str; 6] = ["TX001", "TX002", "LB001", "SV002", "EN001", "IV008"];
 
 /// Where a full audit keeps its peer statistics, beside its snapshot.
 const PEER_STATS_DIR: &str = "peer_stats";
@@ -1013,12 +1013,13 @@ impl Live {
             .flatten()
             .flat_map(|p| p.periods.iter().cloned())
             .collect();
+        let tables: BTreeSet<Table> = prepared.iter().flatten().map(|p| p.table).collect();
         let t_apply = t0.elapsed().as_secs_f64() * 1000.0;
         // In Polars' own pool, so that each of the audit's Polars operations
         // runs on this thread instead of being handed to the pool and waited for
         // (on a few enterprises the hand-over cost more than the work).
-        let audited =
-            polars_core::runtime::THREAD_POOL.install(|| self.audit_enterprises(&usccs, &periods));
+        let audited = polars_core::runtime::THREAD_POOL
+            .install(|| self.audit_enterprises(&usccs, &periods, &tables));
         tracing::debug!(
             requests = n,
             prepare_ms = t_prepare,
@@ -1319,24 +1320,29 @@ impl Live {
         df.take(&rows).map(Some).map_err(pe)
     }
 
-    /// The own checks (not [`PEER_RULES`]) that can find anything in `sub`, in two
-    /// halves of about the same recent time, run side by side: on a few
-    /// enterprises each rule is mostly fixed cost. A rule whose table holds no row
-    /// of these enterprises is left out: every own check finds an enterprise (or
-    /// project) through its rows in the rule's table, so it would find nothing
-    /// (an enterprise with no investment project, no R&D report, no energy or
-    /// services rows). Each half keeps the pipeline's order, so a family's shared
-    /// frames are computed once per half.
-    fn own_rules_in_halves(&self, sub: &Batch) -> [Pipeline; 2] {
+    /// The own checks (neither [`PEER_RULES`] nor [`LIVE_PEER_RULES`]) that can
+    /// find anything in `sub`. A rule whose table holds no row of these
+    /// enterprises is left out: every own check finds an enterprise (or project)
+    /// through its rows in the rule's table, so it would find nothing (an
+    /// enterprise with no investment project, no R&D report, no energy or services
+    /// rows).
+    fn own_rules(&self, sub: &Batch) -> Vec<usize> {
         let has_rows = |t: Table| sub.table(t).is_some_and(|d| d.height() > 0);
-        let own: Vec<usize> = (0..self.cfg.pipeline.rules.len())
+        (0..self.cfg.pipeline.rules.len())
             .filter(|&i| {
                 let def = self.cfg.pipeline.rules[i].def;
                 !PEER_RULES.contains(&def.code)
                     && !LIVE_PEER_RULES.contains(&def.code)
                     && has_rows(def.table)
             })
-            .collect();
+            .collect()
+    }
+
+    /// Rules of the pipeline (by index) in two halves of about the same recent
+    /// time, run side by side: on a few enterprises each rule is mostly fixed
+    /// cost. Each half keeps the pipeline's order, so a family's shared frames
+    /// are computed once per half.
+    fn in_halves(&self, own: Vec<usize>) -> [Pipeline; 2] {
         let cost = |i: usize| {
             let code = self.cfg.pipeline.rules[i].def.code;
             self.rule_ms.get(code).copied().unwrap_or(1.0)
@@ -1369,6 +1375,7 @@ impl Live {
         &mut self,
         usccs: &BTreeSet<String>,
         periods: &BTreeSet<String>,
+        tables: &BTreeSet<Table>,
     ) -> Result<(Vec<Value>, Vec<Value>)> {
         let eids: Vec<u32> = usccs
             .iter()
@@ -1392,64 +1399,58 @@ impl Live {
         let mut times: Vec<RuleRun> = Vec::new();
         let mut own_ms = 0.0;
         // The checks run now against the last full audit's peer statistics, at
-        // the period under review (the statistics are of it); a rule whose
-        // statistics are missing is taken from the last full audit instead.
-        let live_peer = {
-            let has_rows = |t: Table| sub.table(t).is_some_and(|d| d.height() > 0);
-            let mut lp = self.cfg.pipeline.clone();
-            lp.rules
-                .retain(|c| LIVE_PEER_RULES.contains(&c.def.code) && has_rows(c.def.table));
-            lp
-        };
-        let mut live_done: Vec<&'static str> = Vec::new();
-        let live_findings = if self.snap.period == p && !live_peer.rules.is_empty() {
-            let b = sub.at(p);
-            let t = std::time::Instant::now();
-            let c = polars_core::runtime::THREAD_POOL.install(|| {
-                rules::run_with_peers(&b, &live_peer, rules::Peers::Given(self.snap.peers.clone()))
-            })?;
-            own_ms += t.elapsed().as_secs_f64() * 1000.0;
-            live_done = c
-                .runs
-                .iter()
-                .filter(|r| r.status == "evaluated")
-                .map(|r| r.code)
-                .collect();
-            let done = lit(Series::new("done".into(), live_done.clone())).implode(false);
-            times.extend(c.runs);
-            Some(
-                c.findings
-                    .select(rules::engine::FINDING_COLUMNS)
-                    .map_err(pe)?
-                    .lazy()
-                    .filter(col("rule_code").is_in(done, false))
-                    .collect()
-                    .map_err(pe)?,
-            )
-        } else {
-            None
-        };
-        // Taken from the last full audit: the peer checks, and the live ones not run.
-        let from_snapshot: Vec<&str> = PEER_RULES
-            .iter()
-            .chain(LIVE_PEER_RULES.iter().filter(|c| !live_done.contains(c)))
-            .copied()
+        // the period under review (the statistics are of it), when the group
+        // submitted a table they read; a rule whose statistics are missing, or
+        // whose tables were not submitted, is taken from the last full audit
+        // (which judged the same rows against the same statistics).
+        let stats_of_period = self.snap.period == p;
+        let has_rows = |t: Table| sub.table(t).is_some_and(|d| d.height() > 0);
+        let live: Vec<usize> = (0..self.cfg.pipeline.rules.len())
+            .filter(|&i| {
+                let def = self.cfg.pipeline.rules[i].def;
+                stats_of_period
+                    && LIVE_PEER_RULES.contains(&def.code)
+                    && has_rows(def.table)
+                    && std::iter::once(&def.table)
+                        .chain(def.also_needs)
+                        .any(|t| tables.contains(t))
+            })
             .collect();
-        let peer = lit(Series::new("peer".into(), from_snapshot)).implode(false);
+        let own = self.own_rules(&sub);
+        let halves = self.in_halves(own.clone());
+        let halves_p = self.in_halves(own.into_iter().chain(live.iter().copied()).collect());
+        let mut live_done: Vec<&'static str> = Vec::new();
+        let peer = lit(Series::new("peer".into(), PEER_RULES.to_vec())).implode(false);
         let mut findings = Vec::new();
         let mut at_period = None;
-        let halves = self.own_rules_in_halves(&sub);
-        let mut live_findings = live_findings;
         for m in months {
             let b = sub.at(Month(m));
+            let at_p = m == p.0 && !live.is_empty();
+            let (hv, peers) = if at_p {
+                (&halves_p, rules::Peers::Given(self.snap.peers.clone()))
+            } else {
+                (&halves, rules::Peers::Own)
+            };
             let t = std::time::Instant::now();
             // In Polars' own pool (the caller runs there): the rules' Polars work
             // runs on the thread that asks for it.
             let (a, c) = polars_core::runtime::THREAD_POOL.install(|| {
-                rayon::join(|| rules::run(&b, &halves[0]), || rules::run(&b, &halves[1]))
+                rayon::join(
+                    || rules::run_with_peers(&b, &hv[0], peers.clone()),
+                    || rules::run_with_peers(&b, &hv[1], peers.clone()),
+                )
             });
             own_ms += t.elapsed().as_secs_f64() * 1000.0;
             let (mut checked, c) = (a?, c?);
+            if at_p {
+                live_done = checked
+                    .runs
+                    .iter()
+                    .chain(&c.runs)
+                    .filter(|r| LIVE_PEER_RULES.contains(&r.code) && r.status == "evaluated")
+                    .map(|r| r.code)
+                    .collect();
+            }
             times.extend(checked.runs.drain(..).chain(c.runs));
             let cols = rules::engine::FINDING_COLUMNS;
             checked.findings = checked.findings.select(cols).map_err(pe)?;
@@ -1457,11 +1458,6 @@ impl Live {
                 .findings
                 .vstack_mut(&c.findings.select(cols).map_err(pe)?)
                 .map_err(pe)?;
-            if m == p.0 {
-                if let Some(l) = live_findings.take() {
-                    checked.findings.vstack_mut(&l).map_err(pe)?;
-                }
-            }
             let own = checked
                 .findings
                 .clone()
@@ -1487,7 +1483,14 @@ impl Live {
                 .and_modify(|m| *m = 0.8 * *m + 0.2 * ms)
                 .or_insert(ms);
         }
-        // Peer checks from the last full audit (same period only).
+        // Peer checks from the last full audit (same period only): the peer
+        // checks, and the live ones not run now.
+        let from_snapshot: Vec<&str> = PEER_RULES
+            .iter()
+            .chain(LIVE_PEER_RULES.iter().filter(|c| !live_done.contains(c)))
+            .copied()
+            .collect();
+        let peer = lit(Series::new("peer".into(), from_snapshot)).implode(false);
         let snap = &self.snap;
         let peer_rows = if snap.period == p && snap.findings.height() > 0 {
             let us = Series::new("u".into(), sub_usccs.clone());
