@@ -1,7 +1,9 @@
 //! Times the rules on one-enterprise batches, the unit of a live submission in
 //! `zhibao serve`: `cargo run --example one_ent --profile profiling -- DIR [N]`,
 //! DIR a folder `zhibao generate` wrote, N the number of runs (50), K the
-//! enterprises of a batch (1: a group of K submissions in the service).
+//! enterprises of a batch (1: a group of K submissions in the service). The
+//! checks against peer statistics (`LIVE_PEER_RULES`) run against the statistics
+//! of the whole batch, as in the service; the slowest rules are listed.
 
 use std::time::Instant;
 use zhibao::model::Month;
@@ -23,6 +25,14 @@ fn main() {
         .map(|s| s.parse().unwrap())
         .unwrap_or(1);
     let batch = zhibao::load::load(std::path::Path::new(&dir), &Default::default()).unwrap();
+    let stats = zhibao::rules::record_peer_stats(
+        &batch,
+        &zhibao::pipeline::Pipeline::builtin(),
+        &zhibao::serve::live::LIVE_PEER_RULES,
+    )
+    .unwrap();
+    let peers = zhibao::rules::Peers::Given(std::sync::Arc::new(stats));
+    let mut per_rule: std::collections::BTreeMap<&str, f64> = Default::default();
     let mut p = zhibao::pipeline::Pipeline::builtin();
     p.rules.retain(|r| {
         !zhibao::serve::live::PEER_RULES.contains(&r.def.code)
@@ -45,10 +55,18 @@ fn main() {
     for i in 0..n {
         let b = &subs[i % 20];
         let t = Instant::now();
-        let c = zhibao::rules::run(b, &p).unwrap();
+        let c = zhibao::rules::run_with_peers(b, &p, peers.clone()).unwrap();
         ts.push(t.elapsed().as_secs_f64() * 1000.0);
+        for r in &c.runs {
+            *per_rule.entry(r.code).or_default() += r.seconds * 1000.0 / n as f64;
+        }
         std::hint::black_box(c);
     }
     ts.sort_by(|a, b| a.total_cmp(b));
     println!("median {:.2} ms min {:.2}", ts[ts.len() / 2], ts[0]);
+    let mut slow: Vec<_> = per_rule.into_iter().collect();
+    slow.sort_by(|a, b| b.1.total_cmp(&a.1));
+    for (code, ms) in slow.iter().take(12) {
+        println!("  {code} {ms:.2} ms");
+    }
 }

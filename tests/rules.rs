@@ -514,3 +514,64 @@ fn of_enterprise(
         .map(|f| (f.2.clone(), f.3.clone()))
         .collect()
 }
+
+/// The checks that compare an enterprise with others (the service's
+/// `LIVE_PEER_RULES`), run on one enterprise's rows alone against the peer
+/// statistics the run over all enterprises kept, find exactly what that run finds
+/// for it.
+#[test]
+fn checks_against_kept_peer_statistics_find_what_the_whole_run_finds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("b");
+    let mut o = zhibao::generate::GenOptions::new(&data, 1500);
+    o.seed = 9;
+    o.anomaly_rate = 0.1;
+    zhibao::generate::generate(&o).unwrap();
+    let batch = load(&data, &LoadOptions::default()).unwrap();
+    let codes = zhibao::serve::live::LIVE_PEER_RULES;
+    let mut live = Pipeline::builtin();
+    live.rules.retain(|r| codes.contains(&r.def.code));
+    let whole = zhibao::rules::run(&batch, &live).unwrap();
+    let stats = zhibao::rules::record_peer_stats(&batch, &Pipeline::builtin(), &codes).unwrap();
+    let peers = zhibao::rules::Peers::Given(std::sync::Arc::new(stats));
+    let rows = |f: &polars::prelude::DataFrame, e: u32| -> Vec<(String, String, String)> {
+        let code = common::col_str(f, "rule_code");
+        let period = common::col_str(f, "period");
+        let msg = common::col_str(f, "message");
+        let eid = f.column("eid").unwrap().u32().unwrap();
+        let mut v: Vec<_> = (0..f.height())
+            .filter(|&i| eid.get(i) == Some(e))
+            .map(|i| {
+                (
+                    code[i].clone().unwrap_or_default(),
+                    period[i].clone().unwrap_or_default(),
+                    msg[i].clone().unwrap_or_default(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let (mut compared, mut seen) = (0, BTreeSet::new());
+    for e in (0..batch.enterprises.height() as u32).step_by(7) {
+        let sub = batch.subset(&[e]).unwrap();
+        let one = zhibao::rules::run_with_peers(&sub, &live, peers.clone()).unwrap();
+        for r in &one.runs {
+            assert_ne!(r.status, "error", "{}: {:?}", r.code, r.note);
+        }
+        let (a, b) = (rows(&one.findings, 0), rows(&whole.findings, e));
+        assert_eq!(
+            a, b,
+            "enterprise {e}: alone against the kept statistics, and in the whole run"
+        );
+        compared += a.len();
+        seen.extend(a.into_iter().map(|x| x.0));
+    }
+    assert!(compared > 20, "findings compared: {compared}");
+    for code in ["TX001", "IN004", "IN005", "AV001", "LB001"] {
+        assert!(
+            seen.contains(code),
+            "no {code} finding was compared: {seen:?}"
+        );
+    }
+}

@@ -943,7 +943,9 @@ fn a_service_that_cannot_start_exits_2_with_the_reason() {
 }
 
 /// The checks of one enterprise's own figures, run in the answer on its rows alone,
-/// find what the full audit of the whole state finds for it.
+/// find what the full audit of the whole state finds for it; so do the checks run
+/// against the peer statistics of the last full audit, once those statistics hold
+/// the submitted figures.
 #[test]
 fn an_answer_agrees_with_the_full_audit() {
     let f = fixture(300);
@@ -951,14 +953,8 @@ fn an_answer_agrees_with_the_full_audit() {
     let s = start(&f, &state, true);
     let a = s.addr.as_str();
     let p = period_of(&f);
-    // The peer checks are the last full audit's. EN001 is scored against
-    // statistics that include the enterprise's own output, which the submission
-    // changes: the answer scores it against the statistics before it.
-    let peer: Vec<&str> = zhibao::serve::live::PEER_RULES
-        .iter()
-        .copied()
-        .chain(["EN001"])
-        .collect();
+    let peer = zhibao::serve::live::PEER_RULES;
+    let live = zhibao::serve::live::LIVE_PEER_RULES;
     let key = |x: &Value| {
         (
             x["rule_code"].as_str().unwrap_or("").to_string(),
@@ -966,7 +962,22 @@ fn an_answer_agrees_with_the_full_audit() {
             x["message"].as_str().unwrap_or("").to_string(),
         )
     };
-    let mut compared = 0;
+    let codes = |findings: &Value, keep: &dyn Fn(&str) -> bool, at_p: bool| {
+        let mut v: Vec<_> = findings
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| {
+                (!at_p || x["period"] == p.as_str()) && keep(x["rule_code"].as_str().unwrap_or(""))
+            })
+            .map(key)
+            .collect();
+        v.sort();
+        v
+    };
+    let own = |c: &str| !peer.contains(&c) && !live.contains(&c);
+    let judged_now = |c: &str| !peer.contains(&c);
+    let (mut compared, mut compared_live) = (0, 0);
     for (i, u) in f.register.keys().step_by(11).take(24).enumerate() {
         // Figures from ordinary to implausible: a jump, exports above sales, zero.
         let (g, sales, exp) = match i % 4 {
@@ -978,41 +989,50 @@ fn an_answer_agrees_with_the_full_audit() {
         let csv = format!(
             "uscc,period,gross_output,sales_output,export_delivery\n{u},{p},{g},{sales},{exp}\n"
         );
-        let (st, body) = post(
-            a,
-            "/api/v1/submissions/industrial",
-            &f.city,
-            "text/csv",
-            &csv,
-        );
-        assert_eq!(st, 200, "{body}");
-        let mut answer: Vec<_> = body["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|x| !peer.contains(&x["rule_code"].as_str().unwrap_or("")))
-            .map(key)
-            .collect();
-        let (st, e) = get(a, &format!("/api/v1/enterprises/{u}"), Some(&f.city));
-        assert_eq!(st, 200);
-        let mut full: Vec<_> = e["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|x| {
-                x["period"] == p.as_str() && !peer.contains(&x["rule_code"].as_str().unwrap_or(""))
-            })
-            .map(key)
-            .collect();
-        answer.sort();
-        full.sort();
+        let post_it = || {
+            let (st, body) = post(
+                a,
+                "/api/v1/submissions/industrial",
+                &f.city,
+                "text/csv",
+                &csv,
+            );
+            assert_eq!(st, 200, "{body}");
+            body
+        };
+        let full_audit = || {
+            let (st, e) = get(a, &format!("/api/v1/enterprises/{u}"), Some(&f.city));
+            assert_eq!(st, 200);
+            e
+        };
+        let body = post_it();
+        let answer = codes(&body["findings"], &own, false);
+        let full = codes(&full_audit()["findings"], &own, true);
         assert_eq!(
             answer, full,
             "{u}: the answer's own checks against the full audit's"
         );
         compared += answer.len();
+        // The same figures again (a revision): the last full audit's statistics
+        // now hold them, so the checks run against them find what the next full
+        // audit finds.
+        let body = post_it();
+        let answer = codes(&body["findings"], &judged_now, false);
+        let full = codes(&full_audit()["findings"], &judged_now, true);
+        assert_eq!(
+            answer, full,
+            "{u}: the answer's checks against the peer statistics of the last full audit"
+        );
+        compared_live += answer
+            .iter()
+            .filter(|k| live.contains(&k.0.as_str()))
+            .count();
     }
     assert!(compared > 5, "findings were compared ({compared})");
+    assert!(
+        compared_live > 5,
+        "findings against peer statistics were compared ({compared_live})"
+    );
 }
 
 /// A submitted figure meets its peers' statistics in the answer itself, before the
@@ -1060,6 +1080,15 @@ fn a_new_figure_meets_the_peer_statistics_in_the_answer() {
         .filter(|x| x["rule_code"] == "TX001")
         .collect();
     assert_eq!(tx.len(), 1, "{u}: TX001 on the new figure: {body}");
+    // The jump against last year, last month (net of the division's median
+    // change) and against the anticipation from every source.
+    for code in ["IN004", "IN005"] {
+        assert!(has(&body["findings"], code), "{u}: {code}: {body}");
+    }
+    assert!(
+        has(&body["findings"], "AV001") || has(&body["findings"], "AV002"),
+        "{u}: far from the anticipation: {body}"
+    );
     assert_eq!(tx[0]["period"], p.as_str());
     assert!(
         tx[0]["message"].as_str().unwrap().contains("低于 90%"),

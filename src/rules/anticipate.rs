@@ -448,12 +448,106 @@ fn own_ratio(y: &[f64], x: &[f64], m: usize, min_x: f64) -> Option<(f64, f64, us
     Some((c, s, n))
 }
 
+/// The anticipation's statistics of the peers, as a frame (`kind`, `group`,
+/// `period`, `a`, `b`, `c`): per group and month the centre (`a`) and spread
+/// (`b`) of the peers' year-on-year changes (`yoy_dp`: division × province,
+/// `yoy_div`, `yoy_all`) and of the own-history anticipation's errors
+/// (`hist_div`, `hist_all`); per month the pooled spread of the own VAT and
+/// electricity ratios (`s0_vat`, `s0_el`: `a`) and the mixture (`mix`: prior,
+/// scale, σ₀).
+#[derive(Default)]
+struct StatRows {
+    kind: Vec<&'static str>,
+    group: Vec<String>,
+    period: Vec<i32>,
+    a: Vec<f64>,
+    b: Vec<f64>,
+    c: Vec<f64>,
+}
+
+impl StatRows {
+    fn push(&mut self, kind: &'static str, group: &str, period: i32, v: [f64; 3]) {
+        self.kind.push(kind);
+        self.group.push(group.to_string());
+        self.period.push(period);
+        self.a.push(v[0]);
+        self.b.push(v[1]);
+        self.c.push(v[2]);
+    }
+
+    fn frame(self) -> Result<DataFrame> {
+        let n = self.kind.len();
+        DataFrame::new(
+            n,
+            vec![
+                Column::new("kind".into(), self.kind),
+                Column::new("group".into(), self.group),
+                Column::new("period".into(), self.period),
+                Column::new("a".into(), self.a),
+                Column::new("b".into(), self.b),
+                Column::new("c".into(), self.c),
+            ],
+        )
+        .map_err(pe)
+    }
+}
+
+/// Given peer statistics, by kind, group and period.
+type Given = HashMap<(String, String, i32), [f64; 3]>;
+
+fn given_of(df: &DataFrame, groups: &[String]) -> Result<Given> {
+    // Only the groups asked for (a live answer's few enterprises' groups and
+    // all): the whole frame is every group of the register.
+    let wanted = Series::new("g".into(), groups.to_vec());
+    let df = &df
+        .clone()
+        .lazy()
+        .filter(col("group").is_in(lit(wanted).implode(false), false))
+        .collect()
+        .map_err(pe)?;
+    let k = df.column("kind").map_err(pe)?.str().map_err(pe)?;
+    let g = df.column("group").map_err(pe)?.str().map_err(pe)?;
+    let p = df.column("period").map_err(pe)?.i32().map_err(pe)?;
+    let f = |c: &str| -> Result<Float64Chunked> {
+        Ok(df.column(c).map_err(pe)?.f64().map_err(pe)?.clone())
+    };
+    let (a, b, c) = (f("a")?, f("b")?, f("c")?);
+    let mut out = Given::with_capacity(df.height());
+    for i in 0..df.height() {
+        if let (Some(k), Some(g), Some(p)) = (k.get(i), g.get(i), p.get(i)) {
+            out.insert(
+                (k.to_string(), g.to_string(), p),
+                [
+                    a.get(i).unwrap_or(f64::NAN),
+                    b.get(i).unwrap_or(f64::NAN),
+                    c.get(i).unwrap_or(f64::NAN),
+                ],
+            );
+        }
+    }
+    Ok(out)
+}
+
 /// The anticipation of every enterprise-month from `first` to `last` (with the
 /// 24 months before as history): one row per reported gross output.
 pub fn compute(batch: &Batch, first: Month, last: Month, s: &Settings) -> Result<DataFrame> {
+    Ok(compute_with(batch, first, last, s, None)?.0)
+}
+
+/// [`compute`], with its peers' statistics `given` (a live answer about a few
+/// enterprises, against the last full audit's peers) or computed from the batch;
+/// returns them too.
+fn compute_with(
+    batch: &Batch,
+    first: Month,
+    last: Month,
+    s: &Settings,
+    given: Option<&DataFrame>,
+) -> Result<(DataFrame, DataFrame)> {
     let Some(ind) = batch.table(Table::Industrial) else {
-        return Ok(empty());
+        return Ok((empty(), StatRows::default().frame()?));
     };
+
     let lo = first.0 - 24;
     let hi = last.0;
     let width = (hi - lo + 1) as usize;
@@ -516,6 +610,27 @@ pub fn compute(batch: &Batch, first: Month, last: Month, s: &Settings) -> Result
         let n = dp_ids.len() as u32;
         dp_of.push(*dp_ids.entry(format!("{d}/{p}")).or_insert(n));
     }
+    // Group codes by id, for the statistics.
+    let codes = |ids: &HashMap<String, u32>| -> Vec<String> {
+        let mut v = vec![String::new(); ids.len().max(1)];
+        for (c, i) in ids {
+            v[*i as usize] = c.clone();
+        }
+        v
+    };
+    let (div_code, dp_code) = (codes(&div_ids), codes(&dp_ids));
+    let mut stats = StatRows::default();
+    let given = given
+        .map(|g| {
+            let groups: Vec<String> = div_code
+                .iter()
+                .chain(&dp_code)
+                .cloned()
+                .chain([String::new()])
+                .collect();
+            given_of(g, &groups)
+        })
+        .transpose()?;
 
     // The enterprises with an output in the window.
     let slices: Vec<usize> = (0..n_ent)
@@ -541,13 +656,15 @@ pub fn compute(batch: &Batch, first: Month, last: Month, s: &Settings) -> Result
     // Pass 1: the peers' year-on-year changes and the spread of the own-history
     // anticipation, per group and month (dense: group × month). Medians do not
     // depend on the order of the values, so one sequential pass is deterministic.
+    // Given statistics replace it (and the pooled spreads and the mixture).
     let (n_dp, n_div) = (dp_ids.len().max(1), div_ids.len().max(1));
+    let slices_for_peers: &[usize] = if given.is_some() { &[] } else { &slices };
     let mut yoy_dp: Vec<Vec<f64>> = vec![Vec::new(); n_dp * width];
     let mut yoy_div: Vec<Vec<f64>> = vec![Vec::new(); n_div * width];
     let mut yoy_all: Vec<Vec<f64>> = vec![Vec::new(); width];
     let mut hist_div: Vec<Vec<f64>> = vec![Vec::new(); n_div * width];
     let mut hist_all: Vec<Vec<f64>> = vec![Vec::new(); width];
-    for &e in &slices {
+    for &e in slices_for_peers {
         let (y, _, _) = dense(e);
         let (dp, dv) = (dp_of[e] as usize, div_of[e] as usize);
         for m in f0..width {
@@ -570,8 +687,37 @@ pub fn compute(batch: &Batch, first: Month, last: Month, s: &Settings) -> Result
             .map(|mut v| (v.len() >= s.min_peers).then(|| centre_spread(&mut v)))
             .collect()
     };
-    let (yoy_dp, yoy_div, yoy_all) = (summarise(yoy_dp), summarise(yoy_div), summarise(yoy_all));
-    let (hist_div, hist_all) = (summarise(hist_div), summarise(hist_all));
+    let (mut yoy_dp, mut yoy_div, mut yoy_all) =
+        (summarise(yoy_dp), summarise(yoy_div), summarise(yoy_all));
+    let (mut hist_div, mut hist_all) = (summarise(hist_div), summarise(hist_all));
+    // Kept (computed) or taken (given), group by group and month by month.
+    let all_code = vec![String::new()];
+    for (kind, v, code) in [
+        ("yoy_dp", &mut yoy_dp, &dp_code),
+        ("yoy_div", &mut yoy_div, &div_code),
+        ("yoy_all", &mut yoy_all, &all_code),
+        ("hist_div", &mut hist_div, &div_code),
+        ("hist_all", &mut hist_all, &all_code),
+    ] {
+        for (g, c) in code.iter().enumerate() {
+            for m in f0..width {
+                let k = g * width + m;
+                let period = lo + m as i32;
+                match &given {
+                    Some(gv) => {
+                        v[k] = gv
+                            .get(&(kind.to_string(), c.clone(), period))
+                            .map(|x| (x[0], x[1]));
+                    }
+                    None => {
+                        if let Some((a, b)) = v[k] {
+                            stats.push(kind, c, period, [a, b, f64::NAN]);
+                        }
+                    }
+                }
+            }
+        }
+    }
     let at = |v: &Vec<Option<(f64, f64)>>, g: u32, m: usize| -> Option<(f64, f64)> {
         v.get(g as usize * width + m).copied().flatten()
     };
@@ -601,7 +747,30 @@ pub fn compute(batch: &Batch, first: Month, last: Month, s: &Settings) -> Result
             })
             .collect()
     };
-    let (s0_vat, s0_el) = (pooled(0, 0.0), pooled(1, 5.0));
+    let (s0_vat, s0_el) = match &given {
+        Some(gv) => {
+            let of = |kind: &str| -> Vec<Option<f64>> {
+                (0..width)
+                    .map(|m| {
+                        gv.get(&(kind.to_string(), String::new(), lo + m as i32))
+                            .map(|x| x[0])
+                    })
+                    .collect()
+            };
+            (of("s0_vat"), of("s0_el"))
+        }
+        None => {
+            let (v, e) = (pooled(0, 0.0), pooled(1, 5.0));
+            for (kind, x) in [("s0_vat", &v), ("s0_el", &e)] {
+                for (m, x) in x.iter().enumerate() {
+                    if let Some(x) = x {
+                        stats.push(kind, "", lo + m as i32, [*x, f64::NAN, f64::NAN]);
+                    }
+                }
+            }
+            (v, e)
+        }
+    };
     let moderate = |sp: f64, n: usize, s0: Option<f64>| -> f64 {
         // A MAD from n values carries about 0.37 n degrees of freedom.
         match s0 {
@@ -771,17 +940,40 @@ pub fn compute(batch: &Batch, first: Month, last: Month, s: &Settings) -> Result
         scale: s.scale,
         sigma0: 1.0,
     };
-    let mixes: HashMap<i32, Mixture> = by_month
-        .into_par_iter()
-        .map(|(p, z)| {
-            let m = if s.estimate {
-                Mixture::fit(&z, s.prior, s.scale, s.min_scale)
-            } else {
-                fixed
-            };
-            (p, m)
-        })
-        .collect();
+    let mixes: HashMap<i32, Mixture> = match &given {
+        Some(gv) => by_month
+            .keys()
+            .map(|p| {
+                let m = gv
+                    .get(&("mix".to_string(), String::new(), *p))
+                    .map(|x| Mixture {
+                        prior: x[0],
+                        scale: x[1],
+                        sigma0: x[2],
+                    })
+                    .unwrap_or(fixed);
+                (*p, m)
+            })
+            .collect(),
+        None => by_month
+            .into_par_iter()
+            .map(|(p, z)| {
+                let m = if s.estimate {
+                    Mixture::fit(&z, s.prior, s.scale, s.min_scale)
+                } else {
+                    fixed
+                };
+                (p, m)
+            })
+            .collect(),
+    };
+    if given.is_none() {
+        let mut ps: Vec<_> = mixes.iter().collect();
+        ps.sort_by_key(|(p, _)| **p);
+        for (p, m) in ps {
+            stats.push("mix", "", *p, [m.prior, m.scale, m.sigma0]);
+        }
+    }
     let n = rows.eid.len();
     let mut mix_cols: [Vec<f64>; 3] = [
         Vec::with_capacity(n),
@@ -816,7 +1008,7 @@ pub fn compute(batch: &Batch, first: Month, last: Month, s: &Settings) -> Result
     columns.push(Column::new("mix_sigma0".into(), m0));
     // Rows come in enterprise order, months ascending (the parallel fold keeps
     // the order of the enterprises).
-    DataFrame::new(n, columns).map_err(pe)
+    Ok((DataFrame::new(n, columns).map_err(pe)?, stats.frame()?))
 }
 
 /// The float columns of the anticipation frame, in order.
@@ -866,12 +1058,19 @@ fn empty() -> DataFrame {
 /// The anticipation over the years audited by `ctx`, shared by the rules.
 pub fn panel(ctx: &Ctx<'_>) -> Result<DataFrame> {
     ctx.shared("anticipation", || {
-        compute(
-            ctx.batch,
-            ctx.from.year_start(),
-            ctx.period,
-            &Settings::of(ctx.pipeline.section("anticipation")),
-        )
+        let (first, last) = (ctx.from.year_start(), ctx.period);
+        let s = Settings::of(ctx.pipeline.section("anticipation"));
+        // The peers' statistics (changes, spreads, the mixture) as a peer
+        // statistic of the run: given to a live answer, else computed here.
+        let key = format!("anticipation@{first}..{last}");
+        match ctx.given_peer_stat(&key) {
+            Some(given) => Ok(compute_with(ctx.batch, first, last, &s, Some(&given?))?.0),
+            None => {
+                let (panel, stats) = compute_with(ctx.batch, first, last, &s, None)?;
+                ctx.keep_peer_stat(&key, stats);
+                Ok(panel)
+            }
+        }
     })
 }
 

@@ -431,11 +431,7 @@ pub fn add_peer_robust_z(
         lf = if groups.is_empty() {
             lf.join(stat, [], [], JoinArgs::new(JoinType::Cross))
         } else {
-            let on: Vec<Expr> = groups.iter().map(|c| col(*c)).collect();
-            let mut args = JoinArgs::new(JoinType::Left);
-            args.nulls_equal = true;
-            args.maintain_order = MaintainOrderJoin::Left;
-            lf.join(stat, on.clone(), on, args)
+            join_stat(lf, stat, groups, df.height())
         };
         let zi = when(
             col(name("mad"))
@@ -454,6 +450,30 @@ pub fn add_peer_robust_z(
     Ok(lf
         .with_columns([z.alias(out), med.alias("peer_median")])
         .drop(by_name(drop, true, false)))
+}
+
+/// `lf` (of `rows` rows) with the columns of a peer statistic `stat` joined on
+/// the group columns `on` (a left join that keeps `lf`'s order; null keys
+/// match). A live answer's few rows meet a statistic of every group: the groups
+/// they need are picked out first, so no hash table of every group is built.
+pub fn join_stat(lf: LazyFrame, stat: LazyFrame, on: &[&str], rows: usize) -> LazyFrame {
+    let keys: Vec<Expr> = on.iter().map(|c| col(*c)).collect();
+    let args = |how: JoinType| {
+        let mut a = JoinArgs::new(how);
+        a.nulls_equal = true;
+        a.maintain_order = MaintainOrderJoin::Left;
+        a
+    };
+    let stat = if rows <= 64 {
+        let needed = lf
+            .clone()
+            .select(keys.clone())
+            .unique(None, UniqueKeepStrategy::First);
+        stat.join(needed, keys.clone(), keys.clone(), args(JoinType::Semi))
+    } else {
+        stat
+    };
+    lf.join(stat, keys.clone(), keys, args(JoinType::Left))
 }
 
 /// Strength of a statistical finding from how far it lies beyond its threshold

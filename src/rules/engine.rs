@@ -75,6 +75,27 @@ impl<'a> Ctx<'a> {
         self
     }
 
+    /// A peer statistic given to this context (`Some` only for [`Peers::Given`];
+    /// an error when it was not kept).
+    pub fn given_peer_stat(&self, key: &str) -> Option<Result<DataFrame>> {
+        match &self.peers {
+            Peers::Given(given) => Some(given.get(key).cloned().ok_or_else(|| Error::Internal {
+                stage: "rules",
+                message: format!("peer statistic {key} was not kept by the last full audit"),
+            })),
+            _ => None,
+        }
+    }
+
+    /// Keeps a peer statistic computed here, when recording.
+    pub fn keep_peer_stat(&self, key: &str, df: DataFrame) {
+        if let Peers::Record(kept) = &self.peers {
+            if let Ok(mut k) = kept.lock() {
+                k.entry(key.to_string()).or_insert(df);
+            }
+        }
+    }
+
     /// A statistic of the peers, named `key` (which must say everything it
     /// depends on besides the data: the period, a parameter): given, or computed
     /// by `make` from this context's data (and kept when recording).

@@ -421,24 +421,50 @@ fn with_history(ctx: &Ctx<'_>) -> Result<DataFrame> {
 
 /// Median change of peers: within the division and month when it has `min_peers`
 /// enterprises, else within the month.
-fn peer_median(lf: LazyFrame, ratio: &str, min_peers: i64) -> LazyFrame {
-    lf.with_columns([
-        col(ratio)
-            .median()
-            .over_cols(&["division", "period"])
-            .alias("_med_div"),
-        col(ratio)
-            .count()
-            .over_cols(&["division", "period"])
-            .alias("_n_div"),
-        col(ratio).median().over_cols(&["period"]).alias("_med_all"),
-    ])
-    .with_column(
-        when(col("_n_div").gt_eq(lit(min_peers)))
-            .then(col("_med_div"))
-            .otherwise(col("_med_all"))
-            .alias("peer_ratio"),
-    )
+/// The peers' median of `ratio` (`peer_ratio`): the division's in the month with
+/// at least `min_peers` values, else all enterprises' in the month. The medians
+/// and counts are a peer statistic of the run (`key`), so a live answer judges
+/// one enterprise's change against the last full audit's peers.
+fn peer_median(
+    ctx: &Ctx<'_>,
+    key: &str,
+    lf: LazyFrame,
+    ratio: &str,
+    min_peers: i64,
+) -> Result<LazyFrame> {
+    let df = lf.collect().map_err(pe)?;
+    let stat = |level: &str, by: &[&str]| -> Result<DataFrame> {
+        ctx.peer_stat(&format!("{key}@{}:{level}", ctx.period), || {
+            let g: Vec<Expr> = by.iter().map(|c| col(*c)).collect();
+            df.clone()
+                .lazy()
+                .group_by(g)
+                .agg([
+                    col(ratio).median().alias("_med"),
+                    col(ratio).count().cast(DataType::UInt32).alias("_n"),
+                ])
+                .collect()
+                .map_err(pe)
+        })
+    };
+    let div = stat("division", &["division", "period"])?.lazy().rename(
+        ["_med", "_n"],
+        ["_med_div", "_n_div"],
+        true,
+    );
+    let all = stat("all", &["period"])?
+        .lazy()
+        .select([col("period"), col("_med").alias("_med_all")]);
+    let rows = df.height();
+    let lf = join_stat(df.lazy(), div, &["division", "period"], rows);
+    Ok(join_stat(lf, all, &["period"], rows)
+        .with_column(
+            when(col("_n_div").gt_eq(lit(min_peers)))
+                .then(col("_med_div"))
+                .otherwise(col("_med_all"))
+                .alias("peer_ratio"),
+        )
+        .drop(by_name(["_med_div", "_n_div", "_med_all"], true, false)))
 }
 
 fn change_rule(
@@ -464,7 +490,7 @@ fn change_rule(
             .otherwise(lit(NULL).cast(DataType::Float64))
             .alias("ratio"),
         );
-    let lf = peer_median(lf, "ratio", cfg.int("min_peers"))
+    let lf = peer_median(ctx, cfg.def.code, lf, "ratio", cfg.int("min_peers"))?
         .with_columns([
             (col("ratio") - lit(1.0)).alias("change"),
             (col("peer_ratio") - lit(1.0)).alias("peer_change"),

@@ -23,16 +23,15 @@ use crate::rules::{self, Checked};
 
 /// Rules whose result depends on other enterprises (peer medians, HB quartiles,
 /// Benford, county totals): an answer takes them from the last full audit.
-/// IN004, IN005, LB002 and EN002 are among them: they net out their industry's (or
-/// peers') median change (IN004 and IN005 are also explained by the anticipation,
-/// itself drawn from peers). AV001 and AV002 judge a figure against its peers'
-/// movement, with a mixture fitted across enterprises; IN011 and LB003 against
-/// their industry's median; IN012 compares enterprises with each other; RD006 and
-/// RD007 are scored against their division; RD010 a change net of its industry's
-/// median; TX003 and TX004 are a county's.
-pub const PEER_RULES: [&str; 20] = [
-    "AV001", "AV002", "BF001", "BF002", "IN011", "IN012", "LB003", "RD010", "TX004", "EN002",
-    "IN004", "IN005", "IN008", "IN009", "IV007", "LB002", "RD006", "RD007", "SV001", "TX003",
+/// LB002 and EN002 net out their peers' median change; IN008, IN009, IV007 and
+/// SV001 are Hidiroglou–Berthelot outliers against their group's quartiles;
+/// IN011 and LB003 are judged against their industry's median; IN012 compares
+/// enterprises with each other; RD006 and RD007 are scored against their
+/// division; RD010 is a change net of its industry's median; TX003 and TX004 are
+/// a county's.
+pub const PEER_RULES: [&str; 16] = [
+    "BF001", "BF002", "IN011", "IN012", "LB003", "RD010", "TX004", "EN002", "IN008", "IN009",
+    "IV007", "LB002", "RD006", "RD007", "SV001", "TX003",
 ];
 
 /// The checks that compare an enterprise with others through statistics the last
@@ -41,9 +40,16 @@ pub const PEER_RULES: [&str; 20] = [
 /// only once the tax authority's records of it cover enough enterprises; which
 /// months do is the statistic. LB001, SV002, EN001 and IV008 score a robust z
 /// against their peer groups; each group's median, count and MAD are the
-/// statistics. Should a statistic be missing (a snapshot of another period), the
-/// rule's findings are taken from the last full audit, as for [`PEER_RULES`].
-pub const LIVE_PEER_RULES: [&str; 6] = ["TX001", "TX002", "LB001", "SV002", "EN001", "IV008"];
+/// statistics. IN004 and IN005 net out their division's median change, and are
+/// explained by the anticipation; AV001 and AV002 are the anticipation's: its
+/// statistics are the peers' year-on-year changes and spreads per group and
+/// month, the pooled spreads of the own VAT and electricity ratios, and each
+/// month's fitted mixture. Should a statistic be missing (a snapshot of another
+/// period), the rule's findings are taken from the last full audit, as for
+/// [`PEER_RULES`].
+pub const LIVE_PEER_RULES: [&str; 10] = [
+    "TX001", "TX002", "LB001", "SV002", "EN001", "IV008", "AV001", "AV002", "IN004", "IN005",
+];
 
 /// Where a full audit keeps its peer statistics, beside its snapshot.
 const PEER_STATS_DIR: &str = "peer_stats";
@@ -1400,9 +1406,10 @@ impl Live {
         let mut own_ms = 0.0;
         // The checks run now against the last full audit's peer statistics, at
         // the period under review (the statistics are of it), when the group
-        // submitted a table they read; a rule whose statistics are missing, or
-        // whose tables were not submitted, is taken from the last full audit
-        // (which judged the same rows against the same statistics).
+        // submitted the rule's own table (TX001 and TX002: industrial; EN001:
+        // energy); a rule whose statistics are missing, or whose table was not
+        // submitted, is taken from the last full audit (which judged the same
+        // rows of its table against the same statistics).
         let stats_of_period = self.snap.period == p;
         let has_rows = |t: Table| sub.table(t).is_some_and(|d| d.height() > 0);
         let live: Vec<usize> = (0..self.cfg.pipeline.rules.len())
@@ -1411,9 +1418,7 @@ impl Live {
                 stats_of_period
                     && LIVE_PEER_RULES.contains(&def.code)
                     && has_rows(def.table)
-                    && std::iter::once(&def.table)
-                        .chain(def.also_needs)
-                        .any(|t| tables.contains(t))
+                    && tables.contains(&def.table)
             })
             .collect();
         let own = self.own_rules(&sub);
