@@ -397,6 +397,9 @@ pub fn add_peer_robust_z(
     min_peers: u32,
     out: &str,
 ) -> Result<LazyFrame> {
+    if ctx.peers_in_place() {
+        return Ok(peer_robust_z_in_place(lf, x, levels, min_peers, out));
+    }
     let df = lf.with_column(x.alias("_pz_x")).collect().map_err(pe)?;
     let mut lf = df.clone().lazy();
     let mut z = lit(NULL).cast(DataType::Float64);
@@ -450,6 +453,46 @@ pub fn add_peer_robust_z(
     Ok(lf
         .with_columns([z.alias(out), med.alias("peer_median")])
         .drop(by_name(drop, true, false)))
+}
+
+/// [`add_peer_robust_z`] over windows of the groups (an audit of the whole batch,
+/// nothing kept): the same scores without a statistic frame per level. A test
+/// (`checks_against_kept_peer_statistics_find_what_the_whole_run_finds`) holds
+/// the two ways equal.
+fn peer_robust_z_in_place(
+    lf: LazyFrame,
+    x: Expr,
+    levels: &[&[&str]],
+    min_peers: u32,
+    out: &str,
+) -> LazyFrame {
+    let mut lf = lf.with_column(x.alias("_pz_x"));
+    let mut z = lit(NULL).cast(DataType::Float64);
+    let mut med = lit(NULL).cast(DataType::Float64);
+    for (i, groups) in levels.iter().enumerate() {
+        let zname = format!("_pz_z{i}");
+        lf = add_robust_z(lf, col("_pz_x"), groups, min_peers, &zname);
+        let m = if groups.is_empty() {
+            col("_pz_x").median()
+        } else {
+            col("_pz_x").median().over_cols(groups)
+        };
+        let mname = format!("_pz_m{i}");
+        lf = lf.with_column(
+            when(col(&zname).is_not_null())
+                .then(m)
+                .otherwise(lit(NULL).cast(DataType::Float64))
+                .alias(&mname),
+        );
+        z = z.fill_null(col(&zname));
+        med = med.fill_null(col(&mname));
+    }
+    let drop: Vec<String> = (0..levels.len())
+        .flat_map(|i| [format!("_pz_z{i}"), format!("_pz_m{i}")])
+        .chain(["_pz_x".to_string()])
+        .collect();
+    lf.with_columns([z.alias(out), med.alias("peer_median")])
+        .drop(by_name(drop, true, false))
 }
 
 /// `lf` (of `rows` rows) with the columns of a peer statistic `stat` joined on

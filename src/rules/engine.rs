@@ -75,6 +75,13 @@ impl<'a> Ctx<'a> {
         self
     }
 
+    /// Whether peer statistics are computed from this context's data and not
+    /// kept ([`Peers::Own`]): a rule may then compute them in place (a window
+    /// over the groups) instead of as a frame to join.
+    pub fn peers_in_place(&self) -> bool {
+        matches!(self.peers, Peers::Own)
+    }
+
     /// A peer statistic given to this context (`Some` only for [`Peers::Given`];
     /// an error when it was not kept).
     pub fn given_peer_stat(&self, key: &str) -> Option<Result<DataFrame>> {

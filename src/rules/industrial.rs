@@ -432,6 +432,28 @@ fn peer_median(
     ratio: &str,
     min_peers: i64,
 ) -> Result<LazyFrame> {
+    if ctx.peers_in_place() {
+        // The same medians over windows (an audit of the whole batch).
+        return Ok(lf
+            .with_columns([
+                col(ratio)
+                    .median()
+                    .over_cols(&["division", "period"])
+                    .alias("_med_div"),
+                col(ratio)
+                    .count()
+                    .over_cols(&["division", "period"])
+                    .alias("_n_div"),
+                col(ratio).median().over_cols(&["period"]).alias("_med_all"),
+            ])
+            .with_column(
+                when(col("_n_div").gt_eq(lit(min_peers)))
+                    .then(col("_med_div"))
+                    .otherwise(col("_med_all"))
+                    .alias("peer_ratio"),
+            )
+            .drop(by_name(["_med_div", "_n_div", "_med_all"], true, false)));
+    }
     let df = lf.collect().map_err(pe)?;
     let stat = |level: &str, by: &[&str]| -> Result<DataFrame> {
         ctx.peer_stat(&format!("{key}@{}:{level}", ctx.period), || {
