@@ -740,7 +740,7 @@ fn round_figures(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     // so that a count that high turns up by chance at most `max_chance` of the
     // time: with 100 and 12 months known, 4 (3 turns up at 2 enterprises in 10,000).
     let chance = (1.0 / unit).min(1.0);
-    let needed =
+    let needed = |known: &str| {
         (0..=window.max(1) as u32)
             .rev()
             .fold(lit(NULL).cast(DataType::Float64), |rest, n| {
@@ -750,10 +750,11 @@ fn round_figures(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
                     max_chance,
                     min_round.max(1) as u32,
                 );
-                when(col("_n").eq(lit(n)))
+                when(col(known).eq(lit(n)))
                     .then(lit(k as f64))
                     .otherwise(rest)
-            });
+            })
+    };
     // The months of every audited month's window, and of the window before it
     // (to tell a habit from a switch to round figures).
     let rows = ctx
@@ -833,7 +834,10 @@ fn round_figures(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
                 .alias("gross_output"),
             col("period").filter(current).max().alias("_last"),
         ])
-        .with_column(needed.alias("_needed"))
+        .with_columns([
+            needed("_n").alias("_needed"),
+            needed("_before_n").alias("_before_needed"),
+        ])
         .with_column(
             when(col("_n").gt(lit(0)))
                 .then(
@@ -847,12 +851,16 @@ fn round_figures(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .sort(["at", "eid"], SortMultipleOptions::default())
         .collect()
         .map_err(pe)?;
-    // A habit: the window before was as round (a small reporter estimating its
-    // figures all along); a switch: it was not.
+    // A habit: the window before was as round, beyond chance by the same measure
+    // (a small reporter estimating its figures all along); a switch: it was not.
     let known_before = col("_before_n").gt_eq(lit(window / 2));
     let was_round = known_before
         .clone()
-        .and(col("before_round").gt_eq(lit(min_round)))
+        .and(
+            col("before_round")
+                .cast(DataType::Float64)
+                .gt_eq(col("_before_needed")),
+        )
         .and(lit(habit < 1.0));
     let base = (col("round_months").cast(DataType::Float64) / col("_needed")).clip_max(lit(4.0));
     let (zh_same, en_same) = (
