@@ -521,6 +521,30 @@ fn of_enterprise(
 /// for it.
 #[test]
 fn checks_against_kept_peer_statistics_find_what_the_whole_run_finds() {
+    let codes = zhibao::serve::live::LIVE_PEER_RULES;
+    alone_against_kept_statistics(
+        &codes,
+        &codes,
+        &["TX001", "IN004", "IN005", "AV001", "LB001"],
+    );
+}
+
+#[test]
+fn the_anticipation_is_kept_whichever_rules_keep_statistics() {
+    // Kept by a run of the tax checks and IN004/IN005 alone (no AV001/AV002):
+    // the explanation of IN004/IN005 by the sources, and AV003, still read the
+    // anticipation's statistics of the whole batch.
+    alone_against_kept_statistics(
+        &["TX001", "IN004", "IN005"],
+        &["IN004", "IN005", "AV003"],
+        &["IN004", "IN005"],
+    );
+}
+
+/// Each of some enterprises audited alone by the rules `run`, against the peer
+/// statistics the rules `record` keep from the whole batch, finds what the whole
+/// run finds for it (and the rules `must_see` find something among them).
+fn alone_against_kept_statistics(record: &[&str], run: &[&str], must_see: &[&str]) {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("b");
     let mut o = zhibao::generate::GenOptions::new(&data, 1500);
@@ -528,16 +552,22 @@ fn checks_against_kept_peer_statistics_find_what_the_whole_run_finds() {
     o.anomaly_rate = 0.1;
     zhibao::generate::generate(&o).unwrap();
     let batch = load(&data, &LoadOptions::default()).unwrap();
-    let codes = zhibao::serve::live::LIVE_PEER_RULES;
     let mut live = Pipeline::builtin();
-    live.rules.retain(|r| codes.contains(&r.def.code));
+    live.rules.retain(|r| run.contains(&r.def.code));
     let whole = zhibao::rules::run(&batch, &live).unwrap();
-    let stats = zhibao::rules::record_peer_stats(&batch, &Pipeline::builtin(), &codes).unwrap();
+    let stats = zhibao::rules::record_peer_stats(&batch, &Pipeline::builtin(), record).unwrap();
+    let p = batch.period;
+    assert!(
+        stats.contains_key(&zhibao::rules::anticipate::stat_key(p.year_start(), p)),
+        "the anticipation's statistics are kept: {:?}",
+        stats.keys().collect::<Vec<_>>()
+    );
     let peers = zhibao::rules::Peers::Given(std::sync::Arc::new(stats));
-    let rows = |f: &polars::prelude::DataFrame, e: u32| -> Vec<(String, String, String)> {
+    let rows = |f: &polars::prelude::DataFrame, e: u32| -> Vec<(String, String, String, String)> {
         let code = common::col_str(f, "rule_code");
         let period = common::col_str(f, "period");
         let msg = common::col_str(f, "message");
+        let severity = common::col_str(f, "severity");
         let eid = f.column("eid").unwrap().u32().unwrap();
         let mut v: Vec<_> = (0..f.height())
             .filter(|&i| eid.get(i) == Some(e))
@@ -545,6 +575,7 @@ fn checks_against_kept_peer_statistics_find_what_the_whole_run_finds() {
                 (
                     code[i].clone().unwrap_or_default(),
                     period[i].clone().unwrap_or_default(),
+                    severity[i].clone().unwrap_or_default(),
                     msg[i].clone().unwrap_or_default(),
                 )
             })
@@ -568,9 +599,9 @@ fn checks_against_kept_peer_statistics_find_what_the_whole_run_finds() {
         seen.extend(a.into_iter().map(|x| x.0));
     }
     assert!(compared > 20, "findings compared: {compared}");
-    for code in ["TX001", "IN004", "IN005", "AV001", "LB001"] {
+    for code in must_see {
         assert!(
-            seen.contains(code),
+            seen.contains(*code),
             "no {code} finding was compared: {seen:?}"
         );
     }

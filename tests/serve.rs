@@ -1107,6 +1107,17 @@ fn a_new_figure_meets_the_peer_statistics_in_the_answer() {
     assert_eq!(full.len(), 1);
     assert_eq!(full[0]["message"], tx[0]["message"]);
 
+    // A group that submits only its VAT record: TX001 reads it, so it is judged
+    // now (no longer taken from the last full audit, which saw the old VAT).
+    let vat = (g * 1.5) as i64;
+    let csv = format!("uscc,period,taxable_sales\n{u},{p},{vat}\n");
+    let (st, body) = post(a, "/api/v1/submissions/tax", &f.city, "text/csv", &csv);
+    assert_eq!(st, 200, "{body}");
+    assert!(
+        !has(&body["findings"], "TX001"),
+        "{u}: the VAT now covers the output: {body}"
+    );
+
     // A wage per employee twenty times its peers' in the latest quarter fails
     // LB001, scored against the peers' median and spread of the last full audit.
     let quarter = {

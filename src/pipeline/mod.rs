@@ -393,6 +393,24 @@ impl Pipeline {
         &self.settings[name]
     }
 
+    /// A digest of everything that decides what the pipeline computes: each
+    /// rule's code, severity, weight, scope, condition and parameters, and every
+    /// settings section (not where they were written). Equal for two loads of
+    /// the same file by the same build.
+    pub fn fingerprint(&self) -> String {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        for r in &self.rules {
+            format!(
+                "{}|{:?}|{}|{:?}|{:?}|{:?}",
+                r.def.code, r.severity, r.weight, r.scope, r.fails_when, r.params
+            )
+            .hash(&mut h);
+        }
+        format!("{:?}", self.settings).hash(&mut h);
+        format!("{:016x}", h.finish())
+    }
+
     /// A rule's configuration, if the pipeline runs it.
     pub fn rule(&self, code: &str) -> Option<&RuleConfig> {
         self.rules.iter().find(|r| r.code() == code)

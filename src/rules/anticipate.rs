@@ -1055,6 +1055,12 @@ fn empty() -> DataFrame {
     DataFrame::new(0, cols).expect("static schema")
 }
 
+/// The name of the anticipation's peer statistics over the months `first` to
+/// `last` (a run of one period: its year to date).
+pub fn stat_key(first: Month, last: Month) -> String {
+    format!("anticipation@{first}..{last}")
+}
+
 /// The anticipation over the years audited by `ctx`, shared by the rules.
 pub fn panel(ctx: &Ctx<'_>) -> Result<DataFrame> {
     ctx.shared("anticipation", || {
@@ -1062,9 +1068,15 @@ pub fn panel(ctx: &Ctx<'_>) -> Result<DataFrame> {
         let s = Settings::of(ctx.pipeline.section("anticipation"));
         // The peers' statistics (changes, spreads, the mixture) as a peer
         // statistic of the run: given to a live answer, else computed here.
-        let key = format!("anticipation@{first}..{last}");
+        let key = stat_key(first, last);
         match ctx.given_peer_stat(&key) {
-            Some(given) => Ok(compute_with(ctx.batch, first, last, &s, Some(&given?))?.0),
+            Some(Ok(given)) => Ok(compute_with(ctx.batch, first, last, &s, Some(&given))?.0),
+            // Not kept (a snapshot of another pipeline or period): the peers are
+            // the context's own enterprises, as before statistics were kept.
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "the anticipation's peers are the context's own");
+                Ok(compute_with(ctx.batch, first, last, &s, None)?.0)
+            }
             None => {
                 let (panel, stats) = compute_with(ctx.batch, first, last, &s, None)?;
                 ctx.keep_peer_stat(&key, stats);

@@ -483,6 +483,14 @@ pub fn record_peer_stats(batch: &Batch, pipeline: &Pipeline, codes: &[&str]) -> 
             tracing::warn!(rule = run.code, note = ?run.note, "peer statistics not kept");
         }
     }
+    // The anticipation's statistics, whichever rules ran: the explanation of
+    // findings by independent sources and the own rules reading the anticipation
+    // (AV003, a figure explained at an earlier verification) use them too.
+    if batch.table(Table::Industrial).is_some() {
+        if let Err(e) = super::anticipate::panel(&ctx) {
+            tracing::warn!(error = %e, "the anticipation's peer statistics not kept");
+        }
+    }
     drop(ctx);
     let kept = Arc::try_unwrap(kept)
         .map(|m| m.into_inner().unwrap_or_default())

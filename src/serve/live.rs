@@ -51,6 +51,11 @@ pub const LIVE_PEER_RULES: [&str; 10] = [
     "TX001", "TX002", "LB001", "SV002", "EN001", "IV008", "AV001", "AV002", "IN004", "IN005",
 ];
 
+/// Of [`LIVE_PEER_RULES`], those that read the anticipation (its findings, or
+/// its explanation of a change by the VAT and electricity records): they are run
+/// when the group submitted any table the anticipation reads.
+const READS_ANTICIPATION: [&str; 4] = ["AV001", "AV002", "IN004", "IN005"];
+
 /// Where a full audit keeps its peer statistics, beside its snapshot.
 const PEER_STATS_DIR: &str = "peer_stats";
 
@@ -557,11 +562,12 @@ pub fn audit_to(
         None => Pipeline::builtin(),
     };
     let stats = rules::record_peer_stats(&res.batch, &pipeline, &LIVE_PEER_RULES)?;
-    write_peer_stats(&out.join(PEER_STATS_DIR), stats)
+    write_peer_stats(&out.join(PEER_STATS_DIR), stats, &pipeline.fingerprint())
 }
 
-/// Writes peer statistics: one Parquet file each, and `index.json` naming them.
-fn write_peer_stats(dir: &Path, stats: rules::PeerStats) -> Result<()> {
+/// Writes peer statistics: one Parquet file each, and `index.json` naming them
+/// and the pipeline they were computed under (its fingerprint).
+fn write_peer_stats(dir: &Path, stats: rules::PeerStats, pipeline: &str) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let mut index = Map::new();
     let mut keys: Vec<_> = stats.into_iter().collect();
@@ -574,20 +580,34 @@ fn write_peer_stats(dir: &Path, stats: rules::PeerStats) -> Result<()> {
         index.insert(key, Value::String(name));
     }
     let path = dir.join("index.json");
-    std::fs::write(&path, Value::Object(index).to_string()).map_err(io(&path))
+    let body = serde_json::json!({ "pipeline": pipeline, "stats": index });
+    std::fs::write(&path, body.to_string()).map_err(io(&path))
 }
 
-/// The peer statistics kept beside a snapshot (none when it has none).
-fn read_peer_stats(dir: &Path) -> Result<rules::PeerStats> {
+/// The peer statistics kept beside a snapshot, when they were computed under the
+/// pipeline whose fingerprint is `pipeline` (none otherwise: the pipeline file
+/// changed between the server's start and the refresh, and the statistics'
+/// parameters are not the ones the server's checks use).
+fn read_peer_stats(dir: &Path, pipeline: &str) -> Result<rules::PeerStats> {
     let path = dir.join("index.json");
     let Ok(bytes) = std::fs::read(&path) else {
         return Ok(rules::PeerStats::new());
     };
-    let index: Map<String, Value> =
-        serde_json::from_slice(&bytes).map_err(|e| Error::Internal {
-            stage: "serve",
-            message: format!("{}: {e}", path.display()),
-        })?;
+    let body: Value = serde_json::from_slice(&bytes).map_err(|e| Error::Internal {
+        stage: "serve",
+        message: format!("{}: {e}", path.display()),
+    })?;
+    let kept_under = body.get("pipeline").and_then(Value::as_str);
+    let index = match body.get("stats").and_then(Value::as_object) {
+        Some(index) if kept_under == Some(pipeline) => index.clone(),
+        _ => {
+            tracing::warn!(
+                path = %path.display(),
+                "peer statistics kept under another pipeline: the live peer checks are taken from the snapshot"
+            );
+            return Ok(rules::PeerStats::new());
+        }
+    };
     let mut out = rules::PeerStats::new();
     for (key, name) in index {
         let Some(name) = name.as_str() else { continue };
@@ -599,7 +619,7 @@ fn read_peer_stats(dir: &Path) -> Result<rules::PeerStats> {
 }
 
 /// The snapshot of a full audit written to `out` by `audit_to`.
-pub fn read_snapshot(out: &Path, generation: u64) -> Result<Snapshot> {
+pub fn read_snapshot(out: &Path, generation: u64, pipeline: &Pipeline) -> Result<Snapshot> {
     let read = |name: &str| -> Result<DataFrame> {
         let path = out.join(name);
         let f = std::fs::File::open(&path).map_err(io(&path))?;
@@ -621,7 +641,10 @@ pub fn read_snapshot(out: &Path, generation: u64) -> Result<Snapshot> {
         })?;
     let grades = read("grades.parquet")?;
     Ok(Snapshot {
-        peers: Arc::new(read_peer_stats(&out.join(PEER_STATS_DIR))?),
+        peers: Arc::new(read_peer_stats(
+            &out.join(PEER_STATS_DIR),
+            &pipeline.fingerprint(),
+        )?),
         states: states_of(&grades),
         findings: read("findings.parquet")?,
         grades,
@@ -643,7 +666,7 @@ pub fn audit_dir(cfg: &Config, data: &Path, out: &Path, generation: u64) -> Resu
         data,
         out,
     )?;
-    read_snapshot(out, generation)
+    read_snapshot(out, generation, &cfg.pipeline)
 }
 
 /// A value of a typed table in the contract's words.
@@ -1406,19 +1429,32 @@ impl Live {
         let mut own_ms = 0.0;
         // The checks run now against the last full audit's peer statistics, at
         // the period under review (the statistics are of it), when the group
-        // submitted the rule's own table (TX001 and TX002: industrial; EN001:
-        // energy); a rule whose statistics are missing, or whose table was not
-        // submitted, is taken from the last full audit (which judged the same
-        // rows of its table against the same statistics).
+        // submitted a table the rule reads (TX001 and TX002: industrial or tax;
+        // EN001: energy; the anticipation's: industrial, tax or energy); a rule
+        // whose statistics are missing, or none of whose tables was submitted, is
+        // taken from the last full audit (which judged the same rows against the
+        // same statistics).
         let stats_of_period = self.snap.period == p;
+        let anticipation_kept = self
+            .snap
+            .peers
+            .contains_key(&rules::anticipate::stat_key(p.year_start(), p));
         let has_rows = |t: Table| sub.table(t).is_some_and(|d| d.height() > 0);
         let live: Vec<usize> = (0..self.cfg.pipeline.rules.len())
             .filter(|&i| {
                 let def = self.cfg.pipeline.rules[i].def;
+                let reads_anticipation = READS_ANTICIPATION.contains(&def.code);
+                let submitted = tables.contains(&def.table)
+                    || def.also_needs.iter().any(|t| tables.contains(t))
+                    || (reads_anticipation
+                        && [Table::Tax, Table::Energy]
+                            .iter()
+                            .any(|t| tables.contains(t)));
                 stats_of_period
                     && LIVE_PEER_RULES.contains(&def.code)
                     && has_rows(def.table)
-                    && tables.contains(&def.table)
+                    && submitted
+                    && (anticipation_kept || !reads_anticipation)
             })
             .collect();
         let own = self.own_rules(&sub);
@@ -1430,7 +1466,11 @@ impl Live {
         let mut at_period = None;
         for m in months {
             let b = sub.at(Month(m));
-            let at_p = m == p.0 && !live.is_empty();
+            // At the period of the statistics every check of the answer reads
+            // them (the own checks too: AV003 and the explanations read the
+            // anticipation), so that an answer does not depend on the tables
+            // the group submitted.
+            let at_p = m == p.0 && stats_of_period;
             let (hv, peers) = if at_p {
                 (&halves_p, rules::Peers::Given(self.snap.peers.clone()))
             } else {
@@ -1718,5 +1758,30 @@ mod tests {
         assert_ne!(keys[0], keys[1]);
         assert_ne!(keys[0], keys[2]);
         assert_eq!(keys[0], keys[3]);
+    }
+
+    #[test]
+    fn peer_statistics_are_read_only_under_the_pipeline_that_kept_them() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join(PEER_STATS_DIR);
+        let builtin = Pipeline::builtin();
+        let mut other = builtin.clone();
+        let at = other
+            .rules
+            .iter()
+            .position(|r| r.def.code == "TX001")
+            .unwrap();
+        other.rules[at].weight *= 2.0;
+        assert_eq!(builtin.fingerprint(), Pipeline::builtin().fingerprint());
+        assert_ne!(builtin.fingerprint(), other.fingerprint());
+        let mut stats = rules::PeerStats::new();
+        stats.insert("k@2024-06".into(), table(&[1], &[1], &[2.0]));
+        write_peer_stats(&dir, stats, &builtin.fingerprint()).unwrap();
+        let same = read_peer_stats(&dir, &builtin.fingerprint()).unwrap();
+        assert_eq!(same.keys().collect::<Vec<_>>(), ["k@2024-06"]);
+        assert!(same["k@2024-06"].equals(&table(&[1], &[1], &[2.0])));
+        assert!(read_peer_stats(&dir, &other.fingerprint())
+            .unwrap()
+            .is_empty());
     }
 }

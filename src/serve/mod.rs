@@ -374,7 +374,7 @@ fn refresh_snapshot(cfg: &Config, dir: &Path, out: &Path, generation: u64) -> Re
             cfg.seed,
         )?,
     }
-    live::read_snapshot(out, generation)
+    live::read_snapshot(out, generation, &cfg.pipeline)
 }
 
 /// The environment variable that gives the refresh process its server's id.
