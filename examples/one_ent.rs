@@ -1,7 +1,8 @@
 //! Times the rules on one-enterprise batches, the unit of a live submission in
-//! `zhibao serve`: `cargo run --example one_ent --profile profiling -- DIR [N]`,
+//! `zhibao serve`: `cargo run --example one_ent --profile profiling -- DIR [N] [K] [CODES]`,
 //! DIR a folder `zhibao generate` wrote, N the number of runs (50), K the
-//! enterprises of a batch (1: a group of K submissions in the service). The
+//! enterprises of a batch (1: a group of K submissions in the service), CODES
+//! the rules to run (`LB001,EN001`; all but the peer rules by default). The
 //! checks against peer statistics (`LIVE_PEER_RULES`) run against the statistics
 //! of the whole batch, as in the service; the slowest rules are listed.
 
@@ -34,9 +35,16 @@ fn main() {
     let peers = zhibao::rules::Peers::Given(std::sync::Arc::new(stats));
     let mut per_rule: std::collections::BTreeMap<&str, f64> = Default::default();
     let mut p = zhibao::pipeline::Pipeline::builtin();
+    // A fourth argument: the rules to run (codes, comma-separated).
+    let only: Option<Vec<String>> = std::env::args()
+        .nth(4)
+        .map(|s| s.split(',').map(str::to_string).collect());
     p.rules.retain(|r| {
         !zhibao::serve::live::PEER_RULES.contains(&r.def.code)
             && r.def.table != zhibao::model::Table::Rd
+            && only
+                .as_ref()
+                .is_none_or(|o| o.iter().any(|c| c == r.def.code))
     });
     let mut ts = Vec::new();
     let subs: Vec<_> = (0..20)
@@ -55,7 +63,10 @@ fn main() {
     for i in 0..n {
         let b = &subs[i % 20];
         let t = Instant::now();
-        let c = zhibao::rules::run_with_peers(b, &p, peers.clone()).unwrap();
+        // In Polars' own pool, as the service runs a group's audit.
+        let c = polars_core::runtime::THREAD_POOL
+            .install(|| zhibao::rules::run_with_peers(b, &p, peers.clone()))
+            .unwrap();
         ts.push(t.elapsed().as_secs_f64() * 1000.0);
         for r in &c.runs {
             *per_rule.entry(r.code).or_default() += r.seconds * 1000.0 / n as f64;

@@ -495,16 +495,15 @@ impl StatRows {
 /// Given peer statistics, by kind, group and period.
 type Given = HashMap<(String, String, i32), [f64; 3]>;
 
-fn given_of(df: &DataFrame, groups: &[String]) -> Result<Given> {
+fn given_of(rows: GivenRows<'_>, groups: &[String]) -> Result<Given> {
     // Only the groups asked for (a live answer's few enterprises' groups and
     // all): the whole frame is every group of the register.
-    let wanted = Series::new("g".into(), groups.to_vec());
-    let df = &df
-        .clone()
-        .lazy()
-        .filter(col("group").is_in(lit(wanted).implode(false), false))
-        .collect()
-        .map_err(pe)?;
+    let wanted = DataFrame::new(
+        groups.len(),
+        vec![Column::new("group".into(), groups.to_vec())],
+    )
+    .map_err(pe)?;
+    let df = &rows(&wanted)?;
     let k = df.column("kind").map_err(pe)?.str().map_err(pe)?;
     let g = df.column("group").map_err(pe)?.str().map_err(pe)?;
     let p = df.column("period").map_err(pe)?.i32().map_err(pe)?;
@@ -534,6 +533,10 @@ pub fn compute(batch: &Batch, first: Month, last: Month, s: &Settings) -> Result
     Ok(compute_with(batch, first, last, s, None)?.0)
 }
 
+/// The rows of given peer statistics for some groups (a frame of their codes in
+/// `group`).
+type GivenRows<'a> = &'a dyn Fn(&DataFrame) -> Result<DataFrame>;
+
 /// [`compute`], with its peers' statistics `given` (a live answer about a few
 /// enterprises, against the last full audit's peers) or computed from the batch;
 /// returns them too.
@@ -542,7 +545,7 @@ fn compute_with(
     first: Month,
     last: Month,
     s: &Settings,
-    given: Option<&DataFrame>,
+    given: Option<GivenRows<'_>>,
 ) -> Result<(DataFrame, DataFrame)> {
     let Some(ind) = batch.table(Table::Industrial) else {
         return Ok((empty(), StatRows::default().frame()?));
@@ -1070,7 +1073,13 @@ pub fn panel(ctx: &Ctx<'_>) -> Result<DataFrame> {
         // statistic of the run: given to a live answer, else computed here.
         let key = stat_key(first, last);
         match ctx.given_peer_stat(&key) {
-            Some(Ok(given)) => Ok(compute_with(ctx.batch, first, last, &s, Some(&given))?.0),
+            Some(Ok(whole)) => {
+                let rows = |groups: &DataFrame| {
+                    ctx.given_rows(&key, &["group"], groups)
+                        .unwrap_or_else(|| Ok(whole.clone()))
+                };
+                Ok(compute_with(ctx.batch, first, last, &s, Some(&rows))?.0)
+            }
             // Not kept (a snapshot of another pipeline or period): the peers are
             // the context's own enterprises, as before statistics were kept.
             Some(Err(e)) => {

@@ -407,9 +407,10 @@ pub fn add_peer_robust_z(
     let mut drop: Vec<String> = vec!["_pz_x".to_string()];
     for (i, groups) in levels.iter().enumerate() {
         let name = |c: &str| format!("_pz_{c}{i}");
-        let stat = ctx.peer_stat(
-            &format!("{key}@{}:{}", ctx.period, groups.join(",")),
-            || {
+        let key = format!("{key}@{}:{}", ctx.period, groups.join(","));
+        let stat = match ctx.given_rows(&key, groups, &df) {
+            Some(rows) => rows?,
+            None => ctx.peer_stat(&key, || {
                 let x = col("_pz_x");
                 let aggs = [
                     x.clone().median().alias("_m"),
@@ -424,8 +425,8 @@ pub fn add_peer_robust_z(
                     base.group_by(g).agg(aggs)
                 };
                 stat.collect().map_err(pe)
-            },
-        )?;
+            })?,
+        };
         let stat = stat.lazy().rename(
             ["_m", "_n", "_mad"],
             [name("m"), name("n"), name("mad")],
@@ -434,7 +435,7 @@ pub fn add_peer_robust_z(
         lf = if groups.is_empty() {
             lf.join(stat, [], [], JoinArgs::new(JoinType::Cross))
         } else {
-            join_stat(lf, stat, groups, df.height())
+            join_stat(lf, stat, groups)
         };
         let zi = when(
             col(name("mad"))
@@ -495,28 +496,16 @@ fn peer_robust_z_in_place(
         .drop(by_name(drop, true, false))
 }
 
-/// `lf` (of `rows` rows) with the columns of a peer statistic `stat` joined on
+/// `lf` with the columns of a peer statistic `stat` (one row per group) joined on
 /// the group columns `on` (a left join that keeps `lf`'s order; null keys
-/// match). A live answer's few rows meet a statistic of every group: the groups
-/// they need are picked out first, so no hash table of every group is built.
-pub fn join_stat(lf: LazyFrame, stat: LazyFrame, on: &[&str], rows: usize) -> LazyFrame {
+/// match). A live answer's few rows meet only their groups' rows of a kept
+/// statistic ([`Ctx::given_rows`]).
+pub fn join_stat(lf: LazyFrame, stat: LazyFrame, on: &[&str]) -> LazyFrame {
     let keys: Vec<Expr> = on.iter().map(|c| col(*c)).collect();
-    let args = |how: JoinType| {
-        let mut a = JoinArgs::new(how);
-        a.nulls_equal = true;
-        a.maintain_order = MaintainOrderJoin::Left;
-        a
-    };
-    let stat = if rows <= 64 {
-        let needed = lf
-            .clone()
-            .select(keys.clone())
-            .unique(None, UniqueKeepStrategy::First);
-        stat.join(needed, keys.clone(), keys.clone(), args(JoinType::Semi))
-    } else {
-        stat
-    };
-    lf.join(stat, keys.clone(), keys, args(JoinType::Left))
+    let mut a = JoinArgs::new(JoinType::Left);
+    a.nulls_equal = true;
+    a.maintain_order = MaintainOrderJoin::Left;
+    lf.join(stat, keys.clone(), keys, a)
 }
 
 /// Strength of a statistical finding from how far it lies beyond its threshold

@@ -18,8 +18,115 @@ use crate::model::{Month, Table};
 use crate::pipeline::{Pipeline, RuleConfig};
 
 /// Statistics of the peers a rule judges one enterprise against (the months the
-/// tax records cover, a division's median change…), by name.
-pub type PeerStats = HashMap<String, DataFrame>;
+/// tax records cover, a division's median change…), by name; with an index of
+/// each statistic's rows by its group columns, built on first use, so that a
+/// live answer picks out its few groups' rows without scanning every group's.
+#[derive(Default)]
+pub struct PeerStats {
+    stats: HashMap<String, DataFrame>,
+    index: Mutex<HashMap<IndexId, Arc<GroupIndex>>>,
+}
+
+/// A statistic's name and the group columns of an index of it.
+type IndexId = (String, Vec<String>);
+
+/// A statistic's row numbers by the text of their group columns.
+type GroupIndex = HashMap<String, Vec<IdxSize>>;
+
+impl PeerStats {
+    /// No statistics.
+    pub fn new() -> PeerStats {
+        PeerStats::default()
+    }
+
+    /// The rows of statistic `key` whose columns `on` equal those of some row of
+    /// `rows` (nulls equal), in the statistic's order; `None` when not kept.
+    pub fn rows_for(&self, key: &str, on: &[&str], rows: &DataFrame) -> Option<Result<DataFrame>> {
+        let stat = self.stats.get(key)?;
+        Some((|| {
+            let index = self.index_of(key, stat, on)?;
+            let mut at: Vec<IdxSize> = group_texts(rows, on)?
+                .iter()
+                .filter_map(|t| index.get(t))
+                .flatten()
+                .copied()
+                .collect();
+            at.sort_unstable();
+            at.dedup();
+            stat.take(&IdxCa::from_vec("at".into(), at))
+                .map_err(|e| Error::polars("rules", e))
+        })())
+    }
+
+    fn index_of(&self, key: &str, stat: &DataFrame, on: &[&str]) -> Result<Arc<GroupIndex>> {
+        let id = (key.to_string(), on.iter().map(|c| c.to_string()).collect());
+        if let Some(ix) = self.index.lock().ok().and_then(|m| m.get(&id).cloned()) {
+            return Ok(ix);
+        }
+        let mut ix = GroupIndex::with_capacity(stat.height());
+        for (i, t) in group_texts(stat, on)?.into_iter().enumerate() {
+            ix.entry(t).or_default().push(i as IdxSize);
+        }
+        let ix = Arc::new(ix);
+        if let Ok(mut m) = self.index.lock() {
+            m.insert(id, ix.clone());
+        }
+        Ok(ix)
+    }
+}
+
+/// Each row's columns `on` as one text (nulls apart from every value).
+fn group_texts(df: &DataFrame, on: &[&str]) -> Result<Vec<String>> {
+    let pe = |e| Error::polars("rules", e);
+    let mut out = vec![String::new(); df.height()];
+    for c in on {
+        let col = df
+            .column(c)
+            .map_err(pe)?
+            .cast(&DataType::String)
+            .map_err(pe)?;
+        for (o, v) in out.iter_mut().zip(col.str().map_err(pe)?.iter()) {
+            match v {
+                Some(v) => {
+                    o.push('\u{1}');
+                    o.push_str(v);
+                }
+                None => o.push('\u{0}'),
+            }
+        }
+    }
+    Ok(out)
+}
+
+impl Clone for PeerStats {
+    fn clone(&self) -> PeerStats {
+        PeerStats {
+            stats: self.stats.clone(),
+            index: Mutex::default(),
+        }
+    }
+}
+
+impl std::ops::Deref for PeerStats {
+    type Target = HashMap<String, DataFrame>;
+    fn deref(&self) -> &Self::Target {
+        &self.stats
+    }
+}
+
+impl std::ops::DerefMut for PeerStats {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.stats
+    }
+}
+
+impl IntoIterator for PeerStats {
+    type Item = (String, DataFrame);
+    type IntoIter = std::collections::hash_map::IntoIter<String, DataFrame>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.stats.into_iter()
+    }
+}
 
 /// Where a rule's peer statistics come from.
 #[derive(Clone, Default)]
@@ -89,6 +196,25 @@ impl<'a> Ctx<'a> {
             Peers::Given(given) => Some(given.get(key).cloned().ok_or_else(|| Error::Internal {
                 stage: "rules",
                 message: format!("peer statistic {key} was not kept by the last full audit"),
+            })),
+            _ => None,
+        }
+    }
+
+    /// The rows of a given peer statistic for the groups (columns `on`) of
+    /// `rows` (`Some` only for [`Peers::Given`]; an error when it was not kept).
+    pub fn given_rows(
+        &self,
+        key: &str,
+        on: &[&str],
+        rows: &DataFrame,
+    ) -> Option<Result<DataFrame>> {
+        match &self.peers {
+            Peers::Given(given) => Some(given.rows_for(key, on, rows).unwrap_or_else(|| {
+                Err(Error::Internal {
+                    stage: "rules",
+                    message: format!("peer statistic {key} was not kept by the last full audit"),
+                })
             })),
             _ => None,
         }
@@ -807,4 +933,40 @@ pub fn month_text(e: Expr) -> Expr {
         "",
         false,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kept_statistic_gives_the_rows_of_the_groups_asked_for() {
+        let mut stats = PeerStats::new();
+        let stat = df!(
+            "division" => [Some("13"), Some("13"), Some("14"), None],
+            "period" => [1, 2, 1, 1],
+            "_m" => [1.0, 2.0, 3.0, 4.0]
+        )
+        .unwrap();
+        stats.insert("k".into(), stat);
+        let rows = df!(
+            "division" => [Some("13"), None, Some("13"), Some("99")],
+            "period" => [2, 1, 2, 1]
+        )
+        .unwrap();
+        let got = stats
+            .rows_for("k", &["division", "period"], &rows)
+            .unwrap()
+            .unwrap();
+        let m: Vec<Option<f64>> = got.column("_m").unwrap().f64().unwrap().iter().collect();
+        // Group 13/2 once however often asked, the null division as a group of its
+        // own, 99/1 not kept; in the statistic's order. Asked again: the same.
+        assert_eq!(m, [Some(2.0), Some(4.0)]);
+        let again = stats
+            .rows_for("k", &["division", "period"], &rows)
+            .unwrap()
+            .unwrap();
+        assert!(again.equals_missing(&got));
+        assert!(stats.rows_for("absent", &["period"], &rows).is_none());
+    }
 }

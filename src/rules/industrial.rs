@@ -456,7 +456,11 @@ fn peer_median(
     }
     let df = lf.collect().map_err(pe)?;
     let stat = |level: &str, by: &[&str]| -> Result<DataFrame> {
-        ctx.peer_stat(&format!("{key}@{}:{level}", ctx.period), || {
+        let key = format!("{key}@{}:{level}", ctx.period);
+        if let Some(rows) = ctx.given_rows(&key, by, &df) {
+            return rows;
+        }
+        ctx.peer_stat(&key, || {
             let g: Vec<Expr> = by.iter().map(|c| col(*c)).collect();
             df.clone()
                 .lazy()
@@ -477,9 +481,8 @@ fn peer_median(
     let all = stat("all", &["period"])?
         .lazy()
         .select([col("period"), col("_med").alias("_med_all")]);
-    let rows = df.height();
-    let lf = join_stat(df.lazy(), div, &["division", "period"], rows);
-    Ok(join_stat(lf, all, &["period"], rows)
+    let lf = join_stat(df.lazy(), div, &["division", "period"]);
+    Ok(join_stat(lf, all, &["period"])
         .with_column(
             when(col("_n_div").gt_eq(lit(min_peers)))
                 .then(col("_med_div"))
