@@ -606,3 +606,118 @@ fn alone_against_kept_statistics(record: &[&str], run: &[&str], must_see: &[&str
         );
     }
 }
+
+/// Changing one table (some enterprises' rows dropped, others' figures scaled)
+/// moves only the findings of the rules that read it (`RuleDef::reads`).
+/// `zhibao serve` relies on this to take a rule's findings from its last full
+/// audit when none of the tables the rule reads changed for the enterprise.
+#[test]
+fn a_rule_reads_only_the_tables_it_names() {
+    use polars::prelude::*;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("b");
+    let mut o = zhibao::generate::GenOptions::new(&data, 1000);
+    o.seed = 11;
+    o.anomaly_rate = 0.1;
+    zhibao::generate::generate(&o).unwrap();
+    let pipeline = Pipeline::builtin();
+    let by_rule = |b: &zhibao::load::Batch| -> BTreeMap<String, Vec<String>> {
+        let f = zhibao::rules::run(b, &pipeline).unwrap().findings;
+        let cols = [
+            "rule_code",
+            "eid",
+            "project_id",
+            "county_code",
+            "period",
+            "severity",
+            "value",
+            "strength",
+            "message",
+        ];
+        let text: Vec<Vec<Option<String>>> = cols.iter().map(|c| common::col_str(&f, c)).collect();
+        let mut m: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for i in 0..f.height() {
+            let line: Vec<String> = text[1..]
+                .iter()
+                .map(|c| c[i].clone().unwrap_or_default())
+                .collect();
+            m.entry(text[0][i].clone().unwrap_or_default())
+                .or_default()
+                .push(line.join("|"));
+        }
+        for v in m.values_mut() {
+            v.sort();
+        }
+        m
+    };
+    let batch = load(&data, &LoadOptions::default()).unwrap();
+    let before = by_rule(&batch);
+    let (mut moved, mut wrong) = (BTreeSet::new(), Vec::new());
+    for &t in batch.tables.keys() {
+        let mut b = load(&data, &LoadOptions::default()).unwrap();
+        // A third of the enterprises lose their rows, a third have every figure
+        // scaled by 1.37.
+        let scaled: Vec<Expr> = b.tables[&t]
+            .columns()
+            .iter()
+            .filter(|c| c.dtype() == &DataType::Float64)
+            .map(|c| {
+                let c = c.name().clone();
+                when((col("eid") % lit(3u32)).eq(lit(1u32)))
+                    .then(col(c.clone()) * lit(1.37))
+                    .otherwise(col(c.clone()))
+                    .alias(c)
+            })
+            .collect();
+        let mut changed = b.tables[&t]
+            .clone()
+            .lazy()
+            .filter((col("eid") % lit(3u32)).neq(lit(0u32)))
+            .with_columns(scaled);
+        // Verifications: a third of the enterprises explained last month.
+        if t == zhibao::model::Table::Verifications {
+            let old = &b.tables[&t];
+            let eids: Vec<u32> = (1..b.enterprises.height() as u32).step_by(3).collect();
+            let n = eids.len();
+            let added: Vec<Expr> = old
+                .columns()
+                .iter()
+                .map(|c| {
+                    let name = c.name().as_str();
+                    match name {
+                        "eid" => lit(Series::new("eid".into(), eids.clone())),
+                        "period" => lit(b.period.0 - 1),
+                        "outcome" => lit("explained"),
+                        _ => lit(NULL).cast(c.dtype().clone()),
+                    }
+                    .cast(c.dtype().clone())
+                    .alias(name)
+                })
+                .collect();
+            let added = df!("_n" => vec![0u8; n]).unwrap().lazy().select(added);
+            changed = concat([changed, added], UnionArgs::default()).unwrap();
+        }
+        let changed = changed.collect().unwrap();
+        b.tables.insert(t, changed);
+        let after = by_rule(&b);
+        for def in registry::all() {
+            let (x, y) = (before.get(def.code), after.get(def.code));
+            if def.reads().contains(&t) {
+                if x != y {
+                    moved.insert(t);
+                }
+            } else if x != y {
+                wrong.push(format!(
+                    "{} moved when the {t:?} table changed, but that table is not among those it reads ({:?})",
+                    def.code,
+                    def.reads()
+                ));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    // Each change moved the findings of some rule that reads it (else this
+    // test would prove nothing about that table).
+    let tables: BTreeSet<_> = batch.tables.keys().copied().collect();
+    assert_eq!(moved, tables);
+}

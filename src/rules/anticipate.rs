@@ -137,6 +137,22 @@ pub static SETTINGS: Section = Section {
 /// The findings an independent source can explain.
 pub const EXPLAINABLE: &[&str] = &["IN004", "IN005", "IN008", "IN009"];
 
+/// The rules whose findings read the anticipation: its own (AV001–AV003), the
+/// changes it explains ([`EXPLAINABLE`]), the services revenue change the VAT
+/// explains (SV001); their findings also fall to information when a verification
+/// explained them.
+pub const READERS: &[&str] = &[
+    "AV001", "AV002", "AV003", "IN004", "IN005", "IN008", "IN009", "SV001",
+];
+
+/// The tables the anticipation reads, and so every rule of [`READERS`] with it.
+pub const TABLES: &[Table] = &[
+    Table::Industrial,
+    Table::Tax,
+    Table::Energy,
+    Table::Verifications,
+];
+
 /// Of [`EXPLAINABLE`], the year-on-year changes (the others are month-on-month).
 const YEAR_ON_YEAR: &[&str] = &["IN004", "IN008"];
 

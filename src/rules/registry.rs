@@ -271,6 +271,25 @@ impl RuleDef {
     pub fn param(&self, name: &str) -> Option<&ParamSpec> {
         self.params.iter().find(|p| p.name == name)
     }
+
+    /// Every table whose rows of an enterprise its findings about that enterprise
+    /// may depend on: the register, its table, the further tables it needs, and
+    /// the anticipation's tables for a rule that reads the anticipation. A
+    /// rule none of whose tables changed for an enterprise finds for it what it
+    /// found before (`zhibao serve` takes such findings from its last full audit
+    /// instead of running the rule again). The test
+    /// `a_rule_reads_only_the_tables_it_names` changes each table in turn and
+    /// checks that no other rule's findings move.
+    pub fn reads(&self) -> Vec<Table> {
+        let mut v = vec![Table::Enterprises, self.table];
+        v.extend(self.also_needs.iter().copied());
+        if super::anticipate::READERS.contains(&self.code) {
+            v.extend(super::anticipate::TABLES.iter().copied());
+        }
+        v.sort();
+        v.dedup();
+        v
+    }
 }
 
 /// Every rule, in code order.

@@ -51,11 +51,6 @@ pub const LIVE_PEER_RULES: [&str; 10] = [
     "TX001", "TX002", "LB001", "SV002", "EN001", "IV008", "AV001", "AV002", "IN004", "IN005",
 ];
 
-/// Of [`LIVE_PEER_RULES`], those that read the anticipation (its findings, or
-/// its explanation of a change by the VAT and electricity records): they are run
-/// when the group submitted any table the anticipation reads.
-const READS_ANTICIPATION: [&str; 4] = ["AV001", "AV002", "IN004", "IN005"];
-
 /// Where a full audit keeps its peer statistics, beside its snapshot.
 const PEER_STATS_DIR: &str = "peer_stats";
 
@@ -234,6 +229,11 @@ pub struct Live {
     /// Each own rule's recent time on a submission group (ms, a moving average),
     /// to share the rules of the next group fairly between two threads.
     rule_ms: HashMap<&'static str, f64>,
+    /// The generation that last changed each enterprise's rows of each table
+    /// (since the last reload).
+    changed_at: HashMap<(u32, Table), u64>,
+    /// The generation of the last reload (enterprise ids may have moved).
+    reloaded_at: u64,
 }
 
 /// `df` with the columns of `like`, in its order and types (to stack onto it).
@@ -827,6 +827,8 @@ impl Live {
             positions: HashMap::new(),
             revisions: HashMap::new(),
             rule_ms: HashMap::new(),
+            changed_at: HashMap::new(),
+            reloaded_at: 0,
             checker: Arc::new(Checker {
                 register: load::Register::default(),
                 uscc_of: Vec::new(),
@@ -850,6 +852,8 @@ impl Live {
 
     /// Exports the state and loads it as the batch; returns the export.
     fn reload(&mut self) -> Result<PathBuf> {
+        self.reloaded_at = self.generation;
+        self.changed_at.clear();
         let dir = self.next_dir("export");
         export(&self.store, &dir)?;
         self.batch = load::load(
@@ -1031,6 +1035,13 @@ impl Live {
                 .map(|p| p.and(Err(ApiError::Internal(msg.clone()))))
                 .collect();
         }
+        for p in prepared.iter().flatten() {
+            for u in &p.usccs {
+                if let Some((e, _)) = self.index.get(u) {
+                    self.changed_at.insert((*e, p.table), self.generation);
+                }
+            }
+        }
         // Audit every enterprise of the group together, then answer each request.
         let usccs: BTreeSet<String> = prepared
             .iter()
@@ -1042,13 +1053,12 @@ impl Live {
             .flatten()
             .flat_map(|p| p.periods.iter().cloned())
             .collect();
-        let tables: BTreeSet<Table> = prepared.iter().flatten().map(|p| p.table).collect();
         let t_apply = t0.elapsed().as_secs_f64() * 1000.0;
         // In Polars' own pool, so that each of the audit's Polars operations
         // runs on this thread instead of being handed to the pool and waited for
         // (on a few enterprises the hand-over cost more than the work).
-        let audited = polars_core::runtime::THREAD_POOL
-            .install(|| self.audit_enterprises(&usccs, &periods, &tables));
+        let audited =
+            polars_core::runtime::THREAD_POOL.install(|| self.audit_enterprises(&usccs, &periods));
         tracing::debug!(
             requests = n,
             prepare_ms = t_prepare,
@@ -1399,12 +1409,13 @@ impl Live {
     }
 
     /// Findings (rows' periods) and grades of some enterprises: their own checks
-    /// run now on their rows alone, the peer checks from the last full audit.
+    /// run now on their rows alone, the peer checks from the last full audit, and
+    /// at the period under review the checks none of whose tables changed for
+    /// them since that audit taken from it.
     pub fn audit_enterprises(
         &mut self,
         usccs: &BTreeSet<String>,
         periods: &BTreeSet<String>,
-        tables: &BTreeSet<Table>,
     ) -> Result<(Vec<Value>, Vec<Value>)> {
         let eids: Vec<u32> = usccs
             .iter()
@@ -1427,39 +1438,54 @@ impl Live {
         months.insert(p.0);
         let mut times: Vec<RuleRun> = Vec::new();
         let mut own_ms = 0.0;
-        // The checks run now against the last full audit's peer statistics, at
-        // the period under review (the statistics are of it), when the group
-        // submitted a table the rule reads (TX001 and TX002: industrial or tax;
-        // EN001: energy; the anticipation's: industrial, tax or energy); a rule
-        // whose statistics are missing, or none of whose tables was submitted, is
-        // taken from the last full audit (which judged the same rows against the
-        // same statistics).
+        // The checks against the last full audit's peer statistics run now at
+        // the period under review (the statistics are of it) when a table the
+        // rule reads changed since that audit (TX001 and TX002: industrial or
+        // tax; EN001: energy and industrial; the anticipation's readers:
+        // industrial, tax, energy or verifications); a rule whose statistics are
+        // missing, or none of whose tables changed, is taken from the last full
+        // audit (which judged the same rows against the same statistics).
         let stats_of_period = self.snap.period == p;
         let anticipation_kept = self
             .snap
             .peers
             .contains_key(&rules::anticipate::stat_key(p.year_start(), p));
         let has_rows = |t: Table| sub.table(t).is_some_and(|d| d.height() > 0);
+        // A rule none of whose tables changed for the group's enterprises since
+        // the last full audit finds at its period what that audit found
+        // (`RuleDef::reads`, and the test `a_rule_reads_only_the_tables_it_names`):
+        // its findings are taken from there instead of running it again. The
+        // tables the group submitted changed, and so did any an earlier group
+        // submitted since.
+        let snap_gen = self.snap.generation;
+        let unchanged = |def: &rules::registry::RuleDef| {
+            stats_of_period
+                && self.reloaded_at <= snap_gen
+                && def.reads().iter().all(|t| {
+                    eids.iter().all(|e| {
+                        self.changed_at
+                            .get(&(*e, *t))
+                            .is_none_or(|g| *g <= snap_gen)
+                    })
+                })
+        };
         let live: Vec<usize> = (0..self.cfg.pipeline.rules.len())
             .filter(|&i| {
                 let def = self.cfg.pipeline.rules[i].def;
-                let reads_anticipation = READS_ANTICIPATION.contains(&def.code);
-                let submitted = tables.contains(&def.table)
-                    || def.also_needs.iter().any(|t| tables.contains(t))
-                    || (reads_anticipation
-                        && [Table::Tax, Table::Energy]
-                            .iter()
-                            .any(|t| tables.contains(t)));
+                let reads_anticipation = rules::anticipate::READERS.contains(&def.code);
                 stats_of_period
                     && LIVE_PEER_RULES.contains(&def.code)
                     && has_rows(def.table)
-                    && submitted
+                    && !unchanged(def)
                     && (anticipation_kept || !reads_anticipation)
             })
             .collect();
         let own = self.own_rules(&sub);
-        let halves = self.in_halves(own.clone());
-        let halves_p = self.in_halves(own.into_iter().chain(live.iter().copied()).collect());
+        let (own_p, own_kept): (Vec<usize>, Vec<usize>) = own
+            .iter()
+            .partition(|&&i| !unchanged(self.cfg.pipeline.rules[i].def));
+        let halves = self.in_halves(own);
+        let halves_p = self.in_halves(own_p.into_iter().chain(live.iter().copied()).collect());
         let mut live_done: Vec<&'static str> = Vec::new();
         let peer = lit(Series::new("peer".into(), PEER_RULES.to_vec())).implode(false);
         let mut findings = Vec::new();
@@ -1534,6 +1560,11 @@ impl Live {
             .iter()
             .chain(LIVE_PEER_RULES.iter().filter(|c| !live_done.contains(c)))
             .copied()
+            .chain(
+                own_kept
+                    .iter()
+                    .map(|&i| self.cfg.pipeline.rules[i].def.code),
+            )
             .collect();
         let peer = lit(Series::new("peer".into(), from_snapshot)).implode(false);
         let snap = &self.snap;
