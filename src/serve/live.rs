@@ -801,7 +801,7 @@ impl Live {
         std::fs::create_dir_all(&cfg.work).map_err(io(&cfg.work))?;
         // Directories of an earlier process are stale.
         if let Ok(rd) = std::fs::read_dir(&cfg.work) {
-            for e in rd.flatten() {
+            for e in rd.flatten().filter(|e| e.path().is_dir()) {
                 let _ = std::fs::remove_dir_all(e.path());
             }
         }
@@ -841,6 +841,7 @@ impl Live {
         let dir = live.reload()?;
         let out = live.next_dir("out");
         let snap = audit_dir(&live.cfg, &dir, &out, 0)?;
+        let _ = std::fs::remove_dir_all(&dir);
         live.snap = Arc::new(snap);
         Ok(live)
     }
@@ -1007,7 +1008,9 @@ impl Live {
         // Apply to the batch as it stands.
         let reload = prepared.iter().flatten().any(|p| p.reload);
         let applied = if reload {
-            self.reload().map(|_| ())
+            self.reload().map(|dir| {
+                let _ = std::fs::remove_dir_all(dir);
+            })
         } else {
             let mut by_table: BTreeMap<Table, Vec<DataFrame>> = BTreeMap::new();
             for p in prepared.iter_mut().flatten() {
@@ -1022,7 +1025,9 @@ impl Live {
             for (t, dfs) in by_table {
                 if let Err(e) = self.apply(t, dfs) {
                     tracing::warn!(error = %e, "applying submissions in place failed; reloading the state");
-                    r = self.reload().map(|_| ());
+                    r = self.reload().map(|dir| {
+                        let _ = std::fs::remove_dir_all(dir);
+                    });
                     break;
                 }
             }

@@ -87,6 +87,32 @@ impl Store {
         Ok(())
     }
 
+    /// Leaves the WAL's checkpoints to [`Store::checkpoint`], called by another
+    /// connection: a commit then only appends to the WAL and syncs it, instead of
+    /// also copying the WAL into the database and syncing that whenever the WAL
+    /// passes 1,000 pages (a commit that did so held up the submissions behind it
+    /// for up to 0.13 s, measured under load). The WAL file is cut back to 16 MB
+    /// once checkpointed.
+    pub fn leave_checkpoints_to_another_connection(&self) -> Result<()> {
+        self.conn
+            .execute_batch(
+                "PRAGMA wal_autocheckpoint = 0;
+                 PRAGMA journal_size_limit = 16777216;",
+            )
+            .map_err(db)
+    }
+
+    /// Copies what the WAL holds into the database as far as no reader needs it
+    /// (a passive checkpoint: it waits for no one). Returns the WAL's frames and
+    /// those copied.
+    pub fn checkpoint(&self) -> Result<(i64, i64)> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                Ok((r.get(1)?, r.get(2)?))
+            })
+            .map_err(db)
+    }
+
     /// Whether history files are stored.
     pub fn has_history(&self) -> Result<bool> {
         let n: i64 = self
