@@ -68,6 +68,14 @@ pub fn explain(r: &RuleDef) -> String {
                 .join(", ")
         ));
     }
+    out.push_str(&format!(
+        "读取 Reads: {} (an answer of `zhibao serve` runs it again only when one of these changed)\n",
+        r.reads()
+            .iter()
+            .map(|t| t.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
     if r.basis == super::registry::Basis::Record {
         out.push_str(
             "依据 Basis: 以往核查记录，不是本期数据；计入风险等级，查询清单中排在针对本期数据的疑点之后 · \
