@@ -435,7 +435,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             seed,
         } => {
             zhibao::serve::yield_to_the_server();
-            zhibao::serve::refresh(&state, &export, &out, pipeline.as_deref(), period, seed)?;
+            zhibao::serve::refresh(
+                &state,
+                &export,
+                &out,
+                pipeline.as_deref(),
+                period,
+                seed,
+                true,
+            )?;
         }
         Command::User {
             action:

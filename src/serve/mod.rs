@@ -380,6 +380,7 @@ fn refresh_snapshot(cfg: &Config, dir: &Path, out: &Path, generation: u64) -> Re
             cfg.pipeline_path.as_deref(),
             cfg.period,
             cfg.seed,
+            false,
         )?,
     }
     live::read_snapshot(out, generation, &cfg.pipeline)
@@ -388,9 +389,10 @@ fn refresh_snapshot(cfg: &Config, dir: &Path, out: &Path, generation: u64) -> Re
 /// The environment variable that gives the refresh process its server's id.
 const SERVER_PID: &str = "ZHIBAO_SERVER_PID";
 
-/// Called first in the refresh process (`zhibao serve-refresh`): the lowest CPU
-/// priority (nice 19, `SCHED_IDLE`), so that submissions are answered first while it runs, and an end
-/// when the server ends. The process sets these itself, so the server starts it
+/// Called first in the refresh process (`zhibao serve-refresh`): the lowest nice
+/// value (19), so that submissions are answered first while it runs, and an end
+/// when the server ends. (`SCHED_IDLE`, lower still, comes once the state is
+/// read: see [`idle_from_now_on`].) The process sets these itself, so the server starts it
 /// with nothing to run between fork and exec, which lets the standard library
 /// use `posix_spawn`: a `fork` of a server holding gigabytes copies its page
 /// tables and holds up every allocation of its other threads meanwhile (a
@@ -400,9 +402,6 @@ pub fn yield_to_the_server() {
     // SAFETY: plain system calls on this process, no memory is shared.
     unsafe {
         libc::nice(19);
-        // Run only when the server leaves a core idle.
-        let param = libc::sched_param { sched_priority: 0 };
-        libc::sched_setscheduler(0, libc::SCHED_IDLE, &param);
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
         // The server ended before the line above: this process was adopted. (Its
         // id is given, not assumed: a server may itself be process 1 in a container.)
@@ -417,8 +416,29 @@ pub fn yield_to_the_server() {
 #[cfg(not(target_os = "linux"))]
 pub fn yield_to_the_server() {}
 
+/// The refresh process runs only when the server leaves a core idle
+/// (`SCHED_IDLE`) once it has read the state from the database. Not before: a
+/// process that only runs on an idle core can be left waiting while it holds
+/// the file system's journal open (reading the database updates its access
+/// time), and every commit of the server waits for the journal (stalls of 0.1 s
+/// in commits were logged during refreshes). What follows reads and writes the
+/// scratch directory only, in memory when there is room (see `scratch_dir`).
+#[cfg(target_os = "linux")]
+pub fn idle_from_now_on() {
+    // SAFETY: a plain system call on this process.
+    unsafe {
+        let param = libc::sched_param { sched_priority: 0 };
+        libc::sched_setscheduler(0, libc::SCHED_IDLE, &param);
+    }
+}
+
+/// Elsewhere the refresh keeps its priority.
+#[cfg(not(target_os = "linux"))]
+pub fn idle_from_now_on() {}
+
 /// `zhibao serve-refresh` (run by the server): the state under `state` exported
-/// to `export` through a connection of its own, and audited into `out`.
+/// to `export` through a connection of its own, and audited into `out`; in a
+/// process of its own (`own_process`), the audit at the lowest priority.
 pub fn refresh(
     state: &Path,
     export: &Path,
@@ -426,10 +446,14 @@ pub fn refresh(
     pipeline: Option<&Path>,
     period: Option<Month>,
     seed: u64,
+    own_process: bool,
 ) -> Result<()> {
     let store = Store::open(state)?;
     live::export(&store, export)?;
     drop(store);
+    if own_process {
+        idle_from_now_on();
+    }
     live::audit_to(pipeline, period, seed, export, out)
 }
 
