@@ -1155,8 +1155,10 @@ fn a_new_figure_meets_the_peer_statistics_in_the_answer() {
 /// peers' (LB001) is posted first, then an output figure of the same enterprise:
 /// the second answer's findings and grade count the wage's finding, although that
 /// group submitted no labour row and the last full audit did not see the wage.
-/// (The service's background refreshes do not run here: no full audit comes
-/// between the two. The pipeline leaves out the rules an answer always takes
+/// The checks none of whose tables changed are taken from the last full audit;
+/// once a full audit has seen the wage, the labour checks are too. (The
+/// service's background refreshes do not run here: the test installs its one
+/// full audit itself. The pipeline leaves out the rules an answer always takes
 /// from the last full audit, `PEER_RULES`, so that the grades compare.)
 #[test]
 fn an_answer_between_full_audits_counts_every_change_since_the_last() {
@@ -1224,7 +1226,7 @@ fn an_answer_between_full_audits_counts_every_change_since_the_last() {
         })
         .expect("an enterprise with a labour report and no LB001")
         .clone();
-    let mut submit = |t: Table, body: String| -> Value {
+    let submit = |l: &mut Live, t: Table, body: String| -> Value {
         l.submit(Request {
             table: t,
             body: body.into_bytes(),
@@ -1242,6 +1244,7 @@ fn an_answer_between_full_audits_counts_every_change_since_the_last() {
             .any(|x| x["rule_code"] == code)
     };
     let wage = submit(
+        &mut l,
         Table::Labor,
         format!("uscc,period,employees,wage_total\n{v},{quarter},50,500000\n"),
     );
@@ -1249,6 +1252,7 @@ fn an_answer_between_full_audits_counts_every_change_since_the_last() {
     // Output of the quarter's last month: the answer's findings of that month
     // hold the wage's LB001, judged on the wage now held.
     let q = submit(
+        &mut l,
         Table::Industrial,
         format!(
             "uscc,period,gross_output,sales_output,export_delivery\n{v},{quarter},80000,79000,0\n"
@@ -1264,10 +1268,40 @@ fn an_answer_between_full_audits_counts_every_change_since_the_last() {
             .collect()
     };
     assert_eq!(lb001(&q), lb001(&wage), "{v}: {q}");
+    // The checks none of whose tables changed since the last full audit were
+    // taken from it; the labour and industrial ones were run.
+    let reads = |c: &str| zhibao::rules::registry::get(c).unwrap().reads();
+    assert!(
+        !l.taken_from_snapshot.is_empty(),
+        "{v}: nothing taken from the last full audit"
+    );
+    for c in &l.taken_from_snapshot {
+        assert!(
+            !reads(c).contains(&Table::Labor) && !reads(c).contains(&Table::Industrial),
+            "{v}: {c} was taken from the last full audit although a table it reads changed"
+        );
+    }
+    // A full audit that sees the wage: the labour checks are now taken from it
+    // when the enterprise's output is posted.
+    let seen = f.root.join("export-seen");
+    live::export(&l.store, &seen).unwrap();
+    let snap = live::audit_dir(&cfg, &seen, &f.root.join("audit-seen"), l.generation).unwrap();
+    assert!(found(&snap.findings, &v, "LB001"));
+    let _ = l.install(snap);
     let output = submit(
+        &mut l,
         Table::Industrial,
         format!("uscc,period,gross_output,sales_output,export_delivery\n{v},{p},1200,1180,0\n"),
     );
+    assert!(
+        l.taken_from_snapshot.contains(&"LB001"),
+        "{v}: LB001 read nothing new: {:?}",
+        l.taken_from_snapshot
+    );
+    assert!(l
+        .taken_from_snapshot
+        .iter()
+        .all(|c| !reads(c).contains(&Table::Industrial)));
     // The full audit of the state as it stands.
     let export = f.root.join("export-now");
     live::export(&l.store, &export).unwrap();

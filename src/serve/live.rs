@@ -118,6 +118,10 @@ pub struct Snapshot {
     pub states: HashMap<String, grade::State>,
     /// The peer statistics of [`LIVE_PEER_RULES`] at its period.
     pub peers: Arc<rules::PeerStats>,
+    /// Whether it was computed under the server's pipeline (the pipeline file
+    /// may have been edited since the start): only then are its findings taken
+    /// for checks an answer does not run again.
+    pub same_pipeline: bool,
 }
 
 /// The state each enterprise started the period with, from `grades.parquet`.
@@ -234,6 +238,10 @@ pub struct Live {
     changed_at: HashMap<(u32, Table), u64>,
     /// The generation of the last reload (enterprise ids may have moved).
     reloaded_at: u64,
+    /// The checks of the last answer taken from the last full audit instead of
+    /// being run, none of their tables having changed since (the peer rules
+    /// aside, which always are).
+    pub taken_from_snapshot: Vec<&'static str>,
 }
 
 /// `df` with the columns of `like`, in its order and types (to stack onto it).
@@ -323,21 +331,22 @@ impl Positions {
         Ok(p)
     }
 
-    /// Rows appended at `base..`: a key already held retires its row. Returns how
-    /// many were retired.
-    fn add(&mut self, keys: &[RowKey], eids: &[u32], base: IdxSize) -> usize {
-        let mut retired = 0;
+    /// Rows appended at `base..`: a key already held retires its row. Returns the
+    /// enterprises whose rows were retired (a project's rows may move from one
+    /// enterprise to another).
+    fn add(&mut self, keys: &[RowKey], eids: &[u32], base: IdxSize) -> Vec<u32> {
+        let mut retired = Vec::new();
         for (j, (k, e)) in keys.iter().zip(eids).enumerate() {
             let at = base + j as IdxSize;
             if let Some((old, old_e)) = self.by_key.insert(k.clone(), (at, *e)) {
                 if let Some(rows) = self.by_eid.get_mut(&old_e) {
                     rows.retain(|r| *r != old);
                 }
-                retired += 1;
+                retired.push(old_e);
             }
             self.by_eid.entry(*e).or_default().push(at);
         }
-        self.retired += retired;
+        self.retired += retired.len();
         retired
     }
 
@@ -588,10 +597,11 @@ fn write_peer_stats(dir: &Path, stats: rules::PeerStats, pipeline: &str) -> Resu
 /// pipeline whose fingerprint is `pipeline` (none otherwise: the pipeline file
 /// changed between the server's start and the refresh, and the statistics'
 /// parameters are not the ones the server's checks use).
-fn read_peer_stats(dir: &Path, pipeline: &str) -> Result<rules::PeerStats> {
+/// Also says whether they were kept under that pipeline.
+fn read_peer_stats(dir: &Path, pipeline: &str) -> Result<(rules::PeerStats, bool)> {
     let path = dir.join("index.json");
     let Ok(bytes) = std::fs::read(&path) else {
-        return Ok(rules::PeerStats::new());
+        return Ok((rules::PeerStats::new(), false));
     };
     let body: Value = serde_json::from_slice(&bytes).map_err(|e| Error::Internal {
         stage: "serve",
@@ -605,7 +615,7 @@ fn read_peer_stats(dir: &Path, pipeline: &str) -> Result<rules::PeerStats> {
                 path = %path.display(),
                 "peer statistics kept under another pipeline: the live peer checks are taken from the snapshot"
             );
-            return Ok(rules::PeerStats::new());
+            return Ok((rules::PeerStats::new(), false));
         }
     };
     let mut out = rules::PeerStats::new();
@@ -615,7 +625,7 @@ fn read_peer_stats(dir: &Path, pipeline: &str) -> Result<rules::PeerStats> {
         let f = std::fs::File::open(&path).map_err(io(&path))?;
         out.insert(key, ParquetReader::new(f).finish().map_err(pe)?);
     }
-    Ok(out)
+    Ok((out, true))
 }
 
 /// The snapshot of a full audit written to `out` by `audit_to`.
@@ -640,11 +650,11 @@ pub fn read_snapshot(out: &Path, generation: u64, pipeline: &Pipeline) -> Result
             message: format!("{}: no period", path.display()),
         })?;
     let grades = read("grades.parquet")?;
+    let (peers, same_pipeline) =
+        read_peer_stats(&out.join(PEER_STATS_DIR), &pipeline.fingerprint())?;
     Ok(Snapshot {
-        peers: Arc::new(read_peer_stats(
-            &out.join(PEER_STATS_DIR),
-            &pipeline.fingerprint(),
-        )?),
+        peers: Arc::new(peers),
+        same_pipeline,
         states: states_of(&grades),
         findings: read("findings.parquet")?,
         grades,
@@ -819,6 +829,7 @@ impl Live {
                 period: Month(0),
                 states: HashMap::new(),
                 peers: Arc::new(rules::PeerStats::new()),
+                same_pipeline: false,
             }),
             cfg,
             generation: 0,
@@ -829,6 +840,7 @@ impl Live {
             rule_ms: HashMap::new(),
             changed_at: HashMap::new(),
             reloaded_at: 0,
+            taken_from_snapshot: Vec::new(),
             checker: Arc::new(Checker {
                 register: load::Register::default(),
                 uscc_of: Vec::new(),
@@ -1023,12 +1035,21 @@ impl Live {
             }
             let mut r = Ok(());
             for (t, dfs) in by_table {
-                if let Err(e) = self.apply(t, dfs) {
-                    tracing::warn!(error = %e, "applying submissions in place failed; reloading the state");
-                    r = self.reload().map(|dir| {
-                        let _ = std::fs::remove_dir_all(dir);
-                    });
-                    break;
+                match self.apply(t, dfs) {
+                    // A replaced row's enterprise changed too (a project may
+                    // have moved to another).
+                    Ok(replaced) => {
+                        for e in replaced {
+                            self.changed_at.insert((e, t), self.generation);
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "applying submissions in place failed; reloading the state");
+                        r = self.reload().map(|dir| {
+                            let _ = std::fs::remove_dir_all(dir);
+                        });
+                        break;
+                    }
                 }
             }
             r
@@ -1294,7 +1315,8 @@ impl Live {
     }
 
     /// Replaces the rows of the same keys in the batch's table and adds the new ones.
-    fn apply(&mut self, t: Table, frames: Vec<DataFrame>) -> Result<()> {
+    /// Returns the enterprises whose rows were replaced.
+    fn apply(&mut self, t: Table, frames: Vec<DataFrame>) -> Result<Vec<u32>> {
         let keys: Vec<&str> = load::key_columns(t).to_vec();
         let cur = self.batch.table(t).cloned().unwrap_or_else(|| {
             load::empty_table(t)
@@ -1325,7 +1347,7 @@ impl Live {
         // retires the row it replaces.
         let base = merged.height() as IdxSize;
         let at = self.positions.entry(t).or_default();
-        at.add(&row_keys(&new, t)?, &eids_of(&new)?, base);
+        let replaced = at.add(&row_keys(&new, t)?, &eids_of(&new)?, base);
         if t == Table::Industrial {
             self.revisions.extend(revisions_of(&new)?);
         }
@@ -1341,7 +1363,7 @@ impl Live {
             merged = merge_recent_chunks(merged)?;
         }
         self.batch.tables.insert(t, merged);
-        Ok(())
+        Ok(replaced)
     }
 
     /// The batch restricted to some enterprises (`Batch::subset`), read through
@@ -1465,6 +1487,7 @@ impl Live {
         let snap_gen = self.snap.generation;
         let unchanged = |def: &rules::registry::RuleDef| {
             stats_of_period
+                && self.snap.same_pipeline
                 && self.reloaded_at <= snap_gen
                 && def.reads().iter().all(|t| {
                     eids.iter().all(|e| {
@@ -1484,6 +1507,15 @@ impl Live {
                     && !unchanged(def)
                     && (anticipation_kept || !reads_anticipation)
             })
+            .collect();
+        // The live checks taken from the last full audit because nothing they
+        // read changed.
+        let kept_live: Vec<&'static str> = (0..self.cfg.pipeline.rules.len())
+            .map(|i| self.cfg.pipeline.rules[i].def)
+            .filter(|def| {
+                LIVE_PEER_RULES.contains(&def.code) && has_rows(def.table) && unchanged(def)
+            })
+            .map(|def| def.code)
             .collect();
         let own = self.own_rules(&sub);
         let (own_p, own_kept): (Vec<usize>, Vec<usize>) = own
@@ -1561,6 +1593,16 @@ impl Live {
         }
         // Peer checks from the last full audit (same period only): the peer
         // checks, and the live ones not run now.
+        self.taken_from_snapshot = own_kept
+            .iter()
+            .map(|&i| self.cfg.pipeline.rules[i].def.code)
+            .chain(
+                LIVE_PEER_RULES
+                    .iter()
+                    .copied()
+                    .filter(|c| !live_done.contains(c) && kept_live.contains(c)),
+            )
+            .collect();
         let from_snapshot: Vec<&str> = PEER_RULES
             .iter()
             .chain(LIVE_PEER_RULES.iter().filter(|c| !live_done.contains(c)))
@@ -1764,7 +1806,7 @@ mod tests {
         let base = df.height() as IdxSize;
         let retired = at.add(&row_keys(&new, t).unwrap(), &eids_of(&new).unwrap(), base);
         df.vstack_mut(&new).unwrap();
-        assert_eq!(retired, 1);
+        assert_eq!(retired, vec![1]);
         assert_eq!(
             values_of(&df, &at.rows_of(&[1])),
             vec![(1, 10, 3.), (1, 11, 40.), (1, 12, 50.)]
@@ -1813,11 +1855,11 @@ mod tests {
         let mut stats = rules::PeerStats::new();
         stats.insert("k@2024-06".into(), table(&[1], &[1], &[2.0]));
         write_peer_stats(&dir, stats, &builtin.fingerprint()).unwrap();
-        let same = read_peer_stats(&dir, &builtin.fingerprint()).unwrap();
+        let (same, under_it) = read_peer_stats(&dir, &builtin.fingerprint()).unwrap();
+        assert!(under_it);
         assert_eq!(same.keys().collect::<Vec<_>>(), ["k@2024-06"]);
         assert!(same["k@2024-06"].equals(&table(&[1], &[1], &[2.0])));
-        assert!(read_peer_stats(&dir, &other.fingerprint())
-            .unwrap()
-            .is_empty());
+        let (other_stats, under_it) = read_peer_stats(&dir, &other.fingerprint()).unwrap();
+        assert!(other_stats.is_empty() && !under_it);
     }
 }

@@ -569,43 +569,92 @@ fn scratch_dir(state: &Path) -> PathBuf {
             });
             clear_orphans(&dir);
             let ours = dir.join(format!("zhibao-{h:016x}"));
-            if std::fs::create_dir_all(&ours)
-                .and_then(|_| std::fs::write(ours.join(STATE_NAMED), &name))
-                .is_err()
-            {
-                return on_disk;
+            let made =
+                private_dir(&ours).and_then(|_| std::fs::write(ours.join(STATE_NAMED), &name));
+            match made {
+                Ok(()) => ours,
+                Err(e) => {
+                    tracing::warn!(dir = %ours.display(), error = %e, "scratch files stay under the state");
+                    on_disk
+                }
             }
-            ours
         }
         _ => on_disk,
     }
 }
 
+/// A directory only this user can enter (made with mode 0700): an existing one
+/// must be a real directory, this user's, closed to others — not a link another
+/// user left at the name, which the server would otherwise write into and clear.
+#[cfg(unix)]
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let m = std::fs::symlink_metadata(dir)?;
+            // SAFETY: a plain system call without arguments.
+            let me = unsafe { libc::geteuid() };
+            if m.file_type().is_dir() && m.uid() == me && m.mode() & 0o077 == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::other(
+                    "not a directory of this user's closed to others",
+                ))
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(not(unix))]
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)
+}
+
 /// The file of a scratch directory in memory that names its state.
 const STATE_NAMED: &str = ".state";
 
-/// Removes the scratch directories in memory of states that no longer exist (a
-/// server ended by SIGKILL cannot remove its own).
+/// Removes this user's scratch directories in memory whose state directory no
+/// longer exists (a server ended by SIGKILL cannot remove its own).
+#[cfg(unix)]
 fn clear_orphans(dir: &Path) {
+    use std::os::unix::fs::MetadataExt;
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
+    // SAFETY: a plain system call without arguments.
+    let me = unsafe { libc::geteuid() };
+    let mine_as = |p: &Path, dir: bool| {
+        std::fs::symlink_metadata(p).is_ok_and(|m| {
+            m.uid() == me
+                && if dir {
+                    m.file_type().is_dir()
+                } else {
+                    m.file_type().is_file() && m.len() < 4096
+                }
+        })
+    };
     for e in entries.flatten() {
         let p = e.path();
-        let ours = p
+        let named = p
             .file_name()
             .and_then(|n| n.to_str())
             .is_some_and(|n| n.starts_with("zhibao-"));
-        if !ours {
+        let named_state = p.join(STATE_NAMED);
+        if !named || !mine_as(&p, true) || !mine_as(&named_state, false) {
             continue;
         }
-        if let Ok(state) = std::fs::read_to_string(p.join(STATE_NAMED)) {
-            if !Path::new(&state).join(store::DB_FILE).is_file() {
+        if let Ok(state) = std::fs::read_to_string(&named_state) {
+            if !state.is_empty() && !Path::new(&state).exists() {
                 let _ = std::fs::remove_dir_all(&p);
             }
         }
     }
 }
+
+#[cfg(not(unix))]
+fn clear_orphans(_: &Path) {}
 
 /// A memory file system writable here, and its free bytes.
 #[cfg(target_os = "linux")]
@@ -651,7 +700,7 @@ pub fn serve(opts: &ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<()> 
             .map_err(|e| Error::Usage(e.to_string()))?;
     }
     // The WAL is checkpointed here, off the path of the submissions' commits.
-    let checkpoints = Store::open(&opts.state)?;
+    let checkpoints = Store::open_for_checkpoints(&opts.state)?;
     shared
         .lock()?
         .store
@@ -704,4 +753,43 @@ pub fn export(state: &std::path::Path, out: &std::path::Path) -> Result<()> {
     }
     let store = Store::open(state)?;
     live::export(&store, out)
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_scratch_directory_is_private_and_orphans_go() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
+        // Made closed to others; made again, accepted.
+        let ours = d.join("zhibao-1");
+        private_dir(&ours).unwrap();
+        assert_eq!(
+            std::fs::metadata(&ours).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        private_dir(&ours).unwrap();
+        // Open to others, or a link someone left at the name: refused.
+        let open = d.join("zhibao-2");
+        std::fs::create_dir(&open).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(private_dir(&open).is_err());
+        let link = d.join("zhibao-3");
+        std::os::unix::fs::symlink(&ours, &link).unwrap();
+        assert!(private_dir(&link).is_err());
+        // Orphans: the one naming a state that is gone is removed; the one naming
+        // an existing state, the one naming none and the link stay.
+        let state = d.join("state");
+        std::fs::create_dir(&state).unwrap();
+        std::fs::write(ours.join(STATE_NAMED), state.display().to_string()).unwrap();
+        let gone = d.join("zhibao-4");
+        private_dir(&gone).unwrap();
+        std::fs::write(gone.join(STATE_NAMED), d.join("gone").display().to_string()).unwrap();
+        clear_orphans(d);
+        assert!(ours.is_dir() && open.is_dir() && link.exists());
+        assert!(!gone.exists());
+    }
 }

@@ -12,6 +12,9 @@ use crate::error::{Error, Result};
 /// The database file under `--state`.
 pub const DB_FILE: &str = "zhibao.sqlite";
 
+/// WAL frames (pages) past which [`Store::checkpoint`] restarts the WAL.
+pub const WAL_RESTART_FRAMES: i64 = 4096;
+
 /// One accepted row of a submission, in the contract's words.
 #[derive(Clone, Debug)]
 pub struct StoredRow {
@@ -101,15 +104,36 @@ impl Store {
             .map_err(db)
     }
 
+    /// A connection for [`Store::checkpoint`]: it never waits for a lock.
+    pub fn open_for_checkpoints(dir: &Path) -> Result<Store> {
+        let s = Store::open(dir)?;
+        s.conn.busy_timeout(std::time::Duration::ZERO).map_err(db)?;
+        Ok(s)
+    }
+
     /// Copies what the WAL holds into the database as far as no reader needs it
-    /// (a passive checkpoint: it waits for no one). Returns the WAL's frames and
-    /// those copied.
+    /// (a passive checkpoint: it waits for no one). SQLite writes the WAL from its
+    /// start again only when a write begins after a checkpoint copied all of it,
+    /// which steady writes from another connection rarely leave room for; so
+    /// once the WAL holds more than [`WAL_RESTART_FRAMES`], a restart checkpoint
+    /// follows. It copies the few frames left, holding writes back meanwhile, and
+    /// gives up at once if a reader or a write is under way (this connection does
+    /// not wait). Returns the WAL's frames and those copied.
     pub fn checkpoint(&self) -> Result<(i64, i64)> {
-        self.conn
-            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-                Ok((r.get(1)?, r.get(2)?))
-            })
-            .map_err(db)
+        let run = |mode: &str| {
+            self.conn
+                .query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+                    Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+                })
+        };
+        let (log, copied) = run("PASSIVE").map_err(db)?;
+        if log > WAL_RESTART_FRAMES {
+            // Busy is no error here: the next call tries again.
+            if let Ok(r) = run("RESTART") {
+                return Ok(r);
+            }
+        }
+        Ok((log, copied))
     }
 
     /// Whether history files are stored.
