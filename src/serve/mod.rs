@@ -584,8 +584,9 @@ fn scratch_dir(state: &Path) -> PathBuf {
 }
 
 /// A directory only this user can enter (made with mode 0700): an existing one
-/// must be a real directory, this user's, closed to others — not a link another
-/// user left at the name, which the server would otherwise write into and clear.
+/// must be a real directory and this user's (it is closed to others if it was
+/// not) — not a link or a directory another user left at the name, which the
+/// server would otherwise write into and clear.
 #[cfg(unix)]
 fn private_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::{DirBuilderExt, MetadataExt};
@@ -595,13 +596,15 @@ fn private_dir(dir: &Path) -> std::io::Result<()> {
             let m = std::fs::symlink_metadata(dir)?;
             // SAFETY: a plain system call without arguments.
             let me = unsafe { libc::geteuid() };
-            if m.file_type().is_dir() && m.uid() == me && m.mode() & 0o077 == 0 {
-                Ok(())
-            } else {
-                Err(std::io::Error::other(
-                    "not a directory of this user's closed to others",
-                ))
+            if !(m.file_type().is_dir() && m.uid() == me) {
+                return Err(std::io::Error::other("not a directory of this user's"));
             }
+            // This user's own, left open by an earlier version: closed now.
+            if m.mode() & 0o077 != 0 {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+            }
+            Ok(())
         }
         Err(e) => Err(e),
     }
@@ -772,11 +775,16 @@ mod tests {
             0o700
         );
         private_dir(&ours).unwrap();
-        // Open to others, or a link someone left at the name: refused.
+        // This user's, left open to others: closed. A link someone left at the
+        // name: refused.
         let open = d.join("zhibao-2");
         std::fs::create_dir(&open).unwrap();
         std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).unwrap();
-        assert!(private_dir(&open).is_err());
+        private_dir(&open).unwrap();
+        assert_eq!(
+            std::fs::metadata(&open).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
         let link = d.join("zhibao-3");
         std::os::unix::fs::symlink(&ours, &link).unwrap();
         assert!(private_dir(&link).is_err());
