@@ -383,6 +383,13 @@ def other_fixture():
             # The wage sixfold, and the wage per head of twice the staff for 0.6 of
             # the bill, both jump against the same quarter last year.
             "LB003": {"fail": [F["wage"], F["inconsistent"]], "pass": clean, "missing": [F["missing"]]},
+            # The wage bill sixfold is the wage bill; twice the staff for 0.6 of the
+            # bill is the headcount (AV004 names the field). A missing figure is
+            # not anticipated, so not flagged.
+            "AV004": {"fail": [F["wage"], F["inconsistent"]], "pass": clean + [F["missing"]], "missing": []},
+            # The revenue jump VAT did not move with is far from its sources; the
+            # one VAT moved with is not.
+            "AV006": {"fail": [S["jump"]], "pass": sclean + [S["jump_vat"]], "missing": []},
         },
     )
 

@@ -388,10 +388,14 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
     report::xlsx::write_query_list(&ql_out, p, &staging.file("query_list.xlsx"))?;
     report::write_parquet(&mut findings_out, &staging.file("findings.parquet"))?;
     report::write_parquet(&mut grades_out, &staging.file("grades.parquet"))?;
-    report::write_parquet(
-        &mut crate::rules::anticipate::output(&anticipated, &batch)?,
-        &staging.file("anticipated.parquet"),
-    )?;
+    // Gross output's anticipation, then the paired figures' (wage bill and
+    // headcount, R&D spend).
+    let mut anticipated_out = crate::rules::anticipate::output(&anticipated, &batch)?;
+    let paired = crate::rules::paired::output(&batch, &pipeline)?;
+    if paired.height() > 0 {
+        anticipated_out.vstack_mut(&paired).map_err(pe("report"))?;
+    }
+    report::write_parquet(&mut anticipated_out, &staging.file("anticipated.parquet"))?;
     report::write_csv(&sc_out, &staging.file("scorecard.csv"))?;
     report::write_quarantine(
         &batch.quarantine,

@@ -277,16 +277,16 @@ pub const RULES: &[RuleDef] = &[
 /// The settings of the anticipation model.
 #[derive(Clone, Debug)]
 pub struct Settings {
-    prior: f64,
-    scale: f64,
-    floor: f64,
+    pub(super) prior: f64,
+    pub(super) scale: f64,
+    pub(super) floor: f64,
     explain_z: f64,
-    rho: f64,
+    pub(super) rho: f64,
     explain_share: f64,
-    min_peers: usize,
-    estimate: bool,
+    pub(super) min_peers: usize,
+    pub(super) estimate: bool,
     spread_df: f64,
-    min_scale: f64,
+    pub(super) min_scale: f64,
 }
 
 impl Settings {
@@ -439,6 +439,20 @@ fn combine(srcs: &[Src], floor: f64, rho: f64) -> Option<(f64, f64)> {
         var *= (q / (srcs.len() - 1) as f64 / (1.0 + rho * (k_eff - 1.0))).max(1.0);
     }
     Some((a, var.sqrt().max(floor)))
+}
+
+/// [`combine`] for two sources given as `(log anticipation, uncertainty)`, each
+/// uncertainty at least the floor; a source that is not finite is left out.
+pub(super) fn combine_two(a: (f64, f64), b: (f64, f64), s: &Settings) -> Option<(f64, f64)> {
+    let srcs: Vec<Src> = [a, b]
+        .into_iter()
+        .filter(|(a, sd)| a.is_finite() && sd.is_finite())
+        .map(|(a, sd)| Src {
+            a,
+            s: sd.max(s.floor),
+        })
+        .collect();
+    combine(&srcs, s.floor, s.rho)
 }
 
 /// The own ratio `ln(y / x)` of an enterprise over a window: median and spread.
@@ -1870,6 +1884,7 @@ pub fn output(panel: &DataFrame, batch: &Batch) -> Result<DataFrame> {
             r("from_peers", 0),
             r("from_vat", 0),
             r("from_electricity", 0),
+            lit(NULL).cast(DataType::Float64).alias("from_pair"),
             r("z_history", 3),
             r("z_vat", 3),
             r("z_electricity", 3),

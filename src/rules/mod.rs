@@ -19,6 +19,7 @@ pub mod invented;
 pub mod investment;
 pub mod labor;
 pub mod message;
+pub mod paired;
 pub mod rd;
 pub mod registry;
 pub mod services;
@@ -40,5 +41,6 @@ pub const FAMILIES: &[&[registry::RuleDef]] = &[
     energy::RULES,
     services::RULES,
     anticipate::RULES,
+    paired::RULES,
     invented::RULES,
 ];

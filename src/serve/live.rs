@@ -28,10 +28,11 @@ use crate::rules::{self, Checked};
 /// IN011 and LB003 are judged against their industry's median; IN012 compares
 /// enterprises with each other; RD006 and RD007 are scored against their
 /// division; RD010 is a change net of its industry's median; TX003 and TX004 are
-/// a county's.
-pub const PEER_RULES: [&str; 16] = [
+/// a county's; AV004–AV006 anticipate from their division's changes and
+/// each period's fitted mixture.
+pub const PEER_RULES: [&str; 19] = [
     "BF001", "BF002", "IN011", "IN012", "LB003", "RD010", "TX004", "EN002", "IN008", "IN009",
-    "IV007", "LB002", "RD006", "RD007", "SV001", "TX003",
+    "IV007", "LB002", "RD006", "RD007", "SV001", "TX003", "AV004", "AV005", "AV006",
 ];
 
 /// The checks that compare an enterprise with others through statistics the last
