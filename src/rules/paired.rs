@@ -291,8 +291,10 @@ fn anticipate(lf: LazyFrame, pair: &Pair, s: &Settings) -> Result<DataFrame> {
         .map(|v| v.unwrap_or(0))
         .collect();
     let rows = df.height();
-    // Each field's anticipation: (log anticipation, sigma, from the pair, from history).
-    let mut fields: Vec<(&str, Vec<f64>, Vec<[f64; 4]>)> = Vec::new();
+    // Per field: its name, the reported figures, and per row (log anticipation,
+    // sigma, from the pair, from history).
+    type Field<'a> = (&'a str, Vec<f64>, Vec<[f64; 4]>);
+    let mut fields: Vec<Field> = Vec::new();
     let mut one = |name: &'static str,
                    current: &[f64],
                    pair_of: &dyn Fn(usize) -> (f64, f64),
@@ -396,24 +398,54 @@ fn anticipate(lf: LazyFrame, pair: &Pair, s: &Settings) -> Result<DataFrame> {
     for df in out {
         all.vstack_mut(&df).map_err(pe)?;
     }
-    Ok(all
-        .filter(
-            &all.column("z")
-                .map_err(pe)?
-                .as_materialized_series()
-                .is_not_nan()
-                .map_err(pe)?,
-        )
-        .map_err(pe)?)
+    // Rows with no anticipation (a source missing) are left out.
+    let known = all
+        .column("z")
+        .map_err(pe)?
+        .as_materialized_series()
+        .is_not_nan()
+        .map_err(pe)?;
+    all.filter(&known).map_err(pe)
+}
+
+/// `lf` (`eid`, `period`, the pair `x`, `n`) with the same two figures `back`
+/// periods before as `x_ly`, `n_ly` (rows without them dropped), its periods
+/// limited to `first..=last` when given, and the division.
+fn with_year_before(
+    batch: &Batch,
+    lf: LazyFrame,
+    pair: &Pair,
+    back: i32,
+    within: Option<(i32, i32)>,
+) -> LazyFrame {
+    let before = lf.clone().select([
+        col("eid"),
+        (col("period") + lit(back)).alias("period"),
+        col(pair.x).alias(format!("{}_ly", pair.x)),
+        col(pair.n).alias(format!("{}_ly", pair.n)),
+    ]);
+    let lf = match within {
+        Some((first, last)) => lf.filter(
+            col("period")
+                .gt_eq(lit(first))
+                .and(col("period").lt_eq(lit(last))),
+        ),
+        None => lf,
+    };
+    let lf = lf.join(
+        before,
+        [col("eid"), col("period")],
+        [col("eid"), col("period")],
+        JoinArgs::new(JoinType::Inner),
+    );
+    with_division(batch, lf)
 }
 
 /// The labour report's quarters from `first` to `last` (month numbers), with
 /// the same quarter last year and the division.
-fn labour_rows(batch: &Batch, first: i32, last: i32) -> Result<Option<LazyFrame>> {
-    let Some(lab) = batch.table(Table::Labor) else {
-        return Ok(None);
-    };
-    let lab = lab
+fn labour_rows(batch: &Batch, first: i32, last: i32) -> Option<LazyFrame> {
+    let lab = batch
+        .table(Table::Labor)?
         .clone()
         .lazy()
         .filter((month_of_year(col("period")) % lit(3)).eq(lit(0)))
@@ -423,25 +455,13 @@ fn labour_rows(batch: &Batch, first: i32, last: i32) -> Result<Option<LazyFrame>
             col("wage_total").cast(DataType::Float64),
             col("employees").cast(DataType::Float64),
         ]);
-    let before = lab.clone().select([
-        col("eid"),
-        (col("period") + lit(12)).alias("period"),
-        col("wage_total").alias("wage_total_ly"),
-        col("employees").alias("employees_ly"),
-    ]);
-    let lf = lab
-        .filter(
-            col("period")
-                .gt_eq(lit(first))
-                .and(col("period").lt_eq(lit(last))),
-        )
-        .join(
-            before,
-            [col("eid"), col("period")],
-            [col("eid"), col("period")],
-            JoinArgs::new(JoinType::Inner),
-        );
-    Ok(Some(with_division(batch, lf)))
+    Some(with_year_before(
+        batch,
+        lab,
+        &LABOUR,
+        12,
+        Some((first, last)),
+    ))
 }
 
 /// Services revenue with the month's VAT taxable sales, from `first` to `last`
@@ -458,25 +478,13 @@ fn services_rows(batch: &Batch, first: i32, last: i32) -> Option<LazyFrame> {
         col("taxable_sales").cast(DataType::Float64),
     ]);
     let both = join_em(sv, tax);
-    let before = both.clone().select([
-        col("eid"),
-        (col("period") + lit(12)).alias("period"),
-        col("revenue").alias("revenue_ly"),
-        col("taxable_sales").alias("taxable_sales_ly"),
-    ]);
-    let lf = both
-        .filter(
-            col("period")
-                .gt_eq(lit(first))
-                .and(col("period").lt_eq(lit(last))),
-        )
-        .join(
-            before,
-            [col("eid"), col("period")],
-            [col("eid"), col("period")],
-            JoinArgs::new(JoinType::Inner),
-        );
-    Some(with_division(batch, lf))
+    Some(with_year_before(
+        batch,
+        both,
+        &SERVICES,
+        12,
+        Some((first, last)),
+    ))
 }
 
 /// The R&D reports of every year with last year's, and the division.
@@ -487,19 +495,7 @@ fn rd_rows(batch: &Batch) -> Option<LazyFrame> {
         col("rd_expenditure").cast(DataType::Float64),
         col("rd_staff").cast(DataType::Float64),
     ]);
-    let before = rd.clone().select([
-        col("eid"),
-        (col("period") + lit(1)).alias("period"),
-        col("rd_expenditure").alias("rd_expenditure_ly"),
-        col("rd_staff").alias("rd_staff_ly"),
-    ]);
-    let lf = rd.join(
-        before,
-        [col("eid"), col("period")],
-        [col("eid"), col("period")],
-        JoinArgs::new(JoinType::Inner),
-    );
-    Some(with_division(batch, lf))
+    Some(with_year_before(batch, rd, &RD, 1, None))
 }
 
 fn with_division(batch: &Batch, lf: LazyFrame) -> LazyFrame {
@@ -528,7 +524,7 @@ fn settings(pipeline: &Pipeline) -> Settings {
 fn labour_panel(ctx: &Ctx<'_>) -> Result<DataFrame> {
     ctx.shared("labour_anticipation", || {
         let first = quarter_window_start_of(ctx.from.0);
-        match labour_rows(ctx.batch, first, ctx.period.0)? {
+        match labour_rows(ctx.batch, first, ctx.period.0) {
             Some(lf) => anticipate(lf, &LABOUR, &settings(ctx.pipeline)),
             None => Ok(DataFrame::empty()),
         }
@@ -758,7 +754,7 @@ pub fn output(batch: &Batch, pipeline: &Pipeline) -> Result<DataFrame> {
     let p: Month = batch.period;
     let s = settings(pipeline);
     let mut parts: Vec<DataFrame> = Vec::new();
-    if let Some(lf) = labour_rows(batch, quarter_window_start_of(p.0), p.0)? {
+    if let Some(lf) = labour_rows(batch, quarter_window_start_of(p.0), p.0) {
         let df = anticipate(lf, &LABOUR, &s)?;
         if df.height() > 0 {
             parts.push(rows_out(df, month_text(col("period")), batch)?);
