@@ -54,7 +54,7 @@ pub const RULES: &[RuleDef] = &[
             int("min_peers", 10, Some(3.0), None, "fewer enterprises in the division: all enterprises are the peers"),
         ],
         basis: Basis::Figures,
-        kind: Kind::Builtin(too_smooth),
+        kind: Kind::Months(too_smooth),
     },
     RuleDef {
         code: "IN012",
@@ -94,7 +94,7 @@ pub const RULES: &[RuleDef] = &[
             num("min_variation", 0.05, Some(0.0), None, "series varying less than this (max/min − 1) are left to IN006"),
         ],
         basis: Basis::Figures,
-        kind: Kind::Builtin(proportional),
+        kind: Kind::Months(proportional),
     },
     RuleDef {
         code: "LB003",
@@ -172,34 +172,75 @@ pub const RULES: &[RuleDef] = &[
     },
 ];
 
-/// Monthly gross output of the last `window` months to the period, for every
-/// enterprise that reported a positive output in each of them (in enterprise
-/// order). Read straight from the table's columns: no grouping.
-fn series(ctx: &Ctx<'_>, window: i32) -> Result<Vec<(u32, Vec<f64>)>> {
-    let first = ctx.period.0 - window + 1;
-    let Some(ind) = ctx.batch.table(Table::Industrial) else {
-        return Ok(Vec::new());
-    };
-    let w = window as usize;
-    let n = ctx.batch.enterprises.height();
-    let mut y = vec![f64::NAN; n * w];
-    let e = ind.column("eid").map_err(pe)?.u32().map_err(pe)?;
-    let p = ind.column("period").map_err(pe)?.i32().map_err(pe)?;
-    let g = ind.column("gross_output").map_err(pe)?.f64().map_err(pe)?;
-    for ((e, p), g) in e.iter().zip(p.iter()).zip(g.iter()) {
-        if let (Some(e), Some(p), Some(g)) = (e, p, g) {
-            let k = p - first;
-            if (0..window).contains(&k) && (e as usize) < n {
-                y[e as usize * w + k as usize] = g;
+/// Monthly gross output of every enterprise over the months a run looks at (the
+/// `window` months to each audited month), dense: enterprise × month, read
+/// straight from the table's columns once for all the audited months.
+struct Outputs {
+    first: i32,
+    width: usize,
+    y: Vec<f64>,
+}
+
+impl Outputs {
+    fn of(ctx: &Ctx<'_>, window: i32) -> Result<Outputs> {
+        let first = ctx.from.0 - window + 1;
+        let width = (ctx.period.0 - first + 1).max(0) as usize;
+        let n = ctx.batch.enterprises.height();
+        let mut y = vec![f64::NAN; n * width];
+        if let Some(ind) = ctx.batch.table(Table::Industrial) {
+            let e = ind.column("eid").map_err(pe)?.u32().map_err(pe)?;
+            let p = ind.column("period").map_err(pe)?.i32().map_err(pe)?;
+            let g = ind.column("gross_output").map_err(pe)?.f64().map_err(pe)?;
+            for ((e, p), g) in e.iter().zip(p.iter()).zip(g.iter()) {
+                if let (Some(e), Some(p), Some(g)) = (e, p, g) {
+                    let k = p - first;
+                    if (0..width as i32).contains(&k) && (e as usize) < n {
+                        y[e as usize * width + k as usize] = g;
+                    }
+                }
             }
         }
+        Ok(Outputs { first, width, y })
     }
-    Ok((0..n)
-        .filter_map(|e| {
-            let s = &y[e * w..(e + 1) * w];
-            s.iter().all(|v| *v > 0.0).then(|| (e as u32, s.to_vec()))
-        })
-        .collect())
+
+    /// The `window` months to month `end` of every enterprise that reported a
+    /// positive output in each of them (in enterprise order).
+    fn series(&self, end: i32, window: i32) -> Vec<(u32, &[f64])> {
+        let w = window as usize;
+        let start = (end - window + 1 - self.first) as usize;
+        (0..self.y.len() / self.width.max(1))
+            .filter_map(|e| {
+                let s = &self.y[e * self.width + start..e * self.width + start + w];
+                s.iter().all(|v| *v > 0.0).then_some((e as u32, s))
+            })
+            .collect()
+    }
+}
+
+/// Each audited month's frame (with `_month`, its month number) stacked: over
+/// several months only the failing rows (`_fails` true) are kept, as a run of
+/// each month alone would report them.
+fn every_month(
+    ctx: &Ctx<'_>,
+    mut month: impl FnMut(i32) -> Result<DataFrame>,
+) -> Result<DataFrame> {
+    let several = ctx.from < ctx.period;
+    let mut all: Option<DataFrame> = None;
+    for m in ctx.from.0..=ctx.period.0 {
+        let mut df = month(m)?;
+        df.with_column(Column::new("_month".into(), vec![m; df.height()]))
+            .map_err(pe)?;
+        if several {
+            df = keep_true(&df, "_fails")?;
+        }
+        match all.as_mut() {
+            Some(a) => {
+                a.vstack_mut(&df).map_err(pe)?;
+            }
+            None => all = Some(df),
+        }
+    }
+    Ok(all.unwrap_or_default())
 }
 
 fn too_smooth(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
@@ -207,7 +248,7 @@ fn too_smooth(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let max_share = cfg.num("max_share");
     let min_gross = cfg.num("min_gross_thousand_yuan");
     let min_peers = cfg.int("min_peers").max(1) as usize;
-    let rows = series(ctx, window)?;
+    let outputs = Outputs::of(ctx, window)?;
     let ents = ctx.enterprises()?;
     let division = ents
         .column("division")
@@ -215,6 +256,38 @@ fn too_smooth(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .str()
         .map_err(pe)?
         .clone();
+    let df = every_month(ctx, |m| {
+        smooth_month(
+            &outputs.series(m, window),
+            &division,
+            max_share,
+            min_gross,
+            min_peers,
+        )
+    })?;
+    outcome(
+        &df,
+        [
+            month_text(col("_month")).alias("period"),
+            (lit(max_share) * col("peer_spread")).alias("threshold"),
+            (col("value") / col("peer_spread")).alias("share"),
+            lit(window).alias("window_months"),
+            // 1 at the line, up to 5 for a flat series.
+            (lit(max_share) * col("peer_spread") / col("value").clip_min(lit(1e-6)))
+                .clip(lit(0.2), lit(5.0))
+                .alias("strength"),
+        ],
+    )
+}
+
+/// IN011 at one month: each series' spread against its division's median.
+fn smooth_month(
+    rows: &[(u32, &[f64])],
+    division: &StringChunked,
+    max_share: f64,
+    min_gross: f64,
+    min_peers: usize,
+) -> Result<DataFrame> {
     // The spread of each series' month-to-month log changes.
     let spread: Vec<(u32, f64, f64)> = rows
         .iter()
@@ -265,7 +338,7 @@ fn too_smooth(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
             },
         );
     }
-    let df = DataFrame::new(
+    DataFrame::new(
         eids.len(),
         vec![
             Column::new("eid".into(), eids),
@@ -274,20 +347,7 @@ fn too_smooth(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
             Column::new("_fails".into(), fails),
         ],
     )
-    .map_err(pe)?;
-    outcome(
-        &df,
-        [
-            lit(ctx.period.to_string()).alias("period"),
-            (lit(max_share) * col("peer_spread")).alias("threshold"),
-            (col("value") / col("peer_spread")).alias("share"),
-            lit(window).alias("window_months"),
-            // 1 at the line, up to 5 for a flat series.
-            (lit(max_share) * col("peer_spread") / col("value").clip_min(lit(1e-6)))
-                .clip(lit(0.2), lit(5.0))
-                .alias("strength"),
-        ],
-    )
+    .map_err(pe)
 }
 
 fn proportional(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
@@ -295,11 +355,69 @@ fn proportional(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let tol = cfg.num("tolerance");
     let min_gross = cfg.num("min_gross_thousand_yuan");
     let min_var = cfg.num("min_variation");
-    let rows = series(ctx, window)?;
+    let outputs = Outputs::of(ctx, window)?;
+    let uscc = ctx
+        .batch
+        .enterprises
+        .column("uscc")
+        .map_err(pe)?
+        .str()
+        .map_err(pe)?
+        .clone();
+    let (mut eids, mut others, mut values, mut months) = (vec![], vec![], vec![], vec![]);
+    let mut evaluated = 0;
+    for m in ctx.from.0..=ctx.period.0 {
+        let (n, pairs) = proportional_pairs(&outputs.series(m, window), tol, min_gross, min_var);
+        evaluated = n;
+        for (a, b, r) in pairs {
+            for (x, y, v) in [(a, b, r), (b, a, 1.0 / r)] {
+                eids.push(x);
+                others.push(uscc.get(y as usize).unwrap_or("").to_string());
+                values.push(v);
+                months.push(m);
+            }
+        }
+    }
+    let failures = DataFrame::new(
+        eids.len(),
+        vec![
+            Column::new("eid".into(), eids),
+            Column::new("other_uscc".into(), others),
+            Column::new("value".into(), values),
+            Column::new("_month".into(), months),
+        ],
+    )
+    .map_err(pe)?
+    .lazy()
+    .with_columns([
+        month_text(col("_month")).alias("period"),
+        lit(tol).alias("threshold"),
+        lit(window).alias("window_months"),
+        // Twelve months in a constant ratio do not happen by chance.
+        lit(5.0).alias("strength"),
+    ])
+    .collect()
+    .map_err(pe)?;
+    Ok(RuleOutput {
+        failures,
+        evaluated: evaluated as u64,
+        not_evaluable: 0,
+        note: None,
+    })
+}
+
+/// IN012 at one month: how many series were compared, and the pairs in a
+/// constant ratio (in order), with the ratio of the first to the second.
+fn proportional_pairs(
+    rows: &[(u32, &[f64])],
+    tol: f64,
+    min_gross: f64,
+    min_var: f64,
+) -> (usize, Vec<(u32, u32, f64)>) {
     // Each series as its shape: the months' shares of its total.
     let shapes: Vec<(u32, f64, Vec<f64>)> = rows
-        .into_iter()
-        .filter_map(|(e, y)| {
+        .iter()
+        .filter_map(|&(e, y)| {
             let total: f64 = y.iter().sum();
             let (lo, hi) = y
                 .iter()
@@ -351,47 +469,7 @@ fn proportional(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         }
     }
     pairs.sort_by_key(|p| (p.0, p.1));
-    let uscc = ctx
-        .batch
-        .enterprises
-        .column("uscc")
-        .map_err(pe)?
-        .str()
-        .map_err(pe)?
-        .clone();
-    let (mut eids, mut others, mut values) = (vec![], vec![], vec![]);
-    for (a, b, r) in pairs {
-        for (x, y, v) in [(a, b, r), (b, a, 1.0 / r)] {
-            eids.push(x);
-            others.push(uscc.get(y as usize).unwrap_or("").to_string());
-            values.push(v);
-        }
-    }
-    let failures = DataFrame::new(
-        eids.len(),
-        vec![
-            Column::new("eid".into(), eids),
-            Column::new("other_uscc".into(), others),
-            Column::new("value".into(), values),
-        ],
-    )
-    .map_err(pe)?
-    .lazy()
-    .with_columns([
-        lit(ctx.period.to_string()).alias("period"),
-        lit(tol).alias("threshold"),
-        lit(window).alias("window_months"),
-        // Twelve months in a constant ratio do not happen by chance.
-        lit(5.0).alias("strength"),
-    ])
-    .collect()
-    .map_err(pe)?;
-    Ok(RuleOutput {
-        failures,
-        evaluated: evaluated as u64,
-        not_evaluable: 0,
-        note: None,
-    })
+    (evaluated, pairs)
 }
 
 fn wage_jump(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
