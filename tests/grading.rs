@@ -444,7 +444,9 @@ fn one_pass_equals_month_by_month(
                     let Some(y) = y else {
                         return Some(format!("{c} (missing)"));
                     };
-                    if x.as_materialized_series().equals_missing(y.as_materialized_series()) {
+                    if x.as_materialized_series()
+                        .equals_missing(y.as_materialized_series())
+                    {
                         return None;
                     }
                     let row = (0..x.len().min(y.len()))
@@ -470,7 +472,9 @@ fn one_pass_equals_month_by_month(
     }
     assert!(compared > 1_000, "only {compared} findings compared");
     // The rules audited in one pass are among those compared.
-    for code in ["IN001", "IN004", "IN005", "IN010", "IN011", "IN012"] {
+    for code in [
+        "IN001", "IN004", "IN005", "IN010", "IN011", "IN012", "EN001",
+    ] {
         assert!(
             per_rule.get(code).is_some_and(|n| *n > 0),
             "{code} found nothing to compare: {per_rule:?}"

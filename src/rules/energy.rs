@@ -42,7 +42,7 @@ pub const RULES: &[RuleDef] = &[
             steady_max_dz(),
         ],
         basis: Basis::Figures,
-        kind: Kind::Builtin(intensity),
+        kind: Kind::Months(intensity),
     },
     RuleDef {
         code: "EN002",
@@ -102,116 +102,271 @@ pub const RULES: &[RuleDef] = &[
 fn intensity(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let max_z = cfg.num("max_abs_z");
     let min_peers = cfg.int("min_peers") as u32;
-    let before = intensity_z(&ctx.year_earlier(), min_peers)?
-        .filter(col("value").is_not_null())
-        .select([col("eid"), col("value").alias("z_before")]);
-    let df = intensity_z(ctx, min_peers)?
-        .with_column(col("value").abs().gt(lit(max_z)).alias("_fails"))
-        .join(
-            before,
-            [col("eid")],
-            [col("eid")],
-            JoinArgs::new(JoinType::Left),
-        )
-        .with_columns([
-            col("ytd_energy").round(0, RoundMode::HalfAwayFromZero),
-            col("ytd_gross").round(0, RoundMode::HalfAwayFromZero),
-        ])
-        .sort(["eid"], SortMultipleOptions::default())
+    let (p, from) = (ctx.period, ctx.from);
+    let df = if from < p && ctx.peers_in_place() {
+        // Several months audited at once: every month's intensity, and the
+        // same months' a year earlier, in one frame; peers by month.
+        let ytd = ytd_intensity(ctx, &[(from.plus(-12), p.plus(-12)), (from, p)])?;
+        let z = intensity_z(ctx, ytd, min_peers, true)?
+            .with_column(col("value").abs().gt(lit(max_z)).alias("_fails"))
+            .collect()
+            .map_err(pe)?;
+        with_z_a_year_earlier(z.lazy()).filter(ctx.audited(col("period")).and(col("_fails")))
+    } else {
+        let ytd = ytd_intensity(ctx, &[(p.plus(-12), p.plus(-12)), (p, p)])?
+            .collect()
+            .map_err(pe)?;
+        let at = |m: Month| ytd.clone().lazy().filter(col("period").eq(lit(m.0)));
+        let before = intensity_z(&ctx.year_earlier(), at(p.plus(-12)), min_peers, false)?
+            .filter(col("value").is_not_null())
+            .select([col("eid"), col("value").alias("z_before")]);
+        intensity_z(ctx, at(p), min_peers, false)?
+            .with_column(col("value").abs().gt(lit(max_z)).alias("_fails"))
+            .join(
+                before,
+                [col("eid")],
+                [col("eid")],
+                JoinArgs::new(JoinType::Left),
+            )
+    };
+    // Figures keyed with decimals are summed in binary: a total of 15,970.5
+    // may come out as 15,970.4999…; rounded to six places first, a half stays
+    // a half whatever the order of the sum.
+    let whole = |c: &str| {
+        col(c)
+            .round(6, RoundMode::HalfAwayFromZero)
+            .round(0, RoundMode::HalfAwayFromZero)
+    };
+    let df = df
+        .with_columns([whole("ytd_energy"), whole("ytd_gross")])
+        .sort(["period", "eid"], SortMultipleOptions::default())
         .collect()
         .map_err(pe)?;
-    steady_outcome(&df, cfg, month_text(lit(ctx.period.0)), max_z)
+    steady_outcome(&df, cfg, month_text(col("period")), max_z)
 }
 
-/// The year-to-date energy intensity (`intensity`, from `ytd_energy` and
-/// `ytd_gross`) of every enterprise at `ctx.period`, with its robust z among its
-/// peers (`value`) and `peer_median`.
-fn intensity_z(ctx: &Ctx<'_>, min_peers: u32) -> Result<LazyFrame> {
-    let energy = ctx
-        .table(Table::Energy)?
-        .filter(in_ytd(ctx))
-        .group_by([col("eid")])
-        .agg([
-            when(col("energy_consumption").count().gt(lit(0)))
-                .then(col("energy_consumption").sum())
-                .otherwise(lit(NULL).cast(DataType::Float64))
-                .alias("ytd_energy"),
-            col("energy_consumption").null_count().alias("_e_null"),
-            col("period").count().alias("_e_months"),
-        ]);
-    let gross = ctx
-        .table(Table::Industrial)?
-        .filter(in_ytd(ctx))
-        .group_by([col("eid")])
-        .agg([
-            col("gross_output").sum().alias("ytd_gross"),
-            col("gross_output").null_count().alias("_g_null"),
-            col("period").count().alias("_g_months"),
-        ]);
-    // Months of either table read but quarantined for a value.
-    let quarantined = |t: Table| {
-        ctx.batch
-            .unknown_keys(t)
-            .lazy()
-            .filter(in_ytd(ctx))
-            .group_by([col("eid")])
-            .agg([col("period").count().gt(lit(0)).alias("_q")])
+/// The robust z of the year-to-date energy intensity (`value`, from
+/// [`ytd_intensity`]'s frame `ytd`) among the enterprise's peers of the same
+/// month, with `peer_median`. `by_month`: `ytd` holds several months, and the
+/// peers are taken month by month (peer statistics of the context's own data);
+/// otherwise it holds the month `ctx.period` alone.
+fn intensity_z(ctx: &Ctx<'_>, ytd: LazyFrame, min_peers: u32, by_month: bool) -> Result<LazyFrame> {
+    let levels: &[&[&str]] = if by_month {
+        &[
+            &["period", "industry_code"],
+            &["period", "division"],
+            &["period"],
+        ]
+    } else {
+        &[&["industry_code"], &["division"], &[]]
     };
-    let q = quarantined(Table::Energy)
-        .join(
-            quarantined(Table::Industrial),
-            [col("eid")],
-            [col("eid")],
-            JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
-        )
-        .select([
-            col("eid"),
-            col("_q")
-                .fill_null(lit(false))
-                .or(col("_q_right").fill_null(lit(false)))
-                .alias("_quarantined"),
-        ]);
-    // The intensity is only known when both totals cover the same months, every
-    // one of them known: a total with a month missing understates it by about 1/n.
-    let complete = col("_e_null")
-        .eq(lit(0))
-        .and(col("_g_null").eq(lit(0)))
-        .and(col("_e_months").eq(col("_g_months")))
-        .and(col("_quarantined").fill_null(lit(false)).not());
-    let lf = energy
-        .join(
-            gross,
-            [col("eid")],
-            [col("eid")],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .join(q, [col("eid")], [col("eid")], JoinArgs::new(JoinType::Left))
-        .with_column(
-            when(complete)
-                .then(col("ytd_energy"))
-                .otherwise(lit(NULL).cast(DataType::Float64))
-                .alias("ytd_energy"),
-        )
-        .with_column(
-            when(
-                col("ytd_energy")
-                    .gt(lit(0.0))
-                    .and(col("ytd_gross").gt(lit(0.0))),
-            )
-            .then(col("ytd_energy") / col("ytd_gross"))
-            .otherwise(lit(NULL).cast(DataType::Float64))
-            .alias("intensity"),
-        );
     Ok(add_peer_robust_z(
         ctx,
         "EN001",
-        with_enterprise(ctx, lf, &["division", "industry_code"])?,
+        with_enterprise(ctx, ytd, &["division", "industry_code"])?,
         col("intensity").log(lit(std::f64::consts::E)),
-        &[&["industry_code"], &["division"], &[]],
+        levels,
         min_peers,
         "value",
     )?
     .with_column(col("peer_median").exp()))
+}
+
+/// The year-to-date energy consumption (`ytd_energy`), gross output
+/// (`ytd_gross`) and their ratio (`intensity`) of every enterprise at every month
+/// (`period`) of the spans `[a, b]`.
+///
+/// Each table is laid out once as a month panel ([`MonthCells`]), and the year
+/// to date is a running sum of its month columns, restarted each January: any
+/// number of months costs one pass, and a month's figures are the same
+/// whichever months are asked for. An enterprise is in a month's comparison
+/// when both tables have a row in its year to date. The energy total is known
+/// only when both totals cover the same months, every one of them known and
+/// none quarantined: a total with a month missing understates the intensity by
+/// about 1/n.
+fn ytd_intensity(ctx: &Ctx<'_>, spans: &[(Month, Month)]) -> Result<LazyFrame> {
+    let first = spans
+        .iter()
+        .map(|s| s.0.year_start().0)
+        .min()
+        .unwrap_or(ctx.period.0);
+    let last = spans.iter().map(|s| s.1 .0).max().unwrap_or(ctx.period.0);
+    let n = ctx.batch.enterprises.height();
+    let cells = |t: Table, value: &str| -> Result<MonthCells> {
+        let mut c = MonthCells::new(first, last, n);
+        if let Some(df) = ctx.batch.table(t) {
+            c.add_rows(df, value)?;
+        }
+        c.add_quarantined(&ctx.batch.unknown_keys(t))?;
+        Ok(c)
+    };
+    let (e, g) = (
+        cells(Table::Energy, "energy_consumption")?,
+        cells(Table::Industrial, "gross_output")?,
+    );
+    let wanted = |m: i32| spans.iter().any(|(a, b)| a.0 <= m && m <= b.0);
+    let (mut ye, mut yg) = (Running::new(n), Running::new(n));
+    let mut out = YtdRows::default();
+    for m in first..=last {
+        if m.rem_euclid(12) == 0 {
+            ye = Running::new(n);
+            yg = Running::new(n);
+        }
+        let k = (m - first) as usize;
+        ye.add(&e, k);
+        yg.add(&g, k);
+        if !wanted(m) {
+            continue;
+        }
+        for i in 0..n {
+            if ye.rows[i] == 0 || yg.rows[i] == 0 {
+                continue;
+            }
+            let complete = ye.known[i] > 0
+                && ye.nulls[i] == 0
+                && yg.nulls[i] == 0
+                && ye.rows[i] == yg.rows[i]
+                && ye.quarantined[i] + yg.quarantined[i] == 0;
+            let energy = complete.then_some(ye.sum[i]);
+            let gross = yg.sum[i];
+            out.eid.push(i as u32);
+            out.period.push(m);
+            out.energy.push(energy);
+            out.gross.push(gross);
+            out.intensity.push(
+                energy
+                    .filter(|v| *v > 0.0 && gross > 0.0)
+                    .map(|v| v / gross),
+            );
+        }
+    }
+    let height = out.eid.len();
+    Ok(DataFrame::new(
+        height,
+        vec![
+            Column::new("eid".into(), out.eid),
+            Column::new("period".into(), out.period),
+            Column::new("ytd_energy".into(), out.energy),
+            Column::new("ytd_gross".into(), out.gross),
+            Column::new("intensity".into(), out.intensity),
+        ],
+    )
+    .map_err(pe)?
+    .lazy())
+}
+
+#[derive(Default)]
+struct YtdRows {
+    eid: Vec<u32>,
+    period: Vec<i32>,
+    energy: Vec<Option<f64>>,
+    gross: Vec<f64>,
+    intensity: Vec<Option<f64>>,
+}
+
+/// A month panel of one table's figure: for every enterprise (register row)
+/// and month from `first` to `last`, the sum of its known values, and how many
+/// rows, known values, missing values and quarantined rows it has. Stored a
+/// month column after another, so a month is one slice.
+struct MonthCells {
+    first: i32,
+    width: usize,
+    n: usize,
+    sum: Vec<f64>,
+    rows: Vec<u16>,
+    known: Vec<u16>,
+    nulls: Vec<u16>,
+    quarantined: Vec<u16>,
+}
+
+impl MonthCells {
+    fn new(first: i32, last: i32, n: usize) -> MonthCells {
+        let width = (last - first + 1).max(0) as usize;
+        MonthCells {
+            first,
+            width,
+            n,
+            sum: vec![0.0; width * n],
+            rows: vec![0; width * n],
+            known: vec![0; width * n],
+            nulls: vec![0; width * n],
+            quarantined: vec![0; width * n],
+        }
+    }
+
+    /// The cell of enterprise `e` in month `p`, when within the panel.
+    fn at(&self, e: Option<u32>, p: Option<i32>) -> Option<usize> {
+        let (e, p) = (e? as usize, p?);
+        let k = p - self.first;
+        (e < self.n && (0..self.width as i32).contains(&k)).then(|| k as usize * self.n + e)
+    }
+
+    fn add_rows(&mut self, df: &DataFrame, value: &str) -> Result<()> {
+        let e = df.column("eid").map_err(pe)?.u32().map_err(pe)?;
+        let p = df.column("period").map_err(pe)?.i32().map_err(pe)?;
+        let v = df.column(value).map_err(pe)?.f64().map_err(pe)?;
+        for ((e, p), v) in e.iter().zip(p.iter()).zip(v.iter()) {
+            let Some(i) = self.at(e, p) else { continue };
+            self.rows[i] += 1;
+            match v {
+                Some(v) => {
+                    self.sum[i] += v;
+                    self.known[i] += 1;
+                }
+                None => self.nulls[i] += 1,
+            }
+        }
+        Ok(())
+    }
+
+    fn add_quarantined(&mut self, keys: &DataFrame) -> Result<()> {
+        let e = keys.column("eid").map_err(pe)?.u32().map_err(pe)?;
+        let p = keys.column("period").map_err(pe)?.i32().map_err(pe)?;
+        for (e, p) in e.iter().zip(p.iter()) {
+            if let Some(i) = self.at(e, p) {
+                self.quarantined[i] += 1;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Running totals of a [`MonthCells`] panel, enterprise by enterprise.
+struct Running {
+    sum: Vec<f64>,
+    rows: Vec<u32>,
+    known: Vec<u32>,
+    nulls: Vec<u32>,
+    quarantined: Vec<u32>,
+}
+
+impl Running {
+    fn new(n: usize) -> Running {
+        Running {
+            sum: vec![0.0; n],
+            rows: vec![0; n],
+            known: vec![0; n],
+            nulls: vec![0; n],
+            quarantined: vec![0; n],
+        }
+    }
+
+    /// Adds month column `k` of `c`.
+    fn add(&mut self, c: &MonthCells, k: usize) {
+        let r = k * c.n..(k + 1) * c.n;
+        let add = |acc: &mut [u32], col: &[u16]| {
+            for (a, v) in acc.iter_mut().zip(col) {
+                *a += *v as u32;
+            }
+        };
+        for (a, v) in self.sum.iter_mut().zip(&c.sum[r.clone()]) {
+            *a += *v;
+        }
+        add(&mut self.rows, &c.rows[r.clone()]);
+        add(&mut self.known, &c.known[r.clone()]);
+        add(&mut self.nulls, &c.nulls[r.clone()]);
+        add(&mut self.quarantined, &c.quarantined[r]);
+    }
 }
 
 fn divergence(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
