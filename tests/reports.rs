@@ -311,6 +311,13 @@ fn the_key_energy_consumers_list_is_written() {
         .collect();
     assert!(energy.iter().all(|e| *e >= 5000.0));
     assert!(energy.windows(2).all(|w| w[0] >= w[1]), "largest first");
+    // Equal totals as shown are in the order of their codes, whatever the
+    // order their sums were added in.
+    for w in list.windows(2) {
+        if w[0]["annual_energy"] == w[1]["annual_energy"] {
+            assert!(w[0]["uscc"] < w[1]["uscc"], "{:?} before {:?}", w[0], w[1]);
+        }
+    }
 }
 
 #[test]

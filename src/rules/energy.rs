@@ -95,7 +95,7 @@ pub const RULES: &[RuleDef] = &[
         remedy: t("企业自查并报送自查表。", "The enterprise self-checks and files the form."),
         params: &[num("key_consumer_min_tce", 5000.0, Some(0.0), None, "energy consumption over 12 months from which an enterprise is a key consumer (tce)")],
         basis: Basis::Figures,
-        kind: Kind::Builtin(key_consumers),
+        kind: Kind::Months(key_consumers),
     },
 ];
 
@@ -129,16 +129,8 @@ fn intensity(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
                 JoinArgs::new(JoinType::Left),
             )
     };
-    // Figures keyed with decimals are summed in binary: a total of 15,970.5
-    // may come out as 15,970.4999…; rounded to six places first, a half stays
-    // a half whatever the order of the sum.
-    let whole = |c: &str| {
-        col(c)
-            .round(6, RoundMode::HalfAwayFromZero)
-            .round(0, RoundMode::HalfAwayFromZero)
-    };
     let df = df
-        .with_columns([whole("ytd_energy"), whole("ytd_gross")])
+        .with_columns([shown("ytd_energy", 0), shown("ytd_gross", 0)])
         .sort(["period", "eid"], SortMultipleOptions::default())
         .collect()
         .map_err(pe)?;
@@ -496,68 +488,88 @@ fn divergence(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     })
 }
 
-/// Consumption over the twelve months up to `period`, per enterprise:
-/// `eid`, `annual_energy`, `annual_electricity`, `months`.
-fn twelve_months(energy: LazyFrame, period: Month) -> LazyFrame {
-    energy
-        .filter(
-            col("period")
-                .gt(lit(period.0 - 12))
-                .and(col("period").lt_eq(lit(period.0))),
-        )
-        .group_by([col("eid")])
-        .agg([
-            col("energy_consumption").sum().alias("annual_energy"),
-            col("electricity").sum().alias("annual_electricity"),
-            col("energy_consumption")
-                .count()
-                .cast(DataType::UInt32)
-                .alias("months"),
-            col("energy_consumption")
-                .null_count()
-                .gt(lit(0))
-                .alias("_some_unknown"),
-        ])
+/// Consumption over the twelve months up to each month `period` from `from` to
+/// `to`, per enterprise with an energy row in them: `eid`, `period`,
+/// `annual_energy`, `annual_electricity` (sums of the known values), `months`
+/// (known energy values), `_some_unknown` (an energy value missing) and
+/// `_quarantined` (an energy row quarantined). From month panels
+/// ([`MonthCells`]), so one month and many give the same sums.
+fn twelve_months(batch: &Batch, from: Month, to: Month) -> Result<DataFrame> {
+    let first = from.plus(-11).0;
+    let n = batch.enterprises.height();
+    let mut energy = MonthCells::new(first, to.0, n);
+    let mut electricity = MonthCells::new(first, to.0, n);
+    if let Some(df) = batch.table(Table::Energy) {
+        energy.add_rows(df, "energy_consumption")?;
+        electricity.add_rows(df, "electricity")?;
+    }
+    energy.add_quarantined(&batch.unknown_keys(Table::Energy))?;
+    let mut eid: Vec<u32> = Vec::new();
+    let mut period: Vec<i32> = Vec::new();
+    let (mut annual, mut annual_el): (Vec<f64>, Vec<f64>) = (Vec::new(), Vec::new());
+    let mut months: Vec<u32> = Vec::new();
+    let (mut unknown, mut quarantined): (Vec<bool>, Vec<bool>) = (Vec::new(), Vec::new());
+    for m in from.0..=to.0 {
+        let (mut e, mut el) = (Running::new(n), Running::new(n));
+        for k in (m - 11 - first) as usize..=(m - first) as usize {
+            e.add(&energy, k);
+            el.add(&electricity, k);
+        }
+        for i in (0..n).filter(|&i| e.rows[i] > 0) {
+            eid.push(i as u32);
+            period.push(m);
+            annual.push(e.sum[i]);
+            annual_el.push(el.sum[i]);
+            months.push(e.known[i]);
+            unknown.push(e.nulls[i] > 0);
+            quarantined.push(e.quarantined[i] > 0);
+        }
+    }
+    DataFrame::new(
+        eid.len(),
+        vec![
+            Column::new("eid".into(), eid),
+            Column::new("period".into(), period),
+            Column::new("annual_energy".into(), annual),
+            Column::new("annual_electricity".into(), annual_el),
+            Column::new("months".into(), months),
+            Column::new("_some_unknown".into(), unknown),
+            Column::new("_quarantined".into(), quarantined),
+        ],
+    )
+    .map_err(pe)
+}
+
+/// A sum of figures keyed with decimals, rounded to `places` after six places:
+/// summed in binary, a total of 15,970.5 may come out as 15,970.4999…, and a
+/// half stays a half whatever the order of the sum.
+fn shown(c: &str, places: u32) -> Expr {
+    col(c)
+        .round(6, RoundMode::HalfAwayFromZero)
+        .round(places, RoundMode::HalfAwayFromZero)
 }
 
 fn key_consumers(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let min = cfg.num("key_consumer_min_tce");
-    let quarantined = ctx
-        .batch
-        .unknown_keys(Table::Energy)
-        .lazy()
-        .filter(
-            col("period")
-                .gt(lit(ctx.period.0 - 12))
-                .and(col("period").lt_eq(lit(ctx.period.0))),
-        )
-        .group_by([col("eid")])
-        .agg([col("period").count().gt(lit(0)).alias("_quarantined")]);
     // A total over known months is a lower bound: at or above the threshold it
     // lists the enterprise; below it with a month unknown, it cannot tell.
-    let df = twelve_months(ctx.table(Table::Energy)?, ctx.period)
-        .join(
-            quarantined,
-            [col("eid")],
-            [col("eid")],
-            JoinArgs::new(JoinType::Left),
-        )
+    let df = twelve_months(ctx.batch, ctx.from, ctx.period)?
+        .lazy()
         .with_column(
             when(col("annual_energy").gt_eq(lit(min)))
                 .then(lit(true))
-                .when(col("_some_unknown").or(col("_quarantined").fill_null(lit(false))))
+                .when(col("_some_unknown").or(col("_quarantined")))
                 .then(lit(NULL).cast(DataType::Boolean))
                 .otherwise(lit(false))
                 .alias("_fails"),
         )
-        .with_column(col("annual_energy").round(1, RoundMode::HalfAwayFromZero))
-        .sort(["eid"], SortMultipleOptions::default())
+        .with_column(shown("annual_energy", 1))
         .collect()
         .map_err(pe)?;
     outcome(
         &df,
         [
-            month_text(lit(ctx.period.0)).alias("period"),
+            month_text(col("period")).alias("period"),
             col("annual_energy").alias("value"),
             lit(min).alias("threshold"),
             lit(1.0).alias("strength"),
@@ -569,9 +581,9 @@ fn key_consumers(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
 /// enterprise at or above EN003's threshold over the twelve months up to the
 /// period, largest first. None when the batch has no energy table.
 pub fn key_consumer_list(batch: &Batch, pipeline: &Pipeline) -> Result<Option<DataFrame>> {
-    let Some(energy) = batch.table(Table::Energy) else {
+    if batch.table(Table::Energy).is_none() {
         return Ok(None);
-    };
+    }
     let min = pipeline
         .rule("EN003")
         .map(|r| r.num("key_consumer_min_tce"))
@@ -584,7 +596,8 @@ pub fn key_consumer_list(batch: &Batch, pipeline: &Pipeline) -> Result<Option<Da
         col("county_code"),
         col("industry_code"),
     ]);
-    let df = twelve_months(energy.clone().lazy(), p)
+    let df = twelve_months(batch, p, p)?
+        .lazy()
         .filter(col("annual_energy").gt_eq(lit(min)))
         .join(
             ents,
@@ -592,8 +605,10 @@ pub fn key_consumer_list(batch: &Batch, pipeline: &Pipeline) -> Result<Option<Da
             [col("eid")],
             JoinArgs::new(JoinType::Left),
         )
+        // By the total as shown, then the code: totals equal to the shown
+        // decimal keep one order whatever the order of their sums.
         .sort_by_exprs(
-            [col("annual_energy"), col("uscc")],
+            [shown("annual_energy", 1), col("uscc")],
             SortMultipleOptions::default().with_order_descending_multi([true, false]),
         )
         .with_column(
@@ -610,8 +625,8 @@ pub fn key_consumer_list(batch: &Batch, pipeline: &Pipeline) -> Result<Option<Da
             col("industry_code"),
             lit(format!("{}..{}", p.plus(-11), p)).alias("months_covered"),
             col("months"),
-            col("annual_energy").round(1, RoundMode::HalfAwayFromZero),
-            col("annual_electricity").round(1, RoundMode::HalfAwayFromZero),
+            shown("annual_energy", 1),
+            shown("annual_electricity", 1),
             lit(p.month() == 12).alias("year_end_self_check"),
         ])
         .collect()
