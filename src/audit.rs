@@ -57,6 +57,17 @@ fn pe(stage: &'static str) -> impl Fn(PolarsError) -> Error {
 }
 
 /// Letters of a grade history (`R`, `Y`, `G`, `-` for a month not graded).
+/// Logs the time since the last lap at debug level (`RUST_LOG=zhibao=debug`), for
+/// the steps of a stage.
+struct Laps(Instant);
+
+impl Laps {
+    fn lap(&mut self, step: &str) {
+        tracing::debug!(seconds = self.0.elapsed().as_secs_f64(), "step {step}");
+        self.0 = Instant::now();
+    }
+}
+
 fn letter(g: &str) -> char {
     match g {
         "red" => 'R',
@@ -73,6 +84,7 @@ fn rebuild_state(
     batch: &Batch,
     pipeline: &Pipeline,
     progress: Option<&indicatif::ProgressBar>,
+    given: &rules::Frames,
 ) -> Result<(StateMap, HashMap<u32, String>)> {
     let s = pipeline.section("grading");
     let p = batch.period;
@@ -90,7 +102,7 @@ fn rebuild_state(
     graded
         .rules
         .retain(|c| c.def.level != crate::rules::registry::Level::County);
-    let all = rules::run_months(batch, &graded, start, p.plus(-1), progress)?;
+    let all = rules::run_months_given(batch, &graded, start, p.plus(-1), progress, given)?;
     let mut m = start;
     while m < p {
         let b = batch.at(m);
@@ -102,7 +114,7 @@ fn rebuild_state(
             .collect()
             .map_err(pe("rules"))?;
         let checked = Checked {
-            anticipated: None,
+            frames: Default::default(),
             findings,
             runs: Vec::new(),
         };
@@ -292,7 +304,8 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
             format!("previous grades from {}", path.display()),
         ),
         None => {
-            let (st, h) = rebuild_state(&batch, &pipeline, opts.progress.as_ref())?;
+            let (st, h) =
+                rebuild_state(&batch, &pipeline, opts.progress.as_ref(), &checked.frames)?;
             (
                 st,
                 h,
@@ -346,10 +359,10 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
 
     let t = Instant::now();
     say("ranking the query list");
-    let anticipated = match &checked.anticipated {
-        Some(a) => a.clone(),
-        None => crate::rules::anticipate::year_to_date(&batch, &pipeline)?,
-    };
+    // The stages after the rules take the frames the rules computed (the
+    // anticipations of the year to date) from a context of the month.
+    let after = rules::Ctx::new(&batch, &pipeline).with_frames(checked.frames.clone());
+    let anticipated = crate::rules::anticipate::panel(&after)?;
     let expected = crate::rules::anticipate::expected_errors(&anticipated)?;
     let ql = rank::query_list(
         &RankInput {
@@ -368,6 +381,7 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
     let stops = rank::stopping(&batch, &ql, &expected, stop_share)?;
 
     let t = Instant::now();
+    let mut laps = Laps(t);
     say("writing the scorecard and reports");
     let sc = scorecard::build(
         &scorecard::ScorecardInput {
@@ -378,6 +392,7 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
         },
         pipeline.section("scorecard"),
     )?;
+    laps.lap("scorecard");
     let staging = Staging::new(&opts.out, opts.force)?;
     let ql_out = report::query_list_output(&ql)?;
     let sc = with_stops(sc, &stops)?;
@@ -388,14 +403,17 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
     report::xlsx::write_query_list(&ql_out, p, &staging.file("query_list.xlsx"))?;
     report::write_parquet(&mut findings_out, &staging.file("findings.parquet"))?;
     report::write_parquet(&mut grades_out, &staging.file("grades.parquet"))?;
+    laps.lap("query list, findings and grades");
     // Gross output's anticipation, then the paired figures' (wage bill and
     // headcount, R&D spend).
     let mut anticipated_out = crate::rules::anticipate::output(&anticipated, &batch)?;
-    let paired = crate::rules::paired::output(&batch, &pipeline)?;
+    let paired = crate::rules::paired::output(&after)?;
     if paired.height() > 0 {
         anticipated_out.vstack_mut(&paired).map_err(pe("report"))?;
     }
+    laps.lap("paired anticipations");
     report::write_parquet(&mut anticipated_out, &staging.file("anticipated.parquet"))?;
+    laps.lap("anticipated.parquet");
     report::write_csv(&sc_out, &staging.file("scorecard.csv"))?;
     report::write_quarantine(
         &batch.quarantine,
@@ -422,6 +440,7 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
         path: staging.file("scorecard.html"),
         message: e.to_string(),
     })?;
+    laps.lap("scorecard.csv and html");
     // The workbook is for reading: its findings sheet holds the findings of the
     // enterprises on the query list and the county findings (all of them are in
     // findings.parquet).
@@ -453,9 +472,11 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
         p,
         &staging.file("report.xlsx"),
     )?;
+    laps.lap("report.xlsx");
     if let Some(list) = crate::rules::energy::key_consumer_list(&batch, &pipeline)? {
         report::write_csv(&list, &staging.file("energy_key_consumers.csv"))?;
     }
+    laps.lap("key energy consumers");
 
     // The summary, last, with the accounting of every table.
     let mut outputs = Counts::default();

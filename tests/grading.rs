@@ -397,6 +397,55 @@ params = { year_to_date = true }
     for pipeline in [zhibao::pipeline::Pipeline::builtin(), ytd] {
         one_pass_equals_month_by_month(&batch, &pipeline, from, to);
     }
+    the_month_runs_anticipation_serves_the_pass(&batch);
+}
+
+/// The pass that rebuilds the grade state takes the anticipation the run of the
+/// month computed, its rows up to the months audited, instead of computing it
+/// again (`run_months_given`): the rows are those the pass would compute, and so
+/// are its findings.
+fn the_month_runs_anticipation_serves_the_pass(batch: &zhibao::load::Batch) {
+    let pipeline = zhibao::pipeline::Pipeline::builtin();
+    let p = batch.period;
+    let (from, to) = (p.year_start(), p.plus(-1));
+    assert!(
+        from < to,
+        "the batch's period {p} leaves no months before it in its year"
+    );
+    let checked = zhibao::rules::run(batch, &pipeline).unwrap();
+    let given = zhibao::rules::anticipate::narrowed(&checked.frames, p, from, to).unwrap();
+    let rows = given
+        .get("anticipation")
+        .expect("the month's anticipation is kept");
+    let last = batch.at(to);
+    let ctx = zhibao::rules::Ctx::months(&last, &pipeline, from);
+    let own = zhibao::rules::anticipate::panel(&ctx).unwrap();
+    assert!(
+        own.height() > 10_000,
+        "only {} rows anticipated",
+        own.height()
+    );
+    assert!(
+        rows.equals_missing(&own),
+        "given {} rows, computed {}",
+        rows.height(),
+        own.height()
+    );
+    // Another January: nothing is given.
+    assert!(
+        zhibao::rules::anticipate::narrowed(&checked.frames, p, p.plus(-13), to)
+            .unwrap()
+            .is_empty()
+    );
+    let with =
+        zhibao::rules::run_months_given(batch, &pipeline, from, to, None, &checked.frames).unwrap();
+    let without = zhibao::rules::run_months(batch, &pipeline, from, to, None).unwrap();
+    assert!(with.equals_missing(&without), "the findings differ");
+    let av001 = common::col_str(&with, "rule_code")
+        .iter()
+        .filter(|c| c.as_deref() == Some("AV001"))
+        .count();
+    assert!(av001 > 0, "AV001 found nothing to compare");
 }
 
 fn one_pass_equals_month_by_month(

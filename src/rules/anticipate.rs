@@ -39,12 +39,12 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use super::common::*;
-use super::engine::{month_text, Ctx, RuleOutput};
+use super::engine::{month_text, Ctx, Frames, RuleOutput};
 use super::registry::{Basis, Kind, Level, RuleDef, Severity};
 use crate::error::Result;
 use crate::load::Batch;
 use crate::model::{Month, Table};
-use crate::pipeline::{Pipeline, RuleConfig, Section, Values};
+use crate::pipeline::{RuleConfig, Section, Values};
 
 /// The `[anticipation]` settings.
 pub static SETTINGS: Section = Section {
@@ -1097,6 +1097,45 @@ pub fn stat_key(first: Month, last: Month) -> String {
 /// The anticipation over the years audited by `ctx`, shared by the rules.
 pub fn panel(ctx: &Ctx<'_>) -> Result<DataFrame> {
     ctx.shared("anticipation", || {
+        let started = std::time::Instant::now();
+        let panel = anticipation(ctx);
+        tracing::debug!(
+            seconds = started.elapsed().as_secs_f64(),
+            "anticipated {}–{}",
+            ctx.from.year_start(),
+            ctx.period
+        );
+        panel
+    })
+}
+
+/// The anticipation a run of `period` computed (in `frames`), as a run auditing
+/// the months `from` to `to` would compute it: its rows up to `to`, when both runs
+/// look back from the same January. A month's row reads only that month and the
+/// months before it back to the window's start, its peers' figures of the same
+/// months and its month's mixture, so the rows are the same to the last bit.
+/// Empty when the frame is not there or the windows differ.
+pub fn narrowed(frames: &Frames, period: Month, from: Month, to: Month) -> Result<Frames> {
+    let mut out = Frames::new();
+    let Some(a) = frames.get("anticipation") else {
+        return Ok(out);
+    };
+    if from.year_start() != period.year_start() || to > period || from > to {
+        return Ok(out);
+    }
+    let rows = a
+        .clone()
+        .lazy()
+        .filter(col("period").lt_eq(lit(to.0)))
+        .collect()
+        .map_err(pe)?;
+    out.insert("anticipation", rows);
+    Ok(out)
+}
+
+/// [`panel`], computed.
+fn anticipation(ctx: &Ctx<'_>) -> Result<DataFrame> {
+    {
         let (first, last) = (ctx.from.year_start(), ctx.period);
         let s = Settings::of(ctx.pipeline.section("anticipation"));
         // The peers' statistics (changes, spreads, the mixture) as a peer
@@ -1122,7 +1161,7 @@ pub fn panel(ctx: &Ctx<'_>) -> Result<DataFrame> {
                 Ok(panel)
             }
         }
-    })
+    }
 }
 
 /// The anticipation rows each audited month looks at, with `_fails` computed
@@ -1831,18 +1870,6 @@ fn explain_by_sources(ctx: &Ctx<'_>, findings: DataFrame) -> Result<DataFrame> {
             JoinArgs::new(JoinType::Left),
         )
         .pipe_demote(is, vat_text(true), vat_text(false), &names)
-}
-
-/// The anticipation of every enterprise-month of the year to date of
-/// `batch.period` (the frame written as `anticipated.parquet`).
-pub fn year_to_date(batch: &Batch, pipeline: &Pipeline) -> Result<DataFrame> {
-    let p = batch.period;
-    compute(
-        batch,
-        p.year_start(),
-        p,
-        &Settings::of(pipeline.section("anticipation")),
-    )
 }
 
 /// `anticipated.parquet`: the anticipation with the enterprise's USCC and the

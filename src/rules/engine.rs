@@ -155,8 +155,14 @@ pub struct Ctx<'a> {
     /// The pipeline being run.
     pub pipeline: &'a Pipeline,
     shared: RefCell<HashMap<&'static str, DataFrame>>,
+    /// Frames given to the context (computed by another run over the same
+    /// data): shared like the others, never dropped between families.
+    kept: HashMap<&'static str, DataFrame>,
     peers: Peers,
 }
+
+/// Frames a run computed, by the names [`Ctx::shared`] gives them.
+pub type Frames = HashMap<&'static str, DataFrame>;
 
 impl<'a> Ctx<'a> {
     /// A context for one run.
@@ -172,8 +178,24 @@ impl<'a> Ctx<'a> {
             from,
             pipeline,
             shared: RefCell::new(HashMap::new()),
+            kept: HashMap::new(),
             peers: Peers::Own,
         }
+    }
+
+    /// The same context given `frames` a run over the same data computed: a rule
+    /// asking for one of them takes it instead of computing it again.
+    pub fn with_frames(mut self, frames: Frames) -> Ctx<'a> {
+        self.kept.extend(frames);
+        self
+    }
+
+    /// The frames the context holds: those given it and those computed since the
+    /// last family began.
+    pub fn into_frames(self) -> Frames {
+        let mut all = self.kept;
+        all.extend(self.shared.into_inner());
+        all
     }
 
     /// The same context with its peer statistics from `peers`.
@@ -265,6 +287,7 @@ impl<'a> Ctx<'a> {
             from: self.from.plus(-12),
             pipeline: self.pipeline,
             shared: RefCell::new(HashMap::new()),
+            kept: HashMap::new(),
             peers: self.peers.clone(),
         }
     }
@@ -283,6 +306,9 @@ impl<'a> Ctx<'a> {
         key: &'static str,
         make: impl FnOnce() -> Result<DataFrame>,
     ) -> Result<DataFrame> {
+        if let Some(df) = self.kept.get(key) {
+            return Ok(df.clone());
+        }
         if let Some(df) = self.shared.borrow().get(key) {
             return Ok(df.clone());
         }
@@ -293,7 +319,10 @@ impl<'a> Ctx<'a> {
 
     /// A shared frame, if it was computed.
     pub fn cached(&self, key: &'static str) -> Option<DataFrame> {
-        self.shared.borrow().get(key).cloned()
+        self.kept
+            .get(key)
+            .cloned()
+            .or_else(|| self.shared.borrow().get(key).cloned())
     }
 
     /// Forgets the shared frames (between rule families, to free their memory).
@@ -405,9 +434,10 @@ pub struct Checked {
     pub findings: DataFrame,
     /// One entry per rule of the pipeline.
     pub runs: Vec<RuleRun>,
-    /// The anticipation of the year to date, when a rule of the run computed it
-    /// ([`super::anticipate::panel`]).
-    pub anticipated: Option<DataFrame>,
+    /// The frames the run computed and held at its end (the anticipation of the
+    /// year to date, the last family's), for the stages after it
+    /// ([`Ctx::with_frames`]).
+    pub frames: Frames,
 }
 
 /// Columns of the findings frame handed to grading.
@@ -662,11 +692,10 @@ fn run_in(ctx: Ctx<'_>, progress: Option<&indicatif::ProgressBar>) -> Result<Che
         frames.extend(f);
     }
     let findings = explained(&ctx, stack(empty_findings(), frames)?);
-    let anticipated = ctx.cached("anticipation");
     Ok(Checked {
         findings,
         runs,
-        anticipated,
+        frames: ctx.into_frames(),
     })
 }
 
@@ -681,6 +710,21 @@ pub fn run_months(
     from: Month,
     to: Month,
     progress: Option<&indicatif::ProgressBar>,
+) -> Result<DataFrame> {
+    run_months_given(batch, pipeline, from, to, progress, &Frames::new())
+}
+
+/// [`run_months`], given the frames a run of the batch's period computed
+/// ([`Checked::frames`]): those that hold the months audited are taken, not
+/// computed again (today the anticipation, when it looks back from the same
+/// January).
+pub fn run_months_given(
+    batch: &Batch,
+    pipeline: &Pipeline,
+    from: Month,
+    to: Month,
+    progress: Option<&indicatif::ProgressBar>,
+    given: &Frames,
 ) -> Result<DataFrame> {
     let mut frames: Vec<DataFrame> = Vec::new();
     let at = |df: DataFrame, m: Month| -> Result<DataFrame> {
@@ -700,7 +744,12 @@ pub fn run_months(
     let in_one_pass =
         |cfg: &&RuleConfig| matches!(cfg.def.kind, Kind::Formula { .. } | Kind::Months(_));
     // Rules that audit all the months in one call.
-    let ctx = Ctx::months(&last, pipeline, from);
+    let ctx = Ctx::months(&last, pipeline, from).with_frames(super::anticipate::narrowed(
+        given,
+        batch.period,
+        from,
+        to,
+    )?);
     let mut family = "";
     for cfg in pipeline.rules.iter().filter(in_one_pass) {
         ctx.enter_family(&mut family, cfg.def.code);

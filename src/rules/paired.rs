@@ -34,7 +34,7 @@ use super::engine::{month_text, Ctx, RuleOutput};
 use super::registry::{Basis, Kind, Level, RuleDef, Severity};
 use crate::error::Result;
 use crate::load::Batch;
-use crate::model::{Month, Table};
+use crate::model::Table;
 use crate::pipeline::{Pipeline, RuleConfig};
 
 /// The rules.
@@ -640,13 +640,26 @@ fn labour_far(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     )
 }
 
-fn services_far(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
-    let panel = ctx.shared("services_anticipation", || {
+/// The anticipated services revenues of the years to date a run looks at.
+fn services_panel(ctx: &Ctx<'_>) -> Result<DataFrame> {
+    ctx.shared("services_anticipation", || {
         match services_rows(ctx.batch, ctx.from.year_start().0, ctx.period.0) {
             Some(lf) => anticipate(lf, &SERVICES, &settings(ctx.pipeline)),
             None => Ok(DataFrame::empty()),
         }
-    })?;
+    })
+}
+
+/// The anticipated R&D spends of every R&D year.
+fn rd_panel(ctx: &Ctx<'_>) -> Result<DataFrame> {
+    ctx.shared("rd_anticipation", || match rd_rows(ctx.batch) {
+        Some(lf) => anticipate(lf, &RD, &settings(ctx.pipeline)),
+        None => Ok(DataFrame::empty()),
+    })
+}
+
+fn services_far(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
+    let panel = services_panel(ctx)?;
     let note = (panel.height() == 0).then(|| {
         "no month with revenue and VAT records both this year and a year before".to_string()
     });
@@ -692,10 +705,7 @@ fn services_far(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
 fn rd_far(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     // No R&D year up to the period: nothing to look at (the note below says so).
     let year = super::rd::rd_year(ctx)?.unwrap_or(i32::MIN);
-    let panel = ctx.shared("rd_anticipation", || match rd_rows(ctx.batch) {
-        Some(lf) => anticipate(lf, &RD, &settings(ctx.pipeline)),
-        None => Ok(DataFrame::empty()),
-    })?;
+    let panel = rd_panel(ctx)?;
     let note = (panel.height() == 0).then(|| "no R&D report with last year's".to_string());
     let min_staff = cfg.num("min_staff");
     let df = panel
@@ -750,27 +760,25 @@ fn with_note(note: Option<String>, out: Result<RuleOutput>) -> Result<RuleOutput
 /// year it reviews, as rows of
 /// `anticipated.parquet` (`field` names the figure; the period is the quarter's
 /// last month, or the R&D year).
-pub fn output(batch: &Batch, pipeline: &Pipeline) -> Result<DataFrame> {
-    let p: Month = batch.period;
-    let s = settings(pipeline);
+///
+/// `ctx` audits the period alone ([`Ctx::new`]); the anticipations the rules of
+/// its run computed are taken from it ([`Ctx::with_frames`]).
+pub fn output(ctx: &Ctx<'_>) -> Result<DataFrame> {
+    let (batch, p) = (ctx.batch, ctx.period);
     let mut parts: Vec<DataFrame> = Vec::new();
-    if let Some(lf) = labour_rows(batch, quarter_window_start_of(p.0), p.0) {
-        let df = anticipate(lf, &LABOUR, &s)?;
-        if df.height() > 0 {
-            parts.push(rows_out(df, month_text(col("period")), batch)?);
-        }
+    let labour = labour_panel(ctx)?;
+    if labour.height() > 0 {
+        parts.push(rows_out(labour, month_text(col("period")), batch)?);
     }
-    if let Some(lf) = services_rows(batch, p.year_start().0, p.0) {
-        let df = anticipate(lf, &SERVICES, &s)?;
-        if df.height() > 0 {
-            parts.push(rows_out(df, month_text(col("period")), batch)?);
-        }
+    let services = services_panel(ctx)?;
+    if services.height() > 0 {
+        parts.push(rows_out(services, month_text(col("period")), batch)?);
     }
-    if let Some(lf) = rd_rows(batch) {
+    let rd = rd_panel(ctx)?;
+    if rd.height() > 0 {
         let y = p.year();
-        let df = anticipate(lf, &RD, &s)?;
         // The latest R&D year up to the period's.
-        let latest = df
+        let latest = rd
             .column("period")
             .map_err(pe)?
             .i32()
@@ -780,7 +788,7 @@ pub fn output(batch: &Batch, pipeline: &Pipeline) -> Result<DataFrame> {
             .filter(|v| *v <= y)
             .max();
         if let Some(latest) = latest {
-            let df = df
+            let df = rd
                 .lazy()
                 .filter(col("period").eq(lit(latest)))
                 .collect()

@@ -1685,7 +1685,7 @@ impl Live {
         let t_rules = t0.elapsed().as_secs_f64() * 1000.0;
         let gs = self.cfg.pipeline.section("grading");
         let checked = Checked {
-            anticipated: None,
+            frames: Default::default(),
             findings: f,
             runs: Vec::new(),
         };
