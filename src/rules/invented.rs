@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use polars::prelude::*;
+use rayon::prelude::*;
 
 use super::common::*;
 use super::engine::{month_text, Ctx, RuleOutput};
@@ -366,8 +367,16 @@ fn proportional(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .clone();
     let (mut eids, mut others, mut values, mut months) = (vec![], vec![], vec![], vec![]);
     let mut evaluated = 0;
-    for m in ctx.from.0..=ctx.period.0 {
-        let (n, pairs) = proportional_pairs(&outputs.series(m, window), tol, min_gross, min_var);
+    // The months are independent: searched side by side, then taken in order.
+    let found: Vec<(i32, usize, Vec<(u32, u32, f64)>)> = (ctx.from.0..=ctx.period.0)
+        .into_par_iter()
+        .map(|m| {
+            let (n, pairs) =
+                proportional_pairs(&outputs.series(m, window), tol, min_gross, min_var);
+            (m, n, pairs)
+        })
+        .collect();
+    for (m, n, pairs) in found {
         evaluated = n;
         for (a, b, r) in pairs {
             for (x, y, v) in [(a, b, r), (b, a, 1.0 / r)] {
@@ -416,7 +425,7 @@ fn proportional_pairs(
 ) -> (usize, Vec<(u32, u32, f64)>) {
     // Each series as its shape: the months' shares of its total.
     let shapes: Vec<(u32, f64, Vec<f64>)> = rows
-        .iter()
+        .par_iter()
         .filter_map(|&(e, y)| {
             let total: f64 = y.iter().sum();
             let (lo, hi) = y
@@ -437,8 +446,8 @@ fn proportional_pairs(
     for (i, (_, _, v)) in shapes.iter().enumerate() {
         grid.entry(key(v)).or_default().push(i);
     }
-    let mut pairs: Vec<(u32, u32, f64)> = Vec::new();
-    for (ei, ti, si) in shapes.iter() {
+    let near = |(ei, ti, si): &(u32, f64, Vec<f64>)| -> Vec<(u32, u32, f64)> {
+        let mut pairs = Vec::new();
         let k = key(si);
         // The neighbour on the side each coordinate leans to.
         let lean: [i64; 3] = [0, 1, 2].map(|d| {
@@ -467,7 +476,9 @@ fn proportional_pairs(
                 }
             }
         }
-    }
+        pairs
+    };
+    let mut pairs: Vec<(u32, u32, f64)> = shapes.par_iter().flat_map_iter(near).collect();
     pairs.sort_by_key(|p| (p.0, p.1));
     (evaluated, pairs)
 }
