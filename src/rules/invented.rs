@@ -368,7 +368,7 @@ fn proportional(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let (mut eids, mut others, mut values, mut months) = (vec![], vec![], vec![], vec![]);
     let mut evaluated = 0;
     // The months are independent: searched side by side, then taken in order.
-    let found: Vec<(i32, usize, Vec<(u32, u32, f64)>)> = (ctx.from.0..=ctx.period.0)
+    let found: Vec<(i32, usize, Vec<Pair>)> = (ctx.from.0..=ctx.period.0)
         .into_par_iter()
         .map(|m| {
             let (n, pairs) =
@@ -414,6 +414,10 @@ fn proportional(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         note: None,
     })
 }
+
+/// Two enterprises whose series stand in a constant ratio: the first, the
+/// second, and the ratio of the first to the second.
+type Pair = (u32, u32, f64);
 
 /// IN012 at one month: how many series were compared, and the pairs in a
 /// constant ratio (in order), with the ratio of the first to the second.
