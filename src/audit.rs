@@ -56,7 +56,6 @@ fn pe(stage: &'static str) -> impl Fn(PolarsError) -> Error {
     move |e| Error::polars(stage, e)
 }
 
-/// Letters of a grade history (`R`, `Y`, `G`, `-` for a month not graded).
 /// Logs the time since the last lap at debug level (`RUST_LOG=zhibao=debug`), for
 /// the steps of a stage.
 struct Laps(Instant);
@@ -68,6 +67,7 @@ impl Laps {
     }
 }
 
+/// Letters of a grade history (`R`, `Y`, `G`, `-` for a month not graded).
 fn letter(g: &str) -> char {
     match g {
         "red" => 'R',
