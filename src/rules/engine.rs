@@ -317,14 +317,6 @@ impl<'a> Ctx<'a> {
         Ok(df)
     }
 
-    /// A shared frame, if it was computed.
-    pub fn cached(&self, key: &'static str) -> Option<DataFrame> {
-        self.kept
-            .get(key)
-            .cloned()
-            .or_else(|| self.shared.borrow().get(key).cloned())
-    }
-
     /// Forgets the shared frames (between rule families, to free their memory).
     pub fn clear_shared(&self) {
         self.shared.borrow_mut().clear();
