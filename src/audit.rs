@@ -77,32 +77,26 @@ fn letter(g: &str) -> char {
     }
 }
 
-/// Grades the months before the period under review from the data itself, and
-/// returns the state for the period and each enterprise's history of grades held
-/// from January (one letter per month).
+/// The first month of the pass that rebuilds the grade state: `back` months
+/// before the period, or January of its year when that is earlier.
+fn rebuild_start(p: Month, back: i32) -> Month {
+    std::cmp::min(p.plus(-back), p.year_start())
+}
+
+/// Grades the months before the period under review from their findings (`all`,
+/// the month in `at`: a pass over them), and returns the state for the period and
+/// each enterprise's history of grades held from January (one letter per month).
+/// County findings do not enter enterprises' scores.
 fn rebuild_state(
     batch: &Batch,
     pipeline: &Pipeline,
-    progress: Option<&indicatif::ProgressBar>,
-    given: &rules::Frames,
+    start: Month,
+    all: &DataFrame,
 ) -> Result<(StateMap, HashMap<u32, String>)> {
     let s = pipeline.section("grading");
     let p = batch.period;
-    let back = s.int("rebuild_months") as i32;
-    if back == 0 {
-        // Rebuilding switched off: every enterprise starts from its computed grade.
-        return Ok((StateMap::new(), HashMap::new()));
-    }
-    let start = std::cmp::min(p.plus(-back), p.year_start());
     let mut state = StateMap::new();
     let mut hist: HashMap<u32, String> = HashMap::new();
-    // Every earlier month audited in one pass, then graded month by month. County
-    // findings do not enter enterprises' scores, so their rules are left out.
-    let mut graded = pipeline.clone();
-    graded
-        .rules
-        .retain(|c| c.def.level != crate::rules::registry::Level::County);
-    let all = rules::run_months_given(batch, &graded, start, p.plus(-1), progress, given)?;
     let mut m = start;
     while m < p {
         let b = batch.at(m);
@@ -290,35 +284,53 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
     let p = batch.period;
     tracing::info!(period = %p, "Loaded; running the rules.");
 
+    // A first audit (no grades of last month) rebuilds the grade state from the
+    // months before the period: they and the period are audited in one pass.
+    let gs = pipeline.section("grading");
+    let back = gs.int("rebuild_months") as i32;
+    let rebuild = opts.previous_grades.is_none() && back != 0;
+    let start = rebuild_start(p, back);
     let t = Instant::now();
-    let checked: Checked = rules::run_with_progress(&batch, &pipeline, opts.progress.as_ref())?;
+    let (checked, earlier) = if rebuild {
+        let pass = rules::run_pass(
+            &batch,
+            &pipeline,
+            start,
+            p,
+            opts.progress.as_ref(),
+            &rules::Frames::new(),
+            true,
+        )?;
+        (pass.last_month()?, Some(pass.findings))
+    } else {
+        let checked = rules::run_with_progress(&batch, &pipeline, opts.progress.as_ref())?;
+        (checked, None)
+    };
     timings.rules = t.elapsed().as_secs_f64();
     mark("rules", &mut timings);
 
     let t = Instant::now();
-    let gs = pipeline.section("grading");
-    let (state, mut histories, state_source) = match &opts.previous_grades {
-        Some(path) => (
+    let (state, mut histories, state_source) = match (&opts.previous_grades, &earlier) {
+        (Some(path), _) => (
             grade::read_state(path, &batch)?,
             histories_from_file(path, &batch)?,
             format!("previous grades from {}", path.display()),
         ),
-        None => {
-            let (st, h) =
-                rebuild_state(&batch, &pipeline, opts.progress.as_ref(), &checked.frames)?;
+        (None, Some(all)) => {
+            let (st, h) = rebuild_state(&batch, &pipeline, start, all)?;
             (
                 st,
                 h,
-                match gs.int("rebuild_months") as i32 {
-                    0 => "not rebuilt (rebuild_months = 0): grades of this month alone".to_string(),
-                    back => format!(
-                        "rebuilt from the data ({} earlier months)",
-                        p.0 - std::cmp::min(p.plus(-back), p.year_start()).0
-                    ),
-                },
+                format!("rebuilt from the data ({} earlier months)", p.0 - start.0),
             )
         }
+        (None, None) => (
+            StateMap::new(),
+            HashMap::new(),
+            "not rebuilt (rebuild_months = 0): grades of this month alone".to_string(),
+        ),
     };
+    drop(earlier);
     timings.state_rebuild = t.elapsed().as_secs_f64();
 
     let t = Instant::now();

@@ -1246,7 +1246,7 @@ fn far_from_sources(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
             .clip(lit(0.2), lit(5.0))
             .alias("strength"),
     ]);
-    with_history_note(outcome(&df, columns)?, ctx)
+    with_history_note(outcome_of(ctx, &df, columns)?, ctx)
 }
 
 fn unit_slip(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
@@ -1305,7 +1305,7 @@ fn unit_slip(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .alias("slip_en"),
         lit(3.0).alias("strength"),
     ]);
-    with_history_note(outcome(&df, columns)?, ctx)
+    with_history_note(outcome_of(ctx, &df, columns)?, ctx)
 }
 
 fn ratio_drift(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
@@ -1447,7 +1447,8 @@ fn ratio_drift(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         )
         .collect()
         .map_err(pe)?;
-    outcome(
+    outcome_of(
+        ctx,
         &df,
         [
             lit(max_drop).alias("threshold"),

@@ -129,14 +129,18 @@ pub fn in_audited_years(ctx: &Ctx<'_>) -> Expr {
 /// on the month auditing it, so it is computed once and repeated.
 ///
 /// Over several months only failing rows (`_fails` true, when the frame has that
-/// column) are repeated: the counts of rows checked are those of a single month's
-/// run, and a run over several months keeps only its findings.
+/// column) are repeated for the months before the last: a run over several months
+/// keeps only their findings. The last month (`Ctx::period`) has every row of its
+/// year to date, as a run of that month alone, so its rows checked can be counted
+/// ([`outcome_of`]).
 pub fn ytd_audits(ctx: &Ctx<'_>, lf: LazyFrame) -> Result<LazyFrame> {
+    // The last month audited: every row of its year to date, audited by it.
+    let last = lf
+        .clone()
+        .filter(in_ytd(ctx))
+        .with_column(lit(ctx.period.0).alias("at"));
     if ctx.from == ctx.period {
-        // One month audited: every row of its year to date, audited by it.
-        return Ok(lf
-            .filter(in_audited_years(ctx))
-            .with_column(lit(ctx.period.0).alias("at")));
+        return Ok(last);
     }
     let mut lf = lf;
     if lf.collect_schema().map_err(pe)?.contains("_fails") {
@@ -152,7 +156,7 @@ pub fn ytd_audits(ctx: &Ctx<'_>, lf: LazyFrame) -> Result<LazyFrame> {
         ],
     )
     .map_err(pe)?;
-    Ok(lf
+    let earlier = lf
         .filter(in_audited_years(ctx))
         .with_column(col("period").floor_div(lit(12)).alias("_audit_year"))
         .join(
@@ -161,8 +165,13 @@ pub fn ytd_audits(ctx: &Ctx<'_>, lf: LazyFrame) -> Result<LazyFrame> {
             [col("_audit_year")],
             JoinArgs::new(JoinType::Inner),
         )
-        .filter(col("at").gt_eq(col("period")))
-        .drop(by_name(["_audit_year"], true, false)))
+        .filter(
+            col("at")
+                .gt_eq(col("period"))
+                .and(col("at").lt(lit(ctx.period.0))),
+        )
+        .drop(by_name(["_audit_year"], true, false));
+    concat([earlier, last], UnionArgs::default()).map_err(pe)
 }
 
 /// The first month an audit of month `at` (a month-number expression) reviews
@@ -191,10 +200,13 @@ pub fn audited_quarters(ctx: &Ctx<'_>) -> Expr {
 /// it, so that a January audit reviews last year's fourth quarter.
 pub fn quarter_audits(ctx: &Ctx<'_>, lf: LazyFrame) -> Result<LazyFrame> {
     let lf = lf.filter(audited_quarters(ctx));
+    // The last month audited: every quarter of its window (see [`ytd_audits`]).
+    let last = lf
+        .clone()
+        .filter(col("period").gt_eq(quarter_window_start(lit(ctx.period.0))))
+        .with_column(lit(ctx.period.0).alias("at"));
     if ctx.from == ctx.period {
-        return Ok(lf
-            .filter(col("period").gt_eq(quarter_window_start(lit(ctx.period.0))))
-            .with_column(lit(ctx.period.0).alias("at")));
+        return Ok(last);
     }
     let mut lf = lf;
     if lf.collect_schema().map_err(pe)?.contains("_fails") {
@@ -205,14 +217,16 @@ pub fn quarter_audits(ctx: &Ctx<'_>, lf: LazyFrame) -> Result<LazyFrame> {
         .map_err(pe)?
         .lazy()
         .with_column(quarter_window_start(col("at")).alias("_qstart"));
-    Ok(lf
+    let earlier = lf
         .join(audits, [], [], JoinArgs::new(JoinType::Cross))
         .filter(
             col("period")
                 .gt_eq(col("_qstart"))
-                .and(col("period").lt_eq(col("at"))),
+                .and(col("period").lt_eq(col("at")))
+                .and(col("at").lt(lit(ctx.period.0))),
         )
-        .drop(by_name(["_qstart"], true, false)))
+        .drop(by_name(["_qstart"], true, false));
+    concat([earlier, last], UnionArgs::default()).map_err(pe)
 }
 
 /// The month of the year (1–12) of a month-number expression.
@@ -253,7 +267,41 @@ pub fn outcome<E: AsRef<[Expr]>>(df: &DataFrame, columns: E) -> Result<RuleOutpu
         evaluated,
         not_evaluable,
         note: None,
+        of_last_month: false,
     })
+}
+
+/// [`outcome`] of a rule run by `ctx`: over several months, when the frame says
+/// which month audits each row (`at`, every row of the last month's audit there,
+/// as [`ytd_audits`] gives them), the rows counted are those of the last month.
+pub fn outcome_of<E: AsRef<[Expr]>>(
+    ctx: &Ctx<'_>,
+    df: &DataFrame,
+    columns: E,
+) -> Result<RuleOutput> {
+    let mut out = outcome(df, columns)?;
+    if ctx.from == ctx.period {
+        out.of_last_month = true;
+    } else if let Some((evaluated, not_evaluable)) = last_month_counts(ctx, df, "_fails")? {
+        out.evaluated = evaluated;
+        out.not_evaluable = not_evaluable;
+        out.of_last_month = true;
+    }
+    Ok(out)
+}
+
+/// Over several months, the rows of a boolean condition column `name` that the
+/// last month (`Ctx::period`) audits, by the frame's `at`: (non-null, null). `None`
+/// when the frame has no `at`.
+pub fn last_month_counts(ctx: &Ctx<'_>, df: &DataFrame, name: &str) -> Result<Option<(u64, u64)>> {
+    let Ok(at) = df.column("at") else {
+        return Ok(None);
+    };
+    let at = at.cast(&DataType::Int32).map_err(pe)?;
+    let mask = at.i32().map_err(pe)?.equal(ctx.period.0);
+    let c = df.column(name).map_err(pe)?.filter(&mask).map_err(pe)?;
+    let nulls = c.null_count() as u64;
+    Ok(Some((c.len() as u64 - nulls, nulls)))
 }
 
 /// Keeps the rows where a boolean column is true.
@@ -606,6 +654,7 @@ pub fn with_z_a_year_earlier(lf: LazyFrame) -> LazyFrame {
 /// same a year earlier, `_fails`): its findings with `period`, the threshold, and
 /// the strength and remark of [`steady`].
 pub fn steady_outcome(
+    ctx: &Ctx<'_>,
     df: &DataFrame,
     cfg: &crate::pipeline::RuleConfig,
     period: Expr,
@@ -617,7 +666,8 @@ pub fn steady_outcome(
         col("z_before"),
         excess_strength(col("value").abs() / lit(max_z)),
     );
-    outcome(
+    outcome_of(
+        ctx,
         df,
         [
             period.alias("period"),

@@ -430,6 +430,7 @@ fn run_hb(df: DataFrame, p: &Params) -> Result<RuleOutput> {
         evaluated,
         not_evaluable,
         note,
+        of_last_month: false,
     })
 }
 
@@ -725,7 +726,8 @@ fn benford_rule(ctx: &Ctx<'_>, cfg: &RuleConfig, digits: Digits) -> Result<RuleO
     )
     .collect()
     .map_err(pe)?;
-    outcome(
+    outcome_of(
+        ctx,
         &df,
         [
             month_text(col("at")).alias("period"),

@@ -134,7 +134,7 @@ fn intensity(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .sort(["period", "eid"], SortMultipleOptions::default())
         .collect()
         .map_err(pe)?;
-    steady_outcome(&df, cfg, month_text(col("period")), max_z)
+    steady_outcome(ctx, &df, cfg, month_text(col("period")), max_z)
 }
 
 /// The robust z of the year-to-date energy intensity (`value`, from
@@ -485,6 +485,7 @@ fn divergence(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         evaluated,
         not_evaluable,
         note: None,
+        of_last_month: false,
     })
 }
 
@@ -566,7 +567,8 @@ fn key_consumers(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .with_column(shown("annual_energy", 1))
         .collect()
         .map_err(pe)?;
-    outcome(
+    outcome_of(
+        ctx,
         &df,
         [
             month_text(col("period")).alias("period"),

@@ -396,6 +396,12 @@ pub struct RuleOutput {
     pub not_evaluable: u64,
     /// A remark for the summary (e.g. groups skipped by a detector).
     pub note: Option<String>,
+    /// Over several months (`Ctx::from` before `Ctx::period`): whether
+    /// `evaluated`, `not_evaluable` and `note` are those of the last month's audit
+    /// alone, as a run of that month gives them. When not, a pass that must say
+    /// how the rule ended in its last month runs it on that month again. A run
+    /// of one month always counts its own.
+    pub of_last_month: bool,
 }
 
 /// How a rule's run ended, for `summary.json`.
@@ -718,7 +724,79 @@ pub fn run_months_given(
     progress: Option<&indicatif::ProgressBar>,
     given: &Frames,
 ) -> Result<DataFrame> {
+    Ok(run_pass(batch, pipeline, from, to, progress, given, false)?.findings)
+}
+
+/// What a pass over several months gives.
+pub struct Pass {
+    /// The first month audited.
+    pub from: Month,
+    /// The last month audited.
+    pub to: Month,
+    /// The findings of every month, the month in `at` (month number), ordered by
+    /// month, then by the pipeline's order of rules.
+    pub findings: DataFrame,
+    /// How each rule of the pipeline ended for the last month audited, as
+    /// [`run`] of that month reports it (its `seconds` are the whole pass's).
+    pub last: Vec<RuleRun>,
+    /// The frames the pass's context computed and held at its end.
+    pub frames: Frames,
+    /// The rules run again on the last month alone for its counts.
+    pub recounted: Vec<&'static str>,
+}
+
+/// Frames whose rows are the same whichever month of its year a run's first
+/// month audited is: each looks back to January of that month's year (the
+/// anticipation of output and of services revenue) or over every year (of R&D).
+const YEAR_FRAMES: [&str; 3] = ["anticipation", "services_anticipation", "rd_anticipation"];
+
+impl Pass {
+    /// The last month's findings and runs as a run of that month alone gives
+    /// them ([`run`]), with the frames of the pass that such a run would compute
+    /// the same (those of [`YEAR_FRAMES`], when the pass began in the last
+    /// month's year) for the stages after the rules.
+    pub fn last_month(&self) -> Result<Checked> {
+        let findings = self
+            .findings
+            .clone()
+            .lazy()
+            .filter(col("at").eq(lit(self.to.0)))
+            .drop(by_name(["at"], true, false))
+            .collect()
+            .map_err(|e| Error::polars("rules", e))?;
+        let frames = if self.from.year_start() == self.to.year_start() {
+            self.frames
+                .iter()
+                .filter(|(k, _)| YEAR_FRAMES.contains(k))
+                .map(|(k, v)| (*k, v.clone()))
+                .collect()
+        } else {
+            Frames::new()
+        };
+        Ok(Checked {
+            findings,
+            runs: self.last.clone(),
+            frames,
+        })
+    }
+}
+
+/// [`run_months_given`] with how each rule ended for the last month `to`: a run of
+/// every month from `from` to `to`, the last one included, in one pass. Unless
+/// `counted`, the counts of the rules whose counts over the months are not the
+/// last month's ([`RuleOutput::of_last_month`]) are left as the pass gives them
+/// (a pass whose runs are not reported).
+pub fn run_pass(
+    batch: &Batch,
+    pipeline: &Pipeline,
+    from: Month,
+    to: Month,
+    progress: Option<&indicatif::ProgressBar>,
+    given: &Frames,
+    counted: bool,
+) -> Result<Pass> {
     let mut frames: Vec<DataFrame> = Vec::new();
+    let mut last: HashMap<&'static str, RuleRun> = HashMap::new();
     let at = |df: DataFrame, m: Month| -> Result<DataFrame> {
         df.lazy()
             .with_column(lit(m.0).alias("at"))
@@ -726,9 +804,16 @@ pub fn run_months_given(
             .map_err(|e| Error::polars("rules", e))
     };
     if from > to {
-        return at(empty_findings(), from);
+        return Ok(Pass {
+            from,
+            to,
+            findings: at(empty_findings(), from)?,
+            last: Vec::new(),
+            frames: Frames::new(),
+            recounted: Vec::new(),
+        });
     }
-    let last = batch.at(to);
+    let last_batch = batch.at(to);
     let per_month = |cfg: &&RuleConfig| {
         matches!(cfg.def.kind, Kind::Builtin(_))
             || (matches!(cfg.def.kind, Kind::Annual(_)) && batch.table(Table::Rd).is_none())
@@ -736,13 +821,16 @@ pub fn run_months_given(
     let in_one_pass =
         |cfg: &&RuleConfig| matches!(cfg.def.kind, Kind::Formula { .. } | Kind::Months(_));
     // Rules that audit all the months in one call.
-    let ctx = Ctx::months(&last, pipeline, from).with_frames(super::anticipate::narrowed(
+    let ctx = Ctx::months(&last_batch, pipeline, from).with_frames(super::anticipate::narrowed(
         given,
         batch.period,
         from,
         to,
     )?);
     let mut family = "";
+    // Rules whose counts over the months are not the last month's: run again on
+    // the last month for them.
+    let mut recount: Vec<&RuleConfig> = Vec::new();
     for cfg in pipeline.rules.iter().filter(in_one_pass) {
         ctx.enter_family(&mut family, cfg.def.code);
         if let Some(pb) = progress {
@@ -751,8 +839,39 @@ pub fn run_months_given(
                 cfg.def.code, cfg.def.title.zh
             ));
         }
-        let (_, f) = run_rule(&ctx, cfg, true);
-        frames.extend(f);
+        let (mut run, f, of_last_month) = run_counted(&ctx, cfg, true);
+        if counted && !of_last_month && from < to {
+            recount.push(cfg);
+        }
+        if let Some(f) = f {
+            // The last month's failures, counted as a run of that month counts them.
+            let f_last = f
+                .clone()
+                .lazy()
+                .filter(col("at").eq(lit(to.0)))
+                .collect()
+                .map_err(|e| Error::polars("rules", e))?;
+            run.failed = count_failed(&f_last, cfg.def.level);
+            frames.push(f);
+        }
+        last.insert(cfg.def.code, run);
+    }
+    let recounted: Vec<&'static str> = recount.iter().map(|c| c.def.code).collect();
+    if !recount.is_empty() {
+        let b = batch.at(to);
+        let mctx = Ctx::new(&b, pipeline);
+        let mut family = "";
+        for cfg in recount {
+            mctx.enter_family(&mut family, cfg.def.code);
+            let (alone, _) = run_rule(&mctx, cfg, false);
+            if let Some(run) = last.get_mut(cfg.def.code) {
+                tracing::debug!(rule = run.code, "counted again on {to} alone");
+                run.evaluated = alone.evaluated;
+                run.not_evaluable = alone.not_evaluable;
+                run.note = alone.note;
+                run.seconds += alone.seconds;
+            }
+        }
     }
     // Rules of the annual R&D reports, once per R&D year audited.
     let annual: Vec<&RuleConfig> = pipeline
@@ -760,7 +879,7 @@ pub fn run_months_given(
         .iter()
         .filter(|c| matches!(c.def.kind, Kind::Annual(_)))
         .collect();
-    if !annual.is_empty() && last.table(Table::Rd).is_some() {
+    if !annual.is_empty() && last_batch.table(Table::Rd).is_some() {
         let years = super::rd::rd_years(&ctx)?;
         let year_of = |m: i32| super::rd::audited_year(&years, m);
         let mut m = from.0;
@@ -771,12 +890,17 @@ pub fn run_months_given(
             while end < to.0 && year_of(end + 1) == y {
                 end += 1;
             }
-            if y.is_some() {
+            // The last months are run even without an R&D year, for how the rules
+            // ended in the last month.
+            if y.is_some() || end == to.0 {
                 let b = batch.at(Month(end));
                 let actx = Ctx::new(&b, pipeline);
                 for cfg in &annual {
-                    let (_, f) = run_rule(&actx, cfg, false);
-                    if let Some(f) = f {
+                    let (run, f) = run_rule(&actx, cfg, false);
+                    if end == to.0 {
+                        last.insert(cfg.def.code, run);
+                    }
+                    if let (Some(f), true) = (f, y.is_some()) {
                         for month in m..=end {
                             frames.push(at(f.clone(), Month(month))?);
                         }
@@ -798,7 +922,10 @@ pub fn run_months_given(
             if let Some(pb) = progress {
                 pb.set_message(format!("{m} rules: {} {}", cfg.def.code, cfg.def.title.zh));
             }
-            let (_, f) = run_rule(&ctx, cfg, false);
+            let (run, f) = run_rule(&ctx, cfg, false);
+            if m == to {
+                last.insert(cfg.def.code, run);
+            }
             if let Some(f) = f {
                 frames.push(at(f, m)?);
             }
@@ -807,7 +934,7 @@ pub fn run_months_given(
     }
     let all = stack(at(empty_findings(), from)?, frames)?;
     let all = explained(&ctx, all);
-    drop(ctx);
+    let held = ctx.into_frames();
     // One order whatever the order the rules ran in: month, then pipeline order.
     let order: HashMap<&str, u32> = pipeline
         .rules
@@ -824,7 +951,8 @@ pub fn run_months_given(
         .iter()
         .map(|c| c.and_then(|c| order.get(c).copied()).unwrap_or(u32::MAX))
         .collect();
-    all.lazy()
+    let findings = all
+        .lazy()
         .with_column(lit(Series::new("_rank".into(), rank)))
         .sort(
             ["at", "_rank"],
@@ -832,7 +960,20 @@ pub fn run_months_given(
         )
         .drop(by_name(["_rank"], true, false))
         .collect()
-        .map_err(|e| Error::polars("rules", e))
+        .map_err(|e| Error::polars("rules", e))?;
+    let last = pipeline
+        .rules
+        .iter()
+        .filter_map(|c| last.remove(c.def.code))
+        .collect();
+    Ok(Pass {
+        from,
+        to,
+        findings,
+        last,
+        frames: held,
+        recounted,
+    })
 }
 
 /// The findings with the changes the independent sources explain turned into
@@ -859,7 +1000,18 @@ fn stack(mut all: DataFrame, frames: Vec<DataFrame>) -> Result<DataFrame> {
 /// Runs one rule: how it ended, and its findings when it found any. Its time is
 /// logged at debug level (`RUST_LOG=zhibao=debug`).
 fn run_rule(ctx: &Ctx<'_>, cfg: &RuleConfig, months: bool) -> (RuleRun, Option<DataFrame>) {
-    let (run, f) = evaluate_rule(ctx, cfg, months);
+    let (run, f, _) = run_counted(ctx, cfg, months);
+    (run, f)
+}
+
+/// [`run_rule`], and whether its counts are those of the last month alone
+/// ([`RuleOutput::of_last_month`]; always for a rule that did not run).
+fn run_counted(
+    ctx: &Ctx<'_>,
+    cfg: &RuleConfig,
+    months: bool,
+) -> (RuleRun, Option<DataFrame>, bool) {
+    let (run, f, of_last_month) = evaluate_rule(ctx, cfg, months);
     tracing::debug!(
         rule = run.code,
         seconds = run.seconds,
@@ -868,10 +1020,14 @@ fn run_rule(ctx: &Ctx<'_>, cfg: &RuleConfig, months: bool) -> (RuleRun, Option<D
         ctx.from,
         ctx.period
     );
-    (run, f)
+    (run, f, of_last_month)
 }
 
-fn evaluate_rule(ctx: &Ctx<'_>, cfg: &RuleConfig, months: bool) -> (RuleRun, Option<DataFrame>) {
+fn evaluate_rule(
+    ctx: &Ctx<'_>,
+    cfg: &RuleConfig,
+    months: bool,
+) -> (RuleRun, Option<DataFrame>, bool) {
     let def = cfg.def;
     let started = Instant::now();
     let missing = missing_tables(def, ctx.batch);
@@ -891,7 +1047,7 @@ fn evaluate_rule(ctx: &Ctx<'_>, cfg: &RuleConfig, months: bool) -> (RuleRun, Opt
             note: Some(format!("table {} not provided", names.join(", "))),
             seconds: started.elapsed().as_secs_f64(),
         };
-        return (run, None);
+        return (run, None, true);
     }
     // A panic inside one rule is that rule's error: the run goes on without it.
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &def.kind {
@@ -916,6 +1072,7 @@ fn evaluate_rule(ctx: &Ctx<'_>, cfg: &RuleConfig, months: bool) -> (RuleRun, Opt
     match result {
         Ok((out, f)) => {
             let failed = count_failed(&f, def.level);
+            let of_last_month = out.of_last_month || ctx.from == ctx.period;
             let run = RuleRun {
                 code: def.code,
                 severity: cfg.severity.as_str(),
@@ -926,7 +1083,7 @@ fn evaluate_rule(ctx: &Ctx<'_>, cfg: &RuleConfig, months: bool) -> (RuleRun, Opt
                 note: out.note,
                 seconds: started.elapsed().as_secs_f64(),
             };
-            (run, (f.height() > 0).then_some(f))
+            (run, (f.height() > 0).then_some(f), of_last_month)
         }
         Err(e) => {
             tracing::warn!(rule = def.code, error = %e, "The rule failed; the run goes on without it.");
@@ -940,7 +1097,7 @@ fn evaluate_rule(ctx: &Ctx<'_>, cfg: &RuleConfig, months: bool) -> (RuleRun, Opt
                 note: Some(e.to_string()),
                 seconds: started.elapsed().as_secs_f64(),
             };
-            (run, None)
+            (run, None, true)
         }
     }
 }

@@ -102,8 +102,15 @@ pub fn eval(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     };
     let df = lf.collect().map_err(pe)?;
     let fails = df.column("_fails").map_err(pe)?.bool().map_err(pe)?.clone();
-    let evaluated = (fails.len() - fails.null_count()) as u64;
-    let not_evaluable = fails.null_count() as u64;
+    // Over several months, the counts of the last month's audit (every row it
+    // looks at is there, paired with it).
+    let (evaluated, not_evaluable) = match super::common::last_month_counts(ctx, &df, "_fails")? {
+        Some(c) if ctx.from < ctx.period => c,
+        _ => (
+            (fails.len() - fails.null_count()) as u64,
+            fails.null_count() as u64,
+        ),
+    };
     let mask = fails.fill_null_with_values(false).map_err(pe)?;
     let period = if annual {
         col("year").cast(DataType::String)
@@ -123,5 +130,6 @@ pub fn eval(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         evaluated,
         not_evaluable,
         note: None,
+        of_last_month: true,
     })
 }

@@ -528,7 +528,8 @@ fn change_rule(
         );
     // A month's result is the same for every later audit of its year.
     let df = ytd_audits(ctx, lf)?.collect().map_err(pe)?;
-    outcome(
+    outcome_of(
+        ctx,
         &df,
         [
             month_text(col("period")).alias("period"),
@@ -727,6 +728,7 @@ fn copied_forward(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         evaluated,
         not_evaluable,
         note: None,
+        of_last_month: false,
     })
 }
 
@@ -807,6 +809,7 @@ fn round_figures(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     .map_err(pe)?;
     let current = col("period").gt(col("at") - lit(window));
     let df = rows
+        .clone()
         .join(
             candidates,
             [col("eid")],
@@ -914,7 +917,8 @@ fn round_figures(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
             ))
             .otherwise(lit(NULL).cast(DataType::String))
     };
-    let mut found = outcome(
+    let mut found = outcome_of(
+        ctx,
         &df,
         [
             month_text(col("_last")).alias("period"),
@@ -930,18 +934,25 @@ fn round_figures(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
             text(false).alias("remark_en"),
         ],
     )?;
-    // Counted as a single month's run would: every enterprise with a known month.
-    let (n, known) = {
-        let c = evaluated.column("_n").map_err(pe)?.u32().map_err(pe)?;
-        (
-            c.len() as u64,
-            c.iter().filter(|v| v.is_some_and(|v| v > 0)).count() as u64,
-        )
+    // Counted as a run of the last month would: every enterprise with a row in
+    // its window, evaluated when a month of it is known.
+    let last = if ctx.from == ctx.period {
+        evaluated
+    } else {
+        rows.filter(col("period").gt(lit(p - window)))
+            .group_by([col("eid")])
+            .agg([col("_round").count().alias("_n")])
+            .collect()
+            .map_err(pe)?
     };
-    if ctx.from == ctx.period {
-        found.evaluated = known;
-        found.not_evaluable = n - known;
-    }
+    let c = last.column("_n").map_err(pe)?.u32().map_err(pe)?;
+    let (n, known) = (
+        c.len() as u64,
+        c.iter().filter(|v| v.is_some_and(|v| v > 0)).count() as u64,
+    );
+    found.evaluated = known;
+    found.not_evaluable = n - known;
+    found.of_last_month = true;
     Ok(found)
 }
 
@@ -952,7 +963,8 @@ fn many_revisions(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .filter(in_audited_years(ctx))
         .with_column(col("revisions").gt_eq(lit(max)).alias("_fails"));
     let df = ytd_audits(ctx, rows)?.collect().map_err(pe)?;
-    outcome(
+    outcome_of(
+        ctx,
         &df,
         [
             month_text(col("period")).alias("period"),

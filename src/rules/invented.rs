@@ -266,7 +266,8 @@ fn too_smooth(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
             min_peers,
         )
     })?;
-    outcome(
+    outcome_of(
+        ctx,
         &df,
         [
             month_text(col("_month")).alias("period"),
@@ -412,6 +413,7 @@ fn proportional(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         evaluated: evaluated as u64,
         not_evaluable: 0,
         note: None,
+        of_last_month: false,
     })
 }
 
@@ -529,7 +531,8 @@ fn wage_jump(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .with_column(col("value").gt(lit(max_change)).alias("_fails"))
         .sort(["eid", "period"], SortMultipleOptions::default());
     let df = quarter_audits(ctx, lf)?.collect().map_err(pe)?;
-    outcome(
+    outcome_of(
+        ctx,
         &df,
         [
             month_text(col("period")).alias("period"),
@@ -599,7 +602,8 @@ fn county_step(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .sort(["county_code"], SortMultipleOptions::default())
         .collect()
         .map_err(pe)?;
-    outcome(
+    outcome_of(
+        ctx,
         &df,
         [
             month_text(lit(through.unwrap_or(ctx.period.0))).alias("period"),

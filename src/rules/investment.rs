@@ -251,7 +251,8 @@ fn output(
     threshold: f64,
     strength: Expr,
 ) -> Result<RuleOutput> {
-    let found = outcome(
+    let found = outcome_of(
+        ctx,
         &df,
         [
             month_text(col("period")).alias("period"),

@@ -114,7 +114,7 @@ fn wage_outlier(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let df = with_z_a_year_earlier(df).sort(["eid", "period"], SortMultipleOptions::default());
     // A quarter's result is the same for every later audit of its year.
     let df = quarter_audits(ctx, df)?.collect().map_err(pe)?;
-    steady_outcome(&df, cfg, month_text(col("period")), max_z)
+    steady_outcome(ctx, &df, cfg, month_text(col("period")), max_z)
 }
 
 fn inconsistent(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
@@ -194,7 +194,8 @@ fn inconsistent(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     )?
     .collect()
     .map_err(pe)?;
-    outcome(
+    outcome_of(
+        ctx,
         &df,
         [
             month_text(col("period")).alias("period"),

@@ -601,7 +601,8 @@ fn labour_far(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let is_wage = col("field").eq(lit(LABOUR.x));
     with_note(
         note,
-        outcome(
+        outcome_of(
+            ctx,
             &df,
             [
                 month_text(col("period")).alias("period"),
@@ -679,7 +680,8 @@ fn services_far(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let df = ytd_audits(ctx, lf)?.collect().map_err(pe)?;
     with_note(
         note,
-        outcome(
+        outcome_of(
+            ctx,
             &df,
             [
                 month_text(col("period")).alias("period"),
@@ -722,7 +724,8 @@ fn rd_far(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .map_err(pe)?;
     with_note(
         note,
-        outcome(
+        outcome_of(
+            ctx,
             &df,
             [
                 col("period").cast(DataType::String).alias("period"),

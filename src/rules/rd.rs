@@ -582,7 +582,7 @@ fn per_staff(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .sort(["eid"], SortMultipleOptions::default())
         .collect()
         .map_err(pe)?;
-    steady_outcome(&df, cfg, col("year").cast(DataType::String), max_z)
+    steady_outcome(ctx, &df, cfg, col("year").cast(DataType::String), max_z)
 }
 
 /// R&D spend over the year's gross output (`intensity`, with `annual_output`) of
@@ -656,7 +656,8 @@ fn intensity(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
             .otherwise(col("z_before")),
         excess_strength(col("value").abs() / lit(max_z)).fill_null(lit(1.0)),
     );
-    outcome(
+    outcome_of(
+        ctx,
         &df,
         [
             col("year").cast(DataType::String).alias("period"),
@@ -730,7 +731,8 @@ fn route(ctx: &Ctx<'_>, low: f64, high: Option<f64>, verifier: &str) -> Result<R
         .with_column(cond.alias("_fails"))
         .collect()
         .map_err(pe)?;
-    outcome(
+    outcome_of(
+        ctx,
         &df,
         [
             col("year").cast(DataType::String).alias("period"),

@@ -189,7 +189,7 @@ fn per_employee(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .sort(["eid"], SortMultipleOptions::default())
         .collect()
         .map_err(pe)?;
-    steady_outcome(&df, cfg, month_text(col("period")), max_z)
+    steady_outcome(ctx, &df, cfg, month_text(col("period")), max_z)
 }
 
 fn query_error_rate(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
@@ -257,7 +257,8 @@ fn query_error_rate(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .sort(["eid"], SortMultipleOptions::default())
         .collect()
         .map_err(pe)?;
-    outcome(
+    outcome_of(
+        ctx,
         &df,
         [
             month_text(lit(p)).alias("period"),

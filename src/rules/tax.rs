@@ -389,7 +389,8 @@ fn enterprise_ratio(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .collect()
         .map_err(pe)?;
     let note = through_note(ctx)?;
-    let found = outcome(
+    let found = outcome_of(
+        ctx,
         &df,
         [
             month_text(col("_through")).alias("period"),
@@ -492,7 +493,8 @@ fn no_tax_record(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .map_err(pe)?;
     let note = (!skipped.is_empty())
         .then(|| format!("tax records incomplete, not judged: {}", skipped.join(", ")));
-    let found = outcome(
+    let found = outcome_of(
+        ctx,
         &df,
         [
             month_text(col("period")).alias("period"),
@@ -528,7 +530,8 @@ fn county_ratio(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .collect()
         .map_err(pe)?;
     let note = through_note(ctx)?;
-    let found = outcome(
+    let found = outcome_of(
+        ctx,
         &df,
         [
             month_text(lit(ratio_through(ctx)?.unwrap_or(ctx.period.0))).alias("period"),
