@@ -299,7 +299,10 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
             p,
             opts.progress.as_ref(),
             &rules::Frames::new(),
-            true,
+            rules::PassOptions {
+                counted: true,
+                last_only: &[crate::rules::registry::Level::County],
+            },
         )?;
         (pass.last_month()?, Some(pass.findings))
     } else {

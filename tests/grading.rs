@@ -398,6 +398,77 @@ params = { year_to_date = true }
         one_pass_equals_month_by_month(&batch, &pipeline, from, to);
     }
     the_month_runs_anticipation_serves_the_pass(&batch);
+    county_rules_audit_the_last_month_alone(&batch, from, to);
+}
+
+/// A pass that rebuilds the grade state audits the county rules in its last
+/// month alone (`PassOptions::last_only`): that month's findings and counts are
+/// those of the full pass, and no earlier month has county findings.
+fn county_rules_audit_the_last_month_alone(batch: &zhibao::load::Batch, from: Month, to: Month) {
+    let pipeline = zhibao::pipeline::Pipeline::builtin();
+    let pass = |last_only| {
+        zhibao::rules::run_pass(
+            batch,
+            &pipeline,
+            from,
+            to,
+            None,
+            &Default::default(),
+            zhibao::rules::PassOptions {
+                counted: true,
+                last_only,
+            },
+        )
+        .unwrap()
+    };
+    let (full, some) = (pass(&[]), pass(&[zhibao::rules::registry::Level::County]));
+    let of = |p: &zhibao::rules::Pass, earlier: bool, county: bool| {
+        p.findings
+            .clone()
+            .lazy()
+            .filter(if earlier {
+                col("at").lt(lit(to.0))
+            } else {
+                col("at").eq(lit(to.0))
+            })
+            .filter(if county {
+                col("level").eq(lit("county"))
+            } else {
+                col("level").neq(lit("county"))
+            })
+            .collect()
+            .unwrap()
+    };
+    assert!(
+        of(&full, false, true).height() > 0,
+        "no county finding to compare"
+    );
+    assert!(of(&full, true, true).height() > 0);
+    assert_eq!(
+        of(&some, true, true).height(),
+        0,
+        "county findings of earlier months"
+    );
+    for county in [false, true] {
+        assert!(of(&full, false, county).equals_missing(&of(&some, false, county)));
+    }
+    assert!(of(&full, true, false).equals_missing(&of(&some, true, false)));
+    let summary = |p: &zhibao::rules::Pass| -> Vec<_> {
+        p.last
+            .iter()
+            .map(|r| {
+                (
+                    r.code,
+                    r.status,
+                    r.evaluated,
+                    r.failed,
+                    r.not_evaluable,
+                    r.note.clone(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(summary(&full), summary(&some));
 }
 
 /// The pass that rebuilds the grade state takes the anticipation the run of the
@@ -455,8 +526,19 @@ fn one_pass_equals_month_by_month(
     to: Month,
 ) {
     let pipeline = pipeline.clone();
-    let pass = zhibao::rules::run_pass(batch, &pipeline, from, to, None, &Default::default(), true)
-        .unwrap();
+    let pass = zhibao::rules::run_pass(
+        batch,
+        &pipeline,
+        from,
+        to,
+        None,
+        &Default::default(),
+        zhibao::rules::PassOptions {
+            counted: true,
+            last_only: &[],
+        },
+    )
+    .unwrap();
     let all = pass.findings.clone();
     let mut m = from;
     let mut compared = 0;

@@ -250,9 +250,19 @@ fn hb_params(cfg: &RuleConfig) -> Result<Params> {
 
 /// HB with the rule's parameters on prepared pairs (`current`, `base`, `_group`,
 /// `period` as a month number): the flagged rows with effect, bounds and status.
-pub fn hb_rule(df: DataFrame, cfg: &RuleConfig) -> Result<RuleOutput> {
+pub fn hb_rule(ctx: &Ctx<'_>, df: DataFrame, cfg: &RuleConfig) -> Result<RuleOutput> {
     let p = hb_params(cfg)?;
-    run_hb(df, &p)
+    run_hb(df, &p, last_tested(ctx, cfg))
+}
+
+/// The months a run of the last month audited (`Ctx::period`) tests (see
+/// [`scope`]): its counts are those of the groups of these months.
+fn last_tested(ctx: &Ctx<'_>, cfg: &RuleConfig) -> std::ops::RangeInclusive<i32> {
+    if cfg.bool("year_to_date") {
+        ctx.period.year_start().0..=ctx.period.0
+    } else {
+        ctx.period.0..=ctx.period.0
+    }
 }
 
 /// The months a detector tests: the year to date, or the period under review
@@ -313,8 +323,19 @@ fn strings(df: &DataFrame, name: &str) -> Result<Vec<String>> {
 }
 
 /// Runs HB on pairs (`current`, `base`) within groups (`_group`, an integer
-/// column) and returns the flagged rows with the effect, bounds and status.
-fn run_hb(df: DataFrame, p: &Params) -> Result<RuleOutput> {
+/// column, each of one month `period`) and returns the flagged rows with the
+/// effect, bounds and status. The counts and the note are those of the groups
+/// of the months `counted` (the last month's audit, over several months).
+fn run_hb(df: DataFrame, p: &Params, counted: std::ops::RangeInclusive<i32>) -> Result<RuleOutput> {
+    let months: Vec<Option<i32>> = df
+        .column("period")
+        .map_err(pe)?
+        .cast(&DataType::Int32)
+        .map_err(pe)?
+        .i32()
+        .map_err(pe)?
+        .iter()
+        .collect();
     let x = f64s(&df, "current")?;
     let y = f64s(&df, "base")?;
     let keys: Vec<Option<u64>> = df
@@ -328,18 +349,32 @@ fn run_hb(df: DataFrame, p: &Params) -> Result<RuleOutput> {
         .collect();
     let mut ids: HashMap<Option<u64>, u32> = HashMap::new();
     let mut group = Vec::with_capacity(keys.len());
-    for k in &keys {
+    // Whether each group is counted (by its month).
+    let mut in_count: Vec<bool> = Vec::new();
+    let is_counted = |m: &Option<i32>| m.is_some_and(|m| counted.contains(&m));
+    for (k, m) in keys.iter().zip(&months) {
         let n = ids.len() as u32;
-        group.push(*ids.entry(*k).or_insert(n));
+        let g = *ids.entry(*k).or_insert(n);
+        if g == n {
+            in_count.push(is_counted(m));
+        }
+        group.push(g);
     }
     let (results, flags, _) = hb::run_grouped(&x, Some(&y), &group, ids.len(), p);
-    let skipped = results.iter().filter(|g| !g.processed).count();
-    let evaluated: u64 = results
-        .iter()
+    let counted_groups = || {
+        results
+            .iter()
+            .zip(&in_count)
+            .filter(|(_, c)| **c)
+            .map(|(g, _)| g)
+    };
+    let skipped = counted_groups().filter(|g| !g.processed).count();
+    let groups = counted_groups().count();
+    let evaluated: u64 = counted_groups()
         .filter(|g| g.processed)
         .map(|g| g.n_used as u64)
         .sum();
-    let not_evaluable = x.len() as u64 - evaluated;
+    let not_evaluable = months.iter().filter(|m| is_counted(m)).count() as u64 - evaluated;
     let mut rows: Vec<IdxSize> = Vec::with_capacity(flags.len());
     let (
         mut effect,
@@ -420,8 +455,7 @@ fn run_hb(df: DataFrame, p: &Params) -> Result<RuleOutput> {
         .map_err(pe)?;
     let note = (skipped > 0).then(|| {
         format!(
-            "{skipped} of {} groups had fewer than {} usable values and were skipped",
-            results.len(),
+            "{skipped} of {groups} groups had fewer than {} usable values and were skipped",
             p.min_obs
         )
     });
@@ -430,7 +464,7 @@ fn run_hb(df: DataFrame, p: &Params) -> Result<RuleOutput> {
         evaluated,
         not_evaluable,
         note,
-        of_last_month: false,
+        of_last_month: true,
     })
 }
 
@@ -467,7 +501,7 @@ fn hb_output(ctx: &Ctx<'_>, cfg: &RuleConfig, lag: i32) -> Result<RuleOutput> {
         .sort(["period", "eid"], SortMultipleOptions::default())
         .collect()
         .map_err(pe)?;
-    audited_failures(ctx, cfg, run_hb(df, &p)?)
+    audited_failures(ctx, cfg, run_hb(df, &p, last_tested(ctx, cfg))?)
 }
 
 fn hb_yoy(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
@@ -541,7 +575,7 @@ fn hb_investment(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .sort(["period", "project_id"], SortMultipleOptions::default())
         .collect()
         .map_err(pe)?;
-    let mut out = run_hb(df, &p)?;
+    let mut out = run_hb(df, &p, last_tested(ctx, cfg))?;
     let city = super::investment::city_tier_min(ctx);
     out.failures = out
         .failures

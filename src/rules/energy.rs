@@ -103,6 +103,8 @@ fn intensity(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let max_z = cfg.num("max_abs_z");
     let min_peers = cfg.int("min_peers") as u32;
     let (p, from) = (ctx.period, ctx.from);
+    // Over several months, the counts of the last month's audit.
+    let mut last_counts = None;
     let df = if from < p && ctx.peers_in_place() {
         // Several months audited at once: every month's intensity, and the
         // same months' a year earlier, in one frame; peers by month.
@@ -111,6 +113,15 @@ fn intensity(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
             .with_column(col("value").abs().gt(lit(max_z)).alias("_fails"))
             .collect()
             .map_err(pe)?;
+        let last = z
+            .clone()
+            .lazy()
+            .filter(col("period").eq(lit(p.0)))
+            .select([col("_fails")])
+            .collect()
+            .map_err(pe)?;
+        let (_, evaluated, not_evaluable) = counts(&last, "_fails")?;
+        last_counts = Some((evaluated, not_evaluable));
         with_z_a_year_earlier(z.lazy()).filter(ctx.audited(col("period")).and(col("_fails")))
     } else {
         let ytd = ytd_intensity(ctx, &[(p.plus(-12), p.plus(-12)), (p, p)])?
@@ -134,7 +145,12 @@ fn intensity(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .sort(["period", "eid"], SortMultipleOptions::default())
         .collect()
         .map_err(pe)?;
-    steady_outcome(ctx, &df, cfg, month_text(col("period")), max_z)
+    let mut out = steady_outcome(ctx, &df, cfg, month_text(col("period")), max_z)?;
+    if let Some((evaluated, not_evaluable)) = last_counts {
+        (out.evaluated, out.not_evaluable) = (evaluated, not_evaluable);
+        out.of_last_month = true;
+    }
+    Ok(out)
 }
 
 /// The robust z of the year-to-date energy intensity (`value`, from
@@ -422,16 +438,19 @@ fn divergence(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
             _ => c.get(&coarse[k]).map(|(m, _)| *m),
         }
     };
+    // Counted for the last month's audit: the rows of its year to date.
     let (mut evaluated, mut not_evaluable) = (0u64, 0u64);
+    let last_ytd = ctx.period.year_start().0..=ctx.period.0;
     let mut out: Vec<(u32, i32, f64, f64, f64, f64, f64)> = Vec::new();
     for (k, &i) in rows.iter().enumerate() {
+        let counted = last_ytd.contains(&el.period[i]);
         let (Some(g), Some(e), Some(pg), Some(pe_)) =
             (gr[k], er[k], peer(&mg_f, &mg_c, k), peer(&me_f, &me_c, k))
         else {
-            not_evaluable += 1;
+            not_evaluable += counted as u64;
             continue;
         };
-        evaluated += 1;
+        evaluated += counted as u64;
         let (gdev, edev) = (g / pg - 1.0, e / pe_ - 1.0);
         if gdev > rise && edev < -fall {
             out.push((
@@ -485,7 +504,7 @@ fn divergence(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         evaluated,
         not_evaluable,
         note: None,
-        of_last_month: false,
+        of_last_month: true,
     })
 }
 
@@ -564,7 +583,9 @@ fn key_consumers(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
                 .otherwise(lit(false))
                 .alias("_fails"),
         )
-        .with_column(shown("annual_energy", 1))
+        // Each month's total is its own audit's: the last month's rows are
+        // those a run of that month counts.
+        .with_columns([shown("annual_energy", 1), col("period").alias("at")])
         .collect()
         .map_err(pe)?;
     outcome_of(

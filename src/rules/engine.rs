@@ -724,7 +724,16 @@ pub fn run_months_given(
     progress: Option<&indicatif::ProgressBar>,
     given: &Frames,
 ) -> Result<DataFrame> {
-    Ok(run_pass(batch, pipeline, from, to, progress, given, false)?.findings)
+    Ok(run_pass(
+        batch,
+        pipeline,
+        from,
+        to,
+        progress,
+        given,
+        PassOptions::default(),
+    )?
+    .findings)
 }
 
 /// What a pass over several months gives.
@@ -781,11 +790,22 @@ impl Pass {
     }
 }
 
+/// What a pass ([`run_pass`]) is asked for besides the findings of every month.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PassOptions {
+    /// How each rule ended in the last month, counts included, as [`run`] of that
+    /// month reports it. Without it, the counts of the rules whose counts over
+    /// the months are not the last month's ([`RuleOutput::of_last_month`]) are
+    /// left as the pass gives them.
+    pub counted: bool,
+    /// Rules of these levels are audited in the last month alone (a pass that
+    /// rebuilds the grade state needs no county findings of earlier months: they
+    /// do not enter enterprises' scores).
+    pub last_only: &'static [Level],
+}
+
 /// [`run_months_given`] with how each rule ended for the last month `to`: a run of
-/// every month from `from` to `to`, the last one included, in one pass. Unless
-/// `counted`, the counts of the rules whose counts over the months are not the
-/// last month's ([`RuleOutput::of_last_month`]) are left as the pass gives them
-/// (a pass whose runs are not reported).
+/// every month from `from` to `to`, the last one included, in one pass.
 pub fn run_pass(
     batch: &Batch,
     pipeline: &Pipeline,
@@ -793,7 +813,7 @@ pub fn run_pass(
     to: Month,
     progress: Option<&indicatif::ProgressBar>,
     given: &Frames,
-    counted: bool,
+    opts: PassOptions,
 ) -> Result<Pass> {
     let mut frames: Vec<DataFrame> = Vec::new();
     let mut last: HashMap<&'static str, RuleRun> = HashMap::new();
@@ -814,12 +834,15 @@ pub fn run_pass(
         });
     }
     let last_batch = batch.at(to);
+    let last_only = |cfg: &&RuleConfig| opts.last_only.contains(&cfg.def.level);
     let per_month = |cfg: &&RuleConfig| {
         matches!(cfg.def.kind, Kind::Builtin(_))
             || (matches!(cfg.def.kind, Kind::Annual(_)) && batch.table(Table::Rd).is_none())
+            || last_only(cfg)
     };
-    let in_one_pass =
-        |cfg: &&RuleConfig| matches!(cfg.def.kind, Kind::Formula { .. } | Kind::Months(_));
+    let in_one_pass = |cfg: &&RuleConfig| {
+        matches!(cfg.def.kind, Kind::Formula { .. } | Kind::Months(_)) && !last_only(cfg)
+    };
     // Rules that audit all the months in one call.
     let ctx = Ctx::months(&last_batch, pipeline, from).with_frames(super::anticipate::narrowed(
         given,
@@ -840,7 +863,7 @@ pub fn run_pass(
             ));
         }
         let (mut run, f, of_last_month) = run_counted(&ctx, cfg, true);
-        if counted && !of_last_month && from < to {
+        if opts.counted && !of_last_month && from < to {
             recount.push(cfg);
         }
         if let Some(f) = f {
@@ -877,7 +900,7 @@ pub fn run_pass(
     let annual: Vec<&RuleConfig> = pipeline
         .rules
         .iter()
-        .filter(|c| matches!(c.def.kind, Kind::Annual(_)))
+        .filter(|c| matches!(c.def.kind, Kind::Annual(_)) && !last_only(c))
         .collect();
     if !annual.is_empty() && last_batch.table(Table::Rd).is_some() {
         let years = super::rd::rd_years(&ctx)?;
@@ -918,6 +941,9 @@ pub fn run_pass(
         let ctx = Ctx::new(&b, pipeline);
         let mut family = "";
         for cfg in pipeline.rules.iter().filter(per_month) {
+            if m < to && last_only(&cfg) {
+                continue;
+            }
             ctx.enter_family(&mut family, cfg.def.code);
             if let Some(pb) = progress {
                 pb.set_message(format!("{m} rules: {} {}", cfg.def.code, cfg.def.title.zh));

@@ -633,8 +633,8 @@ fn copied_forward(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
                 .alias("_run"),
         )
         .with_column(known.clone().alias("_known"));
-    // Rows checked: every month of the years audited (of the last one when a
-    // single month is audited).
+    // Rows checked: every month of the last month's year to date, as a run of
+    // that month counts them.
     let counted = rows
         .clone()
         .filter(col("period").gt_eq(lit(ctx.period.year_start().0)))
@@ -728,7 +728,7 @@ fn copied_forward(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         evaluated,
         not_evaluable,
         note: None,
-        of_last_month: false,
+        of_last_month: true,
     })
 }
 

@@ -225,13 +225,17 @@ fn every_month(
     ctx: &Ctx<'_>,
     mut month: impl FnMut(i32) -> Result<DataFrame>,
 ) -> Result<DataFrame> {
-    let several = ctx.from < ctx.period;
     let mut all: Option<DataFrame> = None;
     for m in ctx.from.0..=ctx.period.0 {
         let mut df = month(m)?;
-        df.with_column(Column::new("_month".into(), vec![m; df.height()]))
+        let h = df.height();
+        df.with_column(Column::new("_month".into(), vec![m; h]))
             .map_err(pe)?;
-        if several {
+        // The audit each row is for: the last month keeps every row, for its
+        // counts ([`outcome_of`]); the months before it their failures alone.
+        df.with_column(Column::new("at".into(), vec![m; h]))
+            .map_err(pe)?;
+        if m < ctx.period.0 {
             df = keep_true(&df, "_fails")?;
         }
         match all.as_mut() {
@@ -410,10 +414,11 @@ fn proportional(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     .map_err(pe)?;
     Ok(RuleOutput {
         failures,
+        // The months are taken in order: the last month's count.
         evaluated: evaluated as u64,
         not_evaluable: 0,
         note: None,
-        of_last_month: false,
+        of_last_month: true,
     })
 }
 

@@ -27,7 +27,7 @@ pub mod tax;
 
 pub use engine::{
     record_peer_stats, run, run_months, run_months_given, run_pass, run_with_peers,
-    run_with_progress, Checked, Ctx, Frames, Pass, PeerStats, Peers, RuleRun,
+    run_with_progress, Checked, Ctx, Frames, Pass, PassOptions, PeerStats, Peers, RuleRun,
 };
 
 /// Every rule family, each a list of rules.

@@ -148,7 +148,7 @@ fn revenue_hb(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .sort(["period", "eid"], SortMultipleOptions::default())
         .collect()
         .map_err(pe)?;
-    let out = super::detectors::hb_rule(df, cfg)?;
+    let out = super::detectors::hb_rule(ctx, df, cfg)?;
     super::detectors::audited_failures(ctx, cfg, out)
 }
 
