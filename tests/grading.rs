@@ -399,6 +399,41 @@ params = { year_to_date = true }
     }
     the_month_runs_anticipation_serves_the_pass(&batch);
     county_rules_audit_the_last_month_alone(&batch, from, to);
+    the_pass_serves_the_report(&batch);
+}
+
+/// The frames a pass ending in the period hands to the stages after the rules
+/// (`Pass::last_month`) give the anticipations a run of the month computes.
+fn the_pass_serves_the_report(batch: &zhibao::load::Batch) {
+    let pipeline = zhibao::pipeline::Pipeline::builtin();
+    let p = batch.period;
+    let pass = zhibao::rules::run_pass(
+        batch,
+        &pipeline,
+        p.year_start(),
+        p,
+        None,
+        &Default::default(),
+        zhibao::rules::PassOptions::default(),
+    )
+    .unwrap();
+    let frames = pass.last_month().unwrap().frames;
+    for key in ["anticipation", "labour_anticipation"] {
+        assert!(frames.contains_key(key), "{key} not handed on");
+    }
+    let given = zhibao::rules::Ctx::new(batch, &pipeline).with_frames(frames);
+    let own = zhibao::rules::Ctx::new(batch, &pipeline);
+    let (a, b) = (
+        zhibao::rules::anticipate::panel(&given).unwrap(),
+        zhibao::rules::anticipate::panel(&own).unwrap(),
+    );
+    assert!(a.height() > 10_000 && a.equals_missing(&b));
+    let (a, b) = (
+        zhibao::rules::paired::output(&given).unwrap(),
+        zhibao::rules::paired::output(&own).unwrap(),
+    );
+    assert!(a.height() > 1_000, "only {} paired rows", a.height());
+    assert!(a.equals_missing(&b), "paired anticipations differ");
 }
 
 /// A pass that rebuilds the grade state audits the county rules in its last

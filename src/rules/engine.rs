@@ -763,7 +763,8 @@ impl Pass {
     /// The last month's findings and runs as a run of that month alone gives
     /// them ([`run`]), with the frames of the pass that such a run would compute
     /// the same (those of [`YEAR_FRAMES`], when the pass began in the last
-    /// month's year) for the stages after the rules.
+    /// month's year, and the month's rows of the labour anticipation) for the
+    /// stages after the rules.
     pub fn last_month(&self) -> Result<Checked> {
         let findings = self
             .findings
@@ -773,7 +774,7 @@ impl Pass {
             .drop(by_name(["at"], true, false))
             .collect()
             .map_err(|e| Error::polars("rules", e))?;
-        let frames = if self.from.year_start() == self.to.year_start() {
+        let mut frames = if self.from.year_start() == self.to.year_start() {
             self.frames
                 .iter()
                 .filter(|(k, _)| YEAR_FRAMES.contains(k))
@@ -782,6 +783,12 @@ impl Pass {
         } else {
             Frames::new()
         };
+        if let Some(labour) = self.frames.get("labour_anticipation") {
+            frames.insert(
+                "labour_anticipation",
+                super::paired::labour_of_month(labour, self.to)?,
+            );
+        }
         Ok(Checked {
             findings,
             runs: self.last.clone(),

@@ -531,6 +531,19 @@ fn labour_panel(ctx: &Ctx<'_>) -> Result<DataFrame> {
     })
 }
 
+/// The anticipated wage bills and headcounts a run of month `to` computes, from
+/// those of a run auditing months up to `to` (`panel`, whose window starts no
+/// later): its rows from the month's window on. Each row's anticipation reads its
+/// own quarter and its peers of that quarter, so the rows are the same.
+pub fn labour_of_month(panel: &DataFrame, to: crate::model::Month) -> Result<DataFrame> {
+    panel
+        .clone()
+        .lazy()
+        .filter(col("period").gt_eq(lit(quarter_window_start_of(to.0))))
+        .collect()
+        .map_err(pe)
+}
+
 /// The first month an audit of month `m` (a month number) reviews in the labour
 /// table: [`quarter_window_start`] for one month.
 fn quarter_window_start_of(m: i32) -> i32 {
