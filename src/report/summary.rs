@@ -95,9 +95,10 @@ pub struct MixtureSummary {
 pub struct Timings {
     /// Loading and validation.
     pub load: f64,
-    /// The rules of the period under review.
+    /// The rules of the period under review (on a first audit, the one pass over
+    /// the period and the earlier months whose grades rebuild the state).
     pub rules: f64,
-    /// Rebuilding the grade state from earlier months.
+    /// Grading the earlier months' findings into the grade state (a first audit).
     pub state_rebuild: f64,
     /// Scoring and grading.
     pub grade: f64,
