@@ -353,7 +353,11 @@ fn city_tier(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let df = ctx
         .table(Table::Investment)?
         .filter(ctx.audited(col("period")))
-        .with_column(col("planned_total").gt_eq(lit(city)).alias("_fails"))
+        // Each month is its own audit's: the last month's rows are counted.
+        .with_columns([
+            col("planned_total").gt_eq(lit(city)).alias("_fails"),
+            col("period").alias("at"),
+        ])
         .sort(["project_id"], SortMultipleOptions::default())
         .collect()
         .map_err(pe)?;
