@@ -8,7 +8,7 @@ use polars::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::grade::{self, StateMap};
-use crate::load::{self, Batch, LoadOptions};
+use crate::load::{self, Batch, LoadOptions, TableStats};
 use crate::model::{Month, Table};
 use crate::pipeline::Pipeline;
 use crate::rank::{self, RankInput};
@@ -239,15 +239,9 @@ fn mixture_of(panel: &DataFrame, p: Month) -> Option<crate::report::summary::Mix
     })
 }
 
-/// Runs an audit and writes its outputs.
-pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
-    let t0 = Instant::now();
-    let pipeline = match &opts.pipeline {
-        Some(p) => Pipeline::load(p)?,
-        None => Pipeline::builtin(),
-    };
-    // Check the output directory before the work, so a refusal comes at once. It
-    // may never be, or hold, an input of the run, with or without --force.
+/// Checks the output directory before the work, so a refusal comes at once. It
+/// may never be, or hold, an input of the run, with or without --force.
+fn check_out(opts: &AuditOptions) -> Result<()> {
     let mut inputs: Vec<(&str, &std::path::Path)> = vec![("data directory", &opts.data)];
     if let Some(p) = &opts.pipeline {
         inputs.push(("pipeline file", p));
@@ -257,74 +251,64 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
     }
     crate::report::outdir::check_inputs(&opts.out, &inputs)?;
     drop(Staging::new(&opts.out, opts.force)?);
-    let seed = opts.seed.unwrap_or_else(rand::random::<u64>);
-    let mut timings = Timings::default();
+    Ok(())
+}
 
-    let t = Instant::now();
-    tracing::info!(data = %opts.data.display(), "Loading the data directory.");
-    let say = |m: &str| {
-        if let Some(pb) = &opts.progress {
-            pb.set_message(m.to_string());
-        }
-    };
-    say("loading the data directory");
-    let batch = load::load(
-        &opts.data,
-        &LoadOptions {
-            period: opts.period,
+/// The rules' run of the period. A first audit (no grades of last month)
+/// rebuilds the grade state from the months from `start`: they and the period are
+/// audited in one pass, and the earlier months' findings come back with the
+/// period's.
+fn audit_months(
+    batch: &Batch,
+    pipeline: &Pipeline,
+    opts: &AuditOptions,
+    start: Month,
+) -> Result<(Checked, Option<DataFrame>)> {
+    let back = pipeline.section("grading").int("rebuild_months");
+    if opts.previous_grades.is_some() || back == 0 {
+        let checked = rules::run_with_progress(batch, pipeline, opts.progress.as_ref())?;
+        return Ok((checked, None));
+    }
+    let pass = rules::run_pass(
+        batch,
+        pipeline,
+        start,
+        batch.period,
+        opts.progress.as_ref(),
+        &rules::Frames::new(),
+        rules::PassOptions {
+            counted: true,
+            last_only: &[crate::rules::registry::Level::County],
         },
     )?;
-    timings.load = t.elapsed().as_secs_f64();
-    let mark = |stage: &str, timings: &mut Timings| {
-        if let Some(mb) = peak_rss_mb() {
-            timings.peak_rss_mb.insert(stage.to_string(), mb);
-        }
-    };
-    mark("load", &mut timings);
-    let p = batch.period;
-    tracing::info!(period = %p, "Loaded; running the rules.");
+    Ok((pass.last_month()?, Some(pass.findings)))
+}
 
-    // A first audit (no grades of last month) rebuilds the grade state from the
-    // months before the period: they and the period are audited in one pass.
-    let gs = pipeline.section("grading");
-    let back = gs.int("rebuild_months") as i32;
-    let rebuild = opts.previous_grades.is_none() && back != 0;
-    let start = rebuild_start(p, back);
-    let t = Instant::now();
-    let (checked, earlier) = if rebuild {
-        let pass = rules::run_pass(
-            &batch,
-            &pipeline,
-            start,
-            p,
-            opts.progress.as_ref(),
-            &rules::Frames::new(),
-            rules::PassOptions {
-                counted: true,
-                last_only: &[crate::rules::registry::Level::County],
-            },
-        )?;
-        (pass.last_month()?, Some(pass.findings))
-    } else {
-        let checked = rules::run_with_progress(&batch, &pipeline, opts.progress.as_ref())?;
-        (checked, None)
-    };
-    timings.rules = t.elapsed().as_secs_f64();
-    mark("rules", &mut timings);
-
-    let t = Instant::now();
-    let (state, mut histories, state_source) = match (&opts.previous_grades, &earlier) {
+/// The grade state of last month, the grade histories of the year and where the
+/// state comes from: last month's grades file, the earlier months' findings, or
+/// neither (`rebuild_months = 0`).
+fn grade_state(
+    opts: &AuditOptions,
+    batch: &Batch,
+    pipeline: &Pipeline,
+    start: Month,
+    earlier: Option<&DataFrame>,
+) -> Result<(StateMap, HashMap<u32, String>, String)> {
+    Ok(match (&opts.previous_grades, earlier) {
         (Some(path), _) => (
-            grade::read_state(path, &batch)?,
-            histories_from_file(path, &batch)?,
+            grade::read_state(path, batch)?,
+            histories_from_file(path, batch)?,
             format!("previous grades from {}", path.display()),
         ),
         (None, Some(all)) => {
-            let (st, h) = rebuild_state(&batch, &pipeline, start, all)?;
+            let (st, h) = rebuild_state(batch, pipeline, start, all)?;
             (
                 st,
                 h,
-                format!("rebuilt from the data ({} earlier months)", p.0 - start.0),
+                format!(
+                    "rebuilt from the data ({} earlier months)",
+                    batch.period.0 - start.0
+                ),
             )
         }
         (None, None) => (
@@ -332,15 +316,16 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
             HashMap::new(),
             "not rebuilt (rebuild_months = 0): grades of this month alone".to_string(),
         ),
-    };
-    drop(earlier);
-    timings.state_rebuild = t.elapsed().as_secs_f64();
+    })
+}
 
-    let t = Instant::now();
-    say("grading");
-    let scored = grade::score(&batch, &checked, gs)?;
-    let mut graded = grade::apply(scored, &state, gs)?;
-    // Grade history of the year: earlier months, then this one.
+/// Adds `grade_history`, the year's grades as letters: the earlier months' (`-`
+/// where unknown), then this one.
+fn with_grade_history(
+    graded: &mut DataFrame,
+    mut histories: HashMap<u32, String>,
+    p: Month,
+) -> Result<()> {
     let months_before = (p.0 - p.year_start().0) as usize;
     let eids = graded
         .column("eid")
@@ -369,72 +354,19 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
     graded
         .with_column(Column::new("grade_history".into(), hist_col))
         .map_err(pe("grade"))?;
-    timings.grade = t.elapsed().as_secs_f64();
-    mark("grade", &mut timings);
+    Ok(())
+}
 
-    let t = Instant::now();
-    say("ranking the query list");
-    // The stages after the rules take the frames the rules computed (the
-    // anticipations of the year to date) from a context of the month.
-    let after = rules::Ctx::new(&batch, &pipeline).with_frames(checked.frames.clone());
-    let anticipated = crate::rules::anticipate::panel(&after)?;
-    let expected = crate::rules::anticipate::expected_errors(&anticipated)?;
-    let ql = rank::query_list(
-        &RankInput {
-            batch: &batch,
-            findings: &checked.findings,
-            grades: &graded,
-            seed,
-            capacity: opts.capacity,
-            expected: Some(&expected),
-        },
-        pipeline.section("query_list"),
-    )?;
-    timings.rank = t.elapsed().as_secs_f64();
-
-    let stop_share = pipeline.section("anticipation").num("stop_share");
-    let stops = rank::stopping(&batch, &ql, &expected, stop_share)?;
-
-    let t = Instant::now();
-    let mut laps = Laps(t);
-    say("writing the scorecard and reports");
-    let sc = scorecard::build(
-        &scorecard::ScorecardInput {
-            batch: &batch,
-            findings: &checked.findings,
-            grades: &graded,
-            query_list: &ql,
-        },
-        pipeline.section("scorecard"),
-    )?;
-    laps.lap("scorecard");
-    let staging = Staging::new(&opts.out, opts.force)?;
-    let ql_out = report::query_list_output(&ql)?;
-    let sc = with_stops(sc, &stops)?;
-    let sc_out = report::scorecard_output(&sc)?;
-    let mut findings_out = report::findings_output(&checked.findings, &batch)?;
-    let mut grades_out = report::grades_output(&graded, &batch)?;
-    report::write_csv(&ql_out, &staging.file("query_list.csv"))?;
-    report::xlsx::write_query_list(&ql_out, p, &staging.file("query_list.xlsx"))?;
-    report::write_parquet(&mut findings_out, &staging.file("findings.parquet"))?;
-    report::write_parquet(&mut grades_out, &staging.file("grades.parquet"))?;
-    laps.lap("query list, findings and grades");
-    // Gross output's anticipation, then the paired figures' (wage bill and
-    // headcount, R&D spend).
-    let mut anticipated_out = crate::rules::anticipate::output(&anticipated, &batch)?;
-    let paired = crate::rules::paired::output(&after)?;
-    if paired.height() > 0 {
-        anticipated_out.vstack_mut(&paired).map_err(pe("report"))?;
-    }
-    laps.lap("paired anticipations");
-    report::write_parquet(&mut anticipated_out, &staging.file("anticipated.parquet"))?;
-    laps.lap("anticipated.parquet");
-    report::write_csv(&sc_out, &staging.file("scorecard.csv"))?;
-    report::write_quarantine(
-        &batch.quarantine,
-        &batch.notes,
-        &staging.file("quarantine.csv"),
-    )?;
+/// Writes `scorecard.html`, the page of the scorecard and the query list.
+fn write_page(
+    staging: &Staging,
+    sc_out: &DataFrame,
+    ql: &DataFrame,
+    grades_out: &DataFrame,
+    p: Month,
+    pipeline: &Pipeline,
+    seed: u64,
+) -> Result<()> {
     let histories: Vec<String> = grades_out
         .column("grade_history")
         .map_err(pe("report"))?
@@ -444,21 +376,30 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
         .map(|h| h.unwrap_or("").to_string())
         .collect();
     let page = report::html::render(&report::html::PageInput {
-        scorecard: &sc_out,
-        query_list: &ql,
+        scorecard: sc_out,
+        query_list: ql,
         histories,
         period: p,
-        pipeline: &pipeline,
+        pipeline,
         seed,
     })?;
     std::fs::write(staging.file("scorecard.html"), page).map_err(|e| Error::Output {
         path: staging.file("scorecard.html"),
         message: e.to_string(),
     })?;
-    laps.lap("scorecard.csv and html");
-    // The workbook is for reading: its findings sheet holds the findings of the
-    // enterprises on the query list and the county findings (all of them are in
-    // findings.parquet).
+    Ok(())
+}
+
+/// Writes `report.xlsx`. The workbook is for reading: its findings sheet holds
+/// the findings of the enterprises on the query list and the county findings (all
+/// of them are in findings.parquet).
+fn write_workbook(
+    staging: &Staging,
+    ql_out: &DataFrame,
+    sc_out: &DataFrame,
+    findings_out: &DataFrame,
+    batch: &Batch,
+) -> Result<()> {
     let listed = ql_out
         .column("uscc")
         .map_err(pe("report"))?
@@ -475,8 +416,8 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
         .collect()
         .map_err(pe("report"))?;
     report::xlsx::write_report(
-        &ql_out,
-        &sc_out,
+        ql_out,
+        sc_out,
         &findings_listed,
         &batch
             .quarantine
@@ -484,16 +425,20 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
             .chain(&batch.notes)
             .cloned()
             .collect::<Vec<_>>(),
-        p,
+        batch.period,
         &staging.file("report.xlsx"),
     )?;
-    laps.lap("report.xlsx");
-    if let Some(list) = crate::rules::energy::key_consumer_list(&batch, &pipeline)? {
-        report::write_csv(&list, &staging.file("energy_key_consumers.csv"))?;
-    }
-    laps.lap("key energy consumers");
+    Ok(())
+}
 
-    // The summary, last, with the accounting of every table.
+/// The counts of the outputs for `summary.json`: findings by severity, grades,
+/// query lines, counties named.
+fn output_counts(
+    findings_out: &DataFrame,
+    grades_out: &DataFrame,
+    ql: &DataFrame,
+    sc: &DataFrame,
+) -> Result<Counts> {
     let mut outputs = Counts::default();
     let sev = findings_out
         .column("severity")
@@ -562,19 +507,11 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
         }
     }
     outputs.tax_flagged_counties.sort();
-    outputs.stopping = stops;
-    outputs.stop_share = stop_share;
-    outputs.mixture = mixture_of(&anticipated, p);
-    let mut rules_summary = std::collections::BTreeMap::new();
-    for r in &checked.runs {
-        rules_summary.insert(r.code.to_string(), RuleSummary::from(r));
-        timings
-            .per_rule
-            .insert(r.code.to_string(), (r.seconds * 1000.0).round() / 1000.0);
-    }
-    timings.report = t.elapsed().as_secs_f64();
-    mark("report", &mut timings);
-    timings.total = t0.elapsed().as_secs_f64();
+    Ok(outputs)
+}
+
+/// Every stage's time to the millisecond.
+fn round_timings(timings: &mut Timings) {
     for v in [
         &mut timings.load,
         &mut timings.rules,
@@ -586,6 +523,197 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
     ] {
         *v = (*v * 1000.0).round() / 1000.0;
     }
+}
+
+/// The accounting of every table read: rows read, accepted, quarantined.
+fn table_counts(batch: &Batch) -> BTreeMap<String, TableStats> {
+    batch
+        .stats
+        .iter()
+        .map(|(t, s)| (t.name().to_string(), s.clone()))
+        .collect()
+}
+
+/// The contract's tables the data directory does not hold.
+fn tables_not_provided(batch: &Batch) -> Vec<String> {
+    Table::ALL
+        .iter()
+        .filter(|t| batch.table(**t).is_none())
+        .map(|t| t.name().to_string())
+        .collect()
+}
+
+/// The rows of `anticipated.parquet`: gross output's anticipation, then the
+/// paired figures' (wage bill and headcount, R&D spend).
+fn anticipated_output(
+    anticipated: &DataFrame,
+    after: &rules::Ctx<'_>,
+    batch: &Batch,
+) -> Result<DataFrame> {
+    let mut out = crate::rules::anticipate::output(anticipated, batch)?;
+    let paired = crate::rules::paired::output(after)?;
+    if paired.height() > 0 {
+        out.vstack_mut(&paired).map_err(pe("report"))?;
+    }
+    Ok(out)
+}
+
+/// Each rule's counts and note for `summary.json`; its time goes to `timings`.
+fn rule_summaries(checked: &Checked, timings: &mut Timings) -> BTreeMap<String, RuleSummary> {
+    let mut rules_summary = BTreeMap::new();
+    for r in &checked.runs {
+        rules_summary.insert(r.code.to_string(), RuleSummary::from(r));
+        timings
+            .per_rule
+            .insert(r.code.to_string(), (r.seconds * 1000.0).round() / 1000.0);
+    }
+    rules_summary
+}
+
+/// Writes `summary.json`.
+fn write_summary(staging: &Staging, summary: &Summary) -> Result<()> {
+    let json = serde_json::to_string_pretty(summary).map_err(|e| Error::Internal {
+        stage: "report",
+        message: e.to_string(),
+    })?;
+    std::fs::write(staging.file("summary.json"), json + "\n").map_err(|e| Error::Output {
+        path: staging.file("summary.json"),
+        message: e.to_string(),
+    })
+}
+
+/// Runs an audit and writes its outputs.
+pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
+    let t0 = Instant::now();
+    let pipeline = match &opts.pipeline {
+        Some(p) => Pipeline::load(p)?,
+        None => Pipeline::builtin(),
+    };
+    check_out(opts)?;
+    let seed = opts.seed.unwrap_or_else(rand::random::<u64>);
+    let mut timings = Timings::default();
+
+    let t = Instant::now();
+    tracing::info!(data = %opts.data.display(), "Loading the data directory.");
+    let say = |m: &str| {
+        if let Some(pb) = &opts.progress {
+            pb.set_message(m.to_string());
+        }
+    };
+    say("loading the data directory");
+    let batch = load::load(
+        &opts.data,
+        &LoadOptions {
+            period: opts.period,
+        },
+    )?;
+    timings.load = t.elapsed().as_secs_f64();
+    let mark = |stage: &str, timings: &mut Timings| {
+        if let Some(mb) = peak_rss_mb() {
+            timings.peak_rss_mb.insert(stage.to_string(), mb);
+        }
+    };
+    mark("load", &mut timings);
+    let p = batch.period;
+    tracing::info!(period = %p, "Loaded; running the rules.");
+
+    let gs = pipeline.section("grading");
+    let start = rebuild_start(p, gs.int("rebuild_months") as i32);
+    let t = Instant::now();
+    let (checked, earlier) = audit_months(&batch, &pipeline, opts, start)?;
+    timings.rules = t.elapsed().as_secs_f64();
+    mark("rules", &mut timings);
+
+    let t = Instant::now();
+    let (state, histories, state_source) =
+        grade_state(opts, &batch, &pipeline, start, earlier.as_ref())?;
+    drop(earlier);
+    timings.state_rebuild = t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
+    say("grading");
+    let scored = grade::score(&batch, &checked, gs)?;
+    let mut graded = grade::apply(scored, &state, gs)?;
+    with_grade_history(&mut graded, histories, p)?;
+    timings.grade = t.elapsed().as_secs_f64();
+    mark("grade", &mut timings);
+
+    let t = Instant::now();
+    say("ranking the query list");
+    // The stages after the rules take the frames the rules computed (the
+    // anticipations of the year to date) from a context of the month.
+    let after = rules::Ctx::new(&batch, &pipeline).with_frames(checked.frames.clone());
+    let anticipated = crate::rules::anticipate::panel(&after)?;
+    let expected = crate::rules::anticipate::expected_errors(&anticipated)?;
+    let ql = rank::query_list(
+        &RankInput {
+            batch: &batch,
+            findings: &checked.findings,
+            grades: &graded,
+            seed,
+            capacity: opts.capacity,
+            expected: Some(&expected),
+        },
+        pipeline.section("query_list"),
+    )?;
+    timings.rank = t.elapsed().as_secs_f64();
+
+    let stop_share = pipeline.section("anticipation").num("stop_share");
+    let stops = rank::stopping(&batch, &ql, &expected, stop_share)?;
+
+    let t = Instant::now();
+    let mut laps = Laps(t);
+    say("writing the scorecard and reports");
+    let sc = scorecard::build(
+        &scorecard::ScorecardInput {
+            batch: &batch,
+            findings: &checked.findings,
+            grades: &graded,
+            query_list: &ql,
+        },
+        pipeline.section("scorecard"),
+    )?;
+    laps.lap("scorecard");
+    let staging = Staging::new(&opts.out, opts.force)?;
+    let ql_out = report::query_list_output(&ql)?;
+    let sc = with_stops(sc, &stops)?;
+    let sc_out = report::scorecard_output(&sc)?;
+    let mut findings_out = report::findings_output(&checked.findings, &batch)?;
+    let mut grades_out = report::grades_output(&graded, &batch)?;
+    report::write_csv(&ql_out, &staging.file("query_list.csv"))?;
+    report::xlsx::write_query_list(&ql_out, p, &staging.file("query_list.xlsx"))?;
+    report::write_parquet(&mut findings_out, &staging.file("findings.parquet"))?;
+    report::write_parquet(&mut grades_out, &staging.file("grades.parquet"))?;
+    laps.lap("query list, findings and grades");
+    let mut anticipated_out = anticipated_output(&anticipated, &after, &batch)?;
+    laps.lap("paired anticipations");
+    report::write_parquet(&mut anticipated_out, &staging.file("anticipated.parquet"))?;
+    laps.lap("anticipated.parquet");
+    report::write_csv(&sc_out, &staging.file("scorecard.csv"))?;
+    report::write_quarantine(
+        &batch.quarantine,
+        &batch.notes,
+        &staging.file("quarantine.csv"),
+    )?;
+    write_page(&staging, &sc_out, &ql, &grades_out, p, &pipeline, seed)?;
+    laps.lap("scorecard.csv and html");
+    write_workbook(&staging, &ql_out, &sc_out, &findings_out, &batch)?;
+    laps.lap("report.xlsx");
+    if let Some(list) = crate::rules::energy::key_consumer_list(&batch, &pipeline)? {
+        report::write_csv(&list, &staging.file("energy_key_consumers.csv"))?;
+    }
+    laps.lap("key energy consumers");
+
+    // The summary, last, with the accounting of every table.
+    let mut outputs = output_counts(&findings_out, &grades_out, &ql, &sc)?;
+    outputs.stopping = stops;
+    outputs.stop_share = stop_share;
+    outputs.mixture = mixture_of(&anticipated, p);
+    let rules_summary = rule_summaries(&checked, &mut timings);
+    timings.report = t.elapsed().as_secs_f64();
+    mark("report", &mut timings);
+    timings.total = t0.elapsed().as_secs_f64();
+    round_timings(&mut timings);
     let summary = Summary {
         zhibao_version: env!("CARGO_PKG_VERSION"),
         period: p.to_string(),
@@ -596,28 +724,13 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
             rules: pipeline.rules.len(),
         },
         grade_state: state_source,
-        tables: batch
-            .stats
-            .iter()
-            .map(|(t, s)| (t.name().to_string(), s.clone()))
-            .collect(),
-        tables_not_provided: Table::ALL
-            .iter()
-            .filter(|t| batch.table(**t).is_none())
-            .map(|t| t.name().to_string())
-            .collect(),
+        tables: table_counts(&batch),
+        tables_not_provided: tables_not_provided(&batch),
         rules: rules_summary,
         outputs,
         timings,
     };
-    let json = serde_json::to_string_pretty(&summary).map_err(|e| Error::Internal {
-        stage: "report",
-        message: e.to_string(),
-    })?;
-    std::fs::write(staging.file("summary.json"), json + "\n").map_err(|e| Error::Output {
-        path: staging.file("summary.json"),
-        message: e.to_string(),
-    })?;
+    write_summary(&staging, &summary)?;
     staging.commit()?;
     Ok(AuditResult {
         summary,

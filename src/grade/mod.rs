@@ -246,6 +246,32 @@ fn pe(e: PolarsError) -> Error {
 /// `suspicion`, `impact`, `history`, `hard`, `soft`, `info` (finding counts),
 /// `computed_grade`.
 pub fn score(batch: &Batch, checked: &Checked, s: &Values) -> Result<DataFrame> {
+    let lf = impact(batch, s)?
+        .join(
+            suspicion(&contributions(batch, checked, s)?)?,
+            [col("eid")],
+            [col("eid")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_columns([
+            col("suspicion").fill_null(lit(0.0)),
+            col("hard").fill_null(lit(0)).cast(DataType::UInt32),
+            col("soft").fill_null(lit(0)).cast(DataType::UInt32),
+            col("info").fill_null(lit(0)).cast(DataType::UInt32),
+        ])
+        .join(
+            history(batch, s)?,
+            [col("eid")],
+            [col("eid")],
+            JoinArgs::new(JoinType::Left),
+        );
+    graded(lf, s)
+}
+
+/// Each enterprise finding's contribution to its enterprise's suspicion: `eid`,
+/// `severity`, `_c` (severity weight × rule weight × strength × recency), in the
+/// findings' order. County findings do not enter grades.
+fn contributions(batch: &Batch, checked: &Checked, s: &Values) -> Result<DataFrame> {
     let p = batch.period;
     let this_period = p.to_string();
     let sev_w = |name: &str| s.num(name);
@@ -257,7 +283,7 @@ pub fn score(batch: &Batch, checked: &Checked, s: &Values) -> Result<DataFrame> 
         .map(|d| d.code)
         .collect();
     let latest_quarter = p.plus(-((p.month() % 3) as i32)).to_string();
-    let f = checked
+    checked
         .findings
         .clone()
         .lazy()
@@ -296,53 +322,59 @@ pub fn score(batch: &Batch, checked: &Checked, s: &Values) -> Result<DataFrame> 
             (col("_w") * col("weight") * col("strength") * col("_recency")).alias("_c"),
         ])
         .collect()
-        .map_err(pe)?;
-    // Summed in the findings' own (fixed) order, so that identical runs give
-    // identical scores to the last bit.
-    let f = {
-        let eid = f.column("eid").map_err(pe)?.u32().map_err(pe)?.clone();
-        let sev = f.column("severity").map_err(pe)?.str().map_err(pe)?.clone();
-        let c = f.column("_c").map_err(pe)?.f64().map_err(pe)?.clone();
-        let mut acc: std::collections::BTreeMap<u32, (f64, u32, u32, u32)> =
-            std::collections::BTreeMap::new();
-        for i in 0..eid.len() {
-            let Some(e) = eid.get(i) else { continue };
-            let a = acc.entry(e).or_default();
-            a.0 += c.get(i).unwrap_or(0.0);
-            match sev.get(i) {
-                Some("hard") => a.1 += 1,
-                Some("soft") => a.2 += 1,
-                _ => a.3 += 1,
-            }
-        }
-        let n = acc.len();
-        DataFrame::new(
-            n,
-            vec![
-                Column::new("eid".into(), acc.keys().copied().collect::<Vec<u32>>()),
-                Column::new(
-                    "suspicion".into(),
-                    acc.values().map(|a| a.0).collect::<Vec<f64>>(),
-                ),
-                Column::new(
-                    "hard".into(),
-                    acc.values().map(|a| a.1).collect::<Vec<u32>>(),
-                ),
-                Column::new(
-                    "soft".into(),
-                    acc.values().map(|a| a.2).collect::<Vec<u32>>(),
-                ),
-                Column::new(
-                    "info".into(),
-                    acc.values().map(|a| a.3).collect::<Vec<u32>>(),
-                ),
-            ],
-        )
-        .map_err(pe)?
-        .lazy()
-    };
+        .map_err(pe)
+}
 
-    // Size: year-to-date gross output; impact relative to the county's median.
+/// Suspicion and finding counts per enterprise: `eid`, `suspicion`, `hard`,
+/// `soft`, `info`. Summed in the findings' own (fixed) order, so that identical
+/// runs give identical scores to the last bit.
+fn suspicion(f: &DataFrame) -> Result<LazyFrame> {
+    let eid = f.column("eid").map_err(pe)?.u32().map_err(pe)?.clone();
+    let sev = f.column("severity").map_err(pe)?.str().map_err(pe)?.clone();
+    let c = f.column("_c").map_err(pe)?.f64().map_err(pe)?.clone();
+    let mut acc: std::collections::BTreeMap<u32, (f64, u32, u32, u32)> =
+        std::collections::BTreeMap::new();
+    for i in 0..eid.len() {
+        let Some(e) = eid.get(i) else { continue };
+        let a = acc.entry(e).or_default();
+        a.0 += c.get(i).unwrap_or(0.0);
+        match sev.get(i) {
+            Some("hard") => a.1 += 1,
+            Some("soft") => a.2 += 1,
+            _ => a.3 += 1,
+        }
+    }
+    let n = acc.len();
+    DataFrame::new(
+        n,
+        vec![
+            Column::new("eid".into(), acc.keys().copied().collect::<Vec<u32>>()),
+            Column::new(
+                "suspicion".into(),
+                acc.values().map(|a| a.0).collect::<Vec<f64>>(),
+            ),
+            Column::new(
+                "hard".into(),
+                acc.values().map(|a| a.1).collect::<Vec<u32>>(),
+            ),
+            Column::new(
+                "soft".into(),
+                acc.values().map(|a| a.2).collect::<Vec<u32>>(),
+            ),
+            Column::new(
+                "info".into(),
+                acc.values().map(|a| a.3).collect::<Vec<u32>>(),
+            ),
+        ],
+    )
+    .map_err(pe)
+    .map(DataFrame::lazy)
+}
+
+/// Size and impact of every enterprise in scope: year-to-date gross output
+/// (`size`), and `impact`, its size relative to its county's median.
+fn impact(batch: &Batch, s: &Values) -> Result<LazyFrame> {
+    let p = batch.period;
     let ents = batch
         .enterprises
         .clone()
@@ -375,7 +407,7 @@ pub fn score(batch: &Batch, checked: &Checked, s: &Values) -> Result<DataFrame> 
         s.num("impact_max"),
         s.num("impact_exponent"),
     );
-    let lf = ents
+    Ok(ents
         .join(
             size,
             [col("eid")],
@@ -402,20 +434,11 @@ pub fn score(batch: &Batch, checked: &Checked, s: &Values) -> Result<DataFrame> 
             )
             .otherwise(lit(1.0))
             .alias("impact"),
-        )
-        .join(f, [col("eid")], [col("eid")], JoinArgs::new(JoinType::Left))
-        .with_columns([
-            col("suspicion").fill_null(lit(0.0)),
-            col("hard").fill_null(lit(0)).cast(DataType::UInt32),
-            col("soft").fill_null(lit(0)).cast(DataType::UInt32),
-            col("info").fill_null(lit(0)).cast(DataType::UInt32),
-        ]);
-    let lf = lf.join(
-        history(batch, s)?,
-        [col("eid")],
-        [col("eid")],
-        JoinArgs::new(JoinType::Left),
-    );
+        ))
+}
+
+/// The score (suspicion × impact + history) and the grade it computes.
+fn graded(lf: LazyFrame, s: &Values) -> Result<DataFrame> {
     let red = s.num("red_min_score");
     let yellow = s.num("yellow_min_score");
     let hard_grade = if s.bool("hard_makes_red") {

@@ -200,19 +200,43 @@ pub struct ScorecardInput<'a> {
     pub query_list: &'a DataFrame,
 }
 
-/// Builds the scorecard.
+/// Builds the scorecard: each county's counts from the batch, the findings,
+/// the grades and the query list, side by side, then its rates, composite score
+/// and rank.
 pub fn build(input: &ScorecardInput<'_>, s: &Values) -> Result<DataFrame> {
     let b = input.batch;
-    let p = b.period;
     let ents = b
         .enterprises
         .clone()
         .lazy()
-        .filter(col("entry_period").lt_eq(lit(p.0)));
+        .filter(col("entry_period").lt_eq(lit(b.period.0)));
+    let mut lf = coverage(&ents);
+    for other in [
+        submissions(b, &ents, s),
+        tax_ratio(b)?,
+        finding_counts(input.findings),
+        grade_counts(b, input.grades),
+        verification_counts(b)?,
+        investment_volatility(b)?,
+        query_counts(input.query_list),
+        benford_bands(b, s)?.lazy(),
+    ] {
+        lf = lf.join(
+            other,
+            [col("county_code")],
+            [col("county_code")],
+            JoinArgs::new(JoinType::Left),
+        );
+    }
+    ranked(with_rates(lf, b, s), s)
+}
+
+/// The enterprises of each county, and those expected to file an industrial report.
+fn coverage(ents: &LazyFrame) -> LazyFrame {
     // Industrial reports are expected from enterprises of the industrial divisions
     // (mining, manufacturing, utilities: 06–46); services enterprises file theirs.
     let industrial_division = col("industry_code").str().slice(lit(0), lit(2));
-    let base = ents.clone().group_by([col("county_code")]).agg([
+    ents.clone().group_by([col("county_code")]).agg([
         col("eid")
             .count()
             .cast(DataType::UInt32)
@@ -227,13 +251,16 @@ pub fn build(input: &ScorecardInput<'_>, s: &Values) -> Result<DataFrame> {
             .count()
             .cast(DataType::UInt32)
             .alias("expected"),
-    ]);
+    ])
+}
 
-    // Submissions of the period: received, late.
+/// The industrial reports of the period received, and those received late.
+fn submissions(b: &Batch, ents: &LazyFrame, s: &Values) -> LazyFrame {
+    let p = b.period;
     let deadline = deadline_seconds(p, s.int("deadline_day"));
-    let ind = b.table(Table::Industrial).cloned().unwrap_or_default();
-    let subs = ind
-        .clone()
+    b.table(Table::Industrial)
+        .cloned()
+        .unwrap_or_default()
         .lazy()
         .filter(col("period").eq(lit(p.0)))
         .join(
@@ -250,20 +277,25 @@ pub fn build(input: &ScorecardInput<'_>, s: &Values) -> Result<DataFrame> {
                 .sum()
                 .cast(DataType::UInt32)
                 .alias("late"),
-        ]);
+        ])
+}
 
-    // Tax-to-output ratio, year to date and for the month.
-    let with_county = |lf: LazyFrame| {
-        lf.join(
-            b.enterprises
-                .clone()
-                .lazy()
-                .select([col("eid"), col("county_code")]),
-            [col("eid")],
-            [col("eid")],
-            JoinArgs::new(JoinType::Inner),
-        )
-    };
+/// `lf` with each enterprise's county (enterprises not in the register left out).
+fn with_county(b: &Batch, lf: LazyFrame) -> LazyFrame {
+    lf.join(
+        b.enterprises
+            .clone()
+            .lazy()
+            .select([col("eid"), col("county_code")]),
+        [col("eid")],
+        [col("eid")],
+        JoinArgs::new(JoinType::Inner),
+    )
+}
+
+/// Output and VAT taxable sales summed per county, year to date and for the month.
+fn tax_ratio(b: &Batch) -> Result<LazyFrame> {
+    let p = b.period;
     // Per enterprise reporting industrial output: output and VAT taxable sales, year
     // to date and for the month. Only these enterprises' VAT counts (a services
     // enterprise's VAT has no output to back), and an enterprise with an unknown
@@ -277,8 +309,10 @@ pub fn build(input: &ScorecardInput<'_>, s: &Values) -> Result<DataFrame> {
         false,
     );
     let month = col("period").eq(lit(p.0));
-    let out_e = ind
-        .clone()
+    let out_e = b
+        .table(Table::Industrial)
+        .cloned()
+        .unwrap_or_default()
         .lazy()
         .filter(ytd.clone())
         .group_by([col("eid")])
@@ -346,7 +380,7 @@ pub fn build(input: &ScorecardInput<'_>, s: &Values) -> Result<DataFrame> {
             .reduce(|a, b| a.or(b))
             .expect("at least one column")
     };
-    let ratio = with_county(left(left(out_e, tax_e), q_e))
+    Ok(with_county(b, left(left(out_e, tax_e), q_e))
         .with_columns([
             unknown(&["_g_ytd_unknown", "_t_ytd_unknown", "_q_ytd"]).alias("_ytd_unknown"),
             unknown(&["_g_m_unknown", "_t_m_unknown", "_q_m"])
@@ -373,18 +407,19 @@ pub fn build(input: &ScorecardInput<'_>, s: &Values) -> Result<DataFrame> {
                 .filter(col("_m_unknown").not())
                 .sum()
                 .alias("_tax_month"),
-        ]);
+        ]))
+}
 
-    // Findings: share of enterprises with a hard / soft finding, and the
-    // enterprises with a warning (not an info) of each family.
+/// Per county, the enterprises with a hard / soft finding, and those with a
+/// warning (not an info) of each family.
+fn finding_counts(findings: &DataFrame) -> LazyFrame {
     let enterprises_where = |cond: Expr| col("eid").filter(cond).n_unique().cast(DataType::UInt32);
     let warned_in = |code: &str| {
         col("_family")
             .eq(lit(code))
             .and(col("severity").neq(lit("info")))
     };
-    let fin = input
-        .findings
+    findings
         .clone()
         .lazy()
         .filter(col("eid").is_not_null())
@@ -402,11 +437,12 @@ pub fn build(input: &ScorecardInput<'_>, s: &Values) -> Result<DataFrame> {
             enterprises_where(warned_in("SV")).alias("services_findings"),
             enterprises_where(col("severity").eq(lit("hard"))).alias("_hard_ents"),
             enterprises_where(col("severity").eq(lit("soft"))).alias("_soft_ents"),
-        ]);
+        ])
+}
 
-    // Grades: counts now and in the first month of the year.
-    let grades = input
-        .grades
+/// Per county, the grades now and in the first month of the year.
+fn grade_counts(b: &Batch, grades: &DataFrame) -> LazyFrame {
+    grades
         .clone()
         .lazy()
         .join(
@@ -453,11 +489,14 @@ pub fn build(input: &ScorecardInput<'_>, s: &Values) -> Result<DataFrame> {
                 .sum()
                 .cast(DataType::Float64)
                 .alias("_n_first"),
-        ]);
+        ])
+}
 
-    // Verifications of last month's queries.
-    let verif = match b.table(Table::Verifications) {
-        Some(v) => with_county(v.clone().lazy().filter(col("period").eq(lit(p.0 - 1))))
+/// Per county, the verifications of last month's queries and the errors confirmed.
+fn verification_counts(b: &Batch) -> Result<LazyFrame> {
+    let p = b.period;
+    Ok(match b.table(Table::Verifications) {
+        Some(v) => with_county(b, v.clone().lazy().filter(col("period").eq(lit(p.0 - 1))))
             .group_by([col("county_code")])
             .agg([
                 col("eid")
@@ -480,11 +519,14 @@ pub fn build(input: &ScorecardInput<'_>, s: &Values) -> Result<DataFrame> {
         )
         .map_err(pe)?
         .lazy(),
-    };
+    })
+}
 
-    // Investment volatility: coefficient of variation of the county's monthly
-    // completed investment over the year to date.
-    let vol = match b.table(Table::Investment) {
+/// Investment volatility: coefficient of variation of the county's monthly
+/// completed investment over the year to date (from three months).
+fn investment_volatility(b: &Batch) -> Result<LazyFrame> {
+    let p = b.period;
+    Ok(match b.table(Table::Investment) {
         Some(inv) => {
             let months = inv.clone().lazy().filter(
                 col("period")
@@ -534,11 +576,12 @@ pub fn build(input: &ScorecardInput<'_>, s: &Values) -> Result<DataFrame> {
         )
         .map_err(pe)?
         .lazy(),
-    };
+    })
+}
 
-    // Query list lines per county.
-    let ql = input
-        .query_list
+/// Query list lines per county, those for the city and those sampled.
+fn query_counts(query_list: &DataFrame) -> LazyFrame {
+    query_list
         .clone()
         .lazy()
         .group_by([col("county_code")])
@@ -556,14 +599,17 @@ pub fn build(input: &ScorecardInput<'_>, s: &Values) -> Result<DataFrame> {
                 .sum()
                 .cast(DataType::UInt32)
                 .alias("query_sampled"),
-        ]);
+        ])
+}
 
-    // Benford's test needs enough values and enterprises: below, no band.
+/// The county Benford test of monthly output. It needs enough values and
+/// enterprises: below, no band.
+fn benford_bands(b: &Batch, s: &Values) -> Result<DataFrame> {
     let min_values = s.int("benford_min_values");
     let min_enterprises = s.int("benford_min_enterprises");
     let benford = crate::rules::detectors::county_benford(
         b,
-        p,
+        b.period,
         Digits::First,
         s.num("benford_min_value_thousand_yuan"),
     )?;
@@ -585,7 +631,7 @@ pub fn build(input: &ScorecardInput<'_>, s: &Values) -> Result<DataFrame> {
     } else {
         benford
     };
-    let benford = if benford.height() == 0 {
+    if benford.height() == 0 {
         DataFrame::new(
             0,
             vec![
@@ -595,7 +641,7 @@ pub fn build(input: &ScorecardInput<'_>, s: &Values) -> Result<DataFrame> {
                 Column::new_empty("benford_band".into(), &DataType::String),
             ],
         )
-        .map_err(pe)?
+        .map_err(pe)
     } else {
         benford
             .lazy()
@@ -606,81 +652,76 @@ pub fn build(input: &ScorecardInput<'_>, s: &Values) -> Result<DataFrame> {
                 col("band").alias("benford_band"),
             ])
             .collect()
-            .map_err(pe)?
-    };
-
-    let join = |a: LazyFrame, other: LazyFrame| {
-        a.join(
-            other,
-            [col("county_code")],
-            [col("county_code")],
-            JoinArgs::new(JoinType::Left),
-        )
-    };
-    let mut lf = base;
-    for other in [subs, ratio, fin, grades, verif, vol, ql, benford.lazy()] {
-        lf = join(lf, other);
+            .map_err(pe)
     }
-    let min_ratio = s.num("min_tax_output_ratio");
-    let f = |name: &str| col(name).cast(DataType::Float64);
-    let lf = lf
-        .with_columns([
-            col("received").fill_null(lit(0u32)),
-            col("late").fill_null(lit(0u32)),
-            col("query_lines").fill_null(lit(0u32)),
-            col("query_city").fill_null(lit(0u32)),
-            col("query_sampled").fill_null(lit(0u32)),
-            col("_hard_ents").fill_null(lit(0u32)),
-            col("_soft_ents").fill_null(lit(0u32)),
-            col("verified_last_month").fill_null(lit(0u32)),
-            col("_confirmed").fill_null(lit(0u32)),
-            col("red").fill_null(lit(0u32)),
-            col("yellow").fill_null(lit(0u32)),
-            col("green").fill_null(lit(0u32)),
-            family(b, Table::Labor, "labor_findings"),
-            family(b, Table::Energy, "energy_findings"),
-            family(b, Table::Energy, "key_energy_consumers"),
-            family(b, Table::Services, "services_findings"),
-        ])
-        .with_columns([
-            (f("expected") - f("received"))
-                .clip_min(lit(0.0))
-                .cast(DataType::UInt32)
-                .alias("missing"),
-            when(col("_gross_ytd").gt(lit(0.0)))
-                .then(col("_tax_ytd").fill_null(lit(0.0)) / col("_gross_ytd"))
-                .otherwise(lit(NULL).cast(DataType::Float64))
-                .alias("tax_output_ratio"),
-            when(col("_gross_month").gt(lit(0.0)))
-                .then(col("_tax_month").fill_null(lit(0.0)) / col("_gross_month"))
-                .otherwise(lit(NULL).cast(DataType::Float64))
-                .alias("tax_output_ratio_month"),
-            (f("_hard_ents") / f("enterprises")).alias("hard_rate"),
-            (f("_soft_ents") / f("enterprises")).alias("soft_rate"),
-            (f("red") / f("enterprises")).alias("red_share"),
-            (f("yellow") / f("enterprises")).alias("yellow_share"),
-            (f("green") / f("enterprises")).alias("green_share"),
-            when(col("verified_last_month").gt(lit(0)))
-                .then(f("_confirmed") / f("verified_last_month"))
-                .otherwise(lit(NULL).cast(DataType::Float64))
-                .alias("confirmed_error_rate"),
-        ])
-        .with_columns([
-            col("tax_output_ratio")
-                .lt(lit(min_ratio))
-                .fill_null(lit(false))
-                .alias("tax_flag"),
-            ((f("red") + f("yellow")) / f("enterprises")).alias("risk_share"),
-            when(col("_n_first").gt(lit(0.0)))
-                .then(col("_ry_first") / col("_n_first"))
-                .otherwise(lit(NULL).cast(DataType::Float64))
-                .alias("risk_share_first_month"),
-        ])
-        .with_column(
-            (col("risk_share") - col("risk_share_first_month")).alias("risk_share_change"),
-        );
+}
 
-    // Composite score.
+/// A count or total as a float.
+fn f(name: &str) -> Expr {
+    col(name).cast(DataType::Float64)
+}
+
+/// The counts with zero where a county has none, and the rates and shares.
+fn with_rates(lf: LazyFrame, b: &Batch, s: &Values) -> LazyFrame {
+    let min_ratio = s.num("min_tax_output_ratio");
+    lf.with_columns([
+        col("received").fill_null(lit(0u32)),
+        col("late").fill_null(lit(0u32)),
+        col("query_lines").fill_null(lit(0u32)),
+        col("query_city").fill_null(lit(0u32)),
+        col("query_sampled").fill_null(lit(0u32)),
+        col("_hard_ents").fill_null(lit(0u32)),
+        col("_soft_ents").fill_null(lit(0u32)),
+        col("verified_last_month").fill_null(lit(0u32)),
+        col("_confirmed").fill_null(lit(0u32)),
+        col("red").fill_null(lit(0u32)),
+        col("yellow").fill_null(lit(0u32)),
+        col("green").fill_null(lit(0u32)),
+        family(b, Table::Labor, "labor_findings"),
+        family(b, Table::Energy, "energy_findings"),
+        family(b, Table::Energy, "key_energy_consumers"),
+        family(b, Table::Services, "services_findings"),
+    ])
+    .with_columns([
+        (f("expected") - f("received"))
+            .clip_min(lit(0.0))
+            .cast(DataType::UInt32)
+            .alias("missing"),
+        when(col("_gross_ytd").gt(lit(0.0)))
+            .then(col("_tax_ytd").fill_null(lit(0.0)) / col("_gross_ytd"))
+            .otherwise(lit(NULL).cast(DataType::Float64))
+            .alias("tax_output_ratio"),
+        when(col("_gross_month").gt(lit(0.0)))
+            .then(col("_tax_month").fill_null(lit(0.0)) / col("_gross_month"))
+            .otherwise(lit(NULL).cast(DataType::Float64))
+            .alias("tax_output_ratio_month"),
+        (f("_hard_ents") / f("enterprises")).alias("hard_rate"),
+        (f("_soft_ents") / f("enterprises")).alias("soft_rate"),
+        (f("red") / f("enterprises")).alias("red_share"),
+        (f("yellow") / f("enterprises")).alias("yellow_share"),
+        (f("green") / f("enterprises")).alias("green_share"),
+        when(col("verified_last_month").gt(lit(0)))
+            .then(f("_confirmed") / f("verified_last_month"))
+            .otherwise(lit(NULL).cast(DataType::Float64))
+            .alias("confirmed_error_rate"),
+    ])
+    .with_columns([
+        col("tax_output_ratio")
+            .lt(lit(min_ratio))
+            .fill_null(lit(false))
+            .alias("tax_flag"),
+        ((f("red") + f("yellow")) / f("enterprises")).alias("risk_share"),
+        when(col("_n_first").gt(lit(0.0)))
+            .then(col("_ry_first") / col("_n_first"))
+            .otherwise(lit(NULL).cast(DataType::Float64))
+            .alias("risk_share_first_month"),
+    ])
+    .with_column((col("risk_share") - col("risk_share_first_month")).alias("risk_share_change"))
+}
+
+/// The composite quality score, 0–100 (see the module's documentation).
+fn quality_score(s: &Values) -> Expr {
+    let min_ratio = s.num("min_tax_output_ratio");
     let w = |k: &str| s.num(k);
     let sub = |e: Expr| e.clip(lit(0.0), lit(1.0));
     let comps = [
@@ -731,13 +772,15 @@ pub fn build(input: &ScorecardInput<'_>, s: &Values) -> Result<DataFrame> {
     for (wt, e) in comps {
         score = score + lit(wt) * e.fill_null(lit(1.0));
     }
+    (score * lit(100.0 / total_w))
+        .round(1, RoundMode::HalfAwayFromZero)
+        .alias("quality_score")
+}
+
+/// The counties ranked by their score, the lowest named, in the output's columns.
+fn ranked(lf: LazyFrame, s: &Values) -> Result<DataFrame> {
     let bottom_n = s.int("bottom_n");
-    let df = lf
-        .with_column(
-            (score * lit(100.0 / total_w))
-                .round(1, RoundMode::HalfAwayFromZero)
-                .alias("quality_score"),
-        )
+    lf.with_column(quality_score(s))
         .sort_by_exprs(
             [col("quality_score"), col("county_code")],
             SortMultipleOptions::default().with_order_descending_multi([true, false]),
@@ -796,8 +839,7 @@ pub fn build(input: &ScorecardInput<'_>, s: &Values) -> Result<DataFrame> {
             col("services_findings"),
         ])
         .collect()
-        .map_err(pe)?;
-    Ok(df)
+        .map_err(pe)
 }
 
 #[cfg(test)]
