@@ -314,69 +314,85 @@ pub struct PageInput<'a> {
     pub seed: u64,
 }
 
-/// Renders the page.
-pub fn render(input: &PageInput<'_>) -> Result<String> {
-    let sc = input.scorecard;
-    let get_s = |c: &str| -> Result<StringChunked> {
-        Ok(sc
-            .column(c)
-            .map_err(pe)?
-            .cast(&DataType::String)
-            .map_err(pe)?
-            .str()
-            .map_err(pe)?
-            .clone())
-    };
-    let get_f = |c: &str| -> Result<Float64Chunked> {
-        Ok(sc
-            .column(c)
-            .map_err(pe)?
-            .cast(&DataType::Float64)
-            .map_err(pe)?
-            .f64()
-            .map_err(pe)?
-            .clone())
-    };
-    let get_u = |c: &str| -> Result<UInt32Chunked> {
-        Ok(sc
-            .column(c)
-            .map_err(pe)?
-            .cast(&DataType::UInt32)
-            .map_err(pe)?
-            .u32()
-            .map_err(pe)?
-            .clone())
-    };
-    let get_b = |c: &str| -> Result<BooleanChunked> {
-        Ok(sc.column(c).map_err(pe)?.bool().map_err(pe)?.clone())
-    };
-    let code = get_s("county_code")?;
+/// A column of `df` as strings.
+fn strs(df: &DataFrame, c: &str) -> Result<StringChunked> {
+    let col = df
+        .column(c)
+        .map_err(pe)?
+        .cast(&DataType::String)
+        .map_err(pe)?;
+    Ok(col.str().map_err(pe)?.clone())
+}
+
+/// A column of `df` as floats.
+fn floats(df: &DataFrame, c: &str) -> Result<Float64Chunked> {
+    let col = df
+        .column(c)
+        .map_err(pe)?
+        .cast(&DataType::Float64)
+        .map_err(pe)?;
+    Ok(col.f64().map_err(pe)?.clone())
+}
+
+/// A column of `df` as counts.
+fn counts(df: &DataFrame, c: &str) -> Result<UInt32Chunked> {
+    let col = df
+        .column(c)
+        .map_err(pe)?
+        .cast(&DataType::UInt32)
+        .map_err(pe)?;
+    Ok(col.u32().map_err(pe)?.clone())
+}
+
+/// A boolean column of `df`.
+fn flags(df: &DataFrame, c: &str) -> Result<BooleanChunked> {
+    Ok(df.column(c).map_err(pe)?.bool().map_err(pe)?.clone())
+}
+
+/// The Benford cell: mean absolute deviation and Nigrini's band in Chinese.
+fn benford_cell(mad: Option<f64>, band: Option<&str>) -> String {
+    match (mad, band) {
+        (Some(m), Some(b)) => format!(
+            "{m:.4} {}",
+            match b {
+                "close" => "高度符合",
+                "acceptable" => "可接受",
+                "marginal" => "勉强",
+                _ => "不符合",
+            }
+        ),
+        _ => "—".into(),
+    }
+}
+
+/// One row of the county table per scorecard row, in the scorecard's order.
+fn county_rows(sc: &DataFrame) -> Result<Vec<CountyRow>> {
+    let code = strs(sc, "county_code")?;
     let (rank, score, ents, recv, late) = (
-        get_u("rank")?,
-        get_f("quality_score")?,
-        get_u("enterprises")?,
-        get_u("received")?,
-        get_u("late")?,
+        counts(sc, "rank")?,
+        floats(sc, "quality_score")?,
+        counts(sc, "enterprises")?,
+        counts(sc, "received")?,
+        counts(sc, "late")?,
     );
     let (tax, flag, hard, soft) = (
-        get_f("tax_output_ratio")?,
-        get_b("tax_flag")?,
-        get_f("hard_rate")?,
-        get_f("soft_rate")?,
+        floats(sc, "tax_output_ratio")?,
+        flags(sc, "tax_flag")?,
+        floats(sc, "hard_rate")?,
+        floats(sc, "soft_rate")?,
     );
     let (red, yellow, green, risk, change) = (
-        get_u("red")?,
-        get_u("yellow")?,
-        get_u("green")?,
-        get_f("risk_share")?,
-        get_f("risk_share_change")?,
+        counts(sc, "red")?,
+        counts(sc, "yellow")?,
+        counts(sc, "green")?,
+        floats(sc, "risk_share")?,
+        floats(sc, "risk_share_change")?,
     );
-    let (conf, bmad, bband, bottom, vol) = (
-        get_f("confirmed_error_rate")?,
-        get_f("benford_mad")?,
-        get_s("benford_band")?,
-        get_b("bottom3")?,
-        get_f("investment_volatility")?,
+    let (conf, bmad, bband, bottom) = (
+        floats(sc, "confirmed_error_rate")?,
+        floats(sc, "benford_mad")?,
+        strs(sc, "benford_band")?,
+        flags(sc, "bottom3")?,
     );
     // The stopping rule (absent from a scorecard built without it).
     let stop_lines = sc
@@ -388,68 +404,18 @@ pub fn render(input: &PageInput<'_>) -> Result<String> {
         .column("stop_reached")
         .ok()
         .and_then(|c| c.bool().ok().cloned());
-    let min_ratio = input
-        .pipeline
-        .section("scorecard")
-        .num("min_tax_output_ratio");
-    // Sections of the other report families present in the batch.
-    let (lab, ene, key, svc) = (
-        get_u("labor_findings")?,
-        get_u("energy_findings")?,
-        get_u("key_energy_consumers")?,
-        get_u("services_findings")?,
-    );
-    let present = |ca: &UInt32Chunked| ca.null_count() < ca.len();
-    let families_present = [present(&lab), present(&ene), present(&svc)];
-    let show = |ca: &UInt32Chunked, i: usize| {
-        ca.get(i)
-            .map(|v| v.to_string())
-            .unwrap_or_else(|| "—".into())
+    let stop = |i: usize| match stop_lines.as_ref().and_then(|s| s.get(i)) {
+        Some(n) => {
+            let reached = stop_reached.as_ref().and_then(|r| r.get(i)).unwrap_or(true);
+            format!("{n}{}", if reached { "" } else { "+" })
+        }
+        None => "—".into(),
     };
-    let family_rows: Vec<FamilyRow> = (0..sc.height())
-        .map(|i| FamilyRow {
-            code: code.get(i).unwrap_or("").to_string(),
-            labor: show(&lab, i),
-            energy: show(&ene, i),
-            key: show(&key, i),
-            services: show(&svc, i),
-        })
-        .collect();
-
-    let n = sc.height();
-    let mut counties = Vec::with_capacity(n);
-    let mut rank_rows = Vec::new();
-    let mut tax_rows = Vec::new();
-    let mut vol_rows = Vec::new();
-    let (mut tr, mut ty, mut tg) = (0u32, 0u32, 0u32);
-    for i in 0..n {
-        let c = code.get(i).unwrap_or("").to_string();
-        let is_bottom = bottom.get(i).unwrap_or(false);
-        let sc_v = score.get(i).unwrap_or(0.0);
-        tr += red.get(i).unwrap_or(0);
-        ty += yellow.get(i).unwrap_or(0);
-        tg += green.get(i).unwrap_or(0);
-        rank_rows.push((
-            c.clone(),
-            sc_v,
-            format!("{sc_v:.1}"),
-            if is_bottom { "#c0392b" } else { "#2f5597" },
-        ));
-        if let Some(t) = tax.get(i) {
-            tax_rows.push((
-                c.clone(),
-                t,
-                pct(t),
-                if t < min_ratio { "#c0392b" } else { "#2f5597" },
-            ));
-        }
-        if let Some(v) = vol.get(i) {
-            vol_rows.push((c.clone(), v, format!("{v:.2}"), "#7f8c8d"));
-        }
-        counties.push(CountyRow {
+    Ok((0..sc.height())
+        .map(|i| CountyRow {
             rank: rank.get(i).unwrap_or(0),
-            code: c,
-            score: format!("{sc_v:.1}"),
+            code: code.get(i).unwrap_or("").to_string(),
+            score: format!("{:.1}", score.get(i).unwrap_or(0.0)),
             enterprises: ents.get(i).unwrap_or(0),
             received: recv.get(i).unwrap_or(0),
             late: late.get(i).unwrap_or(0),
@@ -466,38 +432,58 @@ pub fn render(input: &PageInput<'_>) -> Result<String> {
                 .map(|c| format!("{:+.1}", c * 100.0))
                 .unwrap_or_else(|| "—".into()),
             confirmed: opt_pct(conf.get(i)),
-            benford: match (bmad.get(i), bband.get(i)) {
-                (Some(m), Some(b)) => format!(
-                    "{m:.4} {}",
-                    match b {
-                        "close" => "高度符合",
-                        "acceptable" => "可接受",
-                        "marginal" => "勉强",
-                        _ => "不符合",
-                    }
-                ),
-                _ => "—".into(),
-            },
-            stop: match stop_lines.as_ref().and_then(|s| s.get(i)) {
-                Some(n) => {
-                    let reached = stop_reached.as_ref().and_then(|r| r.get(i)).unwrap_or(true);
-                    format!("{n}{}", if reached { "" } else { "+" })
-                }
-                None => "—".into(),
-            },
-            bottom: is_bottom,
-        });
+            benford: benford_cell(bmad.get(i), bband.get(i)),
+            stop: stop(i),
+            bottom: bottom.get(i).unwrap_or(false),
+        })
+        .collect())
+}
+
+/// A bar of a chart: label, value, text and fill.
+type BarRow = (String, f64, String, &'static str);
+
+/// Many counties: a chart keeps the 40 best and the 40 worst.
+fn trim(mut rows: Vec<BarRow>) -> Vec<BarRow> {
+    if rows.len() > 80 {
+        let tail = rows.split_off(rows.len() - 40);
+        rows.truncate(40);
+        rows.push(("…".to_string(), 0.0, String::new(), "#ffffff"));
+        rows.extend(tail);
     }
-    // Many counties: the chart keeps the 40 best and the 40 worst.
-    let trim = |mut rows: Vec<(String, f64, String, &'static str)>| {
-        if rows.len() > 80 {
-            let tail = rows.split_off(rows.len() - 40);
-            rows.truncate(40);
-            rows.push(("…".to_string(), 0.0, String::new(), "#ffffff"));
-            rows.extend(tail);
+    rows
+}
+
+/// The three charts: quality score in scorecard order (the bottom counties in red),
+/// tax-to-output ratio from the lowest (below `min_ratio` in red) and investment
+/// volatility from the highest.
+fn charts(sc: &DataFrame, min_ratio: f64) -> Result<[HBars; 3]> {
+    let code = strs(sc, "county_code")?;
+    let (score, tax, vol, bottom) = (
+        floats(sc, "quality_score")?,
+        floats(sc, "tax_output_ratio")?,
+        floats(sc, "investment_volatility")?,
+        flags(sc, "bottom3")?,
+    );
+    let mut rank_rows = Vec::new();
+    let mut tax_rows = Vec::new();
+    let mut vol_rows = Vec::new();
+    for i in 0..sc.height() {
+        let c = code.get(i).unwrap_or("").to_string();
+        let s = score.get(i).unwrap_or(0.0);
+        let fill = if bottom.get(i).unwrap_or(false) {
+            "#c0392b"
+        } else {
+            "#2f5597"
+        };
+        rank_rows.push((c.clone(), s, format!("{s:.1}"), fill));
+        if let Some(t) = tax.get(i) {
+            let fill = if t < min_ratio { "#c0392b" } else { "#2f5597" };
+            tax_rows.push((c.clone(), t, pct(t), fill));
         }
-        rows
-    };
+        if let Some(v) = vol.get(i) {
+            vol_rows.push((c, v, format!("{v:.2}"), "#7f8c8d"));
+        }
+    }
     let ranking = hbars("quality score", trim(rank_rows), 100.0, None, |v| {
         format!("{v:.0}")
     });
@@ -519,31 +505,51 @@ pub fn render(input: &PageInput<'_>) -> Result<String> {
     let volatility = hbars("volatility", trim(vol_rows), vol_max, None, |v| {
         format!("{v:.2}")
     });
+    Ok([ranking, tax, volatility])
+}
 
-    // The query list by county: the first lines of each.
-    let ql = input.query_list;
-    let q_county = ql
-        .column("county_code")
-        .map_err(pe)?
-        .str()
-        .map_err(pe)?
-        .clone();
-    let q_rank = ql.column("rank").map_err(pe)?.u32().map_err(pe)?.clone();
-    let q_name = ql.column("name").map_err(pe)?.str().map_err(pe)?.clone();
-    let q_grade = ql.column("grade").map_err(pe)?.str().map_err(pe)?.clone();
-    let q_score = ql.column("score").map_err(pe)?.f64().map_err(pe)?.clone();
-    let q_rules = ql
-        .column("rule_codes")
-        .map_err(pe)?
-        .str()
-        .map_err(pe)?
-        .clone();
-    let q_ver = ql
-        .column("verifier")
-        .map_err(pe)?
-        .str()
-        .map_err(pe)?
-        .clone();
+/// The other report families' findings by county, and which of labour, energy and
+/// services are present in the batch (a family absent has only nulls).
+fn family_rows(sc: &DataFrame) -> Result<(Vec<FamilyRow>, [bool; 3])> {
+    let code = strs(sc, "county_code")?;
+    let (lab, ene, key, svc) = (
+        counts(sc, "labor_findings")?,
+        counts(sc, "energy_findings")?,
+        counts(sc, "key_energy_consumers")?,
+        counts(sc, "services_findings")?,
+    );
+    let present = |ca: &UInt32Chunked| ca.null_count() < ca.len();
+    let show = |ca: &UInt32Chunked, i: usize| {
+        ca.get(i)
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| "—".into())
+    };
+    let rows = (0..sc.height())
+        .map(|i| FamilyRow {
+            code: code.get(i).unwrap_or("").to_string(),
+            labor: show(&lab, i),
+            energy: show(&ene, i),
+            key: show(&key, i),
+            services: show(&svc, i),
+        })
+        .collect();
+    Ok((rows, [present(&lab), present(&ene), present(&svc)]))
+}
+
+/// The query list by county (every county of the scorecard, in code order): its
+/// number of lines and its first five.
+fn queries_by_county(ql: &DataFrame, counties: &[CountyRow]) -> Result<Vec<CountyQueries>> {
+    let (q_county, q_rank, q_name, q_grade) = (
+        strs(ql, "county_code")?,
+        counts(ql, "rank")?,
+        strs(ql, "name")?,
+        strs(ql, "grade")?,
+    );
+    let (q_score, q_rules, q_ver) = (
+        floats(ql, "score")?,
+        strs(ql, "rule_codes")?,
+        strs(ql, "verifier")?,
+    );
     let mut queries: Vec<CountyQueries> = counties
         .iter()
         .map(|c| CountyQueries {
@@ -555,105 +561,114 @@ pub fn render(input: &PageInput<'_>) -> Result<String> {
     queries.sort_by(|a, b| a.county.cmp(&b.county));
     for i in 0..ql.height() {
         let c = q_county.get(i).unwrap_or("");
-        if let Ok(k) = queries.binary_search_by(|q| q.county.as_str().cmp(c)) {
-            let q = &mut queries[k];
-            q.total += 1;
-            if q.lines.len() < 5 {
-                q.lines.push(QLine {
-                    rank: q_rank.get(i).unwrap_or(0),
-                    name: q_name.get(i).unwrap_or("").to_string(),
-                    grade: match q_grade.get(i) {
-                        Some("red") => "红",
-                        Some("yellow") => "黄",
-                        _ => "绿",
-                    },
-                    score: format!("{:.1}", q_score.get(i).unwrap_or(0.0)),
-                    rules: q_rules.get(i).unwrap_or("").replace(';', " "),
-                    verifier: if q_ver.get(i) == Some("city") {
-                        "市级"
-                    } else {
-                        "区县"
-                    },
-                });
-            }
+        let Ok(k) = queries.binary_search_by(|q| q.county.as_str().cmp(c)) else {
+            continue;
+        };
+        let q = &mut queries[k];
+        q.total += 1;
+        if q.lines.len() < 5 {
+            q.lines.push(QLine {
+                rank: q_rank.get(i).unwrap_or(0),
+                name: q_name.get(i).unwrap_or("").to_string(),
+                grade: match q_grade.get(i) {
+                    Some("red") => "红",
+                    Some("yellow") => "黄",
+                    _ => "绿",
+                },
+                score: format!("{:.1}", q_score.get(i).unwrap_or(0.0)),
+                rules: q_rules.get(i).unwrap_or("").replace(';', " "),
+                verifier: if q_ver.get(i) == Some("city") {
+                    "市级"
+                } else {
+                    "区县"
+                },
+            });
         }
     }
-    let bottom_list: Vec<String> = counties
-        .iter()
-        .filter(|c| c.bottom)
-        .map(|c| c.code.clone())
-        .collect();
-    let flagged: Vec<String> = counties
-        .iter()
-        .filter(|c| c.flag)
-        .map(|c| c.code.clone())
-        .collect();
-    let mut params: Vec<String> = Vec::new();
-    params.push(format!(
+    Ok(queries)
+}
+
+/// The run's parameters, one line each: the pipeline, its settings, its rules.
+fn pipeline_params(pipeline: &Pipeline) -> Vec<String> {
+    let mut params = vec![format!(
         "pipeline = {} ({})",
-        input.pipeline.name, input.pipeline.source
-    ));
-    for (section, values) in &input.pipeline.settings {
+        pipeline.name, pipeline.source
+    )];
+    for (section, values) in &pipeline.settings {
         for (k, v) in values.iter() {
             params.push(format!("{section}.{k} = {v}"));
         }
     }
-    for r in &input.pipeline.rules {
+    for r in &pipeline.rules {
         let ps: Vec<String> = r.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
         params.push(format!("{} [{}] {}", r.code(), r.severity, ps.join(", ")));
     }
+    params
+}
+
+fn template_error(e: minijinja::Error) -> Error {
+    Error::Internal {
+        stage: "report",
+        message: format!("rendering the scorecard page: {e}"),
+    }
+}
+
+/// Renders the page.
+pub fn render(input: &PageInput<'_>) -> Result<String> {
+    let sc = input.scorecard;
+    let ql = input.query_list;
+    let min_ratio = input
+        .pipeline
+        .section("scorecard")
+        .num("min_tax_output_ratio");
+    let counties = county_rows(sc)?;
+    let [ranking, tax, volatility] = charts(sc, min_ratio)?;
+    let (families, present) = family_rows(sc)?;
+    let queries = queries_by_county(ql, &counties)?;
+    let codes_where = |keep: fn(&CountyRow) -> bool| -> Vec<String> {
+        counties
+            .iter()
+            .filter(|c| keep(c))
+            .map(|c| c.code.clone())
+            .collect()
+    };
+    let verifier = strs(ql, "verifier")?;
     let query_city = (0..ql.height())
-        .filter(|&i| q_ver.get(i) == Some("city"))
+        .filter(|&i| verifier.get(i) == Some("city"))
         .count();
-    let query_sampled = ql
-        .column("sampled")
-        .map_err(pe)?
-        .bool()
-        .map_err(pe)?
-        .sum()
-        .unwrap_or(0);
+    let query_sampled = flags(ql, "sampled")?.sum().unwrap_or(0);
+    let total = |grade: fn(&CountyRow) -> u32| counties.iter().map(grade).sum::<u32>();
 
     let mut env = minijinja::Environment::new();
     env.add_template("scorecard.html", TEMPLATE)
-        .map_err(|e| Error::Internal {
-            stage: "report",
-            message: e.to_string(),
-        })?;
-    let tmpl = env
-        .get_template("scorecard.html")
-        .map_err(|e| Error::Internal {
-            stage: "report",
-            message: e.to_string(),
-        })?;
+        .map_err(template_error)?;
+    let tmpl = env.get_template("scorecard.html").map_err(template_error)?;
     tmpl.render(minijinja::context! {
         period => input.period.to_string(),
         first_month => input.period.year_start().to_string(),
         pipeline => input.pipeline.name.clone(),
         seed => input.seed,
         enterprises => counties.iter().map(|c| c.enterprises as u64).sum::<u64>(),
-        counties => counties,
-        bottom => bottom_list,
-        flagged => flagged,
+        bottom => codes_where(|c| c.bottom),
+        flagged => codes_where(|c| c.flag),
         min_ratio_pct => format!("{:.0}%", min_ratio * 100.0),
         query_lines => ql.height(),
         query_city => query_city,
         query_sampled => query_sampled,
-        red => tr,
-        yellow => ty,
-        green => tg,
+        red => total(|c| c.red),
+        yellow => total(|c| c.yellow),
+        green => total(|c| c.green),
+        counties => counties,
         ranking => ranking,
         tax => tax,
         volatility => volatility,
         months => month_chart(&input.histories, input.period),
         queries => queries,
-        families => family_rows,
-        has_labor => families_present[0],
-        has_energy => families_present[1],
-        has_services => families_present[2],
-        params => params,
+        families => families,
+        has_labor => present[0],
+        has_energy => present[1],
+        has_services => present[2],
+        params => pipeline_params(input.pipeline),
     })
-    .map_err(|e| Error::Internal {
-        stage: "report",
-        message: format!("rendering the scorecard page: {e}"),
-    })
+    .map_err(template_error)
 }
