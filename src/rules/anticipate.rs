@@ -580,126 +580,222 @@ fn compute_with(
     let Some(ind) = batch.table(Table::Industrial) else {
         return Ok((empty(), StatRows::default().frame()?));
     };
-
-    let lo = first.0 - 24;
-    let hi = last.0;
-    let width = (hi - lo + 1) as usize;
-    // Dense enterprise × month arrays (the enterprise id is the register's row):
-    // no join and no sort.
-    let n_ent = batch.enterprises.height();
-    let fill = |df: &DataFrame, c: &str| -> Result<Option<Vec<f64>>> {
-        let Ok(v) = df.column(c) else {
-            return Ok(None);
-        };
-        let v = v.cast(&DataType::Float64).map_err(pe)?;
-        let v = v.f64().map_err(pe)?;
-        let e = df.column("eid").map_err(pe)?.u32().map_err(pe)?;
-        let p = df.column("period").map_err(pe)?.i32().map_err(pe)?;
-        let mut out = vec![f64::NAN; n_ent * width];
-        for ((e, p), v) in e.iter().zip(p.iter()).zip(v.iter()) {
-            if let (Some(e), Some(p)) = (e, p) {
-                let k = p - lo;
-                if (0..width as i32).contains(&k) && (e as usize) < n_ent {
-                    out[e as usize * width + k as usize] = v.unwrap_or(f64::NAN);
+    let panel = Panel::build(batch, ind, first.0 - 24, last.0)?;
+    let peers = Peers::of(&batch.enterprises)?;
+    let given = given.map(|g| given_of(g, &peers.groups())).transpose()?;
+    let mut stats = StatRows::default();
+    // The enterprises with an output in the window.
+    let slices: Vec<usize> = (0..panel.n_ent)
+        .filter(|&e| panel.enterprise(e).0.iter().any(|v| *v > 0.0))
+        .collect();
+    let f0 = (first.0 - panel.lo) as usize;
+    let peer = peer_stats(&panel, &peers, &slices, f0, s, given.as_ref(), &mut stats);
+    let (s0_vat, s0_el) = pooled_spreads(&panel, f0, given.as_ref(), &mut stats);
+    let sources = Sources {
+        panel: &panel,
+        peers: &peers,
+        peer: &peer,
+        s0_vat: &s0_vat,
+        s0_el: &s0_el,
+        s,
+    };
+    // Every enterprise-month. Rows come in enterprise order, months ascending
+    // (the parallel fold keeps the order of the enterprises).
+    let rows = slices
+        .par_iter()
+        .with_min_len(4096)
+        .fold(Rows::default, |mut out, &e| {
+            for m in f0..panel.width {
+                if let Some(a) = sources.assess(e, m) {
+                    out.push(e, panel.lo + m as i32, a);
                 }
             }
-        }
-        Ok(Some(out))
-    };
-    let ys = fill(ind, "gross_output")?.unwrap_or_default();
-    let nan = || vec![f64::NAN; n_ent * width];
-    let table_values = |t: Table, c: &str| -> Result<Vec<f64>> {
-        Ok(match batch.table(t) {
-            Some(df) => fill(df, c)?.unwrap_or_else(nan),
-            None => nan(),
+            out
         })
-    };
-    let ts = table_values(Table::Tax, "taxable_sales")?;
-    let els = table_values(Table::Energy, "electricity")?;
+        .reduce(Rows::default, Rows::append);
+    let mixes = month_mixtures(&rows, s, given.as_ref(), &mut stats);
+    Ok((rows.frame(&mixes, fixed_mixture(s))?, stats.frame()?))
+}
 
-    // Peer groups: division × province, division, all.
-    let ents = &batch.enterprises;
-    let ind_code = ents
-        .column("industry_code")
-        .map_err(pe)?
-        .str()
-        .map_err(pe)?
-        .clone();
-    let county = ents
-        .column("county_code")
-        .map_err(pe)?
-        .str()
-        .map_err(pe)?
-        .clone();
-    let mut div_ids: HashMap<String, u32> = HashMap::new();
-    let mut dp_ids: HashMap<String, u32> = HashMap::new();
-    let mut div_of = Vec::with_capacity(ents.height());
-    let mut dp_of = Vec::with_capacity(ents.height());
-    for i in 0..ents.height() {
-        let d: String = ind_code.get(i).unwrap_or("").chars().take(2).collect();
-        let p: String = county.get(i).unwrap_or("").chars().take(2).collect();
-        let n = div_ids.len() as u32;
-        div_of.push(*div_ids.entry(d.clone()).or_insert(n));
-        let n = dp_ids.len() as u32;
-        dp_of.push(*dp_ids.entry(format!("{d}/{p}")).or_insert(n));
+/// Enterprise × month arrays (the enterprise id is the register's row, the months
+/// `lo, lo + 1, …` side by side): no join and no sort.
+struct Panel {
+    lo: i32,
+    width: usize,
+    n_ent: usize,
+    /// Gross output, taxable sales and electricity; NaN where not reported.
+    ys: Vec<f64>,
+    ts: Vec<f64>,
+    els: Vec<f64>,
+}
+
+impl Panel {
+    /// The months `lo..=hi` of the industrial, tax and energy tables.
+    fn build(batch: &Batch, ind: &DataFrame, lo: i32, hi: i32) -> Result<Panel> {
+        let width = (hi - lo + 1) as usize;
+        let n_ent = batch.enterprises.height();
+        let column = |df: &DataFrame, c: &str| -> Result<Vec<f64>> {
+            Ok(dense(df, c, n_ent, lo, width)?.unwrap_or_else(|| vec![f64::NAN; n_ent * width]))
+        };
+        let table = |t: Table, c: &str| -> Result<Vec<f64>> {
+            match batch.table(t) {
+                Some(df) => column(df, c),
+                None => Ok(vec![f64::NAN; n_ent * width]),
+            }
+        };
+        Ok(Panel {
+            lo,
+            width,
+            n_ent,
+            ys: column(ind, "gross_output")?,
+            ts: table(Table::Tax, "taxable_sales")?,
+            els: table(Table::Energy, "electricity")?,
+        })
     }
-    // Group codes by id, for the statistics.
-    let codes = |ids: &HashMap<String, u32>| -> Vec<String> {
-        let mut v = vec![String::new(); ids.len().max(1)];
-        for (c, i) in ids {
-            v[*i as usize] = c.clone();
-        }
-        v
-    };
-    let (div_code, dp_code) = (codes(&div_ids), codes(&dp_ids));
-    let mut stats = StatRows::default();
-    let given = given
-        .map(|g| {
-            let groups: Vec<String> = div_code
-                .iter()
-                .chain(&dp_code)
-                .cloned()
-                .chain([String::new()])
-                .collect();
-            given_of(g, &groups)
-        })
-        .transpose()?;
 
-    // The enterprises with an output in the window.
-    let slices: Vec<usize> = (0..n_ent)
-        .filter(|e| ys[e * width..(e + 1) * width].iter().any(|v| *v > 0.0))
-        .collect();
-    let dense = |e: usize| {
-        let r = e * width..(e + 1) * width;
-        (&ys[r.clone()], &ts[r.clone()], &els[r])
+    /// An enterprise's months of output, taxable sales and electricity.
+    fn enterprise(&self, e: usize) -> (&[f64], &[f64], &[f64]) {
+        let r = e * self.width..(e + 1) * self.width;
+        (&self.ys[r.clone()], &self.ts[r.clone()], &self.els[r])
+    }
+}
+
+/// Column `c` of a long table (`eid`, `period`) laid out enterprise × month;
+/// `None` when the table has no such column.
+fn dense(df: &DataFrame, c: &str, n_ent: usize, lo: i32, width: usize) -> Result<Option<Vec<f64>>> {
+    let Ok(v) = df.column(c) else {
+        return Ok(None);
     };
-    let f0 = (first.0 - lo) as usize;
-    let growth = |y: &[f64], m: usize| -> Option<f64> {
-        let (mut a, mut b, mut n) = (0.0, 0.0, 0);
-        for k in 1..=3 {
-            if m >= 12 + k && y[m - k] > 0.0 && y[m - 12 - k] > 0.0 {
-                a += y[m - k];
-                b += y[m - 12 - k];
-                n += 1;
+    let v = v.cast(&DataType::Float64).map_err(pe)?;
+    let v = v.f64().map_err(pe)?;
+    let e = df.column("eid").map_err(pe)?.u32().map_err(pe)?;
+    let p = df.column("period").map_err(pe)?.i32().map_err(pe)?;
+    let mut out = vec![f64::NAN; n_ent * width];
+    for ((e, p), v) in e.iter().zip(p.iter()).zip(v.iter()) {
+        if let (Some(e), Some(p)) = (e, p) {
+            let k = p - lo;
+            if (0..width as i32).contains(&k) && (e as usize) < n_ent {
+                out[e as usize * width + k as usize] = v.unwrap_or(f64::NAN);
             }
         }
-        (n >= 2).then(|| (a / b).clamp(1.0 / 3.0, 3.0))
-    };
+    }
+    Ok(Some(out))
+}
 
-    // Pass 1: the peers' year-on-year changes and the spread of the own-history
-    // anticipation, per group and month (dense: group × month). Medians do not
-    // depend on the order of the values, so one sequential pass is deterministic.
-    // Given statistics replace it (and the pooled spreads and the mixture).
-    let (n_dp, n_div) = (dp_ids.len().max(1), div_ids.len().max(1));
-    let slices_for_peers: &[usize] = if given.is_some() { &[] } else { &slices };
+/// The register's peer groups: industry division (the code's first two digits)
+/// × province (the county code's first two), and division alone.
+struct Peers {
+    /// Each enterprise's group id.
+    div_of: Vec<u32>,
+    dp_of: Vec<u32>,
+    /// Each group id's code (`"13"`, `"13/44"`).
+    div_code: Vec<String>,
+    dp_code: Vec<String>,
+}
+
+impl Peers {
+    fn of(ents: &DataFrame) -> Result<Peers> {
+        let col = |c: &str| -> Result<StringChunked> {
+            Ok(ents.column(c).map_err(pe)?.str().map_err(pe)?.clone())
+        };
+        let (ind_code, county) = (col("industry_code")?, col("county_code")?);
+        let mut div_ids: HashMap<String, u32> = HashMap::new();
+        let mut dp_ids: HashMap<String, u32> = HashMap::new();
+        let mut div_of = Vec::with_capacity(ents.height());
+        let mut dp_of = Vec::with_capacity(ents.height());
+        for i in 0..ents.height() {
+            let d: String = ind_code.get(i).unwrap_or("").chars().take(2).collect();
+            let p: String = county.get(i).unwrap_or("").chars().take(2).collect();
+            let n = div_ids.len() as u32;
+            div_of.push(*div_ids.entry(d.clone()).or_insert(n));
+            let n = dp_ids.len() as u32;
+            dp_of.push(*dp_ids.entry(format!("{d}/{p}")).or_insert(n));
+        }
+        // Group codes by id, for the statistics.
+        let codes = |ids: &HashMap<String, u32>| -> Vec<String> {
+            let mut v = vec![String::new(); ids.len().max(1)];
+            for (c, i) in ids {
+                v[*i as usize] = c.clone();
+            }
+            v
+        };
+        Ok(Peers {
+            div_of,
+            dp_of,
+            div_code: codes(&div_ids),
+            dp_code: codes(&dp_ids),
+        })
+    }
+
+    /// Every group's code, and `""` for all enterprises.
+    fn groups(&self) -> Vec<String> {
+        let all = [String::new()];
+        self.div_code
+            .iter()
+            .chain(&self.dp_code)
+            .chain(&all)
+            .cloned()
+            .collect()
+    }
+}
+
+/// The output's growth over the same three months a year before, from at least
+/// two of them, within a factor of three.
+fn growth(y: &[f64], m: usize) -> Option<f64> {
+    let (mut a, mut b, mut n) = (0.0, 0.0, 0);
+    for k in 1..=3 {
+        if m >= 12 + k && y[m - k] > 0.0 && y[m - 12 - k] > 0.0 {
+            a += y[m - k];
+            b += y[m - 12 - k];
+            n += 1;
+        }
+    }
+    (n >= 2).then(|| (a / b).clamp(1.0 / 3.0, 3.0))
+}
+
+/// Centre and spread by group and month (dense: group × month).
+type ByGroup = Vec<Option<(f64, f64)>>;
+
+/// The peers' year-on-year changes (division × province, division, all) and the
+/// spread of the own-history anticipation (division, all).
+struct PeerStats {
+    width: usize,
+    yoy_dp: ByGroup,
+    yoy_div: ByGroup,
+    yoy_all: ByGroup,
+    hist_div: ByGroup,
+    hist_all: ByGroup,
+}
+
+impl PeerStats {
+    fn at(&self, v: &ByGroup, g: u32, m: usize) -> Option<(f64, f64)> {
+        v.get(g as usize * self.width + m).copied().flatten()
+    }
+}
+
+/// [`PeerStats`] from one pass over the enterprises (medians do not depend on the
+/// order of the values, so one sequential pass is deterministic), recorded in
+/// `stats`; or taken from `given`.
+fn peer_stats(
+    panel: &Panel,
+    peers: &Peers,
+    slices: &[usize],
+    f0: usize,
+    s: &Settings,
+    given: Option<&Given>,
+    stats: &mut StatRows,
+) -> PeerStats {
+    let width = panel.width;
+    let (n_dp, n_div) = (peers.dp_code.len(), peers.div_code.len());
+    let slices: &[usize] = if given.is_some() { &[] } else { slices };
     let mut yoy_dp: Vec<Vec<f64>> = vec![Vec::new(); n_dp * width];
     let mut yoy_div: Vec<Vec<f64>> = vec![Vec::new(); n_div * width];
     let mut yoy_all: Vec<Vec<f64>> = vec![Vec::new(); width];
     let mut hist_div: Vec<Vec<f64>> = vec![Vec::new(); n_div * width];
     let mut hist_all: Vec<Vec<f64>> = vec![Vec::new(); width];
-    for &e in slices_for_peers {
-        let (y, _, _) = dense(e);
-        let (dp, dv) = (dp_of[e] as usize, div_of[e] as usize);
+    for &e in slices {
+        let (y, _, _) = panel.enterprise(e);
+        let (dp, dv) = (peers.dp_of[e] as usize, peers.div_of[e] as usize);
         for m in f0..width {
             if !(y[m] > 0.0 && m >= 12 && y[m - 12] > 0.0) {
                 continue;
@@ -715,28 +811,33 @@ fn compute_with(
             }
         }
     }
-    let summarise = |b: Vec<Vec<f64>>| -> Vec<Option<(f64, f64)>> {
+    let summarise = |b: Vec<Vec<f64>>| -> ByGroup {
         b.into_par_iter()
             .map(|mut v| (v.len() >= s.min_peers).then(|| centre_spread(&mut v)))
             .collect()
     };
-    let (mut yoy_dp, mut yoy_div, mut yoy_all) =
-        (summarise(yoy_dp), summarise(yoy_div), summarise(yoy_all));
-    let (mut hist_div, mut hist_all) = (summarise(hist_div), summarise(hist_all));
+    let mut out = PeerStats {
+        width,
+        yoy_dp: summarise(yoy_dp),
+        yoy_div: summarise(yoy_div),
+        yoy_all: summarise(yoy_all),
+        hist_div: summarise(hist_div),
+        hist_all: summarise(hist_all),
+    };
     // Kept (computed) or taken (given), group by group and month by month.
     let all_code = vec![String::new()];
     for (kind, v, code) in [
-        ("yoy_dp", &mut yoy_dp, &dp_code),
-        ("yoy_div", &mut yoy_div, &div_code),
-        ("yoy_all", &mut yoy_all, &all_code),
-        ("hist_div", &mut hist_div, &div_code),
-        ("hist_all", &mut hist_all, &all_code),
+        ("yoy_dp", &mut out.yoy_dp, &peers.dp_code),
+        ("yoy_div", &mut out.yoy_div, &peers.div_code),
+        ("yoy_all", &mut out.yoy_all, &all_code),
+        ("hist_div", &mut out.hist_div, &peers.div_code),
+        ("hist_all", &mut out.hist_all, &all_code),
     ] {
         for (g, c) in code.iter().enumerate() {
             for m in f0..width {
                 let k = g * width + m;
-                let period = lo + m as i32;
-                match &given {
+                let period = panel.lo + m as i32;
+                match given {
                     Some(gv) => {
                         v[k] = gv
                             .get(&(kind.to_string(), c.clone(), period))
@@ -751,230 +852,316 @@ fn compute_with(
             }
         }
     }
-    let at = |v: &Vec<Option<(f64, f64)>>, g: u32, m: usize| -> Option<(f64, f64)> {
-        v.get(g as usize * width + m).copied().flatten()
-    };
+    out
+}
 
-    // The pooled spread of the enterprises' own VAT and electricity ratios, per
-    // month (a sample of up to 5,000 enterprises, every k-th of the register, so
-    // that a month's value does not depend on the months audited with it): each
-    // enterprise's own spread, from a dozen months, is drawn towards it
-    // (moderated variance).
-    let pooled = |which: usize, min_x: f64| -> Vec<Option<f64>> {
-        let stride = n_ent.div_ceil(5_000).max(1);
-        (0..width)
-            .into_par_iter()
-            .map(|m| {
-                if m < f0 {
-                    return None;
-                }
-                let mut v: Vec<f64> = (0..n_ent)
-                    .step_by(stride)
-                    .filter_map(|e| {
-                        let (y, t, el) = dense(e);
-                        let x = if which == 0 { t } else { el };
-                        own_ratio(y, x, m, min_x).map(|r| r.1)
-                    })
-                    .collect();
-                (v.len() >= 20).then(|| median(&mut v))
-            })
-            .collect()
-    };
-    let (s0_vat, s0_el) = match &given {
-        Some(gv) => {
-            let of = |kind: &str| -> Vec<Option<f64>> {
-                (0..width)
-                    .map(|m| {
-                        gv.get(&(kind.to_string(), String::new(), lo + m as i32))
-                            .map(|x| x[0])
-                    })
-                    .collect()
-            };
-            (of("s0_vat"), of("s0_el"))
-        }
-        None => {
-            let (v, e) = (pooled(0, 0.0), pooled(1, 5.0));
-            for (kind, x) in [("s0_vat", &v), ("s0_el", &e)] {
-                for (m, x) in x.iter().enumerate() {
-                    if let Some(x) = x {
-                        stats.push(kind, "", lo + m as i32, [*x, f64::NAN, f64::NAN]);
-                    }
-                }
-            }
-            (v, e)
-        }
-    };
-    let moderate = |sp: f64, n: usize, s0: Option<f64>| -> f64 {
-        // A MAD from n values carries about 0.37 n degrees of freedom.
-        match s0 {
-            Some(s0) if s.spread_df > 0.0 => {
-                let nu = 0.37 * n as f64;
-                ((nu * sp * sp + s.spread_df * s0 * s0) / (nu + s.spread_df)).sqrt()
-            }
-            _ => sp,
-        }
-    };
-
-    // Pass 2: every enterprise-month.
-    #[derive(Default)]
-    struct Rows {
-        eid: Vec<u32>,
-        period: Vec<i32>,
-        cols: [Vec<Option<f64>>; 16],
-        explained: Vec<bool>,
-        explained_yoy: Vec<bool>,
-        explained_mom: Vec<bool>,
-        independent: Vec<bool>,
+/// The pooled spread of the enterprises' own VAT and electricity ratios, per
+/// month, recorded in `stats`; or taken from `given`. Each enterprise's own
+/// spread, from a dozen months, is drawn towards it (moderated variance).
+fn pooled_spreads(
+    panel: &Panel,
+    f0: usize,
+    given: Option<&Given>,
+    stats: &mut StatRows,
+) -> (Vec<Option<f64>>, Vec<Option<f64>>) {
+    if let Some(gv) = given {
+        let of = |kind: &str| -> Vec<Option<f64>> {
+            (0..panel.width)
+                .map(|m| {
+                    gv.get(&(kind.to_string(), String::new(), panel.lo + m as i32))
+                        .map(|x| x[0])
+                })
+                .collect()
+        };
+        return (of("s0_vat"), of("s0_el"));
     }
-    let rows = slices
-        .par_iter()
-        .with_min_len(4096)
-        .fold(Rows::default, |mut out, &e| {
-            let (y, t, el) = dense(e);
-            for m in f0..width {
-                if y[m].is_nan() || y[m] <= 0.0 {
-                    continue;
-                }
-                let ly = y[m].ln();
-                let y12 = (m >= 12 && y[m - 12] > 0.0).then(|| y[m - 12]);
-                let mut hist = None;
-                let mut peer = None;
-                if let Some(y12) = y12 {
-                    if let (Some(g), Some((_, sp))) = (
-                        growth(y, m),
-                        at(&hist_div, div_of[e], m).or_else(|| at(&hist_all, 0, m)),
-                    ) {
-                        hist = Some(Src {
-                            a: (y12 * g).ln(),
-                            s: sp.max(s.floor),
-                        });
-                    }
-                    if let Some((c, sp)) = at(&yoy_dp, dp_of[e], m)
-                        .or_else(|| at(&yoy_div, div_of[e], m))
-                        .or_else(|| at(&yoy_all, 0, m))
-                    {
-                        peer = Some(Src {
-                            a: y12.ln() + c,
-                            s: sp.max(s.floor),
-                        });
-                    }
-                }
-                if let (Some(h), Some(p)) = (hist.as_mut(), peer.as_mut()) {
-                    h.s *= std::f64::consts::SQRT_2;
-                    p.s *= std::f64::consts::SQRT_2;
-                }
-                let indep = |x: &[f64], min_x: f64, s0: Option<f64>| -> Option<Src> {
-                    if !(x[m] >= min_x && x[m] > 0.0) {
-                        return None;
-                    }
-                    let (c, sp, n) = own_ratio(y, x, m, min_x)?;
-                    let sp = moderate(sp, n, s0);
-                    // The median of n ratios is itself uncertain (≈ 1.25 s / √n).
-                    let sp = sp.max(s.floor) * (1.0 + 1.57 / n as f64).sqrt();
-                    Some(Src {
-                        a: x[m].ln() + c,
-                        s: sp,
-                    })
-                };
-                let vat = indep(t, 0.0, s0_vat[m]);
-                let elec = indep(el, 5.0, s0_el[m]);
-                let srcs: Vec<Src> = [hist, peer, vat, elec].into_iter().flatten().collect();
-                let Some((la, sa)) = combine(&srcs, s.floor, s.rho) else {
-                    continue;
-                };
-                let z = (ly - la) / sa;
-                let ant = la.exp();
-                let zof = |x: Option<Src>| x.map(|x| (ly - x.a) / x.s);
-                let (zv, ze) = (zof(vat), zof(elec));
-                let independent = vat.is_some() || elec.is_some();
-                // Explained: every independent source agrees with the figure, or
-                // accounts for most of its distance from the history-based value;
-                // Or the figure agrees with the sources together and with one
-                // independent source.
-                let moved = hist.or(peer).map(|h| (ly - h.a).abs());
-                let agrees = |x: &Src| (ly - x.a).abs() <= s.explain_z * x.s;
-                let explained = independent
-                    && ([vat, elec].into_iter().flatten().all(|x| {
-                        agrees(&x) || moved.is_some_and(|m| (ly - x.a).abs() <= s.explain_share * m)
-                    }) || (z.abs() <= s.explain_z && [vat, elec].iter().flatten().any(agrees)));
-                // A change from a given figure (the same month last year, the
-                // month before) is also explained when every independent source
-                // accounts for all but `explain_share` of it: a grower whose
-                // history anticipates its growth still has its year-on-year jump
-                // confirmed by the VAT that moved with it.
-                let covers = |base: Option<f64>| {
-                    base.is_some_and(|b| {
-                        let moved = (ly - b.ln()).abs();
-                        independent
-                            && [vat, elec]
-                                .into_iter()
-                                .flatten()
-                                .all(|x| agrees(&x) || (ly - x.a).abs() <= s.explain_share * moved)
-                    })
-                };
-                let y1 = (m >= 1 && y[m - 1] > 0.0).then(|| y[m - 1]);
-                let explained_yoy = explained || covers(y12);
-                let explained_mom = explained || covers(y1);
-                let tat = |k: usize| (t[k] >= 0.0).then(|| t[k]);
-                out.eid.push(e as u32);
-                out.period.push(lo + m as i32);
-                let vals = [
-                    Some(y[m]),
-                    Some(ant),
-                    Some(sa),
-                    Some(z),
-                    None,
-                    None,
-                    hist.map(|x| x.a.exp()),
-                    peer.map(|x| x.a.exp()),
-                    vat.map(|x| x.a.exp()),
-                    elec.map(|x| x.a.exp()),
-                    zof(hist).or(zof(peer)),
-                    zv,
-                    ze,
-                    tat(m),
-                    if m >= 12 { tat(m - 12) } else { None },
-                    y12,
-                ];
-                for (c, v) in out.cols.iter_mut().zip(vals) {
-                    c.push(v);
-                }
-                out.explained.push(explained);
-                out.explained_yoy.push(explained_yoy);
-                out.explained_mom.push(explained_mom);
-                out.independent.push(independent);
+    let (v, e) = (pooled(panel, f0, 0, 0.0), pooled(panel, f0, 1, 5.0));
+    for (kind, x) in [("s0_vat", &v), ("s0_el", &e)] {
+        for (m, x) in x.iter().enumerate() {
+            if let Some(x) = x {
+                stats.push(kind, "", panel.lo + m as i32, [*x, f64::NAN, f64::NAN]);
             }
-            out
+        }
+    }
+    (v, e)
+}
+
+/// The median own spread of VAT (`which` 0) or electricity (1) ratios per month,
+/// over a sample of up to 5,000 enterprises, every k-th of the register, so that a
+/// month's value does not depend on the months audited with it.
+fn pooled(panel: &Panel, f0: usize, which: usize, min_x: f64) -> Vec<Option<f64>> {
+    let stride = panel.n_ent.div_ceil(5_000).max(1);
+    (0..panel.width)
+        .into_par_iter()
+        .map(|m| {
+            if m < f0 {
+                return None;
+            }
+            let mut v: Vec<f64> = (0..panel.n_ent)
+                .step_by(stride)
+                .filter_map(|e| {
+                    let (y, t, el) = panel.enterprise(e);
+                    let x = if which == 0 { t } else { el };
+                    own_ratio(y, x, m, min_x).map(|r| r.1)
+                })
+                .collect();
+            (v.len() >= 20).then(|| median(&mut v))
         })
-        .reduce(Rows::default, |mut a, b| {
-            a.eid.extend(b.eid);
-            a.period.extend(b.period);
-            for (x, y) in a.cols.iter_mut().zip(b.cols) {
-                x.extend(y);
+        .collect()
+}
+
+/// An enterprise's spread `sp` from `n` ratios, drawn towards the pooled `s0`.
+fn moderate(s: &Settings, sp: f64, n: usize, s0: Option<f64>) -> f64 {
+    // A MAD from n values carries about 0.37 n degrees of freedom.
+    match s0 {
+        Some(s0) if s.spread_df > 0.0 => {
+            let nu = 0.37 * n as f64;
+            ((nu * sp * sp + s.spread_df * s0 * s0) / (nu + s.spread_df)).sqrt()
+        }
+        _ => sp,
+    }
+}
+
+/// Everything an enterprise-month is judged against.
+struct Sources<'a> {
+    panel: &'a Panel,
+    peers: &'a Peers,
+    peer: &'a PeerStats,
+    s0_vat: &'a [Option<f64>],
+    s0_el: &'a [Option<f64>],
+    s: &'a Settings,
+}
+
+/// What the sources make of one enterprise-month: the values of [`COLUMNS`] (P(wrong)
+/// and the expected error left for the mixture) and the flags.
+struct Assessed {
+    vals: [Option<f64>; 16],
+    explained: bool,
+    explained_yoy: bool,
+    explained_mom: bool,
+    independent: bool,
+}
+
+impl Sources<'_> {
+    /// Enterprise `e` in month `m` of the panel; `None` without an output or any
+    /// source.
+    fn assess(&self, e: usize, m: usize) -> Option<Assessed> {
+        let (s, peer, peers) = (self.s, self.peer, self.peers);
+        let (y, t, el) = self.panel.enterprise(e);
+        if y[m].is_nan() || y[m] <= 0.0 {
+            return None;
+        }
+        let ly = y[m].ln();
+        let y12 = (m >= 12 && y[m - 12] > 0.0).then(|| y[m - 12]);
+        let mut hist = None;
+        let mut from_peers = None;
+        if let Some(y12) = y12 {
+            if let (Some(g), Some((_, sp))) = (
+                growth(y, m),
+                peer.at(&peer.hist_div, peers.div_of[e], m)
+                    .or_else(|| peer.at(&peer.hist_all, 0, m)),
+            ) {
+                hist = Some(Src {
+                    a: (y12 * g).ln(),
+                    s: sp.max(s.floor),
+                });
             }
-            a.explained.extend(b.explained);
-            a.explained_yoy.extend(b.explained_yoy);
-            a.explained_mom.extend(b.explained_mom);
-            a.independent.extend(b.independent);
-            a
-        });
-    let mut rows = rows;
-    // P(wrong) and the expected error, with the mixture fitted to each month's
-    // distances across enterprises (so a month's figures are judged the same
-    // whichever months are audited with it).
+            if let Some((c, sp)) = peer
+                .at(&peer.yoy_dp, peers.dp_of[e], m)
+                .or_else(|| peer.at(&peer.yoy_div, peers.div_of[e], m))
+                .or_else(|| peer.at(&peer.yoy_all, 0, m))
+            {
+                from_peers = Some(Src {
+                    a: y12.ln() + c,
+                    s: sp.max(s.floor),
+                });
+            }
+        }
+        if let (Some(h), Some(p)) = (hist.as_mut(), from_peers.as_mut()) {
+            h.s *= std::f64::consts::SQRT_2;
+            p.s *= std::f64::consts::SQRT_2;
+        }
+        let indep = |x: &[f64], min_x: f64, s0: Option<f64>| -> Option<Src> {
+            if !(x[m] >= min_x && x[m] > 0.0) {
+                return None;
+            }
+            let (c, sp, n) = own_ratio(y, x, m, min_x)?;
+            let sp = moderate(s, sp, n, s0);
+            // The median of n ratios is itself uncertain (≈ 1.25 s / √n).
+            let sp = sp.max(s.floor) * (1.0 + 1.57 / n as f64).sqrt();
+            Some(Src {
+                a: x[m].ln() + c,
+                s: sp,
+            })
+        };
+        let vat = indep(t, 0.0, self.s0_vat[m]);
+        let elec = indep(el, 5.0, self.s0_el[m]);
+        let srcs: Vec<Src> = [hist, from_peers, vat, elec]
+            .into_iter()
+            .flatten()
+            .collect();
+        let (la, sa) = combine(&srcs, s.floor, s.rho)?;
+        let z = (ly - la) / sa;
+        let zof = |x: Option<Src>| x.map(|x| (ly - x.a) / x.s);
+        let independent = vat.is_some() || elec.is_some();
+        // Explained: every independent source agrees with the figure, or
+        // accounts for most of its distance from the history-based value;
+        // Or the figure agrees with the sources together and with one
+        // independent source.
+        let moved = hist.or(from_peers).map(|h| (ly - h.a).abs());
+        let agrees = |x: &Src| (ly - x.a).abs() <= s.explain_z * x.s;
+        let explained = independent
+            && ([vat, elec].into_iter().flatten().all(|x| {
+                agrees(&x) || moved.is_some_and(|m| (ly - x.a).abs() <= s.explain_share * m)
+            }) || (z.abs() <= s.explain_z && [vat, elec].iter().flatten().any(agrees)));
+        // A change from a given figure (the same month last year, the month
+        // before) is also explained when every independent source accounts for
+        // all but `explain_share` of it: a grower whose history anticipates its
+        // growth still has its year-on-year jump confirmed by the VAT that moved
+        // with it.
+        let covers = |base: Option<f64>| {
+            base.is_some_and(|b| {
+                let moved = (ly - b.ln()).abs();
+                independent
+                    && [vat, elec]
+                        .into_iter()
+                        .flatten()
+                        .all(|x| agrees(&x) || (ly - x.a).abs() <= s.explain_share * moved)
+            })
+        };
+        let y1 = (m >= 1 && y[m - 1] > 0.0).then(|| y[m - 1]);
+        let tat = |k: usize| (t[k] >= 0.0).then(|| t[k]);
+        Some(Assessed {
+            vals: [
+                Some(y[m]),
+                Some(la.exp()),
+                Some(sa),
+                Some(z),
+                None,
+                None,
+                hist.map(|x| x.a.exp()),
+                from_peers.map(|x| x.a.exp()),
+                vat.map(|x| x.a.exp()),
+                elec.map(|x| x.a.exp()),
+                zof(hist).or(zof(from_peers)),
+                zof(vat),
+                zof(elec),
+                tat(m),
+                if m >= 12 { tat(m - 12) } else { None },
+                y12,
+            ],
+            explained,
+            explained_yoy: explained || covers(y12),
+            explained_mom: explained || covers(y1),
+            independent,
+        })
+    }
+}
+
+/// The assessed enterprise-months, column by column.
+#[derive(Default)]
+struct Rows {
+    eid: Vec<u32>,
+    period: Vec<i32>,
+    cols: [Vec<Option<f64>>; 16],
+    explained: Vec<bool>,
+    explained_yoy: Vec<bool>,
+    explained_mom: Vec<bool>,
+    independent: Vec<bool>,
+}
+
+impl Rows {
+    fn push(&mut self, e: usize, period: i32, a: Assessed) {
+        self.eid.push(e as u32);
+        self.period.push(period);
+        for (c, v) in self.cols.iter_mut().zip(a.vals) {
+            c.push(v);
+        }
+        self.explained.push(a.explained);
+        self.explained_yoy.push(a.explained_yoy);
+        self.explained_mom.push(a.explained_mom);
+        self.independent.push(a.independent);
+    }
+
+    fn append(mut self, b: Rows) -> Rows {
+        self.eid.extend(b.eid);
+        self.period.extend(b.period);
+        for (x, y) in self.cols.iter_mut().zip(b.cols) {
+            x.extend(y);
+        }
+        self.explained.extend(b.explained);
+        self.explained_yoy.extend(b.explained_yoy);
+        self.explained_mom.extend(b.explained_mom);
+        self.independent.extend(b.independent);
+        self
+    }
+
+    /// The anticipation frame: the rows with P(wrong), the expected error and
+    /// their month's mixture.
+    fn frame(mut self, mixes: &HashMap<i32, Mixture>, fixed: Mixture) -> Result<DataFrame> {
+        let n = self.eid.len();
+        let mut mix_cols: [Vec<f64>; 3] = [
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        ];
+        for i in 0..n {
+            let mix = mixes.get(&self.period[i]).copied().unwrap_or(fixed);
+            mix_cols[0].push(mix.prior);
+            mix_cols[1].push(mix.scale);
+            mix_cols[2].push(mix.sigma0);
+            let z = self.cols[3][i].unwrap_or(0.0);
+            let p = mix.p_wrong(z);
+            let gap = (self.cols[0][i].unwrap_or(0.0) - self.cols[1][i].unwrap_or(0.0)).abs();
+            self.cols[4][i] = Some(p);
+            self.cols[5][i] = Some(p * gap);
+        }
+        let mut columns = vec![
+            Column::new("eid".into(), self.eid),
+            Column::new("period".into(), self.period),
+        ];
+        for (name, v) in COLUMNS.iter().zip(self.cols) {
+            columns.push(Column::new((*name).into(), v));
+        }
+        columns.push(Column::new("explained".into(), self.explained));
+        columns.push(Column::new("explained_yoy".into(), self.explained_yoy));
+        columns.push(Column::new("explained_mom".into(), self.explained_mom));
+        columns.push(Column::new("independent".into(), self.independent));
+        let [mp, ms, m0] = mix_cols;
+        columns.push(Column::new("mix_prior".into(), mp));
+        columns.push(Column::new("mix_scale".into(), ms));
+        columns.push(Column::new("mix_sigma0".into(), m0));
+        DataFrame::new(n, columns).map_err(pe)
+    }
+}
+
+/// The mixture with the pipeline's prior and scale.
+fn fixed_mixture(s: &Settings) -> Mixture {
+    Mixture {
+        prior: s.prior,
+        scale: s.scale,
+        sigma0: 1.0,
+    }
+}
+
+/// P(wrong)'s mixture for each month, fitted to the month's distances across
+/// enterprises (so a month's figures are judged the same whichever months are
+/// audited with it) and recorded in `stats`; or taken from `given`.
+fn month_mixtures(
+    rows: &Rows,
+    s: &Settings,
+    given: Option<&Given>,
+    stats: &mut StatRows,
+) -> HashMap<i32, Mixture> {
     let mut by_month: HashMap<i32, Vec<f64>> = HashMap::new();
     for (p, z) in rows.period.iter().zip(&rows.cols[3]) {
         if let Some(z) = z {
             by_month.entry(*p).or_default().push(*z);
         }
     }
-    let fixed = Mixture {
-        prior: s.prior,
-        scale: s.scale,
-        sigma0: 1.0,
-    };
-    let mixes: HashMap<i32, Mixture> = match &given {
-        Some(gv) => by_month
+    let fixed = fixed_mixture(s);
+    if let Some(gv) = given {
+        return by_month
             .keys()
             .map(|p| {
                 let m = gv
@@ -987,61 +1174,25 @@ fn compute_with(
                     .unwrap_or(fixed);
                 (*p, m)
             })
-            .collect(),
-        None => by_month
-            .into_par_iter()
-            .map(|(p, z)| {
-                let m = if s.estimate {
-                    Mixture::fit(&z, s.prior, s.scale, s.min_scale)
-                } else {
-                    fixed
-                };
-                (p, m)
-            })
-            .collect(),
-    };
-    if given.is_none() {
-        let mut ps: Vec<_> = mixes.iter().collect();
-        ps.sort_by_key(|(p, _)| **p);
-        for (p, m) in ps {
-            stats.push("mix", "", *p, [m.prior, m.scale, m.sigma0]);
-        }
+            .collect();
     }
-    let n = rows.eid.len();
-    let mut mix_cols: [Vec<f64>; 3] = [
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    ];
-    for i in 0..n {
-        let mix = mixes.get(&rows.period[i]).copied().unwrap_or(fixed);
-        mix_cols[0].push(mix.prior);
-        mix_cols[1].push(mix.scale);
-        mix_cols[2].push(mix.sigma0);
-        let z = rows.cols[3][i].unwrap_or(0.0);
-        let p = mix.p_wrong(z);
-        let gap = (rows.cols[0][i].unwrap_or(0.0) - rows.cols[1][i].unwrap_or(0.0)).abs();
-        rows.cols[4][i] = Some(p);
-        rows.cols[5][i] = Some(p * gap);
+    let mixes: HashMap<i32, Mixture> = by_month
+        .into_par_iter()
+        .map(|(p, z)| {
+            let m = if s.estimate {
+                Mixture::fit(&z, s.prior, s.scale, s.min_scale)
+            } else {
+                fixed
+            };
+            (p, m)
+        })
+        .collect();
+    let mut ps: Vec<_> = mixes.iter().collect();
+    ps.sort_by_key(|(p, _)| **p);
+    for (p, m) in ps {
+        stats.push("mix", "", *p, [m.prior, m.scale, m.sigma0]);
     }
-    let mut columns = vec![
-        Column::new("eid".into(), rows.eid),
-        Column::new("period".into(), rows.period),
-    ];
-    for (name, v) in COLUMNS.iter().zip(rows.cols) {
-        columns.push(Column::new((*name).into(), v));
-    }
-    columns.push(Column::new("explained".into(), rows.explained));
-    columns.push(Column::new("explained_yoy".into(), rows.explained_yoy));
-    columns.push(Column::new("explained_mom".into(), rows.explained_mom));
-    columns.push(Column::new("independent".into(), rows.independent));
-    let [mp, ms, m0] = mix_cols;
-    columns.push(Column::new("mix_prior".into(), mp));
-    columns.push(Column::new("mix_scale".into(), ms));
-    columns.push(Column::new("mix_sigma0".into(), m0));
-    // Rows come in enterprise order, months ascending (the parallel fold keeps
-    // the order of the enterprises).
-    Ok((DataFrame::new(n, columns).map_err(pe)?, stats.frame()?))
+    mixes
 }
 
 /// The float columns of the anticipation frame, in order.
