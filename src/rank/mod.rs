@@ -17,7 +17,8 @@
 //! bureau when a finding routes it there (R&D above the city line, a project of the
 //! city supervision tier), otherwise the county bureau.
 
-use std::collections::{BTreeMap, HashMap};
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use polars::prelude::*;
 use rand::seq::SliceRandom;
@@ -335,141 +336,224 @@ pub fn query_list(input: &RankInput<'_>, s: &Values) -> Result<DataFrame> {
     let capacity = input.capacity.or_else(|| {
         (s.int("capacity_per_county") > 0).then(|| s.int("capacity_per_county") as usize)
     });
-    let reasons = reasons_by_enterprise(input.findings, max_reasons)?;
     let totals = county_output(input.batch)?;
-    let expected = expected_by_enterprise(input, &totals)?;
-    let none = Expected::default();
-    let exp = |e: u32| expected.get(&e).unwrap_or(&none);
-    // Enterprises with a figure far from its sources (a soft or hard AV001, AV002).
-    let far_set: std::collections::HashSet<u32> = {
-        let f = input
-            .findings
-            .clone()
-            .lazy()
-            .filter(
-                col("rule_code")
-                    .is_in(
-                        lit(Series::new("c".into(), MAGNITUDE_RULES.to_vec())).implode(false),
-                        false,
-                    )
-                    .and(col("severity").neq(lit("info")))
-                    .and(col("eid").is_not_null()),
-            )
-            .select([col("eid")])
-            .collect()
-            .map_err(pe)?;
-        f.column("eid")
-            .map_err(pe)?
-            .u32()
-            .map_err(pe)?
-            .iter()
-            .flatten()
-            .collect()
+    let ev = Evidence {
+        reasons: reasons_by_enterprise(input.findings, max_reasons)?,
+        expected: expected_by_enterprise(input, &totals)?,
+        far: far_from_sources(input.findings)?,
+        none: Expected::default(),
     };
-    let far = |e: u32| far_set.contains(&e);
-    // Within a tier: figures the sources say are wrong first, by the expected
-    // error they carry relative to the county's total; then the rest by score,
-    // queries on a figure before queries on the enterprise's record alone.
-    // A finding without a magnitude (a revision, a routing list) never outranks a
-    // figure far from every source, and a record (earlier errors) never outranks
-    // a figure under review.
-    let on_figures = |e: u32| reasons.get(&e).is_none_or(|r| r.on_figures);
-    let order = |a: &(u8, f64, u32), b: &(u8, f64, u32)| {
-        let (ea, eb) = (exp(a.2), exp(b.2));
+    let graded = Graded::of(input.grades)?;
+    let county = county_codes(input.batch)?;
+    let rates = (s.num("yellow_sample_rate"), s.num("green_sample_rate"));
+    let lines = select_lines(&ev, &graded, &county, capacity, rates, input.seed);
+    line_frame(lines, &ev, &graded, input.batch, &county)
+}
+
+/// Enterprises with a figure far from its sources (a soft or hard AV001, AV002).
+fn far_from_sources(findings: &DataFrame) -> Result<HashSet<u32>> {
+    let magnitude = lit(Series::new("c".into(), MAGNITUDE_RULES.to_vec())).implode(false);
+    let f = findings
+        .clone()
+        .lazy()
+        .filter(
+            col("rule_code")
+                .is_in(magnitude, false)
+                .and(col("severity").neq(lit("info")))
+                .and(col("eid").is_not_null()),
+        )
+        .select([col("eid")])
+        .collect()
+        .map_err(pe)?;
+    Ok(f.column("eid")
+        .map_err(pe)?
+        .u32()
+        .map_err(pe)?
+        .iter()
+        .flatten()
+        .collect())
+}
+
+/// What the list knows of each enterprise's findings.
+struct Evidence {
+    reasons: HashMap<u32, Reasons>,
+    expected: HashMap<u32, Expected>,
+    far: HashSet<u32>,
+    none: Expected,
+}
+
+/// A line of the list: tier (0 red, 1 yellow with warnings, 2 yellow drawn,
+/// 3 green drawn), score, enterprise, drawn at random.
+type Line = (u8, f64, u32, bool);
+
+impl Evidence {
+    fn expected(&self, e: u32) -> &Expected {
+        self.expected.get(&e).unwrap_or(&self.none)
+    }
+
+    fn far(&self, e: u32) -> bool {
+        self.far.contains(&e)
+    }
+
+    fn on_figures(&self, e: u32) -> bool {
+        self.reasons.get(&e).is_none_or(|r| r.on_figures)
+    }
+
+    /// An enterprise with only info findings (routing) is not queried for them.
+    fn warning(&self, e: u32) -> bool {
+        self.reasons.get(&e).is_some_and(|r| r.warning)
+    }
+
+    /// Within a tier: figures the sources say are wrong first, by the expected
+    /// error they carry relative to the county's total; then the rest by score,
+    /// queries on a figure before queries on the enterprise's record alone.
+    /// A finding without a magnitude (a revision, a routing list) never outranks a
+    /// figure far from every source, and a record (earlier errors) never outranks
+    /// a figure under review.
+    fn order(&self, a: &Line, b: &Line) -> Ordering {
+        let (ea, eb) = (self.expected(a.2), self.expected(b.2));
         a.0.cmp(&b.0)
-            .then(far(b.2).cmp(&far(a.2)))
-            .then(on_figures(b.2).cmp(&on_figures(a.2)))
-            .then(if far(a.2) && far(b.2) {
+            .then(self.far(b.2).cmp(&self.far(a.2)))
+            .then(self.on_figures(b.2).cmp(&self.on_figures(a.2)))
+            .then(if self.far(a.2) && self.far(b.2) {
                 eb.share.total_cmp(&ea.share)
             } else {
-                std::cmp::Ordering::Equal
+                Ordering::Equal
             })
             .then(b.1.total_cmp(&a.1))
             .then(a.2.cmp(&b.2))
-    };
-    let g = input.grades;
-    let eid = g.column("eid").map_err(pe)?.u32().map_err(pe)?.clone();
-    let grade = g.column("grade").map_err(pe)?.str().map_err(pe)?.clone();
-    let score = g.column("score").map_err(pe)?.f64().map_err(pe)?.clone();
-    let soft_or_hard = |e: u32| {
-        // An enterprise with only info findings (routing) is not queried for them.
-        reasons.get(&e).is_some_and(|r| r.warning)
-    };
-    let ents = &input.batch.enterprises;
-    let county = county_codes(input.batch)?;
+    }
+}
 
-    // Per county: ranked lines (red, then yellow with findings), the remaining
-    // yellow, and the greens.
+/// The grade stage's verdicts: (enterprise, grade, score) in the frame's order,
+/// and each enterprise's score, grade and impact.
+struct Graded {
+    rows: Vec<(u32, String, f64)>,
+    score: HashMap<u32, f64>,
+    grade: HashMap<u32, String>,
+    impact: HashMap<u32, f64>,
+}
+
+impl Graded {
+    fn of(g: &DataFrame) -> Result<Graded> {
+        let eid = g.column("eid").map_err(pe)?.u32().map_err(pe)?;
+        let grade = g.column("grade").map_err(pe)?.str().map_err(pe)?;
+        let score = g.column("score").map_err(pe)?.f64().map_err(pe)?;
+        let impact = g.column("impact").map_err(pe)?.f64().map_err(pe)?;
+        let rows: Vec<(u32, String, f64)> = (0..g.height())
+            .filter_map(|i| {
+                let (e, gr) = (eid.get(i)?, grade.get(i)?);
+                Some((e, gr.to_string(), score.get(i).unwrap_or(0.0)))
+            })
+            .collect();
+        Ok(Graded {
+            score: rows.iter().map(|(e, _, s)| (*e, *s)).collect(),
+            grade: rows.iter().map(|(e, g, _)| (*e, g.clone())).collect(),
+            impact: (0..g.height())
+                .filter_map(|i| Some((eid.get(i)?, impact.get(i).unwrap_or(1.0))))
+                .collect(),
+            rows,
+        })
+    }
+}
+
+/// The lines of the list, in order. Per county: the red and the yellow with
+/// warnings, by [`Evidence::order`], up to the capacity (red beyond it are still
+/// listed: the capacity does not hide high risk; yellow beyond it join the rest of
+/// the yellow); then draws at the sampling rates from the other yellow and from
+/// the green, with the county's own random stream.
+fn select_lines(
+    ev: &Evidence,
+    graded: &Graded,
+    county: &StringChunked,
+    capacity: Option<usize>,
+    (yellow_rate, green_rate): (f64, f64),
+    seed: u64,
+) -> Vec<Line> {
+    #[derive(Default)]
     struct CountyLists {
-        ranked: Vec<(u8, f64, u32)>,
+        ranked: Vec<Line>,
         yellow_rest: Vec<u32>,
         green: Vec<u32>,
     }
     let mut by_county: BTreeMap<String, CountyLists> = BTreeMap::new();
-    let mut score_of: HashMap<u32, f64> = HashMap::new();
-    let mut grade_of: HashMap<u32, String> = HashMap::new();
-    for i in 0..g.height() {
-        let (Some(e), Some(gr)) = (eid.get(i), grade.get(i)) else {
-            continue;
-        };
-        let sc = score.get(i).unwrap_or(0.0);
-        score_of.insert(e, sc);
-        grade_of.insert(e, gr.to_string());
-        let c = county.get(e as usize).unwrap_or("").to_string();
-        let entry = by_county.entry(c).or_insert_with(|| CountyLists {
-            ranked: Vec::new(),
-            yellow_rest: Vec::new(),
-            green: Vec::new(),
-        });
-        match (gr, soft_or_hard(e)) {
-            ("red", true) => entry.ranked.push((0, sc, e)),
-            ("yellow", true) => entry.ranked.push((1, sc, e)),
-            ("yellow", false) => entry.yellow_rest.push(e),
-            ("green", _) => entry.green.push(e),
+    for (e, gr, sc) in &graded.rows {
+        let c = county.get(*e as usize).unwrap_or("").to_string();
+        let entry = by_county.entry(c).or_default();
+        match (gr.as_str(), ev.warning(*e)) {
+            ("red", true) => entry.ranked.push((0, *sc, *e, false)),
+            ("yellow", true) => entry.ranked.push((1, *sc, *e, false)),
+            ("yellow", false) => entry.yellow_rest.push(*e),
+            ("green", _) => entry.green.push(*e),
             _ => {}
         }
     }
-    let mut lines: Vec<(u8, f64, u32, bool)> = Vec::new();
-    let yellow_rate = s.num("yellow_sample_rate");
-    let green_rate = s.num("green_sample_rate");
+    let score_of = |e: u32| graded.score.get(&e).copied().unwrap_or(0.0);
+    let mut lines: Vec<Line> = Vec::new();
     for (c, mut lists) in by_county {
-        lists.ranked.sort_by(order);
+        lists.ranked.sort_by(|a, b| ev.order(a, b));
         let cut = capacity.unwrap_or(usize::MAX);
-        for (i, (tier, sc, e)) in lists.ranked.iter().enumerate() {
-            if i < cut {
-                lines.push((*tier, *sc, *e, false));
-            } else if *tier == 1 {
-                lists.yellow_rest.push(*e);
+        for (i, line) in lists.ranked.into_iter().enumerate() {
+            if i >= cut && line.0 == 1 {
+                lists.yellow_rest.push(line.2);
             } else {
-                // Red beyond capacity: still listed, the capacity does not hide high risk.
-                lines.push((*tier, *sc, *e, false));
+                lines.push(line);
             }
         }
-        let mut rng = county_rng(input.seed, &c, "yellow");
+        let mut rng = county_rng(seed, &c, "yellow");
         for e in draw(lists.yellow_rest, yellow_rate, &mut rng) {
-            lines.push((2, score_of.get(&e).copied().unwrap_or(0.0), e, true));
+            lines.push((2, score_of(e), e, true));
         }
-        let mut rng = county_rng(input.seed, &c, "green");
+        let mut rng = county_rng(seed, &c, "green");
         for e in draw(lists.green, green_rate, &mut rng) {
-            lines.push((3, score_of.get(&e).copied().unwrap_or(0.0), e, true));
+            lines.push((3, score_of(e), e, true));
         }
     }
-    lines.sort_by(|a, b| order(&(a.0, a.1, a.2), &(b.0, b.1, b.2)));
+    lines.sort_by(|a, b| ev.order(a, b));
+    lines
+}
 
-    let uscc = ents.column("uscc").map_err(pe)?.str().map_err(pe)?.clone();
-    let name = ents.column("name").map_err(pe)?.str().map_err(pe)?.clone();
-    let industry = ents
-        .column("industry_code")
-        .map_err(pe)?
-        .str()
-        .map_err(pe)?
-        .clone();
-    let impact_of: HashMap<u32, f64> = {
-        let imp = g.column("impact").map_err(pe)?.f64().map_err(pe)?;
-        (0..g.height())
-            .filter_map(|i| Some((eid.get(i)?, imp.get(i).unwrap_or(1.0))))
-            .collect()
+/// A line's rule codes, number of findings, reasons, evidence asked for and
+/// verifier.
+fn reason_cells(r: Option<&Reasons>, sampled: bool) -> (String, u32, String, String, &'static str) {
+    let Some(r) = r else {
+        return (
+            String::new(),
+            0,
+            "随机抽查（双随机），本期无审核疑点".to_string(),
+            "请企业提供本期统计台账及原始凭证".to_string(),
+            "county",
+        );
     };
+    let mut text = r.reasons.join("；");
+    if r.count > r.reasons.len() {
+        text.push_str(&format!("；另有 {} 项", r.count - r.reasons.len()));
+    }
+    if sampled {
+        text = format!("随机抽查（双随机）；{text}");
+    }
+    (
+        r.codes.join(";"),
+        r.count as u32,
+        text,
+        r.evidence.join("；"),
+        if r.verifier_city { "city" } else { "county" },
+    )
+}
+
+/// The query list frame (rank stage schema), ranked from 1 in the lines' order.
+fn line_frame(
+    lines: Vec<Line>,
+    ev: &Evidence,
+    graded: &Graded,
+    batch: &Batch,
+    county: &StringChunked,
+) -> Result<DataFrame> {
+    let ents = &batch.enterprises;
+    let text = |c: &str| -> Result<StringChunked> {
+        Ok(ents.column(c).map_err(pe)?.str().map_err(pe)?.clone())
+    };
+    let (uscc, name, industry) = (text("uscc")?, text("name")?, text("industry_code")?);
     let n = lines.len();
     let mut ranks = Vec::with_capacity(n);
     let mut eids = Vec::with_capacity(n);
@@ -492,45 +576,23 @@ pub fn query_list(input: &RankInput<'_>, s: &Values) -> Result<DataFrame> {
         names.push(name.get(ei).map(str::to_string));
         counties.push(county.get(ei).unwrap_or("").to_string());
         industries.push(industry.get(ei).unwrap_or("").to_string());
-        grades.push(grade_of.get(&e).cloned().unwrap_or_default());
+        grades.push(graded.grade.get(&e).cloned().unwrap_or_default());
         scores.push(sc);
-        impacts.push(impact_of.get(&e).copied().unwrap_or(1.0));
-        let x = exp(e);
+        impacts.push(graded.impact.get(&e).copied().unwrap_or(1.0));
+        let x = ev.expected(e);
         // Per mille of the county's year-to-date output.
         prio.push(x.share * 1000.0);
         ee.push(x.error);
-        if far(e) {
-            field.push(Some(format!("工业总产值 gross_output {}", x.period)));
-            reported.push(Some(x.reported));
-            anticipated.push(Some(x.anticipated.round()));
-        } else {
-            field.push(None);
-            reported.push(None);
-            anticipated.push(None);
-        }
-        match reasons.get(&e) {
-            Some(r) => {
-                codes.push(r.codes.join(";"));
-                nfind.push(r.count as u32);
-                let mut text = r.reasons.join("；");
-                if r.count > r.reasons.len() {
-                    text.push_str(&format!("；另有 {} 项", r.count - r.reasons.len()));
-                }
-                if smp {
-                    text = format!("随机抽查（双随机）；{text}");
-                }
-                reas.push(text);
-                evid.push(r.evidence.join("；"));
-                verif.push(if r.verifier_city { "city" } else { "county" });
-            }
-            None => {
-                codes.push(String::new());
-                nfind.push(0);
-                reas.push("随机抽查（双随机），本期无审核疑点".to_string());
-                evid.push("请企业提供本期统计台账及原始凭证".to_string());
-                verif.push("county");
-            }
-        }
+        let far = ev.far(e);
+        field.push(far.then(|| format!("工业总产值 gross_output {}", x.period)));
+        reported.push(far.then_some(x.reported));
+        anticipated.push(far.then(|| x.anticipated.round()));
+        let (c, f, r, v, who) = reason_cells(ev.reasons.get(&e), smp);
+        codes.push(c);
+        nfind.push(f);
+        reas.push(r);
+        evid.push(v);
+        verif.push(who);
         sampled.push(smp);
     }
     DataFrame::new(
