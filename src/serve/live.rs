@@ -1464,8 +1464,57 @@ impl Live {
             .map(|m| m.0)
             .collect();
         months.insert(p.0);
-        let mut times: Vec<RuleRun> = Vec::new();
-        let mut own_ms = 0.0;
+        let plan = self.rule_plan(&sub, &eids);
+        let run = self.run_months(&sub, &plan, months, periods)?;
+        for r in run.times.iter().filter(|r| r.status == "evaluated") {
+            let ms = r.seconds * 1000.0;
+            self.rule_ms
+                .entry(r.code)
+                .and_modify(|m| *m = 0.8 * *m + 0.2 * ms)
+                .or_insert(ms);
+        }
+        // Peer checks from the last full audit (same period only): the peer
+        // checks, and the live ones not run now.
+        self.taken_from_snapshot = plan
+            .own_kept
+            .iter()
+            .map(|&i| self.cfg.pipeline.rules[i].def.code)
+            .chain(
+                LIVE_PEER_RULES
+                    .iter()
+                    .copied()
+                    .filter(|c| !run.live_done.contains(c) && plan.kept_live.contains(c)),
+            )
+            .collect();
+        let peer_rows = self.snapshot_rows(&plan, &run.live_done, &sub_usccs)?;
+        let mut findings = run.findings;
+        for v in json_rows(&peer_rows) {
+            if v.get("period")
+                .and_then(Value::as_str)
+                .is_some_and(|s| periods.contains(s))
+            {
+                findings.push(v);
+            }
+        }
+        // Grades at the period under review from both.
+        let at_period = run.at_period.unwrap_or_else(DataFrame::empty);
+        let f = self.with_snapshot_rows(at_period, &peer_rows, &sub_usccs)?;
+        let t_rules = t0.elapsed().as_secs_f64() * 1000.0;
+        let grades = self.grades_of(&sub, f, &sub_usccs)?;
+        tracing::debug!(
+            enterprises = eids.len(),
+            subset_ms = t_subset,
+            rules_ms = t_rules - t_subset,
+            own_rules_ms = run.own_ms,
+            grade_ms = t0.elapsed().as_secs_f64() * 1000.0 - t_rules,
+            "audit of submitted enterprises"
+        );
+        Ok((findings, grades))
+    }
+
+    /// Which checks an answer about `eids` (their rows `sub`) runs now.
+    fn rule_plan(&self, sub: &Batch, eids: &[u32]) -> RulePlan {
+        let p = self.batch.period;
         // The checks against the last full audit's peer statistics run now at
         // the period under review (the statistics are of it) when a table the
         // rule reads changed since that audit (TX001 and TX002: industrial or
@@ -1498,6 +1547,7 @@ impl Live {
                     })
                 })
         };
+        let defs = || self.cfg.pipeline.rules.iter().map(|r| r.def);
         let live: Vec<usize> = (0..self.cfg.pipeline.rules.len())
             .filter(|&i| {
                 let def = self.cfg.pipeline.rules[i].def;
@@ -1509,36 +1559,48 @@ impl Live {
                     && (anticipation_kept || !reads_anticipation)
             })
             .collect();
-        // The live checks taken from the last full audit because nothing they
-        // read changed.
-        let kept_live: Vec<&'static str> = (0..self.cfg.pipeline.rules.len())
-            .map(|i| self.cfg.pipeline.rules[i].def)
+        let kept_live: Vec<&'static str> = defs()
             .filter(|def| {
                 LIVE_PEER_RULES.contains(&def.code) && has_rows(def.table) && unchanged(def)
             })
             .map(|def| def.code)
             .collect();
-        let own = self.own_rules(&sub);
+        let own = self.own_rules(sub);
         let (own_p, own_kept): (Vec<usize>, Vec<usize>) = own
             .iter()
             .partition(|&&i| !unchanged(self.cfg.pipeline.rules[i].def));
-        let halves = self.in_halves(own);
-        let halves_p = self.in_halves(own_p.into_iter().chain(live.iter().copied()).collect());
-        let mut live_done: Vec<&'static str> = Vec::new();
+        RulePlan {
+            stats_of_period,
+            halves: self.in_halves(own),
+            halves_p: self.in_halves(own_p.into_iter().chain(live).collect()),
+            kept_live,
+            own_kept,
+        }
+    }
+
+    /// Runs the plan's checks on `sub` at each of `months`; keeps the own checks'
+    /// findings in `periods` (or at the period under review when none is asked).
+    fn run_months(
+        &self,
+        sub: &Batch,
+        plan: &RulePlan,
+        months: BTreeSet<i32>,
+        periods: &BTreeSet<String>,
+    ) -> Result<MonthRuns> {
+        let p = self.batch.period;
         let peer = lit(Series::new("peer".into(), PEER_RULES.to_vec())).implode(false);
-        let mut findings = Vec::new();
-        let mut at_period = None;
+        let mut out = MonthRuns::default();
         for m in months {
             let b = sub.at(Month(m));
             // At the period of the statistics every check of the answer reads
             // them (the own checks too: AV003 and the explanations read the
             // anticipation), so that an answer does not depend on the tables
             // the group submitted.
-            let at_p = m == p.0 && stats_of_period;
+            let at_p = m == p.0 && plan.stats_of_period;
             let (hv, peers) = if at_p {
-                (&halves_p, rules::Peers::Given(self.snap.peers.clone()))
+                (&plan.halves_p, rules::Peers::Given(self.snap.peers.clone()))
             } else {
-                (&halves, rules::Peers::Own)
+                (&plan.halves, rules::Peers::Own)
             };
             let t = std::time::Instant::now();
             // In Polars' own pool (the caller runs there): the rules' Polars work
@@ -1549,10 +1611,10 @@ impl Live {
                     || rules::run_with_peers(&b, &hv[1], peers.clone()),
                 )
             });
-            own_ms += t.elapsed().as_secs_f64() * 1000.0;
+            out.own_ms += t.elapsed().as_secs_f64() * 1000.0;
             let (mut checked, c) = (a?, c?);
             if at_p {
-                live_done = checked
+                out.live_done = checked
                     .runs
                     .iter()
                     .chain(&c.runs)
@@ -1560,7 +1622,7 @@ impl Live {
                     .map(|r| r.code)
                     .collect();
             }
-            times.extend(checked.runs.drain(..).chain(c.runs));
+            out.times.extend(checked.runs.drain(..).chain(c.runs));
             let cols = rules::engine::FINDING_COLUMNS;
             checked.findings = checked.findings.select(cols).map_err(pe)?;
             checked
@@ -1574,122 +1636,124 @@ impl Live {
                 .filter(col("rule_code").is_in(peer.clone(), false).not())
                 .collect()
                 .map_err(pe)?;
-            let out = report::findings_output(&own, &b)?;
+            let written = report::findings_output(&own, &b)?;
             let wanted = |s: &str| periods.contains(s) || (m == p.0 && periods.is_empty());
-            for v in json_rows(&out) {
+            for v in json_rows(&written) {
                 if v.get("period").and_then(Value::as_str).is_some_and(wanted) {
-                    findings.push(v);
+                    out.findings.push(v);
                 }
             }
             if m == p.0 {
-                at_period = Some(own);
+                out.at_period = Some(own);
             }
         }
-        for r in times.iter().filter(|r| r.status == "evaluated") {
-            let ms = r.seconds * 1000.0;
-            self.rule_ms
-                .entry(r.code)
-                .and_modify(|m| *m = 0.8 * *m + 0.2 * ms)
-                .or_insert(ms);
-        }
-        // Peer checks from the last full audit (same period only): the peer
-        // checks, and the live ones not run now.
-        self.taken_from_snapshot = own_kept
-            .iter()
-            .map(|&i| self.cfg.pipeline.rules[i].def.code)
-            .chain(
-                LIVE_PEER_RULES
-                    .iter()
-                    .copied()
-                    .filter(|c| !live_done.contains(c) && kept_live.contains(c)),
-            )
-            .collect();
+        Ok(out)
+    }
+
+    /// The last full audit's findings (same period only) for the checks not run
+    /// now: the peer checks, the live ones not run and the own ones kept.
+    fn snapshot_rows(
+        &self,
+        plan: &RulePlan,
+        live_done: &[&'static str],
+        sub_usccs: &[String],
+    ) -> Result<DataFrame> {
         let from_snapshot: Vec<&str> = PEER_RULES
             .iter()
             .chain(LIVE_PEER_RULES.iter().filter(|c| !live_done.contains(c)))
             .copied()
             .chain(
-                own_kept
+                plan.own_kept
                     .iter()
                     .map(|&i| self.cfg.pipeline.rules[i].def.code),
             )
             .collect();
-        let peer = lit(Series::new("peer".into(), from_snapshot)).implode(false);
         let snap = &self.snap;
-        let peer_rows = if snap.period == p && snap.findings.height() > 0 {
-            let us = Series::new("u".into(), sub_usccs.clone());
-            snap.findings
-                .clone()
-                .lazy()
-                .filter(
-                    col("rule_code")
-                        .is_in(peer.clone(), false)
-                        .and(col("uscc").is_in(lit(us).implode(false), false)),
-                )
-                .collect()
-                .map_err(pe)?
-        } else {
-            DataFrame::empty()
-        };
-        for v in json_rows(&peer_rows) {
-            if v.get("period")
-                .and_then(Value::as_str)
-                .is_some_and(|s| periods.contains(s))
-            {
-                findings.push(v);
-            }
+        if snap.period != self.batch.period || snap.findings.height() == 0 {
+            return Ok(DataFrame::empty());
         }
-        // Grades at the period under review from both.
-        let mut f = at_period.unwrap_or_else(DataFrame::empty);
-        if peer_rows.height() > 0 {
-            let weights: HashMap<&str, f64> = self
-                .cfg
-                .pipeline
-                .rules
-                .iter()
-                .map(|r| (r.def.code, r.weight))
-                .collect();
-            let idx: HashMap<&str, u32> = sub_usccs
-                .iter()
-                .enumerate()
-                .map(|(i, u)| (u.as_str(), i as u32))
-                .collect();
-            let u = peer_rows.column("uscc").map_err(pe)?.str().map_err(pe)?;
-            let code = peer_rows
-                .column("rule_code")
-                .map_err(pe)?
-                .str()
-                .map_err(pe)?;
-            let eid: Vec<Option<u32>> = u
-                .iter()
-                .map(|x| x.and_then(|x| idx.get(x).copied()))
-                .collect();
-            let w: Vec<f64> = code
-                .iter()
-                .map(|c| c.and_then(|c| weights.get(c).copied()).unwrap_or(1.0))
-                .collect();
-            let mut extra = peer_rows
-                .clone()
-                .lazy()
-                .with_columns([
-                    lit(Series::new("eid".into(), eid)),
-                    lit(Series::new("weight".into(), w)),
-                ])
-                .collect()
-                .map_err(pe)?;
-            if f.width() > 0 {
-                extra = cast_like(extra, &f)?;
-                f.vstack_mut(&extra).map_err(pe)?;
-            }
+        let peer = lit(Series::new("peer".into(), from_snapshot)).implode(false);
+        let us = Series::new("u".into(), sub_usccs.to_vec());
+        snap.findings
+            .clone()
+            .lazy()
+            .filter(
+                col("rule_code")
+                    .is_in(peer, false)
+                    .and(col("uscc").is_in(lit(us).implode(false), false)),
+            )
+            .collect()
+            .map_err(pe)
+    }
+
+    /// The findings at the period under review `f`, with the snapshot's rows
+    /// given the subset's enterprise ids and the rules' weights.
+    fn with_snapshot_rows(
+        &self,
+        mut f: DataFrame,
+        peer_rows: &DataFrame,
+        sub_usccs: &[String],
+    ) -> Result<DataFrame> {
+        if peer_rows.height() == 0 {
+            return Ok(f);
         }
-        let t_rules = t0.elapsed().as_secs_f64() * 1000.0;
+        let weights: HashMap<&str, f64> = self
+            .cfg
+            .pipeline
+            .rules
+            .iter()
+            .map(|r| (r.def.code, r.weight))
+            .collect();
+        let idx: HashMap<&str, u32> = sub_usccs
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.as_str(), i as u32))
+            .collect();
+        let u = peer_rows.column("uscc").map_err(pe)?.str().map_err(pe)?;
+        let code = peer_rows
+            .column("rule_code")
+            .map_err(pe)?
+            .str()
+            .map_err(pe)?;
+        let eid: Vec<Option<u32>> = u
+            .iter()
+            .map(|x| x.and_then(|x| idx.get(x).copied()))
+            .collect();
+        let w: Vec<f64> = code
+            .iter()
+            .map(|c| c.and_then(|c| weights.get(c).copied()).unwrap_or(1.0))
+            .collect();
+        let extra = peer_rows
+            .clone()
+            .lazy()
+            .with_columns([
+                lit(Series::new("eid".into(), eid)),
+                lit(Series::new("weight".into(), w)),
+            ])
+            .collect()
+            .map_err(pe)?;
+        if f.width() > 0 {
+            f.vstack_mut(&cast_like(extra, &f)?).map_err(pe)?;
+        }
+        Ok(f)
+    }
+
+    /// The subset's grades at the period under review from `findings`, each
+    /// enterprise starting from its state in the last full audit (same period).
+    fn grades_of(
+        &self,
+        sub: &Batch,
+        findings: DataFrame,
+        sub_usccs: &[String],
+    ) -> Result<Vec<Value>> {
         let gs = self.cfg.pipeline.section("grading");
         let checked = Checked {
             frames: Default::default(),
-            findings: f,
+            findings,
             runs: Vec::new(),
         };
-        let state: grade::StateMap = if snap.period == p {
+        let snap = &self.snap;
+        let state: grade::StateMap = if snap.period == self.batch.period {
             sub_usccs
                 .iter()
                 .enumerate()
@@ -1698,12 +1762,12 @@ impl Live {
         } else {
             grade::StateMap::new()
         };
-        let scored = grade::score(&sub, &checked, gs)?;
+        let scored = grade::score(sub, &checked, gs)?;
         let graded = grade::apply(scored, &state, gs)?;
         let e = graded.column("eid").map_err(pe)?.u32().map_err(pe)?;
         let g = graded.column("grade").map_err(pe)?.str().map_err(pe)?;
         let s = graded.column("score").map_err(pe)?.f64().map_err(pe)?;
-        let grades = (0..graded.height())
+        Ok((0..graded.height())
             .map(|i| {
                 json!({
                     "uscc": e.get(i).and_then(|e| sub_usccs.get(e as usize)).cloned().unwrap_or_default(),
@@ -1711,17 +1775,39 @@ impl Live {
                     "score": s.get(i).filter(|x| x.is_finite()),
                 })
             })
-            .collect();
-        tracing::debug!(
-            enterprises = eids.len(),
-            subset_ms = t_subset,
-            rules_ms = t_rules - t_subset,
-            own_rules_ms = own_ms,
-            grade_ms = t0.elapsed().as_secs_f64() * 1000.0 - t_rules,
-            "audit of submitted enterprises"
-        );
-        Ok((findings, grades))
+            .collect())
     }
+}
+
+/// Which checks a live answer runs now and which it takes from the last full
+/// audit.
+struct RulePlan {
+    /// The last full audit's statistics are of the period under review.
+    stats_of_period: bool,
+    /// The own checks, in two halves run side by side (months before the period).
+    halves: [Pipeline; 2],
+    /// At the period: the own checks whose tables changed and the live peer checks.
+    halves_p: [Pipeline; 2],
+    /// Live peer checks taken from the last full audit: nothing they read changed.
+    kept_live: Vec<&'static str>,
+    /// Own checks taken from it for the same reason (indices of the pipeline's
+    /// rules).
+    own_kept: Vec<usize>,
+}
+
+/// What the checks run now found and took.
+#[derive(Default)]
+struct MonthRuns {
+    /// The own checks' findings asked for, as JSON rows.
+    findings: Vec<Value>,
+    /// The own checks' findings at the period under review.
+    at_period: Option<DataFrame>,
+    /// Every rule run.
+    times: Vec<RuleRun>,
+    /// The live peer checks evaluated at the period.
+    live_done: Vec<&'static str>,
+    /// Milliseconds in the checks.
+    own_ms: f64,
 }
 
 /// The key columns of a table in the contract's words.
