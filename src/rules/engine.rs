@@ -822,34 +822,27 @@ pub fn run_pass(
     given: &Frames,
     opts: PassOptions,
 ) -> Result<Pass> {
-    let mut frames: Vec<DataFrame> = Vec::new();
-    let mut last: HashMap<&'static str, RuleRun> = HashMap::new();
-    let at = |df: DataFrame, m: Month| -> Result<DataFrame> {
-        df.lazy()
-            .with_column(lit(m.0).alias("at"))
-            .collect()
-            .map_err(|e| Error::polars("rules", e))
-    };
     if from > to {
         return Ok(Pass {
             from,
             to,
-            findings: at(empty_findings(), from)?,
+            findings: at_month(empty_findings(), from)?,
             last: Vec::new(),
             frames: Frames::new(),
             recounted: Vec::new(),
         });
     }
+    let mut pass = PassRun {
+        batch,
+        pipeline,
+        from,
+        to,
+        progress,
+        opts,
+        frames: Vec::new(),
+        last: HashMap::new(),
+    };
     let last_batch = batch.at(to);
-    let last_only = |cfg: &&RuleConfig| opts.last_only.contains(&cfg.def.level);
-    let per_month = |cfg: &&RuleConfig| {
-        matches!(cfg.def.kind, Kind::Builtin(_))
-            || (matches!(cfg.def.kind, Kind::Annual(_)) && batch.table(Table::Rd).is_none())
-            || last_only(cfg)
-    };
-    let in_one_pass = |cfg: &&RuleConfig| {
-        matches!(cfg.def.kind, Kind::Formula { .. } | Kind::Months(_)) && !last_only(cfg)
-    };
     // Rules that audit all the months in one call.
     let ctx = Ctx::months(&last_batch, pipeline, from).with_frames(super::anticipate::narrowed(
         given,
@@ -857,118 +850,43 @@ pub fn run_pass(
         from,
         to,
     )?);
-    let mut family = "";
-    // Rules whose counts over the months are not the last month's: run again on
-    // the last month for them.
-    let mut recount: Vec<&RuleConfig> = Vec::new();
-    for cfg in pipeline.rules.iter().filter(in_one_pass) {
-        ctx.enter_family(&mut family, cfg.def.code);
-        if let Some(pb) = progress {
-            pb.set_message(format!(
-                "{from}–{to} rules: {} {}",
-                cfg.def.code, cfg.def.title.zh
-            ));
-        }
-        let (mut run, f, of_last_month) = run_counted(&ctx, cfg, true);
-        if opts.counted && !of_last_month && from < to {
-            recount.push(cfg);
-        }
-        if let Some(f) = f {
-            // The last month's failures, counted as a run of that month counts them.
-            let f_last = f
-                .clone()
-                .lazy()
-                .filter(col("at").eq(lit(to.0)))
-                .collect()
-                .map_err(|e| Error::polars("rules", e))?;
-            run.failed = count_failed(&f_last, cfg.def.level);
-            frames.push(f);
-        }
-        last.insert(cfg.def.code, run);
-    }
+    let recount = pass.in_one_call(&ctx)?;
     let recounted: Vec<&'static str> = recount.iter().map(|c| c.def.code).collect();
-    if !recount.is_empty() {
-        let b = batch.at(to);
-        let mctx = Ctx::new(&b, pipeline);
-        let mut family = "";
-        for cfg in recount {
-            mctx.enter_family(&mut family, cfg.def.code);
-            let (alone, _) = run_rule(&mctx, cfg, false);
-            if let Some(run) = last.get_mut(cfg.def.code) {
-                tracing::debug!(rule = run.code, "counted again on {to} alone");
-                run.evaluated = alone.evaluated;
-                run.not_evaluable = alone.not_evaluable;
-                run.note = alone.note;
-                run.seconds += alone.seconds;
-            }
-        }
-    }
-    // Rules of the annual R&D reports, once per R&D year audited.
-    let annual: Vec<&RuleConfig> = pipeline
-        .rules
-        .iter()
-        .filter(|c| matches!(c.def.kind, Kind::Annual(_)) && !last_only(c))
-        .collect();
-    if !annual.is_empty() && last_batch.table(Table::Rd).is_some() {
-        let years = super::rd::rd_years(&ctx)?;
-        let year_of = |m: i32| super::rd::audited_year(&years, m);
-        let mut m = from.0;
-        while m <= to.0 {
-            // The months whose audits look at the same R&D year.
-            let y = year_of(m);
-            let mut end = m;
-            while end < to.0 && year_of(end + 1) == y {
-                end += 1;
-            }
-            // The last months are run even without an R&D year, for how the rules
-            // ended in the last month.
-            if y.is_some() || end == to.0 {
-                let b = batch.at(Month(end));
-                let actx = Ctx::new(&b, pipeline);
-                for cfg in &annual {
-                    let (run, f) = run_rule(&actx, cfg, false);
-                    if end == to.0 {
-                        last.insert(cfg.def.code, run);
-                    }
-                    if let (Some(f), true) = (f, y.is_some()) {
-                        for month in m..=end {
-                            frames.push(at(f.clone(), Month(month))?);
-                        }
-                    }
-                }
-            }
-            m = end + 1;
-        }
+    pass.count_again(recount);
+    if last_batch.table(Table::Rd).is_some() {
+        pass.annual(&ctx)?;
     }
     // The others, month by month (the context of the pass keeps its anticipation
     // for explaining the findings at the end).
-    let mut m = from;
-    while m <= to {
-        let b = batch.at(m);
-        let ctx = Ctx::new(&b, pipeline);
-        let mut family = "";
-        for cfg in pipeline.rules.iter().filter(per_month) {
-            if m < to && last_only(&cfg) {
-                continue;
-            }
-            ctx.enter_family(&mut family, cfg.def.code);
-            if let Some(pb) = progress {
-                pb.set_message(format!("{m} rules: {} {}", cfg.def.code, cfg.def.title.zh));
-            }
-            let (run, f) = run_rule(&ctx, cfg, false);
-            if m == to {
-                last.insert(cfg.def.code, run);
-            }
-            if let Some(f) = f {
-                frames.push(at(f, m)?);
-            }
-        }
-        m = m.plus(1);
-    }
-    let all = stack(at(empty_findings(), from)?, frames)?;
+    pass.month_by_month()?;
+    let all = stack(at_month(empty_findings(), from)?, pass.frames)?;
     let all = explained(&ctx, all);
-    let held = ctx.into_frames();
-    // One order whatever the order the rules ran in: month, then pipeline order.
+    let frames = ctx.into_frames();
+    let last = pipeline
+        .rules
+        .iter()
+        .filter_map(|c| pass.last.remove(c.def.code))
+        .collect();
+    Ok(Pass {
+        from,
+        to,
+        findings: in_pipeline_order(all, pipeline)?,
+        last,
+        frames,
+        recounted,
+    })
+}
+
+/// `df` with the month it audits in `at`.
+fn at_month(df: DataFrame, m: Month) -> Result<DataFrame> {
+    df.lazy()
+        .with_column(lit(m.0).alias("at"))
+        .collect()
+        .map_err(|e| Error::polars("rules", e))
+}
+
+/// One order whatever the order the rules ran in: month, then pipeline order.
+fn in_pipeline_order(all: DataFrame, pipeline: &Pipeline) -> Result<DataFrame> {
     let order: HashMap<&str, u32> = pipeline
         .rules
         .iter()
@@ -984,8 +902,7 @@ pub fn run_pass(
         .iter()
         .map(|c| c.and_then(|c| order.get(c).copied()).unwrap_or(u32::MAX))
         .collect();
-    let findings = all
-        .lazy()
+    all.lazy()
         .with_column(lit(Series::new("_rank".into(), rank)))
         .sort(
             ["at", "_rank"],
@@ -993,20 +910,170 @@ pub fn run_pass(
         )
         .drop(by_name(["_rank"], true, false))
         .collect()
-        .map_err(|e| Error::polars("rules", e))?;
-    let last = pipeline
-        .rules
-        .iter()
-        .filter_map(|c| last.remove(c.def.code))
-        .collect();
-    Ok(Pass {
-        from,
-        to,
-        findings,
-        last,
-        frames: held,
-        recounted,
-    })
+        .map_err(|e| Error::polars("rules", e))
+}
+
+impl PassOptions {
+    /// Whether `cfg` is audited in the last month alone.
+    fn last_month_alone(&self, cfg: &RuleConfig) -> bool {
+        self.last_only.contains(&cfg.def.level)
+    }
+}
+
+/// A pass under way: the findings of every month so far (each with its month in
+/// `at`) and how each rule ended in the last month.
+struct PassRun<'a> {
+    batch: &'a Batch,
+    pipeline: &'a Pipeline,
+    from: Month,
+    to: Month,
+    progress: Option<&'a indicatif::ProgressBar>,
+    opts: PassOptions,
+    frames: Vec<DataFrame>,
+    last: HashMap<&'static str, RuleRun>,
+}
+
+impl<'a> PassRun<'a> {
+    /// The rules that audit every month in one call (formulas and
+    /// [`Kind::Months`]), their last month's failures counted as a run of that
+    /// month counts them. Returns the rules whose other counts over the months are
+    /// not the last month's, when the options ask for them.
+    fn in_one_call(&mut self, ctx: &Ctx<'_>) -> Result<Vec<&'a RuleConfig>> {
+        let (from, to, opts, pipeline) = (self.from, self.to, self.opts, self.pipeline);
+        let mut family = "";
+        let mut recount = Vec::new();
+        let rules = pipeline.rules.iter().filter(|c| {
+            matches!(c.def.kind, Kind::Formula { .. } | Kind::Months(_))
+                && !opts.last_month_alone(c)
+        });
+        for cfg in rules {
+            ctx.enter_family(&mut family, cfg.def.code);
+            if let Some(pb) = self.progress {
+                pb.set_message(format!(
+                    "{from}–{to} rules: {} {}",
+                    cfg.def.code, cfg.def.title.zh
+                ));
+            }
+            let (mut run, f, of_last_month) = run_counted(ctx, cfg, true);
+            if opts.counted && !of_last_month && from < to {
+                recount.push(cfg);
+            }
+            if let Some(f) = f {
+                let f_last = f
+                    .clone()
+                    .lazy()
+                    .filter(col("at").eq(lit(to.0)))
+                    .collect()
+                    .map_err(|e| Error::polars("rules", e))?;
+                run.failed = count_failed(&f_last, cfg.def.level);
+                self.frames.push(f);
+            }
+            self.last.insert(cfg.def.code, run);
+        }
+        Ok(recount)
+    }
+
+    /// Runs `rules` again on the last month alone for its counts.
+    fn count_again(&mut self, rules: Vec<&RuleConfig>) {
+        if rules.is_empty() {
+            return;
+        }
+        let to = self.to;
+        let b = self.batch.at(to);
+        let mctx = Ctx::new(&b, self.pipeline);
+        let mut family = "";
+        for cfg in rules {
+            mctx.enter_family(&mut family, cfg.def.code);
+            let (alone, _) = run_rule(&mctx, cfg, false);
+            if let Some(run) = self.last.get_mut(cfg.def.code) {
+                tracing::debug!(rule = run.code, "counted again on {to} alone");
+                run.evaluated = alone.evaluated;
+                run.not_evaluable = alone.not_evaluable;
+                run.note = alone.note;
+                run.seconds += alone.seconds;
+            }
+        }
+    }
+
+    /// The rules of the annual R&D reports, once per R&D year audited; their
+    /// findings stand for every month that audits that year.
+    fn annual(&mut self, ctx: &Ctx<'_>) -> Result<()> {
+        let (opts, pipeline) = (self.opts, self.pipeline);
+        let annual: Vec<&RuleConfig> = pipeline
+            .rules
+            .iter()
+            .filter(|c| matches!(c.def.kind, Kind::Annual(_)) && !opts.last_month_alone(c))
+            .collect();
+        if annual.is_empty() {
+            return Ok(());
+        }
+        let years = super::rd::rd_years(ctx)?;
+        let year_of = |m: i32| super::rd::audited_year(&years, m);
+        let mut m = self.from.0;
+        let to = self.to.0;
+        while m <= to {
+            // The months whose audits look at the same R&D year.
+            let y = year_of(m);
+            let mut end = m;
+            while end < to && year_of(end + 1) == y {
+                end += 1;
+            }
+            // The last months are run even without an R&D year, for how the rules
+            // ended in the last month.
+            if y.is_some() || end == to {
+                let b = self.batch.at(Month(end));
+                let actx = Ctx::new(&b, pipeline);
+                for cfg in &annual {
+                    let (run, f) = run_rule(&actx, cfg, false);
+                    if end == to {
+                        self.last.insert(cfg.def.code, run);
+                    }
+                    if let (Some(f), true) = (f, y.is_some()) {
+                        for month in m..=end {
+                            self.frames.push(at_month(f.clone(), Month(month))?);
+                        }
+                    }
+                }
+            }
+            m = end + 1;
+        }
+        Ok(())
+    }
+
+    /// The built-in rules, the rules audited in the last month alone and, without
+    /// R&D reports, the annual rules: month by month.
+    fn month_by_month(&mut self) -> Result<()> {
+        let (opts, pipeline, batch, to) = (self.opts, self.pipeline, self.batch, self.to);
+        let per_month = |cfg: &&RuleConfig| {
+            matches!(cfg.def.kind, Kind::Builtin(_))
+                || (matches!(cfg.def.kind, Kind::Annual(_)) && batch.table(Table::Rd).is_none())
+                || opts.last_month_alone(cfg)
+        };
+        let mut m = self.from;
+        while m <= to {
+            let b = batch.at(m);
+            let ctx = Ctx::new(&b, pipeline);
+            let mut family = "";
+            for cfg in pipeline.rules.iter().filter(per_month) {
+                if m < to && opts.last_month_alone(cfg) {
+                    continue;
+                }
+                ctx.enter_family(&mut family, cfg.def.code);
+                if let Some(pb) = self.progress {
+                    pb.set_message(format!("{m} rules: {} {}", cfg.def.code, cfg.def.title.zh));
+                }
+                let (run, f) = run_rule(&ctx, cfg, false);
+                if m == to {
+                    self.last.insert(cfg.def.code, run);
+                }
+                if let Some(f) = f {
+                    self.frames.push(at_month(f, m)?);
+                }
+            }
+            m = m.plus(1);
+        }
+        Ok(())
+    }
 }
 
 /// The findings with the changes the independent sources explain turned into
