@@ -738,28 +738,7 @@ fn round_figures(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let min_round = cfg.int("min_round_months");
     let min_gross = cfg.num("min_gross_thousand_yuan");
     let habit = cfg.num("habit_factor");
-    let max_chance = cfg.num("max_chance");
     let p = ctx.period.0;
-    // Figures in whole thousand yuan are a multiple of the unit one time in `unit`
-    // by chance (fewer still with decimals). The months needed out of those known,
-    // so that a count that high turns up by chance at most `max_chance` of the
-    // time: with 100 and 12 months known, 4 (3 turns up at 2 enterprises in 10,000).
-    let chance = (1.0 / unit).min(1.0);
-    let needed = |known: &str| {
-        (0..=window.max(1) as u32)
-            .rev()
-            .fold(lit(NULL).cast(DataType::Float64), |rest, n| {
-                let k = crate::detect::chance::least_count_beyond_chance(
-                    n,
-                    chance,
-                    max_chance,
-                    min_round.max(1) as u32,
-                );
-                when(col(known).eq(lit(n)))
-                    .then(lit(k as f64))
-                    .otherwise(rest)
-            })
-    };
     // The months of every audited month's window, and of the window before it
     // (to tell a habit from a switch to round figures).
     let rows = ctx
@@ -786,7 +765,7 @@ fn round_figures(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let in_audited_windows = col("period").gt(lit(ctx.from.0 - window));
     let evaluated = rows
         .clone()
-        .filter(in_audited_windows.clone())
+        .filter(in_audited_windows)
         .group_by([col("eid")])
         .agg([
             col("_round").sum().alias("_total"),
@@ -799,47 +778,8 @@ fn round_figures(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .lazy()
         .filter(col("_total").gt_eq(lit(min_round)))
         .select([col("eid")]);
-    let offsets = DataFrame::new(
-        (2 * window).max(1) as usize,
-        vec![Column::new(
-            "_k".into(),
-            (0..(2 * window).max(1)).collect::<Vec<i32>>(),
-        )],
-    )
-    .map_err(pe)?;
-    let current = col("period").gt(col("at") - lit(window));
-    let df = rows
-        .clone()
-        .join(
-            candidates,
-            [col("eid")],
-            [col("eid")],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .join(offsets.lazy(), [], [], JoinArgs::new(JoinType::Cross))
-        .with_column((col("period") + col("_k")).alias("at"))
-        .filter(ctx.audited(col("at")))
-        .group_by([col("at"), col("eid")])
-        .agg([
-            col("_round")
-                .filter(current.clone())
-                .sum()
-                .alias("round_months"),
-            col("_round").filter(current.clone()).count().alias("_n"),
-            col("_round")
-                .filter(current.clone().not())
-                .sum()
-                .alias("before_round"),
-            col("_round")
-                .filter(current.clone().not())
-                .count()
-                .alias("_before_n"),
-            col("gross_output")
-                .filter(col("period").eq(col("at")))
-                .first()
-                .alias("gross_output"),
-            col("period").filter(current).max().alias("_last"),
-        ])
+    let needed = |known: &str| round_months_needed(cfg, known);
+    let df = round_windows(ctx, rows.clone(), candidates, window)?
         .with_columns([
             needed("_n").alias("_needed"),
             needed("_before_n").alias("_before_needed"),
@@ -869,54 +809,7 @@ fn round_figures(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         )
         .and(lit(habit < 1.0));
     let base = (col("round_months").cast(DataType::Float64) / col("_needed")).clip_max(lit(4.0));
-    let (zh_same, en_same) = (
-        format!("；此前 {window} 个月同样有 "),
-        format!("; the {window} months before: "),
-    );
-    let (zh_only, en_only) = (
-        format!("；此前 {window} 个月仅 "),
-        format!("; the {window} months before: only "),
-    );
-    let text = |zh: bool| {
-        let n = col("before_round").cast(DataType::String);
-        when(was_round.clone())
-            .then(concat_str(
-                [
-                    lit(if zh {
-                        zh_same.as_str()
-                    } else {
-                        en_same.as_str()
-                    }),
-                    n.clone(),
-                    lit(if zh {
-                        " 个月为整数，为企业一贯填报习惯，核查优先级降低"
-                    } else {
-                        " round months as well: the enterprise's habit, lower priority"
-                    }),
-                ],
-                "",
-                false,
-            ))
-            .when(known_before.clone())
-            .then(concat_str(
-                [
-                    lit(if zh {
-                        zh_only.as_str()
-                    } else {
-                        en_only.as_str()
-                    }),
-                    n,
-                    lit(if zh {
-                        " 个月为整数：新近改为整数填报"
-                    } else {
-                        " round: a switch to round figures"
-                    }),
-                ],
-                "",
-                false,
-            ))
-            .otherwise(lit(NULL).cast(DataType::String))
-    };
+    let remark = |zh: bool| round_remark(window, &was_round, &known_before, zh);
     let mut found = outcome_of(
         ctx,
         &df,
@@ -930,8 +823,8 @@ fn round_figures(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
                 .then(lit(habit))
                 .otherwise(base)
                 .alias("strength"),
-            text(true).alias("remark"),
-            text(false).alias("remark_en"),
+            remark(true).alias("remark"),
+            remark(false).alias("remark_en"),
         ],
     )?;
     // Counted as a run of the last month would: every enterprise with a row in
@@ -954,6 +847,112 @@ fn round_figures(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     found.not_evaluable = n - known;
     found.of_last_month = true;
     Ok(found)
+}
+
+/// The round months needed out of those known (column `known`) so that a count
+/// that high turns up by chance at most `max_chance` of the time. Figures in whole
+/// thousand yuan are a multiple of the unit one time in `unit` by chance (fewer
+/// still with decimals): with 100 and 12 months known, 4 (3 turns up at 2
+/// enterprises in 10,000).
+fn round_months_needed(cfg: &RuleConfig, known: &str) -> Expr {
+    let chance = (1.0 / cfg.num("round_unit_thousand_yuan")).min(1.0);
+    let (window, min_round) = (cfg.int("window_months"), cfg.int("min_round_months"));
+    let max_chance = cfg.num("max_chance");
+    (0..=window.max(1) as u32)
+        .rev()
+        .fold(lit(NULL).cast(DataType::Float64), |rest, n| {
+            let k = crate::detect::chance::least_count_beyond_chance(
+                n,
+                chance,
+                max_chance,
+                min_round.max(1) as u32,
+            );
+            when(col(known).eq(lit(n)))
+                .then(lit(k as f64))
+                .otherwise(rest)
+        })
+}
+
+/// For each audited month `at` and candidate enterprise: its round months and
+/// months known in the window ending at `at` (`round_months`, `_n`) and in the
+/// window before (`before_round`, `_before_n`), the figure of `at` and the last
+/// month of the window with a figure (`_last`).
+fn round_windows(
+    ctx: &Ctx<'_>,
+    rows: LazyFrame,
+    candidates: LazyFrame,
+    window: i32,
+) -> Result<LazyFrame> {
+    let offsets = DataFrame::new(
+        (2 * window).max(1) as usize,
+        vec![Column::new(
+            "_k".into(),
+            (0..(2 * window).max(1)).collect::<Vec<i32>>(),
+        )],
+    )
+    .map_err(pe)?;
+    let current = col("period").gt(col("at") - lit(window));
+    Ok(rows
+        .join(
+            candidates,
+            [col("eid")],
+            [col("eid")],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .join(offsets.lazy(), [], [], JoinArgs::new(JoinType::Cross))
+        .with_column((col("period") + col("_k")).alias("at"))
+        .filter(ctx.audited(col("at")))
+        .group_by([col("at"), col("eid")])
+        .agg([
+            col("_round")
+                .filter(current.clone())
+                .sum()
+                .alias("round_months"),
+            col("_round").filter(current.clone()).count().alias("_n"),
+            col("_round")
+                .filter(current.clone().not())
+                .sum()
+                .alias("before_round"),
+            col("_round")
+                .filter(current.clone().not())
+                .count()
+                .alias("_before_n"),
+            col("gross_output")
+                .filter(col("period").eq(col("at")))
+                .first()
+                .alias("gross_output"),
+            col("period").filter(current).max().alias("_last"),
+        ]))
+}
+
+/// The remark on the window before: as round (a habit, lower priority) or only
+/// a few round months (a switch to round figures).
+fn round_remark(window: i32, was_round: &Expr, known_before: &Expr, zh: bool) -> Expr {
+    let n = col("before_round").cast(DataType::String);
+    let (same, same_tail, only, only_tail) = if zh {
+        (
+            format!("；此前 {window} 个月同样有 "),
+            " 个月为整数，为企业一贯填报习惯，核查优先级降低",
+            format!("；此前 {window} 个月仅 "),
+            " 个月为整数：新近改为整数填报",
+        )
+    } else {
+        (
+            format!("; the {window} months before: "),
+            " round months as well: the enterprise's habit, lower priority",
+            format!("; the {window} months before: only "),
+            " round: a switch to round figures",
+        )
+    };
+    when(was_round.clone())
+        .then(concat_str(
+            [lit(same), n.clone(), lit(same_tail)],
+            "",
+            false,
+        ))
+        .when(known_before.clone())
+        .then(concat_str([lit(only), n, lit(only_tail)], "", false))
+        .otherwise(lit(NULL).cast(DataType::String))
 }
 
 fn many_revisions(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
