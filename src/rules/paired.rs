@@ -208,47 +208,7 @@ const SERVICES: Pair = Pair {
 fn anticipate(lf: LazyFrame, pair: &Pair, s: &Settings) -> Result<DataFrame> {
     let (x, n) = (pair.x, pair.n);
     let (x0, n0) = (format!("{x}_ly"), format!("{n}_ly"));
-    let ln = |c: &str| col(c).cast(DataType::Float64).log(lit(std::f64::consts::E));
-    let positive = [x, n, x0.as_str(), n0.as_str()]
-        .into_iter()
-        .map(|c| {
-            let v = col(c).cast(DataType::Float64);
-            v.clone().gt(lit(0.0)).and(v.is_not_nan())
-        })
-        .reduce(|a, b| a.and(b))
-        .expect("four columns");
-    let lf = lf.filter(positive).with_columns([
-        (ln(x) - ln(&x0)).alias("_dx"),
-        (ln(n) - ln(&n0)).alias("_dn"),
-    ]);
-    let lf = lf.with_column((col("_dx") - col("_dn")).alias("_dr"));
-    // The peer group: the division in the period, or every enterprise of the period.
-    let lf = lf
-        .with_column(
-            col("eid")
-                .count()
-                .over_cols(&["period", "division"])
-                .alias("_ng"),
-        )
-        .with_column(
-            when(col("_ng").gt_eq(lit(s.min_peers as u32)))
-                .then(col("division"))
-                .otherwise(lit("*"))
-                .alias("_g"),
-        );
-    let by = ["period", "_g"];
-    let mut lf = lf;
-    for v in ["_dx", "_dn", "_dr"] {
-        lf = lf.with_column(col(v).median().over_cols(&by).alias(format!("{v}_m")));
-        lf = lf.with_column(
-            (lit(1.4826)
-                * (col(v) - col(format!("{v}_m")))
-                    .abs()
-                    .median()
-                    .over_cols(&by))
-            .alias(format!("{v}_s")),
-        );
-    }
+    let lf = with_peer_changes(lf, [x, n, &x0, &n0], s);
     let df = lf
         .sort(["period", "eid"], SortMultipleOptions::default())
         .collect()
@@ -294,37 +254,28 @@ fn anticipate(lf: LazyFrame, pair: &Pair, s: &Settings) -> Result<DataFrame> {
     // Per field: its name, the reported figures, and per row (log anticipation,
     // sigma, from the pair, from history).
     type Field<'a> = (&'a str, Vec<f64>, Vec<[f64; 4]>);
-    let mut fields: Vec<Field> = Vec::new();
-    let mut one = |name: &'static str,
-                   current: &[f64],
-                   pair_of: &dyn Fn(usize) -> (f64, f64),
-                   hist_of: &dyn Fn(usize) -> (f64, f64)| {
-        let est: Vec<[f64; 4]> = (0..rows)
-            .map(|i| {
-                let (pa, ps) = pair_of(i);
-                let (ha, hs) = hist_of(i);
-                match combine_two((pa, ps), (ha, hs), s) {
-                    Some((a, sg)) => [a, sg, pa.exp(), ha.exp()],
-                    None => [f64::NAN; 4],
-                }
-            })
-            .collect();
-        fields.push((name, current.to_vec(), est));
-    };
     let l = |v: f64| v.ln();
-    one(
+    let mut fields: Vec<Field> = vec![(
         x,
-        &vx,
-        &|i| (l(vn[i]) + l(vx0[i]) - l(vn0[i]) + mr[i], sr[i]),
-        &|i| (l(vx0[i]) + mx[i], sx[i]),
-    );
+        vx.clone(),
+        estimates(
+            rows,
+            s,
+            |i| (l(vn[i]) + l(vx0[i]) - l(vn0[i]) + mr[i], sr[i]),
+            |i| (l(vx0[i]) + mx[i], sx[i]),
+        ),
+    )];
     if pair.both {
-        one(
+        fields.push((
             n,
-            &vn,
-            &|i| (l(vx[i]) - l(vx0[i]) + l(vn0[i]) - mr[i], sr[i]),
-            &|i| (l(vn0[i]) + mn[i], sn[i]),
-        );
+            vn.clone(),
+            estimates(
+                rows,
+                s,
+                |i| (l(vx[i]) - l(vx0[i]) + l(vn0[i]) - mr[i], sr[i]),
+                |i| (l(vn0[i]) + mn[i], sn[i]),
+            ),
+        ));
     }
     // The distances, and P(wrong) from each period's fitted mixture.
     let z_of = |current: &[f64], est: &[[f64; 4]]| -> Vec<f64> {
@@ -336,29 +287,7 @@ fn anticipate(lf: LazyFrame, pair: &Pair, s: &Settings) -> Result<DataFrame> {
     let mut out: Vec<DataFrame> = Vec::new();
     for (k, (name, current, est)) in fields.iter().enumerate() {
         let z = &zs[k];
-        let mut p = vec![f64::NAN; rows];
-        let mut start = 0;
-        while start < rows {
-            let mut end = start;
-            while end < rows && period[end] == period[start] {
-                end += 1;
-            }
-            let m = if s.estimate {
-                Mixture::fit(&z[start..end], s.prior, s.scale, s.min_scale)
-            } else {
-                Mixture {
-                    prior: s.prior,
-                    scale: s.scale,
-                    sigma0: 1.0,
-                }
-            };
-            for i in start..end {
-                if z[i].is_finite() {
-                    p[i] = m.p_wrong(z[i]);
-                }
-            }
-            start = end;
-        }
+        let p = p_wrong_by_month(z, &period, s);
         let anticipated: Vec<f64> = est.iter().map(|e| e[0].exp()).collect();
         let expected: Vec<f64> = (0..rows)
             .map(|i| p[i] * (current[i] - anticipated[i]).abs())
@@ -406,6 +335,103 @@ fn anticipate(lf: LazyFrame, pair: &Pair, s: &Settings) -> Result<DataFrame> {
         .is_not_nan()
         .map_err(pe)?;
     all.filter(&known).map_err(pe)
+}
+
+/// The log changes on the same month last year of the pair's figures (`_dx`,
+/// `_dn`) and of their ratio (`_dr`), with their median (`_m`) and 1.4826 · MAD
+/// (`_s`) among the peers: the division in the period, or every enterprise of the
+/// period when the division has fewer than `min_peers`. Rows with a figure
+/// (`cols`: x, n and their values last year) not positive are left out.
+fn with_peer_changes(lf: LazyFrame, cols: [&str; 4], s: &Settings) -> LazyFrame {
+    let [x, n, x0, n0] = cols;
+    let ln = |c: &str| col(c).cast(DataType::Float64).log(lit(std::f64::consts::E));
+    let positive = cols
+        .into_iter()
+        .map(|c| {
+            let v = col(c).cast(DataType::Float64);
+            v.clone().gt(lit(0.0)).and(v.is_not_nan())
+        })
+        .reduce(|a, b| a.and(b))
+        .expect("four columns");
+    let mut lf = lf
+        .filter(positive)
+        .with_columns([(ln(x) - ln(x0)).alias("_dx"), (ln(n) - ln(n0)).alias("_dn")])
+        .with_column((col("_dx") - col("_dn")).alias("_dr"))
+        .with_column(
+            col("eid")
+                .count()
+                .over_cols(&["period", "division"])
+                .alias("_ng"),
+        )
+        .with_column(
+            when(col("_ng").gt_eq(lit(s.min_peers as u32)))
+                .then(col("division"))
+                .otherwise(lit("*"))
+                .alias("_g"),
+        );
+    let by = ["period", "_g"];
+    for v in ["_dx", "_dn", "_dr"] {
+        lf = lf.with_column(col(v).median().over_cols(&by).alias(format!("{v}_m")));
+        lf = lf.with_column(
+            (lit(1.4826)
+                * (col(v) - col(format!("{v}_m")))
+                    .abs()
+                    .median()
+                    .over_cols(&by))
+            .alias(format!("{v}_s")),
+        );
+    }
+    lf
+}
+
+/// Per row: (log anticipation, sigma, from the pair, from history), the pair's
+/// and the history's anticipations combined; NaN where neither is known.
+fn estimates(
+    rows: usize,
+    s: &Settings,
+    pair_of: impl Fn(usize) -> (f64, f64),
+    hist_of: impl Fn(usize) -> (f64, f64),
+) -> Vec<[f64; 4]> {
+    (0..rows)
+        .map(|i| {
+            let (pa, ps) = pair_of(i);
+            let (ha, hs) = hist_of(i);
+            match combine_two((pa, ps), (ha, hs), s) {
+                Some((a, sg)) => [a, sg, pa.exp(), ha.exp()],
+                None => [f64::NAN; 4],
+            }
+        })
+        .collect()
+}
+
+/// P(wrong) of each distance `z`, from the mixture fitted to its period's
+/// distances (rows ordered by period).
+fn p_wrong_by_month(z: &[f64], period: &[i32], s: &Settings) -> Vec<f64> {
+    let rows = z.len();
+    let mut p = vec![f64::NAN; rows];
+    let mut start = 0;
+    while start < rows {
+        let mut end = start;
+        while end < rows && period[end] == period[start] {
+            end += 1;
+        }
+        let m = if s.estimate {
+            Mixture::fit(&z[start..end], s.prior, s.scale, s.min_scale)
+        } else {
+            Mixture {
+                prior: s.prior,
+                scale: s.scale,
+                sigma0: 1.0,
+            }
+        };
+        for i in start..end {
+            if z[i].is_finite() {
+                p[i] = m.p_wrong(z[i]);
+            }
+        }
+        start = end;
+    }
+    p
 }
 
 /// `lf` (`eid`, `period`, the pair `x`, `n`) with the same two figures `back`
