@@ -14,7 +14,7 @@ use super::raw::{
     Cell, EarlyReject, RawColumn, RawFrame,
 };
 use crate::error::{Error, Result};
-use crate::model::schema::TableSpec;
+use crate::model::schema::{ColumnSpec, TableSpec};
 use crate::model::text::clip;
 
 /// How many lines from the top are searched for the header row.
@@ -106,6 +106,138 @@ pub fn read_bytes(
     raw: Vec<u8>,
 ) -> Result<(RawFrame, Encoding)> {
     let mut repairs: Vec<(&'static str, u64)> = Vec::new();
+    let (bytes, encoding) = as_text(path, spec, raw, &mut repairs)?;
+    let delimiter = sniff_delimiter(&bytes);
+    if delimiter != b',' {
+        repairs.push(("delimiter_not_comma", 1));
+    }
+    let mut reader = ::csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(bytes.as_slice());
+    let mut records = reader.byte_records();
+
+    let (mut top, header_idx) = find_header(path, spec, &mut records)?;
+    let above: Vec<String> = top[..header_idx].iter().flat_map(decode_all).collect();
+    let (row_unit, title) = above_header(path, &above)?;
+    if header_idx > 0 {
+        repairs.push(("title_rows_above_header", header_idx as u64));
+    }
+    let header = top[header_idx].clone();
+    let pending: Vec<::csv::ByteRecord> = top.split_off(header_idx + 1);
+    // Rows below the header that belong to it (sub-headings, a unit row): looked at
+    // before the data is read.
+    let mut records = pending.into_iter().map(Ok).chain(records);
+    let mut ahead: Vec<::csv::Result<::csv::ByteRecord>> = Vec::new();
+    while ahead.len() < 3 {
+        match records.next() {
+            Some(r) => {
+                let stop = r.is_err();
+                ahead.push(r);
+                if stop {
+                    break;
+                }
+            }
+            None => break,
+        }
+    }
+    let ahead_text: Vec<Vec<String>> = ahead
+        .iter()
+        .map_while(|r| r.as_ref().ok().map(decode_all))
+        .collect();
+    let (headings, row_unit, taken) = below_header(path, decode_all(&header), row_unit, |i| {
+        ahead_text.get(i).cloned()
+    })?;
+    if taken > 0 {
+        repairs.push(("two_row_header", taken as u64));
+    }
+    let records = ahead.into_iter().skip(taken).chain(records);
+    let m = map_headings(
+        path,
+        spec,
+        &headings,
+        supplied,
+        row_unit.as_ref(),
+        title.as_ref().map(|(f, t)| (*f, t.as_str())),
+    )?;
+    let layout = Layout {
+        mapping: &m.cols,
+        headings: &headings,
+        encoding,
+    };
+    let unit_idx = unit_column_index(&headings);
+    let mut unit_texts: Vec<String> = Vec::new();
+    let mut cols: Vec<Vec<Cell>> = vec![Vec::new(); m.cols.len()];
+    let mut rows: Vec<u32> = Vec::new();
+    let mut rejects: Vec<EarlyReject> = Vec::new();
+    let mut bom_inside = 0u64;
+    let mut row: u32 = 0;
+    for rec in records {
+        row = row.saturating_add(1);
+        let decoded = match rec {
+            Ok(rec) => match layout.cells(&rec, row, &mut bom_inside) {
+                Ok(Some(cells)) => {
+                    if let Some(ui) = unit_idx {
+                        let f = rec.get(ui).unwrap_or(&[]);
+                        unit_texts.push(decode_field(f, encoding).unwrap_or_default());
+                    }
+                    cells
+                }
+                Ok(None) => continue,
+                Err(r) => {
+                    rejects.push(r);
+                    continue;
+                }
+            },
+            Err(e) => {
+                rejects.push(EarlyReject {
+                    row,
+                    column: String::new(),
+                    value: String::new(),
+                    reason: format!("row cannot be split into fields: {e}"),
+                });
+                continue;
+            }
+        };
+        for (c, v) in cols.iter_mut().zip(decoded) {
+            c.push(v);
+        }
+        rows.push(row);
+    }
+    if bom_inside > 0 {
+        repairs.push(("byte_order_mark_removed", bom_inside));
+    }
+    let columns = m
+        .cols
+        .into_iter()
+        .zip(cols)
+        .map(|((spec_col, _), cells)| (spec_col, RawColumn::Cells(cells)))
+        .collect();
+    Ok((
+        RawFrame {
+            columns,
+            rows,
+            rejects,
+            repairs,
+            units: m.units,
+            notes: m.set_aside,
+            unit_column: unit_idx.map(|i| (headings[i].clone(), unit_texts)),
+        },
+        encoding,
+    ))
+}
+
+/// The file's bytes as text: UTF-16 decoded, a leading BOM removed, and the
+/// encoding its fields are read in. A blank file, or one that is not text (a zero
+/// byte, or more than one byte in 20 a control character, near the top), is an
+/// error naming the file.
+fn as_text(
+    path: &Path,
+    spec: &'static TableSpec,
+    raw: Vec<u8>,
+    repairs: &mut Vec<(&'static str, u64)>,
+) -> Result<(Vec<u8>, Encoding)> {
     let mut bytes = match from_utf16(&raw) {
         Some(b) => {
             repairs.push(("utf16_decoded", 1));
@@ -116,8 +248,7 @@ pub fn read_bytes(
     if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
         bytes.drain(..3);
     }
-    let blank = bytes.iter().all(|b| b.is_ascii_whitespace());
-    if blank {
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(Error::EmptyFile {
             path: path.to_path_buf(),
             expected: expected_columns(spec),
@@ -145,28 +276,27 @@ pub fn read_bytes(
     } else {
         Encoding::Gb18030
     };
+    Ok((bytes, encoding))
+}
 
-    let delimiter = sniff_delimiter(&bytes);
-    if delimiter != b',' {
-        repairs.push(("delimiter_not_comma", 1));
-    }
-    let mut reader = ::csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(delimiter)
-        .from_reader(bytes.as_slice());
-    let mut records = reader.byte_records();
+/// Every field of a record as text, whatever its encoding.
+fn decode_all(rec: &::csv::ByteRecord) -> Vec<String> {
+    rec.iter()
+        .map(|f| {
+            decode_field(f, Encoding::Gb18030)
+                .unwrap_or_else(|| String::from_utf8_lossy(f).into_owned())
+        })
+        .collect()
+}
 
-    // The header is the first of the top lines naming two contract columns (an
-    // export may put a title and a unit row `单位：万元` above it); else the first.
-    let decode_all = |rec: &::csv::ByteRecord| -> Vec<String> {
-        rec.iter()
-            .map(|f| {
-                decode_field(f, Encoding::Gb18030)
-                    .unwrap_or_else(|| String::from_utf8_lossy(f).into_owned())
-            })
-            .collect()
-    };
+/// The top records, up to the header, and the header's index among them. The
+/// header is the first of the top lines naming two contract columns (an export
+/// may put a title and a unit row `单位：万元` above it); else the first.
+fn find_header(
+    path: &Path,
+    spec: &'static TableSpec,
+    records: &mut impl Iterator<Item = ::csv::Result<::csv::ByteRecord>>,
+) -> Result<(Vec<::csv::ByteRecord>, usize)> {
     let mut top: Vec<::csv::ByteRecord> = Vec::new();
     let mut header_at: Option<usize> = None;
     while top.len() < HEADER_SEARCH_ROWS {
@@ -197,186 +327,98 @@ pub fn read_bytes(
             expected: expected_columns(spec),
         });
     }
-    let header_idx = header_at.unwrap_or(0);
-    let above: Vec<String> = top[..header_idx].iter().flat_map(&decode_all).collect();
-    let (row_unit, title) = above_header(path, &above)?;
-    if header_idx > 0 {
-        repairs.push(("title_rows_above_header", header_idx as u64));
-    }
-    let header = top[header_idx].clone();
-    let pending: Vec<::csv::ByteRecord> = top.split_off(header_idx + 1);
-    // Rows below the header that belong to it (sub-headings, a unit row): looked at
-    // before the data is read.
-    let mut records = pending.into_iter().map(Ok).chain(records);
-    let mut ahead: Vec<::csv::Result<::csv::ByteRecord>> = Vec::new();
-    while ahead.len() < 3 {
-        match records.next() {
-            Some(r) => {
-                let stop = r.is_err();
-                ahead.push(r);
-                if stop {
-                    break;
-                }
-            }
-            None => break,
-        }
-    }
-    let ahead_text: Vec<Vec<String>> = ahead
-        .iter()
-        .map_while(|r| r.as_ref().ok().map(&decode_all))
-        .collect();
-    let (headings, row_unit, taken) = below_header(path, decode_all(&header), row_unit, |i| {
-        ahead_text.get(i).cloned()
-    })?;
-    if taken > 0 {
-        repairs.push(("two_row_header", taken as u64));
-    }
-    let records = ahead.into_iter().skip(taken).chain(records);
-    let m = map_headings(
-        path,
-        spec,
-        &headings,
-        supplied,
-        row_unit.as_ref(),
-        title.as_ref().map(|(f, t)| (*f, t.as_str())),
-    )?;
-    let mapping = m.cols;
-    let n_fields = headings.len();
-    let unit_idx = unit_column_index(&headings);
-    let mut unit_texts: Vec<String> = Vec::new();
+    Ok((top, header_at.unwrap_or(0)))
+}
 
-    let mut cols: Vec<Vec<Cell>> = vec![Vec::new(); mapping.len()];
-    let mut rows: Vec<u32> = Vec::new();
-    let mut rejects: Vec<EarlyReject> = Vec::new();
-    let mut bom_inside = 0u64;
-    let mut row: u32 = 0;
+/// The header's fields and the contract columns read from them.
+struct Layout<'a> {
+    mapping: &'a [(&'static ColumnSpec, usize)],
+    headings: &'a [String],
+    encoding: Encoding,
+}
 
-    for rec in records {
-        row = row.saturating_add(1);
-        let rec = match rec {
-            Ok(r) => r,
-            Err(e) => {
-                rejects.push(EarlyReject {
-                    row,
-                    column: String::new(),
-                    value: String::new(),
-                    reason: format!("row cannot be split into fields: {e}"),
-                });
-                continue;
-            }
-        };
+impl Layout<'_> {
+    /// The cells of the contract columns of data row `row`; `None` for a line of
+    /// empty fields (`,,,,`: it carries nothing, it is not a row). A row with
+    /// fewer fields than the header, with values beyond it, with bytes that decode
+    /// in neither encoding, or repeating the header is rejected with its reason.
+    /// BOMs inside a field are removed and counted in `bom_inside`.
+    fn cells(
+        &self,
+        rec: &::csv::ByteRecord,
+        row: u32,
+        bom_inside: &mut u64,
+    ) -> std::result::Result<Option<Vec<Cell>>, EarlyReject> {
         if rec
             .iter()
             .all(|f| f.iter().all(|b| b.is_ascii_whitespace()))
         {
-            // A line of empty fields (",,,,"): carries nothing, is not a row.
-            continue;
+            return Ok(None);
         }
-        let whole = || {
+        let n_fields = self.headings.len();
+        let reject = |reason: String| {
             let joined: Vec<String> = rec
                 .iter()
                 .map(|f| String::from_utf8_lossy(f).into_owned())
                 .collect();
-            clip(&joined.join(","), 200)
+            EarlyReject {
+                row,
+                column: String::new(),
+                value: clip(&joined.join(","), 200),
+                reason,
+            }
         };
         if rec.len() < n_fields {
-            rejects.push(EarlyReject {
-                row,
-                column: String::new(),
-                value: whole(),
-                reason: format!(
-                    "row has {} fields, the header has {n_fields} (a truncated or broken line)",
-                    rec.len()
-                ),
-            });
-            continue;
+            return Err(reject(format!(
+                "row has {} fields, the header has {n_fields} (a truncated or broken line)",
+                rec.len()
+            )));
         }
         if rec.len() > n_fields && rec.iter().skip(n_fields).any(|f| !f.is_empty()) {
-            rejects.push(EarlyReject {
-                row,
-                column: String::new(),
-                value: whole(),
-                reason: format!(
-                    "row has {} fields, the header has {n_fields} (an unquoted comma inside a value?)",
-                    rec.len()
-                ),
-            });
-            continue;
+            return Err(reject(format!(
+                "row has {} fields, the header has {n_fields} (an unquoted comma inside a value?)",
+                rec.len()
+            )));
         }
-        let mut decoded: Vec<Cell> = Vec::with_capacity(mapping.len());
-        let mut failed: Option<EarlyReject> = None;
-        for (spec_col, idx) in &mapping {
+        let mut decoded: Vec<Cell> = Vec::with_capacity(self.mapping.len());
+        for (spec_col, idx) in self.mapping {
             let f = rec.get(*idx).unwrap_or(&[]);
-            match decode_field(f, encoding) {
-                Some(mut s) => {
-                    if s.contains('\u{FEFF}') {
-                        s = s.replace('\u{FEFF}', "");
-                        bom_inside += 1;
-                    }
-                    decoded.push(if s.trim().is_empty() {
-                        Cell::Empty
-                    } else {
-                        Cell::Text(s)
-                    });
-                }
-                None => {
-                    failed = Some(EarlyReject {
-                        row,
-                        column: spec_col.name.to_string(),
-                        value: clip(&String::from_utf8_lossy(f), 80),
-                        reason: "bytes that are neither UTF-8 nor GB18030 text".to_string(),
-                    });
-                    break;
-                }
+            let Some(mut s) = decode_field(f, self.encoding) else {
+                return Err(EarlyReject {
+                    row,
+                    column: spec_col.name.to_string(),
+                    value: clip(&String::from_utf8_lossy(f), 80),
+                    reason: "bytes that are neither UTF-8 nor GB18030 text".to_string(),
+                });
+            };
+            if s.contains('\u{FEFF}') {
+                s = s.replace('\u{FEFF}', "");
+                *bom_inside += 1;
             }
-        }
-        if let Some(r) = failed {
-            rejects.push(r);
-            continue;
+            decoded.push(if s.trim().is_empty() {
+                Cell::Empty
+            } else {
+                Cell::Text(s)
+            });
         }
         // A second header inside the data (files concatenated with their headers).
-        let repeats_header = mapping.iter().zip(&decoded).all(|((_, idx), c)| match c {
-            Cell::Text(s) => s.trim() == headings[*idx].trim().trim_start_matches('\u{FEFF}'),
-            _ => false,
-        });
-        if repeats_header {
-            rejects.push(EarlyReject {
-                row,
-                column: String::new(),
-                value: whole(),
-                reason: "the header row repeated inside the data".to_string(),
+        let repeats_header = self
+            .mapping
+            .iter()
+            .zip(&decoded)
+            .all(|((_, idx), c)| match c {
+                Cell::Text(s) => {
+                    s.trim() == self.headings[*idx].trim().trim_start_matches('\u{FEFF}')
+                }
+                _ => false,
             });
-            continue;
+        if repeats_header {
+            return Err(reject(
+                "the header row repeated inside the data".to_string(),
+            ));
         }
-        if let Some(ui) = unit_idx {
-            let f = rec.get(ui).unwrap_or(&[]);
-            unit_texts.push(decode_field(f, encoding).unwrap_or_default());
-        }
-        for (c, v) in cols.iter_mut().zip(decoded) {
-            c.push(v);
-        }
-        rows.push(row);
+        Ok(Some(decoded))
     }
-    if bom_inside > 0 {
-        repairs.push(("byte_order_mark_removed", bom_inside));
-    }
-    let columns = mapping
-        .into_iter()
-        .zip(cols)
-        .map(|((spec_col, _), cells)| (spec_col, RawColumn::Cells(cells)))
-        .collect();
-    Ok((
-        RawFrame {
-            columns,
-            rows,
-            rejects,
-            repairs,
-            units: m.units,
-            notes: m.set_aside,
-            unit_column: unit_idx.map(|i| (headings[i].clone(), unit_texts)),
-        },
-        encoding,
-    ))
 }
 
 /// Reads any CSV file as text columns (for `zhibao outlier`): the headings and
