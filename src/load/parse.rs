@@ -222,199 +222,238 @@ fn fast_path(
     repairs: &mut Repairs,
     name: &'static str,
 ) -> Option<Typed> {
-    match raw {
-        RawColumn::Constant(cell, n) => {
-            // One value for every row: parse it once.
-            let one = parse_column(
-                spec,
-                &RawColumn::Cells(vec![cell.clone()]),
-                register,
-                repairs,
-            );
-            let series = one.series.new_from_index(0, *n);
-            let rejected = match one.rejected.first() {
-                Some(r) => (0..*n)
-                    .map(|pos| Rejected {
-                        pos,
-                        value: r.value.clone(),
-                        reason: r.reason.clone(),
-                    })
-                    .collect(),
-                None => Vec::new(),
-            };
-            Some(Typed {
-                name,
-                series,
-                rejected,
-            })
+    let RawColumn::Series(s) = raw else {
+        return match raw {
+            RawColumn::Constant(cell, n) => Some(constant(spec, cell, *n, register, repairs, name)),
+            _ => None,
+        };
+    };
+    let dt = s.dtype();
+    match spec.kind {
+        Kind::Num if dt.is_primitive_numeric() => finite_numbers(s, name),
+        Kind::Int if dt.is_integer() => integers(s, name),
+        Kind::Uscc if *dt == DataType::String && register.is_some() => {
+            uscc_ids(spec, s, register, repairs, name)
         }
-        RawColumn::Series(s) => {
-            let dt = s.dtype();
-            match spec.kind {
-                Kind::Num if dt.is_primitive_numeric() => {
-                    let f = s.cast(&DataType::Float64).ok()?;
-                    let ca = f.f64().ok()?;
-                    let bad: Vec<usize> = ca
-                        .iter()
-                        .enumerate()
-                        .filter_map(|(i, v)| v.filter(|x| !x.is_finite()).map(|_| i))
-                        .collect();
-                    let ca = if bad.is_empty() {
-                        ca.clone()
-                    } else {
-                        ca.iter()
-                            .map(|v| v.filter(|x| x.is_finite()))
-                            .collect::<Float64Chunked>()
-                    };
-                    let rejected = bad
-                        .into_iter()
-                        .map(|pos| Rejected {
-                            pos,
-                            value: format!(
-                                "{}",
-                                f.f64().ok().and_then(|c| c.get(pos)).unwrap_or(f64::NAN)
-                            ),
-                            reason: "the value is not a finite number".to_string(),
-                        })
-                        .collect();
-                    Some(Typed {
-                        name,
-                        series: ca.with_name(name.into()).into_series(),
-                        rejected,
-                    })
-                }
-                Kind::Int if dt.is_integer() => {
-                    let i = s.cast(&DataType::Int64).ok()?;
-                    Some(Typed {
-                        name,
-                        series: i.with_name(name.into()),
-                        rejected: Vec::new(),
-                    })
-                }
-                Kind::Uscc if *dt == DataType::String && register.is_some() => {
-                    let reg = register?;
-                    let ca = s.str().ok()?;
-                    // Most codes are exact: look them up in parallel, and take only
-                    // the misses through the cell-by-cell path for their reason.
-                    let hits: Vec<Option<u32>> = {
-                        use rayon::prelude::*;
-                        let vals: Vec<Option<&str>> = ca.iter().collect();
-                        vals.par_iter()
-                            .map(|v| v.and_then(|u| reg.ids.get(u).copied()))
-                            .collect()
-                    };
-                    let mut out: Vec<Option<u32>> = hits;
-                    let mut rejected = Vec::new();
-                    for (i, v) in ca.iter().enumerate() {
-                        if out[i].is_some() {
-                            continue;
-                        }
-                        let c = v.map(CellRef::Text).unwrap_or(CellRef::Empty);
-                        match parse_cell(spec, c, register, repairs) {
-                            Ok(Some(Val::U32(e))) => out[i] = Some(e),
-                            Ok(_) => {}
-                            Err(reason) => rejected.push(Rejected {
-                                pos: i,
-                                value: c.display(),
-                                reason,
-                            }),
-                        }
-                    }
-                    Some(Typed {
-                        name,
-                        series: Series::new(name.into(), out),
-                        rejected,
-                    })
-                }
-                Kind::Month if *dt == DataType::String => {
-                    let ca = s.str().ok()?;
-                    let mut memo: PlHashMap<&str, (Result<i32, String>, bool)> = PlHashMap::new();
-                    let mut out: Vec<Option<i32>> = Vec::with_capacity(ca.len());
-                    let mut rejected = Vec::new();
-                    let mut n_repaired = 0u64;
-                    for (i, v) in ca.iter().enumerate() {
-                        let Some(text) = v.filter(|t| !trim(t).is_empty() && !is_null_word(t))
-                        else {
-                            out.push(None);
-                            if !spec.nullable {
-                                rejected.push(Rejected {
-                                    pos: i,
-                                    value: String::new(),
-                                    reason: format!(
-                                        "{} is empty; a key column needs a value",
-                                        spec.name
-                                    ),
-                                });
-                            }
-                            continue;
-                        };
-                        let (r, repaired) = memo
-                            .entry(text)
-                            .or_insert_with(|| {
-                                let mut rp = Repairs::new();
-                                let r = parse_month(CellRef::Text(text), &mut rp);
-                                (r, !rp.is_empty())
-                            })
-                            .clone();
-                        if repaired {
-                            n_repaired += 1;
-                        }
-                        match r {
-                            Ok(m) => out.push(Some(m)),
-                            Err(reason) => {
-                                out.push(None);
-                                rejected.push(Rejected {
-                                    pos: i,
-                                    value: clip(text, 80),
-                                    reason,
-                                });
-                            }
-                        }
-                    }
-                    if n_repaired > 0 {
-                        *repairs.entry("month_format").or_default() += n_repaired;
-                    }
-                    Some(Typed {
-                        name,
-                        series: Series::new(name.into(), out),
-                        rejected,
-                    })
-                }
-                Kind::Ts if *dt == DataType::String => {
-                    let ca = s.str().ok()?;
-                    let mut out: Vec<Option<i64>> = Vec::with_capacity(ca.len());
-                    let mut rejected = Vec::new();
-                    for (i, v) in ca.iter().enumerate() {
-                        match v.map(|t| (t, fast_ts(t))) {
-                            None => out.push(None),
-                            Some((_, Some(secs))) => out.push(Some(secs)),
-                            Some((t, None)) => {
-                                match parse_cell(spec, CellRef::Text(t), register, repairs) {
-                                    Ok(Some(Val::I64(x))) => out.push(Some(x)),
-                                    Ok(_) => out.push(None),
-                                    Err(reason) => {
-                                        out.push(None);
-                                        rejected.push(Rejected {
-                                            pos: i,
-                                            value: clip(t, 80),
-                                            reason,
-                                        });
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    Some(Typed {
-                        name,
-                        series: Series::new(name.into(), out),
-                        rejected,
-                    })
-                }
-                _ => None,
+        Kind::Month if *dt == DataType::String => months(spec, s, repairs, name),
+        Kind::Ts if *dt == DataType::String => timestamps(spec, s, register, repairs, name),
+        _ => None,
+    }
+}
+
+/// One value for every row: parsed once.
+fn constant(
+    spec: &'static ColumnSpec,
+    cell: &Cell,
+    n: usize,
+    register: Option<&Register>,
+    repairs: &mut Repairs,
+    name: &'static str,
+) -> Typed {
+    let one = parse_column(
+        spec,
+        &RawColumn::Cells(vec![cell.clone()]),
+        register,
+        repairs,
+    );
+    let series = one.series.new_from_index(0, n);
+    let rejected = match one.rejected.first() {
+        Some(r) => (0..n)
+            .map(|pos| Rejected {
+                pos,
+                value: r.value.clone(),
+                reason: r.reason.clone(),
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    Typed {
+        name,
+        series,
+        rejected,
+    }
+}
+
+/// A numeric column: as floats, a value that is not finite rejected.
+fn finite_numbers(s: &Series, name: &'static str) -> Option<Typed> {
+    let f = s.cast(&DataType::Float64).ok()?;
+    let ca = f.f64().ok()?;
+    let bad: Vec<usize> = ca
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| v.filter(|x| !x.is_finite()).map(|_| i))
+        .collect();
+    let ca = if bad.is_empty() {
+        ca.clone()
+    } else {
+        ca.iter()
+            .map(|v| v.filter(|x| x.is_finite()))
+            .collect::<Float64Chunked>()
+    };
+    let rejected = bad
+        .into_iter()
+        .map(|pos| Rejected {
+            pos,
+            value: format!(
+                "{}",
+                f.f64().ok().and_then(|c| c.get(pos)).unwrap_or(f64::NAN)
+            ),
+            reason: "the value is not a finite number".to_string(),
+        })
+        .collect();
+    Some(Typed {
+        name,
+        series: ca.with_name(name.into()).into_series(),
+        rejected,
+    })
+}
+
+/// An integer column, as 64-bit integers.
+fn integers(s: &Series, name: &'static str) -> Option<Typed> {
+    let i = s.cast(&DataType::Int64).ok()?;
+    Some(Typed {
+        name,
+        series: i.with_name(name.into()),
+        rejected: Vec::new(),
+    })
+}
+
+/// Unified social credit codes to enterprise ids: exact codes looked up in
+/// parallel, the misses through the cell-by-cell path for their reason.
+fn uscc_ids(
+    spec: &'static ColumnSpec,
+    s: &Series,
+    register: Option<&Register>,
+    repairs: &mut Repairs,
+    name: &'static str,
+) -> Option<Typed> {
+    let reg = register?;
+    let ca = s.str().ok()?;
+    // Most codes are exact: look them up in parallel, and take only
+    // the misses through the cell-by-cell path for their reason.
+    let hits: Vec<Option<u32>> = {
+        use rayon::prelude::*;
+        let vals: Vec<Option<&str>> = ca.iter().collect();
+        vals.par_iter()
+            .map(|v| v.and_then(|u| reg.ids.get(u).copied()))
+            .collect()
+    };
+    let mut out: Vec<Option<u32>> = hits;
+    let mut rejected = Vec::new();
+    for (i, v) in ca.iter().enumerate() {
+        if out[i].is_some() {
+            continue;
+        }
+        let c = v.map(CellRef::Text).unwrap_or(CellRef::Empty);
+        match parse_cell(spec, c, register, repairs) {
+            Ok(Some(Val::U32(e))) => out[i] = Some(e),
+            Ok(_) => {}
+            Err(reason) => rejected.push(Rejected {
+                pos: i,
+                value: c.display(),
+                reason,
+            }),
+        }
+    }
+    Some(Typed {
+        name,
+        series: Series::new(name.into(), out),
+        rejected,
+    })
+}
+
+/// Month texts, each distinct text parsed once.
+fn months(
+    spec: &'static ColumnSpec,
+    s: &Series,
+    repairs: &mut Repairs,
+    name: &'static str,
+) -> Option<Typed> {
+    let ca = s.str().ok()?;
+    let mut memo: PlHashMap<&str, (Result<i32, String>, bool)> = PlHashMap::new();
+    let mut out: Vec<Option<i32>> = Vec::with_capacity(ca.len());
+    let mut rejected = Vec::new();
+    let mut n_repaired = 0u64;
+    for (i, v) in ca.iter().enumerate() {
+        let Some(text) = v.filter(|t| !trim(t).is_empty() && !is_null_word(t)) else {
+            out.push(None);
+            if !spec.nullable {
+                rejected.push(Rejected {
+                    pos: i,
+                    value: String::new(),
+                    reason: format!("{} is empty; a key column needs a value", spec.name),
+                });
+            }
+            continue;
+        };
+        let (r, repaired) = memo
+            .entry(text)
+            .or_insert_with(|| {
+                let mut rp = Repairs::new();
+                let r = parse_month(CellRef::Text(text), &mut rp);
+                (r, !rp.is_empty())
+            })
+            .clone();
+        if repaired {
+            n_repaired += 1;
+        }
+        match r {
+            Ok(m) => out.push(Some(m)),
+            Err(reason) => {
+                out.push(None);
+                rejected.push(Rejected {
+                    pos: i,
+                    value: clip(text, 80),
+                    reason,
+                });
             }
         }
-        RawColumn::Cells(_) => None,
     }
+    if n_repaired > 0 {
+        *repairs.entry("month_format").or_default() += n_repaired;
+    }
+    Some(Typed {
+        name,
+        series: Series::new(name.into(), out),
+        rejected,
+    })
+}
+
+/// Timestamps: the usual form read directly, the others through the
+/// cell-by-cell path.
+fn timestamps(
+    spec: &'static ColumnSpec,
+    s: &Series,
+    register: Option<&Register>,
+    repairs: &mut Repairs,
+    name: &'static str,
+) -> Option<Typed> {
+    let ca = s.str().ok()?;
+    let mut out: Vec<Option<i64>> = Vec::with_capacity(ca.len());
+    let mut rejected = Vec::new();
+    for (i, v) in ca.iter().enumerate() {
+        match v.map(|t| (t, fast_ts(t))) {
+            None => out.push(None),
+            Some((_, Some(secs))) => out.push(Some(secs)),
+            Some((t, None)) => match parse_cell(spec, CellRef::Text(t), register, repairs) {
+                Ok(Some(Val::I64(x))) => out.push(Some(x)),
+                Ok(_) => out.push(None),
+                Err(reason) => {
+                    out.push(None);
+                    rejected.push(Rejected {
+                        pos: i,
+                        value: clip(t, 80),
+                        reason,
+                    });
+                }
+            },
+        }
+    }
+    Some(Typed {
+        name,
+        series: Series::new(name.into(), out),
+        rejected,
+    })
 }
 
 /// Days from 1970-01-01 to a civil date (Howard Hinnant's algorithm).
