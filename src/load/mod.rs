@@ -56,7 +56,7 @@ use crate::error::{Error, Result};
 use crate::model::schema::{match_heading, ColumnSpec, Kind};
 use crate::model::{Month, Table};
 pub use parse::Register;
-use parse::{parse_column, Repairs};
+use parse::{parse_column, Rejected, Repairs};
 pub use quarantine::QuarantineRow;
 use raw::{Cell, RawColumn, RawFrame, UnitConversion};
 pub use source::Skipped;
@@ -980,18 +980,7 @@ fn load_file(
     register: Option<&Register>,
 ) -> Result<Loaded> {
     let spec = t.spec();
-    let mut info = FileInfo {
-        file: f.rel.clone(),
-        format: match f.format {
-            Format::Csv => "csv",
-            Format::Parquet => "parquet",
-            Format::Excel => "excel",
-        },
-        encoding: None,
-        rows_read: 0,
-        notes: Vec::new(),
-    };
-    let (frame, enc) = match read_file(t, f)? {
+    let (frame, encoding) = match read_file(t, f)? {
         Read::Frame(fr, enc) => (fr, enc),
         Read::Skipped(reason) => {
             return Ok(Loaded::Skipped(Skipped {
@@ -1000,28 +989,34 @@ fn load_file(
             }))
         }
     };
-    info.encoding = enc;
-    info.notes = frame.notes.clone();
-    let read = frame.rows_read();
-    info.rows_read = read;
+    let info = FileInfo {
+        file: f.rel.clone(),
+        format: match f.format {
+            Format::Csv => "csv",
+            Format::Parquet => "parquet",
+            Format::Excel => "excel",
+        },
+        encoding,
+        rows_read: frame.rows_read(),
+        notes: frame.notes.clone(),
+    };
     let mut repairs = Repairs::new();
     for (k, n) in &frame.repairs {
         *repairs.entry(k).or_default() += n;
     }
+    let quarantined = |row: u32, column: String, value: String, reason: String| QuarantineRow {
+        table: t,
+        file: f.rel.clone(),
+        row,
+        column,
+        value,
+        reason,
+    };
     let mut quarantine: Vec<QuarantineRow> = frame
         .rejects
         .iter()
-        .map(|r| QuarantineRow {
-            table: t,
-            file: f.rel.clone(),
-            row: r.row,
-            column: r.column.clone(),
-            value: r.value.clone(),
-            reason: r.reason.clone(),
-        })
+        .map(|r| quarantined(r.row, r.column.clone(), r.value.clone(), r.reason.clone()))
         .collect();
-    let mut notes = Vec::new();
-    let mut rejected_keys = Vec::new();
     let units: Vec<UnitConversion> = frame
         .units
         .iter()
@@ -1034,49 +1029,29 @@ fn load_file(
     // Type every contract column; optional ones the file lacks become nulls.
     let n = frame.rows.len();
     let mut first_error: HashMap<usize, Fault> = HashMap::new();
+    let mut notes = Vec::new();
     let mut cols: Vec<Column> = Vec::with_capacity(spec.columns.len() + 2);
     for col in spec.columns {
-        let as_eid = col.kind == Kind::Uscc && register.is_some();
-        match frame.columns.iter().find(|(c, _)| c.name == col.name) {
-            Some((_, raw)) => {
-                let typed = parse_column(col, raw, register, &mut repairs);
-                for r in typed.rejected {
-                    if col.required {
-                        first_error
-                            .entry(r.pos)
-                            .or_insert((col.name, r.value, r.reason));
-                    } else {
-                        // An optional value that does not parse is missing; the row stays.
-                        notes.push(QuarantineRow {
-                            table: t,
-                            file: f.rel.clone(),
-                            row: frame.rows.get(r.pos).copied().unwrap_or(0),
-                            column: col.name.to_string(),
-                            value: r.value,
-                            reason: format!(
-                                "{}; {} is optional: the value is read as missing and the row is kept",
-                                r.reason, col.name
-                            ),
-                        });
-                    }
-                }
-                let mut series = typed.series;
-                if let Some(u) = units.iter().find(|u| u.column == col.name) {
-                    if u.factor != 1.0 && col.kind == Kind::Num {
-                        series = (&series * u.factor).with_name(series.name().clone());
-                    }
-                }
-                cols.push(series.into_column());
-            }
-            None => {
-                let name = if as_eid { "eid" } else { col.name };
-                cols.push(Column::full_null(
-                    name.into(),
-                    n,
-                    &dtype_of(col.kind, as_eid),
+        let typed = typed_column(col, &frame, register, &mut repairs, &units);
+        for r in typed.rejected {
+            if col.required {
+                first_error
+                    .entry(r.pos)
+                    .or_insert((col.name, r.value, r.reason));
+            } else {
+                // An optional value that does not parse is missing; the row stays.
+                notes.push(quarantined(
+                    frame.rows.get(r.pos).copied().unwrap_or(0),
+                    col.name.to_string(),
+                    r.value,
+                    format!(
+                        "{}; {} is optional: the value is read as missing and the row is kept",
+                        r.reason, col.name
+                    ),
                 ));
             }
         }
+        cols.push(typed.column);
     }
     let units = apply_unit_column(f, &frame, spec, &mut cols, units)?;
     // A fault of the file shows in values that do not read; the rules of the table
@@ -1091,69 +1066,133 @@ fn load_file(
     ));
     cols.push(Column::new("_row".into(), frame.rows));
     let df = DataFrame::new(n, cols).map_err(|e| Error::polars("load", e))?;
-    let mut unknown = Vec::new();
-    let df = if first_error.is_empty() {
-        df
-    } else {
-        let mut errs: Vec<_> = first_error.into_iter().collect();
-        errs.sort_by_key(|(pos, _)| *pos);
-        let mut keep = vec![true; n];
-        let usccs = (t == Table::Enterprises)
-            .then(|| df.column("uscc").ok().and_then(|c| c.str().ok().cloned()))
-            .flatten();
-        // The keys of rows rejected for a value: a record exists, its value is unknown.
-        let second = if t == Table::Rd { "year" } else { "period" };
-        let key_cols = (register.is_some() && key_columns(t) == ["eid", second])
-            .then(|| {
-                Some((
-                    df.column("eid").ok()?.u32().ok()?.clone(),
-                    df.column(second).ok()?.i32().ok()?.clone(),
-                ))
-            })
-            .flatten();
-        let rows = df
-            .column("_row")
-            .map_err(|e| Error::polars("load", e))?
-            .u32()
-            .map_err(|e| Error::polars("load", e))?
-            .clone();
-        for (pos, (col, value, reason)) in errs {
-            keep[pos] = false;
-            if let Some(u) = usccs.as_ref().and_then(|u| u.get(pos)) {
-                rejected_keys.push((u.to_string(), format!("{col}: {reason}")));
-            }
-            if let Some((e, p)) = &key_cols {
-                let is_key = col == "uscc" || col == second;
-                match (is_key, e.get(pos), p.get(pos)) {
-                    (false, Some(e), Some(p)) => unknown.push((e, p)),
-                    // The period itself does not read (`2026-13`): a record of the
-                    // enterprise whose month cannot be told.
-                    (true, Some(e), None) if col == second => unknown.push((e, UNPLACED)),
-                    _ => {}
-                }
-            }
-            quarantine.push(QuarantineRow {
-                table: t,
-                file: f.rel.clone(),
-                row: rows.get(pos).unwrap_or(0),
-                column: col.to_string(),
-                value,
-                reason,
-            });
-        }
-        let mask = BooleanChunked::from_slice("keep".into(), &keep);
-        df.filter(&mask).map_err(|e| Error::polars("load", e))?
-    };
+    let faulty = without_faulty_rows(t, df, first_error, register.is_some())?;
+    quarantine.extend(
+        faulty
+            .rows
+            .into_iter()
+            .map(|(row, column, value, reason)| quarantined(row, column, value, reason)),
+    );
     Ok(Loaded::File(Box::new(FileLoad {
-        df,
+        df: faulty.df,
         info,
         quarantine,
         notes,
         repairs,
-        rejected_keys,
-        unknown,
+        rejected_keys: faulty.rejected_keys,
+        unknown: faulty.unknown,
         units,
     })))
+}
+
+/// A contract column typed, with its rejected values.
+struct TypedColumn {
+    column: Column,
+    rejected: Vec<Rejected>,
+}
+
+/// Contract column `col` of a file: typed, in the contract's unit (`units`); all
+/// nulls when the file lacks it (an optional column).
+fn typed_column(
+    col: &'static ColumnSpec,
+    frame: &RawFrame,
+    register: Option<&Register>,
+    repairs: &mut Repairs,
+    units: &[UnitConversion],
+) -> TypedColumn {
+    let Some((_, raw)) = frame.columns.iter().find(|(c, _)| c.name == col.name) else {
+        let as_eid = col.kind == Kind::Uscc && register.is_some();
+        let name = if as_eid { "eid" } else { col.name };
+        return TypedColumn {
+            column: Column::full_null(name.into(), frame.rows.len(), &dtype_of(col.kind, as_eid)),
+            rejected: Vec::new(),
+        };
+    };
+    let typed = parse_column(col, raw, register, repairs);
+    let mut series = typed.series;
+    if let Some(u) = units.iter().find(|u| u.column == col.name) {
+        if u.factor != 1.0 && col.kind == Kind::Num {
+            series = (&series * u.factor).with_name(series.name().clone());
+        }
+    }
+    TypedColumn {
+        column: series.into_column(),
+        rejected: typed.rejected,
+    }
+}
+
+/// A file's rows with a fault taken out.
+struct WithoutFaulty {
+    df: DataFrame,
+    /// (row, column, value, reason) of each row taken out.
+    rows: Vec<(u32, String, String, String)>,
+    /// The USCCs of the register's rows taken out, with the reason.
+    rejected_keys: Vec<(String, String)>,
+    /// Keys (eid, period) of the rows taken out for a value: a record exists, its
+    /// value is unknown.
+    unknown: Vec<(u32, i32)>,
+}
+
+/// Takes out of `df` the rows with a fault (`first_error`, by position).
+fn without_faulty_rows(
+    t: Table,
+    df: DataFrame,
+    first_error: HashMap<usize, Fault>,
+    with_register: bool,
+) -> Result<WithoutFaulty> {
+    let mut out = WithoutFaulty {
+        df: DataFrame::empty(),
+        rows: Vec::new(),
+        rejected_keys: Vec::new(),
+        unknown: Vec::new(),
+    };
+    if first_error.is_empty() {
+        out.df = df;
+        return Ok(out);
+    }
+    let mut errs: Vec<_> = first_error.into_iter().collect();
+    errs.sort_by_key(|(pos, _)| *pos);
+    let mut keep = vec![true; df.height()];
+    let usccs = (t == Table::Enterprises)
+        .then(|| df.column("uscc").ok().and_then(|c| c.str().ok().cloned()))
+        .flatten();
+    let second = if t == Table::Rd { "year" } else { "period" };
+    let key_cols = (with_register && key_columns(t) == ["eid", second])
+        .then(|| {
+            Some((
+                df.column("eid").ok()?.u32().ok()?.clone(),
+                df.column(second).ok()?.i32().ok()?.clone(),
+            ))
+        })
+        .flatten();
+    let rows = df
+        .column("_row")
+        .map_err(|e| Error::polars("load", e))?
+        .u32()
+        .map_err(|e| Error::polars("load", e))?
+        .clone();
+    for (pos, (col, value, reason)) in errs {
+        keep[pos] = false;
+        if let Some(u) = usccs.as_ref().and_then(|u| u.get(pos)) {
+            out.rejected_keys
+                .push((u.to_string(), format!("{col}: {reason}")));
+        }
+        if let Some((e, p)) = &key_cols {
+            let is_key = col == "uscc" || col == second;
+            match (is_key, e.get(pos), p.get(pos)) {
+                (false, Some(e), Some(p)) => out.unknown.push((e, p)),
+                // The period itself does not read (`2026-13`): a record of the
+                // enterprise whose month cannot be told.
+                (true, Some(e), None) if col == second => out.unknown.push((e, UNPLACED)),
+                _ => {}
+            }
+        }
+        out.rows
+            .push((rows.get(pos).unwrap_or(0), col.to_string(), value, reason));
+    }
+    let mask = BooleanChunked::from_slice("keep".into(), &keep);
+    out.df = df.filter(&mask).map_err(|e| Error::polars("load", e))?;
+    Ok(out)
 }
 
 /// USCCs of register rows rejected for another column, with the reason.
