@@ -19,7 +19,7 @@ use super::raw::{
     names_a_value_column, unit_column_index, Cell, EarlyReject, RawColumn, RawFrame,
 };
 use crate::error::{Error, Result};
-use crate::model::schema::TableSpec;
+use crate::model::schema::{ColumnSpec, TableSpec};
 
 /// How many rows from the top are searched for the header row.
 const HEADER_SEARCH_ROWS: usize = 20;
@@ -287,74 +287,27 @@ pub(crate) fn read_grid(
         row_unit.as_ref(),
         title.as_ref().map(|(f, t)| (*f, t.as_str())),
     )?;
-    let (r0, c0) = range.start().unwrap_or((0, 0));
+    let sheet = Sheet {
+        mapping: &mapping.cols,
+        formulas,
+        start: range.start().unwrap_or((0, 0)),
+        stale,
+    };
     let unit_idx = unit_column_index(&headings);
     let mut unit_texts: Vec<String> = Vec::new();
-
     let mut cols: Vec<Vec<Cell>> = vec![Vec::new(); mapping.cols.len()];
     let mut rows = Vec::new();
     let mut rejects = Vec::new();
     for (i, r) in all_rows.iter().enumerate().skip(first_data) {
         let row = (i - header_idx) as u32;
-        if r.iter().all(|c| match c {
-            Data::Empty => true,
-            Data::String(s) => s.trim().is_empty(),
-            _ => false,
-        }) {
-            // A row left empty, unless its cells are formulas without a result.
-            let pending = formulas.is_some_and(|f| {
-                mapping.cols.iter().any(|(_, idx)| {
-                    f.get_value((r0 + i as u32, c0 + *idx as u32))
-                        .is_some_and(|t| !t.is_empty())
-                })
-            });
-            if !pending {
+        let cells = match sheet.cells(i, r, row) {
+            Ok(Some(cells)) => cells,
+            Ok(None) => continue,
+            Err(reject) => {
+                rejects.push(reject);
                 continue;
             }
-        }
-        let mut cells: Vec<Cell> = mapping
-            .cols
-            .iter()
-            .map(|(_, idx)| r.get(*idx).map(to_cell).unwrap_or(Cell::Empty))
-            .collect();
-        if let Some((j, Cell::Error(e))) = cells
-            .iter()
-            .enumerate()
-            .find(|(_, c)| matches!(c, Cell::Error(_)))
-        {
-            rejects.push(EarlyReject {
-                row,
-                column: mapping.cols[j].0.name.to_string(),
-                value: e.clone(),
-                reason: format!("the cell holds the Excel error {e}"),
-            });
-            continue;
-        }
-        // A formula saved without its result reads as empty, and one saved with a
-        // placeholder result by a program that never computed it reads as 0: its
-        // value is unknown either way, neither missing nor zero.
-        if let Some(f) = formulas {
-            for ((_, idx), cell) in mapping.cols.iter().zip(cells.iter_mut()) {
-                let Some(formula) = f.get_value((r0 + i as u32, c0 + *idx as u32)) else {
-                    continue;
-                };
-                if formula.is_empty() || !(stale || matches!(cell, Cell::Empty)) {
-                    continue;
-                }
-                let why = if stale {
-                    "the cell holds a formula whose saved result is a placeholder (the program \
-                     that wrote the file asks Excel to recalculate on opening); its value is \
-                     unknown: open the file in Excel or WPS and save it again"
-                } else {
-                    "the cell holds a formula saved without its result (the file was not \
-                     recalculated); its value is unknown: open the file in Excel or WPS and save it again"
-                };
-                *cell = Cell::Unknown(
-                    format!("={}", formula.trim_start_matches('=')),
-                    why.to_string(),
-                );
-            }
-        }
+        };
         if let Some(ui) = unit_idx {
             unit_texts.push(r.get(ui).map(heading_text).unwrap_or_default());
         }
@@ -384,4 +337,87 @@ pub(crate) fn read_grid(
         notes: mapping.set_aside,
         unit_column: unit_idx.map(|i| (headings[i].clone(), unit_texts)),
     }))
+}
+
+/// A sheet's contract columns, its formulas and where its range starts.
+struct Sheet<'a> {
+    mapping: &'a [(&'static ColumnSpec, usize)],
+    formulas: Option<&'a Range<String>>,
+    start: (u32, u32),
+    /// The saved results of formulas are placeholders.
+    stale: bool,
+}
+
+impl Sheet<'_> {
+    /// The formula of the cell at row `i` of the range in field `idx`, if any.
+    fn formula(&self, i: usize, idx: usize) -> Option<&String> {
+        let (r0, c0) = self.start;
+        self.formulas?.get_value((r0 + i as u32, c0 + idx as u32))
+    }
+
+    /// The contract columns' cells of row `i` of the range (data row `row`); `None`
+    /// for a row left empty (unless its cells are formulas without a result). A
+    /// row with an Excel error (`#DIV/0!`) is rejected; a formula without a usable
+    /// result is an unknown value, neither missing nor zero.
+    fn cells(
+        &self,
+        i: usize,
+        r: &[Data],
+        row: u32,
+    ) -> std::result::Result<Option<Vec<Cell>>, EarlyReject> {
+        let blank = r.iter().all(|c| match c {
+            Data::Empty => true,
+            Data::String(s) => s.trim().is_empty(),
+            _ => false,
+        });
+        let pending = || {
+            self.mapping
+                .iter()
+                .any(|(_, idx)| self.formula(i, *idx).is_some_and(|t| !t.is_empty()))
+        };
+        if blank && !pending() {
+            return Ok(None);
+        }
+        let mut cells: Vec<Cell> = self
+            .mapping
+            .iter()
+            .map(|(_, idx)| r.get(*idx).map(to_cell).unwrap_or(Cell::Empty))
+            .collect();
+        if let Some((j, Cell::Error(e))) = cells
+            .iter()
+            .enumerate()
+            .find(|(_, c)| matches!(c, Cell::Error(_)))
+        {
+            return Err(EarlyReject {
+                row,
+                column: self.mapping[j].0.name.to_string(),
+                value: e.clone(),
+                reason: format!("the cell holds the Excel error {e}"),
+            });
+        }
+        // A formula saved without its result reads as empty, and one saved with a
+        // placeholder result by a program that never computed it reads as 0: its
+        // value is unknown either way, neither missing nor zero.
+        for ((_, idx), cell) in self.mapping.iter().zip(cells.iter_mut()) {
+            let Some(formula) = self.formula(i, *idx) else {
+                continue;
+            };
+            if formula.is_empty() || !(self.stale || matches!(cell, Cell::Empty)) {
+                continue;
+            }
+            let why = if self.stale {
+                "the cell holds a formula whose saved result is a placeholder (the program \
+                 that wrote the file asks Excel to recalculate on opening); its value is \
+                 unknown: open the file in Excel or WPS and save it again"
+            } else {
+                "the cell holds a formula saved without its result (the file was not \
+                 recalculated); its value is unknown: open the file in Excel or WPS and save it again"
+            };
+            *cell = Cell::Unknown(
+                format!("={}", formula.trim_start_matches('=')),
+                why.to_string(),
+            );
+        }
+        Ok(Some(cells))
+    }
 }
