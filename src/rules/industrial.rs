@@ -574,88 +574,11 @@ fn mom_change(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
 fn copied_forward(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let min_months = cfg.int("min_months").max(2) as i32;
     let min_gross = cfg.num("min_gross_thousand_yuan");
-    let unit = cfg.num("round_unit_thousand_yuan");
-    let coarse_share = cfg.num("coarse_share");
-    let coarse_factor = cfg.num("coarse_factor");
     // An audit looks back far enough for a run that ends in January to be seen
     // whole: runs are counted from `lookback` months before its January.
     let lookback = min_months + 12;
-    let first_year = ctx.from.year_start().0;
-    let known = col("gross_output")
-        .is_not_null()
-        .and(col("sales_output").is_not_null());
-    let prev = |c: &str| col(c).shift(lit(1));
-    // A run: consecutive months of one enterprise with both figures identical.
-    let same = col("eid")
-        .eq(prev("eid"))
-        .and(col("period").eq(prev("period") + lit(1)))
-        .and(col("gross_output").eq(prev("gross_output")))
-        .and(col("sales_output").eq(prev("sales_output")))
-        .fill_null(lit(false));
-    let window = ctx
-        .table(Table::Industrial)?
-        .filter(
-            col("period")
-                .gt_eq(lit(first_year - lookback))
-                .and(col("period").lt_eq(lit(ctx.period.0))),
-        )
-        .select([
-            col("eid"),
-            col("period"),
-            col("gross_output"),
-            col("sales_output"),
-        ])
-        .collect()
-        .map_err(pe)?;
-    // Enterprise and month order (a linear pass when the table is in month order).
-    let window = crate::load::sort_by_key(window, Table::Industrial)?;
-    // The first month of each row's run: the latest run start so far, found as a
-    // running maximum of a key that grows along the sorted rows.
-    let key =
-        col("eid").cast(DataType::Int64) * lit(1_000_000i64) + col("period").cast(DataType::Int64);
-    let rows = window
-        .lazy()
-        .with_column(same.alias("_same"))
-        .with_column(
-            (when(col("_same"))
-                .then(lit(i64::MIN))
-                .otherwise(key.clone())
-                .cum_max(false)
-                - (key - col("period").cast(DataType::Int64)))
-            .cast(DataType::Int32)
-            .alias("_first"),
-        )
-        .with_column(
-            col("_same")
-                .not()
-                .cast(DataType::UInt32)
-                .cum_sum(false)
-                .alias("_run"),
-        )
-        .with_column(known.clone().alias("_known"));
-    // Rows checked: every month of the last month's year to date, as a run of
-    // that month counts them.
-    let counted = rows
-        .clone()
-        .filter(col("period").gt_eq(lit(ctx.period.year_start().0)))
-        .select([
-            col("_known").sum().alias("evaluated"),
-            col("_known").not().sum().alias("not_evaluable"),
-        ])
-        .collect()
-        .map_err(pe)?;
-    let count = |c: &str| -> Result<u64> {
-        Ok(counted
-            .column(c)
-            .map_err(pe)?
-            .cast(&DataType::UInt64)
-            .map_err(pe)?
-            .u64()
-            .map_err(pe)?
-            .get(0)
-            .unwrap_or(0))
-    };
-    let (evaluated, not_evaluable) = (count("evaluated")?, count("not_evaluable")?);
+    let rows = identical_runs(ctx, ctx.from.year_start().0 - lookback)?;
+    let (evaluated, not_evaluable) = year_to_date_counts(ctx, rows.clone())?;
     // Months that may end a long enough run, paired with the audits looking at them.
     let candidates = rows.filter(
         col("_known")
@@ -663,7 +586,7 @@ fn copied_forward(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
             .and((col("period") - col("_first") + lit(1)).gt_eq(lit(min_months))),
     );
     let audit_start = col("at") - month_of_year(col("at")) + lit(1);
-    let failures = ytd_audits(ctx, candidates)?
+    let runs = ytd_audits(ctx, candidates)?
         // The audit at `at` counts the run from `lookback` months before its January.
         .with_column(
             when(col("_first").gt(audit_start.clone() - lit(lookback)))
@@ -688,38 +611,8 @@ fn copied_forward(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
             month_text(col("period")).alias("period"),
             col("run_months").cast(DataType::Float64).alias("value"),
             lit(min_months as f64).alias("threshold"),
-        ])
-        // A small round estimate (a multiple of the unit, the unit a coarse share of
-        // it) repeats by itself: rounding to 100 at 800 makes equal months likely.
-        .with_column(
-            ((col("gross_output") / lit(unit))
-                .round(0, RoundMode::HalfAwayFromZero)
-                .eq(col("gross_output") / lit(unit)))
-            .and(col("gross_output").gt(lit(0.0)))
-            .and(lit(unit).gt_eq(lit(coarse_share) * col("gross_output")))
-            .and(lit(coarse_factor < 1.0))
-            .alias("_coarse"),
-        )
-        .with_columns([
-            ((col("run_months").cast(DataType::Float64) / lit(min_months as f64))
-                .clip_max(lit(4.0))
-                * when(col("_coarse"))
-                    .then(lit(coarse_factor))
-                    .otherwise(lit(1.0)))
-            .alias("strength"),
-            when(col("_coarse"))
-                .then(lit(
-                    "；数值小且为整数，取整后连续相同较常见，核查优先级降低",
-                ))
-                .otherwise(lit(NULL).cast(DataType::String))
-                .alias("remark"),
-            when(col("_coarse"))
-                .then(lit(
-                    "; a small round figure, which rounding alone often repeats: lower priority",
-                ))
-                .otherwise(lit(NULL).cast(DataType::String))
-                .alias("remark_en"),
-        ])
+        ]);
+    let failures = with_coarse_strength(runs, cfg, min_months)
         .drop(by_name(["_run", "_coarse"], true, false))
         .collect()
         .map_err(pe)?;
@@ -730,6 +623,127 @@ fn copied_forward(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         note: None,
         of_last_month: true,
     })
+}
+
+/// The industrial rows from month `first` to the period under review, in
+/// enterprise and month order, each with whether it repeats the month before
+/// (`_same`: both figures identical), the first month of its run (`_first`), its
+/// run's number (`_run`) and whether both figures are known (`_known`).
+fn identical_runs(ctx: &Ctx<'_>, first: i32) -> Result<LazyFrame> {
+    let prev = |c: &str| col(c).shift(lit(1));
+    // A run: consecutive months of one enterprise with both figures identical.
+    let same = col("eid")
+        .eq(prev("eid"))
+        .and(col("period").eq(prev("period") + lit(1)))
+        .and(col("gross_output").eq(prev("gross_output")))
+        .and(col("sales_output").eq(prev("sales_output")))
+        .fill_null(lit(false));
+    let window = ctx
+        .table(Table::Industrial)?
+        .filter(
+            col("period")
+                .gt_eq(lit(first))
+                .and(col("period").lt_eq(lit(ctx.period.0))),
+        )
+        .select([
+            col("eid"),
+            col("period"),
+            col("gross_output"),
+            col("sales_output"),
+        ])
+        .collect()
+        .map_err(pe)?;
+    // Enterprise and month order (a linear pass when the table is in month order).
+    let window = crate::load::sort_by_key(window, Table::Industrial)?;
+    // The first month of each row's run: the latest run start so far, found as a
+    // running maximum of a key that grows along the sorted rows.
+    let key =
+        col("eid").cast(DataType::Int64) * lit(1_000_000i64) + col("period").cast(DataType::Int64);
+    let known = col("gross_output")
+        .is_not_null()
+        .and(col("sales_output").is_not_null());
+    Ok(window
+        .lazy()
+        .with_column(same.alias("_same"))
+        .with_column(
+            (when(col("_same"))
+                .then(lit(i64::MIN))
+                .otherwise(key.clone())
+                .cum_max(false)
+                - (key - col("period").cast(DataType::Int64)))
+            .cast(DataType::Int32)
+            .alias("_first"),
+        )
+        .with_column(
+            col("_same")
+                .not()
+                .cast(DataType::UInt32)
+                .cum_sum(false)
+                .alias("_run"),
+        )
+        .with_column(known.alias("_known")))
+}
+
+/// Rows checked and rows not evaluable: every month of the last month's year to
+/// date, as a run of that month counts them.
+fn year_to_date_counts(ctx: &Ctx<'_>, rows: LazyFrame) -> Result<(u64, u64)> {
+    let counted = rows
+        .filter(col("period").gt_eq(lit(ctx.period.year_start().0)))
+        .select([
+            col("_known").sum().alias("evaluated"),
+            col("_known").not().sum().alias("not_evaluable"),
+        ])
+        .collect()
+        .map_err(pe)?;
+    let count = |c: &str| -> Result<u64> {
+        Ok(counted
+            .column(c)
+            .map_err(pe)?
+            .cast(&DataType::UInt64)
+            .map_err(pe)?
+            .u64()
+            .map_err(pe)?
+            .get(0)
+            .unwrap_or(0))
+    };
+    Ok((count("evaluated")?, count("not_evaluable")?))
+}
+
+/// A run's strength, and its remark when the figure is a small round estimate (a
+/// multiple of the unit, the unit a coarse share of it), which repeats by itself:
+/// rounding to 100 at 800 makes equal months likely.
+fn with_coarse_strength(runs: LazyFrame, cfg: &RuleConfig, min_months: i32) -> LazyFrame {
+    let unit = cfg.num("round_unit_thousand_yuan");
+    let coarse_share = cfg.num("coarse_share");
+    let coarse_factor = cfg.num("coarse_factor");
+    runs.with_column(
+        ((col("gross_output") / lit(unit))
+            .round(0, RoundMode::HalfAwayFromZero)
+            .eq(col("gross_output") / lit(unit)))
+        .and(col("gross_output").gt(lit(0.0)))
+        .and(lit(unit).gt_eq(lit(coarse_share) * col("gross_output")))
+        .and(lit(coarse_factor < 1.0))
+        .alias("_coarse"),
+    )
+    .with_columns([
+        ((col("run_months").cast(DataType::Float64) / lit(min_months as f64)).clip_max(lit(4.0))
+            * when(col("_coarse"))
+                .then(lit(coarse_factor))
+                .otherwise(lit(1.0)))
+        .alias("strength"),
+        when(col("_coarse"))
+            .then(lit(
+                "；数值小且为整数，取整后连续相同较常见，核查优先级降低",
+            ))
+            .otherwise(lit(NULL).cast(DataType::String))
+            .alias("remark"),
+        when(col("_coarse"))
+            .then(lit(
+                "; a small round figure, which rounding alone often repeats: lower priority",
+            ))
+            .otherwise(lit(NULL).cast(DataType::String))
+            .alias("remark_en"),
+    ])
 }
 
 fn round_figures(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
