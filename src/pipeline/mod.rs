@@ -932,45 +932,7 @@ impl Builder {
                         "must be a SQL condition as text".into(),
                     ),
                 },
-                "params" => {
-                    let DeValue::Table(pt) = v.get_ref() else {
-                        self.problem(
-                            cx,
-                            Some(v.span()),
-                            &full,
-                            "must be a table of parameters".into(),
-                        );
-                        continue;
-                    };
-                    for (pk, pv) in pt.iter() {
-                        let pname = pk.get_ref().as_ref();
-                        let pfull = format!("{at}.params.{pname}");
-                        match def.param(pname) {
-                            Some(spec) => {
-                                if let Some(x) = self.value(cx, spec, pv, &pfull) {
-                                    cfg.params.values.insert(spec.name, x);
-                                }
-                            }
-                            None => {
-                                let allowed: Vec<&str> =
-                                    def.params.iter().map(|p| p.name).collect();
-                                self.problem(
-                                    cx,
-                                    Some(pk.span()),
-                                    &pfull,
-                                    if allowed.is_empty() {
-                                        format!("{code} takes no parameters")
-                                    } else {
-                                        format!(
-                                            "unknown parameter; {code} takes: {}",
-                                            allowed.join(", ")
-                                        )
-                                    },
-                                );
-                            }
-                        }
-                    }
-                }
+                "params" => self.rule_params(cx, &mut cfg, v, &full),
                 _ => {
                     let mut allowed = vec!["code", "severity", "enabled", "weight", "params"];
                     if is_formula {
@@ -1001,6 +963,51 @@ impl Builder {
             }
         }
         self.rules[idx] = (cfg, enabled);
+    }
+
+    /// A rule's `params` table: each known parameter read and checked, an unknown
+    /// one a problem naming the parameters the rule takes.
+    fn rule_params(
+        &mut self,
+        cx: &FileCtx<'_>,
+        cfg: &mut RuleConfig,
+        v: &Spanned<DeValue<'_>>,
+        full: &str,
+    ) {
+        let (def, code) = (cfg.def, cfg.def.code);
+        let DeValue::Table(pt) = v.get_ref() else {
+            self.problem(
+                cx,
+                Some(v.span()),
+                full,
+                "must be a table of parameters".into(),
+            );
+            return;
+        };
+        for (pk, pv) in pt.iter() {
+            let pname = pk.get_ref().as_ref();
+            let pfull = format!("{full}.{pname}");
+            match def.param(pname) {
+                Some(spec) => {
+                    if let Some(x) = self.value(cx, spec, pv, &pfull) {
+                        cfg.params.values.insert(spec.name, x);
+                    }
+                }
+                None => {
+                    let allowed: Vec<&str> = def.params.iter().map(|p| p.name).collect();
+                    self.problem(
+                        cx,
+                        Some(pk.span()),
+                        &pfull,
+                        if allowed.is_empty() {
+                            format!("{code} takes no parameters")
+                        } else {
+                            format!("unknown parameter; {code} takes: {}", allowed.join(", "))
+                        },
+                    );
+                }
+            }
+        }
     }
 }
 
