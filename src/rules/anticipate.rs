@@ -1464,10 +1464,62 @@ fn ratio_drift(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let min_z = cfg.num("min_z");
     let min_months = cfg.int("min_months") as u32;
     let min_gross = cfg.num("min_gross_thousand_yuan");
-    // From the anticipation panel (rows in enterprise order, months ascending):
-    // for every audited month m, January to m this year against the same months
-    // last year, each month counted when both years have both figures.
-    let panel = panel(ctx)?;
+    let frame = year_to_date_ratios(ctx, &panel(ctx)?)?;
+    let frames = vec![frame.lazy()];
+    let floor = ctx.pipeline.section("anticipation").num("sigma_floor");
+    let df = concat(frames, UnionArgs::default())
+        .map_err(pe)?
+        .with_columns([
+            (col("ytd_taxable") / col("ytd_gross")).alias("value"),
+            (col("_t0") / col("_g0")).alias("before"),
+        ])
+        .with_columns([
+            (lit(1.0) - col("value") / col("before")).alias("drop"),
+            ((col("before") / col("value")).log(lit(std::f64::consts::E))
+                / ((lit(1.4826) * col("_mad")).clip_min(lit(floor))
+                    * (lit(1.0) / col("_n1").cast(DataType::Float64)
+                        + lit(1.0) / col("_n0").cast(DataType::Float64))
+                    .sqrt()))
+            .alias("_z"),
+        ])
+        .with_column(
+            when(
+                col("_n1")
+                    .gt_eq(lit(min_months))
+                    .and(col("_n0").gt_eq(lit(min_months)))
+                    .and(col("ytd_gross").gt_eq(lit(min_gross))),
+            )
+            .then(
+                col("drop")
+                    .gt(lit(max_drop))
+                    .and(col("_z").gt_eq(lit(min_z))),
+            )
+            .otherwise(lit(NULL).cast(DataType::Boolean))
+            .alias("_fails"),
+        )
+        .collect()
+        .map_err(pe)?;
+    outcome_of(
+        ctx,
+        &df,
+        [
+            lit(max_drop).alias("threshold"),
+            (col("before") * col("ytd_gross"))
+                .round(0, RoundMode::HalfAwayFromZero)
+                .alias("expected_taxable"),
+            (col("drop") / lit(max_drop.max(0.01)))
+                .clip(lit(0.2), lit(5.0))
+                .alias("strength"),
+        ],
+    )
+}
+
+/// For every enterprise and audited month m, from the anticipation panel (rows in
+/// enterprise order, months ascending): output and taxable sales from January to
+/// m this year (`ytd_gross`, `ytd_taxable`) and the same months last year (`_g0`,
+/// `_t0`), each month counted when both years have both figures (`_n1`, `_n0`),
+/// and the median absolute deviation of the months' log ratios (`_mad`).
+fn year_to_date_ratios(ctx: &Ctx<'_>, panel: &DataFrame) -> Result<DataFrame> {
     let get = |c: &str| -> Result<Vec<f64>> {
         Ok(panel
             .column(c)
@@ -1548,7 +1600,7 @@ fn ratio_drift(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     }
     let periods: Vec<String> = o_at.iter().map(|m| Month(*m).to_string()).collect();
     let [ytd_gross, ytd_taxable, g0s, t0s, mads, _] = out;
-    let frame = DataFrame::new(
+    DataFrame::new(
         o_eid.len(),
         vec![
             Column::new("eid".into(), o_eid),
@@ -1563,54 +1615,7 @@ fn ratio_drift(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
             Column::new("_n0".into(), o_n0),
         ],
     )
-    .map_err(pe)?;
-    let frames = vec![frame.lazy()];
-    let floor = ctx.pipeline.section("anticipation").num("sigma_floor");
-    let df = concat(frames, UnionArgs::default())
-        .map_err(pe)?
-        .with_columns([
-            (col("ytd_taxable") / col("ytd_gross")).alias("value"),
-            (col("_t0") / col("_g0")).alias("before"),
-        ])
-        .with_columns([
-            (lit(1.0) - col("value") / col("before")).alias("drop"),
-            ((col("before") / col("value")).log(lit(std::f64::consts::E))
-                / ((lit(1.4826) * col("_mad")).clip_min(lit(floor))
-                    * (lit(1.0) / col("_n1").cast(DataType::Float64)
-                        + lit(1.0) / col("_n0").cast(DataType::Float64))
-                    .sqrt()))
-            .alias("_z"),
-        ])
-        .with_column(
-            when(
-                col("_n1")
-                    .gt_eq(lit(min_months))
-                    .and(col("_n0").gt_eq(lit(min_months)))
-                    .and(col("ytd_gross").gt_eq(lit(min_gross))),
-            )
-            .then(
-                col("drop")
-                    .gt(lit(max_drop))
-                    .and(col("_z").gt_eq(lit(min_z))),
-            )
-            .otherwise(lit(NULL).cast(DataType::Boolean))
-            .alias("_fails"),
-        )
-        .collect()
-        .map_err(pe)?;
-    outcome_of(
-        ctx,
-        &df,
-        [
-            lit(max_drop).alias("threshold"),
-            (col("before") * col("ytd_gross"))
-                .round(0, RoundMode::HalfAwayFromZero)
-                .alias("expected_taxable"),
-            (col("drop") / lit(max_drop.max(0.01)))
-                .clip(lit(0.2), lit(5.0))
-                .alias("strength"),
-        ],
-    )
+    .map_err(pe)
 }
 
 /// Findings about a change of output that the independent sources confirm become
