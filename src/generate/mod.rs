@@ -519,25 +519,7 @@ fn month_block(
 
 /// Generates a batch.
 pub fn generate(o: &GenOptions) -> Result<GenReport> {
-    if o.enterprises < 10 {
-        return Err(Error::Usage("--enterprises must be at least 10".into()));
-    }
-    if o.months < 13 {
-        return Err(Error::Usage(
-            "--months must be at least 13 (a year of history for year-on-year checks)".into(),
-        ));
-    }
-    if o.out.exists() {
-        let empty = std::fs::read_dir(&o.out)
-            .map(|mut d| d.next().is_none())
-            .unwrap_or(false);
-        if !empty {
-            return Err(Error::Output {
-                path: o.out.clone(),
-                message: "exists and is not empty; generate writes a new directory".into(),
-            });
-        }
-    }
+    check_options(o)?;
     std::fs::create_dir_all(&o.out).map_err(|e| gerr(&o.out, e))?;
     let mut rng = stream(o.seed, 0, 0, 0);
     let n_counties = (o.enterprises / 250).clamp(8, 2850);
@@ -548,128 +530,18 @@ pub fn generate(o: &GenOptions) -> Result<GenReport> {
     let plan = plants::plan(o, &mut ents, &counties, &mut rng);
     let mut rows: BTreeMap<String, usize> = BTreeMap::new();
 
-    // The register.
-    {
-        let mut df = DataFrame::new(
-            ents.len(),
-            vec![
-                Column::new(
-                    "uscc".into(),
-                    ents.iter().map(|e| e.uscc.as_str()).collect::<Vec<_>>(),
-                ),
-                Column::new(
-                    "name".into(),
-                    ents.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(),
-                ),
-                Column::new(
-                    "county_code".into(),
-                    ents.iter()
-                        .map(|e| counties[e.county].as_str())
-                        .collect::<Vec<_>>(),
-                ),
-                Column::new(
-                    "industry_code".into(),
-                    ents.iter().map(|e| e.code).collect::<Vec<_>>(),
-                ),
-                Column::new(
-                    "entry_period".into(),
-                    ents.iter().map(|e| e.entry.to_string()).collect::<Vec<_>>(),
-                ),
-                Column::new(
-                    "size_class".into(),
-                    ents.iter()
-                        .map(|e| {
-                            if e.base * 12.0 >= 400_000.0 {
-                                "large"
-                            } else if e.base * 12.0 >= 20_000.0 {
-                                "medium"
-                            } else {
-                                "small"
-                            }
-                        })
-                        .collect::<Vec<_>>(),
-                ),
-            ],
-        )
-        .map_err(|e| gerr(&o.out, e))?;
-        rows.insert(
-            "enterprises".into(),
-            write_table(o, "enterprises", &mut df)?,
-        );
-    }
-
+    let mut register = register_frame(o, &ents, &counties)?;
+    rows.insert(
+        "enterprises".into(),
+        write_table(o, "enterprises", &mut register)?,
+    );
     // Monthly tables, a month at a time.
     let mut csv_acc: BTreeMap<String, DataFrame> = BTreeMap::new();
     for t in 0..o.months {
         let m = start.plus(t as i32);
-        let blocks: Vec<MonthRows> = ents
-            .par_chunks(BLOCK)
-            .enumerate()
-            .map(|(b, chunk)| month_block(o, chunk, b * BLOCK, &plan, m, origin))
-            .collect();
-        let cat_s = |f: &dyn Fn(&MonthRows) -> &Vec<String>| {
-            blocks
-                .iter()
-                .flat_map(|b| f(b).iter().map(String::as_str))
-                .collect::<Vec<&str>>()
-        };
-        let cat_f = |f: &dyn Fn(&MonthRows) -> &Vec<f64>| {
-            blocks
-                .iter()
-                .flat_map(|b| f(b).iter().copied())
-                .collect::<Vec<f64>>()
-        };
-        let ind_u = cat_s(&|b| &b.ind_uscc);
-        let n = ind_u.len();
-        let period = vec![m.to_string(); n];
-        let mut ind = DataFrame::new(
-            n,
-            vec![
-                Column::new("uscc".into(), ind_u),
-                Column::new("period".into(), period),
-                Column::new("gross_output".into(), cat_f(&|b| &b.gross)),
-                Column::new("sales_output".into(), cat_f(&|b| &b.sales)),
-                Column::new("export_delivery".into(), cat_f(&|b| &b.export)),
-                Column::new("submitted_at".into(), cat_s(&|b| &b.submitted)),
-                Column::new(
-                    "revisions".into(),
-                    blocks
-                        .iter()
-                        .flat_map(|b| b.revisions.iter().copied())
-                        .collect::<Vec<i64>>(),
-                ),
-            ],
-        )
-        .map_err(|e| gerr(&o.out, e))?;
-        *rows.entry("industrial".into()).or_default() +=
-            write_month(o, "industrial", m, &mut ind, &mut csv_acc)?;
-        let tax_u = cat_s(&|b| &b.tax_uscc);
-        let nt = tax_u.len();
-        let mut tax = DataFrame::new(
-            nt,
-            vec![
-                Column::new("uscc".into(), tax_u),
-                Column::new("period".into(), vec![m.to_string(); nt]),
-                Column::new("taxable_sales".into(), cat_f(&|b| &b.taxable)),
-            ],
-        )
-        .map_err(|e| gerr(&o.out, e))?;
-        *rows.entry("tax".into()).or_default() += write_month(o, "tax", m, &mut tax, &mut csv_acc)?;
-        if o.other_families {
-            let eu = cat_s(&|b| &b.energy_uscc);
-            let ne = eu.len();
-            let mut en = DataFrame::new(
-                ne,
-                vec![
-                    Column::new("uscc".into(), eu),
-                    Column::new("period".into(), vec![m.to_string(); ne]),
-                    Column::new("energy_consumption".into(), cat_f(&|b| &b.energy)),
-                    Column::new("electricity".into(), cat_f(&|b| &b.electricity)),
-                ],
-            )
-            .map_err(|e| gerr(&o.out, e))?;
-            *rows.entry("energy".into()).or_default() +=
-                write_month(o, "energy", m, &mut en, &mut csv_acc)?;
+        for (name, mut df) in month_tables(o, &ents, &plan, m, origin)? {
+            *rows.entry(name.into()).or_default() +=
+                write_month(o, name, m, &mut df, &mut csv_acc)?;
         }
     }
     for (name, mut df) in csv_acc {
@@ -715,4 +587,156 @@ pub fn generate(o: &GenOptions) -> Result<GenReport> {
         planted: labels.len(),
         counties: counties.len(),
     })
+}
+
+/// At least 10 enterprises and 13 months, into a new or empty directory.
+fn check_options(o: &GenOptions) -> Result<()> {
+    if o.enterprises < 10 {
+        return Err(Error::Usage("--enterprises must be at least 10".into()));
+    }
+    if o.months < 13 {
+        return Err(Error::Usage(
+            "--months must be at least 13 (a year of history for year-on-year checks)".into(),
+        ));
+    }
+    if o.out.exists() {
+        let empty = std::fs::read_dir(&o.out)
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(false);
+        if !empty {
+            return Err(Error::Output {
+                path: o.out.clone(),
+                message: "exists and is not empty; generate writes a new directory".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The register of enterprises.
+fn register_frame(o: &GenOptions, ents: &[Ent], counties: &[String]) -> Result<DataFrame> {
+    let size_class = |e: &Ent| {
+        if e.base * 12.0 >= 400_000.0 {
+            "large"
+        } else if e.base * 12.0 >= 20_000.0 {
+            "medium"
+        } else {
+            "small"
+        }
+    };
+    DataFrame::new(
+        ents.len(),
+        vec![
+            Column::new(
+                "uscc".into(),
+                ents.iter().map(|e| e.uscc.as_str()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "name".into(),
+                ents.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "county_code".into(),
+                ents.iter()
+                    .map(|e| counties[e.county].as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "industry_code".into(),
+                ents.iter().map(|e| e.code).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "entry_period".into(),
+                ents.iter().map(|e| e.entry.to_string()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "size_class".into(),
+                ents.iter().map(size_class).collect::<Vec<_>>(),
+            ),
+        ],
+    )
+    .map_err(|e| gerr(&o.out, e))
+}
+
+/// The industrial, tax and (with the other families) energy rows of month `m`,
+/// built in blocks of enterprises in parallel.
+fn month_tables(
+    o: &GenOptions,
+    ents: &[Ent],
+    plan: &plants::Plan,
+    m: Month,
+    origin: Month,
+) -> Result<Vec<(&'static str, DataFrame)>> {
+    let blocks: Vec<MonthRows> = ents
+        .par_chunks(BLOCK)
+        .enumerate()
+        .map(|(b, chunk)| month_block(o, chunk, b * BLOCK, plan, m, origin))
+        .collect();
+    let cat_s = |f: &dyn Fn(&MonthRows) -> &Vec<String>| {
+        blocks
+            .iter()
+            .flat_map(|b| f(b).iter().map(String::as_str))
+            .collect::<Vec<&str>>()
+    };
+    let cat_f = |f: &dyn Fn(&MonthRows) -> &Vec<f64>| {
+        blocks
+            .iter()
+            .flat_map(|b| f(b).iter().copied())
+            .collect::<Vec<f64>>()
+    };
+    let frame = |n: usize, cols: Vec<Column>| DataFrame::new(n, cols).map_err(|e| gerr(&o.out, e));
+    let mut out = Vec::new();
+    let ind_u = cat_s(&|b| &b.ind_uscc);
+    let n = ind_u.len();
+    out.push((
+        "industrial",
+        frame(
+            n,
+            vec![
+                Column::new("uscc".into(), ind_u),
+                Column::new("period".into(), vec![m.to_string(); n]),
+                Column::new("gross_output".into(), cat_f(&|b| &b.gross)),
+                Column::new("sales_output".into(), cat_f(&|b| &b.sales)),
+                Column::new("export_delivery".into(), cat_f(&|b| &b.export)),
+                Column::new("submitted_at".into(), cat_s(&|b| &b.submitted)),
+                Column::new(
+                    "revisions".into(),
+                    blocks
+                        .iter()
+                        .flat_map(|b| b.revisions.iter().copied())
+                        .collect::<Vec<i64>>(),
+                ),
+            ],
+        )?,
+    ));
+    let tax_u = cat_s(&|b| &b.tax_uscc);
+    let nt = tax_u.len();
+    out.push((
+        "tax",
+        frame(
+            nt,
+            vec![
+                Column::new("uscc".into(), tax_u),
+                Column::new("period".into(), vec![m.to_string(); nt]),
+                Column::new("taxable_sales".into(), cat_f(&|b| &b.taxable)),
+            ],
+        )?,
+    ));
+    if o.other_families {
+        let eu = cat_s(&|b| &b.energy_uscc);
+        let ne = eu.len();
+        out.push((
+            "energy",
+            frame(
+                ne,
+                vec![
+                    Column::new("uscc".into(), eu),
+                    Column::new("period".into(), vec![m.to_string(); ne]),
+                    Column::new("energy_consumption".into(), cat_f(&|b| &b.energy)),
+                    Column::new("electricity".into(), cat_f(&|b| &b.electricity)),
+                ],
+            )?,
+        ));
+    }
+    Ok(out)
 }

@@ -1127,22 +1127,49 @@ pub fn investment_table(
     labels: &mut Vec<Label>,
     rng: &mut ChaCha8Rng,
 ) -> Result<DataFrame> {
-    let p = o.end;
-    let start = p.plus(-(o.months as i32) + 1);
+    let start = o.end.plus(-(o.months as i32) + 1);
     let industrial: Vec<usize> = (0..ents.len())
         .filter(|&i| !ents[i].services && ents[i].entry < start)
         .collect();
     let n_projects = (o.enterprises / 10).max(30);
     let planned_d = LogNormal::new((60_000f64).ln(), 1.3).expect("valid");
-    let (mut pid, mut u, mut cc, mut per, mut plan_t, mut ytd, mut sp) =
-        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    let mut rows = InvRows::default();
+    for (j, &kind) in investment_kinds(o, n_projects).iter().enumerate() {
+        let owner = industrial[rng.random_range(0..industrial.len())];
+        let project = Project {
+            o,
+            j,
+            kind,
+            e: &ents[owner],
+            county: counties[ents[owner].county].clone(),
+        };
+        project.months(&planned_d, rng, &mut rows, labels);
+    }
+    let n = rows.pid.len();
+    DataFrame::new(
+        n,
+        vec![
+            Column::new("project_id".into(), rows.pid),
+            Column::new("uscc".into(), rows.u),
+            Column::new("county_code".into(), rows.cc),
+            Column::new("period".into(), rows.per),
+            Column::new("planned_total".into(), rows.plan_t),
+            Column::new("ytd_completed".into(), rows.ytd),
+            Column::new("start_period".into(), rows.sp),
+        ],
+    )
+    .map_err(derr)
+}
+
+/// What is planted in each project (most nothing): every investment kind, and
+/// with the other families the padding at every quarter end (a subtle kind),
+/// spread over the projects.
+fn investment_kinds(o: &GenOptions, n_projects: usize) -> Vec<Option<Kind>> {
     let per_kind = ((o.enterprises as f64 * o.anomaly_rate) / 24.0)
         .round()
         .max(3.0) as usize;
-    let mut planted: Vec<Option<crate::generate::plants::Kind>> = vec![None; n_projects];
+    let mut planted: Vec<Option<Kind>> = vec![None; n_projects];
     let mut k = 0;
-    // Padding at every quarter end is one of the subtle kinds, planted with the
-    // other families.
     let padding = o.other_families.then_some(Kind::InvQuarterPadding);
     for kind in Kind::INV.into_iter().chain(padding) {
         for _ in 0..per_kind {
@@ -1152,10 +1179,43 @@ pub fn investment_table(
             k += 1;
         }
     }
-    for (j, &kind) in planted.iter().enumerate() {
-        let owner = industrial[rng.random_range(0..industrial.len())];
-        let e = &ents[owner];
-        let county = counties[e.county].clone();
+    planted
+}
+
+/// The investment table's columns.
+#[derive(Default)]
+struct InvRows {
+    pid: Vec<String>,
+    u: Vec<String>,
+    cc: Vec<String>,
+    per: Vec<String>,
+    plan_t: Vec<f64>,
+    ytd: Vec<f64>,
+    sp: Vec<Option<String>>,
+}
+
+/// Project `j` of the investment table, of enterprise `e`, with its plant.
+struct Project<'a> {
+    o: &'a GenOptions,
+    j: usize,
+    kind: Option<Kind>,
+    e: &'a Ent,
+    county: String,
+}
+
+impl Project<'_> {
+    /// Draws the project and writes its months within the window to `rows`, and
+    /// its plant's label to `labels`.
+    fn months(
+        &self,
+        planned_d: &LogNormal<f64>,
+        rng: &mut ChaCha8Rng,
+        rows: &mut InvRows,
+        labels: &mut Vec<Label>,
+    ) {
+        let (o, j, kind, e, county) = (self.o, self.j, self.kind, self.e, &self.county);
+        let p = o.end;
+        let start = p.plus(-(o.months as i32) + 1);
         let id = format!(
             "{}-{:04}-{:02}-{:06}",
             &county[..6],
@@ -1204,7 +1264,7 @@ pub fn investment_table(
         let first = begin.max(start);
         let last = std::cmp::min(begin.plus(duration), p);
         if first > last {
-            continue;
+            return;
         }
         let mut m = begin;
         let mut labelled = false;
@@ -1246,13 +1306,13 @@ pub fn investment_table(
                 y = (planned * rng.random_range(1.1..1.5)).round();
             }
             if m >= first {
-                pid.push(id.clone());
-                u.push(e.uscc.clone());
-                cc.push(county.clone());
-                per.push(m.to_string());
-                plan_t.push(planned);
-                ytd.push(y);
-                sp.push(if j % 5 == 0 {
+                rows.pid.push(id.clone());
+                rows.u.push(e.uscc.clone());
+                rows.cc.push(county.clone());
+                rows.per.push(m.to_string());
+                rows.plan_t.push(planned);
+                rows.ytd.push(y);
+                rows.sp.push(if j % 5 == 0 {
                     None
                 } else {
                     Some(begin.to_string())
@@ -1283,8 +1343,9 @@ pub fn investment_table(
         }
         // A first-month plant must carry its start month.
         if kind == Some(Kind::InvFirstMonth) {
-            let n = sp.len();
-            for v in sp
+            let n = rows.sp.len();
+            for v in rows
+                .sp
                 .iter_mut()
                 .rev()
                 .take(n.min((last.0 - first.0 + 1) as usize))
@@ -1293,20 +1354,6 @@ pub fn investment_table(
             }
         }
     }
-    let n = pid.len();
-    DataFrame::new(
-        n,
-        vec![
-            Column::new("project_id".into(), pid),
-            Column::new("uscc".into(), u),
-            Column::new("county_code".into(), cc),
-            Column::new("period".into(), per),
-            Column::new("planned_total".into(), plan_t),
-            Column::new("ytd_completed".into(), ytd),
-            Column::new("start_period".into(), sp),
-        ],
-    )
-    .map_err(derr)
 }
 
 /// Outcomes of earlier queries: a sample of each of the six months before the last.
