@@ -500,7 +500,58 @@ pub fn plan(
 ) -> Plan {
     let p = o.end;
     let start = p.plus(-(o.months as i32) + 1);
-    let mut plan = Plan::default();
+    let n_services = add_services(o, ents, counties, rng, start);
+    let n_industrial = ents.len() - n_services;
+    // Candidates: enterprises with the whole history.
+    let mut cands: Vec<usize> = (0..n_industrial)
+        .filter(|&i| ents[i].entry < start)
+        .collect();
+    // Deterministic shuffle.
+    for i in (1..cands.len()).rev() {
+        let j = rng.random_range(0..=i);
+        cands.swap(i, j);
+    }
+    let kinds_total = Kind::MONTHLY.len()
+        + Kind::RD.len()
+        + Kind::INV.len()
+        + if o.other_families {
+            Kind::OTHER.len()
+        } else {
+            0
+        };
+    let per_kind = ((o.enterprises as f64 * o.anomaly_rate) / kinds_total as f64)
+        .round()
+        .max(3.0) as usize;
+    let mut planner = Planner {
+        o,
+        counties,
+        rng,
+        cands,
+        next: 0,
+        per_kind,
+        n_industrial,
+        plan: Plan::default(),
+    };
+    planner.monthly(ents);
+    planner.subtle(ents);
+    planner.identical_pairs(ents);
+    planner.wage_jumps(ents);
+    planner.legit(ents);
+    planner.county_tax(ents);
+    planner.rd(ents);
+    planner.other_families(ents);
+    planner.plan
+}
+
+/// Adds the services enterprises to the register, a separate group after the
+/// industrial ones (with the other families); returns how many.
+fn add_services(
+    o: &GenOptions,
+    ents: &mut Vec<Ent>,
+    counties: &[String],
+    rng: &mut ChaCha8Rng,
+    start: Month,
+) -> usize {
     // Services enterprises, a separate group in the register.
     let n_services = if o.other_families {
         (o.enterprises / 8).max(20)
@@ -546,431 +597,187 @@ pub fn plan(
             services: true,
         });
     }
-    let n_industrial = ents.len() - n_services;
-    // Candidates: enterprises with the whole history.
-    let mut cands: Vec<usize> = (0..n_industrial)
-        .filter(|&i| ents[i].entry < start)
-        .collect();
-    // Deterministic shuffle.
-    for i in (1..cands.len()).rev() {
-        let j = rng.random_range(0..=i);
-        cands.swap(i, j);
-    }
-    let kinds_total = Kind::MONTHLY.len()
-        + Kind::RD.len()
-        + Kind::INV.len()
-        + if o.other_families {
-            Kind::OTHER.len()
-        } else {
-            0
-        };
-    let per_kind = ((o.enterprises as f64 * o.anomaly_rate) / kinds_total as f64)
-        .round()
-        .max(3.0) as usize;
-    let mut next = 0usize;
-    let ytd_months = p.month() as i32;
-    let pick_month = |rng: &mut ChaCha8Rng, hard: bool| -> Month {
-        // Most anomalies are in the month under review; hard ones also earlier in the year.
-        if hard && rng.random::<f64>() < 0.3 && ytd_months > 1 {
-            p.plus(-rng.random_range(1..ytd_months))
-        } else {
-            p
-        }
-    };
-    for kind in Kind::MONTHLY {
-        for _ in 0..per_kind {
-            let Some(&eid) = cands.get(next) else { break };
-            next += 1;
-            let e = &ents[eid];
-            let (month, factor, span, detail) = match kind {
-                Kind::ExportGtSales => {
-                    let f = rng.random_range(1.15..1.6);
-                    (
-                        pick_month(rng, true),
-                        f,
-                        0,
-                        format!("export delivery = {f:.2} × sales output"),
-                    )
-                }
-                Kind::NegativeValue => {
-                    let f = rng.random_range(100.0..2000.0);
-                    (
-                        pick_month(rng, true),
-                        f,
-                        0,
-                        format!("sales output = −{f:.0}"),
-                    )
-                }
-                Kind::SalesRatio => {
-                    let f = rng.random_range(0.15..0.4);
-                    (p, f, 0, format!("sales output = {f:.2} × gross output"))
-                }
-                Kind::OutputJump => {
-                    let f = if rng.random::<f64>() < 0.7 {
-                        rng.random_range(2.6..4.0)
-                    } else {
-                        rng.random_range(0.12..0.3)
-                    };
-                    (p, f, 0, format!("output × {f:.2} this month"))
-                }
-                Kind::CopiedForward => {
-                    let k = rng.random_range(3..=5u32);
-                    (
-                        p,
-                        0.0,
-                        k,
-                        format!("the same gross and sales output for {k} months"),
-                    )
-                }
-                Kind::RoundFigures => (
-                    p,
-                    0.0,
-                    12,
-                    "gross output a multiple of 100 for 12 months".to_string(),
-                ),
-                Kind::ManyRevisions => {
-                    let f = rng.random_range(4..9) as f64;
-                    (p, f, 0, format!("revised {f:.0} times"))
-                }
-                Kind::TaxRatioLow => {
-                    let f = rng.random_range(0.35..0.7);
-                    (p, f, 0, format!("taxable sales × {f:.2} all year"))
-                }
-                Kind::NoTaxRecord => {
-                    let mut mask = 1u32 << (p.month() - 1);
-                    if p.month() > 2 && rng.random::<f64>() < 0.5 {
-                        mask |= 1 << rng.random_range(0..p.month() - 1);
-                    }
-                    (
-                        p,
-                        0.0,
-                        mask,
-                        format!(
-                            "no tax record in {} month(s) of the year",
-                            mask.count_ones()
-                        ),
-                    )
-                }
-                _ => unreachable!("monthly kinds only"),
-            };
-            let period = month.to_string();
-            plan.labels.push(label(kind, e, counties, period, detail));
-            plan.by_ent.insert(
-                eid,
-                Plant {
-                    kind,
-                    month,
-                    factor,
-                    span,
-                    template: None,
-                },
-            );
-        }
-    }
-    // Subtle wrong figures.
-    for kind in [Kind::UnitSlip, Kind::SlowInflation, Kind::TooSmooth] {
-        for _ in 0..per_kind {
-            let Some(&eid) = cands.get(next) else { break };
-            next += 1;
-            let e = &ents[eid];
-            let (factor, detail) = match kind {
-                Kind::UnitSlip => {
-                    let f = [1000.0, 10.0, 0.1][rng.random_range(0..3)];
-                    (f, format!("output × {f} this month (wrong unit)"))
-                }
-                Kind::TooSmooth => (
-                    1.0,
-                    "output a smooth trend for 14 months (no noise, no Spring Festival dip)"
-                        .to_string(),
-                ),
-                _ => {
-                    let f = rng.random_range(0.02..0.035);
-                    (
-                        f,
-                        format!("output × (1 + {f:.3} · month) this year, VAT as it was"),
-                    )
-                }
-            };
-            plan.labels
-                .push(label(kind, e, counties, p.to_string(), detail));
-            plan.by_ent.insert(
-                eid,
-                Plant {
-                    kind,
-                    month: p,
-                    factor,
-                    span: 0,
-                    template: None,
-                },
-            );
-        }
-    }
-    // Pairs filled in from one template: the second is the first × c.
-    for pair in 0..(per_kind / 2).max(1) as u32 {
-        let (Some(&a), Some(&b)) = (cands.get(next), cands.get(next + 1)) else {
-            break;
-        };
-        next += 2;
-        let (base, growth) = (ents[a].base, ents[a].growth);
-        let c = if rng.random::<f64>() < 0.4 {
-            1.0
-        } else {
-            rng.random_range(0.4..2.5)
-        };
-        for (eid, f) in [(a, 1.0), (b, c)] {
-            let detail = format!(
-                "output = template × {f:.3} for 14 months (pair {pair} with {})",
-                ents[if eid == a { b } else { a }].uscc
-            );
-            plan.labels.push(label(
-                Kind::IdenticalSeries,
-                &ents[eid],
-                counties,
-                p.to_string(),
-                detail,
-            ));
-            plan.by_ent.insert(
-                eid,
-                Plant {
-                    kind: Kind::IdenticalSeries,
-                    month: p,
-                    factor: f,
-                    span: 0,
-                    template: Some((base, growth, pair)),
-                },
-            );
-        }
-    }
-    // Wage per employee jumping in the last quarter.
-    if o.other_families {
-        for _ in 0..per_kind {
-            let Some(&eid) = cands.get(next) else { break };
-            next += 1;
-            let f = rng.random_range(1.55..2.0);
-            let month = p.plus(-((p.month() % 3) as i32));
-            plan.labels.push(label(
-                Kind::WageJump,
-                &ents[eid],
-                counties,
-                month.to_string(),
-                format!("wage bill × {f:.2} in the last quarter, headcount as it was"),
-            ));
-            plan.other.insert(
-                eid,
-                Plant {
-                    kind: Kind::WageJump,
-                    month,
-                    factor: f,
-                    span: 0,
-                    template: None,
-                },
-            );
-        }
-    }
-    // Legitimately unusual enterprises (no error: labelled `legit`).
-    for kind in Kind::LEGIT {
-        for _ in 0..per_kind {
-            let Some(&eid) = cands.get(next) else { break };
-            next += 1;
-            let (factor, span, detail) = match kind {
-                Kind::LegitMilestone => {
-                    let f = rng.random_range(2.5..4.0);
-                    let phase = rng.random_range(0..4u32);
-                    (
-                        f,
-                        phase,
-                        format!("milestone output × {f:.1} every 4 months, VAT in step"),
-                    )
-                }
-                Kind::LegitNewLine => {
-                    let f = rng.random_range(1.6..2.4);
-                    let k = rng.random_range(1..=8u32);
-                    (
-                        f,
-                        k,
-                        format!("new line: output × {f:.2} for the last {k} months, VAT in step"),
-                    )
-                }
-                Kind::LegitDecline => {
-                    let f = rng.random_range(0.3..0.55);
-                    let k = rng.random_range(1..=8u32);
-                    (
-                        f,
-                        k,
-                        format!("decline: output × {f:.2} for the last {k} months, VAT in step"),
-                    )
-                }
-                Kind::LegitFastGrowth => {
-                    let g = rng.random_range(0.7..1.2);
-                    ents[eid].growth = g;
-                    (
-                        g,
-                        0,
-                        format!("growth {:.0}% a year, VAT in step", g * 100.0),
-                    )
-                }
-                Kind::LegitExporter => {
-                    ents[eid].export_share = 0.85;
-                    (0.85, 0, "85% of sales exported".to_string())
-                }
-                Kind::LegitRoundTiny => {
-                    let b = rng.random_range(400.0..1500.0);
-                    ents[eid].base = b;
-                    (
-                        b,
-                        0,
-                        format!("tiny ({b:.0} a month), output in round 100s all along, VAT exact"),
-                    )
-                }
-                _ => (
-                    0.0,
-                    0,
-                    "seasonal industry: winter ×2, summer ×0.3, VAT in step".to_string(),
-                ),
-            };
-            let mut l = label(kind, &ents[eid], counties, p.to_string(), detail);
-            l.level = "legit";
-            plan.labels.push(l);
-            plan.by_ent.insert(
-                eid,
-                Plant {
-                    kind,
-                    month: p,
-                    factor,
-                    span,
-                    template: None,
-                },
-            );
-        }
-    }
-    // Three counties whose large enterprises' output is not backed by tax records.
-    if counties.len() >= 6 {
-        let mut by_county: Vec<Vec<usize>> = vec![Vec::new(); counties.len()];
-        for (i, e) in ents.iter().enumerate().take(n_industrial) {
-            by_county[e.county].push(i);
-        }
-        let mut order: Vec<usize> = (0..counties.len())
-            .filter(|&c| by_county[c].len() >= 8)
-            .collect();
-        for i in (1..order.len()).rev() {
-            let j = rng.random_range(0..=i);
-            order.swap(i, j);
-        }
-        // One more county inflates every industrial enterprise's output this year
-        // by 8% while VAT stays put: its ratio steps down against its own past,
-        // still above 0.90.
-        if let Some(&c) = order.get(3) {
-            plan.inflated_counties.insert(c, 1.08);
-            plan.labels.push(county_label(
-                Kind::CountyStepDown,
-                &counties[c],
-                p.to_string(),
-                "every enterprise's output × 1.08 this year, VAT as it was".to_string(),
-            ));
-        }
-        for &c in order.iter().take(3) {
-            let mut members: Vec<usize> = by_county[c]
-                .iter()
-                .copied()
-                .filter(|i| !plan.by_ent.contains_key(i))
-                .collect();
-            members.sort_by(|a, b| ents[*b].base.total_cmp(&ents[*a].base));
-            let n_low = (members.len() as f64 * 0.12).ceil() as usize;
-            for &eid in members.iter().take(n_low) {
-                let f = rng.random_range(0.25..0.45);
-                plan.by_ent.insert(
-                    eid,
-                    Plant {
-                        kind: Kind::TaxRatioLow,
-                        month: p,
-                        factor: f,
-                        span: 0,
-                        template: None,
-                    },
-                );
-                plan.labels.push(label(
-                    Kind::TaxRatioLow,
-                    &ents[eid],
-                    counties,
-                    p.to_string(),
-                    format!("taxable sales × {f:.2} all year (county {})", counties[c]),
-                ));
+    n_services
+}
+
+/// The plants being chosen: candidates are taken in their shuffled order.
+struct Planner<'a> {
+    o: &'a GenOptions,
+    counties: &'a [String],
+    rng: &'a mut ChaCha8Rng,
+    /// Industrial enterprises with the whole history, shuffled.
+    cands: Vec<usize>,
+    /// The first candidate not taken yet.
+    next: usize,
+    /// Enterprises per kind.
+    per_kind: usize,
+    n_industrial: usize,
+    plan: Plan,
+}
+
+impl Planner<'_> {
+    /// The monthly anomalies of the documents' checks.
+    fn monthly(&mut self, ents: &[Ent]) {
+        let p = self.o.end;
+        let Planner {
+            counties,
+            rng,
+            cands,
+            next,
+            per_kind,
+            plan,
+            ..
+        } = self;
+        let counties = *counties;
+        let per_kind = *per_kind;
+        let rng: &mut ChaCha8Rng = rng;
+        let ytd_months = p.month() as i32;
+        let pick_month = |rng: &mut ChaCha8Rng, hard: bool| -> Month {
+            // Most anomalies are in the month under review; hard ones also earlier in the year.
+            if hard && rng.random::<f64>() < 0.3 && ytd_months > 1 {
+                p.plus(-rng.random_range(1..ytd_months))
+            } else {
+                p
             }
-            plan.labels.push(county_label(
-                Kind::CountyTaxLow,
-                &counties[c],
-                p.to_string(),
-                format!("{n_low} largest enterprises with low taxable sales"),
-            ));
-        }
-    }
-    // R&D plants: chosen here, applied when the R&D table is written.
-    for kind in Kind::RD {
-        let mut placed = 0;
-        while placed < per_kind {
-            let Some(&eid) = cands.get(next) else { break };
-            next += 1;
-            if plan.is_planted(eid) {
-                continue;
-            }
-            let div = &catalog::INDUSTRIES[ents[eid].industry].code[..2];
-            let low_end = ["13", "14", "20"].contains(&div);
-            // Low-end plants need a low-end enterprise; the others must not be one.
-            if (kind == Kind::RdLowEnd) != low_end {
-                continue;
-            }
-            plan.rd.insert(eid, kind);
-            placed += 1;
-        }
-    }
-    // Labour and energy plants.
-    if o.other_families {
-        for kind in Kind::OTHER {
-            let mut placed = 0;
-            while placed < per_kind {
-                let Some(&eid) = cands.get(next) else { break };
-                next += 1;
-                if plan.is_planted(eid) {
-                    continue;
-                }
-                placed += 1;
+        };
+        for kind in Kind::MONTHLY {
+            for _ in 0..per_kind {
+                let Some(&eid) = cands.get(*next) else { break };
+                *next += 1;
                 let e = &ents[eid];
-                let (factor, detail) = match kind {
-                    Kind::WageOutlier => {
-                        let f = if rng.random::<f64>() < 0.5 {
-                            rng.random_range(4.0..8.0)
+                let (month, factor, span, detail) = match kind {
+                    Kind::ExportGtSales => {
+                        let f = rng.random_range(1.15..1.6);
+                        (
+                            pick_month(rng, true),
+                            f,
+                            0,
+                            format!("export delivery = {f:.2} × sales output"),
+                        )
+                    }
+                    Kind::NegativeValue => {
+                        let f = rng.random_range(100.0..2000.0);
+                        (
+                            pick_month(rng, true),
+                            f,
+                            0,
+                            format!("sales output = −{f:.0}"),
+                        )
+                    }
+                    Kind::SalesRatio => {
+                        let f = rng.random_range(0.15..0.4);
+                        (p, f, 0, format!("sales output = {f:.2} × gross output"))
+                    }
+                    Kind::OutputJump => {
+                        let f = if rng.random::<f64>() < 0.7 {
+                            rng.random_range(2.6..4.0)
                         } else {
-                            rng.random_range(0.08..0.2)
+                            rng.random_range(0.12..0.3)
                         };
-                        (f, format!("wage bill × {f:.2} in the last quarter"))
+                        (p, f, 0, format!("output × {f:.2} this month"))
                     }
-                    Kind::WageInconsistent => (
-                        rng.random_range(1.6..2.2),
-                        "headcount up, wage bill down in the last quarter".to_string(),
-                    ),
-                    Kind::EnergyIntensity => {
-                        let f = rng.random_range(6.0..15.0);
-                        (f, format!("energy consumption × {f:.1} all year"))
+                    Kind::CopiedForward => {
+                        let k = rng.random_range(3..=5u32);
+                        (
+                            p,
+                            0.0,
+                            k,
+                            format!("the same gross and sales output for {k} months"),
+                        )
                     }
-                    Kind::EnergyDivergence => (
-                        rng.random_range(1.5..1.9),
-                        "output up this month while electricity falls".to_string(),
+                    Kind::RoundFigures => (
+                        p,
+                        0.0,
+                        12,
+                        "gross output a multiple of 100 for 12 months".to_string(),
                     ),
-                    _ => unreachable!("other kinds only"),
+                    Kind::ManyRevisions => {
+                        let f = rng.random_range(4..9) as f64;
+                        (p, f, 0, format!("revised {f:.0} times"))
+                    }
+                    Kind::TaxRatioLow => {
+                        let f = rng.random_range(0.35..0.7);
+                        (p, f, 0, format!("taxable sales × {f:.2} all year"))
+                    }
+                    Kind::NoTaxRecord => {
+                        let mut mask = 1u32 << (p.month() - 1);
+                        if p.month() > 2 && rng.random::<f64>() < 0.5 {
+                            mask |= 1 << rng.random_range(0..p.month() - 1);
+                        }
+                        (
+                            p,
+                            0.0,
+                            mask,
+                            format!(
+                                "no tax record in {} month(s) of the year",
+                                mask.count_ones()
+                            ),
+                        )
+                    }
+                    _ => unreachable!("monthly kinds only"),
                 };
-                let month = if matches!(kind, Kind::WageOutlier | Kind::WageInconsistent) {
-                    // The last quarter end up to the period.
-                    p.plus(-((p.month() % 3) as i32))
-                } else {
-                    p
-                };
-                plan.labels
-                    .push(label(kind, e, counties, month.to_string(), detail));
-                plan.other.insert(
+                let period = month.to_string();
+                plan.labels.push(label(kind, e, counties, period, detail));
+                plan.by_ent.insert(
                     eid,
                     Plant {
                         kind,
                         month,
+                        factor,
+                        span,
+                        template: None,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Subtle wrong figures: a unit slip, slow inflation, a too-smooth series.
+    fn subtle(&mut self, ents: &[Ent]) {
+        let p = self.o.end;
+        let Planner {
+            counties,
+            rng,
+            cands,
+            next,
+            per_kind,
+            plan,
+            ..
+        } = self;
+        let counties = *counties;
+        let per_kind = *per_kind;
+        let rng: &mut ChaCha8Rng = rng;
+        // Subtle wrong figures.
+        for kind in [Kind::UnitSlip, Kind::SlowInflation, Kind::TooSmooth] {
+            for _ in 0..per_kind {
+                let Some(&eid) = cands.get(*next) else { break };
+                *next += 1;
+                let e = &ents[eid];
+                let (factor, detail) = match kind {
+                    Kind::UnitSlip => {
+                        let f = [1000.0, 10.0, 0.1][rng.random_range(0..3)];
+                        (f, format!("output × {f} this month (wrong unit)"))
+                    }
+                    Kind::TooSmooth => (
+                        1.0,
+                        "output a smooth trend for 14 months (no noise, no Spring Festival dip)"
+                            .to_string(),
+                    ),
+                    _ => {
+                        let f = rng.random_range(0.02..0.035);
+                        (
+                            f,
+                            format!("output × (1 + {f:.3} · month) this year, VAT as it was"),
+                        )
+                    }
+                };
+                plan.labels
+                    .push(label(kind, e, counties, p.to_string(), detail));
+                plan.by_ent.insert(
+                    eid,
+                    Plant {
+                        kind,
+                        month: p,
                         factor,
                         span: 0,
                         template: None,
@@ -978,37 +785,417 @@ pub fn plan(
                 );
             }
         }
-        // Services plants among the services enterprises.
-        let svc: Vec<usize> = (n_industrial..ents.len()).collect();
-        let mut k = 0;
-        for kind in Kind::SERVICES {
-            for _ in 0..per_kind.min(svc.len() / 4) {
-                let eid = svc[k];
-                k += 1;
-                let f = match kind {
-                    Kind::ServiceRevenueJump => rng.random_range(3.0..5.0),
-                    _ => rng.random_range(0.05..0.12),
-                };
+    }
+
+    /// Pairs filled in from one template: the second is the first × c.
+    fn identical_pairs(&mut self, ents: &[Ent]) {
+        let p = self.o.end;
+        let Planner {
+            counties,
+            rng,
+            cands,
+            next,
+            per_kind,
+            plan,
+            ..
+        } = self;
+        let counties = *counties;
+        let per_kind = *per_kind;
+        let rng: &mut ChaCha8Rng = rng;
+        // Pairs filled in from one template: the second is the first × c.
+        for pair in 0..(per_kind / 2).max(1) as u32 {
+            let (Some(&a), Some(&b)) = (cands.get(*next), cands.get(*next + 1)) else {
+                break;
+            };
+            *next += 2;
+            let (base, growth) = (ents[a].base, ents[a].growth);
+            let c = if rng.random::<f64>() < 0.4 {
+                1.0
+            } else {
+                rng.random_range(0.4..2.5)
+            };
+            for (eid, f) in [(a, 1.0), (b, c)] {
+                let detail = format!(
+                    "output = template × {f:.3} for 14 months (pair {pair} with {})",
+                    ents[if eid == a { b } else { a }].uscc
+                );
+                plan.labels.push(label(
+                    Kind::IdenticalSeries,
+                    &ents[eid],
+                    counties,
+                    p.to_string(),
+                    detail,
+                ));
+                plan.by_ent.insert(
+                    eid,
+                    Plant {
+                        kind: Kind::IdenticalSeries,
+                        month: p,
+                        factor: f,
+                        span: 0,
+                        template: Some((base, growth, pair)),
+                    },
+                );
+            }
+        }
+    }
+
+    /// Wage per employee jumping in the last quarter (with the other families).
+    fn wage_jumps(&mut self, ents: &[Ent]) {
+        let p = self.o.end;
+        let Planner {
+            o,
+            counties,
+            rng,
+            cands,
+            next,
+            per_kind,
+            plan,
+            ..
+        } = self;
+        let o = *o;
+        let counties = *counties;
+        let per_kind = *per_kind;
+        let rng: &mut ChaCha8Rng = rng;
+        // Wage per employee jumping in the last quarter.
+        if o.other_families {
+            for _ in 0..per_kind {
+                let Some(&eid) = cands.get(*next) else { break };
+                *next += 1;
+                let f = rng.random_range(1.55..2.0);
+                let month = p.plus(-((p.month() % 3) as i32));
+                plan.labels.push(label(
+                    Kind::WageJump,
+                    &ents[eid],
+                    counties,
+                    month.to_string(),
+                    format!("wage bill × {f:.2} in the last quarter, headcount as it was"),
+                ));
                 plan.other.insert(
                     eid,
                     Plant {
-                        kind,
-                        month: p,
+                        kind: Kind::WageJump,
+                        month,
                         factor: f,
                         span: 0,
                         template: None,
                     },
                 );
-                let detail = match kind {
-                    Kind::ServiceRevenueJump => format!("revenue × {f:.1} this month"),
-                    _ => format!("employees × {f:.2} all year, revenue unchanged"),
-                };
-                plan.labels
-                    .push(label(kind, &ents[eid], counties, p.to_string(), detail));
             }
         }
     }
-    plan
+
+    /// Legitimately unusual enterprises (no error: labelled `legit`).
+    fn legit(&mut self, ents: &mut [Ent]) {
+        let p = self.o.end;
+        let Planner {
+            counties,
+            rng,
+            cands,
+            next,
+            per_kind,
+            plan,
+            ..
+        } = self;
+        let counties = *counties;
+        let per_kind = *per_kind;
+        let rng: &mut ChaCha8Rng = rng;
+        // Legitimately unusual enterprises (no error: labelled `legit`).
+        for kind in Kind::LEGIT {
+            for _ in 0..per_kind {
+                let Some(&eid) = cands.get(*next) else { break };
+                *next += 1;
+                let (factor, span, detail) = match kind {
+                    Kind::LegitMilestone => {
+                        let f = rng.random_range(2.5..4.0);
+                        let phase = rng.random_range(0..4u32);
+                        (
+                            f,
+                            phase,
+                            format!("milestone output × {f:.1} every 4 months, VAT in step"),
+                        )
+                    }
+                    Kind::LegitNewLine => {
+                        let f = rng.random_range(1.6..2.4);
+                        let k = rng.random_range(1..=8u32);
+                        (
+                            f,
+                            k,
+                            format!(
+                                "new line: output × {f:.2} for the last {k} months, VAT in step"
+                            ),
+                        )
+                    }
+                    Kind::LegitDecline => {
+                        let f = rng.random_range(0.3..0.55);
+                        let k = rng.random_range(1..=8u32);
+                        (
+                            f,
+                            k,
+                            format!(
+                                "decline: output × {f:.2} for the last {k} months, VAT in step"
+                            ),
+                        )
+                    }
+                    Kind::LegitFastGrowth => {
+                        let g = rng.random_range(0.7..1.2);
+                        ents[eid].growth = g;
+                        (
+                            g,
+                            0,
+                            format!("growth {:.0}% a year, VAT in step", g * 100.0),
+                        )
+                    }
+                    Kind::LegitExporter => {
+                        ents[eid].export_share = 0.85;
+                        (0.85, 0, "85% of sales exported".to_string())
+                    }
+                    Kind::LegitRoundTiny => {
+                        let b = rng.random_range(400.0..1500.0);
+                        ents[eid].base = b;
+                        (
+                            b,
+                            0,
+                            format!(
+                                "tiny ({b:.0} a month), output in round 100s all along, VAT exact"
+                            ),
+                        )
+                    }
+                    _ => (
+                        0.0,
+                        0,
+                        "seasonal industry: winter ×2, summer ×0.3, VAT in step".to_string(),
+                    ),
+                };
+                let mut l = label(kind, &ents[eid], counties, p.to_string(), detail);
+                l.level = "legit";
+                plan.labels.push(l);
+                plan.by_ent.insert(
+                    eid,
+                    Plant {
+                        kind,
+                        month: p,
+                        factor,
+                        span,
+                        template: None,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Counties whose large enterprises' output is not backed by tax records, and one whose ratio steps down.
+    fn county_tax(&mut self, ents: &[Ent]) {
+        let p = self.o.end;
+        let Planner {
+            counties,
+            rng,
+            n_industrial,
+            plan,
+            ..
+        } = self;
+        let counties = *counties;
+        let n_industrial = *n_industrial;
+        let rng: &mut ChaCha8Rng = rng;
+        // Three counties whose large enterprises' output is not backed by tax records.
+        if counties.len() >= 6 {
+            let mut by_county: Vec<Vec<usize>> = vec![Vec::new(); counties.len()];
+            for (i, e) in ents.iter().enumerate().take(n_industrial) {
+                by_county[e.county].push(i);
+            }
+            let mut order: Vec<usize> = (0..counties.len())
+                .filter(|&c| by_county[c].len() >= 8)
+                .collect();
+            for i in (1..order.len()).rev() {
+                let j = rng.random_range(0..=i);
+                order.swap(i, j);
+            }
+            // One more county inflates every industrial enterprise's output this year
+            // by 8% while VAT stays put: its ratio steps down against its own past,
+            // still above 0.90.
+            if let Some(&c) = order.get(3) {
+                plan.inflated_counties.insert(c, 1.08);
+                plan.labels.push(county_label(
+                    Kind::CountyStepDown,
+                    &counties[c],
+                    p.to_string(),
+                    "every enterprise's output × 1.08 this year, VAT as it was".to_string(),
+                ));
+            }
+            for &c in order.iter().take(3) {
+                let mut members: Vec<usize> = by_county[c]
+                    .iter()
+                    .copied()
+                    .filter(|i| !plan.by_ent.contains_key(i))
+                    .collect();
+                members.sort_by(|a, b| ents[*b].base.total_cmp(&ents[*a].base));
+                let n_low = (members.len() as f64 * 0.12).ceil() as usize;
+                for &eid in members.iter().take(n_low) {
+                    let f = rng.random_range(0.25..0.45);
+                    plan.by_ent.insert(
+                        eid,
+                        Plant {
+                            kind: Kind::TaxRatioLow,
+                            month: p,
+                            factor: f,
+                            span: 0,
+                            template: None,
+                        },
+                    );
+                    plan.labels.push(label(
+                        Kind::TaxRatioLow,
+                        &ents[eid],
+                        counties,
+                        p.to_string(),
+                        format!("taxable sales × {f:.2} all year (county {})", counties[c]),
+                    ));
+                }
+                plan.labels.push(county_label(
+                    Kind::CountyTaxLow,
+                    &counties[c],
+                    p.to_string(),
+                    format!("{n_low} largest enterprises with low taxable sales"),
+                ));
+            }
+        }
+    }
+
+    /// R&D plants: chosen here, applied when the R&D table is written.
+    fn rd(&mut self, ents: &[Ent]) {
+        let Planner {
+            cands,
+            next,
+            per_kind,
+            plan,
+            ..
+        } = self;
+        let per_kind = *per_kind;
+        // R&D plants: chosen here, applied when the R&D table is written.
+        for kind in Kind::RD {
+            let mut placed = 0;
+            while placed < per_kind {
+                let Some(&eid) = cands.get(*next) else { break };
+                *next += 1;
+                if plan.is_planted(eid) {
+                    continue;
+                }
+                let div = &catalog::INDUSTRIES[ents[eid].industry].code[..2];
+                let low_end = ["13", "14", "20"].contains(&div);
+                // Low-end plants need a low-end enterprise; the others must not be one.
+                if (kind == Kind::RdLowEnd) != low_end {
+                    continue;
+                }
+                plan.rd.insert(eid, kind);
+                placed += 1;
+            }
+        }
+    }
+
+    /// Labour, energy and services plants (with the other families).
+    fn other_families(&mut self, ents: &[Ent]) {
+        let p = self.o.end;
+        let Planner {
+            o,
+            counties,
+            rng,
+            cands,
+            next,
+            per_kind,
+            n_industrial,
+            plan,
+            ..
+        } = self;
+        let o = *o;
+        let counties = *counties;
+        let per_kind = *per_kind;
+        let n_industrial = *n_industrial;
+        let rng: &mut ChaCha8Rng = rng;
+        // Labour and energy plants.
+        if o.other_families {
+            for kind in Kind::OTHER {
+                let mut placed = 0;
+                while placed < per_kind {
+                    let Some(&eid) = cands.get(*next) else { break };
+                    *next += 1;
+                    if plan.is_planted(eid) {
+                        continue;
+                    }
+                    placed += 1;
+                    let e = &ents[eid];
+                    let (factor, detail) = match kind {
+                        Kind::WageOutlier => {
+                            let f = if rng.random::<f64>() < 0.5 {
+                                rng.random_range(4.0..8.0)
+                            } else {
+                                rng.random_range(0.08..0.2)
+                            };
+                            (f, format!("wage bill × {f:.2} in the last quarter"))
+                        }
+                        Kind::WageInconsistent => (
+                            rng.random_range(1.6..2.2),
+                            "headcount up, wage bill down in the last quarter".to_string(),
+                        ),
+                        Kind::EnergyIntensity => {
+                            let f = rng.random_range(6.0..15.0);
+                            (f, format!("energy consumption × {f:.1} all year"))
+                        }
+                        Kind::EnergyDivergence => (
+                            rng.random_range(1.5..1.9),
+                            "output up this month while electricity falls".to_string(),
+                        ),
+                        _ => unreachable!("other kinds only"),
+                    };
+                    let month = if matches!(kind, Kind::WageOutlier | Kind::WageInconsistent) {
+                        // The last quarter end up to the period.
+                        p.plus(-((p.month() % 3) as i32))
+                    } else {
+                        p
+                    };
+                    plan.labels
+                        .push(label(kind, e, counties, month.to_string(), detail));
+                    plan.other.insert(
+                        eid,
+                        Plant {
+                            kind,
+                            month,
+                            factor,
+                            span: 0,
+                            template: None,
+                        },
+                    );
+                }
+            }
+            // Services plants among the services enterprises.
+            let svc: Vec<usize> = (n_industrial..ents.len()).collect();
+            let mut k = 0;
+            for kind in Kind::SERVICES {
+                for _ in 0..per_kind.min(svc.len() / 4) {
+                    let eid = svc[k];
+                    k += 1;
+                    let f = match kind {
+                        Kind::ServiceRevenueJump => rng.random_range(3.0..5.0),
+                        _ => rng.random_range(0.05..0.12),
+                    };
+                    plan.other.insert(
+                        eid,
+                        Plant {
+                            kind,
+                            month: p,
+                            factor: f,
+                            span: 0,
+                            template: None,
+                        },
+                    );
+                    let detail = match kind {
+                        Kind::ServiceRevenueJump => format!("revenue × {f:.1} this month"),
+                        _ => format!("employees × {f:.2} all year, revenue unchanged"),
+                    };
+                    plan.labels
+                        .push(label(kind, &ents[eid], counties, p.to_string(), detail));
+                }
+            }
+        }
+    }
 }
 
 fn derr(e: PolarsError) -> Error {
