@@ -616,68 +616,64 @@ struct Planner<'a> {
 }
 
 impl Planner<'_> {
+    /// The next candidate, if any is left.
+    fn take(&mut self) -> Option<usize> {
+        let e = *self.cands.get(self.next)?;
+        self.next += 1;
+        Some(e)
+    }
+
+    /// The month of a plant: most are in the month under review; hard ones also
+    /// earlier in the year.
+    fn pick_month(&mut self, hard: bool) -> Month {
+        let p = self.o.end;
+        let ytd_months = p.month() as i32;
+        if hard && self.rng.random::<f64>() < 0.3 && ytd_months > 1 {
+            p.plus(-self.rng.random_range(1..ytd_months))
+        } else {
+            p
+        }
+    }
     /// The monthly anomalies of the documents' checks.
     fn monthly(&mut self, ents: &[Ent]) {
         let p = self.o.end;
-        let Planner {
-            counties,
-            rng,
-            cands,
-            next,
-            per_kind,
-            plan,
-            ..
-        } = self;
-        let counties = *counties;
-        let per_kind = *per_kind;
-        let rng: &mut ChaCha8Rng = rng;
-        let ytd_months = p.month() as i32;
-        let pick_month = |rng: &mut ChaCha8Rng, hard: bool| -> Month {
-            // Most anomalies are in the month under review; hard ones also earlier in the year.
-            if hard && rng.random::<f64>() < 0.3 && ytd_months > 1 {
-                p.plus(-rng.random_range(1..ytd_months))
-            } else {
-                p
-            }
-        };
         for kind in Kind::MONTHLY {
-            for _ in 0..per_kind {
-                let Some(&eid) = cands.get(*next) else { break };
-                *next += 1;
+            for _ in 0..self.per_kind {
+                let Some(eid) = self.take() else { break };
                 let e = &ents[eid];
                 let (month, factor, span, detail) = match kind {
                     Kind::ExportGtSales => {
-                        let f = rng.random_range(1.15..1.6);
+                        let f = self.rng.random_range(1.15..1.6);
                         (
-                            pick_month(rng, true),
+                            self.pick_month(true),
                             f,
                             0,
                             format!("export delivery = {f:.2} × sales output"),
                         )
                     }
                     Kind::NegativeValue => {
-                        let f = rng.random_range(100.0..2000.0);
+                        let f = self.rng.random_range(100.0..2000.0);
                         (
-                            pick_month(rng, true),
+                            self.pick_month(true),
                             f,
                             0,
                             format!("sales output = −{f:.0}"),
                         )
                     }
                     Kind::SalesRatio => {
-                        let f = rng.random_range(0.15..0.4);
+                        let f = self.rng.random_range(0.15..0.4);
                         (p, f, 0, format!("sales output = {f:.2} × gross output"))
                     }
                     Kind::OutputJump => {
-                        let f = if rng.random::<f64>() < 0.7 {
-                            rng.random_range(2.6..4.0)
+                        let f = if self.rng.random::<f64>() < 0.7 {
+                            self.rng.random_range(2.6..4.0)
                         } else {
-                            rng.random_range(0.12..0.3)
+                            self.rng.random_range(0.12..0.3)
                         };
                         (p, f, 0, format!("output × {f:.2} this month"))
                     }
                     Kind::CopiedForward => {
-                        let k = rng.random_range(3..=5u32);
+                        let k = self.rng.random_range(3..=5u32);
                         (
                             p,
                             0.0,
@@ -692,17 +688,17 @@ impl Planner<'_> {
                         "gross output a multiple of 100 for 12 months".to_string(),
                     ),
                     Kind::ManyRevisions => {
-                        let f = rng.random_range(4..9) as f64;
+                        let f = self.rng.random_range(4..9) as f64;
                         (p, f, 0, format!("revised {f:.0} times"))
                     }
                     Kind::TaxRatioLow => {
-                        let f = rng.random_range(0.35..0.7);
+                        let f = self.rng.random_range(0.35..0.7);
                         (p, f, 0, format!("taxable sales × {f:.2} all year"))
                     }
                     Kind::NoTaxRecord => {
                         let mut mask = 1u32 << (p.month() - 1);
-                        if p.month() > 2 && rng.random::<f64>() < 0.5 {
-                            mask |= 1 << rng.random_range(0..p.month() - 1);
+                        if p.month() > 2 && self.rng.random::<f64>() < 0.5 {
+                            mask |= 1 << self.rng.random_range(0..p.month() - 1);
                         }
                         (
                             p,
@@ -717,8 +713,10 @@ impl Planner<'_> {
                     _ => unreachable!("monthly kinds only"),
                 };
                 let period = month.to_string();
-                plan.labels.push(label(kind, e, counties, period, detail));
-                plan.by_ent.insert(
+                self.plan
+                    .labels
+                    .push(label(kind, e, self.counties, period, detail));
+                self.plan.by_ent.insert(
                     eid,
                     Plant {
                         kind,
@@ -735,27 +733,14 @@ impl Planner<'_> {
     /// Subtle wrong figures: a unit slip, slow inflation, a too-smooth series.
     fn subtle(&mut self, ents: &[Ent]) {
         let p = self.o.end;
-        let Planner {
-            counties,
-            rng,
-            cands,
-            next,
-            per_kind,
-            plan,
-            ..
-        } = self;
-        let counties = *counties;
-        let per_kind = *per_kind;
-        let rng: &mut ChaCha8Rng = rng;
         // Subtle wrong figures.
         for kind in [Kind::UnitSlip, Kind::SlowInflation, Kind::TooSmooth] {
-            for _ in 0..per_kind {
-                let Some(&eid) = cands.get(*next) else { break };
-                *next += 1;
+            for _ in 0..self.per_kind {
+                let Some(eid) = self.take() else { break };
                 let e = &ents[eid];
                 let (factor, detail) = match kind {
                     Kind::UnitSlip => {
-                        let f = [1000.0, 10.0, 0.1][rng.random_range(0..3)];
+                        let f = [1000.0, 10.0, 0.1][self.rng.random_range(0..3)];
                         (f, format!("output × {f} this month (wrong unit)"))
                     }
                     Kind::TooSmooth => (
@@ -764,16 +749,17 @@ impl Planner<'_> {
                             .to_string(),
                     ),
                     _ => {
-                        let f = rng.random_range(0.02..0.035);
+                        let f = self.rng.random_range(0.02..0.035);
                         (
                             f,
                             format!("output × (1 + {f:.3} · month) this year, VAT as it was"),
                         )
                     }
                 };
-                plan.labels
-                    .push(label(kind, e, counties, p.to_string(), detail));
-                plan.by_ent.insert(
+                self.plan
+                    .labels
+                    .push(label(kind, e, self.counties, p.to_string(), detail));
+                self.plan.by_ent.insert(
                     eid,
                     Plant {
                         kind,
@@ -790,43 +776,32 @@ impl Planner<'_> {
     /// Pairs filled in from one template: the second is the first × c.
     fn identical_pairs(&mut self, ents: &[Ent]) {
         let p = self.o.end;
-        let Planner {
-            counties,
-            rng,
-            cands,
-            next,
-            per_kind,
-            plan,
-            ..
-        } = self;
-        let counties = *counties;
-        let per_kind = *per_kind;
-        let rng: &mut ChaCha8Rng = rng;
         // Pairs filled in from one template: the second is the first × c.
-        for pair in 0..(per_kind / 2).max(1) as u32 {
-            let (Some(&a), Some(&b)) = (cands.get(*next), cands.get(*next + 1)) else {
+        for pair in 0..(self.per_kind / 2).max(1) as u32 {
+            let (Some(&a), Some(&b)) = (self.cands.get(self.next), self.cands.get(self.next + 1))
+            else {
                 break;
             };
-            *next += 2;
+            self.next += 2;
             let (base, growth) = (ents[a].base, ents[a].growth);
-            let c = if rng.random::<f64>() < 0.4 {
+            let c = if self.rng.random::<f64>() < 0.4 {
                 1.0
             } else {
-                rng.random_range(0.4..2.5)
+                self.rng.random_range(0.4..2.5)
             };
             for (eid, f) in [(a, 1.0), (b, c)] {
                 let detail = format!(
                     "output = template × {f:.3} for 14 months (pair {pair} with {})",
                     ents[if eid == a { b } else { a }].uscc
                 );
-                plan.labels.push(label(
+                self.plan.labels.push(label(
                     Kind::IdenticalSeries,
                     &ents[eid],
-                    counties,
+                    self.counties,
                     p.to_string(),
                     detail,
                 ));
-                plan.by_ent.insert(
+                self.plan.by_ent.insert(
                     eid,
                     Plant {
                         kind: Kind::IdenticalSeries,
@@ -843,35 +818,20 @@ impl Planner<'_> {
     /// Wage per employee jumping in the last quarter (with the other families).
     fn wage_jumps(&mut self, ents: &[Ent]) {
         let p = self.o.end;
-        let Planner {
-            o,
-            counties,
-            rng,
-            cands,
-            next,
-            per_kind,
-            plan,
-            ..
-        } = self;
-        let o = *o;
-        let counties = *counties;
-        let per_kind = *per_kind;
-        let rng: &mut ChaCha8Rng = rng;
         // Wage per employee jumping in the last quarter.
-        if o.other_families {
-            for _ in 0..per_kind {
-                let Some(&eid) = cands.get(*next) else { break };
-                *next += 1;
-                let f = rng.random_range(1.55..2.0);
+        if self.o.other_families {
+            for _ in 0..self.per_kind {
+                let Some(eid) = self.take() else { break };
+                let f = self.rng.random_range(1.55..2.0);
                 let month = p.plus(-((p.month() % 3) as i32));
-                plan.labels.push(label(
+                self.plan.labels.push(label(
                     Kind::WageJump,
                     &ents[eid],
-                    counties,
+                    self.counties,
                     month.to_string(),
                     format!("wage bill × {f:.2} in the last quarter, headcount as it was"),
                 ));
-                plan.other.insert(
+                self.plan.other.insert(
                     eid,
                     Plant {
                         kind: Kind::WageJump,
@@ -888,27 +848,14 @@ impl Planner<'_> {
     /// Legitimately unusual enterprises (no error: labelled `legit`).
     fn legit(&mut self, ents: &mut [Ent]) {
         let p = self.o.end;
-        let Planner {
-            counties,
-            rng,
-            cands,
-            next,
-            per_kind,
-            plan,
-            ..
-        } = self;
-        let counties = *counties;
-        let per_kind = *per_kind;
-        let rng: &mut ChaCha8Rng = rng;
         // Legitimately unusual enterprises (no error: labelled `legit`).
         for kind in Kind::LEGIT {
-            for _ in 0..per_kind {
-                let Some(&eid) = cands.get(*next) else { break };
-                *next += 1;
+            for _ in 0..self.per_kind {
+                let Some(eid) = self.take() else { break };
                 let (factor, span, detail) = match kind {
                     Kind::LegitMilestone => {
-                        let f = rng.random_range(2.5..4.0);
-                        let phase = rng.random_range(0..4u32);
+                        let f = self.rng.random_range(2.5..4.0);
+                        let phase = self.rng.random_range(0..4u32);
                         (
                             f,
                             phase,
@@ -916,8 +863,8 @@ impl Planner<'_> {
                         )
                     }
                     Kind::LegitNewLine => {
-                        let f = rng.random_range(1.6..2.4);
-                        let k = rng.random_range(1..=8u32);
+                        let f = self.rng.random_range(1.6..2.4);
+                        let k = self.rng.random_range(1..=8u32);
                         (
                             f,
                             k,
@@ -927,8 +874,8 @@ impl Planner<'_> {
                         )
                     }
                     Kind::LegitDecline => {
-                        let f = rng.random_range(0.3..0.55);
-                        let k = rng.random_range(1..=8u32);
+                        let f = self.rng.random_range(0.3..0.55);
+                        let k = self.rng.random_range(1..=8u32);
                         (
                             f,
                             k,
@@ -938,7 +885,7 @@ impl Planner<'_> {
                         )
                     }
                     Kind::LegitFastGrowth => {
-                        let g = rng.random_range(0.7..1.2);
+                        let g = self.rng.random_range(0.7..1.2);
                         ents[eid].growth = g;
                         (
                             g,
@@ -951,7 +898,7 @@ impl Planner<'_> {
                         (0.85, 0, "85% of sales exported".to_string())
                     }
                     Kind::LegitRoundTiny => {
-                        let b = rng.random_range(400.0..1500.0);
+                        let b = self.rng.random_range(400.0..1500.0);
                         ents[eid].base = b;
                         (
                             b,
@@ -967,10 +914,10 @@ impl Planner<'_> {
                         "seasonal industry: winter ×2, summer ×0.3, VAT in step".to_string(),
                     ),
                 };
-                let mut l = label(kind, &ents[eid], counties, p.to_string(), detail);
+                let mut l = label(kind, &ents[eid], self.counties, p.to_string(), detail);
                 l.level = "legit";
-                plan.labels.push(l);
-                plan.by_ent.insert(
+                self.plan.labels.push(l);
+                self.plan.by_ent.insert(
                     eid,
                     Plant {
                         kind,
@@ -987,37 +934,27 @@ impl Planner<'_> {
     /// Counties whose large enterprises' output is not backed by tax records, and one whose ratio steps down.
     fn county_tax(&mut self, ents: &[Ent]) {
         let p = self.o.end;
-        let Planner {
-            counties,
-            rng,
-            n_industrial,
-            plan,
-            ..
-        } = self;
-        let counties = *counties;
-        let n_industrial = *n_industrial;
-        let rng: &mut ChaCha8Rng = rng;
-        // Three counties whose large enterprises' output is not backed by tax records.
-        if counties.len() >= 6 {
-            let mut by_county: Vec<Vec<usize>> = vec![Vec::new(); counties.len()];
-            for (i, e) in ents.iter().enumerate().take(n_industrial) {
+        // Three self.counties whose large enterprises' output is not backed by tax records.
+        if self.counties.len() >= 6 {
+            let mut by_county: Vec<Vec<usize>> = vec![Vec::new(); self.counties.len()];
+            for (i, e) in ents.iter().enumerate().take(self.n_industrial) {
                 by_county[e.county].push(i);
             }
-            let mut order: Vec<usize> = (0..counties.len())
+            let mut order: Vec<usize> = (0..self.counties.len())
                 .filter(|&c| by_county[c].len() >= 8)
                 .collect();
             for i in (1..order.len()).rev() {
-                let j = rng.random_range(0..=i);
+                let j = self.rng.random_range(0..=i);
                 order.swap(i, j);
             }
             // One more county inflates every industrial enterprise's output this year
             // by 8% while VAT stays put: its ratio steps down against its own past,
             // still above 0.90.
             if let Some(&c) = order.get(3) {
-                plan.inflated_counties.insert(c, 1.08);
-                plan.labels.push(county_label(
+                self.plan.inflated_counties.insert(c, 1.08);
+                self.plan.labels.push(county_label(
                     Kind::CountyStepDown,
-                    &counties[c],
+                    &self.counties[c],
                     p.to_string(),
                     "every enterprise's output × 1.08 this year, VAT as it was".to_string(),
                 ));
@@ -1026,13 +963,13 @@ impl Planner<'_> {
                 let mut members: Vec<usize> = by_county[c]
                     .iter()
                     .copied()
-                    .filter(|i| !plan.by_ent.contains_key(i))
+                    .filter(|i| !self.plan.by_ent.contains_key(i))
                     .collect();
                 members.sort_by(|a, b| ents[*b].base.total_cmp(&ents[*a].base));
                 let n_low = (members.len() as f64 * 0.12).ceil() as usize;
                 for &eid in members.iter().take(n_low) {
-                    let f = rng.random_range(0.25..0.45);
-                    plan.by_ent.insert(
+                    let f = self.rng.random_range(0.25..0.45);
+                    self.plan.by_ent.insert(
                         eid,
                         Plant {
                             kind: Kind::TaxRatioLow,
@@ -1042,17 +979,20 @@ impl Planner<'_> {
                             template: None,
                         },
                     );
-                    plan.labels.push(label(
+                    self.plan.labels.push(label(
                         Kind::TaxRatioLow,
                         &ents[eid],
-                        counties,
+                        self.counties,
                         p.to_string(),
-                        format!("taxable sales × {f:.2} all year (county {})", counties[c]),
+                        format!(
+                            "taxable sales × {f:.2} all year (county {})",
+                            self.counties[c]
+                        ),
                     ));
                 }
-                plan.labels.push(county_label(
+                self.plan.labels.push(county_label(
                     Kind::CountyTaxLow,
-                    &counties[c],
+                    &self.counties[c],
                     p.to_string(),
                     format!("{n_low} largest enterprises with low taxable sales"),
                 ));
@@ -1062,21 +1002,12 @@ impl Planner<'_> {
 
     /// R&D plants: chosen here, applied when the R&D table is written.
     fn rd(&mut self, ents: &[Ent]) {
-        let Planner {
-            cands,
-            next,
-            per_kind,
-            plan,
-            ..
-        } = self;
-        let per_kind = *per_kind;
         // R&D plants: chosen here, applied when the R&D table is written.
         for kind in Kind::RD {
             let mut placed = 0;
-            while placed < per_kind {
-                let Some(&eid) = cands.get(*next) else { break };
-                *next += 1;
-                if plan.is_planted(eid) {
+            while placed < self.per_kind {
+                let Some(eid) = self.take() else { break };
+                if self.plan.is_planted(eid) {
                     continue;
                 }
                 let div = &catalog::INDUSTRIES[ents[eid].industry].code[..2];
@@ -1085,7 +1016,7 @@ impl Planner<'_> {
                 if (kind == Kind::RdLowEnd) != low_end {
                     continue;
                 }
-                plan.rd.insert(eid, kind);
+                self.plan.rd.insert(eid, kind);
                 placed += 1;
             }
         }
@@ -1094,53 +1025,36 @@ impl Planner<'_> {
     /// Labour, energy and services plants (with the other families).
     fn other_families(&mut self, ents: &[Ent]) {
         let p = self.o.end;
-        let Planner {
-            o,
-            counties,
-            rng,
-            cands,
-            next,
-            per_kind,
-            n_industrial,
-            plan,
-            ..
-        } = self;
-        let o = *o;
-        let counties = *counties;
-        let per_kind = *per_kind;
-        let n_industrial = *n_industrial;
-        let rng: &mut ChaCha8Rng = rng;
         // Labour and energy plants.
-        if o.other_families {
+        if self.o.other_families {
             for kind in Kind::OTHER {
                 let mut placed = 0;
-                while placed < per_kind {
-                    let Some(&eid) = cands.get(*next) else { break };
-                    *next += 1;
-                    if plan.is_planted(eid) {
+                while placed < self.per_kind {
+                    let Some(eid) = self.take() else { break };
+                    if self.plan.is_planted(eid) {
                         continue;
                     }
                     placed += 1;
                     let e = &ents[eid];
                     let (factor, detail) = match kind {
                         Kind::WageOutlier => {
-                            let f = if rng.random::<f64>() < 0.5 {
-                                rng.random_range(4.0..8.0)
+                            let f = if self.rng.random::<f64>() < 0.5 {
+                                self.rng.random_range(4.0..8.0)
                             } else {
-                                rng.random_range(0.08..0.2)
+                                self.rng.random_range(0.08..0.2)
                             };
                             (f, format!("wage bill × {f:.2} in the last quarter"))
                         }
                         Kind::WageInconsistent => (
-                            rng.random_range(1.6..2.2),
+                            self.rng.random_range(1.6..2.2),
                             "headcount up, wage bill down in the last quarter".to_string(),
                         ),
                         Kind::EnergyIntensity => {
-                            let f = rng.random_range(6.0..15.0);
+                            let f = self.rng.random_range(6.0..15.0);
                             (f, format!("energy consumption × {f:.1} all year"))
                         }
                         Kind::EnergyDivergence => (
-                            rng.random_range(1.5..1.9),
+                            self.rng.random_range(1.5..1.9),
                             "output up this month while electricity falls".to_string(),
                         ),
                         _ => unreachable!("other kinds only"),
@@ -1151,9 +1065,10 @@ impl Planner<'_> {
                     } else {
                         p
                     };
-                    plan.labels
-                        .push(label(kind, e, counties, month.to_string(), detail));
-                    plan.other.insert(
+                    self.plan
+                        .labels
+                        .push(label(kind, e, self.counties, month.to_string(), detail));
+                    self.plan.other.insert(
                         eid,
                         Plant {
                             kind,
@@ -1166,17 +1081,17 @@ impl Planner<'_> {
                 }
             }
             // Services plants among the services enterprises.
-            let svc: Vec<usize> = (n_industrial..ents.len()).collect();
+            let svc: Vec<usize> = (self.n_industrial..ents.len()).collect();
             let mut k = 0;
             for kind in Kind::SERVICES {
-                for _ in 0..per_kind.min(svc.len() / 4) {
+                for _ in 0..self.per_kind.min(svc.len() / 4) {
                     let eid = svc[k];
                     k += 1;
                     let f = match kind {
-                        Kind::ServiceRevenueJump => rng.random_range(3.0..5.0),
-                        _ => rng.random_range(0.05..0.12),
+                        Kind::ServiceRevenueJump => self.rng.random_range(3.0..5.0),
+                        _ => self.rng.random_range(0.05..0.12),
                     };
-                    plan.other.insert(
+                    self.plan.other.insert(
                         eid,
                         Plant {
                             kind,
@@ -1190,8 +1105,13 @@ impl Planner<'_> {
                         Kind::ServiceRevenueJump => format!("revenue × {f:.1} this month"),
                         _ => format!("employees × {f:.2} all year, revenue unchanged"),
                     };
-                    plan.labels
-                        .push(label(kind, &ents[eid], counties, p.to_string(), detail));
+                    self.plan.labels.push(label(
+                        kind,
+                        &ents[eid],
+                        self.counties,
+                        p.to_string(),
+                        detail,
+                    ));
                 }
             }
         }
