@@ -2,6 +2,7 @@
 //! quarantined (see `load::quarantine`). Each variant names the file or key at fault
 //! and what was expected, so the message alone tells a user what to fix.
 
+use std::fmt;
 use std::path::PathBuf;
 
 /// Anything that stops `zhibao` before it can write its outputs (exit status 2).
@@ -122,7 +123,7 @@ pub enum Error {
 
     /// A pipeline file has problems (every one is listed).
     #[error("{0}")]
-    Pipeline(#[from] crate::pipeline::PipelineErrors),
+    Pipeline(#[from] PipelineErrors),
 
     /// The output directory cannot be used.
     #[error("output directory {path}: {message}")]
@@ -167,3 +168,57 @@ impl Error {
 
 /// Result with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// One problem in a pipeline file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// The file.
+    pub file: String,
+    /// 1-based line (0 when the whole file is concerned).
+    pub line: usize,
+    /// The key at fault (`rule[3].params.min_ratio`).
+    pub key: String,
+    /// What is wrong and what is allowed.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.line, self.key.is_empty()) {
+            (0, true) => write!(f, "{}: {}", self.file, self.message),
+            (0, false) => write!(f, "{}: {}: {}", self.file, self.key, self.message),
+            (l, true) => write!(f, "{}:{}: {}", self.file, l, self.message),
+            (l, false) => write!(f, "{}:{}: {}: {}", self.file, l, self.key, self.message),
+        }
+    }
+}
+
+/// Every problem found in a pipeline.
+#[derive(Clone, Debug, thiserror::Error)]
+pub struct PipelineErrors {
+    /// The problems, in file order.
+    pub problems: Vec<Problem>,
+}
+
+impl PipelineErrors {
+    pub(crate) fn single(file: &str, line: usize, key: &str, message: &str) -> PipelineErrors {
+        PipelineErrors {
+            problems: vec![Problem {
+                file: file.to_string(),
+                line,
+                key: key.to_string(),
+                message: message.to_string(),
+            }],
+        }
+    }
+}
+
+impl fmt::Display for PipelineErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "the pipeline has {} problem(s):", self.problems.len())?;
+        for p in &self.problems {
+            writeln!(f, "  {p}")?;
+        }
+        Ok(())
+    }
+}

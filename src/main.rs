@@ -362,7 +362,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let r = r?;
             if !cli.quiet {
-                print!("{}", zhibao::report::terminal::summary(&r, 10));
+                print!("{}", zhibao::terminal::summary(&r, 10));
             }
         }
         Command::Generate {
@@ -479,7 +479,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 d.generated.planted,
                 d.generated.labels.display()
             );
-            print!("{}", zhibao::report::terminal::summary(&d.audit, 10));
+            print!("{}", zhibao::terminal::summary(&d.audit, 10));
             println!(
                 "\nOpen {}/scorecard.html in a browser, or query_list.xlsx in Excel.",
                 out.display()

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
+pub use crate::error::{PipelineErrors, Problem};
 use crate::rules::registry::{
     self, Default, Kind as RuleKind, ParamKind, ParamSpec, RuleDef, Scope, Severity,
 };
@@ -414,60 +415,6 @@ impl Pipeline {
     /// A rule's configuration, if the pipeline runs it.
     pub fn rule(&self, code: &str) -> Option<&RuleConfig> {
         self.rules.iter().find(|r| r.code() == code)
-    }
-}
-
-/// One problem in a pipeline file.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Problem {
-    /// The file.
-    pub file: String,
-    /// 1-based line (0 when the whole file is concerned).
-    pub line: usize,
-    /// The key at fault (`rule[3].params.min_ratio`).
-    pub key: String,
-    /// What is wrong and what is allowed.
-    pub message: String,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.line, self.key.is_empty()) {
-            (0, true) => write!(f, "{}: {}", self.file, self.message),
-            (0, false) => write!(f, "{}: {}: {}", self.file, self.key, self.message),
-            (l, true) => write!(f, "{}:{}: {}", self.file, l, self.message),
-            (l, false) => write!(f, "{}:{}: {}: {}", self.file, l, self.key, self.message),
-        }
-    }
-}
-
-/// Every problem found in a pipeline.
-#[derive(Clone, Debug, thiserror::Error)]
-pub struct PipelineErrors {
-    /// The problems, in file order.
-    pub problems: Vec<Problem>,
-}
-
-impl PipelineErrors {
-    fn single(file: &str, line: usize, key: &str, message: &str) -> PipelineErrors {
-        PipelineErrors {
-            problems: vec![Problem {
-                file: file.to_string(),
-                line,
-                key: key.to_string(),
-                message: message.to_string(),
-            }],
-        }
-    }
-}
-
-impl fmt::Display for PipelineErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "the pipeline has {} problem(s):", self.problems.len())?;
-        for p in &self.problems {
-            writeln!(f, "  {p}")?;
-        }
-        Ok(())
     }
 }
 

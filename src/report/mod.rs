@@ -8,7 +8,6 @@ pub mod html;
 pub mod outdir;
 pub mod scorecard;
 pub mod summary;
-pub mod terminal;
 pub mod xlsx;
 
 use std::fs::File;
