@@ -434,32 +434,45 @@ fn proportional_pairs(
     min_gross: f64,
     min_var: f64,
 ) -> (usize, Vec<(u32, u32, f64)>) {
-    // Each series as its shape: the months' shares of its total.
-    let shapes: Vec<(u32, f64, Vec<f64>)> = rows
-        .par_iter()
-        .filter_map(|&(e, y)| {
-            let total: f64 = y.iter().sum();
-            let (lo, hi) = y
-                .iter()
-                .fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(*x), b.max(*x)));
-            (total / y.len() as f64 >= min_gross && hi / lo - 1.0 >= min_var)
-                .then(|| (e, total, y.iter().map(|x| x / total).collect()))
-        })
-        .collect();
+    // Each series as its shape: the months' shares of its total, side by side
+    // in one vector (`w` to a series).
+    let w = rows.first().map_or(0, |(_, y)| y.len());
+    let mut ents: Vec<(u32, f64)> = Vec::new();
+    let mut shares: Vec<f64> = Vec::new();
+    for &(e, y) in rows {
+        let total: f64 = y.iter().sum();
+        let (lo, hi) = y
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(*x), b.max(*x)));
+        if total / y.len() as f64 >= min_gross && hi / lo - 1.0 >= min_var {
+            ents.push((e, total));
+            shares.extend(y.iter().map(|x| x / total));
+        }
+    }
+    let shape = |i: usize| &shares[i * w..(i + 1) * w];
     // Candidates share a cell of a grid over the logarithms of the first three
     // shares (cells four tolerances wide): a pair within the tolerance lies in the
     // same cell or a neighbouring one, on the side each coordinate leans to.
-    let evaluated = shapes.len();
+    let evaluated = ents.len();
     let cell = 4.0 * tol.max(1e-9);
     let pos = |v: &[f64], d: usize| v[d].ln() / cell;
     let key = |v: &[f64]| -> [i64; 3] { [0, 1, 2].map(|d| pos(v, d).floor() as i64) };
-    let mut grid: HashMap<[i64; 3], Vec<usize>> = HashMap::new();
-    for (i, (_, _, v)) in shapes.iter().enumerate() {
-        grid.entry(key(v)).or_default().push(i);
+    // The series in the order of their cells, and where each cell's run begins.
+    let keys: Vec<[i64; 3]> = (0..evaluated).map(|i| key(shape(i))).collect();
+    let mut order: Vec<u32> = (0..evaluated as u32).collect();
+    order.sort_unstable_by_key(|&i| (keys[i as usize], i));
+    let mut grid: PlHashMap<[i64; 3], (usize, usize)> = PlHashMap::with_capacity(evaluated);
+    let mut start = 0;
+    for end in 1..=order.len() {
+        if end == order.len() || keys[order[end] as usize] != keys[order[start] as usize] {
+            grid.insert(keys[order[start] as usize], (start, end));
+            start = end;
+        }
     }
-    let near = |(ei, ti, si): &(u32, f64, Vec<f64>)| -> Vec<(u32, u32, f64)> {
+    let near = |i: usize| -> Vec<(u32, u32, f64)> {
         let mut pairs = Vec::new();
-        let k = key(si);
+        let (si, k) = (shape(i), keys[i]);
+        let (ei, ti) = ents[i];
         // The neighbour on the side each coordinate leans to.
         let lean: [i64; 3] = [0, 1, 2].map(|d| {
             if pos(si, d) - k[d] as f64 >= 0.5 {
@@ -470,26 +483,27 @@ fn proportional_pairs(
         });
         for mask in 0..8u8 {
             let c = [0, 1, 2].map(|d| k[d] + if mask >> d & 1 == 1 { lean[d] } else { 0 });
-            let Some(members) = grid.get(&c) else {
+            let Some(&(from, to)) = grid.get(&c) else {
                 continue;
             };
-            for &j in members {
-                let (ej, tj, sj) = &shapes[j];
+            for &j in &order[from..to] {
+                let (ej, tj) = ents[j as usize];
                 if ej <= ei {
                     continue;
                 }
                 if si
                     .iter()
-                    .zip(sj)
+                    .zip(shape(j as usize))
                     .all(|(a, b)| (a - b).abs() <= tol * a.max(*b))
                 {
-                    pairs.push((*ei, *ej, ti / tj));
+                    pairs.push((ei, ej, ti / tj));
                 }
             }
         }
         pairs
     };
-    let mut pairs: Vec<(u32, u32, f64)> = shapes.par_iter().flat_map_iter(near).collect();
+    let mut pairs: Vec<(u32, u32, f64)> =
+        (0..evaluated).into_par_iter().flat_map_iter(near).collect();
     pairs.sort_by_key(|p| (p.0, p.1));
     (evaluated, pairs)
 }
