@@ -2,7 +2,6 @@
 //! evaluable per entity; a rule whose table is absent is not evaluable as a whole;
 //! an error inside one rule is recorded against that rule and the run goes on.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -154,7 +153,7 @@ pub struct Ctx<'a> {
     pub from: Month,
     /// The pipeline being run.
     pub pipeline: &'a Pipeline,
-    shared: RefCell<HashMap<&'static str, DataFrame>>,
+    shared: Mutex<HashMap<&'static str, DataFrame>>,
     /// Frames given to the context (computed by another run over the same
     /// data): shared like the others, never dropped between families.
     kept: HashMap<&'static str, DataFrame>,
@@ -177,7 +176,7 @@ impl<'a> Ctx<'a> {
             period: batch.period,
             from,
             pipeline,
-            shared: RefCell::new(HashMap::new()),
+            shared: Mutex::default(),
             kept: HashMap::new(),
             peers: Peers::Own,
         }
@@ -194,7 +193,7 @@ impl<'a> Ctx<'a> {
     /// last family began.
     pub fn into_frames(self) -> Frames {
         let mut all = self.kept;
-        all.extend(self.shared.into_inner());
+        all.extend(self.shared.into_inner().unwrap_or_else(|e| e.into_inner()));
         all
     }
 
@@ -286,7 +285,7 @@ impl<'a> Ctx<'a> {
             period: self.period.plus(-12),
             from: self.from.plus(-12),
             pipeline: self.pipeline,
-            shared: RefCell::new(HashMap::new()),
+            shared: Mutex::default(),
             kept: HashMap::new(),
             peers: self.peers.clone(),
         }
@@ -309,17 +308,47 @@ impl<'a> Ctx<'a> {
         if let Some(df) = self.kept.get(key) {
             return Ok(df.clone());
         }
-        if let Some(df) = self.shared.borrow().get(key) {
+        if let Some(df) = self.frames().get(key) {
             return Ok(df.clone());
         }
         let df = make()?;
-        self.shared.borrow_mut().insert(key, df.clone());
+        self.frames().insert(key, df.clone());
         Ok(df)
+    }
+
+    /// The shared frames (a rule that panicked while holding them leaves them
+    /// as they were: a frame is inserted whole or not at all).
+    fn frames(&self) -> std::sync::MutexGuard<'_, HashMap<&'static str, DataFrame>> {
+        self.shared.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Forgets the shared frames (between rule families, to free their memory).
     pub fn clear_shared(&self) {
-        self.shared.borrow_mut().clear();
+        self.frames().clear();
+    }
+
+    /// A context like this one (its batch, months, pipeline, given frames and
+    /// peers) with no shared frames of its own yet, to run other rules beside it.
+    fn sibling(&self) -> Ctx<'a> {
+        Ctx {
+            batch: self.batch,
+            period: self.period,
+            from: self.from,
+            pipeline: self.pipeline,
+            shared: Mutex::default(),
+            kept: self.kept.clone(),
+            peers: self.peers.clone(),
+        }
+    }
+
+    /// The shared frames computed so far, taken out of the context.
+    fn take_shared(&self) -> Frames {
+        std::mem::take(&mut *self.frames())
+    }
+
+    /// Takes `frames` (computed by a sibling context) as shared frames of its own.
+    fn adopt(&self, frames: Frames) {
+        self.frames().extend(frames);
     }
 
     /// Before running rule `code`: when it starts another family than `family`
@@ -940,21 +969,28 @@ impl<'a> PassRun<'a> {
     /// not the last month's, when the options ask for them.
     fn in_one_call(&mut self, ctx: &Ctx<'_>) -> Result<Vec<&'a RuleConfig>> {
         let (from, to, opts, pipeline) = (self.from, self.to, self.opts, self.pipeline);
-        let mut family = "";
-        let mut recount = Vec::new();
-        let rules = pipeline.rules.iter().filter(|c| {
-            matches!(c.def.kind, Kind::Formula { .. } | Kind::Months(_))
-                && !opts.last_month_alone(c)
-        });
-        for cfg in rules {
-            ctx.enter_family(&mut family, cfg.def.code);
-            if let Some(pb) = self.progress {
+        let rules: Vec<&'a RuleConfig> = pipeline
+            .rules
+            .iter()
+            .filter(|c| {
+                matches!(c.def.kind, Kind::Formula { .. } | Kind::Months(_))
+                    && !opts.last_month_alone(c)
+            })
+            .collect();
+        let progress = self.progress.map(|pb| {
+            move |cfg: &RuleConfig| {
                 pb.set_message(format!(
                     "{from}–{to} rules: {} {}",
                     cfg.def.code, cfg.def.title.zh
                 ));
             }
-            let (mut run, f, of_last_month) = run_counted(ctx, cfg, true);
+        });
+        let say = progress
+            .as_ref()
+            .map(|f| f as &(dyn Fn(&RuleConfig) + Sync));
+        let ran = families_side_by_side(ctx, &rules, say);
+        let mut recount = Vec::new();
+        for (cfg, (mut run, f, of_last_month)) in rules.into_iter().zip(ran) {
             if opts.counted && !of_last_month && from < to {
                 recount.push(cfg);
             }
@@ -1049,31 +1085,138 @@ impl<'a> PassRun<'a> {
                 || (matches!(cfg.def.kind, Kind::Annual(_)) && batch.table(Table::Rd).is_none())
                 || opts.last_month_alone(cfg)
         };
-        let mut m = self.from;
-        while m <= to {
+        let rules: Vec<&RuleConfig> = pipeline.rules.iter().filter(per_month).collect();
+        let months: Vec<Month> = (self.from.0..=to.0).map(Month).collect();
+        let progress = self.progress;
+        // The months are independent: side by side, then taken in order.
+        let done = side_by_side(&months, |_, &m| {
             let b = batch.at(m);
             let ctx = Ctx::new(&b, pipeline);
             let mut family = "";
-            for cfg in pipeline.rules.iter().filter(per_month) {
+            let mut runs = Vec::new();
+            for cfg in &rules {
                 if m < to && opts.last_month_alone(cfg) {
                     continue;
                 }
                 ctx.enter_family(&mut family, cfg.def.code);
-                if let Some(pb) = self.progress {
+                if let Some(pb) = progress {
                     pb.set_message(format!("{m} rules: {} {}", cfg.def.code, cfg.def.title.zh));
                 }
                 let (run, f) = run_rule(&ctx, cfg, false);
+                runs.push((cfg.def.code, run, f));
+            }
+            runs
+        });
+        for (m, runs) in months.into_iter().zip(done) {
+            for (code, run, f) in runs {
                 if m == to {
-                    self.last.insert(cfg.def.code, run);
+                    self.last.insert(code, run);
                 }
                 if let Some(f) = f {
                     self.frames.push(at_month(f, m)?);
                 }
             }
-            m = m.plus(1);
         }
         Ok(())
     }
+}
+
+/// What [`run_counted`] gives for one rule.
+type Counted = (RuleRun, Option<DataFrame>, bool);
+
+/// Runs `rules` (over the months of `ctx`) a family at a time, families side by
+/// side ([`side_by_side`]): each family (a run of rules whose codes share their
+/// two letters, as [`Ctx::enter_family`] groups them) in a context of its own, so
+/// that its shared frames serve it alone. Returns each rule's [`run_counted`] in
+/// the order of `rules`; the last family's shared frames are left in `ctx`, as a
+/// run of the families one after the other leaves them.
+fn families_side_by_side(
+    ctx: &Ctx<'_>,
+    rules: &[&RuleConfig],
+    progress: Option<&(dyn Fn(&RuleConfig) + Sync)>,
+) -> Vec<Counted> {
+    let mut families: Vec<&[&RuleConfig]> = Vec::new();
+    let mut start = 0;
+    for i in 1..=rules.len() {
+        if i == rules.len() || rules[i].def.code[..2] != rules[start].def.code[..2] {
+            families.push(&rules[start..i]);
+            start = i;
+        }
+    }
+    let last = families.len().saturating_sub(1);
+    let done = side_by_side(&families, |k, family| {
+        let fctx = ctx.sibling();
+        let runs: Vec<Counted> = family
+            .iter()
+            .map(|cfg| {
+                if let Some(say) = progress {
+                    say(cfg);
+                }
+                run_counted(&fctx, cfg, true)
+            })
+            .collect();
+        let frames = (k == last).then(|| fctx.take_shared());
+        (runs, frames)
+    });
+    ctx.clear_shared();
+    let mut all = Vec::with_capacity(rules.len());
+    for (runs, frames) in done {
+        all.extend(runs);
+        if let Some(frames) = frames {
+            ctx.adopt(frames);
+        }
+    }
+    all
+}
+
+/// `f` of every task, the tasks taken in order by [`at_once`] threads (each
+/// takes the next task when done with its last), the results in the tasks'
+/// order.
+///
+/// Much of a rule's time is spent on one core (building plans, Rust loops, the
+/// parts of Polars' queries that do not split), so a second task keeps the other
+/// core busy. Two at most by default: each task running holds its own frames in
+/// memory.
+fn side_by_side<T: Sync, R: Send>(tasks: &[T], f: impl Fn(usize, &T) -> R + Sync) -> Vec<R> {
+    let workers = at_once().min(tasks.len());
+    if workers <= 1 {
+        return tasks.iter().enumerate().map(|(k, t)| f(k, t)).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut done: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(task) = tasks.get(k) else { break };
+                        mine.push((k, f(k, task)));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            // A rule's panic is caught where it runs; a worker's own panic is a
+            // bug that must not pass unseen.
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    done.sort_by_key(|(k, _)| *k);
+    done.into_iter().map(|(_, r)| r).collect()
+}
+
+/// How many tasks of a pass run side by side: `ZHIBAO_RULE_TASKS` when set (1
+/// runs them one after the other and holds the least memory), otherwise two, or
+/// one on a single core.
+fn at_once() -> usize {
+    std::env::var("ZHIBAO_RULE_TASKS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|n| *n >= 1)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(2)))
 }
 
 /// The findings with the changes the independent sources explain turned into
@@ -1236,6 +1379,30 @@ pub fn month_text(e: Expr) -> Expr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tasks_side_by_side_come_back_in_their_order() {
+        // The first tasks take longest, so they end after later ones.
+        let tasks: Vec<u64> = (0..9).rev().collect();
+        let got = side_by_side(&tasks, |k, t| {
+            std::thread::sleep(std::time::Duration::from_millis(3 * t));
+            (k, *t * 10)
+        });
+        let want: Vec<(usize, u64)> = tasks.iter().enumerate().map(|(k, t)| (k, t * 10)).collect();
+        assert_eq!(got, want);
+        assert!(side_by_side(&[] as &[u8], |_, t| *t).is_empty());
+    }
+
+    #[test]
+    fn a_task_that_panics_is_not_lost() {
+        let r = std::panic::catch_unwind(|| {
+            side_by_side(&[1, 2, 3], |_, t| {
+                assert!(*t != 2, "task two");
+                *t
+            })
+        });
+        assert!(r.is_err());
+    }
 
     #[test]
     fn a_kept_statistic_gives_the_rows_of_the_groups_asked_for() {
