@@ -582,6 +582,75 @@ fn write_summary(staging: &Staging, summary: &Summary) -> Result<()> {
     })
 }
 
+/// What the reports are made of.
+struct Reports<'a> {
+    batch: &'a Batch,
+    pipeline: &'a Pipeline,
+    findings: &'a DataFrame,
+    graded: &'a DataFrame,
+    ql: &'a DataFrame,
+    stops: &'a BTreeMap<String, rank::Stop>,
+    staging: &'a Staging,
+    seed: u64,
+}
+
+/// The frames the reports were written from, for the summary and the result.
+struct Written {
+    sc: DataFrame,
+    ql_out: DataFrame,
+    sc_out: DataFrame,
+    findings_out: DataFrame,
+    grades_out: DataFrame,
+}
+
+/// Builds the scorecard and writes every output but `anticipated.parquet` and
+/// `summary.json`: the query list, findings, grades, scorecard, quarantine, the
+/// page, the workbook and the key energy consumers.
+fn write_reports(r: &Reports<'_>, laps: &mut Laps) -> Result<Written> {
+    let (batch, staging, p) = (r.batch, r.staging, r.batch.period);
+    let sc = scorecard::build(
+        &scorecard::ScorecardInput {
+            batch,
+            findings: r.findings,
+            grades: r.graded,
+            query_list: r.ql,
+        },
+        r.pipeline.section("scorecard"),
+    )?;
+    laps.lap("scorecard");
+    let ql_out = report::query_list_output(r.ql)?;
+    let sc = with_stops(sc, r.stops)?;
+    let sc_out = report::scorecard_output(&sc)?;
+    let mut findings_out = report::findings_output(r.findings, batch)?;
+    let mut grades_out = report::grades_output(r.graded, batch)?;
+    report::write_csv(&ql_out, &staging.file("query_list.csv"))?;
+    report::xlsx::write_query_list(&ql_out, p, &staging.file("query_list.xlsx"))?;
+    report::write_parquet(&mut findings_out, &staging.file("findings.parquet"))?;
+    report::write_parquet(&mut grades_out, &staging.file("grades.parquet"))?;
+    laps.lap("query list, findings and grades");
+    report::write_csv(&sc_out, &staging.file("scorecard.csv"))?;
+    report::write_quarantine(
+        &batch.quarantine,
+        &batch.notes,
+        &staging.file("quarantine.csv"),
+    )?;
+    write_page(staging, &sc_out, r.ql, &grades_out, p, r.pipeline, r.seed)?;
+    laps.lap("scorecard.csv and html");
+    write_workbook(staging, &ql_out, &sc_out, &findings_out, batch)?;
+    laps.lap("report.xlsx");
+    if let Some(list) = crate::rules::energy::key_consumer_list(batch, r.pipeline)? {
+        report::write_csv(&list, &staging.file("energy_key_consumers.csv"))?;
+    }
+    laps.lap("key energy consumers");
+    Ok(Written {
+        sc,
+        ql_out,
+        sc_out,
+        findings_out,
+        grades_out,
+    })
+}
+
 /// Runs an audit and writes its outputs.
 pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
     let t0 = Instant::now();
@@ -664,45 +733,48 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
     let t = Instant::now();
     let mut laps = Laps(t);
     say("writing the scorecard and reports");
-    let sc = scorecard::build(
-        &scorecard::ScorecardInput {
-            batch: &batch,
-            findings: &checked.findings,
-            grades: &graded,
-            query_list: &ql,
-        },
-        pipeline.section("scorecard"),
-    )?;
-    laps.lap("scorecard");
     let staging = Staging::new(&opts.out, opts.force)?;
-    let ql_out = report::query_list_output(&ql)?;
-    let sc = with_stops(sc, &stops)?;
-    let sc_out = report::scorecard_output(&sc)?;
-    let mut findings_out = report::findings_output(&checked.findings, &batch)?;
-    let mut grades_out = report::grades_output(&graded, &batch)?;
-    report::write_csv(&ql_out, &staging.file("query_list.csv"))?;
-    report::xlsx::write_query_list(&ql_out, p, &staging.file("query_list.xlsx"))?;
-    report::write_parquet(&mut findings_out, &staging.file("findings.parquet"))?;
-    report::write_parquet(&mut grades_out, &staging.file("grades.parquet"))?;
-    laps.lap("query list, findings and grades");
     let mut anticipated_out = anticipated_output(&anticipated, &after, &batch)?;
     laps.lap("paired anticipations");
-    report::write_parquet(&mut anticipated_out, &staging.file("anticipated.parquet"))?;
-    laps.lap("anticipated.parquet");
-    report::write_csv(&sc_out, &staging.file("scorecard.csv"))?;
-    report::write_quarantine(
-        &batch.quarantine,
-        &batch.notes,
-        &staging.file("quarantine.csv"),
-    )?;
-    write_page(&staging, &sc_out, &ql, &grades_out, p, &pipeline, seed)?;
-    laps.lap("scorecard.csv and html");
-    write_workbook(&staging, &ql_out, &sc_out, &findings_out, &batch)?;
-    laps.lap("report.xlsx");
-    if let Some(list) = crate::rules::energy::key_consumer_list(&batch, &pipeline)? {
-        report::write_csv(&list, &staging.file("energy_key_consumers.csv"))?;
-    }
-    laps.lap("key energy consumers");
+    // `anticipated.parquet` (millions of rows) is written beside the other
+    // outputs, most of which are built and written on one core.
+    let path = staging.file("anticipated.parquet");
+    let written = std::thread::scope(|scope| {
+        let parquet = scope.spawn(move || {
+            let t = Instant::now();
+            report::write_parquet(&mut anticipated_out, &path)?;
+            tracing::debug!(
+                seconds = t.elapsed().as_secs_f64(),
+                "anticipated.parquet written"
+            );
+            Ok::<(), Error>(())
+        });
+        let rest = write_reports(
+            &Reports {
+                batch: &batch,
+                pipeline: &pipeline,
+                findings: &checked.findings,
+                graded: &graded,
+                ql: &ql,
+                stops: &stops,
+                staging: &staging,
+                seed,
+            },
+            &mut laps,
+        );
+        let parquet = parquet
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        laps.lap("anticipated.parquet (waited for)");
+        rest.and_then(|w| parquet.map(|_| w))
+    })?;
+    let Written {
+        sc,
+        ql_out,
+        sc_out,
+        findings_out,
+        grades_out,
+    } = written;
 
     // The summary, last, with the accounting of every table.
     let mut outputs = output_counts(&findings_out, &grades_out, &ql, &sc)?;
