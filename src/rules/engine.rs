@@ -1127,8 +1127,8 @@ type Counted = (RuleRun, Option<DataFrame>, bool);
 /// Runs `rules` (over the months of `ctx`) a family at a time, families side by
 /// side ([`side_by_side`]): each family (a run of rules whose codes share their
 /// two letters, as [`Ctx::enter_family`] groups them) in a context of its own, so
-/// that its shared frames serve it alone. Returns each rule's [`run_counted`] in
-/// the order of `rules`; the last family's shared frames are left in `ctx`, as a
+/// that its shared frames serve it alone, the families reading the most rows
+/// first. Returns each rule's [`run_counted`] in the order of `rules`; the last family's shared frames are left in `ctx`, as a
 /// run of the families one after the other leaves them.
 fn families_side_by_side(
     ctx: &Ctx<'_>,
@@ -1144,7 +1144,19 @@ fn families_side_by_side(
         }
     }
     let last = families.len().saturating_sub(1);
-    let done = side_by_side(&families, |k, family| {
+    // The costliest families first, so that none of them starts when the other
+    // worker has nothing left to do: the cost is taken as the rows its rules read.
+    let rows_read = |family: &[&RuleConfig]| -> usize {
+        family
+            .iter()
+            .flat_map(|c| std::iter::once(c.def.table).chain(c.def.also_needs.iter().copied()))
+            .map(|t| ctx.batch.table(t).map_or(0, |df| df.height()))
+            .sum()
+    };
+    let mut order: Vec<usize> = (0..families.len()).collect();
+    order.sort_by_key(|&k| std::cmp::Reverse(rows_read(families[k])));
+    let mut done = side_by_side(&order, |_, &k| {
+        let family = families[k];
         let fctx = ctx.sibling();
         let runs: Vec<Counted> = family
             .iter()
@@ -1156,11 +1168,12 @@ fn families_side_by_side(
             })
             .collect();
         let frames = (k == last).then(|| fctx.take_shared());
-        (runs, frames)
+        (k, runs, frames)
     });
     ctx.clear_shared();
+    done.sort_by_key(|(k, _, _)| *k);
     let mut all = Vec::with_capacity(rules.len());
-    for (runs, frames) in done {
+    for (_, runs, frames) in done {
         all.extend(runs);
         if let Some(frames) = frames {
             ctx.adopt(frames);
