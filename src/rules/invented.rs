@@ -422,6 +422,9 @@ fn proportional(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     })
 }
 
+/// How many of a series' shares place it in IN012's grid.
+const DIMS: usize = 6;
+
 /// Two enterprises whose series stand in a constant ratio: the first, the
 /// second, and the ratio of the first to the second.
 type Pair = (u32, u32, f64);
@@ -450,18 +453,30 @@ fn proportional_pairs(
         }
     }
     let shape = |i: usize| &shares[i * w..(i + 1) * w];
-    // Candidates share a cell of a grid over the logarithms of the first three
-    // shares (cells four tolerances wide): a pair within the tolerance lies in the
-    // same cell or a neighbouring one, on the side each coordinate leans to.
+    // Candidates share a cell of a grid over the logarithms of the first `dims`
+    // shares (cells four tolerances wide). A pair within the tolerance stands at
+    // most `reach` of a cell apart on every coordinate, so the partner of a series
+    // lies in its cell, or in the neighbouring one on a coordinate where the
+    // series stands within `reach` of the cell's edge. Six coordinates leave
+    // almost every cell with one series: with three, a million enterprises left
+    // many near-alike seasonal series in a cell, each compared with the others.
     let evaluated = ents.len();
     let cell = 4.0 * tol.max(1e-9);
+    let reach = -(1.0 - tol.min(0.5)).ln() / cell + 1e-9;
+    let dims = w.min(DIMS);
     let pos = |v: &[f64], d: usize| v[d].ln() / cell;
-    let key = |v: &[f64]| -> [i64; 3] { [0, 1, 2].map(|d| pos(v, d).floor() as i64) };
+    let key = |v: &[f64]| -> [i64; DIMS] {
+        let mut k = [0; DIMS];
+        for (d, c) in k.iter_mut().enumerate().take(dims) {
+            *c = pos(v, d).floor() as i64;
+        }
+        k
+    };
     // The series in the order of their cells, and where each cell's run begins.
-    let keys: Vec<[i64; 3]> = (0..evaluated).map(|i| key(shape(i))).collect();
+    let keys: Vec<[i64; DIMS]> = (0..evaluated).map(|i| key(shape(i))).collect();
     let mut order: Vec<u32> = (0..evaluated as u32).collect();
     order.sort_unstable_by_key(|&i| (keys[i as usize], i));
-    let mut grid: PlHashMap<[i64; 3], (usize, usize)> = PlHashMap::with_capacity(evaluated);
+    let mut grid: PlHashMap<[i64; DIMS], (usize, usize)> = PlHashMap::with_capacity(evaluated);
     let mut start = 0;
     for end in 1..=order.len() {
         if end == order.len() || keys[order[end] as usize] != keys[order[start] as usize] {
@@ -473,16 +488,24 @@ fn proportional_pairs(
         let mut pairs = Vec::new();
         let (si, k) = (shape(i), keys[i]);
         let (ei, ti) = ents[i];
-        // The neighbour on the side each coordinate leans to.
-        let lean: [i64; 3] = [0, 1, 2].map(|d| {
-            if pos(si, d) - k[d] as f64 >= 0.5 {
-                1
-            } else {
-                -1
+        // The coordinates where the series stands near its cell's edge, and
+        // the neighbour on that side.
+        let mut edges: Vec<(usize, i64)> = Vec::with_capacity(dims);
+        for (d, &kd) in k.iter().enumerate().take(dims) {
+            let f = pos(si, d) - kd as f64;
+            if f < reach {
+                edges.push((d, -1));
+            } else if f > 1.0 - reach {
+                edges.push((d, 1));
             }
-        });
-        for mask in 0..8u8 {
-            let c = [0, 1, 2].map(|d| k[d] + if mask >> d & 1 == 1 { lean[d] } else { 0 });
+        }
+        for mask in 0..1u32 << edges.len() {
+            let mut c = k;
+            for (b, &(d, step)) in edges.iter().enumerate() {
+                if mask >> b & 1 == 1 {
+                    c[d] += step;
+                }
+            }
             let Some(&(from, to)) = grid.get(&c) else {
                 continue;
             };
