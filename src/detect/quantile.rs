@@ -29,6 +29,20 @@ pub fn median_sorted(v: &[f64]) -> f64 {
     }
 }
 
+/// The median of non-empty `v`, as [`median_sorted`] of `v` sorted gives it,
+/// found without sorting (`v` is reordered).
+pub fn median_unsorted(v: &mut [f64]) -> f64 {
+    let n = v.len();
+    let (left, mid, _) = v.select_nth_unstable_by(n / 2, f64::total_cmp);
+    let mid = *mid;
+    if n % 2 == 1 {
+        mid
+    } else {
+        let below = left.iter().copied().max_by(f64::total_cmp).unwrap_or(mid);
+        (below + mid) / 2.0
+    }
+}
+
 /// Sorts a copy of `v` (total order; NaN last).
 pub fn sorted(v: &[f64]) -> Vec<f64> {
     let mut s = v.to_vec();
@@ -39,6 +53,26 @@ pub fn sorted(v: &[f64]) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_median_without_sorting_is_the_sorted_median() {
+        let mut rng = 7u64;
+        for n in 1..60 {
+            let v: Vec<f64> = (0..n)
+                .map(|_| {
+                    rng = rng
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    ((rng >> 40) % 17) as f64 - 8.0
+                })
+                .collect();
+            let mut w = v.clone();
+            assert_eq!(
+                median_unsorted(&mut w).to_bits(),
+                median_sorted(&sorted(&v)).to_bits()
+            );
+        }
+    }
 
     #[test]
     fn type6_by_hand() {

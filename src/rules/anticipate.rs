@@ -392,14 +392,9 @@ pub fn p_wrong(z: f64, prior: f64, scale: f64) -> f64 {
     1.0 / (1.0 + k)
 }
 
+/// The median of non-empty `v` (reordered).
 fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        0.5 * (v[n / 2 - 1] + v[n / 2])
-    }
+    crate::detect::quantile::median_unsorted(v)
 }
 
 /// Median and 1.4826 · MAD.

@@ -777,7 +777,7 @@ pub fn group_medians(
     values: &[Option<f64>],
     group: &[u32],
 ) -> std::collections::HashMap<u32, (f64, usize)> {
-    let mut by: std::collections::HashMap<u32, Vec<f64>> = std::collections::HashMap::new();
+    let mut by: PlHashMap<u32, Vec<f64>> = PlHashMap::new();
     for (v, g) in values.iter().zip(group) {
         if let Some(v) = v.filter(|x| x.is_finite()) {
             by.entry(*g).or_default().push(v);
@@ -785,8 +785,8 @@ pub fn group_medians(
     }
     by.into_iter()
         .map(|(g, mut v)| {
-            v.sort_by(f64::total_cmp);
-            (g, (crate::detect::quantile::median_sorted(&v), v.len()))
+            let n = v.len();
+            (g, (crate::detect::quantile::median_unsorted(&mut v), n))
         })
         .collect()
 }
