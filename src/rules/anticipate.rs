@@ -36,6 +36,7 @@
 use std::collections::HashMap;
 
 use polars::prelude::*;
+use polars_arrow::bitmap::{Bitmap, MutableBitmap};
 use rayon::prelude::*;
 
 use super::common::*;
@@ -400,8 +401,19 @@ fn median(v: &mut [f64]) -> f64 {
 /// Median and 1.4826 · MAD.
 fn centre_spread(v: &mut [f64]) -> (f64, f64) {
     let m = median(v);
-    let mut d: Vec<f64> = v.iter().map(|x| (x - m).abs()).collect();
-    (m, 1.4826 * median(&mut d))
+    // An enterprise's own window (a dozen months) needs no allocation.
+    let mut small = [0.0; 16];
+    let mut large = Vec::new();
+    let d: &mut [f64] = if v.len() <= small.len() {
+        &mut small[..v.len()]
+    } else {
+        large.resize(v.len(), 0.0);
+        &mut large
+    };
+    for (d, x) in d.iter_mut().zip(v.iter()) {
+        *d = (x - m).abs();
+    }
+    (m, 1.4826 * median(d))
 }
 
 /// One source's anticipation: log value and log uncertainty.
@@ -420,17 +432,13 @@ fn combine(srcs: &[Src], floor: f64, rho: f64) -> Option<(f64, f64)> {
     if srcs.is_empty() {
         return None;
     }
-    let w: Vec<f64> = srcs.iter().map(|x| 1.0 / (x.s * x.s)).collect();
-    let sw: f64 = w.iter().sum();
-    let a = srcs.iter().zip(&w).map(|(x, w)| w * x.a).sum::<f64>() / sw;
-    let k_eff = sw * sw / w.iter().map(|w| w * w).sum::<f64>();
+    let w = |x: &Src| 1.0 / (x.s * x.s);
+    let sw: f64 = srcs.iter().map(w).sum();
+    let a = srcs.iter().map(|x| w(x) * x.a).sum::<f64>() / sw;
+    let k_eff = sw * sw / srcs.iter().map(|x| w(x) * w(x)).sum::<f64>();
     let mut var = (1.0 + rho * (k_eff - 1.0)) / sw;
     if srcs.len() > 1 {
-        let q: f64 = srcs
-            .iter()
-            .zip(&w)
-            .map(|(x, w)| w * (x.a - a).powi(2))
-            .sum();
+        let q: f64 = srcs.iter().map(|x| w(x) * (x.a - a).powi(2)).sum();
         var *= (q / (srcs.len() - 1) as f64 / (1.0 + rho * (k_eff - 1.0))).max(1.0);
     }
     Some((a, var.sqrt().max(floor)))
@@ -452,24 +460,49 @@ pub(super) fn combine_two(a: (f64, f64), b: (f64, f64), s: &Settings) -> Option<
 
 /// The own ratio `ln(y / x)` of an enterprise over a window: median and spread.
 fn own_ratio(y: &[f64], x: &[f64], m: usize, min_x: f64) -> Option<(f64, f64, usize)> {
-    let collect = |from: isize, to: isize| -> Vec<f64> {
-        (from.max(0)..=to)
-            .filter_map(|k| {
-                let k = k as usize;
-                (y[k] > 0.0 && x[k] >= min_x && x[k] > 0.0).then(|| (y[k] / x[k]).ln())
-            })
-            .collect()
+    own_ratio_in(
+        |k| (y[k] > 0.0 && x[k] >= min_x && x[k] > 0.0).then(|| (y[k] / x[k]).ln()),
+        m,
+    )
+}
+
+/// Each month's `ln(y / x)`, NaN where [`own_ratio`] takes none, written to `out`
+/// (an enterprise's ratios computed once for all its months).
+fn log_ratios(y: &[f64], x: &[f64], min_x: f64, out: &mut Vec<f64>) {
+    out.clear();
+    out.extend(y.iter().zip(x).map(|(&y, &x)| {
+        if y > 0.0 && x >= min_x && x > 0.0 {
+            (y / x).ln()
+        } else {
+            f64::NAN
+        }
+    }));
+}
+
+/// [`own_ratio`] from each month's ratio (`None` where there is none): the year
+/// before last if it has six, else the last twelve months if they have three.
+fn own_ratio_in(ratio: impl Fn(usize) -> Option<f64>, m: usize) -> Option<(f64, f64, usize)> {
+    let mut v = [0.0; 12];
+    // Twelve months at most: the window `from..=to` is a year.
+    let collect = |from: isize, to: isize, v: &mut [f64; 12]| -> usize {
+        let mut n = 0;
+        for k in from.max(0)..=to {
+            if let Some(r) = ratio(k as usize) {
+                v[n] = r;
+                n += 1;
+            }
+        }
+        n
     };
     let m = m as isize;
-    let mut v = collect(m - 24, m - 13);
-    if v.len() < 6 {
-        v = collect(m - 12, m - 1);
-        if v.len() < 3 {
+    let mut n = collect(m - 24, m - 13, &mut v);
+    if n < 6 {
+        n = collect(m - 12, m - 1, &mut v);
+        if n < 3 {
             return None;
         }
     }
-    let n = v.len();
-    let (c, s) = centre_spread(&mut v);
+    let (c, s) = centre_spread(&mut v[..n]);
     Some((c, s, n))
 }
 
@@ -596,18 +629,25 @@ fn compute_with(
     };
     // Every enterprise-month. Rows come in enterprise order, months ascending
     // (the parallel fold keeps the order of the enterprises).
-    let rows = slices
-        .par_iter()
-        .with_min_len(4096)
-        .fold(Rows::default, |mut out, &e| {
-            for m in f0..panel.width {
-                if let Some(a) = sources.assess(e, m) {
-                    out.push(e, panel.lo + m as i32, a);
+    let parts: Vec<Rows> = slices
+        .par_chunks(4096)
+        .map(|chunk| {
+            let mut out = Rows::default();
+            let (mut lr_vat, mut lr_el) = (Vec::new(), Vec::new());
+            for &e in chunk {
+                let (y, t, el) = panel.enterprise(e);
+                log_ratios(y, t, 0.0, &mut lr_vat);
+                log_ratios(y, el, 5.0, &mut lr_el);
+                for m in f0..panel.width {
+                    if let Some(a) = sources.assess(e, m, [&lr_vat, &lr_el]) {
+                        out.push(e, panel.lo + m as i32, a);
+                    }
                 }
             }
             out
         })
-        .reduce(Rows::default, Rows::append);
+        .collect();
+    let rows = Rows::concat(parts);
     let mixes = month_mixtures(&rows, s, given.as_ref(), &mut stats);
     Ok((rows.frame(&mixes, fixed_mixture(s))?, stats.frame()?))
 }
@@ -638,13 +678,23 @@ impl Panel {
                 None => Ok(vec![f64::NAN; n_ent * width]),
             }
         };
+        // The three tables side by side.
+        let (ys, (ts, els)) = rayon::join(
+            || column(ind, "gross_output"),
+            || {
+                rayon::join(
+                    || table(Table::Tax, "taxable_sales"),
+                    || table(Table::Energy, "electricity"),
+                )
+            },
+        );
         Ok(Panel {
             lo,
             width,
             n_ent,
-            ys: column(ind, "gross_output")?,
-            ts: table(Table::Tax, "taxable_sales")?,
-            els: table(Table::Energy, "electricity")?,
+            ys: ys?,
+            ts: ts?,
+            els: els?,
         })
     }
 
@@ -938,9 +988,9 @@ struct Assessed {
 }
 
 impl Sources<'_> {
-    /// Enterprise `e` in month `m` of the panel; `None` without an output or any
-    /// source.
-    fn assess(&self, e: usize, m: usize) -> Option<Assessed> {
+    /// Enterprise `e` in month `m` of the panel, with its [`log_ratios`] of VAT
+    /// and of electricity; `None` without an output or any source.
+    fn assess(&self, e: usize, m: usize, lr: [&[f64]; 2]) -> Option<Assessed> {
         let (s, peer, peers) = (self.s, self.peer, self.peers);
         let (y, t, el) = self.panel.enterprise(e);
         if y[m].is_nan() || y[m] <= 0.0 {
@@ -976,11 +1026,11 @@ impl Sources<'_> {
             h.s *= std::f64::consts::SQRT_2;
             p.s *= std::f64::consts::SQRT_2;
         }
-        let indep = |x: &[f64], min_x: f64, s0: Option<f64>| -> Option<Src> {
+        let indep = |x: &[f64], lr: &[f64], min_x: f64, s0: Option<f64>| -> Option<Src> {
             if !(x[m] >= min_x && x[m] > 0.0) {
                 return None;
             }
-            let (c, sp, n) = own_ratio(y, x, m, min_x)?;
+            let (c, sp, n) = own_ratio_in(|k| Some(lr[k]).filter(|r| !r.is_nan()), m)?;
             let sp = moderate(s, sp, n, s0);
             // The median of n ratios is itself uncertain (≈ 1.25 s / √n).
             let sp = sp.max(s.floor) * (1.0 + 1.57 / n as f64).sqrt();
@@ -989,13 +1039,15 @@ impl Sources<'_> {
                 s: sp,
             })
         };
-        let vat = indep(t, 0.0, self.s0_vat[m]);
-        let elec = indep(el, 5.0, self.s0_el[m]);
-        let srcs: Vec<Src> = [hist, from_peers, vat, elec]
-            .into_iter()
-            .flatten()
-            .collect();
-        let (la, sa) = combine(&srcs, s.floor, s.rho)?;
+        let vat = indep(t, lr[0], 0.0, self.s0_vat[m]);
+        let elec = indep(el, lr[1], 5.0, self.s0_el[m]);
+        let mut srcs = [Src { a: 0.0, s: 0.0 }; 4];
+        let mut k = 0;
+        for x in [hist, from_peers, vat, elec].into_iter().flatten() {
+            srcs[k] = x;
+            k += 1;
+        }
+        let (la, sa) = combine(&srcs[..k], s.floor, s.rho)?;
         let z = (ly - la) / sa;
         let zof = |x: Option<Src>| x.map(|x| (ly - x.a) / x.s);
         let independent = vat.is_some() || elec.is_some();
@@ -1053,75 +1105,118 @@ impl Sources<'_> {
     }
 }
 
-/// The assessed enterprise-months, column by column.
+/// The assessed enterprise-months, column by column: each float column's values
+/// (0 where missing) and validity side by side, the layout of the frame's arrays,
+/// so that building the frame copies nothing.
 #[derive(Default)]
 struct Rows {
     eid: Vec<u32>,
     period: Vec<i32>,
-    cols: [Vec<Option<f64>>; 16],
-    explained: Vec<bool>,
-    explained_yoy: Vec<bool>,
-    explained_mom: Vec<bool>,
-    independent: Vec<bool>,
+    cols: [Vec<f64>; 16],
+    valid: [MutableBitmap; 16],
+    /// `explained`, `explained_yoy`, `explained_mom`, `independent`.
+    flags: [Vec<bool>; 4],
 }
 
 impl Rows {
     fn push(&mut self, e: usize, period: i32, a: Assessed) {
         self.eid.push(e as u32);
         self.period.push(period);
-        for (c, v) in self.cols.iter_mut().zip(a.vals) {
+        for ((c, ok), v) in self.cols.iter_mut().zip(&mut self.valid).zip(a.vals) {
+            c.push(v.unwrap_or(0.0));
+            ok.push(v.is_some());
+        }
+        let flags = [a.explained, a.explained_yoy, a.explained_mom, a.independent];
+        for (c, v) in self.flags.iter_mut().zip(flags) {
             c.push(v);
         }
-        self.explained.push(a.explained);
-        self.explained_yoy.push(a.explained_yoy);
-        self.explained_mom.push(a.explained_mom);
-        self.independent.push(a.independent);
     }
 
-    fn append(mut self, b: Rows) -> Rows {
-        self.eid.extend(b.eid);
-        self.period.extend(b.period);
-        for (x, y) in self.cols.iter_mut().zip(b.cols) {
-            x.extend(y);
+    fn len(&self) -> usize {
+        self.eid.len()
+    }
+
+    /// The value of column `c` in row `i`.
+    fn get(&self, c: usize, i: usize) -> Option<f64> {
+        self.valid[c].get(i).then(|| self.cols[c][i])
+    }
+
+    /// `parts` one after the other, each column allocated once at its final
+    /// length and each part's column freed as soon as it is copied.
+    fn concat(mut parts: Vec<Rows>) -> Rows {
+        let n: usize = parts.iter().map(Rows::len).sum();
+        fn joined<T: Copy>(
+            parts: &mut [Rows],
+            n: usize,
+            of: impl Fn(&mut Rows) -> &mut Vec<T>,
+        ) -> Vec<T> {
+            let mut out = Vec::with_capacity(n);
+            for p in parts.iter_mut() {
+                out.extend_from_slice(of(p));
+                *of(p) = Vec::new();
+            }
+            out
         }
-        self.explained.extend(b.explained);
-        self.explained_yoy.extend(b.explained_yoy);
-        self.explained_mom.extend(b.explained_mom);
-        self.independent.extend(b.independent);
-        self
+        let mut out = Rows {
+            eid: joined(&mut parts, n, |p| &mut p.eid),
+            period: joined(&mut parts, n, |p| &mut p.period),
+            ..Rows::default()
+        };
+        for c in 0..16 {
+            out.cols[c] = joined(&mut parts, n, |p| &mut p.cols[c]);
+            let mut ok = MutableBitmap::with_capacity(n);
+            for p in parts.iter_mut() {
+                ok.extend_from_bitmap(&std::mem::take(&mut p.valid[c]).into());
+            }
+            out.valid[c] = ok;
+        }
+        for c in 0..4 {
+            out.flags[c] = joined(&mut parts, n, |p| &mut p.flags[c]);
+        }
+        out
     }
 
     /// The anticipation frame: the rows with P(wrong), the expected error and
     /// their month's mixture.
     fn frame(mut self, mixes: &HashMap<i32, Mixture>, fixed: Mixture) -> Result<DataFrame> {
-        let n = self.eid.len();
+        let n = self.len();
         let mut mix_cols: [Vec<f64>; 3] = [
             Vec::with_capacity(n),
             Vec::with_capacity(n),
             Vec::with_capacity(n),
         ];
+        let (mut p_wrong, mut expected) = (Vec::with_capacity(n), Vec::with_capacity(n));
         for i in 0..n {
             let mix = mixes.get(&self.period[i]).copied().unwrap_or(fixed);
             mix_cols[0].push(mix.prior);
             mix_cols[1].push(mix.scale);
             mix_cols[2].push(mix.sigma0);
-            let z = self.cols[3][i].unwrap_or(0.0);
+            let z = self.get(3, i).unwrap_or(0.0);
             let p = mix.p_wrong(z);
-            let gap = (self.cols[0][i].unwrap_or(0.0) - self.cols[1][i].unwrap_or(0.0)).abs();
-            self.cols[4][i] = Some(p);
-            self.cols[5][i] = Some(p * gap);
+            let gap = (self.get(0, i).unwrap_or(0.0) - self.get(1, i).unwrap_or(0.0)).abs();
+            p_wrong.push(p);
+            expected.push(p * gap);
+        }
+        self.cols[4] = p_wrong;
+        self.cols[5] = expected;
+        for c in [4, 5] {
+            self.valid[c] = MutableBitmap::new();
+            self.valid[c].extend_constant(n, true);
         }
         let mut columns = vec![
             Column::new("eid".into(), self.eid),
             Column::new("period".into(), self.period),
         ];
-        for (name, v) in COLUMNS.iter().zip(self.cols) {
-            columns.push(Column::new((*name).into(), v));
+        for ((name, v), ok) in COLUMNS.iter().zip(self.cols).zip(self.valid) {
+            let ok: Bitmap = ok.into();
+            let ok = (ok.unset_bits() > 0).then_some(ok);
+            columns.push(Float64Chunked::from_vec_validity((*name).into(), v, ok).into_column());
         }
-        columns.push(Column::new("explained".into(), self.explained));
-        columns.push(Column::new("explained_yoy".into(), self.explained_yoy));
-        columns.push(Column::new("explained_mom".into(), self.explained_mom));
-        columns.push(Column::new("independent".into(), self.independent));
+        let [ex, ex_yoy, ex_mom, indep] = self.flags;
+        columns.push(Column::new("explained".into(), ex));
+        columns.push(Column::new("explained_yoy".into(), ex_yoy));
+        columns.push(Column::new("explained_mom".into(), ex_mom));
+        columns.push(Column::new("independent".into(), indep));
         let [mp, ms, m0] = mix_cols;
         columns.push(Column::new("mix_prior".into(), mp));
         columns.push(Column::new("mix_scale".into(), ms));
@@ -1149,9 +1244,9 @@ fn month_mixtures(
     stats: &mut StatRows,
 ) -> HashMap<i32, Mixture> {
     let mut by_month: HashMap<i32, Vec<f64>> = HashMap::new();
-    for (p, z) in rows.period.iter().zip(&rows.cols[3]) {
-        if let Some(z) = z {
-            by_month.entry(*p).or_default().push(*z);
+    for (i, p) in rows.period.iter().enumerate() {
+        if let Some(z) = rows.get(3, i) {
+            by_month.entry(*p).or_default().push(z);
         }
     }
     let fixed = fixed_mixture(s);
