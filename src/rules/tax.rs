@@ -6,7 +6,7 @@ use super::common::*;
 use super::engine::{month_text, Ctx, RuleOutput};
 use super::registry::{Basis, Kind, Level, RuleDef, Severity};
 use crate::error::{Error, Result};
-use crate::model::Table;
+use crate::model::{Month, Table};
 use crate::pipeline::RuleConfig;
 
 /// The 8 industries with weak statistical foundations the bureaus single out
@@ -54,7 +54,7 @@ pub const RULES: &[RuleDef] = &[
             num("weak_industry_weight", 1.5, Some(1.0), None, "multiplier of the strength in those divisions"),
         ],
         basis: Basis::Figures,
-        kind: Kind::Builtin(enterprise_ratio),
+        kind: Kind::Months(enterprise_ratio),
     },
     RuleDef {
         code: "TX002",
@@ -284,88 +284,222 @@ fn unknown_tax(ctx: &Ctx<'_>) -> LazyFrame {
     ctx.batch.unknown_keys(Table::Tax).lazy()
 }
 
-/// Year-to-date output and taxable sales per enterprise, with `_unknown` set
-/// where a figure the ratio needs is unknown (an empty or quarantined taxable
-/// sales, an empty gross output): the ratio is then not evaluable, never a
-/// ratio computed with the unknown taken as zero.
+/// Year-to-date output and taxable sales per enterprise and audited month `at`
+/// (every month from `Ctx::from` to `Ctx::period`, in one pass), with
+/// `_unknown` set where a figure the ratio needs is unknown (an empty or
+/// quarantined taxable sales, an empty gross output): the ratio is then not
+/// evaluable, never a ratio computed with the unknown taken as zero. An
+/// enterprise has a row for a month when it reported output in a month its ratio
+/// adds up; rows in order of `at`, then `eid`.
 fn ytd_totals(ctx: &Ctx<'_>) -> Result<DataFrame> {
     ctx.shared("tax_ytd", || {
-        // Both totals stop at the last month whose tax records are complete.
-        let months = ratio_months(ctx)?;
-        let through = months
-            .iter()
-            .copied()
-            .max()
-            .unwrap_or(ctx.period.year_start().0 - 1);
-        let in_ytd = |_: &Ctx<'_>| col("period").is_in(i32_list(&months), false);
-        let ind = ctx
-            .table(Table::Industrial)?
-            .filter(in_ytd(ctx))
-            .group_by([col("eid")])
-            .agg([
-                col("gross_output").sum().alias("ytd_gross"),
-                col("gross_output").count().alias("_months"),
-                col("gross_output")
-                    .null_count()
-                    .gt(lit(0))
-                    .alias("_gross_unknown"),
-            ]);
-        let tax = ctx
-            .table(Table::Tax)?
-            .filter(in_ytd(ctx))
-            .group_by([col("eid")])
-            .agg([
-                col("taxable_sales").sum().alias("ytd_taxable"),
-                col("taxable_sales")
-                    .null_count()
-                    .gt(lit(0))
-                    .alias("_tax_null"),
-            ]);
-        // Months of either table read but quarantined for a value.
-        let unknown = concat(
-            [
-                unknown_tax(ctx),
-                ctx.batch.unknown_keys(Table::Industrial).lazy(),
-            ],
-            UnionArgs::default(),
-        )
-        .map_err(pe)?
-        // A record whose month cannot be told may be any month of the year.
-        .filter(in_ytd(ctx).or(col("period").eq(lit(crate::load::UNPLACED))))
-        .group_by([col("eid")])
-        .agg([col("period").count().alias("_n")])
-        .select([col("eid"), lit(true).alias("_tax_quarantined")]);
-        let j = ind
-            .join(
-                tax,
-                [col("eid")],
-                [col("eid")],
-                JoinArgs::new(JoinType::Left),
-            )
-            .join(
-                unknown,
-                [col("eid")],
-                [col("eid")],
-                JoinArgs::new(JoinType::Left),
-            )
-            .with_columns([
-                col("ytd_taxable").fill_null(lit(0.0)),
-                (col("_gross_unknown")
-                    .or(col("_tax_null").fill_null(lit(false)))
-                    .or(col("_tax_quarantined").fill_null(lit(false))))
-                .alias("_unknown"),
-            ])
-            .drop(by_name(
-                ["_gross_unknown", "_tax_null", "_tax_quarantined"],
-                true,
-                false,
-            ))
-            .with_column(lit(through).alias("_through"));
-        with_enterprise(ctx, j, &["division", "county_code"])?
-            .sort(["eid"], SortMultipleOptions::default())
+        let mut df = YtdYear::empty().frame()?;
+        for (year, ats) in ytd_months(ctx)? {
+            df.vstack_mut(&YtdYear::add_up(ctx, year, &ats)?.frame()?)
+                .map_err(pe)?;
+        }
+        df.rechunk_mut();
+        with_enterprise(ctx, df.lazy(), &["division", "county_code"])?
             .collect()
             .map_err(pe)
     })
+}
+
+/// Each audited year's months audited, with the months each one's ratio adds up
+/// (its year's months whose tax records are complete, up to it: a month's
+/// completeness depends only on the months before it, so the year's last month
+/// audited tells every month of it).
+fn ytd_months(ctx: &Ctx<'_>) -> Result<Vec<(Month, Vec<(i32, Vec<i32>)>)>> {
+    let mut out = Vec::new();
+    let mut y = ctx.from.year_start();
+    while y <= ctx.period.year_start() {
+        let last = Month((y.0 + 11).min(ctx.period.0));
+        let complete: Vec<i32> = if last == ctx.period {
+            ratio_months(ctx)?
+        } else {
+            tax_months_in(ctx, last, TAX_MONTH_COMPLETE_SHARE)?
+                .0
+                .into_iter()
+                .filter(|m| *m >= y.0 && *m <= last.0)
+                .collect()
+        };
+        let ats = (y.0.max(ctx.from.0)..=last.0)
+            .map(|at| (at, complete.iter().copied().filter(|m| *m <= at).collect()))
+            .collect();
+        out.push((y, ats));
+        y = y.plus(12);
+    }
+    Ok(out)
+}
+
+/// One year's reports, enterprise × month (month-major: the month's column of
+/// every enterprise side by side), added up month by month into each audited
+/// month's year to date.
+struct YtdYear {
+    at: Vec<i32>,
+    eid: Vec<u32>,
+    gross: Vec<f64>,
+    months: Vec<IdxSize>,
+    taxable: Vec<f64>,
+    unknown: Vec<bool>,
+    through: Vec<i32>,
+}
+
+/// Calls `f` with each row's enterprise, month and column `c` (`None` where
+/// empty).
+fn each_row(df: &DataFrame, c: &str, mut f: impl FnMut(u32, i32, Option<f64>)) -> Result<()> {
+    let e = df.column("eid").map_err(pe)?.u32().map_err(pe)?;
+    let p = df.column("period").map_err(pe)?.i32().map_err(pe)?;
+    let v = df
+        .column(c)
+        .map_err(pe)?
+        .cast(&DataType::Float64)
+        .map_err(pe)?;
+    for ((e, p), v) in e.iter().zip(p.iter()).zip(v.f64().map_err(pe)?.iter()) {
+        if let (Some(e), Some(p)) = (e, p) {
+            f(e, p, v);
+        }
+    }
+    Ok(())
+}
+
+impl YtdYear {
+    fn empty() -> YtdYear {
+        YtdYear {
+            at: Vec::new(),
+            eid: Vec::new(),
+            gross: Vec::new(),
+            months: Vec::new(),
+            taxable: Vec::new(),
+            unknown: Vec::new(),
+            through: Vec::new(),
+        }
+    }
+
+    /// The year starting `year`, for the audited months `ats` with the months
+    /// each adds up.
+    fn add_up(ctx: &Ctx<'_>, year: Month, ats: &[(i32, Vec<i32>)]) -> Result<YtdYear> {
+        let missing = |t: Table| Error::Internal {
+            stage: "rules",
+            message: format!("table {t} is not loaded"),
+        };
+        let ind = ctx
+            .batch
+            .table(Table::Industrial)
+            .ok_or_else(|| missing(Table::Industrial))?;
+        let tax = ctx
+            .batch
+            .table(Table::Tax)
+            .ok_or_else(|| missing(Table::Tax))?;
+        let n = ctx.batch.enterprises.height();
+        let Some(last) = ats.last() else {
+            return Ok(YtdYear::empty());
+        };
+        // The months any audited month adds up: those of the last.
+        let counted = &last.1;
+        let slot = |e: u32, p: i32| -> Option<usize> {
+            let k = p - year.0;
+            ((e as usize) < n && (0..12).contains(&k) && counted.contains(&p))
+                .then(|| k as usize * n + e as usize)
+        };
+        // Sums, rows and rows with a value, per enterprise-month.
+        let cells = 12 * n;
+        let (mut g_sum, mut g_rows, mut g_vals) =
+            (vec![0.0; cells], vec![0u8; cells], vec![0u8; cells]);
+        each_row(ind, "gross_output", |e, p, v| {
+            if let Some(i) = slot(e, p) {
+                g_rows[i] = g_rows[i].saturating_add(1);
+                if let Some(v) = v {
+                    g_sum[i] += v;
+                    g_vals[i] = g_vals[i].saturating_add(1);
+                }
+            }
+        })?;
+        let (mut t_sum, mut t_null) = (vec![0.0; cells], vec![false; cells]);
+        each_row(tax, "taxable_sales", |e, p, v| {
+            if let Some(i) = slot(e, p) {
+                match v {
+                    Some(v) => t_sum[i] += v,
+                    None => t_null[i] = true,
+                }
+            }
+        })?;
+        // Months of either table read but quarantined for a value; a record
+        // whose month cannot be told may be any month of the year.
+        let mut quarantined = vec![false; cells];
+        let mut unplaced = vec![false; n];
+        for t in [Table::Tax, Table::Industrial] {
+            let keys = ctx.batch.unknown_keys(t);
+            let e = keys.column("eid").map_err(pe)?.u32().map_err(pe)?;
+            let p = keys.column("period").map_err(pe)?.i32().map_err(pe)?;
+            for (e, p) in e.iter().zip(p.iter()) {
+                let (Some(e), Some(p)) = (e, p) else { continue };
+                if p == crate::load::UNPLACED {
+                    if (e as usize) < n {
+                        unplaced[e as usize] = true;
+                    }
+                } else if let Some(i) = slot(e, p) {
+                    quarantined[i] = true;
+                }
+            }
+        }
+        // Each enterprise's year to date, month by month.
+        let (mut rows, mut sum, mut vals, mut tsum, mut unknown) = (
+            vec![0u32; n],
+            vec![0.0; n],
+            vec![0 as IdxSize; n],
+            vec![0.0; n],
+            unplaced,
+        );
+        let mut out = YtdYear::empty();
+        let mut at_k = 0;
+        for k in 0..12 {
+            let p = year.0 + k as i32;
+            if counted.contains(&p) {
+                let r = k * n..(k + 1) * n;
+                for (e, i) in r.enumerate() {
+                    rows[e] += g_rows[i] as u32;
+                    sum[e] += g_sum[i];
+                    vals[e] += g_vals[i] as IdxSize;
+                    tsum[e] += t_sum[i];
+                    unknown[e] |= g_rows[i] > g_vals[i] || t_null[i] || quarantined[i];
+                }
+            }
+            let Some((at, months)) = ats.get(at_k).filter(|(at, _)| *at == p) else {
+                continue;
+            };
+            at_k += 1;
+            let through = months.iter().copied().max().unwrap_or(year.0 - 1);
+            for e in 0..n {
+                if rows[e] > 0 && !months.is_empty() {
+                    out.at.push(*at);
+                    out.eid.push(e as u32);
+                    out.gross.push(sum[e]);
+                    out.months.push(vals[e]);
+                    out.taxable.push(tsum[e]);
+                    out.unknown.push(unknown[e]);
+                    out.through.push(through);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn frame(self) -> Result<DataFrame> {
+        DataFrame::new(
+            self.at.len(),
+            vec![
+                Column::new("at".into(), self.at),
+                Column::new("eid".into(), self.eid),
+                Column::new("ytd_gross".into(), self.gross),
+                Column::new("_months".into(), self.months),
+                Column::new("ytd_taxable".into(), self.taxable),
+                Column::new("_unknown".into(), self.unknown),
+                Column::new("_through".into(), self.through),
+            ],
+        )
+        .map_err(pe)
+    }
 }
 
 fn enterprise_ratio(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
@@ -512,7 +646,7 @@ fn county_ratio(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     // value is not zero.
     let df = ytd_totals(ctx)?
         .lazy()
-        .filter(col("_unknown").not())
+        .filter(col("at").eq(lit(ctx.period.0)).and(col("_unknown").not()))
         .group_by([col("county_code")])
         .agg([
             col("ytd_gross").sum().alias("ytd_gross"),
