@@ -169,7 +169,7 @@ pub const RULES: &[RuleDef] = &[
             flag("year_to_date", false, "test every month of the year to date (true) or only the period under review (false)"),
         ],
         basis: Basis::Figures,
-        kind: Kind::Builtin(hb_investment),
+        kind: Kind::Months(hb_investment),
     },
     RuleDef {
         code: "BF001",
@@ -516,7 +516,10 @@ fn hb_investment(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let p = hb_params(cfg)?;
     let digits = cfg.int("group_digits").clamp(2, 6);
     let inv = ctx.table(Table::Investment)?;
-    let from = ctx.period.year_start().0 - 2;
+    // Every month audited (`Ctx::from` to `Ctx::period`) in one call: a group is a
+    // county's projects in one month, whichever month audits it. A month's
+    // increment needs the month before, its base the one before that.
+    let from = ctx.from.year_start().0 - 2;
     let months = inv
         .clone()
         .filter(
