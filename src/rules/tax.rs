@@ -305,11 +305,14 @@ fn ytd_totals(ctx: &Ctx<'_>) -> Result<DataFrame> {
     })
 }
 
+/// An audited month and the months its year-to-date ratio adds up.
+type AuditedMonth = (i32, Vec<i32>);
+
 /// Each audited year's months audited, with the months each one's ratio adds up
 /// (its year's months whose tax records are complete, up to it: a month's
 /// completeness depends only on the months before it, so the year's last month
 /// audited tells every month of it).
-fn ytd_months(ctx: &Ctx<'_>) -> Result<Vec<(Month, Vec<(i32, Vec<i32>)>)>> {
+fn ytd_months(ctx: &Ctx<'_>) -> Result<Vec<(Month, Vec<AuditedMonth>)>> {
     let mut out = Vec::new();
     let mut y = ctx.from.year_start();
     while y <= ctx.period.year_start() {
@@ -378,7 +381,7 @@ impl YtdYear {
 
     /// The year starting `year`, for the audited months `ats` with the months
     /// each adds up.
-    fn add_up(ctx: &Ctx<'_>, year: Month, ats: &[(i32, Vec<i32>)]) -> Result<YtdYear> {
+    fn add_up(ctx: &Ctx<'_>, year: Month, ats: &[AuditedMonth]) -> Result<YtdYear> {
         let missing = |t: Table| Error::Internal {
             stage: "rules",
             message: format!("table {t} is not loaded"),
