@@ -100,7 +100,7 @@ pub const RULES: &[RuleDef] = &[
             int("prior_queries", 2, Some(0.0), None, "pseudo-queries at the overall error rate added for the strength (0: the raw rate)"),
         ],
         basis: Basis::Record,
-        kind: Kind::Builtin(query_error_rate),
+        kind: Kind::Months(query_error_rate),
     },
 ];
 
@@ -194,56 +194,66 @@ fn per_employee(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     steady_outcome(ctx, &df, cfg, month_text(col("period")), max_z)
 }
 
+/// Every month audited (`Ctx::from` to `Ctx::period`) in one call: each month
+/// `at` counts the verifications of the `months` months before it, of the
+/// enterprises reporting services that month.
 fn query_error_rate(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let min_rate = cfg.num("min_error_rate");
     let months = cfg.int("months") as i32;
     let min_q = cfg.int("min_queries");
-    let p = ctx.period.0;
+    let (first, p) = (ctx.from.0, ctx.period.0);
     let services = ctx
         .table(Table::Services)?
-        .filter(col("period").eq(lit(p)))
-        .select([col("eid")])
+        .filter(
+            col("period")
+                .gt_eq(lit(first))
+                .and(col("period").lt_eq(lit(p))),
+        )
+        .select([col("eid"), col("period").alias("at")])
         .unique(None, UniqueKeepStrategy::First);
-    let window = ctx.table(Table::Verifications)?.filter(
+    // Each verification in the window of every month audited after it, up to
+    // `months` months later.
+    let verifications = ctx.table(Table::Verifications)?.filter(
         col("period")
             .lt(lit(p))
-            .and(col("period").gt_eq(lit(p - months))),
+            .and(col("period").gt_eq(lit(first - months))),
     );
+    let shifted: Vec<LazyFrame> = (1..=months)
+        .map(|k| {
+            verifications
+                .clone()
+                .with_column((col("period") + lit(k)).alias("at"))
+                .filter(col("at").gt_eq(lit(first)).and(col("at").lt_eq(lit(p))))
+        })
+        .collect();
+    let window = concat(shifted, UnionArgs::default()).map_err(pe)?;
+    let confirmed = || col("outcome").eq(lit("confirmed_error"));
     // The share of all queries of the window that confirmed an error: the rate an
     // enterprise with few queries is drawn towards for the strength.
     let overall = window
         .clone()
-        .select([col("outcome")
-            .eq(lit("confirmed_error"))
-            .cast(DataType::Float64)
-            .mean()
-            .alias("_r0")])
-        .collect()
-        .map_err(pe)?
-        .column("_r0")
-        .map_err(pe)?
-        .f64()
-        .map_err(pe)?
-        .get(0)
-        .unwrap_or(0.0);
+        .group_by([col("at")])
+        .agg([confirmed().cast(DataType::Float64).mean().alias("_r0")]);
     let prior = cfg.int("prior_queries") as f64;
-    let ver = window.group_by([col("eid")]).agg([
+    let ver = window.group_by([col("at"), col("eid")]).agg([
         col("outcome")
             .count()
             .cast(DataType::UInt32)
             .alias("queries"),
-        col("outcome")
-            .eq(lit("confirmed_error"))
-            .sum()
-            .cast(DataType::UInt32)
-            .alias("errors"),
+        confirmed().sum().cast(DataType::UInt32).alias("errors"),
     ]);
     let df = services
         .join(
             ver,
-            [col("eid")],
-            [col("eid")],
+            [col("at"), col("eid")],
+            [col("at"), col("eid")],
             JoinArgs::new(JoinType::Inner),
+        )
+        .join(
+            overall,
+            [col("at")],
+            [col("at")],
+            JoinArgs::new(JoinType::Left),
         )
         .with_column(
             (col("errors").cast(DataType::Float64) / col("queries").cast(DataType::Float64))
@@ -256,19 +266,20 @@ fn query_error_rate(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
                 .alias("_fails"),
         )
         .with_column(lit(months).alias("months"))
-        .sort(["eid"], SortMultipleOptions::default())
+        .sort(["at", "eid"], SortMultipleOptions::default())
         .collect()
         .map_err(pe)?;
     outcome_of(
         ctx,
         &df,
         [
-            month_text(lit(p)).alias("period"),
+            month_text(col("at")).alias("period"),
             lit(min_rate).alias("threshold"),
             // One query found wrong is weaker evidence than five: the strength
             // comes from the rate drawn towards the overall rate by `prior_queries`
             // pseudo-queries (the rule still fails on the rate itself).
-            (((col("errors").cast(DataType::Float64) + lit(prior * overall))
+            (((col("errors").cast(DataType::Float64)
+                + lit(prior) * col("_r0").fill_null(lit(0.0)))
                 / (col("queries").cast(DataType::Float64) + lit(prior)))
                 * lit(2.0))
             .clip(lit(0.5), lit(2.0))
