@@ -5,6 +5,7 @@ use polars::prelude::*;
 
 use super::common::*;
 use super::engine::{month_text, Ctx, RuleOutput};
+use super::panel::{MonthCells, Running};
 use super::registry::{Basis, Kind, Level, RuleDef, Severity};
 use crate::error::{Error, Result};
 use crate::load::Batch;
@@ -200,14 +201,7 @@ fn ytd_intensity(ctx: &Ctx<'_>, spans: &[(Month, Month)]) -> Result<LazyFrame> {
         .unwrap_or(ctx.period.0);
     let last = spans.iter().map(|s| s.1 .0).max().unwrap_or(ctx.period.0);
     let n = ctx.batch.enterprises.height();
-    let cells = |t: Table, value: &str| -> Result<MonthCells> {
-        let mut c = MonthCells::new(first, last, n);
-        if let Some(df) = ctx.batch.table(t) {
-            c.add_rows(df, value)?;
-        }
-        c.add_quarantined(&ctx.batch.unknown_keys(t))?;
-        Ok(c)
-    };
+    let cells = |t: Table, value: &str| MonthCells::of(ctx.batch, t, value, first, last);
     let (e, g) = (
         cells(Table::Energy, "energy_consumption")?,
         cells(Table::Industrial, "gross_output")?,
@@ -270,111 +264,6 @@ struct YtdRows {
     energy: Vec<Option<f64>>,
     gross: Vec<f64>,
     intensity: Vec<Option<f64>>,
-}
-
-/// A month panel of one table's figure: for every enterprise (register row)
-/// and month from `first` to `last`, the sum of its known values, and how many
-/// rows, known values, missing values and quarantined rows it has. Stored a
-/// month column after another, so a month is one slice.
-struct MonthCells {
-    first: i32,
-    width: usize,
-    n: usize,
-    sum: Vec<f64>,
-    rows: Vec<u16>,
-    known: Vec<u16>,
-    nulls: Vec<u16>,
-    quarantined: Vec<u16>,
-}
-
-impl MonthCells {
-    fn new(first: i32, last: i32, n: usize) -> MonthCells {
-        let width = (last - first + 1).max(0) as usize;
-        MonthCells {
-            first,
-            width,
-            n,
-            sum: vec![0.0; width * n],
-            rows: vec![0; width * n],
-            known: vec![0; width * n],
-            nulls: vec![0; width * n],
-            quarantined: vec![0; width * n],
-        }
-    }
-
-    /// The cell of enterprise `e` in month `p`, when within the panel.
-    fn at(&self, e: Option<u32>, p: Option<i32>) -> Option<usize> {
-        let (e, p) = (e? as usize, p?);
-        let k = p - self.first;
-        (e < self.n && (0..self.width as i32).contains(&k)).then(|| k as usize * self.n + e)
-    }
-
-    fn add_rows(&mut self, df: &DataFrame, value: &str) -> Result<()> {
-        let e = df.column("eid").map_err(pe)?.u32().map_err(pe)?;
-        let p = df.column("period").map_err(pe)?.i32().map_err(pe)?;
-        let v = df.column(value).map_err(pe)?.f64().map_err(pe)?;
-        for ((e, p), v) in e.iter().zip(p.iter()).zip(v.iter()) {
-            let Some(i) = self.at(e, p) else { continue };
-            self.rows[i] += 1;
-            match v {
-                Some(v) => {
-                    self.sum[i] += v;
-                    self.known[i] += 1;
-                }
-                None => self.nulls[i] += 1,
-            }
-        }
-        Ok(())
-    }
-
-    fn add_quarantined(&mut self, keys: &DataFrame) -> Result<()> {
-        let e = keys.column("eid").map_err(pe)?.u32().map_err(pe)?;
-        let p = keys.column("period").map_err(pe)?.i32().map_err(pe)?;
-        for (e, p) in e.iter().zip(p.iter()) {
-            if let Some(i) = self.at(e, p) {
-                self.quarantined[i] += 1;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Running totals of a [`MonthCells`] panel, enterprise by enterprise.
-struct Running {
-    sum: Vec<f64>,
-    rows: Vec<u32>,
-    known: Vec<u32>,
-    nulls: Vec<u32>,
-    quarantined: Vec<u32>,
-}
-
-impl Running {
-    fn new(n: usize) -> Running {
-        Running {
-            sum: vec![0.0; n],
-            rows: vec![0; n],
-            known: vec![0; n],
-            nulls: vec![0; n],
-            quarantined: vec![0; n],
-        }
-    }
-
-    /// Adds month column `k` of `c`.
-    fn add(&mut self, c: &MonthCells, k: usize) {
-        let r = k * c.n..(k + 1) * c.n;
-        let add = |acc: &mut [u32], col: &[u16]| {
-            for (a, v) in acc.iter_mut().zip(col) {
-                *a += *v as u32;
-            }
-        };
-        for (a, v) in self.sum.iter_mut().zip(&c.sum[r.clone()]) {
-            *a += *v;
-        }
-        add(&mut self.rows, &c.rows[r.clone()]);
-        add(&mut self.known, &c.known[r.clone()]);
-        add(&mut self.nulls, &c.nulls[r.clone()]);
-        add(&mut self.quarantined, &c.quarantined[r]);
-    }
 }
 
 fn divergence(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {

@@ -20,6 +20,7 @@ pub mod investment;
 pub mod labor;
 pub mod message;
 pub mod paired;
+pub mod panel;
 pub mod rd;
 pub mod registry;
 pub mod services;

@@ -4,6 +4,7 @@ use polars::prelude::*;
 
 use super::common::*;
 use super::engine::{month_text, Ctx, RuleOutput};
+use super::panel::{MonthCells, Running};
 use super::registry::{Basis, Kind, Level, RuleDef, Severity};
 use crate::error::{Error, Result};
 use crate::model::{Month, Table};
@@ -293,7 +294,7 @@ fn unknown_tax(ctx: &Ctx<'_>) -> LazyFrame {
 /// adds up; rows in order of `at`, then `eid`.
 fn ytd_totals(ctx: &Ctx<'_>) -> Result<DataFrame> {
     ctx.shared("tax_ytd", || {
-        let mut df = YtdYear::empty().frame()?;
+        let mut df = YtdYear::default().frame()?;
         for (year, ats) in ytd_months(ctx)? {
             df.vstack_mut(&YtdYear::add_up(ctx, year, &ats)?.frame()?)
                 .map_err(pe)?;
@@ -335,9 +336,8 @@ fn ytd_months(ctx: &Ctx<'_>) -> Result<Vec<(Month, Vec<AuditedMonth>)>> {
     Ok(out)
 }
 
-/// One year's reports, enterprise × month (month-major: the month's column of
-/// every enterprise side by side), added up month by month into each audited
-/// month's year to date.
+/// One year's year-to-date totals, a row per audited month `at` and enterprise.
+#[derive(Default)]
 struct YtdYear {
     at: Vec<i32>,
     eid: Vec<u32>,
@@ -348,141 +348,67 @@ struct YtdYear {
     through: Vec<i32>,
 }
 
-/// Calls `f` with each row's enterprise, month and column `c` (`None` where
-/// empty).
-fn each_row(df: &DataFrame, c: &str, mut f: impl FnMut(u32, i32, Option<f64>)) -> Result<()> {
-    let e = df.column("eid").map_err(pe)?.u32().map_err(pe)?;
-    let p = df.column("period").map_err(pe)?.i32().map_err(pe)?;
-    let v = df
-        .column(c)
-        .map_err(pe)?
-        .cast(&DataType::Float64)
-        .map_err(pe)?;
-    for ((e, p), v) in e.iter().zip(p.iter()).zip(v.f64().map_err(pe)?.iter()) {
-        if let (Some(e), Some(p)) = (e, p) {
-            f(e, p, v);
-        }
-    }
-    Ok(())
-}
-
 impl YtdYear {
-    fn empty() -> YtdYear {
-        YtdYear {
-            at: Vec::new(),
-            eid: Vec::new(),
-            gross: Vec::new(),
-            months: Vec::new(),
-            taxable: Vec::new(),
-            unknown: Vec::new(),
-            through: Vec::new(),
-        }
-    }
-
     /// The year starting `year`, for the audited months `ats` with the months
-    /// each adds up.
+    /// each adds up: the industrial and tax tables laid out as month panels
+    /// ([`MonthCells`]) and added up month by month.
     fn add_up(ctx: &Ctx<'_>, year: Month, ats: &[AuditedMonth]) -> Result<YtdYear> {
-        let missing = |t: Table| Error::Internal {
-            stage: "rules",
-            message: format!("table {t} is not loaded"),
-        };
-        let ind = ctx
-            .batch
-            .table(Table::Industrial)
-            .ok_or_else(|| missing(Table::Industrial))?;
-        let tax = ctx
-            .batch
-            .table(Table::Tax)
-            .ok_or_else(|| missing(Table::Tax))?;
-        let n = ctx.batch.enterprises.height();
-        let Some(last) = ats.last() else {
-            return Ok(YtdYear::empty());
-        };
+        for t in [Table::Industrial, Table::Tax] {
+            if ctx.batch.table(t).is_none() {
+                return Err(Error::Internal {
+                    stage: "rules",
+                    message: format!("table {t} is not loaded"),
+                });
+            }
+        }
+        let mut out = YtdYear::default();
         // The months any audited month adds up: those of the last.
-        let counted = &last.1;
-        let slot = |e: u32, p: i32| -> Option<usize> {
-            let k = p - year.0;
-            ((e as usize) < n && (0..12).contains(&k) && counted.contains(&p))
-                .then(|| k as usize * n + e as usize)
+        let Some((last, counted)) = ats.last() else {
+            return Ok(out);
         };
-        // Sums, rows and rows with a value, per enterprise-month.
-        let cells = 12 * n;
-        let (mut g_sum, mut g_rows, mut g_vals) =
-            (vec![0.0; cells], vec![0u8; cells], vec![0u8; cells]);
-        each_row(ind, "gross_output", |e, p, v| {
-            if let Some(i) = slot(e, p) {
-                g_rows[i] = g_rows[i].saturating_add(1);
-                if let Some(v) = v {
-                    g_sum[i] += v;
-                    g_vals[i] = g_vals[i].saturating_add(1);
-                }
-            }
-        })?;
-        let (mut t_sum, mut t_null) = (vec![0.0; cells], vec![false; cells]);
-        each_row(tax, "taxable_sales", |e, p, v| {
-            if let Some(i) = slot(e, p) {
-                match v {
-                    Some(v) => t_sum[i] += v,
-                    None => t_null[i] = true,
-                }
-            }
-        })?;
-        // Months of either table read but quarantined for a value; a record
-        // whose month cannot be told may be any month of the year.
-        let mut quarantined = vec![false; cells];
+        let cells = |t: Table, value: &str| MonthCells::of(ctx.batch, t, value, year.0, *last);
+        let (g, t) = (
+            cells(Table::Industrial, "gross_output")?,
+            cells(Table::Tax, "taxable_sales")?,
+        );
+        let n = g.n;
+        // A record whose month cannot be told may be any month of the year.
         let mut unplaced = vec![false; n];
         for t in [Table::Tax, Table::Industrial] {
-            let keys = ctx.batch.unknown_keys(t);
-            let e = keys.column("eid").map_err(pe)?.u32().map_err(pe)?;
-            let p = keys.column("period").map_err(pe)?.i32().map_err(pe)?;
-            for (e, p) in e.iter().zip(p.iter()) {
-                let (Some(e), Some(p)) = (e, p) else { continue };
-                if p == crate::load::UNPLACED {
-                    if (e as usize) < n {
-                        unplaced[e as usize] = true;
-                    }
-                } else if let Some(i) = slot(e, p) {
-                    quarantined[i] = true;
+            for (e, p) in ctx.batch.unknown.get(&t).into_iter().flatten() {
+                if *p == crate::load::UNPLACED && (*e as usize) < n {
+                    unplaced[*e as usize] = true;
                 }
             }
         }
-        // Each enterprise's year to date, month by month.
-        let (mut rows, mut sum, mut vals, mut tsum, mut unknown) = (
-            vec![0u32; n],
-            vec![0.0; n],
-            vec![0 as IdxSize; n],
-            vec![0.0; n],
-            unplaced,
-        );
-        let mut out = YtdYear::empty();
-        let mut at_k = 0;
-        for k in 0..12 {
-            let p = year.0 + k as i32;
-            if counted.contains(&p) {
-                let r = k * n..(k + 1) * n;
-                for (e, i) in r.enumerate() {
-                    rows[e] += g_rows[i] as u32;
-                    sum[e] += g_sum[i];
-                    vals[e] += g_vals[i] as IdxSize;
-                    tsum[e] += t_sum[i];
-                    unknown[e] |= g_rows[i] > g_vals[i] || t_null[i] || quarantined[i];
+        let (mut yg, mut yt) = (Running::new(n), Running::new(n));
+        // The first month of the year not yet added.
+        let mut next = year.0;
+        for (at, months) in ats {
+            for m in next..=*at {
+                if counted.contains(&m) {
+                    let k = (m - year.0) as usize;
+                    yg.add(&g, k);
+                    yt.add(&t, k);
                 }
             }
-            let Some((at, months)) = ats.get(at_k).filter(|(at, _)| *at == p) else {
+            next = at + 1;
+            let Some(through) = months.iter().copied().max() else {
                 continue;
             };
-            at_k += 1;
-            let through = months.iter().copied().max().unwrap_or(year.0 - 1);
-            for e in 0..n {
-                if rows[e] > 0 && !months.is_empty() {
-                    out.at.push(*at);
-                    out.eid.push(e as u32);
-                    out.gross.push(sum[e]);
-                    out.months.push(vals[e]);
-                    out.taxable.push(tsum[e]);
-                    out.unknown.push(unknown[e]);
-                    out.through.push(through);
-                }
+            for e in (0..n).filter(|&e| yg.rows[e] > 0) {
+                out.at.push(*at);
+                out.eid.push(e as u32);
+                out.gross.push(yg.sum[e]);
+                out.months.push(yg.known[e] as IdxSize);
+                out.taxable.push(yt.sum[e]);
+                out.unknown.push(
+                    yg.nulls[e] > 0
+                        || yt.nulls[e] > 0
+                        || yg.quarantined[e] + yt.quarantined[e] > 0
+                        || unplaced[e],
+                );
+                out.through.push(through);
             }
         }
         Ok(out)
