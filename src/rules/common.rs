@@ -515,32 +515,57 @@ fn peer_robust_z_in_place(
     min_peers: u32,
     out: &str,
 ) -> LazyFrame {
-    let mut lf = lf.with_column(x.alias("_pz_x"));
+    let over = |e: Expr, groups: &[&str]| {
+        if groups.is_empty() {
+            e
+        } else {
+            e.over_cols(groups)
+        }
+    };
+    let name = |c: &str, i: usize| format!("_pz_{c}{i}");
+    let x_col = || col("_pz_x");
+    // Every level's median and count side by side, then every level's MAD: the
+    // windows of one step run together, and each median is computed once (the
+    // peer median shown is the one the score is taken from).
+    let medians: Vec<Expr> = levels
+        .iter()
+        .enumerate()
+        .flat_map(|(i, g)| {
+            [
+                over(x_col().median(), g).alias(name("m", i)),
+                over(x_col().count(), g).alias(name("n", i)),
+            ]
+        })
+        .collect();
+    let mads: Vec<Expr> = levels
+        .iter()
+        .enumerate()
+        .map(|(i, g)| over((x_col() - col(name("m", i))).abs().median(), g).alias(name("mad", i)))
+        .collect();
     let mut z = lit(NULL).cast(DataType::Float64);
     let mut med = lit(NULL).cast(DataType::Float64);
-    for (i, groups) in levels.iter().enumerate() {
-        let zname = format!("_pz_z{i}");
-        lf = add_robust_z(lf, col("_pz_x"), groups, min_peers, &zname);
-        let m = if groups.is_empty() {
-            col("_pz_x").median()
-        } else {
-            col("_pz_x").median().over_cols(groups)
-        };
-        let mname = format!("_pz_m{i}");
-        lf = lf.with_column(
-            when(col(&zname).is_not_null())
-                .then(m)
-                .otherwise(lit(NULL).cast(DataType::Float64))
-                .alias(&mname),
-        );
-        z = z.fill_null(col(&zname));
-        med = med.fill_null(col(&mname));
+    for i in 0..levels.len() {
+        let zi = when(
+            col(name("mad", i))
+                .gt(lit(0.0))
+                .and(col(name("n", i)).gt_eq(lit(min_peers))),
+        )
+        .then(lit(0.6745) * (x_col() - col(name("m", i))) / col(name("mad", i)))
+        .otherwise(lit(NULL).cast(DataType::Float64));
+        let mi = when(zi.clone().is_not_null())
+            .then(col(name("m", i)))
+            .otherwise(lit(NULL).cast(DataType::Float64));
+        z = z.fill_null(zi);
+        med = med.fill_null(mi);
     }
     let drop: Vec<String> = (0..levels.len())
-        .flat_map(|i| [format!("_pz_z{i}"), format!("_pz_m{i}")])
+        .flat_map(|i| [name("m", i), name("n", i), name("mad", i)])
         .chain(["_pz_x".to_string()])
         .collect();
-    lf.with_columns([z.alias(out), med.alias("peer_median")])
+    lf.with_column(x.alias("_pz_x"))
+        .with_columns(medians)
+        .with_columns(mads)
+        .with_columns([z.alias(out), med.alias("peer_median")])
         .drop(by_name(drop, true, false))
 }
 
