@@ -708,22 +708,17 @@ impl Panel {
 /// Column `c` of a long table (`eid`, `period`) laid out enterprise × month;
 /// `None` when the table has no such column.
 fn dense(df: &DataFrame, c: &str, n_ent: usize, lo: i32, width: usize) -> Result<Option<Vec<f64>>> {
-    let Ok(v) = df.column(c) else {
+    if df.column(c).is_err() {
         return Ok(None);
-    };
-    let v = v.cast(&DataType::Float64).map_err(pe)?;
-    let v = v.f64().map_err(pe)?;
-    let e = df.column("eid").map_err(pe)?.u32().map_err(pe)?;
-    let p = df.column("period").map_err(pe)?.i32().map_err(pe)?;
+    }
     let mut out = vec![f64::NAN; n_ent * width];
-    for ((e, p), v) in e.iter().zip(p.iter()).zip(v.iter()) {
-        if let (Some(e), Some(p)) = (e, p) {
-            let k = p - lo;
+    super::panel::each_row(df, c, |e, p, v| {
+        if let Some(k) = p.checked_sub(lo) {
             if (0..width as i32).contains(&k) && (e as usize) < n_ent {
                 out[e as usize * width + k as usize] = v.unwrap_or(f64::NAN);
             }
         }
-    }
+    })?;
     Ok(Some(out))
 }
 

@@ -60,11 +60,10 @@ impl MonthCells {
     }
 
     pub fn add_rows(&mut self, df: &DataFrame, value: &str) -> Result<()> {
-        let e = df.column("eid").map_err(pe)?.u32().map_err(pe)?;
-        let p = df.column("period").map_err(pe)?.i32().map_err(pe)?;
-        let v = df.column(value).map_err(pe)?.f64().map_err(pe)?;
-        for ((e, p), v) in e.iter().zip(p.iter()).zip(v.iter()) {
-            let Some(i) = self.at(e, p) else { continue };
+        each_row(df, value, |e, p, v| {
+            let Some(i) = self.at(Some(e), Some(p)) else {
+                return;
+            };
             self.rows[i] += 1;
             match v {
                 Some(v) => {
@@ -73,8 +72,7 @@ impl MonthCells {
                 }
                 None => self.nulls[i] += 1,
             }
-        }
-        Ok(())
+        })
     }
 
     pub fn add_quarantined(&mut self, keys: &DataFrame) -> Result<()> {
@@ -87,6 +85,44 @@ impl MonthCells {
         }
         Ok(())
     }
+}
+
+/// Calls `f(eid, period, value)` for each row of `df` whose keys are given,
+/// `value` its column `value` as a float (`None` where empty): over the columns'
+/// slices when the keys have no gaps (as loaded), else row by row.
+pub fn each_row(
+    df: &DataFrame,
+    value: &str,
+    mut f: impl FnMut(u32, i32, Option<f64>),
+) -> Result<()> {
+    let e = df.column("eid").map_err(pe)?.u32().map_err(pe)?.rechunk();
+    let p = df
+        .column("period")
+        .map_err(pe)?
+        .i32()
+        .map_err(pe)?
+        .rechunk();
+    let v = df
+        .column(value)
+        .map_err(pe)?
+        .cast(&DataType::Float64)
+        .map_err(pe)?;
+    let v = v.f64().map_err(pe)?.rechunk();
+    if let (Ok(es), Ok(ps), Some(arr)) = (e.cont_slice(), p.cont_slice(), v.downcast_iter().next())
+    {
+        let vals = arr.values().as_slice();
+        match arr.validity() {
+            None => (0..es.len()).for_each(|i| f(es[i], ps[i], Some(vals[i]))),
+            Some(ok) => (0..es.len()).for_each(|i| f(es[i], ps[i], ok.get_bit(i).then(|| vals[i]))),
+        }
+        return Ok(());
+    }
+    for ((e, p), v) in e.iter().zip(p.iter()).zip(v.iter()) {
+        if let (Some(e), Some(p)) = (e, p) {
+            f(e, p, v);
+        }
+    }
+    Ok(())
 }
 
 /// Running totals of a [`MonthCells`] panel, enterprise by enterprise.
