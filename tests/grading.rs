@@ -423,6 +423,13 @@ fn tax_ratios_over_a_pass_equal_a_run_per_month_with_incomplete_and_unknown_reco
     let (from, to) = (batch.period.plus(-12), batch.period);
     let (part, empty, gross_empty) = (to.plus(-4), to.plus(-7), to.plus(-5));
     let eid = || col("eid").cast(DataType::Int64);
+    // Column `c` emptied in month `m` for one enterprise in `k`.
+    let emptied = |c: &str, m: Month, k: i64| {
+        when(col("period").eq(lit(m.0)).and((eid() % lit(k)).eq(lit(0))))
+            .then(lit(NULL).cast(DataType::Float64))
+            .otherwise(col(c))
+            .alias(c)
+    };
     let tax = batch.tables[&zhibao::model::Table::Tax]
         .clone()
         .lazy()
@@ -432,31 +439,13 @@ fn tax_ratios_over_a_pass_equal_a_run_per_month_with_incomplete_and_unknown_reco
                 .neq(lit(part.0))
                 .or((eid() % lit(10)).lt(lit(3))),
         )
-        .with_column(
-            when(
-                col("period")
-                    .eq(lit(empty.0))
-                    .and((eid() % lit(50)).eq(lit(0))),
-            )
-            .then(lit(NULL).cast(DataType::Float64))
-            .otherwise(col("taxable_sales"))
-            .alias("taxable_sales"),
-        )
+        .with_column(emptied("taxable_sales", empty, 50))
         .collect()
         .unwrap();
     let ind = batch.tables[&zhibao::model::Table::Industrial]
         .clone()
         .lazy()
-        .with_column(
-            when(
-                col("period")
-                    .eq(lit(gross_empty.0))
-                    .and((eid() % lit(61)).eq(lit(0))),
-            )
-            .then(lit(NULL).cast(DataType::Float64))
-            .otherwise(col("gross_output"))
-            .alias("gross_output"),
-        )
+        .with_column(emptied("gross_output", gross_empty, 61))
         .collect()
         .unwrap();
     batch.tables.insert(zhibao::model::Table::Tax, tax);
