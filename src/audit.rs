@@ -97,6 +97,14 @@ fn rebuild_state(
     let p = batch.period;
     let mut state = StateMap::new();
     let mut hist: HashMap<u32, String> = HashMap::new();
+    // Every earlier month's year-to-date sizes from one panel of the industrial
+    // table, not a scan of it per month.
+    let mut sizes = if start < p {
+        grade::ytd_sizes(batch, start, p.plus(-1))?
+    } else {
+        Vec::new()
+    }
+    .into_iter();
     let mut m = start;
     while m < p {
         let b = batch.at(m);
@@ -112,7 +120,8 @@ fn rebuild_state(
             findings,
             runs: Vec::new(),
         };
-        let scored = grade::score(&b, &checked, s)?;
+        let size = sizes.next().filter(|(at, _)| *at == m).map(|(_, df)| df);
+        let scored = grade::score_sized(&b, &checked, s, size)?;
         let graded = grade::apply(scored, &state, s)?;
         state = grade::state_of(&graded)?;
         if m >= p.year_start() {

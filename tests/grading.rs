@@ -574,6 +574,35 @@ code = "IV007"
         m = m.plus(1);
     }
     assert!(checked > 100, "only {checked} TX001 findings checked");
+    // The state rebuild's year-to-date sizes, from one month panel of the
+    // industrial table (with its empty outputs), score every month as the
+    // table's own sums do.
+    let builtin = zhibao::pipeline::Pipeline::builtin();
+    let gs = builtin.section("grading");
+    let sizes = zhibao::grade::ytd_sizes(&batch, from, to).unwrap();
+    assert_eq!(sizes.len(), 13);
+    for (m, size) in sizes {
+        let findings = pass
+            .findings
+            .clone()
+            .lazy()
+            .filter(col("at").eq(lit(m.0)))
+            .drop(by_name(["at"], true, false))
+            .collect()
+            .unwrap();
+        let checked = zhibao::rules::Checked {
+            findings,
+            runs: Vec::new(),
+            frames: Default::default(),
+        };
+        let b = batch.at(m);
+        let own = zhibao::grade::score(&b, &checked, gs).unwrap();
+        let given = zhibao::grade::score_sized(&b, &checked, gs, Some(size)).unwrap();
+        assert!(
+            own.height() > 1_000 && own.equals_missing(&given),
+            "{m}: scores differ"
+        );
+    }
     // The month delivered in part is skipped by the months after it.
     let run = zhibao::rules::run(&batch.at(part.plus(1)), &pipeline).unwrap();
     let tx001 = run.runs.iter().find(|r| r.code == "TX001").unwrap();

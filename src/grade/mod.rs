@@ -246,7 +246,18 @@ fn pe(e: PolarsError) -> Error {
 /// `suspicion`, `impact`, `history`, `hard`, `soft`, `info` (finding counts),
 /// `computed_grade`.
 pub fn score(batch: &Batch, checked: &Checked, s: &Values) -> Result<DataFrame> {
-    let lf = impact(batch, s)?
+    score_sized(batch, checked, s, None)
+}
+
+/// [`score`], with each enterprise's year-to-date gross output (`eid`, `size`)
+/// given (from [`ytd_sizes`]) instead of added up from the industrial table.
+pub fn score_sized(
+    batch: &Batch,
+    checked: &Checked,
+    s: &Values,
+    sizes: Option<DataFrame>,
+) -> Result<DataFrame> {
+    let lf = impact(batch, s, sizes)?
         .join(
             suspicion(&contributions(batch, checked, s)?)?,
             [col("eid")],
@@ -371,9 +382,47 @@ fn suspicion(f: &DataFrame) -> Result<LazyFrame> {
     .map(DataFrame::lazy)
 }
 
+/// Each month's year-to-date gross output per enterprise (`eid`, `size`) for the
+/// months `from..=to`, as [`impact`] adds it up (an enterprise with a row in the
+/// year to date, its empty figures counted as nothing), from one month panel of
+/// the industrial table instead of a scan per month.
+pub fn ytd_sizes(batch: &Batch, from: Month, to: Month) -> Result<Vec<(Month, DataFrame)>> {
+    use crate::rules::panel::{MonthCells, Running};
+    let Some(_) = batch.table(Table::Industrial) else {
+        return Ok(Vec::new());
+    };
+    let first = from.year_start().0;
+    let cells = MonthCells::of(batch, Table::Industrial, "gross_output", first, to.0)?;
+    let mut ytd = Running::new(cells.n);
+    let mut out = Vec::new();
+    for m in first..=to.0 {
+        if m.rem_euclid(12) == 0 {
+            ytd = Running::new(cells.n);
+        }
+        ytd.add(&cells, (m - first) as usize);
+        if m < from.0 {
+            continue;
+        }
+        let eids: Vec<u32> = (0..cells.n as u32)
+            .filter(|&e| ytd.rows[e as usize] > 0)
+            .collect();
+        let size: Vec<f64> = eids.iter().map(|&e| ytd.sum[e as usize]).collect();
+        let df = DataFrame::new(
+            eids.len(),
+            vec![
+                Column::new("eid".into(), eids),
+                Column::new("size".into(), size),
+            ],
+        )
+        .map_err(pe)?;
+        out.push((Month(m), df));
+    }
+    Ok(out)
+}
+
 /// Size and impact of every enterprise in scope: year-to-date gross output
 /// (`size`), and `impact`, its size relative to its county's median.
-fn impact(batch: &Batch, s: &Values) -> Result<LazyFrame> {
+fn impact(batch: &Batch, s: &Values, sizes: Option<DataFrame>) -> Result<LazyFrame> {
     let p = batch.period;
     let ents = batch
         .enterprises
@@ -381,8 +430,9 @@ fn impact(batch: &Batch, s: &Values) -> Result<LazyFrame> {
         .lazy()
         .filter(col("entry_period").lt_eq(lit(p.0)))
         .select([col("eid"), col("county_code")]);
-    let size = match batch.table(Table::Industrial) {
-        Some(ind) => ind
+    let size = match (sizes, batch.table(Table::Industrial)) {
+        (Some(sizes), _) => sizes.lazy(),
+        (None, Some(ind)) => ind
             .clone()
             .lazy()
             .filter(
@@ -392,7 +442,7 @@ fn impact(batch: &Batch, s: &Values) -> Result<LazyFrame> {
             )
             .group_by([col("eid")])
             .agg([col("gross_output").sum().alias("size")]),
-        None => DataFrame::new(
+        (None, None) => DataFrame::new(
             0,
             vec![
                 Column::new_empty("eid".into(), &DataType::UInt32),
