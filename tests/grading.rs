@@ -359,18 +359,23 @@ fn a_rule_the_pipeline_makes_info_does_not_list_its_enterprises() {
     }
 }
 
+/// A generated batch of `n` enterprises (`seed`, `anomaly_rate`) in `dir`, loaded.
+fn generated(dir: &Path, n: usize, seed: u64, anomaly_rate: f64) -> zhibao::load::Batch {
+    let data = dir.join("batch");
+    let mut g = zhibao::generate::GenOptions::new(&data, n);
+    g.seed = seed;
+    g.anomaly_rate = anomaly_rate;
+    zhibao::generate::generate(&g).unwrap();
+    zhibao::load::load(&data, &zhibao::load::LoadOptions { period: None }).unwrap()
+}
+
 /// Every month audited in one pass (`run_months`, which rebuilds the grade state)
 /// gives, month by month and rule by rule, exactly the findings of a run of that
 /// month alone. The months cross a year end, so year-to-date figures restart.
 #[test]
 fn one_pass_over_the_months_equals_a_run_per_month() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("batch");
-    let mut g = zhibao::generate::GenOptions::new(&data, 2_500);
-    g.seed = 29;
-    g.anomaly_rate = 0.08;
-    zhibao::generate::generate(&g).unwrap();
-    let batch = zhibao::load::load(&data, &zhibao::load::LoadOptions { period: None }).unwrap();
+    let batch = generated(tmp.path(), 2_500, 29, 0.08);
     let (from, to) = (batch.period.plus(-12), batch.period);
     // The built-in pipeline, and one whose detectors test the year to date.
     let ytd = zhibao::pipeline::Pipeline::from_text(
@@ -414,12 +419,7 @@ params = { year_to_date = true }
 #[test]
 fn tax_ratios_over_a_pass_equal_a_run_per_month_with_incomplete_and_unknown_records() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("batch");
-    let mut g = zhibao::generate::GenOptions::new(&data, 1_500);
-    g.seed = 31;
-    g.anomaly_rate = 0.1;
-    zhibao::generate::generate(&g).unwrap();
-    let mut batch = zhibao::load::load(&data, &zhibao::load::LoadOptions { period: None }).unwrap();
+    let mut batch = generated(tmp.path(), 1_500, 31, 0.1);
     let (from, to) = (batch.period.plus(-12), batch.period);
     let (part, empty, gross_empty) = (to.plus(-4), to.plus(-7), to.plus(-5));
     let eid = || col("eid").cast(DataType::Int64);
