@@ -359,6 +359,16 @@ fn a_rule_the_pipeline_makes_info_does_not_list_its_enterprises() {
     }
 }
 
+/// A frame's `eid` column.
+fn eids_of(df: &DataFrame) -> Vec<u32> {
+    df.column("eid")
+        .unwrap()
+        .u32()
+        .unwrap()
+        .into_no_null_iter()
+        .collect()
+}
+
 /// A generated batch of `n` enterprises (`seed`, `anomaly_rate`) in `dir`, loaded.
 fn generated(dir: &Path, n: usize, seed: u64, anomaly_rate: f64) -> zhibao::load::Batch {
     let data = dir.join("batch");
@@ -530,13 +540,7 @@ code = "IV007"
         let col_b = |c: &str| -> Vec<Option<bool>> {
             df.column(c).unwrap().bool().unwrap().iter().collect()
         };
-        let eids: Vec<u32> = df
-            .column("eid")
-            .unwrap()
-            .u32()
-            .unwrap()
-            .into_no_null_iter()
-            .collect();
+        let eids = eids_of(&df);
         let (g, t, gn, tn) = (col_f("g"), col_f("t"), col_b("g_null"), col_b("t_null"));
         let mut expected: BTreeSet<u32> = BTreeSet::new();
         for i in 0..eids.len() {
@@ -552,7 +556,7 @@ code = "IV007"
                 expected.insert(e);
             }
         }
-        let found: BTreeSet<u32> = pass
+        let tx001 = pass
             .findings
             .clone()
             .lazy()
@@ -562,13 +566,8 @@ code = "IV007"
                     .and(col("rule_code").eq(lit("TX001"))),
             )
             .collect()
-            .unwrap()
-            .column("eid")
-            .unwrap()
-            .u32()
-            .unwrap()
-            .into_no_null_iter()
-            .collect();
+            .unwrap();
+        let found: BTreeSet<u32> = eids_of(&tx001).into_iter().collect();
         assert_eq!(found, expected, "{m}: TX001's enterprises");
         checked += found.len();
         m = m.plus(1);
