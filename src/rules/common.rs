@@ -446,7 +446,7 @@ pub fn add_peer_robust_z(
     out: &str,
 ) -> Result<LazyFrame> {
     if ctx.peers_in_place() {
-        return Ok(peer_robust_z_in_place(lf, x, levels, min_peers, out));
+        return peer_robust_z_in_place(lf, x, levels, min_peers, out);
     }
     let df = lf.with_column(x.alias("_pz_x")).collect().map_err(pe)?;
     let mut lf = df.clone().lazy();
@@ -504,11 +504,70 @@ pub fn add_peer_robust_z(
         .drop(by_name(drop, true, false)))
 }
 
-/// [`add_peer_robust_z`] over windows of the groups (an audit of the whole batch,
-/// nothing kept): the same scores without a statistic frame per level. A test
+/// [`add_peer_robust_z`] of an audit of the whole batch (nothing kept): every
+/// row scored against its own groups, the statistics computed over integer
+/// group ids ([`groups`](super::groups)) instead of a window over the key
+/// columns per statistic. A test
 /// (`checks_against_kept_peer_statistics_find_what_the_whole_run_finds`) holds
-/// the two ways equal.
+/// it equal to the kept statistics' way, and a unit test to
+/// [`peer_robust_z_windows`] bit for bit.
 fn peer_robust_z_in_place(
+    lf: LazyFrame,
+    x: Expr,
+    levels: &[&[&str]],
+    min_peers: u32,
+    out: &str,
+) -> Result<LazyFrame> {
+    use super::groups::{group_ids, stats};
+    let mut df = lf.with_column(x.alias("_pz_x")).collect().map_err(pe)?;
+    let xs: Vec<Option<f64>> = df
+        .column("_pz_x")
+        .map_err(pe)?
+        .cast(&DataType::Float64)
+        .map_err(pe)?
+        .f64()
+        .map_err(pe)?
+        .iter()
+        .collect();
+    if xs.iter().flatten().any(|v| !v.is_finite()) {
+        // NaN and infinities order as Polars orders them only in its own medians.
+        return Ok(peer_robust_z_windows(
+            df.lazy(),
+            col("_pz_x"),
+            levels,
+            min_peers,
+            out,
+        ));
+    }
+    df.drop_in_place("_pz_x").map_err(pe)?;
+    let n = df.height();
+    let (mut z, mut med) = (vec![None::<f64>; n], vec![None::<f64>; n]);
+    for by in levels {
+        let (ids, groups) = group_ids(&df, by)?;
+        let s = stats(&xs, &ids, groups, true);
+        for r in 0..n {
+            let (Some(x), None) = (xs[r], z[r]) else {
+                continue;
+            };
+            let g = ids[r] as usize;
+            if let (Some(m), Some(mad)) = (s.median[g], s.mad[g]) {
+                if mad > 0.0 && s.count[g] >= min_peers {
+                    z[r] = Some(0.6745 * (x - m) / mad);
+                    med[r] = Some(m);
+                }
+            }
+        }
+    }
+    df.with_column(Column::new(out.into(), z)).map_err(pe)?;
+    df.with_column(Column::new("peer_median".into(), med))
+        .map_err(pe)?;
+    Ok(df.lazy())
+}
+
+/// [`add_peer_robust_z`] of an audit of the whole batch over windows of the
+/// groups: [`peer_robust_z_in_place`] with Polars' own medians, for values that
+/// are not all finite.
+fn peer_robust_z_windows(
     lf: LazyFrame,
     x: Expr,
     levels: &[&[&str]],
@@ -832,6 +891,45 @@ pub fn divisions(ctx: &Ctx<'_>) -> Result<Vec<u32>> {
 mod tests {
     use super::*;
     use crate::pipeline::Pipeline;
+
+    /// The robust z of a whole-batch audit over integer group ids equals the
+    /// one over Polars' windows bit for bit: text keys with nulls, months, small
+    /// groups, groups of equal values (MAD 0), unknown values and ties.
+    #[test]
+    fn peer_scores_over_group_ids_equal_the_windows() {
+        let n = 5000;
+        let df = super::super::groups::peer_frame(n, 11);
+        let levels: &[&[&str]] = &[
+            &["period", "industry_code"],
+            &["period", "division"],
+            &["period"],
+        ];
+        for min_peers in [1, 5, 40] {
+            let fast =
+                peer_robust_z_in_place(df.clone().lazy(), col("x"), levels, min_peers, "value")
+                    .unwrap()
+                    .collect()
+                    .unwrap();
+            let slow =
+                peer_robust_z_windows(df.clone().lazy(), col("x"), levels, min_peers, "value")
+                    .collect()
+                    .unwrap();
+            assert_eq!(fast.get_column_names(), slow.get_column_names());
+            for c in ["value", "peer_median"] {
+                let what = format!("min_peers {min_peers}");
+                super::super::groups::assert_same_bits(&fast, &slow, c, &what);
+            }
+            let scored = fast
+                .column("value")
+                .unwrap()
+                .f64()
+                .unwrap()
+                .iter()
+                .flatten()
+                .count();
+            assert!(scored > n / 2, "{scored} scored of {n}");
+        }
+    }
 
     /// A position held a year earlier damps the finding and says so; a new one,
     /// one on the other side, or one that moved further does not.

@@ -14,6 +14,7 @@ pub mod docs;
 pub mod energy;
 pub mod engine;
 pub mod formula;
+pub mod groups;
 pub mod industrial;
 pub mod invented;
 pub mod investment;
