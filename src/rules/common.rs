@@ -628,6 +628,86 @@ fn peer_robust_z_windows(
         .drop(by_name(drop, true, false))
 }
 
+/// The peers' median of `x` for every row of `lf`, as `out`: the median of its
+/// division in its month (`division`, `period`) when that has at least
+/// `min_peers` known values, else the median of all rows of its month. Over
+/// integer group ids ([`groups`](super::groups)); Polars' windows
+/// ([`division_or_month_median_windows`]) when the values are not all finite.
+pub fn division_or_month_median(
+    lf: LazyFrame,
+    x: &str,
+    min_peers: i64,
+    out: &str,
+) -> Result<LazyFrame> {
+    use super::groups::{group_ids, stats};
+    let mut df = lf.collect().map_err(pe)?;
+    let xs: Vec<Option<f64>> = df
+        .column(x)
+        .map_err(pe)?
+        .cast(&DataType::Float64)
+        .map_err(pe)?
+        .f64()
+        .map_err(pe)?
+        .iter()
+        .collect();
+    if xs.iter().flatten().any(|v| !v.is_finite()) {
+        // NaN and infinities order as Polars orders them only in its own medians.
+        return Ok(division_or_month_median_windows(
+            df.lazy(),
+            x,
+            min_peers,
+            out,
+        ));
+    }
+    let (div, n_div) = group_ids(&df, &["division", "period"])?;
+    let (all, n_all) = group_ids(&df, &["period"])?;
+    let (div_s, all_s) = (
+        stats(&xs, &div, n_div, false),
+        stats(&xs, &all, n_all, false),
+    );
+    let peer: Vec<Option<f64>> = div
+        .iter()
+        .zip(&all)
+        .map(|(&d, &a)| {
+            if i64::from(div_s.count[d as usize]) >= min_peers {
+                div_s.median[d as usize]
+            } else {
+                all_s.median[a as usize]
+            }
+        })
+        .collect();
+    df.with_column(Column::new(out.into(), peer)).map_err(pe)?;
+    Ok(df.lazy())
+}
+
+/// [`division_or_month_median`] over Polars' windows; a unit test holds the
+/// two equal bit for bit.
+pub fn division_or_month_median_windows(
+    lf: LazyFrame,
+    x: &str,
+    min_peers: i64,
+    out: &str,
+) -> LazyFrame {
+    lf.with_columns([
+        col(x)
+            .median()
+            .over_cols(&["division", "period"])
+            .alias("_med_div"),
+        col(x)
+            .count()
+            .over_cols(&["division", "period"])
+            .alias("_n_div"),
+        col(x).median().over_cols(&["period"]).alias("_med_all"),
+    ])
+    .with_column(
+        when(col("_n_div").gt_eq(lit(min_peers)))
+            .then(col("_med_div"))
+            .otherwise(col("_med_all"))
+            .alias(out),
+    )
+    .drop(by_name(["_med_div", "_n_div", "_med_all"], true, false))
+}
+
 /// `lf` with the columns of a peer statistic `stat` (one row per group) joined on
 /// the group columns `on` (a left join that keeps `lf`'s order; null keys
 /// match). A live answer's few rows meet only their groups' rows of a kept
@@ -928,6 +1008,27 @@ mod tests {
                 .flatten()
                 .count();
             assert!(scored > n / 2, "{scored} scored of {n}");
+        }
+    }
+
+    /// The peer medians of a whole-batch audit over integer group ids equal
+    /// those over Polars' windows bit for bit (text keys with nulls, ties,
+    /// divisions too small, unknown values).
+    #[test]
+    fn division_medians_over_group_ids_equal_the_windows() {
+        let df = super::super::groups::peer_frame(4000, 5);
+        // 1: the lone division's one value is enough at `>=`, not at `>`.
+        for min_peers in [0, 1, 3, 200, 900] {
+            let fast = division_or_month_median(df.clone().lazy(), "x", min_peers, "peer")
+                .unwrap()
+                .collect()
+                .unwrap();
+            let slow = division_or_month_median_windows(df.clone().lazy(), "x", min_peers, "peer")
+                .collect()
+                .unwrap();
+            assert_eq!(fast.get_column_names(), slow.get_column_names());
+            let what = format!("min_peers {min_peers}");
+            super::super::groups::assert_same_bits(&fast, &slow, "peer", &what);
         }
     }
 

@@ -435,7 +435,7 @@ fn peer_median(
     if ctx.peers_in_place() {
         // The same medians for every row from its own groups (an audit of the
         // whole batch).
-        return peer_median_in_place(lf, ratio, min_peers);
+        return division_or_month_median(lf, ratio, min_peers, "peer_ratio");
     }
     let df = lf.collect().map_err(pe)?;
     let stat = |level: &str, by: &[&str]| -> Result<DataFrame> {
@@ -473,66 +473,6 @@ fn peer_median(
                 .alias("peer_ratio"),
         )
         .drop(by_name(["_med_div", "_n_div", "_med_all"], true, false)))
-}
-
-/// [`peer_median`] of an audit of the whole batch: each row's division and
-/// month medians over integer group ids ([`groups`](super::groups)).
-fn peer_median_in_place(lf: LazyFrame, ratio: &str, min_peers: i64) -> Result<LazyFrame> {
-    use super::groups::{group_ids, stats};
-    let mut df = lf.collect().map_err(pe)?;
-    let x: Vec<Option<f64>> = df
-        .column(ratio)
-        .map_err(pe)?
-        .cast(&DataType::Float64)
-        .map_err(pe)?
-        .f64()
-        .map_err(pe)?
-        .iter()
-        .collect();
-    if x.iter().flatten().any(|v| !v.is_finite()) {
-        // NaN and infinities order as Polars orders them only in its own medians.
-        return Ok(peer_median_windows(df.lazy(), ratio, min_peers));
-    }
-    let (div, n_div) = group_ids(&df, &["division", "period"])?;
-    let (all, n_all) = group_ids(&df, &["period"])?;
-    let (div_s, all_s) = (stats(&x, &div, n_div, false), stats(&x, &all, n_all, false));
-    let peer: Vec<Option<f64>> = div
-        .iter()
-        .zip(&all)
-        .map(|(&d, &a)| {
-            if i64::from(div_s.count[d as usize]) >= min_peers {
-                div_s.median[d as usize]
-            } else {
-                all_s.median[a as usize]
-            }
-        })
-        .collect();
-    df.with_column(Column::new("peer_ratio".into(), peer))
-        .map_err(pe)?;
-    Ok(df.lazy())
-}
-
-/// [`peer_median_in_place`] over Polars' windows, for ratios that are not all
-/// finite; a unit test holds the two equal bit for bit.
-fn peer_median_windows(lf: LazyFrame, ratio: &str, min_peers: i64) -> LazyFrame {
-    lf.with_columns([
-        col(ratio)
-            .median()
-            .over_cols(&["division", "period"])
-            .alias("_med_div"),
-        col(ratio)
-            .count()
-            .over_cols(&["division", "period"])
-            .alias("_n_div"),
-        col(ratio).median().over_cols(&["period"]).alias("_med_all"),
-    ])
-    .with_column(
-        when(col("_n_div").gt_eq(lit(min_peers)))
-            .then(col("_med_div"))
-            .otherwise(col("_med_all"))
-            .alias("peer_ratio"),
-    )
-    .drop(by_name(["_med_div", "_n_div", "_med_all"], true, false))
 }
 
 fn change_rule(
@@ -1031,30 +971,4 @@ fn many_revisions(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
                 .alias("strength"),
         ],
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The peer medians of a whole-batch audit over integer group ids equal
-    /// those over Polars' windows bit for bit (text keys with nulls, ties,
-    /// divisions too small, unknown ratios).
-    #[test]
-    fn peer_medians_over_group_ids_equal_the_windows() {
-        let df = super::super::groups::peer_frame(4000, 5);
-        // 1: the lone division's one value is not enough at `>`.
-        for min_peers in [0, 1, 3, 200, 900] {
-            let fast = peer_median_in_place(df.clone().lazy(), "x", min_peers)
-                .unwrap()
-                .collect()
-                .unwrap();
-            let slow = peer_median_windows(df.clone().lazy(), "x", min_peers)
-                .collect()
-                .unwrap();
-            assert_eq!(fast.get_column_names(), slow.get_column_names());
-            let what = format!("min_peers {min_peers}");
-            super::super::groups::assert_same_bits(&fast, &slow, "peer_ratio", &what);
-        }
-    }
 }

@@ -534,7 +534,7 @@ fn proportional_pairs(
 fn wage_jump(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let max_change = cfg.num("max_change_ratio");
     let min_emp = cfg.int("min_employees");
-    let min_peers = cfg.int("min_peers") as u32;
+    let min_peers = cfg.int("min_peers");
     let avg = |lf: LazyFrame| {
         lf.with_column(
             when(
@@ -563,12 +563,7 @@ fn wage_jump(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .with_column((col("avg_wage") / col("avg_wage_ly") - lit(1.0)).alias("change"));
     let lf = with_enterprise(ctx, lf, &["division"])?;
     // The peers' median change: the division's in the quarter, or all enterprises'.
-    let n_div = col("change").count().over_cols(&["period", "division"]);
-    let peer = when(n_div.gt_eq(lit(min_peers)))
-        .then(col("change").median().over_cols(&["period", "division"]))
-        .otherwise(col("change").median().over_cols(&["period"]));
-    let lf = lf
-        .with_column(peer.alias("peer_change"))
+    let lf = division_or_month_median(lf, "change", min_peers, "peer_change")?
         .with_column((col("change") - col("peer_change")).abs().alias("value"))
         .with_column(col("value").gt(lit(max_change)).alias("_fails"))
         .sort(["eid", "period"], SortMultipleOptions::default());

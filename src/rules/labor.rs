@@ -152,27 +152,8 @@ fn inconsistent(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
             .otherwise(lit(NULL).cast(DataType::Float64))
             .alias("_wage_ratio"),
         ]);
-    let lf = with_enterprise(ctx, lf, &["division"])?
-        .with_columns([
-            col("_wage_ratio")
-                .median()
-                .over_cols(&["period", "division"])
-                .alias("_m_div"),
-            col("_wage_ratio")
-                .count()
-                .over_cols(&["period", "division"])
-                .alias("_n_div"),
-            col("_wage_ratio")
-                .median()
-                .over_cols(&["period"])
-                .alias("_m_all"),
-        ])
-        .with_column(
-            when(col("_n_div").gt_eq(lit(min_peers)))
-                .then(col("_m_div"))
-                .otherwise(col("_m_all"))
-                .alias("_peer"),
-        )
+    let lf = with_enterprise(ctx, lf, &["division"])?;
+    let lf = division_or_month_median(lf, "_wage_ratio", min_peers, "_peer")?
         .with_columns([
             (col("_emp_ratio") - lit(1.0)).alias("emp_change"),
             (col("_wage_ratio") - lit(1.0)).alias("wage_change"),
