@@ -208,7 +208,7 @@ const SERVICES: Pair = Pair {
 fn anticipate(lf: LazyFrame, pair: &Pair, s: &Settings) -> Result<DataFrame> {
     let (x, n) = (pair.x, pair.n);
     let (x0, n0) = (format!("{x}_ly"), format!("{n}_ly"));
-    let lf = with_peer_changes(lf, [x, n, &x0, &n0], s);
+    let lf = with_peer_changes(lf, [x, n, &x0, &n0], s)?;
     let df = lf
         .sort(["period", "eid"], SortMultipleOptions::default())
         .collect()
@@ -342,7 +342,62 @@ fn anticipate(lf: LazyFrame, pair: &Pair, s: &Settings) -> Result<DataFrame> {
 /// (`_s`) among the peers: the division in the period, or every enterprise of the
 /// period when the division has fewer than `min_peers`. Rows with a figure
 /// (`cols`: x, n and their values last year) not positive are left out.
-fn with_peer_changes(lf: LazyFrame, cols: [&str; 4], s: &Settings) -> LazyFrame {
+fn with_peer_changes(lf: LazyFrame, cols: [&str; 4], s: &Settings) -> Result<LazyFrame> {
+    use super::groups::{group_ids, stats};
+    let changes = log_changes(lf, cols).collect().map_err(pe)?;
+    let column = |c: &str| -> Result<Vec<Option<f64>>> {
+        Ok(changes
+            .column(c)
+            .map_err(pe)?
+            .f64()
+            .map_err(pe)?
+            .iter()
+            .collect())
+    };
+    let values = [column("_dx")?, column("_dn")?, column("_dr")?];
+    if values.iter().flatten().flatten().any(|v| !v.is_finite()) {
+        // NaN and infinities order as Polars orders them only in its own medians.
+        return Ok(peer_changes_windows(changes.lazy(), s));
+    }
+    // The peers: the division in the period when it has `min_peers` rows, else
+    // every row of the period (after the divisions' groups).
+    let (div, n_div) = group_ids(&changes, &["period", "division"])?;
+    let (month, n_month) = group_ids(&changes, &["period"])?;
+    let eid = changes.column("eid").map_err(pe)?;
+    let mut rows = vec![0u32; n_div];
+    for (d, known) in div.iter().zip(eid.is_not_null().iter()) {
+        rows[*d as usize] += known.unwrap_or(false) as u32;
+    }
+    let ids: Vec<u32> = div
+        .iter()
+        .zip(&month)
+        .map(|(&d, &m)| {
+            if rows[d as usize] >= s.min_peers as u32 {
+                d
+            } else {
+                n_div as u32 + m
+            }
+        })
+        .collect();
+    let mut df = changes;
+    for (v, x) in ["_dx", "_dn", "_dr"].into_iter().zip(&values) {
+        let st = stats(x, &ids, n_div + n_month, true);
+        let m: Vec<Option<f64>> = ids.iter().map(|&g| st.median[g as usize]).collect();
+        let spread: Vec<Option<f64>> = ids
+            .iter()
+            .map(|&g| st.mad[g as usize].map(|d| 1.4826 * d))
+            .collect();
+        df.with_column(Column::new(format!("{v}_m").into(), m))
+            .map_err(pe)?;
+        df.with_column(Column::new(format!("{v}_s").into(), spread))
+            .map_err(pe)?;
+    }
+    Ok(df.lazy())
+}
+
+/// The rows of [`with_peer_changes`] with their log changes (`_dx`, `_dn`,
+/// `_dr`).
+fn log_changes(lf: LazyFrame, cols: [&str; 4]) -> LazyFrame {
     let [x, n, x0, n0] = cols;
     let ln = |c: &str| col(c).cast(DataType::Float64).log(lit(std::f64::consts::E));
     let positive = cols
@@ -353,10 +408,16 @@ fn with_peer_changes(lf: LazyFrame, cols: [&str; 4], s: &Settings) -> LazyFrame 
         })
         .reduce(|a, b| a.and(b))
         .expect("four columns");
-    let mut lf = lf
-        .filter(positive)
+    lf.filter(positive)
         .with_columns([(ln(x) - ln(x0)).alias("_dx"), (ln(n) - ln(n0)).alias("_dn")])
         .with_column((col("_dx") - col("_dn")).alias("_dr"))
+}
+
+/// [`with_peer_changes`] of [`log_changes`]' rows over Polars' windows, for
+/// changes that are not all finite; a unit test holds the two equal bit for
+/// bit.
+fn peer_changes_windows(lf: LazyFrame, s: &Settings) -> LazyFrame {
+    let mut lf = lf
         .with_column(
             col("eid")
                 .count()
@@ -897,6 +958,70 @@ mod tests {
 
     fn settings() -> Settings {
         Settings::of(Pipeline::builtin().section("anticipation"))
+    }
+
+    /// The peers' changes over integer group ids equal those over Polars'
+    /// windows bit for bit: divisions large and small (pooled), a division of
+    /// exactly `min_peers` rows, an unknown division, figures not positive or
+    /// unknown (left out), ties.
+    #[test]
+    fn peer_changes_over_group_ids_equal_the_windows() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+        let n = 3000u32;
+        let divs = [Some("13"), Some("26"), Some("31"), None];
+        let figure = |rng: &mut rand_chacha::ChaCha8Rng| -> Option<f64> {
+            match rng.random_range(0..20) {
+                0 => None,
+                1 => Some(0.0),
+                2 => Some(-5.0),
+                _ => Some(rng.random_range(1..40) as f64 * 25.0),
+            }
+        };
+        let (mut eid, mut period, mut division) = (vec![], vec![], vec![]);
+        let (mut x, mut m, mut x0, mut m0) = (vec![], vec![], vec![], vec![]);
+        for i in 0..n {
+            eid.push(i);
+            // Two small divisions in the first month: "99" of 6 rows, "98" of 3.
+            let (p, d) = match i {
+                0..6 => (24300, Some("99")),
+                6..9 => (24300, Some("98")),
+                _ => (
+                    24300 + rng.random_range(0..3),
+                    divs[rng.random_range(0..divs.len())],
+                ),
+            };
+            period.push(p);
+            division.push(d);
+            for v in [&mut x, &mut m, &mut x0, &mut m0] {
+                let f = figure(&mut rng);
+                v.push(if i < 9 {
+                    Some(100.0 + (i * 7 % 5) as f64 * 25.0 + f.unwrap_or(0.0).abs())
+                } else {
+                    f
+                });
+            }
+        }
+        let df = df!("eid" => eid, "period" => period, "division" => division,
+            "x" => x, "n" => m, "x_ly" => x0, "n_ly" => m0)
+        .unwrap();
+        let cols = ["x", "n", "x_ly", "n_ly"];
+        let mut s = settings();
+        // 6: "99" kept at `>=` and pooled at `>` (with "98").
+        for min_peers in [1, 6, 10, 300] {
+            s.min_peers = min_peers;
+            let fast = with_peer_changes(df.clone().lazy(), cols, &s)
+                .unwrap()
+                .collect()
+                .unwrap();
+            let slow = peer_changes_windows(log_changes(df.clone().lazy(), cols), &s)
+                .collect()
+                .unwrap();
+            assert!(fast.height() > 1000 && fast.height() < n as usize);
+            for c in ["_dx_m", "_dx_s", "_dn_m", "_dn_s", "_dr_m", "_dr_s"] {
+                let what = format!("min_peers {min_peers}");
+                crate::rules::groups::assert_same_bits(&fast, &slow, c, &what);
+            }
+        }
     }
 
     /// 300 enterprises of one division over a year, wage per employee and
