@@ -3,12 +3,11 @@
 //! investment increments by county (IV007); Benford's law per county (BF001,
 //! BF002). Robust z-scores are used by the R&D pack (RD006, RD007).
 
-use std::collections::HashMap;
-
 use polars::prelude::*;
 
 use super::common::*;
 use super::engine::{month_text, Ctx, RuleOutput};
+use super::panel::MonthCells;
 use super::registry::{Basis, Kind, Level, ParamSpec, RuleDef, Severity};
 use crate::detect::benford::{self, Digits};
 use crate::detect::hb::{self, Params, Side, Status};
@@ -347,7 +346,7 @@ fn run_hb(df: DataFrame, p: &Params, counted: std::ops::RangeInclusive<i32>) -> 
         .map_err(pe)?
         .iter()
         .collect();
-    let mut ids: HashMap<Option<u64>, u32> = HashMap::new();
+    let mut ids: PlHashMap<Option<u64>, u32> = PlHashMap::new();
     let mut group = Vec::with_capacity(keys.len());
     // Whether each group is counted (by its month).
     let mut in_count: Vec<bool> = Vec::new();
@@ -468,40 +467,110 @@ fn run_hb(df: DataFrame, p: &Params, counted: std::ops::RangeInclusive<i32>) -> 
     })
 }
 
+/// HB on each enterprise's gross output against its own `lag` months earlier,
+/// within its division and month. The rows tested, and the figures they are
+/// compared with, are read from one month panel of the table ([`MonthCells`]):
+/// no join, and the rows come out in month and enterprise order without a sort.
 fn hb_output(ctx: &Ctx<'_>, cfg: &RuleConfig, lag: i32) -> Result<RuleOutput> {
     let p = hb_params(cfg)?;
-    let ind =
-        ctx.table(Table::Industrial)?
-            .select([col("eid"), col("period"), col("gross_output")]);
     // Only the months the tested months are compared with.
     let first = if cfg.bool("year_to_date") {
         ctx.from.year_start().0
     } else {
         ctx.from.0
     };
-    let base = ind
+    let last = ctx.period.0;
+    let tested = months_in(scope(ctx, cfg), first, last)?;
+    let cells = MonthCells::of(
+        ctx.batch,
+        Table::Industrial,
+        "gross_output",
+        first - lag,
+        last,
+    )?;
+    let ents = ctx.enterprises()?;
+    // Each enterprise's division as a number, as a cast of the text gives it.
+    let division = ents
         .clone()
-        .filter(
-            col("period")
-                .gt_eq(lit(first - lag))
-                .and(col("period").lt_eq(lit(ctx.period.0 - lag))),
-        )
-        .select([
-            col("eid"),
-            (col("period") + lit(lag)).alias("period"),
-            col("gross_output").alias("base"),
-        ]);
-    let lf = join_em(ind.filter(scope(ctx, cfg)), base).rename(["gross_output"], ["current"], true);
-    let df = with_enterprise(ctx, lf, &["division"])?
-        .with_column(
-            (col("division").cast(DataType::UInt64) * lit(100_000u64)
-                + col("period").cast(DataType::UInt64))
-            .alias("_group"),
-        )
-        .sort(["period", "eid"], SortMultipleOptions::default())
+        .lazy()
+        .select([col("division").cast(DataType::UInt64)])
         .collect()
         .map_err(pe)?;
+    let division: Vec<Option<u64>> = division
+        .column("division")
+        .map_err(pe)?
+        .u64()
+        .map_err(pe)?
+        .iter()
+        .collect();
+    let figure = |i: usize| (cells.known[i] > 0).then(|| cells.sum[i]);
+    let (mut eid, mut period) = (Vec::new(), Vec::new());
+    let (mut current, mut base, mut group) = (Vec::new(), Vec::new(), Vec::new());
+    for m in tested {
+        for e in 0..cells.n {
+            let Some(i) = cells
+                .at(Some(e as u32), Some(m))
+                .filter(|&i| cells.rows[i] > 0)
+            else {
+                continue;
+            };
+            eid.push(e as u32);
+            period.push(m);
+            current.push(figure(i));
+            base.push(
+                cells
+                    .at(Some(e as u32), Some(m - lag))
+                    .filter(|&j| cells.rows[j] > 0)
+                    .and_then(figure),
+            );
+            group.push(
+                division
+                    .get(e)
+                    .copied()
+                    .flatten()
+                    .map(|d| d * 100_000 + m as u64),
+            );
+        }
+    }
+    let idx = IdxCa::from_vec("idx".into(), eid.iter().map(|&e| e as IdxSize).collect());
+    let division = ents
+        .column("division")
+        .map_err(pe)?
+        .take(&idx)
+        .map_err(pe)?;
+    let df = DataFrame::new(
+        eid.len(),
+        vec![
+            Column::new("eid".into(), eid),
+            Column::new("period".into(), period),
+            Column::new("current".into(), current),
+            Column::new("base".into(), base),
+            division,
+            Column::new("_group".into(), group),
+        ],
+    )
+    .map_err(pe)?;
     audited_failures(ctx, cfg, run_hb(df, &p, last_tested(ctx, cfg))?)
+}
+
+/// The months from `first` to `last` that `filter` (an expression of `period`)
+/// keeps.
+fn months_in(filter: Expr, first: i32, last: i32) -> Result<Vec<i32>> {
+    let months: Vec<i32> = (first..=last).collect();
+    let df = DataFrame::new(months.len(), vec![Column::new("period".into(), months)])
+        .map_err(pe)?
+        .lazy()
+        .filter(filter)
+        .collect()
+        .map_err(pe)?;
+    Ok(df
+        .column("period")
+        .map_err(pe)?
+        .i32()
+        .map_err(pe)?
+        .iter()
+        .flatten()
+        .collect())
 }
 
 fn hb_yoy(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
