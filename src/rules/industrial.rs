@@ -5,6 +5,7 @@ use polars::prelude::*;
 
 use super::common::*;
 use super::engine::{month_text, Ctx, RuleOutput};
+use super::panel::MonthCells;
 use super::registry::{Basis, Kind, Level, RuleDef, Scope, Severity};
 use crate::error::Result;
 use crate::model::Table;
@@ -332,91 +333,92 @@ pub const RULES: &[RuleDef] = &[
 /// `cum_ly`), and the months so far with both (`cum_both`).
 fn with_history(ctx: &Ctx<'_>) -> Result<DataFrame> {
     ctx.shared("industrial_history", || {
-        let ind =
-            ctx.table(Table::Industrial)?
-                .select([col("eid"), col("period"), col("gross_output")]);
+        // One month panel from a year before the first audited year: each row's
+        // month a year earlier and the month before are cells of it, and the
+        // rows come out in enterprise and month order.
         let start = ctx.from.year_start().0;
         let p = ctx.period.0;
-        let cur = ind.clone().filter(in_audited_years(ctx));
-        let ly = ind
-            .clone()
-            .filter(
-                col("period")
-                    .gt_eq(lit(start - 12))
-                    .and(col("period").lt_eq(lit(p - 12))),
-            )
-            .select([
-                col("eid"),
-                (col("period") + lit(12)).alias("period"),
-                col("gross_output").alias("gross_ly"),
-            ]);
-        let prev = ind
-            .filter(
-                col("period")
-                    .gt_eq(lit(start - 1))
-                    .and(col("period").lt(lit(p))),
-            )
-            .select([
-                col("eid"),
-                (col("period") + lit(1)).alias("period"),
-                col("gross_output").alias("gross_prev"),
-            ]);
-        let j = join_em(join_em(cur, ly), prev)
-            .with_column(month_of_year(col("period")).alias("month_no"))
-            .collect()
-            .map_err(pe)?;
-        let mut j = crate::load::sort_by_key(j, Table::Industrial)?;
-        // January-to-date sums of both years, in one pass over each enterprise's
-        // months (a window per enterprise and year in Polars was 1.5× slower).
-        let eid = j.column("eid").map_err(pe)?.u32().map_err(pe)?.clone();
-        let per = j.column("period").map_err(pe)?.i32().map_err(pe)?.clone();
-        let cur = j
-            .column("gross_output")
-            .map_err(pe)?
-            .f64()
-            .map_err(pe)?
-            .clone();
-        let ly = j.column("gross_ly").map_err(pe)?.f64().map_err(pe)?.clone();
-        let n = j.height();
-        let (mut cum_cur, mut cum_ly, mut cum_both) = (
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-        );
-        let (mut a, mut b, mut c) = (None::<f64>, None::<f64>, 0i32);
-        let mut last: Option<(Option<u32>, Option<i32>)> = None;
-        for i in 0..n {
-            let key = (eid.get(i), per.get(i).map(|m| m.div_euclid(12)));
-            if Some(key) != last {
-                (a, b, c) = (None, None, 0);
-                last = Some(key);
+        let cells = MonthCells::of(ctx.batch, Table::Industrial, "gross_output", start - 12, p)?;
+        let figure = |e: usize, m: i32| {
+            cells
+                .at(Some(e as u32), Some(m))
+                .filter(|&i| cells.rows[i] > 0 && cells.known[i] > 0)
+                .map(|i| cells.sum[i])
+        };
+        let mut h = History::default();
+        for e in 0..cells.n {
+            // January-to-date sums of both years, restarted each year.
+            let (mut a, mut b, mut c) = (None::<f64>, None::<f64>, 0i32);
+            for m in start..=p {
+                if m.rem_euclid(12) == 0 {
+                    (a, b, c) = (None, None, 0);
+                }
+                let Some(i) = cells.at(Some(e as u32), Some(m)) else {
+                    continue;
+                };
+                if cells.rows[i] == 0 {
+                    continue;
+                }
+                let (x, y) = (figure(e, m), figure(e, m - 12));
+                if let Some(x) = x {
+                    a = Some(a.unwrap_or(0.0) + x);
+                }
+                if let Some(y) = y {
+                    b = Some(b.unwrap_or(0.0) + y);
+                }
+                if x.is_some() && y.is_some() {
+                    c += 1;
+                }
+                h.eid.push(e as u32);
+                h.period.push(m);
+                h.gross.push(x);
+                h.ly.push(y);
+                h.prev.push(figure(e, m - 1));
+                h.cum_cur.push(a);
+                h.cum_ly.push(b);
+                h.cum_both.push(c);
             }
-            let (x, y) = (cur.get(i), ly.get(i));
-            if let Some(x) = x {
-                a = Some(a.unwrap_or(0.0) + x);
-            }
-            if let Some(y) = y {
-                b = Some(b.unwrap_or(0.0) + y);
-            }
-            if x.is_some() && y.is_some() {
-                c += 1;
-            }
-            cum_cur.push(a);
-            cum_ly.push(b);
-            cum_both.push(c);
         }
-        for col in [
-            Column::new("cum_cur".into(), cum_cur),
-            Column::new("cum_ly".into(), cum_ly),
-            Column::new("cum_both".into(), cum_both),
+        let mut j = DataFrame::new(
+            h.eid.len(),
+            vec![
+                Column::new("eid".into(), h.eid),
+                Column::new("period".into(), h.period),
+                Column::new("gross_output".into(), h.gross),
+                Column::new("gross_ly".into(), h.ly),
+                Column::new("gross_prev".into(), h.prev),
+            ],
+        )
+        .map_err(pe)?
+        .lazy()
+        .with_column(month_of_year(col("period")).alias("month_no"))
+        .collect()
+        .map_err(pe)?;
+        for c in [
+            Column::new("cum_cur".into(), h.cum_cur),
+            Column::new("cum_ly".into(), h.cum_ly),
+            Column::new("cum_both".into(), h.cum_both),
         ] {
-            j.with_column(col).map_err(pe)?;
+            j.with_column(c).map_err(pe)?;
         }
         let j = j.lazy();
         with_enterprise(ctx, j, &["division"])?
             .collect()
             .map_err(pe)
     })
+}
+
+/// The columns of [`with_history`], row by row.
+#[derive(Default)]
+struct History {
+    eid: Vec<u32>,
+    period: Vec<i32>,
+    gross: Vec<Option<f64>>,
+    ly: Vec<Option<f64>>,
+    prev: Vec<Option<f64>>,
+    cum_cur: Vec<Option<f64>>,
+    cum_ly: Vec<Option<f64>>,
+    cum_both: Vec<i32>,
 }
 
 /// Median change of peers: within the division and month when it has `min_peers`

@@ -1,7 +1,8 @@
 //! Month panels: a table's figure laid out enterprise × month, so that a year to
 //! date, a lag or a run of months is arithmetic over month columns rather than a
 //! join or a sort. Used by the rules that add up the year to date (EN001, EN003,
-//! TX001, TX003).
+//! TX001, TX003, the grades' sizes) and the rules that compare a month with an
+//! earlier one (IN004, IN005, IN008, IN009).
 
 use polars::prelude::*;
 
@@ -11,7 +12,8 @@ use crate::load::Batch;
 use crate::model::Table;
 
 /// A month panel of one table's figure: for every enterprise (register row)
-/// and month from `first` to `last`, the sum of its known values, and how many
+/// and month from `first` to `last`, the sum of its known values (the value
+/// itself when it has one), and how many
 /// rows, known values, missing values and quarantined rows it has. Stored a
 /// month column after another, so a month is one slice.
 pub struct MonthCells {
@@ -67,7 +69,12 @@ impl MonthCells {
             self.rows[i] += 1;
             match v {
                 Some(v) => {
-                    self.sum[i] += v;
+                    // A cell of one value holds it as read (−0 included).
+                    self.sum[i] = if self.known[i] == 0 {
+                        v
+                    } else {
+                        self.sum[i] + v
+                    };
                     self.known[i] += 1;
                 }
                 None => self.nulls[i] += 1,
