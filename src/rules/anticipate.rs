@@ -1882,24 +1882,23 @@ fn explained_before(ctx: &Ctx<'_>, findings: DataFrame) -> Result<DataFrame> {
         return Ok(findings);
     }
     let codes: Vec<String> = VERIFIED_CODES.iter().map(|c| c.to_string()).collect();
-    let names: Vec<String> = findings
-        .get_column_names()
-        .iter()
-        .map(|c| c.to_string())
-        .collect();
     let now = panel.select([
         col("eid"),
-        month_text(col("period")).alias("_pm"),
+        col("period").alias("_pm"),
         col("_z").alias("_zm"),
     ]);
     // The month a finding was audited in: `at` over several months, else the period.
-    let audited = if names.iter().any(|c| c == "at") {
+    let audited = if findings
+        .get_column_names()
+        .iter()
+        .any(|c| c.as_str() == "at")
+    {
         col("at")
     } else {
         lit(p)
     };
-    // The findings that drop, with the latest verification that drops them.
-    let dropped = findings
+    // The findings that may drop, each with every verification that may drop it.
+    let candidates = findings
         .clone()
         .lazy()
         .with_row_index("_row", None)
@@ -1916,9 +1915,14 @@ fn explained_before(ctx: &Ctx<'_>, findings: DataFrame) -> Result<DataFrame> {
             [col("eid")],
             JoinArgs::new(JoinType::Inner),
         )
+        .collect()
+        .map_err(pe)?;
+    // The findings that drop, with the latest verification that drops them.
+    let dropped = with_month_number(candidates, "period", "_pm")?
+        .lazy()
         .join(
             now,
-            [col("eid"), col("period")],
+            [col("eid"), col("_pm")],
             [col("eid"), col("_pm")],
             JoinArgs::new(JoinType::Left),
         )
@@ -1938,7 +1942,21 @@ fn explained_before(ctx: &Ctx<'_>, findings: DataFrame) -> Result<DataFrame> {
                 ),
         )
         .group_by([col("_row")])
-        .agg([col("_v").max()]);
+        .agg([col("_v").max()])
+        .collect()
+        .map_err(pe)?;
+    let mut rows = vec![false; findings.height()];
+    for r in dropped
+        .column("_row")
+        .map_err(pe)?
+        .idx()
+        .map_err(pe)?
+        .iter()
+        .flatten()
+    {
+        rows[r as usize] = true;
+    }
+    let rows = BooleanChunked::from_slice("rows".into(), &rows);
     let drop = col("_v").is_not_null();
     let note = |zh: bool| {
         concat_str(
@@ -1959,16 +1977,15 @@ fn explained_before(ctx: &Ctx<'_>, findings: DataFrame) -> Result<DataFrame> {
             false,
         )
     };
-    findings
-        .lazy()
-        .with_row_index("_row", None)
-        .join(
-            dropped,
+    demote_rows(findings, &rows, |some| {
+        Ok(some.lazy().join(
+            dropped.lazy(),
             [col("_row")],
             [col("_row")],
             JoinArgs::new(JoinType::Left),
-        )
-        .pipe_demote(drop, note(true), note(false), &names)
+        ))
+    })?
+    .apply(drop, note(true), note(false))
 }
 
 /// Findings made information where `cond` holds, their messages extended by
@@ -2055,14 +2072,26 @@ fn explain_by_sources(ctx: &Ctx<'_>, findings: DataFrame) -> Result<DataFrame> {
         return Ok(findings);
     }
     let codes: Vec<String> = EXPLAINABLE.iter().map(|c| c.to_string()).collect();
-    let touched = findings
+    // The findings that may be explained: of an explainable rule, not hard.
+    let candidates: BooleanChunked = findings
         .column("rule_code")
         .map_err(pe)?
         .str()
         .map_err(pe)?
         .iter()
-        .any(|c| c.is_some_and(|c| EXPLAINABLE.contains(&c)));
-    if !touched {
+        .zip(
+            findings
+                .column("severity")
+                .map_err(pe)?
+                .str()
+                .map_err(pe)?
+                .iter(),
+        )
+        .map(|(c, s)| {
+            Some(c.is_some_and(|c| EXPLAINABLE.contains(&c)) && s.is_some_and(|s| s != "hard"))
+        })
+        .collect();
+    if !candidates.any() {
         return Ok(findings);
     }
     let p = panel(ctx)?
@@ -2070,7 +2099,7 @@ fn explain_by_sources(ctx: &Ctx<'_>, findings: DataFrame) -> Result<DataFrame> {
         .filter(col("explained_yoy").or(col("explained_mom")))
         .select([
             col("eid"),
-            month_text(col("period")).alias("_p"),
+            col("period").alias("_pm"),
             col("from_vat"),
             col("taxable"),
             col("explained_yoy").alias("_yoy"),
@@ -2088,11 +2117,6 @@ fn explain_by_sources(ctx: &Ctx<'_>, findings: DataFrame) -> Result<DataFrame> {
                 .otherwise(col("_mom"))
                 .fill_null(lit(false)),
         );
-    let names: Vec<String> = findings
-        .get_column_names()
-        .iter()
-        .map(|c| c.to_string())
-        .collect();
     let vat_text = |zh: bool| {
         when(col("from_vat").is_not_null())
             .then(vat_moved(zh, "taxable", "from_vat", ("产值 ", "")))
@@ -2102,16 +2126,82 @@ fn explain_by_sources(ctx: &Ctx<'_>, findings: DataFrame) -> Result<DataFrame> {
                 "; electricity moved with it: explained by independent sources"
             }))
     };
-    findings
-        .lazy()
-        .with_row_index("_row", None)
-        .join(
+    demote_rows(findings, &candidates, |rows| {
+        Ok(with_month_number(rows, "period", "_pm")?.lazy().join(
             p,
-            [col("eid"), col("period")],
-            [col("eid"), col("_p")],
+            [col("eid"), col("_pm")],
+            [col("eid"), col("_pm")],
             JoinArgs::new(JoinType::Left),
-        )
-        .pipe_demote(is, vat_text(true), vat_text(false), &names)
+        ))
+    })
+    .and_then(|d| d.apply(is, vat_text(true), vat_text(false)))
+}
+
+/// `df` with column `out`: the month number of its text column `text` where
+/// that is a month as [`month_text`] writes it (`YYYY-MM`), else empty.
+fn with_month_number(mut df: DataFrame, text: &str, out: &str) -> Result<DataFrame> {
+    let m: Vec<Option<i32>> = df
+        .column(text)
+        .map_err(pe)?
+        .str()
+        .map_err(pe)?
+        .iter()
+        .map(|t| t.and_then(|t| Month::parse_strict(t).ok()).map(|m| m.0))
+        .collect();
+    df.with_column(Column::new(out.into(), m)).map_err(pe)?;
+    Ok(df)
+}
+
+/// Findings of which only some rows (`rows`, a mask) may be demoted: those rows
+/// (with `_row`, their place) prepared by `prepare` (the columns the condition
+/// and texts read joined on), to be passed to [`Demoting::apply`]. The other
+/// rows are left as they are, and no text is built for them.
+fn demote_rows(
+    findings: DataFrame,
+    rows: &BooleanChunked,
+    prepare: impl FnOnce(DataFrame) -> Result<LazyFrame>,
+) -> Result<Demoting> {
+    let names: Vec<String> = findings
+        .get_column_names()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    let indexed = findings.with_row_index("_row".into(), None).map_err(pe)?;
+    let rest = indexed.filter(&!rows).map_err(pe)?;
+    let some = prepare(indexed.filter(rows).map_err(pe)?)?;
+    Ok(Demoting { names, rest, some })
+}
+
+/// The rows of [`demote_rows`], to be demoted and put back in place.
+struct Demoting {
+    names: Vec<String>,
+    rest: DataFrame,
+    some: LazyFrame,
+}
+
+impl Demoting {
+    /// The findings in their order, the prepared rows where `cond` holds made
+    /// information with `zh` and `en` added to their messages.
+    fn apply(self, cond: Expr, zh: Expr, en: Expr) -> Result<DataFrame> {
+        let mut keep = self.names.clone();
+        keep.push("_row".into());
+        let done = self.some.pipe_demote(cond, zh, en, &keep)?;
+        let mut all = self
+            .rest
+            .select(keep.iter().map(|c| c.as_str()))
+            .map_err(pe)?;
+        all.vstack_mut(&done).map_err(pe)?;
+        all.lazy()
+            .sort(["_row"], SortMultipleOptions::default())
+            .select(
+                self.names
+                    .iter()
+                    .map(|c| col(c.as_str()))
+                    .collect::<Vec<_>>(),
+            )
+            .collect()
+            .map_err(pe)
+    }
 }
 
 /// `anticipated.parquet`: the anticipation with the enterprise's USCC and the

@@ -888,18 +888,30 @@ pub fn run_pass(
     // The others, month by month (the context of the pass keeps its anticipation
     // for explaining the findings at the end).
     pass.month_by_month()?;
+    let t = std::time::Instant::now();
     let all = stack(at_month(empty_findings(), from)?, pass.frames)?;
     let all = explained(&ctx, all);
+    tracing::debug!(
+        seconds = t.elapsed().as_secs_f64(),
+        rows = all.height(),
+        "findings stacked and explained"
+    );
     let frames = ctx.into_frames();
     let last = pipeline
         .rules
         .iter()
         .filter_map(|c| pass.last.remove(c.def.code))
         .collect();
+    let t = std::time::Instant::now();
+    let findings = in_pipeline_order(all, pipeline)?;
+    tracing::debug!(
+        seconds = t.elapsed().as_secs_f64(),
+        "findings in pipeline order"
+    );
     Ok(Pass {
         from,
         to,
-        findings: in_pipeline_order(all, pipeline)?,
+        findings,
         last,
         frames,
         recounted,
