@@ -518,7 +518,7 @@ fn peer_robust_z_in_place(
     min_peers: u32,
     out: &str,
 ) -> Result<LazyFrame> {
-    use super::groups::{group_ids, stats};
+    use super::groups::{stats, Coder};
     let mut df = lf.with_column(x.alias("_pz_x")).collect().map_err(pe)?;
     let xs: Vec<Option<f64>> = df
         .column("_pz_x")
@@ -542,8 +542,9 @@ fn peer_robust_z_in_place(
     df.drop_in_place("_pz_x").map_err(pe)?;
     let n = df.height();
     let (mut z, mut med) = (vec![None::<f64>; n], vec![None::<f64>; n]);
+    let mut coder = Coder::new(&df);
     for by in levels {
-        let (ids, groups) = group_ids(&df, by)?;
+        let (ids, groups) = coder.ids(by)?;
         let s = stats(&xs, &ids, groups, true);
         for r in 0..n {
             let (Some(x), None) = (xs[r], z[r]) else {
@@ -558,6 +559,7 @@ fn peer_robust_z_in_place(
             }
         }
     }
+    drop(coder);
     df.with_column(Column::new(out.into(), z)).map_err(pe)?;
     df.with_column(Column::new("peer_median".into(), med))
         .map_err(pe)?;
@@ -639,7 +641,7 @@ pub fn division_or_month_median(
     min_peers: i64,
     out: &str,
 ) -> Result<LazyFrame> {
-    use super::groups::{group_ids, stats};
+    use super::groups::{stats, Coder};
     let mut df = lf.collect().map_err(pe)?;
     let xs: Vec<Option<f64>> = df
         .column(x)
@@ -659,8 +661,9 @@ pub fn division_or_month_median(
             out,
         ));
     }
-    let (div, n_div) = group_ids(&df, &["division", "period"])?;
-    let (all, n_all) = group_ids(&df, &["period"])?;
+    let mut coder = Coder::new(&df);
+    let (div, n_div) = coder.ids(&["division", "period"])?;
+    let (all, n_all) = coder.ids(&["period"])?;
     let (div_s, all_s) = (
         stats(&xs, &div, n_div, false),
         stats(&xs, &all, n_all, false),
@@ -805,13 +808,103 @@ pub fn steady(
 
 /// Adds `z_before`: the robust z (`value`) of the same enterprise twelve months
 /// earlier, from the same frame (see [`steady`]).
-pub fn with_z_a_year_earlier(lf: LazyFrame) -> LazyFrame {
-    let before = lf.clone().select([
-        col("eid"),
-        (col("period") + lit(12)).alias("period"),
-        col("value").alias("z_before"),
-    ]);
-    join_em(lf, before)
+pub fn with_z_a_year_earlier(lf: LazyFrame) -> Result<LazyFrame> {
+    let df = lf.collect().map_err(pe)?;
+    Ok(z_a_year_earlier_onto(df.clone(), &df)?.lazy())
+}
+
+/// Adds `z_before` to the rows of `left`: the robust z (`value`) of the same
+/// enterprise twelve months earlier among the rows of `all` (both with `eid`
+/// and `period`), as a left join by enterprise-month would, `left`'s order
+/// kept. Looked up in a dense enterprise × month grid of `all`'s rows; by the
+/// join itself when the grid would be sparse, a key repeats in `all`, or the
+/// columns are not of the loaded types.
+pub fn z_a_year_earlier_onto(left: DataFrame, all: &DataFrame) -> Result<DataFrame> {
+    let by_join = |left: DataFrame| {
+        let before = all.clone().lazy().select([
+            col("eid"),
+            (col("period") + lit(12)).alias("period"),
+            col("value").alias("z_before"),
+        ]);
+        join_em(left.lazy(), before).collect().map_err(pe)
+    };
+    let typed = |df: &DataFrame| {
+        df.column("eid")
+            .is_ok_and(|c| c.dtype() == &DataType::UInt32)
+            && df
+                .column("period")
+                .is_ok_and(|c| c.dtype() == &DataType::Int32)
+    };
+    let value_f64 = all
+        .column("value")
+        .is_ok_and(|c| c.dtype() == &DataType::Float64);
+    if !(typed(&left) && typed(all) && value_f64) {
+        return by_join(left);
+    }
+    let keys = |df: &DataFrame| -> Result<(Vec<Option<u32>>, Vec<Option<i32>>)> {
+        Ok((
+            df.column("eid")
+                .map_err(pe)?
+                .u32()
+                .map_err(pe)?
+                .iter()
+                .collect(),
+            df.column("period")
+                .map_err(pe)?
+                .i32()
+                .map_err(pe)?
+                .iter()
+                .collect(),
+        ))
+    };
+    let (ae, ap) = keys(all)?;
+    let known = || ae.iter().zip(&ap).filter_map(|(e, p)| Some(((*e)?, (*p)?)));
+    let (Some(max_e), Some(min_p), Some(max_p)) = (
+        known().map(|k| k.0).max(),
+        known().map(|k| k.1).min(),
+        known().map(|k| k.1).max(),
+    ) else {
+        return by_join(left);
+    };
+    let (n, width) = (max_e as u64 + 1, (max_p as i64 - min_p as i64 + 1) as u64);
+    if n * width > (all.height() as u64).max(1 << 16) * 4 {
+        return by_join(left);
+    }
+    // Row of `all` + 1 at each enterprise-month, 0 where none.
+    let mut grid = vec![0u32; (n * width) as usize];
+    for (r, (e, p)) in ae.iter().zip(&ap).enumerate() {
+        let (Some(e), Some(p)) = (e, p) else { continue };
+        let cell = &mut grid[(p - min_p) as usize * n as usize + *e as usize];
+        if *cell != 0 {
+            return by_join(left);
+        }
+        *cell = r as u32 + 1;
+    }
+    let values = all
+        .column("value")
+        .map_err(pe)?
+        .f64()
+        .map_err(pe)?
+        .rechunk();
+    let (le, lp) = keys(&left)?;
+    let before: Float64Chunked = le
+        .iter()
+        .zip(&lp)
+        .map(|(e, p)| {
+            let (e, p) = ((*e)? as u64, (*p)?.checked_sub(12)?);
+            if e >= n || p < min_p || p > max_p {
+                return None;
+            }
+            match grid[(p - min_p) as usize * n as usize + e as usize] {
+                0 => None,
+                r => values.get(r as usize - 1),
+            }
+        })
+        .collect();
+    let mut left = left;
+    left.with_column(before.with_name("z_before".into()).into_column())
+        .map_err(pe)?;
+    Ok(left)
 }
 
 /// The outcome of a comparison with peers (`value` the robust z, `z_before` the

@@ -123,7 +123,13 @@ fn intensity(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
             .map_err(pe)?;
         let (_, evaluated, not_evaluable) = counts(&last, "_fails")?;
         last_counts = Some((evaluated, not_evaluable));
-        with_z_a_year_earlier(z.lazy()).filter(ctx.audited(col("period")).and(col("_fails")))
+        let failing = z
+            .clone()
+            .lazy()
+            .filter(ctx.audited(col("period")).and(col("_fails")))
+            .collect()
+            .map_err(pe)?;
+        z_a_year_earlier_onto(failing, &z)?.lazy()
     } else {
         let ytd = ytd_intensity(ctx, &[(p.plus(-12), p.plus(-12)), (p, p)])?
             .collect()

@@ -16,40 +16,65 @@ use crate::error::Result;
 /// with equal keys (nulls equal to nulls) in the same group. No columns: one
 /// group.
 pub fn group_ids(df: &DataFrame, by: &[&str]) -> Result<(Vec<u32>, usize)> {
-    let rows = df.height();
-    let mut ids = vec![0u32; rows];
-    let mut groups = 1usize;
-    for name in by {
-        let (codes, card) = column_codes(df.column(name).map_err(pe)?)?;
-        let product = groups as u64 * card as u64;
-        if product <= (rows as u64).max(1 << 16) * 4 {
-            // Dense enough to renumber through an array.
-            let mut seen = vec![u32::MAX; product as usize];
-            let mut next = 0u32;
-            for (id, c) in ids.iter_mut().zip(&codes) {
-                let k = *id as usize * card + *c as usize;
-                if seen[k] == u32::MAX {
-                    seen[k] = next;
-                    next += 1;
-                }
-                *id = seen[k];
-            }
-            groups = next as usize;
-        } else {
-            let mut seen: PlHashMap<u64, u32> = PlHashMap::new();
-            for (id, c) in ids.iter_mut().zip(&codes) {
-                let k = *id as u64 * card as u64 + *c as u64;
-                let next = seen.len() as u32;
-                *id = *seen.entry(k).or_insert(next);
-            }
-            groups = seen.len();
+    Coder::new(df).ids(by)
+}
+
+/// [`group_ids`] of several groupings of one frame, each key column coded once.
+pub struct Coder<'a> {
+    df: &'a DataFrame,
+    codes: PlHashMap<String, (Vec<u32>, usize)>,
+}
+
+impl<'a> Coder<'a> {
+    pub fn new(df: &'a DataFrame) -> Coder<'a> {
+        Coder {
+            df,
+            codes: PlHashMap::new(),
         }
     }
-    Ok((ids, if rows == 0 { 0 } else { groups }))
+
+    /// The group ids of the rows by the columns `by`, and how many groups.
+    pub fn ids(&mut self, by: &[&str]) -> Result<(Vec<u32>, usize)> {
+        let rows = self.df.height();
+        let mut ids = vec![0u32; rows];
+        let mut groups = 1usize;
+        for name in by {
+            if !self.codes.contains_key(*name) {
+                let coded = column_codes(self.df.column(name).map_err(pe)?)?;
+                self.codes.insert(name.to_string(), coded);
+            }
+            let (codes, card) = &self.codes[*name];
+            let card = *card;
+            let product = groups as u64 * card as u64;
+            if product <= (rows as u64).max(1 << 16) * 4 {
+                // Dense enough to renumber through an array.
+                let mut seen = vec![u32::MAX; product as usize];
+                let mut next = 0u32;
+                for (id, c) in ids.iter_mut().zip(codes) {
+                    let k = *id as usize * card + *c as usize;
+                    if seen[k] == u32::MAX {
+                        seen[k] = next;
+                        next += 1;
+                    }
+                    *id = seen[k];
+                }
+                groups = next as usize;
+            } else {
+                let mut seen: PlHashMap<u64, u32> = PlHashMap::new();
+                for (id, c) in ids.iter_mut().zip(codes) {
+                    let k = *id as u64 * card as u64 + *c as u64;
+                    let next = seen.len() as u32;
+                    *id = *seen.entry(k).or_insert(next);
+                }
+                groups = seen.len();
+            }
+        }
+        Ok((ids, if rows == 0 { 0 } else { groups }))
+    }
 }
 
 /// One code per row (`0..cardinality`), equal values equal codes, null a value
-/// of its own.
+/// of its own; integers of a narrow range coded through an array.
 fn column_codes(c: &Column) -> Result<(Vec<u32>, usize)> {
     fn code<K: std::hash::Hash + Eq>(it: impl Iterator<Item = Option<K>>) -> (Vec<u32>, usize) {
         let mut seen: PlHashMap<K, u32> = PlHashMap::new();
@@ -70,7 +95,33 @@ fn column_codes(c: &Column) -> Result<(Vec<u32>, usize)> {
         DataType::Boolean => code(s.bool().map_err(pe)?.iter()),
         dt if dt.is_integer() => {
             let s = s.cast(&DataType::Int64).map_err(pe)?;
-            code(s.i64().map_err(pe)?.iter())
+            let v = s.i64().map_err(pe)?;
+            match (v.min(), v.max()) {
+                // A narrow range (months, small codes): the value less the
+                // least is the code, through an array instead of a hash.
+                (Some(lo), Some(hi))
+                    if (hi as i128 - lo as i128) < (s.len() as i128).max(1 << 16) * 4 =>
+                {
+                    let mut seen = vec![0u32; (hi - lo + 1) as usize];
+                    let mut next = 0u32;
+                    let codes = v
+                        .iter()
+                        .map(|x| match x {
+                            None => 0,
+                            Some(x) => {
+                                let c = &mut seen[(x - lo) as usize];
+                                if *c == 0 {
+                                    next += 1;
+                                    *c = next;
+                                }
+                                *c
+                            }
+                        })
+                        .collect();
+                    (codes, next as usize + 1)
+                }
+                _ => code(v.iter()),
+            }
         }
         _ => {
             // Any other type by its text (the rules group by codes and months).
@@ -218,6 +269,28 @@ mod tests {
         assert_eq!((ids, n), (vec![0; 5], 1));
         let (_, n) = group_ids(&df.head(Some(0)), &["a"]).unwrap();
         assert_eq!(n, 0);
+    }
+
+    #[test]
+    fn integer_keys_group_alike_through_an_array_or_a_hash() {
+        // Narrow integers (months) are coded through an array, wide ones
+        // (outside an array's reach) through a hash: both group as their text.
+        let narrow = df!("k" => [Some(24301i64), None, Some(24290), Some(24301), None]).unwrap();
+        let as_text =
+            df!("k" => [Some("24301"), None, Some("24290"), Some("24301"), None]).unwrap();
+        assert_eq!(
+            group_ids(&narrow, &["k"]).unwrap(),
+            group_ids(&as_text, &["k"]).unwrap()
+        );
+        assert_eq!(
+            group_ids(&narrow, &["k"]).unwrap(),
+            (vec![0, 1, 2, 0, 1], 3)
+        );
+        let wide = df!("k" => [i64::MIN, 5, i64::MAX, 5, i64::MIN]).unwrap();
+        assert_eq!(group_ids(&wide, &["k"]).unwrap(), (vec![0, 1, 2, 1, 0], 3));
+        // A coder asked twice for a column codes it once, the same way.
+        let mut coder = Coder::new(&narrow);
+        assert_eq!(coder.ids(&["k"]).unwrap(), coder.ids(&["k"]).unwrap());
     }
 
     #[test]

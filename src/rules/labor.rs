@@ -111,7 +111,7 @@ fn wage_outlier(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         min_peers,
         max_z,
     )?;
-    let df = with_z_a_year_earlier(df).sort(["eid", "period"], SortMultipleOptions::default());
+    let df = with_z_a_year_earlier(df)?.sort(["eid", "period"], SortMultipleOptions::default());
     // A quarter's result is the same for every later audit of its year.
     let df = quarter_audits(ctx, df)?.collect().map_err(pe)?;
     steady_outcome(ctx, &df, cfg, month_text(col("period")), max_z)

@@ -343,7 +343,7 @@ fn anticipate(lf: LazyFrame, pair: &Pair, s: &Settings) -> Result<DataFrame> {
 /// period when the division has fewer than `min_peers`. Rows with a figure
 /// (`cols`: x, n and their values last year) not positive are left out.
 fn with_peer_changes(lf: LazyFrame, cols: [&str; 4], s: &Settings) -> Result<LazyFrame> {
-    use super::groups::{group_ids, stats};
+    use super::groups::{stats, Coder};
     let changes = log_changes(lf, cols).collect().map_err(pe)?;
     let column = |c: &str| -> Result<Vec<Option<f64>>> {
         Ok(changes
@@ -361,8 +361,9 @@ fn with_peer_changes(lf: LazyFrame, cols: [&str; 4], s: &Settings) -> Result<Laz
     }
     // The peers: the division in the period when it has `min_peers` rows, else
     // every row of the period (after the divisions' groups).
-    let (div, n_div) = group_ids(&changes, &["period", "division"])?;
-    let (month, n_month) = group_ids(&changes, &["period"])?;
+    let mut coder = Coder::new(&changes);
+    let (div, n_div) = coder.ids(&["period", "division"])?;
+    let (month, n_month) = coder.ids(&["period"])?;
     let eid = changes.column("eid").map_err(pe)?;
     let mut rows = vec![0u32; n_div];
     for (d, known) in div.iter().zip(eid.is_not_null().iter()) {

@@ -184,7 +184,7 @@ fn per_employee(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         min_peers,
         max_z,
     )?;
-    let df = with_z_a_year_earlier(df)
+    let df = with_z_a_year_earlier(df)?
         .filter(ctx.audited(col("period")))
         // Each month is its own audit's: the last month's rows are counted.
         .with_column(col("period").alias("at"))
