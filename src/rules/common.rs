@@ -504,6 +504,22 @@ pub fn add_peer_robust_z(
         .drop(by_name(drop, true, false)))
 }
 
+/// Column `c` of `df` as floats (`None` where empty), or `None` when a value is
+/// NaN or infinite: those order as Polars orders them only in its own medians,
+/// so the statistics over group ids leave them to Polars' windows.
+fn finite_or_none(df: &DataFrame, c: &str) -> Result<Option<Vec<Option<f64>>>> {
+    let xs: Vec<Option<f64>> = df
+        .column(c)
+        .map_err(pe)?
+        .cast(&DataType::Float64)
+        .map_err(pe)?
+        .f64()
+        .map_err(pe)?
+        .iter()
+        .collect();
+    Ok((!xs.iter().flatten().any(|v| !v.is_finite())).then_some(xs))
+}
+
 /// [`add_peer_robust_z`] of an audit of the whole batch (nothing kept): every
 /// row scored against its own groups, the statistics computed over integer
 /// group ids ([`groups`](super::groups)) instead of a window over the key
@@ -520,17 +536,7 @@ fn peer_robust_z_in_place(
 ) -> Result<LazyFrame> {
     use super::groups::{stats, Coder};
     let mut df = lf.with_column(x.alias("_pz_x")).collect().map_err(pe)?;
-    let xs: Vec<Option<f64>> = df
-        .column("_pz_x")
-        .map_err(pe)?
-        .cast(&DataType::Float64)
-        .map_err(pe)?
-        .f64()
-        .map_err(pe)?
-        .iter()
-        .collect();
-    if xs.iter().flatten().any(|v| !v.is_finite()) {
-        // NaN and infinities order as Polars orders them only in its own medians.
+    let Some(xs) = finite_or_none(&df, "_pz_x")? else {
         return Ok(peer_robust_z_windows(
             df.lazy(),
             col("_pz_x"),
@@ -538,7 +544,7 @@ fn peer_robust_z_in_place(
             min_peers,
             out,
         ));
-    }
+    };
     df.drop_in_place("_pz_x").map_err(pe)?;
     let n = df.height();
     let (mut z, mut med) = (vec![None::<f64>; n], vec![None::<f64>; n]);
@@ -643,24 +649,14 @@ pub fn division_or_month_median(
 ) -> Result<LazyFrame> {
     use super::groups::{stats, Coder};
     let mut df = lf.collect().map_err(pe)?;
-    let xs: Vec<Option<f64>> = df
-        .column(x)
-        .map_err(pe)?
-        .cast(&DataType::Float64)
-        .map_err(pe)?
-        .f64()
-        .map_err(pe)?
-        .iter()
-        .collect();
-    if xs.iter().flatten().any(|v| !v.is_finite()) {
-        // NaN and infinities order as Polars orders them only in its own medians.
+    let Some(xs) = finite_or_none(&df, x)? else {
         return Ok(division_or_month_median_windows(
             df.lazy(),
             x,
             min_peers,
             out,
         ));
-    }
+    };
     let mut coder = Coder::new(&df);
     let (div, n_div) = coder.ids(&["division", "period"])?;
     let (all, n_all) = coder.ids(&["period"])?;
