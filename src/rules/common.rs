@@ -1061,6 +1061,43 @@ mod tests {
     use super::*;
     use crate::pipeline::Pipeline;
 
+    /// The z a year earlier looked up in the grid equals the join by
+    /// enterprise-month: months without a row a year before, unknown values,
+    /// rows without an enterprise or a month, the left rows in their own order;
+    /// and with a key repeated (where the join repeats rows) it is the join.
+    #[test]
+    fn z_a_year_earlier_by_lookup_equals_the_join() {
+        let by_join = |left: &DataFrame, all: &DataFrame| {
+            let before = all.clone().lazy().select([
+                col("eid"),
+                (col("period") + lit(12)).alias("period"),
+                col("value").alias("z_before"),
+            ]);
+            join_em(left.clone().lazy(), before).collect().unwrap()
+        };
+        let all = df!(
+            "eid" => [Some(3u32), Some(0), Some(3), Some(1), None, Some(0), Some(1), Some(2)],
+            "period" => [Some(24290i32), Some(24290), Some(24302), Some(24291), Some(24302), Some(24302), Some(24303), None],
+            "value" => [Some(1.5f64), None, Some(-2.0), Some(4.0), Some(9.0), Some(0.25), Some(-0.0), Some(7.0)],
+        )
+        .unwrap();
+        let left = all.slice(2, 6);
+        let looked = z_a_year_earlier_onto(left.clone(), &all).unwrap();
+        assert!(looked.equals_missing(&by_join(&left, &all)));
+        let z: Vec<Option<f64>> = looked
+            .column("z_before")
+            .unwrap()
+            .f64()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(z, vec![Some(1.5), None, None, None, Some(4.0), None]);
+        let repeated = all.vstack(&all.slice(0, 1)).unwrap();
+        let looked = z_a_year_earlier_onto(left.clone(), &repeated).unwrap();
+        assert_eq!(looked.height(), 7);
+        assert!(looked.equals_missing(&by_join(&left, &repeated)));
+    }
+
     /// The robust z of a whole-batch audit over integer group ids equals the
     /// one over Polars' windows bit for bit: text keys with nulls, months, small
     /// groups, groups of equal values (MAD 0), unknown values and ties.

@@ -20,6 +20,17 @@ pub fn http(
     exchange(&mut s, addr, method, path, token, ctype, body, false)
 }
 
+/// One `read` of the stream, again when a signal interrupts it: with a read
+/// timeout set, Linux does not restart an interrupted `read` by itself.
+fn read_some(s: &mut TcpStream, buf: &mut [u8]) -> usize {
+    loop {
+        match s.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            r => return r.unwrap(),
+        }
+    }
+}
+
 /// A connection kept alive: requests one after another on one TCP stream.
 #[allow(dead_code)]
 pub struct Conn {
@@ -89,7 +100,7 @@ fn exchange(
         if let Some(i) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
             break i;
         }
-        let n = s.read(&mut buf).unwrap();
+        let n = read_some(s, &mut buf);
         assert!(n > 0, "the connection closed before the answer's head");
         raw.extend_from_slice(&buf[..n]);
     };
@@ -102,7 +113,7 @@ fn exchange(
     match length {
         Some(n) => {
             while body.len() < n {
-                let k = s.read(&mut buf).unwrap();
+                let k = read_some(s, &mut buf);
                 assert!(k > 0, "the connection closed inside the body");
                 body.extend_from_slice(&buf[..k]);
             }
