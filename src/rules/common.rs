@@ -837,7 +837,9 @@ pub fn z_a_year_earlier_onto(left: DataFrame, all: &DataFrame) -> Result<DataFra
     if !(typed(&left) && typed(all) && value_f64) {
         return by_join(left);
     }
-    let keys = |df: &DataFrame| -> Result<(Vec<Option<u32>>, Vec<Option<i32>>)> {
+    // Each row's enterprise and month.
+    type Keys = (Vec<Option<u32>>, Vec<Option<i32>>);
+    let keys = |df: &DataFrame| -> Result<Keys> {
         Ok((
             df.column("eid")
                 .map_err(pe)?
