@@ -508,16 +508,21 @@ pub fn add_peer_robust_z(
 /// NaN or infinite: those order as Polars orders them only in its own medians,
 /// so the statistics over group ids leave them to Polars' windows.
 fn finite_or_none(df: &DataFrame, c: &str) -> Result<Option<Vec<Option<f64>>>> {
-    let xs: Vec<Option<f64>> = df
-        .column(c)
+    let xs = f64s(df, c)?;
+    Ok((!xs.iter().flatten().any(|v| !v.is_finite())).then_some(xs))
+}
+
+/// Column `name` of `df` as floats, `None` where empty.
+pub fn f64s(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
+    Ok(df
+        .column(name)
         .map_err(pe)?
         .cast(&DataType::Float64)
         .map_err(pe)?
         .f64()
         .map_err(pe)?
         .iter()
-        .collect();
-    Ok((!xs.iter().flatten().any(|v| !v.is_finite())).then_some(xs))
+        .collect())
 }
 
 /// [`add_peer_robust_z`] of an audit of the whole batch (nothing kept): every

@@ -296,18 +296,6 @@ pub fn audited_failures(
     Ok(out)
 }
 
-fn f64s(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
-    Ok(df
-        .column(name)
-        .map_err(pe)?
-        .cast(&DataType::Float64)
-        .map_err(pe)?
-        .f64()
-        .map_err(pe)?
-        .iter()
-        .collect())
-}
-
 fn strings(df: &DataFrame, name: &str) -> Result<Vec<String>> {
     Ok(df
         .column(name)

@@ -97,8 +97,8 @@ fn column_codes(c: &Column) -> Result<(Vec<u32>, usize)> {
             let s = s.cast(&DataType::Int64).map_err(pe)?;
             let v = s.i64().map_err(pe)?;
             match (v.min(), v.max()) {
-                // A narrow range (months, small codes): the value less the
-                // least is the code, through an array instead of a hash.
+                // A narrow range (months, small codes): the codes kept in an
+                // array indexed by the value less the least, not in a hash.
                 (Some(lo), Some(hi))
                     if (hi as i128 - lo as i128) < (s.len() as i128).max(1 << 16) * 4 =>
                 {
