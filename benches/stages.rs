@@ -31,9 +31,9 @@ fn stages(c: &mut Criterion) {
     });
     let batch = load(&dir, &LoadOptions::default()).unwrap();
     g.bench_function("rules", |b| {
-        b.iter(|| zhibao::rules::run(&batch, &pipeline).unwrap())
+        b.iter(|| zhibao::rules::run(&batch, &pipeline.rule_set()).unwrap())
     });
-    let checked = zhibao::rules::run(&batch, &pipeline).unwrap();
+    let checked = zhibao::rules::run(&batch, &pipeline.rule_set()).unwrap();
     let s = pipeline.section("grading");
     g.bench_function("grade", |b| {
         b.iter(|| {

@@ -28,13 +28,13 @@ fn main() {
     let batch = zhibao::load::load(std::path::Path::new(&dir), &Default::default()).unwrap();
     let stats = zhibao::rules::record_peer_stats(
         &batch,
-        &zhibao::pipeline::Pipeline::builtin(),
+        &zhibao::pipeline::Pipeline::builtin().rule_set(),
         &zhibao::serve::live::LIVE_PEER_RULES,
     )
     .unwrap();
     let peers = zhibao::rules::Peers::Given(std::sync::Arc::new(stats));
     let mut per_rule: std::collections::BTreeMap<&str, f64> = Default::default();
-    let mut p = zhibao::pipeline::Pipeline::builtin();
+    let mut p = zhibao::pipeline::Pipeline::builtin().rule_set();
     // A fourth argument: the rules to run (codes, comma-separated).
     let only: Option<Vec<String>> = std::env::args()
         .nth(4)

@@ -275,12 +275,13 @@ fn audit_months(
 ) -> Result<(Checked, Option<DataFrame>)> {
     let back = pipeline.section("grading").int("rebuild_months");
     if opts.previous_grades.is_some() || back == 0 {
-        let checked = rules::run_with_progress(batch, pipeline, opts.progress.as_ref())?;
+        let checked =
+            rules::run_with_progress(batch, &pipeline.rule_set(), opts.progress.as_ref())?;
         return Ok((checked, None));
     }
     let pass = rules::run_pass(
         batch,
-        pipeline,
+        &pipeline.rule_set(),
         start,
         batch.period,
         opts.progress.as_ref(),
@@ -389,7 +390,9 @@ fn write_page(
         query_list: ql,
         histories,
         period: p,
-        pipeline,
+        pipeline_name: &pipeline.name,
+        pipeline_params: pipeline.describe(),
+        settings: pipeline.section("scorecard"),
         seed,
     })?;
     std::fs::write(staging.file("scorecard.html"), page).map_err(|e| Error::Output {
@@ -647,7 +650,7 @@ fn write_reports(r: &Reports<'_>, laps: &mut Laps) -> Result<Written> {
     laps.lap("scorecard.csv and html");
     write_workbook(staging, &ql_out, &sc_out, &findings_out, batch)?;
     laps.lap("report.xlsx");
-    if let Some(list) = crate::rules::energy::key_consumer_list(batch, r.pipeline)? {
+    if let Some(list) = crate::rules::energy::key_consumer_list(batch, r.pipeline.rule("EN003"))? {
         report::write_csv(&list, &staging.file("energy_key_consumers.csv"))?;
     }
     laps.lap("key energy consumers");
@@ -720,7 +723,8 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
     say("ranking the query list");
     // The stages after the rules take the frames the rules computed (the
     // anticipations of the year to date) from a context of the month.
-    let after = rules::Ctx::new(&batch, &pipeline).with_frames(checked.frames.clone());
+    let set = pipeline.rule_set();
+    let after = rules::Ctx::new(&batch, &set).with_frames(checked.frames.clone());
     let anticipated = crate::rules::anticipate::panel(&after)?;
     let expected = crate::rules::anticipate::expected_errors(&anticipated)?;
     let ql = rank::query_list(

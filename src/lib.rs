@@ -24,6 +24,7 @@ pub mod rank;
 pub mod report;
 pub mod rules;
 pub mod serve;
+pub mod settings;
 pub mod terminal;
 
 pub use error::{Error, Result};

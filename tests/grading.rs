@@ -165,7 +165,7 @@ fn graded() -> &'static Graded {
         zhibao::generate::generate(&o).unwrap();
         let batch = zhibao::load::load(&data, &Default::default()).unwrap();
         let pipeline = zhibao::pipeline::Pipeline::builtin();
-        let checked = zhibao::rules::run(&batch, &pipeline).unwrap();
+        let checked = zhibao::rules::run(&batch, &pipeline.rule_set()).unwrap();
         let s = pipeline.section("grading");
         let scored = zhibao::grade::score(&batch, &checked, s).unwrap();
         let grades = zhibao::grade::apply(scored, &Default::default(), s).unwrap();
@@ -498,7 +498,7 @@ code = "IV007"
     // unknown figure in those months (or a tax row of unknown month).
     let pass = zhibao::rules::run_pass(
         &batch,
-        &pipeline,
+        &pipeline.rule_set(),
         from,
         to,
         None,
@@ -603,10 +603,10 @@ code = "IV007"
         );
     }
     // The month delivered in part is skipped by the months after it.
-    let run = zhibao::rules::run(&batch.at(part.plus(1)), &pipeline).unwrap();
+    let run = zhibao::rules::run(&batch.at(part.plus(1)), &pipeline.rule_set()).unwrap();
     let tx001 = run.runs.iter().find(|r| r.code == "TX001").unwrap();
     assert!(tx001.evaluated > 500, "{tx001:?}");
-    let note = zhibao::rules::run(&batch.at(part), &pipeline)
+    let note = zhibao::rules::run(&batch.at(part), &pipeline.rule_set())
         .unwrap()
         .runs
         .into_iter()
@@ -624,7 +624,7 @@ fn the_pass_serves_the_report(batch: &zhibao::load::Batch) {
     let p = batch.period;
     let pass = zhibao::rules::run_pass(
         batch,
-        &pipeline,
+        &pipeline.rule_set(),
         p.year_start(),
         p,
         None,
@@ -636,8 +636,9 @@ fn the_pass_serves_the_report(batch: &zhibao::load::Batch) {
     for key in ["anticipation", "labour_anticipation"] {
         assert!(frames.contains_key(key), "{key} not handed on");
     }
-    let given = zhibao::rules::Ctx::new(batch, &pipeline).with_frames(frames);
-    let own = zhibao::rules::Ctx::new(batch, &pipeline);
+    let set = pipeline.rule_set();
+    let given = zhibao::rules::Ctx::new(batch, &set).with_frames(frames);
+    let own = zhibao::rules::Ctx::new(batch, &set);
     let (a, b) = (
         zhibao::rules::anticipate::panel(&given).unwrap(),
         zhibao::rules::anticipate::panel(&own).unwrap(),
@@ -659,7 +660,7 @@ fn county_rules_audit_the_last_month_alone(batch: &zhibao::load::Batch, from: Mo
     let pass = |last_only| {
         zhibao::rules::run_pass(
             batch,
-            &pipeline,
+            &pipeline.rule_set(),
             from,
             to,
             None,
@@ -733,13 +734,14 @@ fn the_month_runs_anticipation_serves_the_pass(batch: &zhibao::load::Batch) {
         from < to,
         "the batch's period {p} leaves no months before it in its year"
     );
-    let checked = zhibao::rules::run(batch, &pipeline).unwrap();
+    let checked = zhibao::rules::run(batch, &pipeline.rule_set()).unwrap();
     let given = zhibao::rules::anticipate::narrowed(&checked.frames, p, from, to).unwrap();
     let rows = given
         .get("anticipation")
         .expect("the month's anticipation is kept");
     let last = batch.at(to);
-    let ctx = zhibao::rules::Ctx::months(&last, &pipeline, from);
+    let set = pipeline.rule_set();
+    let ctx = zhibao::rules::Ctx::months(&last, &set, from);
     let own = zhibao::rules::anticipate::panel(&ctx).unwrap();
     assert!(
         own.height() > 10_000,
@@ -758,9 +760,16 @@ fn the_month_runs_anticipation_serves_the_pass(batch: &zhibao::load::Batch) {
             .unwrap()
             .is_empty()
     );
-    let with =
-        zhibao::rules::run_months_given(batch, &pipeline, from, to, None, &checked.frames).unwrap();
-    let without = zhibao::rules::run_months(batch, &pipeline, from, to, None).unwrap();
+    let with = zhibao::rules::run_months_given(
+        batch,
+        &pipeline.rule_set(),
+        from,
+        to,
+        None,
+        &checked.frames,
+    )
+    .unwrap();
+    let without = zhibao::rules::run_months(batch, &pipeline.rule_set(), from, to, None).unwrap();
     assert!(with.equals_missing(&without), "the findings differ");
     let av001 = common::col_str(&with, "rule_code")
         .iter()
@@ -784,7 +793,7 @@ fn one_pass_equals_month_by_month(
     let pipeline = pipeline.clone();
     let pass = zhibao::rules::run_pass(
         batch,
-        &pipeline,
+        &pipeline.rule_set(),
         from,
         to,
         None,
@@ -800,7 +809,7 @@ fn one_pass_equals_month_by_month(
     let mut compared = 0;
     let mut per_rule: std::collections::BTreeMap<String, usize> = Default::default();
     while m <= to {
-        let alone = zhibao::rules::run(&batch.at(m), &pipeline)
+        let alone = zhibao::rules::run(&batch.at(m), &pipeline.rule_set())
             .unwrap()
             .findings;
         let together = all
@@ -861,7 +870,9 @@ fn one_pass_equals_month_by_month(
     }
     assert!(compared > min_compared, "only {compared} findings compared");
     // How each rule ended in the last month, as a run of that month alone says.
-    let alone = zhibao::rules::run(&batch.at(to), &pipeline).unwrap().runs;
+    let alone = zhibao::rules::run(&batch.at(to), &pipeline.rule_set())
+        .unwrap()
+        .runs;
     let summary = |r: &zhibao::rules::RuleRun| {
         (
             r.code,

@@ -395,7 +395,8 @@ fn c14_negative_money_is_accepted_and_becomes_a_finding() {
     .unwrap();
     let b = load_dir(&dir).unwrap();
     assert!(b.quarantine.is_empty());
-    let checked = zhibao::rules::run(&b, &zhibao::pipeline::Pipeline::builtin()).unwrap();
+    let checked =
+        zhibao::rules::run(&b, &zhibao::pipeline::Pipeline::builtin().rule_set()).unwrap();
     let codes = common::col_str(&checked.findings, "rule_code");
     assert!(codes.iter().any(|c| c.as_deref() == Some("IN002")));
 }

@@ -18,7 +18,7 @@ fn check_fixture(family: &str) {
         .join(family);
     let batch = load(&dir, &LoadOptions::default()).unwrap();
     let pipeline = Pipeline::builtin();
-    let checked = zhibao::rules::run(&batch, &pipeline).unwrap();
+    let checked = zhibao::rules::run(&batch, &pipeline.rule_set()).unwrap();
     let uscc_of = batch.uscc_by_eid();
     let f = &checked.findings;
     let codes = common::col_str(f, "rule_code");
@@ -395,7 +395,8 @@ fn findings_of_a_fixed_batch_rule_by_rule() {
     g.anomaly_rate = 0.08;
     zhibao::generate::generate(&g).unwrap();
     let batch = zhibao::load::load(&data, &zhibao::load::LoadOptions { period: None }).unwrap();
-    let checked = zhibao::rules::run(&batch, &zhibao::pipeline::Pipeline::builtin()).unwrap();
+    let checked =
+        zhibao::rules::run(&batch, &zhibao::pipeline::Pipeline::builtin().rule_set()).unwrap();
     let f = &checked.findings;
     let text = |c: &str| common::col_str(f, c);
     let (codes, eid, project, county, period, message) = (
@@ -481,7 +482,7 @@ fn a_figure_explained_at_a_verification_drops() {
 /// severity, message) of each enterprise finding.
 fn findings_in(dir: &Path) -> Vec<(String, String, String, String)> {
     let batch = load(dir, &LoadOptions::default()).unwrap();
-    let checked = zhibao::rules::run(&batch, &Pipeline::builtin()).unwrap();
+    let checked = zhibao::rules::run(&batch, &Pipeline::builtin().rule_set()).unwrap();
     let f = &checked.findings;
     let uscc_of = batch.uscc_by_eid();
     let (codes, sev, msg) = (
@@ -554,8 +555,9 @@ fn alone_against_kept_statistics(record: &[&str], run: &[&str], must_see: &[&str
     let batch = load(&data, &LoadOptions::default()).unwrap();
     let mut live = Pipeline::builtin();
     live.rules.retain(|r| run.contains(&r.def.code));
-    let whole = zhibao::rules::run(&batch, &live).unwrap();
-    let stats = zhibao::rules::record_peer_stats(&batch, &Pipeline::builtin(), record).unwrap();
+    let whole = zhibao::rules::run(&batch, &live.rule_set()).unwrap();
+    let stats =
+        zhibao::rules::record_peer_stats(&batch, &Pipeline::builtin().rule_set(), record).unwrap();
     let p = batch.period;
     assert!(
         stats.contains_key(&zhibao::rules::anticipate::stat_key(p.year_start(), p)),
@@ -586,7 +588,7 @@ fn alone_against_kept_statistics(record: &[&str], run: &[&str], must_see: &[&str
     let (mut compared, mut seen) = (0, BTreeSet::new());
     for e in (0..batch.enterprises.height() as u32).step_by(7) {
         let sub = batch.subset(&[e]).unwrap();
-        let one = zhibao::rules::run_with_peers(&sub, &live, peers.clone()).unwrap();
+        let one = zhibao::rules::run_with_peers(&sub, &live.rule_set(), peers.clone()).unwrap();
         for r in &one.runs {
             assert_ne!(r.status, "error", "{}: {:?}", r.code, r.note);
         }
@@ -622,7 +624,9 @@ fn a_rule_reads_only_the_tables_it_names() {
     zhibao::generate::generate(&o).unwrap();
     let pipeline = Pipeline::builtin();
     let by_rule = |b: &zhibao::load::Batch| -> BTreeMap<String, Vec<String>> {
-        let f = zhibao::rules::run(b, &pipeline).unwrap().findings;
+        let f = zhibao::rules::run(b, &pipeline.rule_set())
+            .unwrap()
+            .findings;
         let cols = [
             "rule_code",
             "eid",

@@ -42,9 +42,9 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::load::Batch;
 use crate::model::{Month, Table};
-use crate::pipeline::{Section, Values};
 use crate::rules::common::{flag, int, num, OverExt};
 use crate::rules::Checked;
+use crate::settings::{Section, Values};
 
 /// The `[grading]` settings.
 pub static SETTINGS: Section = Section {

@@ -9,16 +9,15 @@
 //! once with the file, the line, the key and what is allowed.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 pub use crate::error::{PipelineErrors, Problem};
-use crate::rules::registry::{
-    self, Default, Kind as RuleKind, ParamKind, ParamSpec, RuleDef, Scope, Severity,
-};
+pub use crate::rules::config::{RuleConfig, RuleSet};
+use crate::rules::registry::{self, Kind as RuleKind, ParamKind, ParamSpec, Scope, Severity};
+pub use crate::settings::{Section, Value, Values};
 
 /// The built-in pipeline files, by file name.
 pub const BUILTIN: &[(&str, &str)] = &[
@@ -48,241 +47,6 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../pipelines/anticipate.toml"),
     ),
 ];
-
-/// A parameter or setting value.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Value {
-    /// Number.
-    Num(f64),
-    /// Whole number.
-    Int(i64),
-    /// Boolean.
-    Bool(bool),
-    /// Text codes.
-    Codes(Vec<String>),
-    /// Months of the year.
-    Months(Vec<u32>),
-}
-
-impl Value {
-    fn from_default(d: Default) -> Value {
-        match d {
-            Default::Num(x) => Value::Num(x),
-            Default::Int(x) => Value::Int(x),
-            Default::Bool(x) => Value::Bool(x),
-            Default::Codes(c) => Value::Codes(c.iter().map(|s| s.to_string()).collect()),
-            Default::Months(m) => Value::Months(m.to_vec()),
-        }
-    }
-
-    /// The value as a number (integers widen).
-    pub fn as_f64(&self) -> f64 {
-        match self {
-            Value::Num(x) => *x,
-            Value::Int(x) => *x as f64,
-            Value::Bool(b) => f64::from(u8::from(*b)),
-            _ => f64::NAN,
-        }
-    }
-}
-
-impl fmt::Display for Value {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Value::Num(x) => write!(f, "{x}"),
-            Value::Int(x) => write!(f, "{x}"),
-            Value::Bool(x) => write!(f, "{x}"),
-            Value::Codes(c) => write!(
-                f,
-                "[{}]",
-                c.iter()
-                    .map(|s| format!("\"{s}\""))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            Value::Months(m) => write!(
-                f,
-                "[{}]",
-                m.iter()
-                    .map(|s| s.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        }
-    }
-}
-
-/// A set of named values with their specs (rule parameters or a settings section).
-#[derive(Clone, Debug, Default)]
-pub struct Values {
-    values: BTreeMap<&'static str, Value>,
-}
-
-impl Values {
-    /// The defaults of `specs`.
-    pub fn defaults(specs: &'static [ParamSpec]) -> Values {
-        Values {
-            values: specs
-                .iter()
-                .map(|p| (p.name, Value::from_default(p.default)))
-                .collect(),
-        }
-    }
-
-    fn get(&self, name: &str) -> &Value {
-        self.values.get(name).unwrap_or_else(|| {
-            panic!("parameter '{name}' is not declared; the registry and the code disagree")
-        })
-    }
-
-    /// A number.
-    pub fn num(&self, name: &str) -> f64 {
-        self.get(name).as_f64()
-    }
-
-    /// A whole number.
-    pub fn int(&self, name: &str) -> i64 {
-        match self.get(name) {
-            Value::Int(x) => *x,
-            other => other.as_f64() as i64,
-        }
-    }
-
-    /// A boolean.
-    pub fn bool(&self, name: &str) -> bool {
-        matches!(self.get(name), Value::Bool(true))
-    }
-
-    /// Text codes.
-    pub fn codes(&self, name: &str) -> Vec<String> {
-        match self.get(name) {
-            Value::Codes(c) => c.clone(),
-            _ => Vec::new(),
-        }
-    }
-
-    /// Months of the year.
-    pub fn months(&self, name: &str) -> Vec<u32> {
-        match self.get(name) {
-            Value::Months(m) => m.clone(),
-            _ => Vec::new(),
-        }
-    }
-
-    /// Every value, by name.
-    pub fn iter(&self) -> impl Iterator<Item = (&&'static str, &Value)> {
-        self.values.iter()
-    }
-}
-
-/// One rule as a pipeline runs it.
-#[derive(Clone)]
-pub struct RuleConfig {
-    /// The rule.
-    pub def: &'static RuleDef,
-    /// Severity (the registry's unless the pipeline changes it).
-    pub severity: Severity,
-    /// Multiplier of the rule's findings in the score.
-    pub weight: f64,
-    /// Rows looked at (formula rules).
-    pub scope: Scope,
-    /// The condition (formula rules), parameters substituted in at run time.
-    pub fails_when: Option<String>,
-    /// Parameters, defaults filled in.
-    pub params: Values,
-    /// Where the rule was configured (`file:line`).
-    pub origin: String,
-}
-
-impl RuleConfig {
-    fn new(def: &'static RuleDef, origin: String) -> RuleConfig {
-        let (fails_when, scope) = match &def.kind {
-            RuleKind::Formula {
-                fails_when, scope, ..
-            } => (Some(fails_when.to_string()), *scope),
-            RuleKind::Builtin(_) | RuleKind::Months(_) | RuleKind::Annual(_) => {
-                (None, Scope::Period)
-            }
-        };
-        RuleConfig {
-            def,
-            severity: def.severity,
-            weight: 1.0,
-            scope,
-            fails_when,
-            params: Values::defaults(def.params),
-            origin,
-        }
-    }
-
-    /// The rule's code.
-    pub fn code(&self) -> &'static str {
-        self.def.code
-    }
-
-    /// A number parameter.
-    pub fn num(&self, name: &str) -> f64 {
-        self.params.num(name)
-    }
-
-    /// A whole-number parameter.
-    pub fn int(&self, name: &str) -> i64 {
-        self.params.int(name)
-    }
-
-    /// A boolean parameter.
-    pub fn bool(&self, name: &str) -> bool {
-        self.params.bool(name)
-    }
-
-    /// A list-of-codes parameter.
-    pub fn codes(&self, name: &str) -> Vec<String> {
-        self.params.codes(name)
-    }
-
-    /// A list-of-months parameter.
-    pub fn months(&self, name: &str) -> Vec<u32> {
-        self.params.months(name)
-    }
-
-    /// A SQL text with `{param}` placeholders replaced by the parameter values.
-    pub fn substitute(&self, sql: &str) -> String {
-        substitute_params(sql, &self.params)
-    }
-}
-
-fn substitute_params(sql: &str, params: &Values) -> String {
-    let mut out = sql.to_string();
-    for (name, v) in params.iter() {
-        let text = match v {
-            Value::Num(x) => format!("{x:?}"),
-            Value::Int(x) => x.to_string(),
-            Value::Bool(b) => b.to_string(),
-            Value::Codes(c) => c
-                .iter()
-                .map(|s| format!("'{s}'"))
-                .collect::<Vec<_>>()
-                .join(", "),
-            Value::Months(m) => m
-                .iter()
-                .map(|s| s.to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
-        };
-        out = out.replace(&format!("{{{name}}}"), &text);
-    }
-    out
-}
-
-/// A settings section (`[grading]`, `[query_list]`, `[scorecard]`).
-pub struct Section {
-    /// Table name in the file.
-    pub name: &'static str,
-    /// What the section configures.
-    pub doc: &'static str,
-    /// Its keys.
-    pub settings: &'static [ParamSpec],
-}
 
 /// The settings sections a pipeline file may have.
 pub fn sections() -> [&'static Section; 4] {
@@ -370,7 +134,7 @@ impl Pipeline {
                 let mut v = Values::defaults(s.settings);
                 if let Some(given) = b.settings.get(s.name) {
                     for (k, val) in given.iter() {
-                        v.values.insert(k, val.clone());
+                        v.set(k, val.clone());
                     }
                 }
                 (s.name, v)
@@ -415,6 +179,32 @@ impl Pipeline {
     /// A rule's configuration, if the pipeline runs it.
     pub fn rule(&self, code: &str) -> Option<&RuleConfig> {
         self.rules.iter().find(|r| r.code() == code)
+    }
+
+    /// What the rules stage runs: the rules, with the settings they read
+    /// besides their own parameters.
+    pub fn rule_set(&self) -> RuleSet {
+        RuleSet {
+            rules: self.rules.clone(),
+            anticipation: self.section("anticipation").clone(),
+            explained_months: self.section("grading").int("explained_months"),
+        }
+    }
+
+    /// The run's parameters, one line each: the pipeline, its settings, its rules
+    /// (the scorecard page lists them).
+    pub fn describe(&self) -> Vec<String> {
+        let mut lines = vec![format!("pipeline = {} ({})", self.name, self.source)];
+        for (section, values) in &self.settings {
+            for (k, v) in values.iter() {
+                lines.push(format!("{section}.{k} = {v}"));
+            }
+        }
+        for r in &self.rules {
+            let ps: Vec<String> = r.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            lines.push(format!("{} [{}] {}", r.code(), r.severity, ps.join(", ")));
+        }
+        lines
     }
 }
 
@@ -770,7 +560,7 @@ impl Builder {
             match section.settings.iter().find(|s| s.name == key) {
                 Some(spec) => {
                     if let Some(x) = self.value(cx, spec, val, &full) {
-                        values.values.insert(spec.name, x);
+                        values.set(spec.name, x);
                     }
                 }
                 None => {
@@ -899,8 +689,7 @@ impl Builder {
             }
         }
         if let Some(sql) = &cfg.fails_when {
-            if let Err(e) = crate::rules::formula::check(def, &substitute_params(sql, &cfg.params))
-            {
+            if let Err(e) = crate::rules::formula::check(def, &cfg.params.substitute(sql)) {
                 self.problem(
                     cx,
                     t.get("fails_when").map(|v| v.span()).or(Some(item.span())),
@@ -937,7 +726,7 @@ impl Builder {
             match def.param(pname) {
                 Some(spec) => {
                     if let Some(x) = self.value(cx, spec, pv, &pfull) {
-                        cfg.params.values.insert(spec.name, x);
+                        cfg.params.set(spec.name, x);
                     }
                 }
                 None => {

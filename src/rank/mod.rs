@@ -27,9 +27,9 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::error::{Error, Result};
 use crate::load::Batch;
-use crate::pipeline::{Section, Values};
 use crate::rules::common::{int, num};
 use crate::rules::registry::Basis;
+use crate::settings::{Section, Values};
 
 /// The `[query_list]` settings.
 pub static SETTINGS: Section = Section {

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::model::Month;
-use crate::pipeline::Pipeline;
+use crate::settings::Values;
 
 const TEMPLATE: &str = include_str!("../../templates/scorecard.html.j2");
 
@@ -308,8 +308,12 @@ pub struct PageInput<'a> {
     pub histories: Vec<String>,
     /// Period under review.
     pub period: Month,
-    /// The pipeline.
-    pub pipeline: &'a Pipeline,
+    /// The pipeline's name.
+    pub pipeline_name: &'a str,
+    /// The run's parameters, one line each (`Pipeline::describe`).
+    pub pipeline_params: Vec<String>,
+    /// The `[scorecard]` settings.
+    pub settings: &'a Values,
     /// Seed.
     pub seed: u64,
 }
@@ -588,24 +592,6 @@ fn queries_by_county(ql: &DataFrame, counties: &[CountyRow]) -> Result<Vec<Count
     Ok(queries)
 }
 
-/// The run's parameters, one line each: the pipeline, its settings, its rules.
-fn pipeline_params(pipeline: &Pipeline) -> Vec<String> {
-    let mut params = vec![format!(
-        "pipeline = {} ({})",
-        pipeline.name, pipeline.source
-    )];
-    for (section, values) in &pipeline.settings {
-        for (k, v) in values.iter() {
-            params.push(format!("{section}.{k} = {v}"));
-        }
-    }
-    for r in &pipeline.rules {
-        let ps: Vec<String> = r.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        params.push(format!("{} [{}] {}", r.code(), r.severity, ps.join(", ")));
-    }
-    params
-}
-
 fn template_error(e: minijinja::Error) -> Error {
     Error::Internal {
         stage: "report",
@@ -617,10 +603,7 @@ fn template_error(e: minijinja::Error) -> Error {
 pub fn render(input: &PageInput<'_>) -> Result<String> {
     let sc = input.scorecard;
     let ql = input.query_list;
-    let min_ratio = input
-        .pipeline
-        .section("scorecard")
-        .num("min_tax_output_ratio");
+    let min_ratio = input.settings.num("min_tax_output_ratio");
     let counties = county_rows(sc)?;
     let [ranking, tax, volatility] = charts(sc, min_ratio)?;
     let (families, present) = family_rows(sc)?;
@@ -646,7 +629,7 @@ pub fn render(input: &PageInput<'_>) -> Result<String> {
     tmpl.render(minijinja::context! {
         period => input.period.to_string(),
         first_month => input.period.year_start().to_string(),
-        pipeline => input.pipeline.name.clone(),
+        pipeline => input.pipeline_name,
         seed => input.seed,
         enterprises => counties.iter().map(|c| c.enterprises as u64).sum::<u64>(),
         bottom => codes_where(|c| c.bottom),
@@ -668,7 +651,7 @@ pub fn render(input: &PageInput<'_>) -> Result<String> {
         has_labor => present[0],
         has_energy => present[1],
         has_services => present[2],
-        params => pipeline_params(input.pipeline),
+        params => input.pipeline_params.clone(),
     })
     .map_err(template_error)
 }

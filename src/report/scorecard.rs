@@ -25,8 +25,8 @@ use crate::detect::benford::Digits;
 use crate::error::{Error, Result};
 use crate::load::Batch;
 use crate::model::{Month, Table};
-use crate::pipeline::{Section, Values};
 use crate::rules::common::{int, num};
+use crate::settings::{Section, Values};
 
 /// The `[scorecard]` settings.
 pub static SETTINGS: Section = Section {

@@ -40,12 +40,13 @@ use polars_arrow::bitmap::{Bitmap, MutableBitmap};
 use rayon::prelude::*;
 
 use super::common::*;
+use super::config::RuleConfig;
 use super::engine::{month_text, Ctx, Frames, RuleOutput};
 use super::registry::{Basis, Kind, Level, RuleDef, Severity};
 use crate::error::Result;
 use crate::load::Batch;
 use crate::model::{Month, Table};
-use crate::pipeline::{RuleConfig, Section, Values};
+use crate::settings::{Section, Values};
 
 /// The `[anticipation]` settings.
 pub static SETTINGS: Section = Section {
@@ -1373,7 +1374,7 @@ pub fn narrowed(frames: &Frames, period: Month, from: Month, to: Month) -> Resul
 fn anticipation(ctx: &Ctx<'_>) -> Result<DataFrame> {
     {
         let (first, last) = (ctx.from.year_start(), ctx.period);
-        let s = Settings::of(ctx.pipeline.section("anticipation"));
+        let s = Settings::of(&ctx.set.anticipation);
         // The peers' statistics (changes, spreads, the mixture) as a peer
         // statistic of the run: given to a live answer, else computed here.
         let key = stat_key(first, last);
@@ -1551,7 +1552,7 @@ fn ratio_drift(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let min_gross = cfg.num("min_gross_thousand_yuan");
     let frame = year_to_date_ratios(ctx, &panel(ctx)?)?;
     let frames = vec![frame.lazy()];
-    let floor = ctx.pipeline.section("anticipation").num("sigma_floor");
+    let floor = ctx.set.anticipation.num("sigma_floor");
     let df = concat(frames, UnionArgs::default())
         .map_err(pe)?
         .with_columns([
@@ -1722,7 +1723,7 @@ pub fn explain(ctx: &Ctx<'_>, findings: DataFrame) -> Result<DataFrame> {
 /// reported revenue lies within `explain_z` uncertainties of it, or within
 /// `explain_share` of the change from last month.
 fn explain_services_by_vat(ctx: &Ctx<'_>, findings: DataFrame) -> Result<DataFrame> {
-    let s = ctx.pipeline.section("anticipation");
+    let s = &ctx.set.anticipation;
     let (Some(svc), Some(tax)) = (
         ctx.batch.table(Table::Services),
         ctx.batch.table(Table::Tax),
@@ -1853,7 +1854,7 @@ fn explained_before(ctx: &Ctx<'_>, findings: DataFrame) -> Result<DataFrame> {
     if findings.height() == 0 || ctx.batch.table(Table::Industrial).is_none() {
         return Ok(findings);
     }
-    let months = ctx.pipeline.section("grading").int("explained_months") as i32;
+    let months = ctx.set.explained_months as i32;
     let p = ctx.period.0;
     let panel = panel(ctx)?
         .lazy()
@@ -2067,7 +2068,7 @@ fn whole_text(e: Expr) -> Expr {
 /// Findings about a change of output that the independent sources confirm become
 /// information (see [`explain`]).
 fn explain_by_sources(ctx: &Ctx<'_>, findings: DataFrame) -> Result<DataFrame> {
-    let s = ctx.pipeline.section("anticipation");
+    let s = &ctx.set.anticipation;
     if !s.bool("explain_by_sources") || ctx.batch.table(Table::Industrial).is_none() {
         return Ok(findings);
     }

@@ -768,7 +768,7 @@ pub const fn steady_max_dz() -> ParamSpec {
 ///
 /// Returns the expressions for `strength`, `remark` and `remark_en`.
 pub fn steady(
-    cfg: &crate::pipeline::RuleConfig,
+    cfg: &super::config::RuleConfig,
     z: Expr,
     z_before: Expr,
     strength: Expr,
@@ -916,7 +916,7 @@ pub fn z_a_year_earlier_onto(left: DataFrame, all: &DataFrame) -> Result<DataFra
 pub fn steady_outcome(
     ctx: &Ctx<'_>,
     df: &DataFrame,
-    cfg: &crate::pipeline::RuleConfig,
+    cfg: &super::config::RuleConfig,
     period: Expr,
     max_z: f64,
 ) -> Result<RuleOutput> {
@@ -1066,7 +1066,8 @@ pub fn divisions(ctx: &Ctx<'_>) -> Result<Vec<u32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::Pipeline;
+    use crate::rules::config::RuleConfig;
+    use crate::rules::registry;
 
     /// The z a year earlier looked up in the grid equals the join by
     /// enterprise-month: months without a row a year before, unknown values,
@@ -1169,10 +1170,8 @@ mod tests {
     /// one on the other side, or one that moved further does not.
     #[test]
     fn a_peer_position_held_a_year_earlier_is_the_enterprises_own_level() {
-        let pipeline = Pipeline::builtin();
-        let cfg = pipeline
-            .rule("LB001")
-            .expect("LB001 in the built-in pipeline");
+        let def = registry::get("LB001").expect("LB001 in the registry");
+        let cfg = &RuleConfig::new(def, "test".to_string());
         let df = df!(
             "value" => [-4.0, -4.0, -4.0, 4.0, -4.0],
             "z_before" => [Some(-3.6), None, Some(-1.0), Some(-4.0), Some(-2.6)],

@@ -6,6 +6,7 @@
 use polars::prelude::*;
 
 use super::common::*;
+use super::config::RuleConfig;
 use super::engine::{month_text, Ctx, RuleOutput};
 use super::panel::MonthCells;
 use super::registry::{Basis, Kind, Level, ParamSpec, RuleDef, Severity};
@@ -13,7 +14,6 @@ use crate::detect::benford::{self, Digits};
 use crate::detect::hb::{self, Params, Side, Status};
 use crate::error::{Error, Result};
 use crate::model::{Month, Table};
-use crate::pipeline::RuleConfig;
 
 const HB_PARAMS: &[ParamSpec] = &[
     num(

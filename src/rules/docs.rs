@@ -3,7 +3,7 @@
 
 use super::message::render_plain;
 use super::registry::{self, Default, Kind, RuleDef};
-use crate::pipeline::Values;
+use crate::settings::Values;
 
 fn default_text(d: Default) -> String {
     match d {

@@ -4,13 +4,13 @@
 use polars::prelude::*;
 
 use super::common::*;
+use super::config::RuleConfig;
 use super::engine::{month_text, Ctx, RuleOutput};
 use super::panel::{MonthCells, Running};
 use super::registry::{Basis, Kind, Level, RuleDef, Severity};
 use crate::error::{Error, Result};
 use crate::load::Batch;
 use crate::model::{Month, Table};
-use crate::pipeline::{Pipeline, RuleConfig};
 
 const EVIDENCE_ZH: &str = "请企业提供能源购进、消费与库存台账，电费、燃料发票和计量记录";
 const EVIDENCE_EN: &str = "Ask for the energy purchase, consumption and stock ledger, the electricity and fuel invoices and the meter records";
@@ -497,13 +497,13 @@ fn key_consumers(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
 
 /// The key energy consumers' self-check list (`energy_key_consumers.csv`): every
 /// enterprise at or above EN003's threshold over the twelve months up to the
-/// period, largest first. None when the batch has no energy table.
-pub fn key_consumer_list(batch: &Batch, pipeline: &Pipeline) -> Result<Option<DataFrame>> {
+/// period, largest first, by the threshold `en003` (EN003 as the pipeline
+/// configures it) sets. None when the batch has no energy table.
+pub fn key_consumer_list(batch: &Batch, en003: Option<&RuleConfig>) -> Result<Option<DataFrame>> {
     if batch.table(Table::Energy).is_none() {
         return Ok(None);
     }
-    let min = pipeline
-        .rule("EN003")
+    let min = en003
         .map(|r| r.num("key_consumer_min_tce"))
         .unwrap_or(5000.0);
     let p = batch.period;

@@ -9,12 +9,12 @@ use std::time::Instant;
 use polars::prelude::*;
 use serde::Serialize;
 
+use super::config::{RuleConfig, RuleSet};
 use super::message;
 use super::registry::{Kind, Level, RuleDef};
 use crate::error::{Error, Result};
 use crate::load::Batch;
 use crate::model::{Month, Table};
-use crate::pipeline::{Pipeline, RuleConfig};
 
 /// Statistics of the peers a rule judges one enterprise against (the months the
 /// tax records cover, a division's median change…), by name; with an index of
@@ -151,8 +151,8 @@ pub struct Ctx<'a> {
     /// The first month audited (`period` itself unless a `Kind::Months` rule is
     /// asked for several months at once).
     pub from: Month,
-    /// The pipeline being run.
-    pub pipeline: &'a Pipeline,
+    /// The rules being run, with the settings they read.
+    pub set: &'a RuleSet,
     shared: Mutex<HashMap<&'static str, DataFrame>>,
     /// Frames given to the context (computed by another run over the same
     /// data): shared like the others, never dropped between families.
@@ -165,17 +165,17 @@ pub type Frames = HashMap<&'static str, DataFrame>;
 
 impl<'a> Ctx<'a> {
     /// A context for one run.
-    pub fn new(batch: &'a Batch, pipeline: &'a Pipeline) -> Ctx<'a> {
-        Ctx::months(batch, pipeline, batch.period)
+    pub fn new(batch: &'a Batch, set: &'a RuleSet) -> Ctx<'a> {
+        Ctx::months(batch, set, batch.period)
     }
 
     /// A context auditing every month from `from` to the batch's period.
-    pub fn months(batch: &'a Batch, pipeline: &'a Pipeline, from: Month) -> Ctx<'a> {
+    pub fn months(batch: &'a Batch, set: &'a RuleSet, from: Month) -> Ctx<'a> {
         Ctx {
             batch,
             period: batch.period,
             from,
-            pipeline,
+            set,
             shared: Mutex::default(),
             kept: HashMap::new(),
             peers: Peers::Own,
@@ -284,7 +284,7 @@ impl<'a> Ctx<'a> {
             batch: self.batch,
             period: self.period.plus(-12),
             from: self.from.plus(-12),
-            pipeline: self.pipeline,
+            set: self.set,
             shared: Mutex::default(),
             kept: HashMap::new(),
             peers: self.peers.clone(),
@@ -334,7 +334,7 @@ impl<'a> Ctx<'a> {
             batch: self.batch,
             period: self.period,
             from: self.from,
-            pipeline: self.pipeline,
+            set: self.set,
             shared: Mutex::default(),
             kept: self.kept.clone(),
             peers: self.peers.clone(),
@@ -646,16 +646,15 @@ fn missing_tables(def: &RuleDef, batch: &Batch) -> Vec<Table> {
 }
 
 /// Runs every rule of the pipeline.
-pub fn run(batch: &Batch, pipeline: &Pipeline) -> Result<Checked> {
-    run_with_progress(batch, pipeline, None)
+pub fn run(batch: &Batch, set: &RuleSet) -> Result<Checked> {
+    run_with_progress(batch, set, None)
 }
 
 /// The peer statistics the rules `codes` of the pipeline use at the batch's
 /// period, computed from the whole batch (kept by a full audit for the live
 /// answers that follow it).
-pub fn record_peer_stats(batch: &Batch, pipeline: &Pipeline, codes: &[&str]) -> Result<PeerStats> {
-    let mut some = pipeline.clone();
-    some.rules.retain(|c| codes.contains(&c.def.code));
+pub fn record_peer_stats(batch: &Batch, set: &RuleSet, codes: &[&str]) -> Result<PeerStats> {
+    let some = set.only(|c| codes.contains(&c.def.code));
     let kept = Arc::new(Mutex::new(PeerStats::new()));
     let ctx = Ctx::new(batch, &some).with_peers(Peers::Record(kept.clone()));
     let mut family = "";
@@ -682,26 +681,26 @@ pub fn record_peer_stats(batch: &Batch, pipeline: &Pipeline, codes: &[&str]) -> 
 }
 
 /// Runs every rule of the pipeline with its peer statistics from `peers`.
-pub fn run_with_peers(batch: &Batch, pipeline: &Pipeline, peers: Peers) -> Result<Checked> {
-    run_in(Ctx::new(batch, pipeline).with_peers(peers), None)
+pub fn run_with_peers(batch: &Batch, set: &RuleSet, peers: Peers) -> Result<Checked> {
+    run_in(Ctx::new(batch, set).with_peers(peers), None)
 }
 
 /// Runs every rule of the pipeline, showing each on a progress bar.
 pub fn run_with_progress(
     batch: &Batch,
-    pipeline: &Pipeline,
+    set: &RuleSet,
     progress: Option<&indicatif::ProgressBar>,
 ) -> Result<Checked> {
-    run_in(Ctx::new(batch, pipeline), progress)
+    run_in(Ctx::new(batch, set), progress)
 }
 
 fn run_in(ctx: Ctx<'_>, progress: Option<&indicatif::ProgressBar>) -> Result<Checked> {
-    let (batch, pipeline) = (ctx.batch, ctx.pipeline);
+    let (batch, set) = (ctx.batch, ctx.set);
     let mut frames: Vec<DataFrame> = Vec::new();
     let mut runs = Vec::new();
-    let n = pipeline.rules.len();
+    let n = set.rules.len();
     let mut family = "";
-    for (k, cfg) in pipeline.rules.iter().enumerate() {
+    for (k, cfg) in set.rules.iter().enumerate() {
         let def = cfg.def;
         // Shared frames serve the rules of one family; drop them after it.
         ctx.enter_family(&mut family, def.code);
@@ -733,12 +732,12 @@ fn run_in(ctx: Ctx<'_>, progress: Option<&indicatif::ProgressBar>) -> Result<Che
 /// a `Kind::Annual` rule once per R&D year, a `Kind::Builtin` rule once per month.
 pub fn run_months(
     batch: &Batch,
-    pipeline: &Pipeline,
+    set: &RuleSet,
     from: Month,
     to: Month,
     progress: Option<&indicatif::ProgressBar>,
 ) -> Result<DataFrame> {
-    run_months_given(batch, pipeline, from, to, progress, &Frames::new())
+    run_months_given(batch, set, from, to, progress, &Frames::new())
 }
 
 /// [`run_months`], given the frames a run of the batch's period computed
@@ -747,7 +746,7 @@ pub fn run_months(
 /// January).
 pub fn run_months_given(
     batch: &Batch,
-    pipeline: &Pipeline,
+    set: &RuleSet,
     from: Month,
     to: Month,
     progress: Option<&indicatif::ProgressBar>,
@@ -755,7 +754,7 @@ pub fn run_months_given(
 ) -> Result<DataFrame> {
     Ok(run_pass(
         batch,
-        pipeline,
+        set,
         from,
         to,
         progress,
@@ -844,7 +843,7 @@ pub struct PassOptions {
 /// every month from `from` to `to`, the last one included, in one pass.
 pub fn run_pass(
     batch: &Batch,
-    pipeline: &Pipeline,
+    set: &RuleSet,
     from: Month,
     to: Month,
     progress: Option<&indicatif::ProgressBar>,
@@ -863,7 +862,7 @@ pub fn run_pass(
     }
     let mut pass = PassRun {
         batch,
-        pipeline,
+        set,
         from,
         to,
         progress,
@@ -873,7 +872,7 @@ pub fn run_pass(
     };
     let last_batch = batch.at(to);
     // Rules that audit all the months in one call.
-    let ctx = Ctx::months(&last_batch, pipeline, from).with_frames(super::anticipate::narrowed(
+    let ctx = Ctx::months(&last_batch, set, from).with_frames(super::anticipate::narrowed(
         given,
         batch.period,
         from,
@@ -897,13 +896,13 @@ pub fn run_pass(
         "findings stacked and explained"
     );
     let frames = ctx.into_frames();
-    let last = pipeline
+    let last = set
         .rules
         .iter()
         .filter_map(|c| pass.last.remove(c.def.code))
         .collect();
     let t = std::time::Instant::now();
-    let findings = in_pipeline_order(all, pipeline)?;
+    let findings = in_pipeline_order(all, set)?;
     tracing::debug!(
         seconds = t.elapsed().as_secs_f64(),
         "findings in pipeline order"
@@ -927,8 +926,8 @@ fn at_month(df: DataFrame, m: Month) -> Result<DataFrame> {
 }
 
 /// One order whatever the order the rules ran in: month, then pipeline order.
-fn in_pipeline_order(all: DataFrame, pipeline: &Pipeline) -> Result<DataFrame> {
-    let order: HashMap<&str, u32> = pipeline
+fn in_pipeline_order(all: DataFrame, set: &RuleSet) -> Result<DataFrame> {
+    let order: HashMap<&str, u32> = set
         .rules
         .iter()
         .enumerate()
@@ -965,7 +964,7 @@ impl PassOptions {
 /// `at`) and how each rule ended in the last month.
 struct PassRun<'a> {
     batch: &'a Batch,
-    pipeline: &'a Pipeline,
+    set: &'a RuleSet,
     from: Month,
     to: Month,
     progress: Option<&'a indicatif::ProgressBar>,
@@ -980,8 +979,8 @@ impl<'a> PassRun<'a> {
     /// month counts them. Returns the rules whose other counts over the months are
     /// not the last month's, when the options ask for them.
     fn in_one_call(&mut self, ctx: &Ctx<'_>) -> Result<Vec<&'a RuleConfig>> {
-        let (from, to, opts, pipeline) = (self.from, self.to, self.opts, self.pipeline);
-        let rules: Vec<&'a RuleConfig> = pipeline
+        let (from, to, opts, set) = (self.from, self.to, self.opts, self.set);
+        let rules: Vec<&'a RuleConfig> = set
             .rules
             .iter()
             .filter(|c| {
@@ -1028,7 +1027,7 @@ impl<'a> PassRun<'a> {
         }
         let to = self.to;
         let b = self.batch.at(to);
-        let mctx = Ctx::new(&b, self.pipeline);
+        let mctx = Ctx::new(&b, self.set);
         let mut family = "";
         for cfg in rules {
             mctx.enter_family(&mut family, cfg.def.code);
@@ -1046,8 +1045,8 @@ impl<'a> PassRun<'a> {
     /// The rules of the annual R&D reports, once per R&D year audited; their
     /// findings stand for every month that audits that year.
     fn annual(&mut self, ctx: &Ctx<'_>) -> Result<()> {
-        let (opts, pipeline) = (self.opts, self.pipeline);
-        let annual: Vec<&RuleConfig> = pipeline
+        let (opts, set) = (self.opts, self.set);
+        let annual: Vec<&RuleConfig> = set
             .rules
             .iter()
             .filter(|c| matches!(c.def.kind, Kind::Annual(_)) && !opts.last_month_alone(c))
@@ -1070,7 +1069,7 @@ impl<'a> PassRun<'a> {
             // ended in the last month.
             if y.is_some() || end == to {
                 let b = self.batch.at(Month(end));
-                let actx = Ctx::new(&b, pipeline);
+                let actx = Ctx::new(&b, set);
                 for cfg in &annual {
                     let (run, f) = run_rule(&actx, cfg, false);
                     if end == to {
@@ -1091,19 +1090,19 @@ impl<'a> PassRun<'a> {
     /// The built-in rules, the rules audited in the last month alone and, without
     /// R&D reports, the annual rules: month by month.
     fn month_by_month(&mut self) -> Result<()> {
-        let (opts, pipeline, batch, to) = (self.opts, self.pipeline, self.batch, self.to);
+        let (opts, set, batch, to) = (self.opts, self.set, self.batch, self.to);
         let per_month = |cfg: &&RuleConfig| {
             matches!(cfg.def.kind, Kind::Builtin(_))
                 || (matches!(cfg.def.kind, Kind::Annual(_)) && batch.table(Table::Rd).is_none())
                 || opts.last_month_alone(cfg)
         };
-        let rules: Vec<&RuleConfig> = pipeline.rules.iter().filter(per_month).collect();
+        let rules: Vec<&RuleConfig> = set.rules.iter().filter(per_month).collect();
         let months: Vec<Month> = (self.from.0..=to.0).map(Month).collect();
         let progress = self.progress;
         // The months are independent: side by side, then taken in order.
         let done = side_by_side(&months, |_, &m| {
             let b = batch.at(m);
-            let ctx = Ctx::new(&b, pipeline);
+            let ctx = Ctx::new(&b, set);
             let mut family = "";
             let mut runs = Vec::new();
             for cfg in &rules {

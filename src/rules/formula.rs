@@ -5,11 +5,11 @@
 
 use polars::prelude::*;
 
+use super::config::RuleConfig;
 use super::engine::{month_text, Ctx, RuleOutput};
 use super::registry::{Kind, RuleDef, Scope};
 use crate::error::{Error, Result};
 use crate::load;
-use crate::pipeline::RuleConfig;
 
 fn compile(sql: &str) -> std::result::Result<Expr, String> {
     polars::sql::sql_expr(sql).map_err(|e| format!("the SQL condition does not compile: {e}"))

@@ -4,12 +4,12 @@
 use polars::prelude::*;
 
 use super::common::*;
+use super::config::RuleConfig;
 use super::engine::{month_text, Ctx, RuleOutput};
 use super::panel::MonthCells;
 use super::registry::{Basis, Kind, Level, RuleDef, Scope, Severity};
 use crate::error::Result;
 use crate::model::Table;
-use crate::pipeline::RuleConfig;
 
 /// The industrial rules.
 pub const RULES: &[RuleDef] = &[

@@ -9,11 +9,11 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use super::common::*;
+use super::config::RuleConfig;
 use super::engine::{month_text, Ctx, RuleOutput};
 use super::registry::{Basis, Kind, Level, RuleDef, Severity};
 use crate::error::Result;
 use crate::model::Table;
-use crate::pipeline::RuleConfig;
 
 /// The rules.
 pub const RULES: &[RuleDef] = &[

@@ -5,11 +5,11 @@
 use polars::prelude::*;
 
 use super::common::*;
+use super::config::RuleConfig;
 use super::engine::{month_text, Ctx, RuleOutput};
 use super::registry::{Basis, Kind, Level, RuleDef, Scope, Severity};
 use crate::error::Result;
 use crate::model::Table;
-use crate::pipeline::RuleConfig;
 
 const EVIDENCE_ZH: &str = "请项目单位提供项目形象进度表、工程结算单、设备购置发票和付款凭证";
 const EVIDENCE_EN: &str = "Ask for the project progress sheets, construction settlement statements, equipment invoices and payment vouchers";
@@ -191,7 +191,7 @@ pub const RULES: &[RuleDef] = &[
 
 /// Planned total from which the city supervises, as the pipeline sets it.
 pub fn city_tier_min(ctx: &Ctx<'_>) -> f64 {
-    ctx.pipeline
+    ctx.set
         .rule("IV005")
         .map(|r| r.num("city_min_planned_thousand_yuan"))
         .unwrap_or(CITY_TIER_MIN)

@@ -4,11 +4,11 @@
 use polars::prelude::*;
 
 use super::common::*;
+use super::config::RuleConfig;
 use super::engine::{month_text, Ctx, RuleOutput};
 use super::registry::{Basis, Kind, Level, RuleDef, Severity};
 use crate::error::Result;
 use crate::model::Table;
-use crate::pipeline::RuleConfig;
 
 const EVIDENCE_ZH: &str = "请企业提供工资表、社保缴费记录和从业人员花名册";
 const EVIDENCE_EN: &str =

@@ -8,7 +8,7 @@
 
 use polars::prelude::*;
 
-use crate::pipeline::{Value, Values};
+use crate::settings::{Value, Values};
 
 enum Piece<'a> {
     Lit(&'a str),

@@ -9,6 +9,7 @@
 
 pub mod anticipate;
 pub mod common;
+pub mod config;
 pub mod detectors;
 pub mod docs;
 pub mod energy;
@@ -27,6 +28,7 @@ pub mod registry;
 pub mod services;
 pub mod tax;
 
+pub use config::{RuleConfig, RuleSet};
 pub use engine::{
     record_peer_stats, run, run_months, run_months_given, run_pass, run_with_peers,
     run_with_progress, Checked, Ctx, Frames, Pass, PassOptions, PeerStats, Peers, RuleRun,

@@ -30,12 +30,12 @@ use polars::prelude::*;
 
 use super::anticipate::{combine_two, Mixture, Settings};
 use super::common::*;
+use super::config::RuleConfig;
 use super::engine::{month_text, Ctx, RuleOutput};
 use super::registry::{Basis, Kind, Level, RuleDef, Severity};
 use crate::error::Result;
 use crate::load::Batch;
 use crate::model::Table;
-use crate::pipeline::{Pipeline, RuleConfig};
 
 /// The rules.
 pub const RULES: &[RuleDef] = &[
@@ -603,8 +603,8 @@ fn with_division(batch: &Batch, lf: LazyFrame) -> LazyFrame {
     .with_column(col("division").fill_null(lit("")))
 }
 
-fn settings(pipeline: &Pipeline) -> Settings {
-    Settings::of(pipeline.section("anticipation"))
+fn settings(ctx: &Ctx<'_>) -> Settings {
+    Settings::of(&ctx.set.anticipation)
 }
 
 /// The anticipated wage bills and headcounts of the quarters a run looks at
@@ -613,7 +613,7 @@ fn labour_panel(ctx: &Ctx<'_>) -> Result<DataFrame> {
     ctx.shared("labour_anticipation", || {
         let first = quarter_window_start_of(ctx.from.0);
         match labour_rows(ctx.batch, first, ctx.period.0) {
-            Some(lf) => anticipate(lf, &LABOUR, &settings(ctx.pipeline)),
+            Some(lf) => anticipate(lf, &LABOUR, &settings(ctx)),
             None => Ok(DataFrame::empty()),
         }
     })
@@ -746,7 +746,7 @@ fn labour_far(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
 fn services_panel(ctx: &Ctx<'_>) -> Result<DataFrame> {
     ctx.shared("services_anticipation", || {
         match services_rows(ctx.batch, ctx.from.year_start().0, ctx.period.0) {
-            Some(lf) => anticipate(lf, &SERVICES, &settings(ctx.pipeline)),
+            Some(lf) => anticipate(lf, &SERVICES, &settings(ctx)),
             None => Ok(DataFrame::empty()),
         }
     })
@@ -755,7 +755,7 @@ fn services_panel(ctx: &Ctx<'_>) -> Result<DataFrame> {
 /// The anticipated R&D spends of every R&D year.
 fn rd_panel(ctx: &Ctx<'_>) -> Result<DataFrame> {
     ctx.shared("rd_anticipation", || match rd_rows(ctx.batch) {
-        Some(lf) => anticipate(lf, &RD, &settings(ctx.pipeline)),
+        Some(lf) => anticipate(lf, &RD, &settings(ctx)),
         None => Ok(DataFrame::empty()),
     })
 }
@@ -958,7 +958,9 @@ mod tests {
     use rand_distr::{Distribution, Normal};
 
     fn settings() -> Settings {
-        Settings::of(Pipeline::builtin().section("anticipation"))
+        Settings::of(&crate::settings::Values::defaults(
+            crate::rules::anticipate::SETTINGS.settings,
+        ))
     }
 
     /// The peers' changes over integer group ids equal those over Polars'

@@ -7,11 +7,11 @@
 use polars::prelude::*;
 
 use super::common::*;
+use super::config::RuleConfig;
 use super::engine::{Ctx, RuleOutput};
 use super::registry::{Basis, Kind, Level, RuleDef, Scope, Severity};
 use crate::error::{Error, Result};
 use crate::model::Table;
-use crate::pipeline::RuleConfig;
 
 /// Industries where R&D is implausible (low-end processing): agricultural food
 /// processing 13, food manufacturing 14, wood processing 20.

@@ -7,9 +7,10 @@ use std::fmt;
 
 use serde::Serialize;
 
+use super::config::RuleConfig;
 use super::engine::{Ctx, RuleOutput};
 use crate::model::Table;
-use crate::pipeline::RuleConfig;
+pub use crate::settings::{Default, ParamKind, ParamSpec};
 
 /// How serious a failed check is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -109,66 +110,6 @@ impl Scope {
             _ => None,
         }
     }
-}
-
-/// The type of a rule parameter.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum ParamKind {
-    /// A decimal number.
-    Number,
-    /// A whole number.
-    Integer,
-    /// `true` / `false`.
-    Bool,
-    /// A list of text codes (industry divisions…).
-    Codes,
-    /// A list of months of the year (1–12).
-    Months,
-}
-
-impl ParamKind {
-    /// Description for messages.
-    pub fn describe(self) -> &'static str {
-        match self {
-            ParamKind::Number => "a number",
-            ParamKind::Integer => "a whole number",
-            ParamKind::Bool => "true or false",
-            ParamKind::Codes => "a list of text codes, e.g. [\"13\", \"14\"]",
-            ParamKind::Months => "a list of months 1–12, e.g. [1, 2]",
-        }
-    }
-}
-
-/// A parameter's default.
-#[derive(Clone, Copy, Debug)]
-pub enum Default {
-    /// Number.
-    Num(f64),
-    /// Whole number.
-    Int(i64),
-    /// Boolean.
-    Bool(bool),
-    /// Codes.
-    Codes(&'static [&'static str]),
-    /// Months.
-    Months(&'static [u32]),
-}
-
-/// One parameter of a rule.
-#[derive(Debug)]
-pub struct ParamSpec {
-    /// snake_case name with its unit (`min_ratio`, `threshold_thousand_yuan`).
-    pub name: &'static str,
-    /// Type.
-    pub kind: ParamKind,
-    /// Default value.
-    pub default: Default,
-    /// Smallest allowed value (numbers).
-    pub min: Option<f64>,
-    /// Largest allowed value (numbers).
-    pub max: Option<f64>,
-    /// What it means.
-    pub doc: &'static str,
 }
 
 /// A text in both languages.

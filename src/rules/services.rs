@@ -5,11 +5,11 @@
 use polars::prelude::*;
 
 use super::common::*;
+use super::config::RuleConfig;
 use super::engine::{month_text, Ctx, RuleOutput};
 use super::registry::{Basis, Kind, Level, RuleDef, Severity};
 use crate::error::Result;
 use crate::model::Table;
-use crate::pipeline::RuleConfig;
 
 const EVIDENCE_ZH: &str = "请企业提供营业收入明细账、增值税纳税申报表和主要合同";
 const EVIDENCE_EN: &str = "Ask for the revenue ledger, the VAT returns and the main contracts";

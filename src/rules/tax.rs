@@ -3,12 +3,12 @@
 use polars::prelude::*;
 
 use super::common::*;
+use super::config::RuleConfig;
 use super::engine::{month_text, Ctx, RuleOutput};
 use super::panel::{MonthCells, Running};
 use super::registry::{Basis, Kind, Level, RuleDef, Severity};
 use crate::error::{Error, Result};
 use crate::model::{Month, Table};
-use crate::pipeline::RuleConfig;
 
 /// The 8 industries with weak statistical foundations the bureaus single out
 /// (textiles 17, apparel 18, beverages/liquor/tea 15, furniture 21, agricultural

@@ -571,7 +571,7 @@ pub fn audit_to(
         Some(p) => Pipeline::load(p)?,
         None => Pipeline::builtin(),
     };
-    let stats = rules::record_peer_stats(&res.batch, &pipeline, &LIVE_PEER_RULES)?;
+    let stats = rules::record_peer_stats(&res.batch, &pipeline.rule_set(), &LIVE_PEER_RULES)?;
     write_peer_stats(&out.join(PEER_STATS_DIR), stats, &pipeline.fingerprint())
 }
 
@@ -1409,7 +1409,7 @@ impl Live {
     /// time, run side by side: on a few enterprises each rule is mostly fixed
     /// cost. Each half keeps the pipeline's order, so a family's shared frames
     /// are computed once per half.
-    fn in_halves(&self, own: Vec<usize>) -> [Pipeline; 2] {
+    fn in_halves(&self, own: Vec<usize>) -> [rules::RuleSet; 2] {
         let cost = |i: usize| {
             let code = self.cfg.pipeline.rules[i].def.code;
             self.rule_ms.get(code).copied().unwrap_or(1.0)
@@ -1425,7 +1425,7 @@ impl Live {
             half_of.insert(i, h);
         }
         let half = |h: usize| {
-            let mut p = self.cfg.pipeline.clone();
+            let mut p = self.cfg.pipeline.rule_set();
             p.rules = own
                 .iter()
                 .filter(|i| half_of.get(i) == Some(&h))
@@ -1785,9 +1785,9 @@ struct RulePlan {
     /// The last full audit's statistics are of the period under review.
     stats_of_period: bool,
     /// The own checks, in two halves run side by side (months before the period).
-    halves: [Pipeline; 2],
+    halves: [rules::RuleSet; 2],
     /// At the period: the own checks whose tables changed and the live peer checks.
-    halves_p: [Pipeline; 2],
+    halves_p: [rules::RuleSet; 2],
     /// Live peer checks taken from the last full audit: nothing they read changed.
     kept_live: Vec<&'static str>,
     /// Own checks taken from it for the same reason (indices of the pipeline's

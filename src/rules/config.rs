@@ -1,0 +1,113 @@
+//! The rules stage's own settings: each rule as the pipeline configures it
+//! ([`RuleConfig`]), and the set the engine runs ([`RuleSet`]) with the settings
+//! sections the rules read. The pipeline module composes them from a pipeline
+//! file; the engine never sees the file or another stage's settings.
+
+use super::registry::{Kind as RuleKind, RuleDef, Scope, Severity};
+use crate::settings::Values;
+
+/// One rule as a pipeline runs it.
+#[derive(Clone)]
+pub struct RuleConfig {
+    /// The rule.
+    pub def: &'static RuleDef,
+    /// Severity (the registry's unless the pipeline changes it).
+    pub severity: Severity,
+    /// Multiplier of the rule's findings in the score.
+    pub weight: f64,
+    /// Rows looked at (formula rules).
+    pub scope: Scope,
+    /// The condition (formula rules), parameters substituted in at run time.
+    pub fails_when: Option<String>,
+    /// Parameters, defaults filled in.
+    pub params: Values,
+    /// Where the rule was configured (`file:line`).
+    pub origin: String,
+}
+
+impl RuleConfig {
+    /// The rule with its registry defaults, configured at `origin`.
+    pub fn new(def: &'static RuleDef, origin: String) -> RuleConfig {
+        let (fails_when, scope) = match &def.kind {
+            RuleKind::Formula {
+                fails_when, scope, ..
+            } => (Some(fails_when.to_string()), *scope),
+            RuleKind::Builtin(_) | RuleKind::Months(_) | RuleKind::Annual(_) => {
+                (None, Scope::Period)
+            }
+        };
+        RuleConfig {
+            def,
+            severity: def.severity,
+            weight: 1.0,
+            scope,
+            fails_when,
+            params: Values::defaults(def.params),
+            origin,
+        }
+    }
+
+    /// The rule's code.
+    pub fn code(&self) -> &'static str {
+        self.def.code
+    }
+
+    /// A number parameter.
+    pub fn num(&self, name: &str) -> f64 {
+        self.params.num(name)
+    }
+
+    /// A whole-number parameter.
+    pub fn int(&self, name: &str) -> i64 {
+        self.params.int(name)
+    }
+
+    /// A boolean parameter.
+    pub fn bool(&self, name: &str) -> bool {
+        self.params.bool(name)
+    }
+
+    /// A list-of-codes parameter.
+    pub fn codes(&self, name: &str) -> Vec<String> {
+        self.params.codes(name)
+    }
+
+    /// A list-of-months parameter.
+    pub fn months(&self, name: &str) -> Vec<u32> {
+        self.params.months(name)
+    }
+
+    /// A SQL text with `{param}` placeholders replaced by the parameter values.
+    pub fn substitute(&self, sql: &str) -> String {
+        self.params.substitute(sql)
+    }
+}
+
+/// What the engine runs: the rules in pipeline order, with the settings the rules
+/// read besides their own parameters.
+#[derive(Clone)]
+pub struct RuleSet {
+    /// The rules to run, in pipeline order.
+    pub rules: Vec<RuleConfig>,
+    /// The `[anticipation]` section (its keys are declared by
+    /// [`super::anticipate::SETTINGS`]).
+    pub anticipation: Values,
+    /// For how many months a verification that found a figure correct explains
+    /// the same finding again (`[grading] explained_months`).
+    pub explained_months: i64,
+}
+
+impl RuleSet {
+    /// A rule's configuration, if the set runs it.
+    pub fn rule(&self, code: &str) -> Option<&RuleConfig> {
+        self.rules.iter().find(|r| r.code() == code)
+    }
+
+    /// The same set with only the rules `keep` accepts.
+    pub fn only(&self, keep: impl Fn(&RuleConfig) -> bool) -> RuleSet {
+        RuleSet {
+            rules: self.rules.iter().filter(|r| keep(r)).cloned().collect(),
+            ..self.clone()
+        }
+    }
+}

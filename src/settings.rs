@@ -1,0 +1,236 @@
+//! Named values: a rule's parameters and a stage's settings, each declared by a
+//! [`ParamSpec`] (its name, type, default and range) and held as [`Values`].
+//!
+//! This module is below every stage: the rules, grading, the query list and the
+//! scorecard each declare their own settings with these types, and the pipeline
+//! module fills them in from a pipeline file.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// The type of a rule parameter.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ParamKind {
+    /// A decimal number.
+    Number,
+    /// A whole number.
+    Integer,
+    /// `true` / `false`.
+    Bool,
+    /// A list of text codes (industry divisions…).
+    Codes,
+    /// A list of months of the year (1–12).
+    Months,
+}
+
+impl ParamKind {
+    /// Description for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ParamKind::Number => "a number",
+            ParamKind::Integer => "a whole number",
+            ParamKind::Bool => "true or false",
+            ParamKind::Codes => "a list of text codes, e.g. [\"13\", \"14\"]",
+            ParamKind::Months => "a list of months 1–12, e.g. [1, 2]",
+        }
+    }
+}
+
+/// A parameter's default.
+#[derive(Clone, Copy, Debug)]
+pub enum Default {
+    /// Number.
+    Num(f64),
+    /// Whole number.
+    Int(i64),
+    /// Boolean.
+    Bool(bool),
+    /// Codes.
+    Codes(&'static [&'static str]),
+    /// Months.
+    Months(&'static [u32]),
+}
+
+/// One parameter of a rule.
+#[derive(Debug)]
+pub struct ParamSpec {
+    /// snake_case name with its unit (`min_ratio`, `threshold_thousand_yuan`).
+    pub name: &'static str,
+    /// Type.
+    pub kind: ParamKind,
+    /// Default value.
+    pub default: Default,
+    /// Smallest allowed value (numbers).
+    pub min: Option<f64>,
+    /// Largest allowed value (numbers).
+    pub max: Option<f64>,
+    /// What it means.
+    pub doc: &'static str,
+}
+
+/// A parameter or setting value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// Number.
+    Num(f64),
+    /// Whole number.
+    Int(i64),
+    /// Boolean.
+    Bool(bool),
+    /// Text codes.
+    Codes(Vec<String>),
+    /// Months of the year.
+    Months(Vec<u32>),
+}
+
+impl Value {
+    fn from_default(d: Default) -> Value {
+        match d {
+            Default::Num(x) => Value::Num(x),
+            Default::Int(x) => Value::Int(x),
+            Default::Bool(x) => Value::Bool(x),
+            Default::Codes(c) => Value::Codes(c.iter().map(|s| s.to_string()).collect()),
+            Default::Months(m) => Value::Months(m.to_vec()),
+        }
+    }
+
+    /// The value as a number (integers widen).
+    pub fn as_f64(&self) -> f64 {
+        match self {
+            Value::Num(x) => *x,
+            Value::Int(x) => *x as f64,
+            Value::Bool(b) => f64::from(u8::from(*b)),
+            _ => f64::NAN,
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Num(x) => write!(f, "{x}"),
+            Value::Int(x) => write!(f, "{x}"),
+            Value::Bool(x) => write!(f, "{x}"),
+            Value::Codes(c) => write!(
+                f,
+                "[{}]",
+                c.iter()
+                    .map(|s| format!("\"{s}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Value::Months(m) => write!(
+                f,
+                "[{}]",
+                m.iter()
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+}
+
+/// A set of named values with their specs (rule parameters or a settings section).
+#[derive(Clone, Debug, Default)]
+pub struct Values {
+    values: BTreeMap<&'static str, Value>,
+}
+
+impl Values {
+    /// The defaults of `specs`.
+    pub fn defaults(specs: &'static [ParamSpec]) -> Values {
+        Values {
+            values: specs
+                .iter()
+                .map(|p| (p.name, Value::from_default(p.default)))
+                .collect(),
+        }
+    }
+
+    /// A value by name; a name not declared is a bug of the code that asks
+    /// (the engine records a rule's panic as that rule's error).
+    pub(crate) fn get(&self, name: &str) -> &Value {
+        self.values.get(name).unwrap_or_else(|| {
+            panic!("parameter '{name}' is not declared; the registry and the code disagree")
+        })
+    }
+
+    /// A number.
+    pub fn num(&self, name: &str) -> f64 {
+        self.get(name).as_f64()
+    }
+
+    /// A whole number.
+    pub fn int(&self, name: &str) -> i64 {
+        match self.get(name) {
+            Value::Int(x) => *x,
+            other => other.as_f64() as i64,
+        }
+    }
+
+    /// A boolean.
+    pub fn bool(&self, name: &str) -> bool {
+        matches!(self.get(name), Value::Bool(true))
+    }
+
+    /// Text codes.
+    pub fn codes(&self, name: &str) -> Vec<String> {
+        match self.get(name) {
+            Value::Codes(c) => c.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Months of the year.
+    pub fn months(&self, name: &str) -> Vec<u32> {
+        match self.get(name) {
+            Value::Months(m) => m.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Sets a value (the pipeline file's, checked against its spec).
+    pub(crate) fn set(&mut self, name: &'static str, value: Value) {
+        self.values.insert(name, value);
+    }
+
+    /// Every value, by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&&'static str, &Value)> {
+        self.values.iter()
+    }
+
+    /// A SQL text with `{name}` placeholders replaced by the values.
+    pub fn substitute(&self, sql: &str) -> String {
+        let mut out = sql.to_string();
+        for (name, v) in self.iter() {
+            let text = match v {
+                Value::Num(x) => format!("{x:?}"),
+                Value::Int(x) => x.to_string(),
+                Value::Bool(b) => b.to_string(),
+                Value::Codes(c) => c
+                    .iter()
+                    .map(|s| format!("'{s}'"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                Value::Months(m) => m
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            };
+            out = out.replace(&format!("{{{name}}}"), &text);
+        }
+        out
+    }
+}
+
+/// A settings section (`[grading]`, `[query_list]`, `[scorecard]`).
+pub struct Section {
+    /// Table name in the file.
+    pub name: &'static str,
+    /// What the section configures.
+    pub doc: &'static str,
+    /// Its keys.
+    pub settings: &'static [ParamSpec],
+}
