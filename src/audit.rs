@@ -594,6 +594,34 @@ fn write_summary(staging: &Staging, summary: &Summary) -> Result<()> {
     })
 }
 
+/// Writes `anticipated.parquet` (millions of rows) on its own thread while the
+/// other outputs, most of which are built and written on one core, are written
+/// beside it.
+fn write_beside_anticipated(
+    r: &Reports<'_>,
+    anticipated_out: &mut DataFrame,
+    laps: &mut Laps,
+) -> Result<Written> {
+    let path = r.staging.file("anticipated.parquet");
+    std::thread::scope(|scope| {
+        let parquet = scope.spawn(move || {
+            let t = Instant::now();
+            report::write_parquet(anticipated_out, &path)?;
+            tracing::debug!(
+                seconds = t.elapsed().as_secs_f64(),
+                "anticipated.parquet written"
+            );
+            Ok::<(), Error>(())
+        });
+        let rest = write_reports(r, laps);
+        let parquet = parquet
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        laps.lap("anticipated.parquet (waited for)");
+        rest.and_then(|w| parquet.map(|_| w))
+    })
+}
+
 /// What the reports are made of.
 struct Reports<'a> {
     batch: &'a Batch,
@@ -749,45 +777,26 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
     let staging = Staging::new(&opts.out, opts.force)?;
     let mut anticipated_out = anticipated_output(&anticipated, &after, &batch)?;
     laps.lap("paired anticipations");
-    // `anticipated.parquet` (millions of rows) is written beside the other
-    // outputs, most of which are built and written on one core.
-    let path = staging.file("anticipated.parquet");
-    let written = std::thread::scope(|scope| {
-        let parquet = scope.spawn(move || {
-            let t = Instant::now();
-            report::write_parquet(&mut anticipated_out, &path)?;
-            tracing::debug!(
-                seconds = t.elapsed().as_secs_f64(),
-                "anticipated.parquet written"
-            );
-            Ok::<(), Error>(())
-        });
-        let rest = write_reports(
-            &Reports {
-                batch: &batch,
-                pipeline: &pipeline,
-                findings: &checked.findings,
-                graded: &graded,
-                ql: &ql,
-                stops: &stops,
-                staging: &staging,
-                seed,
-            },
-            &mut laps,
-        );
-        let parquet = parquet
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        laps.lap("anticipated.parquet (waited for)");
-        rest.and_then(|w| parquet.map(|_| w))
-    })?;
     let Written {
         sc,
         ql_out,
         sc_out,
         findings_out,
         grades_out,
-    } = written;
+    } = write_beside_anticipated(
+        &Reports {
+            batch: &batch,
+            pipeline: &pipeline,
+            findings: &checked.findings,
+            graded: &graded,
+            ql: &ql,
+            stops: &stops,
+            staging: &staging,
+            seed,
+        },
+        &mut anticipated_out,
+        &mut laps,
+    )?;
 
     // The summary, last, with the accounting of every table.
     let mut outputs = output_counts(&findings_out, &grades_out, &ql, &sc)?;

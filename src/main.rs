@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use zhibao::model::Month;
 
@@ -59,78 +59,11 @@ enum UserAction {
 #[derive(Subcommand)]
 enum Command {
     /// Audit a data directory: findings, grades, query list, scorecard.
-    Audit {
-        /// Data directory (one table per file or directory, see docs/data-contract.md).
-        #[arg(long)]
-        data: PathBuf,
-        /// Output directory (replaced as a whole by each run).
-        #[arg(long)]
-        out: PathBuf,
-        /// Period under review, YYYY-MM (default: the latest month of industrial).
-        #[arg(long, value_parser = parse_month)]
-        period: Option<Month>,
-        /// Pipeline file (default: the built-in pipeline).
-        #[arg(long)]
-        pipeline: Option<PathBuf>,
-        /// Seed of the random sampling (default: drawn and recorded in summary.json).
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Last month's grades.parquet (default: the state is rebuilt from the data).
-        #[arg(long)]
-        previous_grades: Option<PathBuf>,
-        /// Query-list lines per county before random sampling.
-        #[arg(long)]
-        capacity: Option<usize>,
-        /// Replace --out even if zhibao did not write it.
-        #[arg(long)]
-        force: bool,
-    },
+    Audit(AuditArgs),
     /// Write a synthetic batch with planted anomalies (labels beside it).
-    Generate {
-        /// Data directory to create.
-        #[arg(long)]
-        out: PathBuf,
-        /// Number of industrial enterprises.
-        #[arg(long, default_value_t = 3000)]
-        enterprises: usize,
-        /// Months of history, the last included.
-        #[arg(long, default_value_t = 24)]
-        months: usize,
-        /// Seed.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Last month, YYYY-MM.
-        #[arg(long, value_parser = parse_month, default_value = "2026-10")]
-        end: Month,
-        /// Share of enterprises with a planted anomaly.
-        #[arg(long, default_value_t = 0.03)]
-        anomaly_rate: f64,
-        /// File format.
-        #[arg(long, value_enum, default_value_t = Format::Parquet)]
-        format: Format,
-        /// Leave out the labour, energy and services tables.
-        #[arg(long)]
-        core_only: bool,
-    },
+    Generate(GenerateArgs),
     /// Generate a small batch, audit it and print the summary.
-    Demo {
-        /// Output directory of the audit.
-        #[arg(long, default_value = "zhibao-demo-output")]
-        out: PathBuf,
-        /// Number of enterprises.
-        #[arg(long, default_value_t = 3000)]
-        enterprises: usize,
-        /// Seed.
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-        /// Then serve the demo data live (`zhibao serve`), with a city and a county
-        /// user whose tokens are printed.
-        #[arg(long)]
-        serve: bool,
-        /// Address to listen on with --serve.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: std::net::SocketAddr,
-    },
+    Demo(DemoArgs),
     /// Audit submissions as they arrive: HTTP API and web page (docs/serve.md).
     Serve {
         /// The history, as for `zhibao audit` (may be left out once the state holds it).
@@ -199,56 +132,139 @@ enum Command {
         file: PathBuf,
     },
     /// Banff's OUTLIER (Hidiroglou–Berthelot) on any table.
-    Outlier {
-        /// Input table, CSV or Parquet.
-        #[arg(long)]
-        input: PathBuf,
-        /// Unit identifier column.
-        #[arg(long)]
-        id: String,
-        /// Variable tested.
-        #[arg(long)]
-        var: String,
-        /// Comparison variable: a column of --input (RATIO) or of --hist (HISTORIC).
-        #[arg(long)]
-        with_var: Option<String>,
-        /// Historical table paired on --id (HISTORIC method).
-        #[arg(long)]
-        hist: Option<PathBuf>,
-        /// By-group column.
-        #[arg(long)]
-        by: Option<String>,
-        /// U in [0, 1].
-        #[arg(long, default_value_t = 0.0)]
-        exponent: f64,
-        /// Minimum distance multiplier A.
-        #[arg(long, default_value_t = 0.05)]
-        mdm: f64,
-        /// Multiplier of the imputation interval (FTI).
-        #[arg(long)]
-        mii: Option<f64>,
-        /// Multiplier of the exclusion interval (FTE).
-        #[arg(long)]
-        mei: Option<f64>,
-        /// Smallest by-group processed.
-        #[arg(long, default_value_t = 10)]
-        min_obs: usize,
-        /// Accept zero values (CURRENT method only, as in Banff).
-        #[arg(long)]
-        accept_zero: bool,
-        /// Accept negative values (CURRENT method only, as in Banff).
-        #[arg(long)]
-        accept_negative: bool,
-        /// Tail(s) searched.
-        #[arg(long, value_enum, default_value_t = SideArg::Both)]
-        side: SideArg,
-        /// Flagged units (CSV).
-        #[arg(long)]
-        out: PathBuf,
-        /// Per-group summary (CSV); printed when absent.
-        #[arg(long)]
-        summary: Option<PathBuf>,
-    },
+    Outlier(OutlierArgs),
+}
+
+/// The arguments of `zhibao audit`.
+#[derive(Args)]
+struct AuditArgs {
+    /// Data directory (one table per file or directory, see docs/data-contract.md).
+    #[arg(long)]
+    data: PathBuf,
+    /// Output directory (replaced as a whole by each run).
+    #[arg(long)]
+    out: PathBuf,
+    /// Period under review, YYYY-MM (default: the latest month of industrial).
+    #[arg(long, value_parser = parse_month)]
+    period: Option<Month>,
+    /// Pipeline file (default: the built-in pipeline).
+    #[arg(long)]
+    pipeline: Option<PathBuf>,
+    /// Seed of the random sampling (default: drawn and recorded in summary.json).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Last month's grades.parquet (default: the state is rebuilt from the data).
+    #[arg(long)]
+    previous_grades: Option<PathBuf>,
+    /// Query-list lines per county before random sampling.
+    #[arg(long)]
+    capacity: Option<usize>,
+    /// Replace --out even if zhibao did not write it.
+    #[arg(long)]
+    force: bool,
+}
+
+/// The arguments of `zhibao generate`.
+#[derive(Args)]
+struct GenerateArgs {
+    /// Data directory to create.
+    #[arg(long)]
+    out: PathBuf,
+    /// Number of industrial enterprises.
+    #[arg(long, default_value_t = 3000)]
+    enterprises: usize,
+    /// Months of history, the last included.
+    #[arg(long, default_value_t = 24)]
+    months: usize,
+    /// Seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Last month, YYYY-MM.
+    #[arg(long, value_parser = parse_month, default_value = "2026-10")]
+    end: Month,
+    /// Share of enterprises with a planted anomaly.
+    #[arg(long, default_value_t = 0.03)]
+    anomaly_rate: f64,
+    /// File format.
+    #[arg(long, value_enum, default_value_t = Format::Parquet)]
+    format: Format,
+    /// Leave out the labour, energy and services tables.
+    #[arg(long)]
+    core_only: bool,
+}
+
+/// The arguments of `zhibao demo`.
+#[derive(Args)]
+struct DemoArgs {
+    /// Output directory of the audit.
+    #[arg(long, default_value = "zhibao-demo-output")]
+    out: PathBuf,
+    /// Number of enterprises.
+    #[arg(long, default_value_t = 3000)]
+    enterprises: usize,
+    /// Seed.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Then serve the demo data live (`zhibao serve`), with a city and a county
+    /// user whose tokens are printed.
+    #[arg(long)]
+    serve: bool,
+    /// Address to listen on with --serve.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: std::net::SocketAddr,
+}
+
+/// The arguments of `zhibao outlier`.
+#[derive(Args)]
+struct OutlierArgs {
+    /// Input table, CSV or Parquet.
+    #[arg(long)]
+    input: PathBuf,
+    /// Unit identifier column.
+    #[arg(long)]
+    id: String,
+    /// Variable tested.
+    #[arg(long)]
+    var: String,
+    /// Comparison variable: a column of --input (RATIO) or of --hist (HISTORIC).
+    #[arg(long)]
+    with_var: Option<String>,
+    /// Historical table paired on --id (HISTORIC method).
+    #[arg(long)]
+    hist: Option<PathBuf>,
+    /// By-group column.
+    #[arg(long)]
+    by: Option<String>,
+    /// U in [0, 1].
+    #[arg(long, default_value_t = 0.0)]
+    exponent: f64,
+    /// Minimum distance multiplier A.
+    #[arg(long, default_value_t = 0.05)]
+    mdm: f64,
+    /// Multiplier of the imputation interval (FTI).
+    #[arg(long)]
+    mii: Option<f64>,
+    /// Multiplier of the exclusion interval (FTE).
+    #[arg(long)]
+    mei: Option<f64>,
+    /// Smallest by-group processed.
+    #[arg(long, default_value_t = 10)]
+    min_obs: usize,
+    /// Accept zero values (CURRENT method only, as in Banff).
+    #[arg(long)]
+    accept_zero: bool,
+    /// Accept negative values (CURRENT method only, as in Banff).
+    #[arg(long)]
+    accept_negative: bool,
+    /// Tail(s) searched.
+    #[arg(long, value_enum, default_value_t = SideArg::Both)]
+    side: SideArg,
+    /// Flagged units (CSV).
+    #[arg(long)]
+    out: PathBuf,
+    /// Per-group summary (CSV); printed when absent.
+    #[arg(long)]
+    summary: Option<PathBuf>,
 }
 
 /// A spinner with the current stage on stderr, when stderr is a terminal.
@@ -333,76 +349,8 @@ fn parse_month(s: &str) -> Result<Month, String> {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Audit {
-            data,
-            out,
-            period,
-            pipeline,
-            seed,
-            previous_grades,
-            capacity,
-            force,
-        } => {
-            let progress = spinner(cli.quiet);
-            let opts = zhibao::audit::AuditOptions {
-                data,
-                out,
-                period,
-                pipeline,
-                seed,
-                previous_grades,
-                capacity,
-                force,
-                progress: progress.clone(),
-            };
-            let r = zhibao::audit::run(&opts)
-                .with_context(|| format!("auditing {}", opts.data.display()));
-            if let Some(pb) = progress {
-                pb.finish_and_clear();
-            }
-            let r = r?;
-            if !cli.quiet {
-                print!("{}", zhibao::terminal::summary(&r, 10));
-            }
-        }
-        Command::Generate {
-            out,
-            enterprises,
-            months,
-            seed,
-            end,
-            anomaly_rate,
-            format,
-            core_only,
-        } => {
-            let mut g = zhibao::generate::GenOptions::new(&out, enterprises);
-            g.months = months;
-            g.seed = seed;
-            g.end = end;
-            g.anomaly_rate = anomaly_rate;
-            g.other_families = !core_only;
-            g.format = match format {
-                Format::Parquet => zhibao::generate::OutFormat::Parquet,
-                Format::Csv => zhibao::generate::OutFormat::Csv,
-            };
-            let r = zhibao::generate::generate(&g)
-                .with_context(|| format!("generating into {}", out.display()))?;
-            if !cli.quiet {
-                println!(
-                    "Generated {} counties into {}:",
-                    r.counties,
-                    r.out.display()
-                );
-                for (t, n) in &r.rows {
-                    println!("  {t:<14} {n:>12} rows");
-                }
-                println!(
-                    "{} planted anomalies listed in {}",
-                    r.planted,
-                    r.labels.display()
-                );
-            }
-        }
+        Command::Audit(args) => audit(args, cli.quiet)?,
+        Command::Generate(args) => generate(args, cli.quiet)?,
         Command::Serve {
             data,
             state,
@@ -463,31 +411,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 eprintln!("zhibao export: the state is in {}", out.display());
             }
         }
-        Command::Demo {
-            out,
-            enterprises,
-            seed,
-            serve,
-            listen,
-        } => {
-            let d = zhibao::demo::run(&out, enterprises, seed).context("running the demo")?;
-            println!(
-                "Demo: {} enterprises in {} counties generated into {} ({} planted anomalies, labels in {}).\n",
-                enterprises,
-                d.generated.counties,
-                d.generated.out.display(),
-                d.generated.planted,
-                d.generated.labels.display()
-            );
-            print!("{}", zhibao::terminal::summary(&d.audit, 10));
-            println!(
-                "\nOpen {}/scorecard.html in a browser, or query_list.xlsx in Excel.",
-                out.display()
-            );
-            if serve {
-                serve_demo(&d.generated.out, &out, listen, seed)?;
-            }
-        }
+        Command::Demo(args) => demo(args)?,
         Command::Rules { code, markdown } => {
             if markdown {
                 print!("{}", zhibao::rules::docs::markdown());
@@ -512,66 +436,177 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 p.rules.len()
             );
         }
-        Command::Outlier {
-            input,
-            id,
-            var,
-            with_var,
-            hist,
-            by,
-            exponent,
-            mdm,
-            mii,
-            mei,
-            min_obs,
-            accept_zero,
-            accept_negative,
-            side,
-            out,
-            summary,
-        } => {
-            let params = zhibao::detect::hb::Params {
-                exponent,
-                mdm,
-                mii,
-                mei,
-                min_obs,
-                accept_zero: accept_zero.then_some(true),
-                accept_negative,
-                side: match side {
-                    SideArg::Both => zhibao::detect::hb::Side::Both,
-                    SideArg::Left => zhibao::detect::hb::Side::Left,
-                    SideArg::Right => zhibao::detect::hb::Side::Right,
-                },
-            };
-            let by_name = by.clone().unwrap_or_else(|| "by_group".into());
-            let o = zhibao::outlier::OutlierOptions {
-                input,
-                id,
-                var,
-                with_var,
-                hist,
-                by,
-                params,
-                out,
-                summary: summary.clone(),
-            };
-            let r = zhibao::outlier::run(&o)
-                .with_context(|| format!("outlier detection on {}", o.input.display()))?;
-            for w in &r.warnings {
-                eprintln!("warning: {w}");
-            }
-            if summary.is_none() && !cli.quiet {
-                print!("{}", zhibao::outlier::summary_text(&r.groups, &by_name));
-            }
-            if !cli.quiet {
-                println!(
-                    "{} unit(s) flagged; written to {}",
-                    r.flagged,
-                    o.out.display()
-                );
-            }
+        Command::Outlier(args) => outlier(args, cli.quiet)?,
+    }
+    Ok(())
+}
+
+/// `zhibao audit`.
+fn audit(args: AuditArgs, quiet: bool) -> anyhow::Result<()> {
+    let AuditArgs {
+        data,
+        out,
+        period,
+        pipeline,
+        seed,
+        previous_grades,
+        capacity,
+        force,
+    } = args;
+    let progress = spinner(quiet);
+    let opts = zhibao::audit::AuditOptions {
+        data,
+        out,
+        period,
+        pipeline,
+        seed,
+        previous_grades,
+        capacity,
+        force,
+        progress: progress.clone(),
+    };
+    let r = zhibao::audit::run(&opts).with_context(|| format!("auditing {}", opts.data.display()));
+    if let Some(pb) = progress {
+        pb.finish_and_clear();
+    }
+    let r = r?;
+    if !quiet {
+        print!("{}", zhibao::terminal::summary(&r, 10));
+    }
+    Ok(())
+}
+
+/// `zhibao generate`.
+fn generate(args: GenerateArgs, quiet: bool) -> anyhow::Result<()> {
+    let GenerateArgs {
+        out,
+        enterprises,
+        months,
+        seed,
+        end,
+        anomaly_rate,
+        format,
+        core_only,
+    } = args;
+    let mut g = zhibao::generate::GenOptions::new(&out, enterprises);
+    g.months = months;
+    g.seed = seed;
+    g.end = end;
+    g.anomaly_rate = anomaly_rate;
+    g.other_families = !core_only;
+    g.format = match format {
+        Format::Parquet => zhibao::generate::OutFormat::Parquet,
+        Format::Csv => zhibao::generate::OutFormat::Csv,
+    };
+    let r = zhibao::generate::generate(&g)
+        .with_context(|| format!("generating into {}", out.display()))?;
+    if !quiet {
+        println!(
+            "Generated {} counties into {}:",
+            r.counties,
+            r.out.display()
+        );
+        for (t, n) in &r.rows {
+            println!("  {t:<14} {n:>12} rows");
         }
+        println!(
+            "{} planted anomalies listed in {}",
+            r.planted,
+            r.labels.display()
+        );
+    }
+    Ok(())
+}
+
+/// `zhibao demo`.
+fn demo(args: DemoArgs) -> anyhow::Result<()> {
+    let DemoArgs {
+        out,
+        enterprises,
+        seed,
+        serve,
+        listen,
+    } = args;
+    let d = zhibao::demo::run(&out, enterprises, seed).context("running the demo")?;
+    println!(
+        "Demo: {} enterprises in {} counties generated into {} ({} planted anomalies, labels in {}).\n",
+        enterprises,
+        d.generated.counties,
+        d.generated.out.display(),
+        d.generated.planted,
+        d.generated.labels.display()
+    );
+    print!("{}", zhibao::terminal::summary(&d.audit, 10));
+    println!(
+        "\nOpen {}/scorecard.html in a browser, or query_list.xlsx in Excel.",
+        out.display()
+    );
+    if serve {
+        serve_demo(&d.generated.out, &out, listen, seed)?;
+    }
+    Ok(())
+}
+
+/// `zhibao outlier`.
+fn outlier(args: OutlierArgs, quiet: bool) -> anyhow::Result<()> {
+    let OutlierArgs {
+        input,
+        id,
+        var,
+        with_var,
+        hist,
+        by,
+        exponent,
+        mdm,
+        mii,
+        mei,
+        min_obs,
+        accept_zero,
+        accept_negative,
+        side,
+        out,
+        summary,
+    } = args;
+    let params = zhibao::detect::hb::Params {
+        exponent,
+        mdm,
+        mii,
+        mei,
+        min_obs,
+        accept_zero: accept_zero.then_some(true),
+        accept_negative,
+        side: match side {
+            SideArg::Both => zhibao::detect::hb::Side::Both,
+            SideArg::Left => zhibao::detect::hb::Side::Left,
+            SideArg::Right => zhibao::detect::hb::Side::Right,
+        },
+    };
+    let by_name = by.clone().unwrap_or_else(|| "by_group".into());
+    let o = zhibao::outlier::OutlierOptions {
+        input,
+        id,
+        var,
+        with_var,
+        hist,
+        by,
+        params,
+        out,
+        summary: summary.clone(),
+    };
+    let r = zhibao::outlier::run(&o)
+        .with_context(|| format!("outlier detection on {}", o.input.display()))?;
+    for w in &r.warnings {
+        eprintln!("warning: {w}");
+    }
+    if summary.is_none() && !quiet {
+        print!("{}", zhibao::outlier::summary_text(&r.groups, &by_name));
+    }
+    if !quiet {
+        println!(
+            "{} unit(s) flagged; written to {}",
+            r.flagged,
+            o.out.display()
+        );
     }
     Ok(())
 }
