@@ -109,12 +109,13 @@ pub enum Error {
     },
 
     /// A Parquet file could not be read.
-    #[error("{path}: cannot read the Parquet file: {message}")]
+    #[error("{path}: cannot read the Parquet file: {source}")]
     Parquet {
         /// The file.
         path: PathBuf,
         /// The reader's reason.
-        message: String,
+        #[source]
+        source: polars::error::PolarsError,
     },
 
     /// The period under review could not be determined.

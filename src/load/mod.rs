@@ -1624,9 +1624,9 @@ pub fn read_generic(path: &Path) -> Result<TextColumns> {
     if !is_parquet {
         return csv::read_generic_csv(path);
     }
-    let perr = |e: PolarsError| Error::Parquet {
+    let perr = |source: PolarsError| Error::Parquet {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        source,
     };
     let file = std::fs::File::open(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),

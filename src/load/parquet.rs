@@ -13,9 +13,9 @@ use crate::model::schema::TableSpec;
 
 /// Reads the contract columns of one Parquet file.
 pub fn read(path: &Path, spec: &'static TableSpec, supplied: &[&str]) -> Result<RawFrame> {
-    let perr = |e: PolarsError| Error::Parquet {
+    let perr = |source: PolarsError| Error::Parquet {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        source,
     };
     let file = File::open(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
