@@ -68,6 +68,82 @@ pub struct ParamSpec {
     pub doc: &'static str,
 }
 
+/// A number parameter.
+pub const fn num(
+    name: &'static str,
+    default: f64,
+    min: Option<f64>,
+    max: Option<f64>,
+    doc: &'static str,
+) -> ParamSpec {
+    ParamSpec {
+        name,
+        kind: ParamKind::Number,
+        default: Default::Num(default),
+        min,
+        max,
+        doc,
+    }
+}
+
+/// A whole-number parameter.
+pub const fn int(
+    name: &'static str,
+    default: i64,
+    min: Option<f64>,
+    max: Option<f64>,
+    doc: &'static str,
+) -> ParamSpec {
+    ParamSpec {
+        name,
+        kind: ParamKind::Integer,
+        default: Default::Int(default),
+        min,
+        max,
+        doc,
+    }
+}
+
+/// A list-of-codes parameter.
+pub const fn codes(
+    name: &'static str,
+    default: &'static [&'static str],
+    doc: &'static str,
+) -> ParamSpec {
+    ParamSpec {
+        name,
+        kind: ParamKind::Codes,
+        default: Default::Codes(default),
+        min: None,
+        max: None,
+        doc,
+    }
+}
+
+/// A list-of-months parameter.
+pub const fn months(name: &'static str, default: &'static [u32], doc: &'static str) -> ParamSpec {
+    ParamSpec {
+        name,
+        kind: ParamKind::Months,
+        default: Default::Months(default),
+        min: None,
+        max: None,
+        doc,
+    }
+}
+
+/// A boolean parameter.
+pub const fn flag(name: &'static str, default: bool, doc: &'static str) -> ParamSpec {
+    ParamSpec {
+        name,
+        kind: ParamKind::Bool,
+        default: Default::Bool(default),
+        min: None,
+        max: None,
+        doc,
+    }
+}
+
 /// A parameter or setting value.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {

@@ -27,9 +27,8 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::error::{Error, Result};
 use crate::load::Batch;
-use crate::rules::common::{int, num};
 use crate::rules::registry::Basis;
-use crate::settings::{Section, Values};
+use crate::settings::{codes, int, num, Section, Values};
 
 /// The `[query_list]` settings.
 pub static SETTINGS: Section = Section {
@@ -63,6 +62,11 @@ pub static SETTINGS: Section = Section {
             Some(1.0),
             Some(50.0),
             "reasons written per line; the rest are counted",
+        ),
+        codes(
+            "magnitude_rules",
+            &["AV001", "AV002"],
+            "rules saying a figure is far from what its sources anticipate: within its grade, an enterprise with a hard or soft finding of one of them is listed first, by the expected error of its output, which its line names",
         ),
     ],
 };
@@ -99,9 +103,6 @@ struct Expected {
     reported: f64,
     anticipated: f64,
 }
-
-/// The rules that say a figure is far from what its sources anticipate.
-pub const MAGNITUDE_RULES: &[&str] = &["AV001", "AV002"];
 
 /// The county of every enterprise, by enterprise id.
 fn county_codes(batch: &Batch) -> Result<StringChunked> {
@@ -340,7 +341,7 @@ pub fn query_list(input: &RankInput<'_>, s: &Values) -> Result<DataFrame> {
     let ev = Evidence {
         reasons: reasons_by_enterprise(input.findings, max_reasons)?,
         expected: expected_by_enterprise(input, &totals)?,
-        far: far_from_sources(input.findings)?,
+        far: far_from_sources(input.findings, &s.codes("magnitude_rules"))?,
         none: Expected::default(),
     };
     let graded = Graded::of(input.grades)?;
@@ -350,9 +351,10 @@ pub fn query_list(input: &RankInput<'_>, s: &Values) -> Result<DataFrame> {
     line_frame(lines, &ev, &graded, input.batch, &county)
 }
 
-/// Enterprises with a figure far from its sources (a soft or hard AV001, AV002).
-fn far_from_sources(findings: &DataFrame) -> Result<HashSet<u32>> {
-    let magnitude = lit(Series::new("c".into(), MAGNITUDE_RULES.to_vec())).implode(false);
+/// Enterprises with a figure far from its sources: a soft or hard finding of one
+/// of the rules `magnitude` (`magnitude_rules`: AV001, AV002).
+fn far_from_sources(findings: &DataFrame, magnitude: &[String]) -> Result<HashSet<u32>> {
+    let magnitude = lit(Series::new("c".into(), magnitude.to_vec())).implode(false);
     let f = findings
         .clone()
         .lazy()

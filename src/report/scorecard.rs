@@ -25,8 +25,7 @@ use crate::detect::benford::Digits;
 use crate::error::{Error, Result};
 use crate::load::Batch;
 use crate::model::{Month, Table};
-use crate::rules::common::{int, num};
-use crate::settings::{Section, Values};
+use crate::settings::{codes, int, num, Section, Values};
 
 /// The `[scorecard]` settings.
 pub static SETTINGS: Section = Section {
@@ -159,6 +158,26 @@ pub static SETTINGS: Section = Section {
             None,
             "only monthly outputs from this size enter the Benford band (thousand yuan)",
         ),
+        codes(
+            "labor_rules",
+            &["LB"],
+            "rules (codes, or code prefixes) whose hard and soft findings count in labor_findings",
+        ),
+        codes(
+            "energy_rules",
+            &["EN"],
+            "rules (codes, or code prefixes) whose hard and soft findings count in energy_findings",
+        ),
+        codes(
+            "key_consumer_rules",
+            &["EN003"],
+            "rules (codes, or code prefixes) whose findings, of any severity, count in key_energy_consumers",
+        ),
+        codes(
+            "services_rules",
+            &["SV"],
+            "rules (codes, or code prefixes) whose hard and soft findings count in services_findings",
+        ),
     ],
 };
 
@@ -214,7 +233,7 @@ pub fn build(input: &ScorecardInput<'_>, s: &Values) -> Result<DataFrame> {
     for other in [
         submissions(b, &ents, s),
         tax_ratio(b)?,
-        finding_counts(input.findings),
+        finding_counts(input.findings, s),
         grade_counts(b, input.grades),
         verification_counts(b)?,
         investment_volatility(b)?,
@@ -411,30 +430,28 @@ fn tax_ratio(b: &Batch) -> Result<LazyFrame> {
 }
 
 /// Per county, the enterprises with a hard / soft finding, and those with a
-/// warning (not an info) of each family.
-fn finding_counts(findings: &DataFrame) -> LazyFrame {
+/// warning (not an info) of each report family, the family's rules as the
+/// settings name them.
+fn finding_counts(findings: &DataFrame, s: &Values) -> LazyFrame {
     let enterprises_where = |cond: Expr| col("eid").filter(cond).n_unique().cast(DataType::UInt32);
-    let warned_in = |code: &str| {
-        col("_family")
-            .eq(lit(code))
-            .and(col("severity").neq(lit("info")))
+    let of_rules = |setting: &str| {
+        s.codes(setting)
+            .into_iter()
+            .map(|c| col("rule_code").str().starts_with(lit(c)))
+            .reduce(|a, b| a.or(b))
+            .unwrap_or(lit(false))
     };
+    let warned_in = |setting: &str| of_rules(setting).and(col("severity").neq(lit("info")));
     findings
         .clone()
         .lazy()
         .filter(col("eid").is_not_null())
-        .with_column(
-            col("rule_code")
-                .str()
-                .slice(lit(0), lit(2))
-                .alias("_family"),
-        )
         .group_by([col("county_code")])
         .agg([
-            enterprises_where(warned_in("LB")).alias("labor_findings"),
-            enterprises_where(warned_in("EN")).alias("energy_findings"),
-            enterprises_where(col("rule_code").eq(lit("EN003"))).alias("key_energy_consumers"),
-            enterprises_where(warned_in("SV")).alias("services_findings"),
+            enterprises_where(warned_in("labor_rules")).alias("labor_findings"),
+            enterprises_where(warned_in("energy_rules")).alias("energy_findings"),
+            enterprises_where(of_rules("key_consumer_rules")).alias("key_energy_consumers"),
+            enterprises_where(warned_in("services_rules")).alias("services_findings"),
             enterprises_where(col("severity").eq(lit("hard"))).alias("_hard_ents"),
             enterprises_where(col("severity").eq(lit("soft"))).alias("_soft_ents"),
         ])
