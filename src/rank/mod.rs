@@ -733,4 +733,28 @@ mod tests {
     fn a_rate_of_zero_draws_nothing() {
         assert!(draw(vec![1, 2, 3], 0.0, &mut county_rng(1, "x", "y")).is_empty());
     }
+
+    /// The enterprises far from their sources are those with a warning of a
+    /// rule the setting names, whatever rule that is.
+    #[test]
+    fn far_from_sources_takes_its_rules_from_the_setting() {
+        let findings = df!(
+            "eid" => [Some(1u32), Some(2), Some(3), None],
+            "rule_code" => ["AV001", "AV002", "AV001", "AV001"],
+            "severity" => ["soft", "soft", "info", "hard"],
+        )
+        .unwrap();
+        let far = |codes: &[&str]| {
+            let codes: Vec<String> = codes.iter().map(|c| c.to_string()).collect();
+            let mut v: Vec<u32> = far_from_sources(&findings, &codes)
+                .unwrap()
+                .into_iter()
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(far(&["AV001", "AV002"]), vec![1, 2]);
+        assert_eq!(far(&["AV002"]), vec![2]);
+        assert!(far(&[]).is_empty());
+    }
 }

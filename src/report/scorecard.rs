@@ -875,4 +875,35 @@ mod tests {
             .timestamp();
         assert_eq!(d, expected);
     }
+
+    /// The family counts take their rules from the settings: the defaults count
+    /// a warning of an LB rule and EN003 of any severity; other settings count
+    /// what they name, and a family without rules counts nobody.
+    #[test]
+    fn family_counts_follow_the_settings() {
+        let findings = df!(
+            "eid" => [1u32, 2, 3, 4],
+            "county_code" => ["c", "c", "c", "c"],
+            "rule_code" => ["LB001", "LB002", "EN003", "AV004"],
+            "severity" => ["soft", "info", "info", "soft"],
+        )
+        .unwrap();
+        let counts = |s: &Values| {
+            let df = finding_counts(&findings, s).collect().unwrap();
+            let n = |c: &str| df.column(c).unwrap().u32().unwrap().get(0).unwrap();
+            (
+                n("labor_findings"),
+                n("key_energy_consumers"),
+                n("energy_findings"),
+            )
+        };
+        let mut s = Values::defaults(SETTINGS.settings);
+        assert_eq!(counts(&s), (1, 1, 0));
+        s.set(
+            "labor_rules",
+            crate::settings::Value::Codes(vec!["LB".into(), "AV004".into()]),
+        );
+        s.set("key_consumer_rules", crate::settings::Value::Codes(vec![]));
+        assert_eq!(counts(&s), (2, 0, 0));
+    }
 }
