@@ -10,7 +10,10 @@
 //! 4. [`rank`] — grades to the ranked query list (查询清单), with random sampling;
 //! 5. [`report`] — everything to the output directory, written atomically.
 //!
-//! [`audit::run`] strings them together; [`generate`] builds synthetic batches.
+//! Each stage declares its own settings with the types of [`settings`];
+//! [`pipeline`] reads a pipeline file into them, and no stage reads the pipeline.
+//! [`audit::run`] strings the stages together; [`generate`] builds synthetic
+//! batches.
 
 pub mod audit;
 pub mod detect;

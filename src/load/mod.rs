@@ -308,6 +308,7 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Batch> {
     let mut stats = BTreeMap::new();
 
     // The register first: every other table is checked against it.
+    let started = std::time::Instant::now();
     let lt = load_table(
         Table::Enterprises,
         &sources[&Table::Enterprises],
@@ -327,6 +328,11 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Batch> {
     let enterprises = number_enterprises(ent)?;
     let register = build_register(&enterprises, rejected_keys)?;
     stats.insert(Table::Enterprises, st);
+    tracing::debug!(
+        rows = enterprises.height(),
+        seconds = started.elapsed().as_secs_f64(),
+        "register loaded"
+    );
     let uscc_of: Vec<String> = {
         let ca = enterprises
             .column("uscc")
@@ -352,11 +358,14 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Batch> {
             );
             continue;
         }
+        let started = std::time::Instant::now();
         let lt = load_table(t, files, Some(&register), &mut quarantine, &mut notes)?;
+        let read = started.elapsed().as_secs_f64();
         let (df, mut st) = (lt.df, lt.stats);
         st.skipped
             .splice(0..0, skipped.remove(&t).unwrap_or_default());
         let (df, dq) = dedup(df, t, files, &uscc_of)?;
+        let deduplicated = started.elapsed().as_secs_f64();
         st.rows_quarantined += dq.len() as u64;
         st.rows_accepted -= dq.len() as u64;
         quarantine.extend(dq);
@@ -400,6 +409,14 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Batch> {
             .select(internal_columns(t))
             .map_err(|e| Error::polars("load", e))?;
         unknown.insert(t, unknown_keys(t, &lt_unknown, &df));
+        tracing::debug!(
+            table = t.name(),
+            rows = df.height(),
+            read,
+            deduplicated,
+            seconds = started.elapsed().as_secs_f64(),
+            "table loaded"
+        );
         tables.insert(t, df);
         stats.insert(t, st);
     }
