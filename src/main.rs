@@ -443,26 +443,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// `zhibao audit`.
 fn audit(args: AuditArgs, quiet: bool) -> anyhow::Result<()> {
-    let AuditArgs {
-        data,
-        out,
-        period,
-        pipeline,
-        seed,
-        previous_grades,
-        capacity,
-        force,
-    } = args;
     let progress = spinner(quiet);
     let opts = zhibao::audit::AuditOptions {
-        data,
-        out,
-        period,
-        pipeline,
-        seed,
-        previous_grades,
-        capacity,
-        force,
+        data: args.data,
+        out: args.out,
+        period: args.period,
+        pipeline: args.pipeline,
+        seed: args.seed,
+        previous_grades: args.previous_grades,
+        capacity: args.capacity,
+        force: args.force,
         progress: progress.clone(),
     };
     let r = zhibao::audit::run(&opts).with_context(|| format!("auditing {}", opts.data.display()));
@@ -478,23 +468,14 @@ fn audit(args: AuditArgs, quiet: bool) -> anyhow::Result<()> {
 
 /// `zhibao generate`.
 fn generate(args: GenerateArgs, quiet: bool) -> anyhow::Result<()> {
-    let GenerateArgs {
-        out,
-        enterprises,
-        months,
-        seed,
-        end,
-        anomaly_rate,
-        format,
-        core_only,
-    } = args;
-    let mut g = zhibao::generate::GenOptions::new(&out, enterprises);
-    g.months = months;
-    g.seed = seed;
-    g.end = end;
-    g.anomaly_rate = anomaly_rate;
-    g.other_families = !core_only;
-    g.format = match format {
+    let out = args.out;
+    let mut g = zhibao::generate::GenOptions::new(&out, args.enterprises);
+    g.months = args.months;
+    g.seed = args.seed;
+    g.end = args.end;
+    g.anomaly_rate = args.anomaly_rate;
+    g.other_families = !args.core_only;
+    g.format = match args.format {
         Format::Parquet => zhibao::generate::OutFormat::Parquet,
         Format::Csv => zhibao::generate::OutFormat::Csv,
     };
@@ -549,48 +530,31 @@ fn demo(args: DemoArgs) -> anyhow::Result<()> {
 
 /// `zhibao outlier`.
 fn outlier(args: OutlierArgs, quiet: bool) -> anyhow::Result<()> {
-    let OutlierArgs {
-        input,
-        id,
-        var,
-        with_var,
-        hist,
-        by,
-        exponent,
-        mdm,
-        mii,
-        mei,
-        min_obs,
-        accept_zero,
-        accept_negative,
-        side,
-        out,
-        summary,
-    } = args;
     let params = zhibao::detect::hb::Params {
-        exponent,
-        mdm,
-        mii,
-        mei,
-        min_obs,
-        accept_zero: accept_zero.then_some(true),
-        accept_negative,
-        side: match side {
+        exponent: args.exponent,
+        mdm: args.mdm,
+        mii: args.mii,
+        mei: args.mei,
+        min_obs: args.min_obs,
+        accept_zero: args.accept_zero.then_some(true),
+        accept_negative: args.accept_negative,
+        side: match args.side {
             SideArg::Both => zhibao::detect::hb::Side::Both,
             SideArg::Left => zhibao::detect::hb::Side::Left,
             SideArg::Right => zhibao::detect::hb::Side::Right,
         },
     };
-    let by_name = by.clone().unwrap_or_else(|| "by_group".into());
+    let by_name = args.by.clone().unwrap_or_else(|| "by_group".into());
+    let summary = args.summary;
     let o = zhibao::outlier::OutlierOptions {
-        input,
-        id,
-        var,
-        with_var,
-        hist,
-        by,
+        input: args.input,
+        id: args.id,
+        var: args.var,
+        with_var: args.with_var,
+        hist: args.hist,
+        by: args.by,
         params,
-        out,
+        out: args.out,
         summary: summary.clone(),
     };
     let r = zhibao::outlier::run(&o)

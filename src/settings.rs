@@ -181,6 +181,13 @@ impl Value {
     }
 }
 
+/// A default as a pipeline file writes it.
+impl fmt::Display for Default {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        Value::from_default(*self).fmt(f)
+    }
+}
+
 impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

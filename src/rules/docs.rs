@@ -2,30 +2,8 @@
 //! are all printed from the registry, so the docs cannot drift from the code.
 
 use super::message::render_plain;
-use super::registry::{self, Default, Kind, RuleDef};
+use super::registry::{self, Kind, RuleDef};
 use crate::settings::Values;
-
-fn default_text(d: Default) -> String {
-    match d {
-        Default::Num(x) => format!("{x}"),
-        Default::Int(x) => format!("{x}"),
-        Default::Bool(x) => format!("{x}"),
-        Default::Codes(c) => format!(
-            "[{}]",
-            c.iter()
-                .map(|s| format!("\"{s}\""))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        Default::Months(m) => format!(
-            "[{}]",
-            m.iter()
-                .map(|s| s.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
-}
 
 /// One line per rule.
 pub fn list() -> String {
@@ -115,12 +93,7 @@ pub fn explain(r: &RuleDef) -> String {
     } else {
         out.push_str("\n参数 · Parameters (defaults)\n");
         for p in r.params {
-            out.push_str(&format!(
-                "  {} = {} — {}\n",
-                p.name,
-                default_text(p.default),
-                p.doc
-            ));
+            out.push_str(&format!("  {} = {} — {}\n", p.name, p.default, p.doc));
         }
     }
     out
