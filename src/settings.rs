@@ -21,6 +21,9 @@ pub enum ParamKind {
     Codes,
     /// A list of months of the year (1–12).
     Months,
+    /// A list of rule codes, or starts of codes (`"LB"`: every LB rule); each
+    /// must name at least one rule of the registry.
+    Rules,
 }
 
 impl ParamKind {
@@ -31,6 +34,7 @@ impl ParamKind {
             ParamKind::Integer => "a whole number",
             ParamKind::Bool => "true or false",
             ParamKind::Codes => "a list of text codes, e.g. [\"13\", \"14\"]",
+            ParamKind::Rules => "a list of rule codes or starts of codes, e.g. [\"LB\", \"EN003\"]",
             ParamKind::Months => "a list of months 1–12, e.g. [1, 2]",
         }
     }
@@ -126,6 +130,22 @@ pub const fn months(name: &'static str, default: &'static [u32], doc: &'static s
         name,
         kind: ParamKind::Months,
         default: Default::Months(default),
+        min: None,
+        max: None,
+        doc,
+    }
+}
+
+/// A list of rules: codes, or starts of codes.
+pub const fn rules(
+    name: &'static str,
+    default: &'static [&'static str],
+    doc: &'static str,
+) -> ParamSpec {
+    ParamSpec {
+        name,
+        kind: ParamKind::Rules,
+        default: Default::Codes(default),
         min: None,
         max: None,
         doc,

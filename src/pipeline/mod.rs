@@ -499,6 +499,48 @@ impl Builder {
                     ),
                 ),
             },
+            ParamKind::Rules => match v.get_ref() {
+                DeValue::Array(items) if items.iter().all(|i| i.get_ref().as_str().is_some()) => {
+                    let given: Vec<String> = items
+                        .iter()
+                        .filter_map(|i| i.get_ref().as_str().map(str::to_string))
+                        .collect();
+                    // Each entry names at least one rule: a code, or the start of
+                    // codes (a misspelt code would silently count nothing).
+                    let unknown: Vec<&String> = given
+                        .iter()
+                        .filter(|g| {
+                            g.is_empty()
+                                || !registry::all()
+                                    .iter()
+                                    .any(|r| r.code.starts_with(g.as_str()))
+                        })
+                        .collect();
+                    if unknown.is_empty() {
+                        Some(Value::Codes(given))
+                    } else {
+                        bad(
+                            self,
+                            format!(
+                                "{} names no rule: each entry is a rule code (\"EN003\") or the start of codes (\"LB\"); `zhibao rules` lists them",
+                                unknown
+                                    .iter()
+                                    .map(|u| format!("\"{u}\""))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        )
+                    }
+                }
+                other => bad(
+                    self,
+                    format!(
+                        "must be {}, found {}",
+                        spec.kind.describe(),
+                        type_name(other)
+                    ),
+                ),
+            },
             ParamKind::Codes => match v.get_ref() {
                 DeValue::Array(items) if items.iter().all(|i| i.get_ref().as_str().is_some()) => {
                     Some(Value::Codes(
@@ -839,6 +881,34 @@ params = { min_ratio = "half", bogus = 2 }
         );
         assert!(
             all.contains("rule IN003.params.bogus: unknown parameter"),
+            "{all}"
+        );
+    }
+
+    /// A setting that names rules takes codes and starts of codes of the
+    /// registry; an entry that names no rule is an error on its line.
+    #[test]
+    fn a_setting_naming_rules_takes_only_rules_that_exist() {
+        let good = "[scorecard]\nlabor_rules = [\"LB\", \"AV004\"]\n\n[query_list]\nmagnitude_rules = [\"AV\"]\n";
+        let p = Pipeline::from_text("good.toml", good).unwrap();
+        assert_eq!(
+            p.section("scorecard").codes("labor_rules"),
+            vec!["LB".to_string(), "AV004".to_string()]
+        );
+        let bad = "[scorecard]\nkey_consumer_rules = [\"EN030\", \"EN\"]\nlabor_rules = [\"\"]\n\n[query_list]\nmagnitude_rules = [\"av001\"]\n";
+        let e = Pipeline::from_text("bad.toml", bad).err().unwrap();
+        let all = e.to_string();
+        assert_eq!(e.problems.len(), 3, "{all}");
+        assert!(
+            all.contains("bad.toml:2: scorecard.key_consumer_rules: \"EN030\" names no rule"),
+            "{all}"
+        );
+        assert!(
+            all.contains("bad.toml:3: scorecard.labor_rules: \"\" names no rule"),
+            "{all}"
+        );
+        assert!(
+            all.contains("bad.toml:6: query_list.magnitude_rules: \"av001\" names no rule"),
             "{all}"
         );
     }

@@ -28,7 +28,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::error::{Error, Result};
 use crate::load::Batch;
 use crate::rules::registry::Basis;
-use crate::settings::{codes, int, num, Section, Values};
+use crate::settings::{int, num, rules, Section, Values};
 
 /// The `[query_list]` settings.
 pub static SETTINGS: Section = Section {
@@ -63,7 +63,7 @@ pub static SETTINGS: Section = Section {
             Some(50.0),
             "reasons written per line; the rest are counted",
         ),
-        codes(
+        rules(
             "magnitude_rules",
             &["AV001", "AV002"],
             "rules saying a figure is far from what its sources anticipate: within its grade, an enterprise with a hard or soft finding of one of them is listed first, by the expected error of its output, which its line names",
@@ -352,15 +352,19 @@ pub fn query_list(input: &RankInput<'_>, s: &Values) -> Result<DataFrame> {
 }
 
 /// Enterprises with a figure far from its sources: a soft or hard finding of one
-/// of the rules `magnitude` (`magnitude_rules`: AV001, AV002).
+/// of the rules `magnitude` (`magnitude_rules`: codes or starts of codes, AV001
+/// and AV002 by default).
 fn far_from_sources(findings: &DataFrame, magnitude: &[String]) -> Result<HashSet<u32>> {
-    let magnitude = lit(Series::new("c".into(), magnitude.to_vec())).implode(false);
+    let magnitude = magnitude
+        .iter()
+        .map(|c| col("rule_code").str().starts_with(lit(c.as_str())))
+        .reduce(|a, b| a.or(b))
+        .unwrap_or(lit(false));
     let f = findings
         .clone()
         .lazy()
         .filter(
-            col("rule_code")
-                .is_in(magnitude, false)
+            magnitude
                 .and(col("severity").neq(lit("info")))
                 .and(col("eid").is_not_null()),
         )
@@ -755,6 +759,7 @@ mod tests {
         };
         assert_eq!(far(&["AV001", "AV002"]), vec![1, 2]);
         assert_eq!(far(&["AV002"]), vec![2]);
+        assert_eq!(far(&["AV"]), vec![1, 2]);
         assert!(far(&[]).is_empty());
     }
 }

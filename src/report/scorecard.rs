@@ -25,7 +25,7 @@ use crate::detect::benford::Digits;
 use crate::error::{Error, Result};
 use crate::load::Batch;
 use crate::model::{Month, Table};
-use crate::settings::{codes, int, num, Section, Values};
+use crate::settings::{int, num, rules, Section, Values};
 
 /// The `[scorecard]` settings.
 pub static SETTINGS: Section = Section {
@@ -158,25 +158,25 @@ pub static SETTINGS: Section = Section {
             None,
             "only monthly outputs from this size enter the Benford band (thousand yuan)",
         ),
-        codes(
+        rules(
             "labor_rules",
             &["LB"],
-            "rules (codes, or code prefixes) whose hard and soft findings count in labor_findings",
+            "rules (codes, or starts of codes) whose hard and soft findings count in labor_findings",
         ),
-        codes(
+        rules(
             "energy_rules",
             &["EN"],
-            "rules (codes, or code prefixes) whose hard and soft findings count in energy_findings",
+            "rules (codes, or starts of codes) whose hard and soft findings count in energy_findings",
         ),
-        codes(
+        rules(
             "key_consumer_rules",
             &["EN003"],
-            "rules (codes, or code prefixes) whose findings, of any severity, count in key_energy_consumers",
+            "rules (codes, or starts of codes) whose findings, of any severity, count in key_energy_consumers",
         ),
-        codes(
+        rules(
             "services_rules",
             &["SV"],
-            "rules (codes, or code prefixes) whose hard and soft findings count in services_findings",
+            "rules (codes, or starts of codes) whose hard and soft findings count in services_findings",
         ),
     ],
 };
@@ -434,24 +434,25 @@ fn tax_ratio(b: &Batch) -> Result<LazyFrame> {
 /// settings name them.
 fn finding_counts(findings: &DataFrame, s: &Values) -> LazyFrame {
     let enterprises_where = |cond: Expr| col("eid").filter(cond).n_unique().cast(DataType::UInt32);
-    let of_rules = |setting: &str| {
-        s.codes(setting)
+    let of_rules = |codes: Vec<String>| {
+        codes
             .into_iter()
             .map(|c| col("rule_code").str().starts_with(lit(c)))
             .reduce(|a, b| a.or(b))
             .unwrap_or(lit(false))
     };
-    let warned_in = |setting: &str| of_rules(setting).and(col("severity").neq(lit("info")));
+    let warned_in = |codes: Vec<String>| of_rules(codes).and(col("severity").neq(lit("info")));
     findings
         .clone()
         .lazy()
         .filter(col("eid").is_not_null())
         .group_by([col("county_code")])
         .agg([
-            enterprises_where(warned_in("labor_rules")).alias("labor_findings"),
-            enterprises_where(warned_in("energy_rules")).alias("energy_findings"),
-            enterprises_where(of_rules("key_consumer_rules")).alias("key_energy_consumers"),
-            enterprises_where(warned_in("services_rules")).alias("services_findings"),
+            enterprises_where(warned_in(s.codes("labor_rules"))).alias("labor_findings"),
+            enterprises_where(warned_in(s.codes("energy_rules"))).alias("energy_findings"),
+            enterprises_where(of_rules(s.codes("key_consumer_rules")))
+                .alias("key_energy_consumers"),
+            enterprises_where(warned_in(s.codes("services_rules"))).alias("services_findings"),
             enterprises_where(col("severity").eq(lit("hard"))).alias("_hard_ents"),
             enterprises_where(col("severity").eq(lit("soft"))).alias("_soft_ents"),
         ])
