@@ -1,7 +1,8 @@
 //! The rules stage's own settings: each rule as the pipeline configures it
 //! ([`RuleConfig`]), and the set the engine runs ([`RuleSet`]) with the settings
 //! sections the rules read. The pipeline module composes them from a pipeline
-//! file; the engine never sees the file or another stage's settings.
+//! file; the engine never sees the file, and of the later stages' settings it is
+//! given only the one the explanation of findings needs (`explained_months`).
 
 use super::registry::{Kind as RuleKind, RuleDef, Scope, Severity};
 use crate::settings::Values;
