@@ -143,12 +143,8 @@ pub const fn rules(
     doc: &'static str,
 ) -> ParamSpec {
     ParamSpec {
-        name,
         kind: ParamKind::Rules,
-        default: Default::Codes(default),
-        min: None,
-        max: None,
-        doc,
+        ..codes(name, default, doc)
     }
 }
 

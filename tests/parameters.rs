@@ -4,20 +4,10 @@
 //! sources and checks every name written in such a lookup against the registry's
 //! parameters and the settings sections, so a typo fails here, not in a run.
 
-use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+mod common;
 
-/// Every `.rs` file under `dir`.
-fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("src readable") {
-        let path = entry.expect("entry").path();
-        if path.is_dir() {
-            sources(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
+use std::collections::BTreeSet;
+use std::path::Path;
 
 /// The names in `text` written as `.num("…")`, `.int("…")`, `.bool("…")`,
 /// `.codes("…")` or `.months("…")`, with their line.
@@ -57,7 +47,7 @@ fn declared() -> BTreeSet<&'static str> {
 fn every_name_the_code_looks_up_is_declared() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
-    sources(&src, &mut files);
+    common::rust_sources(&src, &mut files);
     let names = declared();
     let mut seen = 0;
     let mut undeclared = Vec::new();

@@ -254,6 +254,31 @@ fn de_num(v: &DeValue<'_>) -> Option<f64> {
     }
 }
 
+/// For a list of rules (`ParamKind::Rules`), the entries that name no rule of
+/// the registry — neither a code nor the start of codes — as a problem: a
+/// misspelt code would silently count nothing.
+fn naming_no_rule(kind: ParamKind, given: &[String]) -> Option<String> {
+    if kind != ParamKind::Rules {
+        return None;
+    }
+    let unknown: Vec<String> = given
+        .iter()
+        .filter(|g| {
+            g.is_empty()
+                || !registry::all()
+                    .iter()
+                    .any(|r| r.code.starts_with(g.as_str()))
+        })
+        .map(|u| format!("\"{u}\""))
+        .collect();
+    (!unknown.is_empty()).then(|| {
+        format!(
+            "{} names no rule: each entry is a rule code (\"EN003\") or the start of codes (\"LB\"); `zhibao rules` lists them",
+            unknown.join(", ")
+        )
+    })
+}
+
 impl Builder {
     fn problem(
         &mut self,
@@ -499,56 +524,16 @@ impl Builder {
                     ),
                 ),
             },
-            ParamKind::Rules => match v.get_ref() {
+            ParamKind::Codes | ParamKind::Rules => match v.get_ref() {
                 DeValue::Array(items) if items.iter().all(|i| i.get_ref().as_str().is_some()) => {
                     let given: Vec<String> = items
                         .iter()
                         .filter_map(|i| i.get_ref().as_str().map(str::to_string))
                         .collect();
-                    // Each entry names at least one rule: a code, or the start of
-                    // codes (a misspelt code would silently count nothing).
-                    let unknown: Vec<&String> = given
-                        .iter()
-                        .filter(|g| {
-                            g.is_empty()
-                                || !registry::all()
-                                    .iter()
-                                    .any(|r| r.code.starts_with(g.as_str()))
-                        })
-                        .collect();
-                    if unknown.is_empty() {
-                        Some(Value::Codes(given))
-                    } else {
-                        bad(
-                            self,
-                            format!(
-                                "{} names no rule: each entry is a rule code (\"EN003\") or the start of codes (\"LB\"); `zhibao rules` lists them",
-                                unknown
-                                    .iter()
-                                    .map(|u| format!("\"{u}\""))
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            ),
-                        )
+                    match naming_no_rule(spec.kind, &given) {
+                        Some(problem) => bad(self, problem),
+                        None => Some(Value::Codes(given)),
                     }
-                }
-                other => bad(
-                    self,
-                    format!(
-                        "must be {}, found {}",
-                        spec.kind.describe(),
-                        type_name(other)
-                    ),
-                ),
-            },
-            ParamKind::Codes => match v.get_ref() {
-                DeValue::Array(items) if items.iter().all(|i| i.get_ref().as_str().is_some()) => {
-                    Some(Value::Codes(
-                        items
-                            .iter()
-                            .filter_map(|i| i.get_ref().as_str().map(str::to_string))
-                            .collect(),
-                    ))
                 }
                 other => bad(
                     self,

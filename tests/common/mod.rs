@@ -318,3 +318,15 @@ pub fn small_batch(dir: &Path) -> Vec<String> {
     std::fs::write(dir.join("tax.csv"), tax).unwrap();
     ids
 }
+
+/// Every `.rs` file under `dir` (the crate's sources, for tests that read them).
+pub fn rust_sources(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("readable directory") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            rust_sources(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
