@@ -289,6 +289,9 @@ fn audit_months(
         rules::PassOptions {
             counted: true,
             last_only: &[crate::rules::registry::Level::County],
+            // The earlier months' findings rebuild the grade state and are not
+            // written.
+            last_month_messages: true,
         },
     )?;
     Ok((pass.last_month()?, Some(pass.findings)))

@@ -668,6 +668,7 @@ fn county_rules_audit_the_last_month_alone(batch: &zhibao::load::Batch, from: Mo
             zhibao::rules::PassOptions {
                 counted: true,
                 last_only,
+                last_month_messages: false,
             },
         )
         .unwrap()
@@ -801,6 +802,7 @@ fn one_pass_equals_month_by_month(
         zhibao::rules::PassOptions {
             counted: true,
             last_only: &[],
+            last_month_messages: false,
         },
     )
     .unwrap();
@@ -909,6 +911,72 @@ fn one_pass_equals_month_by_month(
         );
     }
     eprintln!("findings compared per rule: {per_rule:?}");
+    messages_of_the_last_month_alone(batch, &pipeline, from, to, &all);
+}
+
+/// A pass asked for the last month's messages alone gives the same findings as
+/// one that renders them all (`all`): the last month's identical, the earlier
+/// months' the same but for their messages, which are null.
+fn messages_of_the_last_month_alone(
+    batch: &zhibao::load::Batch,
+    pipeline: &zhibao::pipeline::Pipeline,
+    from: Month,
+    to: Month,
+    all: &DataFrame,
+) {
+    let quiet = zhibao::rules::run_pass(
+        batch,
+        &pipeline.rule_set(),
+        from,
+        to,
+        None,
+        &Default::default(),
+        zhibao::rules::PassOptions {
+            counted: true,
+            last_only: &[],
+            last_month_messages: true,
+        },
+    )
+    .unwrap()
+    .findings;
+    let months = |df: &DataFrame, last: bool| {
+        df.clone()
+            .lazy()
+            .filter(if last {
+                col("at").eq(lit(to.0))
+            } else {
+                col("at").lt(lit(to.0))
+            })
+            .collect()
+            .unwrap()
+    };
+    let (last_quiet, last_all) = (months(&quiet, true), months(all, true));
+    assert!(last_all.height() > 0, "no findings in {to}");
+    assert!(
+        last_quiet.equals_missing(&last_all),
+        "{to}: the last month's findings differ when only its messages are rendered"
+    );
+    let (earlier_quiet, earlier_all) = (months(&quiet, false), months(all, false));
+    assert!(earlier_all.height() > 0, "no findings before {to}");
+    for c in ["message", "message_en"] {
+        assert_eq!(
+            earlier_quiet.column(c).unwrap().null_count(),
+            earlier_quiet.height(),
+            "{c} rendered for an earlier month"
+        );
+    }
+    // The same findings, whatever their order among those an ordering by
+    // message told apart.
+    let bare = |df: DataFrame| {
+        let df = df.drop_many(["message", "message_en"]);
+        let names: Vec<PlSmallStr> = df.get_column_names_owned();
+        df.sort(names, SortMultipleOptions::default().with_nulls_last(true))
+            .unwrap()
+    };
+    assert!(
+        bare(earlier_quiet).equals_missing(&bare(earlier_all)),
+        "the earlier months' findings differ when their messages are not rendered"
+    );
 }
 
 /// A yellow enterprise queried on its record alone (earlier confirmed errors, not

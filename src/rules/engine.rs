@@ -158,6 +158,10 @@ pub struct Ctx<'a> {
     /// data): shared like the others, never dropped between families.
     kept: HashMap<&'static str, DataFrame>,
     peers: Peers,
+    /// Findings of months before this one get no messages (a pass rebuilding
+    /// the grade state writes the last month's findings alone; grading reads
+    /// none of the text).
+    messages_from: Month,
 }
 
 /// Frames a run computed, by the names [`Ctx::shared`] gives them.
@@ -179,7 +183,14 @@ impl<'a> Ctx<'a> {
             shared: Mutex::default(),
             kept: HashMap::new(),
             peers: Peers::Own,
+            messages_from: Month(i32::MIN),
         }
+    }
+
+    /// The same context rendering messages only for findings of `m` and later.
+    fn with_messages_from(mut self, m: Month) -> Ctx<'a> {
+        self.messages_from = m;
+        self
     }
 
     /// The same context given `frames` a run over the same data computed: a rule
@@ -288,6 +299,7 @@ impl<'a> Ctx<'a> {
             shared: Mutex::default(),
             kept: HashMap::new(),
             peers: self.peers.clone(),
+            messages_from: self.messages_from,
         }
     }
 
@@ -338,6 +350,7 @@ impl<'a> Ctx<'a> {
             shared: Mutex::default(),
             kept: self.kept.clone(),
             peers: self.peers.clone(),
+            messages_from: self.messages_from,
         }
     }
 
@@ -553,7 +566,7 @@ fn normalise(
             lit(NULL).cast(dt).alias(name)
         }
     };
-    let mut exprs = vec![
+    let exprs = vec![
         lit(def.code).alias("rule_code"),
         lit(cfg.severity.as_str()).alias("severity"),
         lit(def.level.as_str()).alias("level"),
@@ -573,12 +586,11 @@ fn normalise(
         },
         lit(cfg.weight).alias("weight"),
         opt("verifier", DataType::String),
-        zh.alias("message"),
-        en.alias("message_en"),
     ];
+    let mut base = out.clone().lazy();
     // Over several months, each finding keeps the month it was found in.
     if months {
-        exprs.push(if schema.contains("at") {
+        base = base.with_column(if schema.contains("at") {
             col("at").cast(DataType::Int32).alias("at")
         } else {
             let text = col("period").cast(DataType::String);
@@ -593,7 +605,33 @@ fn normalise(
             .alias("at")
         });
     }
-    let mut lf = out.clone().lazy().select(exprs);
+    let columns = |zh: Expr, en: Expr| {
+        let mut all = exprs.clone();
+        all.extend([zh.alias("message"), en.alias("message_en")]);
+        all.extend(months.then(|| col("at")));
+        all
+    };
+    // Messages only for the months that are written: rendering them is a good
+    // part of a rule's time over many months.
+    let none = || lit(NULL).cast(DataType::String);
+    let from = ctx.messages_from;
+    let mut lf = if ctx.period < from {
+        base.select(columns(none(), none()))
+    } else if ctx.from >= from || !months {
+        base.select(columns(zh, en))
+    } else {
+        concat(
+            [
+                base.clone()
+                    .filter(col("at").gt_eq(lit(from.0)))
+                    .select(columns(zh, en)),
+                base.filter(col("at").lt(lit(from.0)))
+                    .select(columns(none(), none())),
+            ],
+            UnionArgs::default(),
+        )
+        .map_err(pe)?
+    };
     // Enterprise findings carry the county of the enterprise for the reports.
     if def.level != Level::County && !schema.contains("county_code") {
         let ents = ctx
@@ -628,6 +666,10 @@ fn normalise(
                     col("county_code"),
                     col("period"),
                     col("message"),
+                    // Findings without messages, in an order all the same.
+                    col("value"),
+                    col("threshold"),
+                    col("strength"),
                 ])
                 .collect::<Vec<_>>(),
             SortMultipleOptions::default()
@@ -837,6 +879,21 @@ pub struct PassOptions {
     /// rebuilds the grade state needs no county findings of earlier months: they
     /// do not enter enterprises' scores).
     pub last_only: &'static [Level],
+    /// Only the last month's findings get messages (the earlier months' serve
+    /// the grading, which reads no text): their `message` and `message_en` are
+    /// null.
+    pub last_month_messages: bool,
+}
+
+impl PassOptions {
+    /// The first month whose findings get messages.
+    fn messages_from(&self, to: Month) -> Month {
+        if self.last_month_messages {
+            to
+        } else {
+            Month(i32::MIN)
+        }
+    }
 }
 
 /// [`run_months_given`] with how each rule ended for the last month `to`: a run of
@@ -872,12 +929,9 @@ pub fn run_pass(
     };
     let last_batch = batch.at(to);
     // Rules that audit all the months in one call.
-    let ctx = Ctx::months(&last_batch, set, from).with_frames(super::anticipate::narrowed(
-        given,
-        batch.period,
-        from,
-        to,
-    )?);
+    let ctx = Ctx::months(&last_batch, set, from)
+        .with_frames(super::anticipate::narrowed(given, batch.period, from, to)?)
+        .with_messages_from(opts.messages_from(to));
     let recount = pass.in_one_call(&ctx)?;
     let recounted: Vec<&'static str> = recount.iter().map(|c| c.def.code).collect();
     pass.count_again(recount);
@@ -915,6 +969,16 @@ pub fn run_pass(
         frames,
         recounted,
     })
+}
+
+/// Findings with null messages (of a month that is not written).
+fn without_messages(df: &DataFrame) -> Result<DataFrame> {
+    let none = || lit(NULL).cast(DataType::String);
+    df.clone()
+        .lazy()
+        .with_columns([none().alias("message"), none().alias("message_en")])
+        .collect()
+        .map_err(|e| Error::polars("rules", e))
 }
 
 /// `df` with the month it audits in `at`.
@@ -1027,7 +1091,8 @@ impl<'a> PassRun<'a> {
         }
         let to = self.to;
         let b = self.batch.at(to);
-        let mctx = Ctx::new(&b, self.set);
+        // Counts alone: the findings are not kept, so no messages.
+        let mctx = Ctx::new(&b, self.set).with_messages_from(Month(i32::MAX));
         let mut family = "";
         for cfg in rules {
             mctx.enter_family(&mut family, cfg.def.code);
@@ -1069,15 +1134,21 @@ impl<'a> PassRun<'a> {
             // ended in the last month.
             if y.is_some() || end == to {
                 let b = self.batch.at(Month(end));
-                let actx = Ctx::new(&b, set);
+                let words = opts.messages_from(self.to);
+                let actx = Ctx::new(&b, set).with_messages_from(words);
                 for cfg in &annual {
                     let (run, f) = run_rule(&actx, cfg, false);
                     if end == to {
                         self.last.insert(cfg.def.code, run);
                     }
                     if let (Some(f), true) = (f, y.is_some()) {
+                        let bare = (m < words.0).then(|| without_messages(&f)).transpose()?;
                         for month in m..=end {
-                            self.frames.push(at_month(f.clone(), Month(month))?);
+                            let f = match &bare {
+                                Some(bare) if month < words.0 => bare.clone(),
+                                _ => f.clone(),
+                            };
+                            self.frames.push(at_month(f, Month(month))?);
                         }
                     }
                 }
@@ -1102,7 +1173,7 @@ impl<'a> PassRun<'a> {
         // The months are independent: side by side, then taken in order.
         let done = side_by_side(&months, |_, &m| {
             let b = batch.at(m);
-            let ctx = Ctx::new(&b, set);
+            let ctx = Ctx::new(&b, set).with_messages_from(opts.messages_from(to));
             let mut family = "";
             let mut runs = Vec::new();
             for cfg in &rules {
