@@ -519,14 +519,15 @@ fn of_enterprise(
 /// The checks that compare an enterprise with others (the service's
 /// `LIVE_PEER_RULES`), run on one enterprise's rows alone against the peer
 /// statistics the run over all enterprises kept, find exactly what that run finds
-/// for it.
+/// for it, with the same strength (SV003's is drawn towards the rate of all
+/// queries).
 #[test]
 fn checks_against_kept_peer_statistics_find_what_the_whole_run_finds() {
     let codes = zhibao::serve::live::LIVE_PEER_RULES;
     alone_against_kept_statistics(
         &codes,
         &codes,
-        &["TX001", "IN004", "IN005", "AV001", "LB001"],
+        &["TX001", "IN004", "IN005", "AV001", "LB001", "SV003"],
     );
 }
 
@@ -565,11 +566,13 @@ fn alone_against_kept_statistics(record: &[&str], run: &[&str], must_see: &[&str
         stats.keys().collect::<Vec<_>>()
     );
     let peers = zhibao::rules::Peers::Given(std::sync::Arc::new(stats));
-    let rows = |f: &polars::prelude::DataFrame, e: u32| -> Vec<(String, String, String, String)> {
+    type Row = (String, String, String, String, String);
+    let rows = |f: &polars::prelude::DataFrame, e: u32| -> Vec<Row> {
         let code = common::col_str(f, "rule_code");
         let period = common::col_str(f, "period");
         let msg = common::col_str(f, "message");
         let severity = common::col_str(f, "severity");
+        let strength = f.column("strength").unwrap().f64().unwrap();
         let eid = f.column("eid").unwrap().u32().unwrap();
         let mut v: Vec<_> = (0..f.height())
             .filter(|&i| eid.get(i) == Some(e))
@@ -579,6 +582,7 @@ fn alone_against_kept_statistics(record: &[&str], run: &[&str], must_see: &[&str
                     period[i].clone().unwrap_or_default(),
                     severity[i].clone().unwrap_or_default(),
                     msg[i].clone().unwrap_or_default(),
+                    format!("{:?}", strength.get(i)),
                 )
             })
             .collect();

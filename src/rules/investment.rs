@@ -285,11 +285,15 @@ fn ytd_falls(ctx: &Ctx<'_>, _cfg: &RuleConfig) -> Result<RuleOutput> {
 fn first_month_share(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let max_share = cfg.num("max_first_month_share");
     let inv = ctx.table(Table::Investment)?;
-    let data_start = inv
-        .clone()
-        .select([col("period").min()])
-        .collect()
-        .map_err(pe)?;
+    // The first month of the whole table (a live answer for some projects takes
+    // the last full audit's).
+    let key = format!("IV003@{}:data_start", ctx.period);
+    let data_start = ctx.peer_stat(&key, || {
+        inv.clone()
+            .select([col("period").min()])
+            .collect()
+            .map_err(pe)
+    })?;
     let data_start = data_start
         .column("period")
         .map_err(pe)?

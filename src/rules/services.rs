@@ -230,10 +230,19 @@ fn query_error_rate(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let confirmed = || col("outcome").eq(lit("confirmed_error"));
     // The share of all queries of the window that confirmed an error: the rate an
     // enterprise with few queries is drawn towards for the strength.
-    let overall = window
-        .clone()
-        .group_by([col("at")])
-        .agg([confirmed().cast(DataType::Float64).mean().alias("_r0")]);
+    // A statistic of all the enterprises: a live answer for some enterprises
+    // takes the last full audit's.
+    let key = format!("SV003@{}–{}:overall/{months}", ctx.from, ctx.period);
+    let overall = ctx
+        .peer_stat(&key, || {
+            window
+                .clone()
+                .group_by([col("at")])
+                .agg([confirmed().cast(DataType::Float64).mean().alias("_r0")])
+                .collect()
+                .map_err(pe)
+        })?
+        .lazy();
     let prior = cfg.int("prior_queries") as f64;
     let ver = window.group_by([col("at"), col("eid")]).agg([
         col("outcome")

@@ -45,11 +45,14 @@ pub const PEER_RULES: [&str; 19] = [
 /// explained by the anticipation; AV001 and AV002 are the anticipation's: its
 /// statistics are the peers' year-on-year changes and spreads per group and
 /// month, the pooled spreads of the own VAT and electricity ratios, and each
-/// month's fitted mixture. Should a statistic be missing (a snapshot of another
-/// period), the rule's findings are taken from the last full audit, as for
-/// [`PEER_RULES`].
-pub const LIVE_PEER_RULES: [&str; 10] = [
+/// month's fitted mixture. SV003 draws an enterprise's query error rate towards
+/// the rate of all queries, and IV003 tells a new project from one older than the
+/// data by the first month of the whole investment table: those are theirs.
+/// Should a statistic be missing (a snapshot of another period), the rule's
+/// findings are taken from the last full audit, as for [`PEER_RULES`].
+pub const LIVE_PEER_RULES: [&str; 12] = [
     "TX001", "TX002", "LB001", "SV002", "EN001", "IV008", "AV001", "AV002", "IN004", "IN005",
+    "SV003", "IV003",
 ];
 
 /// Where a full audit keeps its peer statistics, beside its snapshot.
