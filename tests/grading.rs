@@ -792,20 +792,7 @@ fn one_pass_equals_month_by_month(
     min_compared: usize,
 ) {
     let pipeline = pipeline.clone();
-    let pass = zhibao::rules::run_pass(
-        batch,
-        &pipeline.rule_set(),
-        from,
-        to,
-        None,
-        &Default::default(),
-        zhibao::rules::PassOptions {
-            counted: true,
-            last_only: &[],
-            last_month_messages: false,
-        },
-    )
-    .unwrap();
+    let pass = pass_over(batch, &pipeline, from, to, false);
     let all = pass.findings.clone();
     let mut m = from;
     let mut compared = 0;
@@ -914,6 +901,31 @@ fn one_pass_equals_month_by_month(
     messages_of_the_last_month_alone(batch, &pipeline, from, to, &all);
 }
 
+/// A pass over `from..=to` with every rule in every month, counted as a run of
+/// the last month counts; messages for the last month alone when asked.
+fn pass_over(
+    batch: &zhibao::load::Batch,
+    pipeline: &zhibao::pipeline::Pipeline,
+    from: Month,
+    to: Month,
+    last_month_messages: bool,
+) -> zhibao::rules::Pass {
+    zhibao::rules::run_pass(
+        batch,
+        &pipeline.rule_set(),
+        from,
+        to,
+        None,
+        &Default::default(),
+        zhibao::rules::PassOptions {
+            counted: true,
+            last_only: &[],
+            last_month_messages,
+        },
+    )
+    .unwrap()
+}
+
 /// A pass asked for the last month's messages alone gives the same findings as
 /// one that renders them all (`all`): the last month's identical, the earlier
 /// months' the same but for their messages, which are null.
@@ -924,21 +936,7 @@ fn messages_of_the_last_month_alone(
     to: Month,
     all: &DataFrame,
 ) {
-    let quiet = zhibao::rules::run_pass(
-        batch,
-        &pipeline.rule_set(),
-        from,
-        to,
-        None,
-        &Default::default(),
-        zhibao::rules::PassOptions {
-            counted: true,
-            last_only: &[],
-            last_month_messages: true,
-        },
-    )
-    .unwrap()
-    .findings;
+    let quiet = pass_over(batch, pipeline, from, to, true).findings;
     let months = |df: &DataFrame, last: bool| {
         df.clone()
             .lazy()
