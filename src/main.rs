@@ -25,7 +25,10 @@ const _: () = assert!(libmimalloc_sys::_mi_option_last == 47);
 /// audit's time went to that (docs/performance.md). The peak resident size
 /// grows a little. `MIMALLOC_PURGE_DELAY`, when set, decides instead.
 fn keep_freed_memory() {
-    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+    // `MIMALLOC_RESET_DELAY` is the option's former name, still read.
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none()
+        && std::env::var_os("MIMALLOC_RESET_DELAY").is_none()
+    {
         // SAFETY: sets one of mimalloc's options, which it reads atomically.
         unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) }
     }

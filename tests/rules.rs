@@ -517,13 +517,18 @@ fn of_enterprise(
 }
 
 /// The checks that compare an enterprise with others (the service's
-/// `LIVE_PEER_RULES`), run on one enterprise's rows alone against the peer
-/// statistics the run over all enterprises kept, find exactly what that run finds
-/// for it, with the same strength (SV003's is drawn towards the rate of all
-/// queries).
+/// `LIVE_PEER_RULES`), and the own checks that read a figure of the whole table
+/// (`OWN_RULES_WITH_KEPT_FIGURES`), run on one enterprise's rows alone against
+/// the peer statistics the run over all enterprises kept, find exactly what that
+/// run finds for it, with the same strength (SV003's is drawn towards the rate
+/// of all queries).
 #[test]
 fn checks_against_kept_peer_statistics_find_what_the_whole_run_finds() {
-    let codes = zhibao::serve::live::LIVE_PEER_RULES;
+    let codes: Vec<&str> = zhibao::serve::live::LIVE_PEER_RULES
+        .iter()
+        .chain(&zhibao::serve::live::OWN_RULES_WITH_KEPT_FIGURES)
+        .copied()
+        .collect();
     alone_against_kept_statistics(
         &codes,
         &codes,

@@ -288,6 +288,25 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// A figure of the whole table named `key` (as for [`Ctx::peer_stat`]) that
+    /// an own check reads: given, when the last full audit kept it; else
+    /// computed by `make` from this context's data (and kept when recording).
+    /// Unlike a peer statistic, a figure not given is no error: the rule runs
+    /// on its own rows, as it does in a month without kept statistics.
+    pub fn whole_table_figure(
+        &self,
+        key: &str,
+        make: impl FnOnce() -> Result<DataFrame>,
+    ) -> Result<DataFrame> {
+        match &self.peers {
+            Peers::Given(given) => match given.get(key) {
+                Some(df) => Ok(df.clone()),
+                None => make(),
+            },
+            _ => self.peer_stat(key, make),
+        }
+    }
+
     /// The same context a year earlier (its own shared frames), for a rule that
     /// sets a comparison against the one a year before.
     pub fn year_earlier(&self) -> Ctx<'a> {
@@ -1142,7 +1161,11 @@ impl<'a> PassRun<'a> {
                         self.last.insert(cfg.def.code, run);
                     }
                     if let (Some(f), true) = (f, y.is_some()) {
-                        let bare = (m < words.0).then(|| without_messages(&f)).transpose()?;
+                        // Copies for months before `words` lose their messages
+                        // (a run ending before it rendered none).
+                        let bare = (m < words.0 && end >= words.0)
+                            .then(|| without_messages(&f))
+                            .transpose()?;
                         for month in m..=end {
                             let f = match &bare {
                                 Some(bare) if month < words.0 => bare.clone(),

@@ -288,7 +288,7 @@ fn first_month_share(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     // The first month of the whole table (a live answer for some projects takes
     // the last full audit's).
     let key = format!("IV003@{}:data_start", ctx.period);
-    let data_start = ctx.peer_stat(&key, || {
+    let data_start = ctx.whole_table_figure(&key, || {
         inv.clone()
             .select([col("period").min()])
             .collect()

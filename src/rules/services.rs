@@ -230,11 +230,11 @@ fn query_error_rate(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let confirmed = || col("outcome").eq(lit("confirmed_error"));
     // The share of all queries of the window that confirmed an error: the rate an
     // enterprise with few queries is drawn towards for the strength.
-    // A statistic of all the enterprises: a live answer for some enterprises
-    // takes the last full audit's.
+    // A figure of all the enterprises: a live answer for some enterprises takes
+    // the last full audit's.
     let key = format!("SV003@{}–{}:overall/{months}", ctx.from, ctx.period);
     let overall = ctx
-        .peer_stat(&key, || {
+        .whole_table_figure(&key, || {
             window
                 .clone()
                 .group_by([col("at")])

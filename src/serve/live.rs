@@ -45,15 +45,20 @@ pub const PEER_RULES: [&str; 19] = [
 /// explained by the anticipation; AV001 and AV002 are the anticipation's: its
 /// statistics are the peers' year-on-year changes and spreads per group and
 /// month, the pooled spreads of the own VAT and electricity ratios, and each
-/// month's fitted mixture. SV003 draws an enterprise's query error rate towards
-/// the rate of all queries, and IV003 tells a new project from one older than the
-/// data by the first month of the whole investment table: those are theirs.
-/// Should a statistic be missing (a snapshot of another period), the rule's
-/// findings are taken from the last full audit, as for [`PEER_RULES`].
-pub const LIVE_PEER_RULES: [&str; 12] = [
+/// month's fitted mixture. Should a statistic be missing (a snapshot of another
+/// period), the rule's findings are taken from the last full audit, as for
+/// [`PEER_RULES`].
+pub const LIVE_PEER_RULES: [&str; 10] = [
     "TX001", "TX002", "LB001", "SV002", "EN001", "IV008", "AV001", "AV002", "IN004", "IN005",
-    "SV003", "IV003",
 ];
+
+/// Own checks (run on the group's rows in every month of an answer) that read
+/// one figure of the whole table: SV003 draws an enterprise's query error rate
+/// towards the rate of all recent queries, IV003 tells a new project from one
+/// older than the data by the first month of the investment table. The full
+/// audit keeps that figure with the peer statistics, and an answer at their
+/// period reads it; elsewhere the group's own rows give it.
+pub const OWN_RULES_WITH_KEPT_FIGURES: [&str; 2] = ["SV003", "IV003"];
 
 /// Where a full audit keeps its peer statistics, beside its snapshot.
 const PEER_STATS_DIR: &str = "peer_stats";
@@ -574,7 +579,12 @@ pub fn audit_to(
         Some(p) => Pipeline::load(p)?,
         None => Pipeline::builtin(),
     };
-    let stats = rules::record_peer_stats(&res.batch, &pipeline.rule_set(), &LIVE_PEER_RULES)?;
+    let codes: Vec<&str> = LIVE_PEER_RULES
+        .iter()
+        .chain(&OWN_RULES_WITH_KEPT_FIGURES)
+        .copied()
+        .collect();
+    let stats = rules::record_peer_stats(&res.batch, &pipeline.rule_set(), &codes)?;
     write_peer_stats(&out.join(PEER_STATS_DIR), stats, &pipeline.fingerprint())
 }
 
