@@ -664,7 +664,7 @@ fn write_reports(r: &Reports<'_>, laps: &mut Laps) -> Result<Written> {
     let ql_out = report::query_list_output(r.ql)?;
     let sc = with_stops(sc, r.stops)?;
     let sc_out = report::scorecard_output(&sc)?;
-    let mut findings_out = report::findings_output(r.findings, batch)?;
+    let mut findings_out = report::findings_output(r.findings, batch, &r.pipeline.rules)?;
     let mut grades_out = report::grades_output(r.graded, batch)?;
     report::write_csv(&ql_out, &staging.file("query_list.csv"))?;
     report::xlsx::write_query_list(&ql_out, p, &staging.file("query_list.xlsx"))?;

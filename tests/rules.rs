@@ -734,3 +734,85 @@ fn a_rule_reads_only_the_tables_it_names() {
     let tables: BTreeSet<_> = batch.tables.keys().copied().collect();
     assert_eq!(moved, tables);
 }
+
+#[test]
+fn titles_say_the_thresholds_the_pipeline_sets() {
+    // Every placeholder of a title is one of the rule's parameters, and with the
+    // defaults the titles read as the bureaus' documents write them.
+    for r in registry::all() {
+        for template in [r.title.zh, r.title.en] {
+            for name in zhibao::rules::message::placeholders(template).unwrap() {
+                assert!(r.param(&name).is_some(), "{} title names {name}", r.code);
+            }
+        }
+        let (zh, en) = r.default_title();
+        assert!(
+            !zh.contains('{') && !en.contains('{'),
+            "{}: {zh} · {en}",
+            r.code
+        );
+    }
+    let default = |code: &str| registry::get(code).unwrap().default_title();
+    assert_eq!(default("TX001").0, "税产比低于 90%");
+    assert_eq!(default("RD001").0, "连续三年有研发费用无加计扣除");
+    assert_eq!(default("RD002").0, "研发费用低于 10 万元");
+    assert_eq!(default("RD003").0, "研发人员少于 5 人但费用超过 200 万元");
+    assert_eq!(
+        default("RD003").1,
+        "Fewer than 5 R&D staff, expenditure above 2,000"
+    );
+    assert_eq!(default("RD009").0, "研发费用超过 1000 万元：市级实地核查");
+    assert_eq!(default("IV004").1, "A month above 10,000 needs vouchers");
+
+    // A pipeline that moves a threshold changes the title the findings carry.
+    let text = r#"
+[pipeline]
+name = "stricter"
+
+[[rule]]
+code = "TX001"
+params = { min_ratio = 0.95 }
+
+[[rule]]
+code = "RD001"
+params = { years = 4 }
+
+[[rule]]
+code = "RD002"
+params = { min_expenditure_thousand_yuan = 50 }
+"#;
+    let pipeline = Pipeline::from_text("stricter.toml", text).unwrap();
+    let title = |code: &str| {
+        pipeline
+            .rules
+            .iter()
+            .find(|c| c.code() == code)
+            .unwrap()
+            .title()
+    };
+    assert_eq!(
+        title("TX001"),
+        (
+            "税产比低于 95%".to_string(),
+            "Taxable sales below 95% of output".to_string()
+        )
+    );
+    assert_eq!(title("RD001").0, "连续四年有研发费用无加计扣除");
+    assert_eq!(title("RD002").0, "研发费用低于 5 万元");
+
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/rules/tax");
+    let batch = load(&dir, &LoadOptions::default()).unwrap();
+    let checked = zhibao::rules::run(&batch, &pipeline.rule_set()).unwrap();
+    let written =
+        zhibao::report::findings_output(&checked.findings, &batch, &pipeline.rules).unwrap();
+    let (codes, titles) = (
+        common::col_str(&written, "rule_code"),
+        common::col_str(&written, "title"),
+    );
+    let tx001: Vec<_> = (0..written.height())
+        .filter(|&i| codes[i].as_deref() == Some("TX001"))
+        .map(|i| titles[i].clone().unwrap())
+        .collect();
+    assert!(!tx001.is_empty(), "the tax fixture fails TX001");
+    assert!(tx001.iter().all(|t| t == "税产比低于 95%"), "{tx001:?}");
+}

@@ -173,11 +173,23 @@ fn with_uscc(df: &DataFrame, batch: &Batch, name: bool) -> Result<LazyFrame> {
     ))
 }
 
-/// `findings.parquet`: one row per failed check.
-pub fn findings_output(findings: &DataFrame, batch: &Batch) -> Result<DataFrame> {
-    let hints: Vec<(&str, &str, &str, &str, &str)> = crate::rules::registry::all()
+/// `findings.parquet`: one row per failed check. A rule's title carries the
+/// thresholds `rules` (the pipeline's) set; a rule they do not configure keeps
+/// its default title.
+pub fn findings_output(
+    findings: &DataFrame,
+    batch: &Batch,
+    rules: &[crate::rules::config::RuleConfig],
+) -> Result<DataFrame> {
+    let hints: Vec<(&str, &str, &str, String, &str)> = crate::rules::registry::all()
         .into_iter()
-        .map(|r| (r.code, r.hint.zh, r.hint.en, r.title.zh, r.basis.as_str()))
+        .map(|r| {
+            let title = match rules.iter().find(|c| c.code() == r.code) {
+                Some(c) => c.title().0,
+                None => r.default_title().0,
+            };
+            (r.code, r.hint.zh, r.hint.en, title, r.basis.as_str())
+        })
         .collect();
     let lookup = DataFrame::new(
         hints.len(),
@@ -193,7 +205,7 @@ pub fn findings_output(findings: &DataFrame, batch: &Batch) -> Result<DataFrame>
             ),
             Column::new(
                 "title".into(),
-                hints.iter().map(|h| h.3).collect::<Vec<_>>(),
+                hints.iter().map(|h| h.3.as_str()).collect::<Vec<_>>(),
             ),
             Column::new(
                 "basis".into(),

@@ -53,6 +53,11 @@ impl RuleConfig {
         self.def.code
     }
 
+    /// The title in Chinese and English, with this pipeline's thresholds.
+    pub fn title(&self) -> (String, String) {
+        self.def.title_with(&self.params)
+    }
+
     /// A number parameter.
     pub fn num(&self, name: &str) -> f64 {
         self.params.num(name)

@@ -9,14 +9,13 @@ use crate::settings::Values;
 pub fn list() -> String {
     let mut out = String::from("code   severity table         level       title\n");
     for r in registry::all() {
+        let (zh, en) = r.default_title();
         out.push_str(&format!(
-            "{:<6} {:<8} {:<13} {:<11} {} · {}\n",
+            "{:<6} {:<8} {:<13} {:<11} {zh} · {en}\n",
             r.code,
             r.severity.as_str(),
             r.table.name(),
             r.level.as_str(),
-            r.title.zh,
-            r.title.en
         ));
     }
     out.push_str("\n`zhibao rules CODE` explains one rule.\n");
@@ -27,7 +26,8 @@ pub fn list() -> String {
 pub fn explain(r: &RuleDef) -> String {
     let defaults = Values::defaults(r.params);
     let mut out = String::new();
-    out.push_str(&format!("{} — {}\n{}\n\n", r.code, r.title.zh, r.title.en));
+    let (zh, en) = r.title_with(&defaults);
+    out.push_str(&format!("{} — {zh}\n{en}\n\n", r.code));
     out.push_str(&format!(
         "审核性质 Severity: {} {} · 数据表 Table: {} ({}) · 对象 Level: {}\n",
         r.severity.zh(),
@@ -109,14 +109,13 @@ pub fn markdown() -> String {
          | code | severity | table | title |\n|---|---|---|---|\n",
     );
     for r in registry::all() {
+        let (zh, en) = r.default_title();
         out.push_str(&format!(
-            "| [{}](#{}) | {} | {} | {} · {} |\n",
+            "| [{}](#{}) | {} | {} | {zh} · {en} |\n",
             r.code,
             r.code.to_lowercase(),
             r.severity.as_str(),
             r.table.name(),
-            r.title.zh,
-            r.title.en
         ));
     }
     for r in registry::all() {

@@ -771,7 +771,7 @@ fn run_in(ctx: Ctx<'_>, progress: Option<&indicatif::ProgressBar>) -> Result<Che
                 batch.period,
                 k + 1,
                 def.code,
-                def.title.zh
+                cfg.title().0
             ));
         }
         let (run, f) = run_rule(&ctx, cfg, false);
@@ -1075,7 +1075,8 @@ impl<'a> PassRun<'a> {
             move |cfg: &RuleConfig| {
                 pb.set_message(format!(
                     "{from}–{to} rules: {} {}",
-                    cfg.def.code, cfg.def.title.zh
+                    cfg.def.code,
+                    cfg.title().0
                 ));
             }
         });
@@ -1205,7 +1206,7 @@ impl<'a> PassRun<'a> {
                 }
                 ctx.enter_family(&mut family, cfg.def.code);
                 if let Some(pb) = progress {
-                    pb.set_message(format!("{m} rules: {} {}", cfg.def.code, cfg.def.title.zh));
+                    pb.set_message(format!("{m} rules: {} {}", cfg.def.code, cfg.title().0));
                 }
                 let (run, f) = run_rule(&ctx, cfg, false);
                 runs.push((cfg.def.code, run, f));

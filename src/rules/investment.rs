@@ -87,7 +87,7 @@ pub const RULES: &[RuleDef] = &[
     },
     RuleDef {
         code: "IV004",
-        title: t("当月完成投资超过 1000 万元需凭证", "A month above 10,000 needs vouchers"),
+        title: t("当月完成投资超过 {min_increment_thousand_yuan:万} 万元需凭证", "A month above {min_increment_thousand_yuan:,} needs vouchers"),
         table: Table::Investment,
         also_needs: &[],
         level: Level::Project,

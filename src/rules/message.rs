@@ -4,7 +4,11 @@
 //!
 //! Placeholders: `{name}` (a number shows without decimals when whole, else with
 //! two), `{name:.N}` (N decimals), `{name:%}` (a ratio as a percentage with one
-//! decimal). A name is a column of the rule's failures or one of its parameters.
+//! decimal), `{name:万}` (thousand yuan shown in 万元). A name is a column of the
+//! rule's failures or one of its parameters. Two formats are for parameters
+//! only, as rule titles write them: `{name:,}` (a number with thousands
+//! separators, `10,000`) and `{name:汉}` (a whole number from 1 to 99 in Chinese
+//! numerals, `三`).
 
 use polars::prelude::*;
 
@@ -20,6 +24,12 @@ enum Fmt {
     Auto,
     Decimals(u32),
     Percent,
+    /// Thousand yuan in 万元 (÷ 10).
+    Wan,
+    /// Thousands separators (parameters only).
+    Grouped,
+    /// Chinese numerals (parameters only).
+    Han,
 }
 
 fn parse(template: &str) -> Result<Vec<Piece<'_>>, String> {
@@ -37,6 +47,9 @@ fn parse(template: &str) -> Result<Vec<Piece<'_>>, String> {
         let (name, fmt) = match inner.split_once(':') {
             None => (inner, Fmt::Auto),
             Some((n, "%")) => (n, Fmt::Percent),
+            Some((n, "万")) => (n, Fmt::Wan),
+            Some((n, ",")) => (n, Fmt::Grouped),
+            Some((n, "汉")) => (n, Fmt::Han),
             Some((n, f)) => match f.strip_prefix('.').and_then(|d| d.parse::<u32>().ok()) {
                 Some(d) if d <= 6 => (n, Fmt::Decimals(d)),
                 _ => return Err(format!("bad format '{f}' in template '{template}'")),
@@ -62,14 +75,57 @@ fn format_number(x: f64, fmt: Fmt) -> String {
             }
         }
         Fmt::Decimals(d) => format!("{x:.*}", d as usize),
+        Fmt::Wan => format_number(x / 10.0, Fmt::Auto),
+        Fmt::Grouped => grouped(x),
+        Fmt::Han => han(x),
         Fmt::Auto if x.fract() == 0.0 && x.abs() < 1e15 => format!("{}", x as i64),
         Fmt::Auto => format!("{x:.2}"),
+    }
+}
+
+/// `x` with thousands separators (`12,500`, `2,000.5`).
+fn grouped(x: f64) -> String {
+    let text = format_number(x.abs(), Fmt::Auto);
+    let (whole, frac) = text.split_once('.').unwrap_or((&text, ""));
+    let mut out = String::new();
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if !frac.is_empty() {
+        out.push('.');
+        out.push_str(frac);
+    }
+    if x < 0.0 {
+        out.insert(0, '-');
+    }
+    out
+}
+
+/// A whole number from 1 to 99 in Chinese numerals (`三`, `十二`, `二十`);
+/// anything else as digits.
+fn han(x: f64) -> String {
+    const DIGITS: [&str; 10] = ["", "一", "二", "三", "四", "五", "六", "七", "八", "九"];
+    if x.fract() != 0.0 || !(1.0..100.0).contains(&x) {
+        return format_number(x, Fmt::Auto);
+    }
+    let n = x as usize;
+    let (tens, ones) = (n / 10, n % 10);
+    match tens {
+        0 => DIGITS[ones].to_string(),
+        1 => format!("十{}", DIGITS[ones]),
+        _ => format!("{}十{}", DIGITS[tens], DIGITS[ones]),
     }
 }
 
 fn number_expr(e: Expr, fmt: Fmt) -> Expr {
     let e = e.cast(DataType::Float64);
     match fmt {
+        Fmt::Wan => number_expr(e / lit(10.0), Fmt::Auto),
+        // Refused for columns by `render`.
+        Fmt::Grouped | Fmt::Han => number_expr(e, Fmt::Auto),
         Fmt::Percent => concat_str(
             [
                 (e * lit(100.0))
@@ -110,6 +166,11 @@ pub fn render(template: &str, params: &Values, schema: &Schema) -> Result<Expr, 
             Piece::Lit(s) => parts.push(lit(s.to_string())),
             Piece::Slot { name, fmt } => {
                 if let Some(dt) = schema.get(name) {
+                    if matches!(fmt, Fmt::Grouped | Fmt::Han) {
+                        return Err(format!(
+                            "the template writes the column '{name}' in a format for parameters only"
+                        ));
+                    }
                     let e = col(name);
                     let text = if dt.is_primitive_numeric() {
                         number_expr(e, fmt)
@@ -162,6 +223,9 @@ pub fn render_plain(template: &str, values: &[(&str, f64)], params: &Values) -> 
                     match fmt {
                         Fmt::Auto => {}
                         Fmt::Percent => out.push_str(":%"),
+                        Fmt::Wan => out.push_str(":万"),
+                        Fmt::Grouped => out.push_str(":,"),
+                        Fmt::Han => out.push_str(":汉"),
                         Fmt::Decimals(d) => out.push_str(&format!(":.{d}")),
                     }
                     out.push('}');
@@ -204,6 +268,24 @@ mod tests {
         let df = df!("a" => [1.0]).unwrap();
         assert!(render("{b}", &Values::default(), df.schema()).is_err());
         assert!(render("{a:x}", &Values::default(), df.schema()).is_err());
+    }
+
+    #[test]
+    fn formats_of_titles() {
+        assert_eq!(format_number(2000.0, Fmt::Grouped), "2,000");
+        assert_eq!(format_number(1234567.5, Fmt::Grouped), "1,234,567.50");
+        assert_eq!(format_number(-950.0, Fmt::Grouped), "-950");
+        assert_eq!(format_number(100.0, Fmt::Wan), "10");
+        assert_eq!(format_number(10000.0, Fmt::Wan), "1000");
+        assert_eq!(format_number(15.0, Fmt::Wan), "1.50");
+        assert_eq!(format_number(3.0, Fmt::Han), "三");
+        assert_eq!(format_number(10.0, Fmt::Han), "十");
+        assert_eq!(format_number(12.0, Fmt::Han), "十二");
+        assert_eq!(format_number(40.0, Fmt::Han), "四十");
+        assert_eq!(format_number(120.0, Fmt::Han), "120");
+        let df = df!("a" => [1.0]).unwrap();
+        assert!(render("{a:,}", &Values::default(), df.schema()).is_err());
+        assert!(render("{a:万}", &Values::default(), df.schema()).is_ok());
     }
 
     #[test]

@@ -25,7 +25,7 @@ const EVIDENCE_EN: &str = "Ask for the R&D project approvals, the R&D expense su
 pub const RULES: &[RuleDef] = &[
     RuleDef {
         code: "RD001",
-        title: t("连续三年有研发费用无加计扣除", "R&D spend without super-deduction for 3 years"),
+        title: t("连续{years:汉}年有研发费用无加计扣除", "R&D spend without super-deduction for {years} years"),
         table: Table::Rd,
         also_needs: &[],
         level: Level::Enterprise,
@@ -51,7 +51,7 @@ pub const RULES: &[RuleDef] = &[
     },
     RuleDef {
         code: "RD002",
-        title: t("研发费用低于 10 万元", "R&D expenditure below 100 thousand yuan"),
+        title: t("研发费用低于 {min_expenditure_thousand_yuan:万} 万元", "R&D expenditure below {min_expenditure_thousand_yuan:,} thousand yuan"),
         table: Table::Rd,
         also_needs: &[],
         level: Level::Enterprise,
@@ -75,7 +75,7 @@ pub const RULES: &[RuleDef] = &[
     },
     RuleDef {
         code: "RD003",
-        title: t("研发人员少于 5 人但费用超过 200 万元", "Fewer than 5 R&D staff, expenditure above 2,000"),
+        title: t("研发人员少于 {min_staff} 人但费用超过 {max_expenditure_thousand_yuan:万} 万元", "Fewer than {min_staff} R&D staff, expenditure above {max_expenditure_thousand_yuan:,}"),
         table: Table::Rd,
         also_needs: &[],
         level: Level::Enterprise,
@@ -226,7 +226,7 @@ pub const RULES: &[RuleDef] = &[
     },
     RuleDef {
         code: "RD008",
-        title: t("研发费用超过 500 万元：区县核查", "R&D above 5,000: county query"),
+        title: t("研发费用超过 {min_expenditure_thousand_yuan:万} 万元：区县核查", "R&D above {min_expenditure_thousand_yuan:,}: county query"),
         table: Table::Rd,
         also_needs: &[],
         level: Level::Enterprise,
@@ -249,7 +249,7 @@ pub const RULES: &[RuleDef] = &[
     },
     RuleDef {
         code: "RD009",
-        title: t("研发费用超过 1000 万元：市级实地核查", "R&D above 10,000: city on-site check"),
+        title: t("研发费用超过 {min_expenditure_thousand_yuan:万} 万元：市级实地核查", "R&D above {min_expenditure_thousand_yuan:,}: city on-site check"),
         table: Table::Rd,
         also_needs: &[],
         level: Level::Enterprise,

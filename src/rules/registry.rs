@@ -176,7 +176,9 @@ impl Basis {
 pub struct RuleDef {
     /// Stable code (`TX001`).
     pub code: &'static str,
-    /// Short title.
+    /// Short title; a threshold in it is a `{param}` placeholder (formats as in
+    /// `message`, and `{x:,}` / `{x:汉}`), so the title says what the pipeline
+    /// checks ([`RuleDef::title_with`]).
     pub title: Text,
     /// The table whose presence makes the rule evaluable.
     pub table: Table,
@@ -208,6 +210,19 @@ pub struct RuleDef {
 }
 
 impl RuleDef {
+    /// The title in Chinese and English with the thresholds of `params`.
+    pub fn title_with(&self, params: &crate::settings::Values) -> (String, String) {
+        (
+            super::message::render_plain(self.title.zh, &[], params),
+            super::message::render_plain(self.title.en, &[], params),
+        )
+    }
+
+    /// The title with the default thresholds.
+    pub fn default_title(&self) -> (String, String) {
+        self.title_with(&crate::settings::Values::defaults(self.params))
+    }
+
     /// A parameter by name.
     pub fn param(&self, name: &str) -> Option<&ParamSpec> {
         self.params.iter().find(|p| p.name == name)

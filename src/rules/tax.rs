@@ -19,7 +19,7 @@ pub const WEAK_DIVISIONS: &[&str] = &["13", "15", "17", "18", "21"];
 pub const RULES: &[RuleDef] = &[
     RuleDef {
         code: "TX001",
-        title: t("税产比低于 90%", "Taxable sales below 90% of output"),
+        title: t("税产比低于 {min_ratio:%}", "Taxable sales below {min_ratio:%} of output"),
         table: Table::Industrial,
         also_needs: &[Table::Tax],
         level: Level::Enterprise,
@@ -95,7 +95,7 @@ pub const RULES: &[RuleDef] = &[
     },
     RuleDef {
         code: "TX003",
-        title: t("区县税产比低于 90%", "County taxable sales below 90% of output"),
+        title: t("区县税产比低于 {min_ratio:%}", "County taxable sales below {min_ratio:%} of output"),
         table: Table::Industrial,
         also_needs: &[Table::Tax],
         level: Level::County,

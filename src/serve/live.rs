@@ -1649,7 +1649,7 @@ impl Live {
                 .filter(col("rule_code").is_in(peer.clone(), false).not())
                 .collect()
                 .map_err(pe)?;
-            let written = report::findings_output(&own, &b)?;
+            let written = report::findings_output(&own, &b, &self.cfg.pipeline.rules)?;
             let wanted = |s: &str| periods.contains(s) || (m == p.0 && periods.is_empty());
             for v in json_rows(&written) {
                 if v.get("period").and_then(Value::as_str).is_some_and(wanted) {
