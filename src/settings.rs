@@ -186,6 +186,18 @@ impl Value {
         }
     }
 
+    /// The value as JSON (a number that is not finite is `null`).
+    fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match self {
+            Value::Num(x) => serde_json::Number::from_f64(*x).map_or(J::Null, J::Number),
+            Value::Int(x) => J::from(*x),
+            Value::Bool(b) => J::Bool(*b),
+            Value::Codes(c) => J::from(c.clone()),
+            Value::Months(m) => J::from(m.clone()),
+        }
+    }
+
     /// The value as a number (integers widen).
     pub fn as_f64(&self) -> f64 {
         match self {
@@ -287,6 +299,20 @@ impl Values {
             Value::Months(m) => m.clone(),
             _ => Vec::new(),
         }
+    }
+
+    /// The values as the typed struct `T`. The struct declares no defaults of its
+    /// own and rejects unknown fields (`#[serde(deny_unknown_fields)]`), so a
+    /// name declared here and missing from the struct, or the reverse, or a
+    /// value of another type, is an error naming it: the specs stay the one
+    /// source of the defaults, and the struct is how the code reads them.
+    pub fn typed<T: serde::de::DeserializeOwned>(&self) -> Result<T, String> {
+        let map: serde_json::Map<String, serde_json::Value> = self
+            .values
+            .iter()
+            .map(|(name, v)| (name.to_string(), v.to_json()))
+            .collect();
+        serde_json::from_value(serde_json::Value::Object(map)).map_err(|e| e.to_string())
     }
 
     /// Sets a value (the pipeline file's, checked against its spec).

@@ -715,6 +715,16 @@ impl Builder {
                 }
             }
         }
+        if let Some(typed) = registry::typed_params(code) {
+            if let Err(e) = (typed.check)(&cfg.params) {
+                self.problem(
+                    cx,
+                    t.get("params").map(|v| v.span()).or(Some(item.span())),
+                    &format!("{at}.params"),
+                    format!("the parameters do not fit the rule's settings: {e}"),
+                );
+            }
+        }
         if let Some(sql) = &cfg.fails_when {
             if let Err(e) = crate::rules::formula::check(def, &cfg.params.substitute(sql)) {
                 self.problem(
@@ -922,7 +932,7 @@ params = { min_ratio = "half", bogus = 2 }
         let p = Pipeline::parse("o.toml", None, text, "o.toml").unwrap();
         let r = p.rule("IN003").unwrap();
         assert_eq!(r.severity, Severity::Info);
-        assert_eq!(r.num("min_ratio"), 0.4);
-        assert_eq!(r.num("max_ratio"), 1.2);
+        assert_eq!(r.params.num("min_ratio"), 0.4);
+        assert_eq!(r.params.num("max_ratio"), 1.2);
     }
 }

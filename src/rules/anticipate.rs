@@ -42,7 +42,7 @@ use rayon::prelude::*;
 use super::common::*;
 use super::config::RuleConfig;
 use super::engine::{month_text, Ctx, Frames, RuleOutput};
-use super::registry::{Basis, Kind, Level, RuleDef, Severity};
+use super::registry::{typed, Basis, Kind, Level, RuleDef, Severity, Typed};
 use crate::error::Result;
 use crate::load::Batch;
 use crate::model::{Month, Table};
@@ -274,6 +274,39 @@ pub const RULES: &[RuleDef] = &[
         basis: Basis::Figures,
         kind: Kind::Months(ratio_drift),
     },
+];
+
+/// AV001's parameters.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Av001 {
+    min_p: f64,
+    far_z: f64,
+    min_abs_thousand_yuan: f64,
+}
+
+/// AV002's parameters.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Av002 {
+    min_abs_thousand_yuan: f64,
+}
+
+/// AV003's parameters.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Av003 {
+    max_drop: f64,
+    min_z: f64,
+    min_months: i64,
+    min_gross_thousand_yuan: f64,
+}
+
+/// The typed parameters of the anticipation rules.
+pub const PARAMS: &[Typed] = &[
+    typed::<Av001>("AV001"),
+    typed::<Av002>("AV002"),
+    typed::<Av003>("AV003"),
 ];
 
 /// The settings of the anticipation model.
@@ -1445,9 +1478,11 @@ fn with_history_note(mut out: RuleOutput, ctx: &Ctx<'_>) -> Result<RuleOutput> {
 }
 
 fn far_from_sources(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
-    let min_p = cfg.num("min_p");
-    let far = cfg.num("far_z");
-    let min_abs = cfg.num("min_abs_thousand_yuan");
+    let Av001 {
+        min_p,
+        far_z: far,
+        min_abs_thousand_yuan: min_abs,
+    } = cfg.params()?;
     let df = audited_rows(
         ctx,
         vec![],
@@ -1487,7 +1522,9 @@ fn far_from_sources(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
 }
 
 fn unit_slip(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
-    let min_abs = cfg.num("min_abs_thousand_yuan");
+    let Av002 {
+        min_abs_thousand_yuan: min_abs,
+    } = cfg.params()?;
     // The factor whose correction lands within the anticipation's band.
     let ratio = (col("current") / col("anticipated")).log(lit(std::f64::consts::E));
     let tol = (lit(2.5) * col("sigma")).clip_min(lit(0.15));
@@ -1546,10 +1583,13 @@ fn unit_slip(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
 }
 
 fn ratio_drift(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
-    let max_drop = cfg.num("max_drop");
-    let min_z = cfg.num("min_z");
-    let min_months = cfg.int("min_months") as u32;
-    let min_gross = cfg.num("min_gross_thousand_yuan");
+    let Av003 {
+        max_drop,
+        min_z,
+        min_months,
+        min_gross_thousand_yuan: min_gross,
+    } = cfg.params()?;
+    let min_months = min_months as u32;
     let frame = year_to_date_ratios(ctx, &panel(ctx)?)?;
     let frames = vec![frame.lazy()];
     let floor = ctx.set.anticipation.num("sigma_floor");

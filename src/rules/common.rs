@@ -680,6 +680,16 @@ pub const fn steady_max_dz() -> ParamSpec {
     )
 }
 
+/// The settings of [`steady`]: a peer rule's parameters `steady_factor` and
+/// `steady_max_dz`.
+#[derive(Clone, Copy, Debug)]
+pub struct Steady {
+    /// Strength multiplier of a position held a year earlier.
+    pub factor: f64,
+    /// Largest change of the robust z for the position to count as held.
+    pub max_dz: f64,
+}
+
 /// A comparison with peers set against the same comparison a year earlier.
 ///
 /// `z` is the robust z now, `z_before` the enterprise's robust z among its peers
@@ -692,14 +702,8 @@ pub const fn steady_max_dz() -> ParamSpec {
 /// below the findings that changed.
 ///
 /// Returns the expressions for `strength`, `remark` and `remark_en`.
-pub fn steady(
-    cfg: &super::config::RuleConfig,
-    z: Expr,
-    z_before: Expr,
-    strength: Expr,
-) -> [Expr; 3] {
-    let factor = cfg.num("steady_factor");
-    let max_dz = cfg.num("steady_max_dz");
+pub fn steady(settings: Steady, z: Expr, z_before: Expr, strength: Expr) -> [Expr; 3] {
+    let Steady { factor, max_dz } = settings;
     let is = z_before
         .clone()
         .is_not_null()
@@ -841,12 +845,12 @@ pub fn z_a_year_earlier_onto(left: DataFrame, all: &DataFrame) -> Result<DataFra
 pub fn steady_outcome(
     ctx: &Ctx<'_>,
     df: &DataFrame,
-    cfg: &super::config::RuleConfig,
+    settings: Steady,
     period: Expr,
     max_z: f64,
 ) -> Result<RuleOutput> {
     let [strength, remark, remark_en] = steady(
-        cfg,
+        settings,
         col("value"),
         col("z_before"),
         excess_strength(col("value").abs() / lit(max_z)),
@@ -991,8 +995,6 @@ pub fn divisions(ctx: &Ctx<'_>) -> Result<Vec<u32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::config::RuleConfig;
-    use crate::rules::registry;
 
     /// The z a year earlier looked up in the grid equals the join by
     /// enterprise-month: months without a row a year before, unknown values,
@@ -1095,14 +1097,17 @@ mod tests {
     /// one on the other side, or one that moved further does not.
     #[test]
     fn a_peer_position_held_a_year_earlier_is_the_enterprises_own_level() {
-        let def = registry::get("LB001").expect("LB001 in the registry");
-        let cfg = &RuleConfig::new(def, "test".to_string());
+        let settings = Steady {
+            factor: 0.1,
+            max_dz: 1.5,
+        };
         let df = df!(
             "value" => [-4.0, -4.0, -4.0, 4.0, -4.0],
             "z_before" => [Some(-3.6), None, Some(-1.0), Some(-4.0), Some(-2.6)],
         )
         .unwrap();
-        let [strength, remark, remark_en] = steady(cfg, col("value"), col("z_before"), lit(1.0));
+        let [strength, remark, remark_en] =
+            steady(settings, col("value"), col("z_before"), lit(1.0));
         let out = df
             .lazy()
             .select([strength, remark, remark_en])

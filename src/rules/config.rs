@@ -58,29 +58,18 @@ impl RuleConfig {
         self.def.title_with(&self.params)
     }
 
-    /// A number parameter.
-    pub fn num(&self, name: &str) -> f64 {
-        self.params.num(name)
-    }
-
-    /// A whole-number parameter.
-    pub fn int(&self, name: &str) -> i64 {
-        self.params.int(name)
-    }
-
-    /// A boolean parameter.
-    pub fn bool(&self, name: &str) -> bool {
-        self.params.bool(name)
-    }
-
-    /// A list-of-codes parameter.
-    pub fn codes(&self, name: &str) -> Vec<String> {
-        self.params.codes(name)
-    }
-
-    /// A list-of-months parameter.
-    pub fn months(&self, name: &str) -> Vec<u32> {
-        self.params.months(name)
+    /// The parameters as the rule's typed struct `T` (see [`Values::typed`]): a
+    /// built-in rule reads its parameters only this way, never by name. The
+    /// pipeline checks every rule's parameters against its struct when it is
+    /// read ([`super::registry::typed_params`]), so this fails only for code
+    /// that asks for another rule's struct: that rule's error, not a panic.
+    pub fn params<T: serde::de::DeserializeOwned>(&self) -> crate::error::Result<T> {
+        self.params
+            .typed()
+            .map_err(|message| crate::error::Error::Internal {
+                stage: "rule parameters",
+                message: format!("{}: {message}", self.def.code),
+            })
     }
 
     /// A SQL text with `{param}` placeholders replaced by the parameter values.

@@ -9,7 +9,7 @@ use super::common::*;
 use super::config::RuleConfig;
 use super::engine::{month_text, Ctx, RuleOutput};
 use super::panel::MonthCells;
-use super::registry::{Basis, Kind, Level, ParamSpec, RuleDef, Severity};
+use super::registry::{typed, Basis, Kind, Level, ParamSpec, RuleDef, Severity, Typed};
 use crate::detect::benford::{self, Digits};
 use crate::detect::hb::{self, Params, Side, Status};
 use crate::error::{Error, Result};
@@ -228,36 +228,87 @@ pub const RULES: &[RuleDef] = &[
     },
 ];
 
-fn hb_params(cfg: &RuleConfig) -> Result<Params> {
+/// The parameters of a Hidiroglou–Berthelot rule on month pairs ([`HB_PARAMS`]):
+/// IN008, IN009 and SV001 ([`hb_rule`]).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hb {
+    /// Exponent of the size in the effect.
+    pub exponent: f64,
+    /// Minimum distance to the median.
+    pub mdm: f64,
+    /// Inner bound multiplier (0: the default method).
+    pub mii: f64,
+    /// Outer bound multiplier (0: the default method).
+    pub mei: f64,
+    /// Smallest group tested.
+    pub min_obs: i64,
+    /// Whether a run tests the months of the year to date or the period alone.
+    pub year_to_date: bool,
+}
+
+/// IV007's parameters.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Iv007 {
+    exponent: f64,
+    mdm: f64,
+    mii: f64,
+    mei: f64,
+    min_obs: i64,
+    group_digits: i64,
+    year_to_date: bool,
+}
+
+/// BF001's and BF002's parameters.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Benford {
+    min_values: i64,
+    min_enterprises: i64,
+    min_value_thousand_yuan: f64,
+}
+
+/// The typed parameters of the detector rules.
+pub const PARAMS: &[Typed] = &[
+    typed::<Hb>("IN008"),
+    typed::<Hb>("IN009"),
+    typed::<Iv007>("IV007"),
+    typed::<Benford>("BF001"),
+    typed::<Benford>("BF002"),
+];
+
+/// The HB settings of rule `code` from its parameters `s`.
+fn hb_params(code: &str, s: &Hb) -> Result<Params> {
     let opt = |v: f64| (v > 0.0).then_some(v);
     let p = Params {
-        exponent: cfg.num("exponent"),
-        mdm: cfg.num("mdm"),
-        mii: opt(cfg.num("mii")),
-        mei: opt(cfg.num("mei")),
-        min_obs: cfg.int("min_obs").max(1) as usize,
+        exponent: s.exponent,
+        mdm: s.mdm,
+        mii: opt(s.mii),
+        mei: opt(s.mei),
+        min_obs: s.min_obs.max(1) as usize,
         accept_zero: None,
         accept_negative: false,
         side: Side::Both,
     };
     p.validate(hb::Method::Ratio).map_err(|m| Error::Internal {
         stage: "rules",
-        message: format!("{}: {m}", cfg.code()),
+        message: format!("{code}: {m}"),
     })?;
     Ok(p)
 }
 
 /// HB with the rule's parameters on prepared pairs (`current`, `base`, `_group`,
 /// `period` as a month number): the flagged rows with effect, bounds and status.
-pub fn hb_rule(ctx: &Ctx<'_>, df: DataFrame, cfg: &RuleConfig) -> Result<RuleOutput> {
-    let p = hb_params(cfg)?;
-    run_hb(df, &p, last_tested(ctx, cfg))
+pub fn hb_rule(ctx: &Ctx<'_>, df: DataFrame, code: &str, s: &Hb) -> Result<RuleOutput> {
+    let p = hb_params(code, s)?;
+    run_hb(df, &p, last_tested(ctx, s.year_to_date))
 }
 
 /// The months a run of the last month audited (`Ctx::period`) tests (see
 /// [`scope`]): its counts are those of the groups of these months.
-fn last_tested(ctx: &Ctx<'_>, cfg: &RuleConfig) -> std::ops::RangeInclusive<i32> {
-    if cfg.bool("year_to_date") {
+fn last_tested(ctx: &Ctx<'_>, year_to_date: bool) -> std::ops::RangeInclusive<i32> {
+    if year_to_date {
         ctx.period.year_start().0..=ctx.period.0
     } else {
         ctx.period.0..=ctx.period.0
@@ -266,8 +317,8 @@ fn last_tested(ctx: &Ctx<'_>, cfg: &RuleConfig) -> std::ops::RangeInclusive<i32>
 
 /// The months a detector tests: the year to date, or the period under review
 /// (each month audited, over several).
-fn scope(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Expr {
-    if cfg.bool("year_to_date") {
+fn scope(ctx: &Ctx<'_>, year_to_date: bool) -> Expr {
+    if year_to_date {
         in_audited_years(ctx)
     } else {
         ctx.audited(col("period"))
@@ -279,10 +330,10 @@ fn scope(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Expr {
 /// the period alone, the failure's month is the audited month.
 pub fn audited_failures(
     ctx: &Ctx<'_>,
-    cfg: &RuleConfig,
+    year_to_date: bool,
     mut out: RuleOutput,
 ) -> Result<RuleOutput> {
-    if cfg.bool("year_to_date") {
+    if year_to_date {
         out.failures = ytd_audits(
             ctx,
             out.failures
@@ -460,15 +511,17 @@ fn run_hb(df: DataFrame, p: &Params, counted: std::ops::RangeInclusive<i32>) -> 
 /// compared with, are read from one month panel of the table ([`MonthCells`]):
 /// no join, and the rows come out in month and enterprise order without a sort.
 fn hb_output(ctx: &Ctx<'_>, cfg: &RuleConfig, lag: i32) -> Result<RuleOutput> {
-    let p = hb_params(cfg)?;
+    let s: Hb = cfg.params()?;
+    let year_to_date = s.year_to_date;
+    let p = hb_params(cfg.code(), &s)?;
     // Only the months the tested months are compared with.
-    let first = if cfg.bool("year_to_date") {
+    let first = if year_to_date {
         ctx.from.year_start().0
     } else {
         ctx.from.0
     };
     let last = ctx.period.0;
-    let tested = months_in(scope(ctx, cfg), first, last)?;
+    let tested = months_in(scope(ctx, year_to_date), first, last)?;
     let cells = MonthCells::of(
         ctx.batch,
         Table::Industrial,
@@ -538,7 +591,11 @@ fn hb_output(ctx: &Ctx<'_>, cfg: &RuleConfig, lag: i32) -> Result<RuleOutput> {
         ],
     )
     .map_err(pe)?;
-    audited_failures(ctx, cfg, run_hb(df, &p, last_tested(ctx, cfg))?)
+    audited_failures(
+        ctx,
+        year_to_date,
+        run_hb(df, &p, last_tested(ctx, year_to_date))?,
+    )
 }
 
 /// The months from `first` to `last` that `filter` (an expression of `period`)
@@ -570,8 +627,25 @@ fn hb_mom(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
 }
 
 fn hb_investment(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
-    let p = hb_params(cfg)?;
-    let digits = cfg.int("group_digits").clamp(2, 6);
+    let Iv007 {
+        exponent,
+        mdm,
+        mii,
+        mei,
+        min_obs,
+        group_digits,
+        year_to_date,
+    } = cfg.params()?;
+    let s = Hb {
+        exponent,
+        mdm,
+        mii,
+        mei,
+        min_obs,
+        year_to_date,
+    };
+    let p = hb_params(cfg.code(), &s)?;
+    let digits = group_digits.clamp(2, 6);
     let inv = ctx.table(Table::Investment)?;
     // Every month audited (`Ctx::from` to `Ctx::period`) in one call: a group is a
     // county's projects in one month, whichever month audits it. A month's
@@ -616,7 +690,7 @@ fn hb_investment(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         col("current").alias("base"),
     ]);
     let df = inc
-        .filter(scope(ctx, cfg))
+        .filter(scope(ctx, year_to_date))
         .join(
             base,
             [col("project_id"), col("period")],
@@ -635,8 +709,8 @@ fn hb_investment(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .sort(["period", "project_id"], SortMultipleOptions::default())
         .collect()
         .map_err(pe)?;
-    let mut out = run_hb(df, &p, last_tested(ctx, cfg))?;
-    let city = super::investment::city_tier_min(ctx);
+    let mut out = run_hb(df, &p, last_tested(ctx, year_to_date))?;
+    let city = super::investment::city_tier_min(ctx)?;
     out.failures = out
         .failures
         .lazy()
@@ -797,15 +871,18 @@ pub fn county_benford_months(
 }
 
 fn benford_rule(ctx: &Ctx<'_>, cfg: &RuleConfig, digits: Digits) -> Result<RuleOutput> {
-    let min_values = cfg.int("min_values");
-    let min_ents = cfg.int("min_enterprises");
+    let Benford {
+        min_values,
+        min_enterprises: min_ents,
+        min_value_thousand_yuan,
+    } = cfg.params()?;
     let limit = digits.bands()[2];
     let df = county_benford_months(
         ctx.batch,
         ctx.from,
         ctx.period,
         digits,
-        cfg.num("min_value_thousand_yuan"),
+        min_value_thousand_yuan,
     )?
     .lazy()
     .with_column(

@@ -7,7 +7,7 @@ use super::common::*;
 use super::config::RuleConfig;
 use super::engine::{month_text, Ctx, RuleOutput};
 use super::panel::{MonthCells, Running};
-use super::registry::{Basis, Kind, Level, RuleDef, Severity};
+use super::registry::{typed, Basis, Kind, Level, RuleDef, Severity, Typed};
 use crate::error::{Error, Result};
 use crate::load::Batch;
 use crate::model::{Month, Table};
@@ -100,9 +100,43 @@ pub const RULES: &[RuleDef] = &[
     },
 ];
 
+/// EN001's parameters.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct En001 {
+    max_abs_z: f64,
+    min_peers: i64,
+    steady_factor: f64,
+    steady_max_dz: f64,
+}
+
+/// EN002's parameters.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct En002 {
+    min_output_rise_ratio: f64,
+    min_electricity_fall_ratio: f64,
+    min_peers: i64,
+}
+
+/// EN003's parameters.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct En003 {
+    key_consumer_min_tce: f64,
+}
+
+/// The typed parameters of the energy rules.
+pub const PARAMS: &[Typed] = &[
+    typed::<En001>("EN001"),
+    typed::<En002>("EN002"),
+    typed::<En003>("EN003"),
+];
+
 fn intensity(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
-    let max_z = cfg.num("max_abs_z");
-    let min_peers = cfg.int("min_peers") as u32;
+    let params: En001 = cfg.params()?;
+    let max_z = params.max_abs_z;
+    let min_peers = params.min_peers as u32;
     let (p, from) = (ctx.period, ctx.from);
     // Over several months, the counts of the last month's audit.
     let mut last_counts = None;
@@ -152,7 +186,11 @@ fn intensity(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .sort(["period", "eid"], SortMultipleOptions::default())
         .collect()
         .map_err(pe)?;
-    let mut out = steady_outcome(ctx, &df, cfg, month_text(col("period")), max_z)?;
+    let settings = Steady {
+        factor: params.steady_factor,
+        max_dz: params.steady_max_dz,
+    };
+    let mut out = steady_outcome(ctx, &df, settings, month_text(col("period")), max_z)?;
     if let Some((evaluated, not_evaluable)) = last_counts {
         (out.evaluated, out.not_evaluable) = (evaluated, not_evaluable);
         out.of_last_month = true;
@@ -273,9 +311,12 @@ struct YtdRows {
 }
 
 fn divergence(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
-    let rise = cfg.num("min_output_rise_ratio");
-    let fall = cfg.num("min_electricity_fall_ratio");
-    let min_peers = cfg.int("min_peers").max(1) as usize;
+    let En002 {
+        min_output_rise_ratio: rise,
+        min_electricity_fall_ratio: fall,
+        min_peers,
+    } = cfg.params()?;
+    let min_peers = min_peers.max(1) as usize;
     let p = ctx.period.0;
     // The months of the years audited (each month's result is the same for every
     // later audit of its year).
@@ -465,7 +506,9 @@ fn shown(c: &str, places: u32) -> Expr {
 }
 
 fn key_consumers(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
-    let min = cfg.num("key_consumer_min_tce");
+    let En003 {
+        key_consumer_min_tce: min,
+    } = cfg.params()?;
     // A total over known months is a lower bound: at or above the threshold it
     // lists the enterprise; below it with a month unknown, it cannot tell.
     let df = twelve_months(ctx.batch, ctx.from, ctx.period)?
@@ -503,9 +546,10 @@ pub fn key_consumer_list(batch: &Batch, en003: Option<&RuleConfig>) -> Result<Op
     if batch.table(Table::Energy).is_none() {
         return Ok(None);
     }
-    let min = en003
-        .map(|r| r.num("key_consumer_min_tce"))
-        .unwrap_or(5000.0);
+    let min = match en003 {
+        Some(r) => r.params::<En003>()?.key_consumer_min_tce,
+        None => 5000.0,
+    };
     let p = batch.period;
     let ents = batch.enterprises.clone().lazy().select([
         col("eid"),

@@ -7,7 +7,7 @@ use super::common::*;
 use super::config::RuleConfig;
 use super::engine::{month_text, Ctx, RuleOutput};
 use super::panel::MonthCells;
-use super::registry::{Basis, Kind, Level, RuleDef, Scope, Severity};
+use super::registry::{typed, Basis, Kind, Level, RuleDef, Scope, Severity, Typed};
 use crate::error::Result;
 use crate::model::Table;
 
@@ -327,6 +327,64 @@ pub const RULES: &[RuleDef] = &[
     },
 ];
 
+/// IN004's parameters.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct In004 {
+    max_change_ratio: f64,
+    min_abs_change_thousand_yuan: f64,
+    spring_festival_months: Vec<u32>,
+    min_peers: i64,
+}
+
+/// IN005's parameters.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct In005 {
+    max_change_ratio: f64,
+    min_abs_change_thousand_yuan: f64,
+    min_peers: i64,
+}
+
+/// IN006's parameters.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct In006 {
+    min_months: i64,
+    min_gross_thousand_yuan: f64,
+    round_unit_thousand_yuan: f64,
+    coarse_share: f64,
+    coarse_factor: f64,
+}
+
+/// IN007's parameters.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct In007 {
+    round_unit_thousand_yuan: f64,
+    window_months: i64,
+    min_round_months: i64,
+    max_chance: f64,
+    habit_factor: f64,
+    min_gross_thousand_yuan: f64,
+}
+
+/// IN010's parameters.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct In010 {
+    max_revisions: i64,
+}
+
+/// The typed parameters of the industrial rules (IN001–IN003 are formulas).
+pub const PARAMS: &[Typed] = &[
+    typed::<In004>("IN004"),
+    typed::<In005>("IN005"),
+    typed::<In006>("IN006"),
+    typed::<In007>("IN007"),
+    typed::<In010>("IN010"),
+];
+
 /// Industrial rows of the years audited (January of `Ctx::from`'s year to the
 /// period) with last year's values for the same month (`gross_ly`) and the
 /// previous month (`gross_prev`), their January-to-date sums (`cum_cur`,
@@ -477,16 +535,28 @@ fn peer_median(
         .drop(by_name(["_med_div", "_n_div", "_med_all"], true, false)))
 }
 
+/// The thresholds of a change of output against the peers': the parameters
+/// IN004 and IN005 share.
+#[derive(Clone, Copy)]
+struct ChangeLimits {
+    max_change_ratio: f64,
+    min_abs_change_thousand_yuan: f64,
+    min_peers: i64,
+}
+
+/// A change of output (`current` against `base`, shown as `base_name`) judged
+/// against the peers' median change, for rule `code`.
 fn change_rule(
     ctx: &Ctx<'_>,
-    cfg: &RuleConfig,
+    code: &str,
+    limits: ChangeLimits,
     current: Expr,
     base: Expr,
     base_name: &str,
 ) -> Result<RuleOutput> {
     let h = with_history(ctx)?;
-    let max_dev = cfg.num("max_change_ratio");
-    let min_abs = cfg.num("min_abs_change_thousand_yuan");
+    let max_dev = limits.max_change_ratio;
+    let min_abs = limits.min_abs_change_thousand_yuan;
     let lf = h
         .lazy()
         .with_columns([current.alias("current"), base.alias(base_name)])
@@ -500,7 +570,7 @@ fn change_rule(
             .otherwise(lit(NULL).cast(DataType::Float64))
             .alias("ratio"),
         );
-    let lf = peer_median(ctx, cfg.def.code, lf, "ratio", cfg.int("min_peers"))?
+    let lf = peer_median(ctx, code, lf, "ratio", limits.min_peers)?
         .with_columns([
             (col("ratio") - lit(1.0)).alias("change"),
             (col("peer_ratio") - lit(1.0)).alias("peer_change"),
@@ -526,8 +596,13 @@ fn change_rule(
 }
 
 fn yoy_change(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
-    let sf: Vec<i32> = cfg
-        .months("spring_festival_months")
+    let In004 {
+        max_change_ratio,
+        min_abs_change_thousand_yuan,
+        spring_festival_months,
+        min_peers,
+    } = cfg.params()?;
+    let sf: Vec<i32> = spring_festival_months
         .into_iter()
         .map(|m| m as i32)
         .collect();
@@ -549,16 +624,39 @@ fn yoy_change(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
                 .otherwise(lit(NULL).cast(DataType::Float64)),
         )
         .otherwise(col("gross_ly"));
-    change_rule(ctx, cfg, current, base, "last_year")
+    let limits = ChangeLimits {
+        max_change_ratio,
+        min_abs_change_thousand_yuan,
+        min_peers,
+    };
+    change_rule(ctx, cfg.code(), limits, current, base, "last_year")
 }
 
 fn mom_change(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
-    change_rule(ctx, cfg, col("gross_output"), col("gross_prev"), "previous")
+    let In005 {
+        max_change_ratio,
+        min_abs_change_thousand_yuan,
+        min_peers,
+    } = cfg.params()?;
+    let limits = ChangeLimits {
+        max_change_ratio,
+        min_abs_change_thousand_yuan,
+        min_peers,
+    };
+    change_rule(
+        ctx,
+        cfg.code(),
+        limits,
+        col("gross_output"),
+        col("gross_prev"),
+        "previous",
+    )
 }
 
 fn copied_forward(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
-    let min_months = cfg.int("min_months").max(2) as i32;
-    let min_gross = cfg.num("min_gross_thousand_yuan");
+    let p: In006 = cfg.params()?;
+    let min_months = p.min_months.max(2) as i32;
+    let min_gross = p.min_gross_thousand_yuan;
     // An audit looks back far enough for a run that ends in January to be seen
     // whole: runs are counted from `lookback` months before its January.
     let lookback = min_months + 12;
@@ -597,7 +695,7 @@ fn copied_forward(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
             col("run_months").cast(DataType::Float64).alias("value"),
             lit(min_months as f64).alias("threshold"),
         ]);
-    let failures = with_coarse_strength(runs, cfg, min_months)
+    let failures = with_coarse_strength(runs, &p, min_months)
         .drop(by_name(["_run", "_coarse"], true, false))
         .collect()
         .map_err(pe)?;
@@ -697,10 +795,10 @@ fn year_to_date_counts(ctx: &Ctx<'_>, rows: LazyFrame) -> Result<(u64, u64)> {
 /// A run's strength, and its remark when the figure is a small round estimate (a
 /// multiple of the unit, the unit a coarse share of it), which repeats by itself:
 /// rounding to 100 at 800 makes equal months likely.
-fn with_coarse_strength(runs: LazyFrame, cfg: &RuleConfig, min_months: i32) -> LazyFrame {
-    let unit = cfg.num("round_unit_thousand_yuan");
-    let coarse_share = cfg.num("coarse_share");
-    let coarse_factor = cfg.num("coarse_factor");
+fn with_coarse_strength(runs: LazyFrame, p: &In006, min_months: i32) -> LazyFrame {
+    let unit = p.round_unit_thousand_yuan;
+    let coarse_share = p.coarse_share;
+    let coarse_factor = p.coarse_factor;
     runs.with_column(
         ((col("gross_output") / lit(unit))
             .round(0, RoundMode::HalfAwayFromZero)
@@ -732,11 +830,12 @@ fn with_coarse_strength(runs: LazyFrame, cfg: &RuleConfig, min_months: i32) -> L
 }
 
 fn round_figures(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
-    let unit = cfg.num("round_unit_thousand_yuan");
-    let window = cfg.int("window_months") as i32;
-    let min_round = cfg.int("min_round_months");
-    let min_gross = cfg.num("min_gross_thousand_yuan");
-    let habit = cfg.num("habit_factor");
+    let params: In007 = cfg.params()?;
+    let unit = params.round_unit_thousand_yuan;
+    let window = params.window_months as i32;
+    let min_round = params.min_round_months;
+    let min_gross = params.min_gross_thousand_yuan;
+    let habit = params.habit_factor;
     let p = ctx.period.0;
     // The months of every audited month's window, and of the window before it
     // (to tell a habit from a switch to round figures).
@@ -777,7 +876,7 @@ fn round_figures(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .lazy()
         .filter(col("_total").gt_eq(lit(min_round)))
         .select([col("eid")]);
-    let needed = |known: &str| round_months_needed(cfg, known);
+    let needed = |known: &str| round_months_needed(&params, known);
     let df = round_windows(ctx, rows.clone(), candidates, window)?
         .with_columns([
             needed("_n").alias("_needed"),
@@ -853,10 +952,10 @@ fn round_figures(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
 /// thousand yuan are a multiple of the unit one time in `unit` by chance (fewer
 /// still with decimals): with 100 and 12 months known, 4 (3 turns up at 2
 /// enterprises in 10,000).
-fn round_months_needed(cfg: &RuleConfig, known: &str) -> Expr {
-    let chance = (1.0 / cfg.num("round_unit_thousand_yuan")).min(1.0);
-    let (window, min_round) = (cfg.int("window_months"), cfg.int("min_round_months"));
-    let max_chance = cfg.num("max_chance");
+fn round_months_needed(p: &In007, known: &str) -> Expr {
+    let chance = (1.0 / p.round_unit_thousand_yuan).min(1.0);
+    let (window, min_round) = (p.window_months, p.min_round_months);
+    let max_chance = p.max_chance;
     (0..=window.max(1) as u32)
         .rev()
         .fold(lit(NULL).cast(DataType::Float64), |rest, n| {
@@ -955,7 +1054,7 @@ fn round_remark(window: i32, was_round: &Expr, known_before: &Expr, zh: bool) ->
 }
 
 fn many_revisions(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
-    let max = cfg.int("max_revisions");
+    let In010 { max_revisions: max } = cfg.params()?;
     let rows = ctx
         .table(Table::Industrial)?
         .filter(in_audited_years(ctx))

@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use super::common::*;
 use super::config::RuleConfig;
 use super::engine::{month_text, Ctx, RuleOutput};
-use super::registry::{Basis, Kind, Level, RuleDef, Severity};
+use super::registry::{typed, Basis, Kind, Level, RuleDef, Severity, Typed};
 use crate::error::Result;
 use crate::model::Table;
 
@@ -173,6 +173,51 @@ pub const RULES: &[RuleDef] = &[
     },
 ];
 
+/// IN011's parameters.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct In011 {
+    max_share: f64,
+    window_months: i64,
+    min_gross_thousand_yuan: f64,
+    min_peers: i64,
+}
+
+/// IN012's parameters.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct In012 {
+    window_months: i64,
+    tolerance: f64,
+    min_gross_thousand_yuan: f64,
+    min_variation: f64,
+}
+
+/// LB003's parameters.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Lb003 {
+    max_change_ratio: f64,
+    min_employees: i64,
+    min_peers: i64,
+}
+
+/// TX004's parameters.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Tx004 {
+    max_drop: f64,
+    min_enterprises: i64,
+}
+
+/// The typed parameters of the invented rules.
+pub const PARAMS: &[Typed] = &[
+    typed::<In011>("IN011"),
+    typed::<In012>("IN012"),
+    typed::<Lb003>("LB003"),
+    typed::<Tx004>("TX004"),
+];
+
 /// Monthly gross output of every enterprise over the months a run looks at (the
 /// `window` months to each audited month), dense: enterprise × month, read
 /// straight from the table's columns once for all the audited months.
@@ -249,10 +294,14 @@ fn every_month(
 }
 
 fn too_smooth(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
-    let window = cfg.int("window_months") as i32;
-    let max_share = cfg.num("max_share");
-    let min_gross = cfg.num("min_gross_thousand_yuan");
-    let min_peers = cfg.int("min_peers").max(1) as usize;
+    let In011 {
+        max_share,
+        window_months,
+        min_gross_thousand_yuan: min_gross,
+        min_peers,
+    } = cfg.params()?;
+    let window = window_months as i32;
+    let min_peers = min_peers.max(1) as usize;
     let outputs = Outputs::of(ctx, window)?;
     let ents = ctx.enterprises()?;
     let division = ents
@@ -357,10 +406,13 @@ fn smooth_month(
 }
 
 fn proportional(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
-    let window = cfg.int("window_months") as i32;
-    let tol = cfg.num("tolerance");
-    let min_gross = cfg.num("min_gross_thousand_yuan");
-    let min_var = cfg.num("min_variation");
+    let In012 {
+        window_months,
+        tolerance: tol,
+        min_gross_thousand_yuan: min_gross,
+        min_variation: min_var,
+    } = cfg.params()?;
+    let window = window_months as i32;
     let outputs = Outputs::of(ctx, window)?;
     let uscc = ctx
         .batch
@@ -532,9 +584,11 @@ fn proportional_pairs(
 }
 
 fn wage_jump(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
-    let max_change = cfg.num("max_change_ratio");
-    let min_emp = cfg.int("min_employees");
-    let min_peers = cfg.int("min_peers");
+    let Lb003 {
+        max_change_ratio: max_change,
+        min_employees: min_emp,
+        min_peers,
+    } = cfg.params()?;
     let avg = |lf: LazyFrame| {
         lf.with_column(
             when(
@@ -582,8 +636,11 @@ fn wage_jump(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
 }
 
 fn county_step(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
-    let max_drop = cfg.num("max_drop");
-    let min_ents = cfg.int("min_enterprises") as u32;
+    let Tx004 {
+        max_drop,
+        min_enterprises,
+    } = cfg.params()?;
+    let min_ents = min_enterprises as u32;
     // The months of this year whose VAT records are complete, and the same
     // months last year.
     let months = super::tax::ratio_months_of(ctx.batch, ctx.period)?;

@@ -7,7 +7,7 @@ use polars::prelude::*;
 use super::common::*;
 use super::config::RuleConfig;
 use super::engine::{month_text, Ctx, RuleOutput};
-use super::registry::{Basis, Kind, Level, RuleDef, Scope, Severity};
+use super::registry::{typed, Basis, Kind, Level, RuleDef, Scope, Severity, Typed};
 use crate::error::Result;
 use crate::model::Table;
 
@@ -189,12 +189,66 @@ pub const RULES: &[RuleDef] = &[
     },
 ];
 
+/// IV003's parameters.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Iv003 {
+    max_first_month_share: f64,
+}
+
+/// IV004's parameters.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Iv004 {
+    min_increment_thousand_yuan: f64,
+}
+
+/// IV005's parameters.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Iv005 {
+    city_min_planned_thousand_yuan: f64,
+    /// Declared for the pipeline file; no computation reads it (below the city
+    /// tier the county verifies).
+    #[allow(dead_code)]
+    county_min_planned_thousand_yuan: f64,
+}
+
+/// IV006's parameters.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Iv006 {
+    spike_factor: f64,
+    min_increment_thousand_yuan: f64,
+    min_history_months: i64,
+}
+
+/// IV008's parameters.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Iv008 {
+    max_z: f64,
+    min_each_ratio: f64,
+    min_ratio_over_peers: f64,
+    min_total_thousand_yuan: f64,
+    min_peers: i64,
+}
+
+/// The typed parameters of the investment rules.
+pub const PARAMS: &[Typed] = &[
+    typed::<Iv003>("IV003"),
+    typed::<Iv004>("IV004"),
+    typed::<Iv005>("IV005"),
+    typed::<Iv006>("IV006"),
+    typed::<Iv008>("IV008"),
+];
+
 /// Planned total from which the city supervises, as the pipeline sets it.
-pub fn city_tier_min(ctx: &Ctx<'_>) -> f64 {
-    ctx.set
-        .rule("IV005")
-        .map(|r| r.num("city_min_planned_thousand_yuan"))
-        .unwrap_or(CITY_TIER_MIN)
+pub fn city_tier_min(ctx: &Ctx<'_>) -> Result<f64> {
+    match ctx.set.rule("IV005") {
+        Some(r) => Ok(r.params::<Iv005>()?.city_min_planned_thousand_yuan),
+        None => Ok(CITY_TIER_MIN),
+    }
 }
 
 /// Project months with the month's increment: `increment` = YTD minus last month's
@@ -232,7 +286,7 @@ fn increments(ctx: &Ctx<'_>) -> Result<DataFrame> {
 }
 
 fn with_verifier(df: DataFrame, ctx: &Ctx<'_>) -> Result<DataFrame> {
-    let city = city_tier_min(ctx);
+    let city = city_tier_min(ctx)?;
     df.lazy()
         .with_column(
             when(col("planned_total").gt_eq(lit(city)))
@@ -283,7 +337,9 @@ fn ytd_falls(ctx: &Ctx<'_>, _cfg: &RuleConfig) -> Result<RuleOutput> {
 }
 
 fn first_month_share(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
-    let max_share = cfg.num("max_first_month_share");
+    let Iv003 {
+        max_first_month_share: max_share,
+    } = cfg.params()?;
     let inv = ctx.table(Table::Investment)?;
     // The first month of the whole table (a live answer for some projects takes
     // the last full audit's).
@@ -344,7 +400,9 @@ fn first_month_share(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
 }
 
 fn large_month(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
-    let min = cfg.num("min_increment_thousand_yuan");
+    let Iv004 {
+        min_increment_thousand_yuan: min,
+    } = cfg.params()?;
     let lf = increments(ctx)?
         .lazy()
         .with_column(col("increment").gt(lit(min)).alias("_fails"));
@@ -353,7 +411,10 @@ fn large_month(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
 }
 
 fn city_tier(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
-    let city = cfg.num("city_min_planned_thousand_yuan");
+    let Iv005 {
+        city_min_planned_thousand_yuan: city,
+        ..
+    } = cfg.params()?;
     let df = ctx
         .table(Table::Investment)?
         .filter(ctx.audited(col("period")))
@@ -369,9 +430,11 @@ fn city_tier(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
 }
 
 fn quarter_end_spike(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
-    let factor = cfg.num("spike_factor");
-    let min_inc = cfg.num("min_increment_thousand_yuan");
-    let min_hist = cfg.int("min_history_months");
+    let Iv006 {
+        spike_factor: factor,
+        min_increment_thousand_yuan: min_inc,
+        min_history_months: min_hist,
+    } = cfg.params()?;
     let inc = increments(ctx)?.lazy();
     let targets = inc.clone().filter(
         in_audited_years(ctx).and(
@@ -441,11 +504,14 @@ fn quarter_end_spike(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
 }
 
 fn quarter_end_padding(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
-    let max_z = cfg.num("max_z");
-    let min_each = cfg.num("min_each_ratio");
-    let min_over = cfg.num("min_ratio_over_peers");
-    let min_total = cfg.num("min_total_thousand_yuan");
-    let min_peers = cfg.int("min_peers") as u32;
+    let Iv008 {
+        max_z,
+        min_each_ratio: min_each,
+        min_ratio_over_peers: min_over,
+        min_total_thousand_yuan: min_total,
+        min_peers,
+    } = cfg.params()?;
+    let min_peers = min_peers as u32;
     let inc = increments(ctx)?.lazy();
     let is_qe = |e: Expr| (month_of_year(e) % lit(3)).eq(lit(0));
     // Each audited quarter end, with the 12 months to it.

@@ -6,7 +6,7 @@ use polars::prelude::*;
 use super::common::*;
 use super::config::RuleConfig;
 use super::engine::{month_text, Ctx, RuleOutput};
-use super::registry::{Basis, Kind, Level, RuleDef, Severity};
+use super::registry::{typed, Basis, Kind, Level, RuleDef, Severity, Typed};
 use crate::error::Result;
 use crate::model::Table;
 
@@ -75,9 +75,31 @@ pub const RULES: &[RuleDef] = &[
     },
 ];
 
+/// LB001's parameters.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Lb001 {
+    max_abs_z: f64,
+    min_peers: i64,
+    steady_factor: f64,
+    steady_max_dz: f64,
+}
+
+/// LB002's parameters.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Lb002 {
+    min_change_ratio: f64,
+    min_peers: i64,
+}
+
+/// The typed parameters of the labour rules.
+pub const PARAMS: &[Typed] = &[typed::<Lb001>("LB001"), typed::<Lb002>("LB002")];
+
 fn wage_outlier(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
-    let max_z = cfg.num("max_abs_z");
-    let min_peers = cfg.int("min_peers") as u32;
+    let p: Lb001 = cfg.params()?;
+    let max_z = p.max_abs_z;
+    let min_peers = p.min_peers as u32;
     // Every quarter up to the period: the audited ones and, a year before each,
     // the same comparison to set it against (see `steady`).
     let lf = ctx
@@ -114,12 +136,18 @@ fn wage_outlier(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let df = with_z_a_year_earlier(df)?.sort(["eid", "period"], SortMultipleOptions::default());
     // A quarter's result is the same for every later audit of its year.
     let df = quarter_audits(ctx, df)?.collect().map_err(pe)?;
-    steady_outcome(ctx, &df, cfg, month_text(col("period")), max_z)
+    let settings = Steady {
+        factor: p.steady_factor,
+        max_dz: p.steady_max_dz,
+    };
+    steady_outcome(ctx, &df, settings, month_text(col("period")), max_z)
 }
 
 fn inconsistent(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
-    let min_change = cfg.num("min_change_ratio");
-    let min_peers = cfg.int("min_peers");
+    let Lb002 {
+        min_change_ratio: min_change,
+        min_peers,
+    } = cfg.params()?;
     let lab = ctx.table(Table::Labor)?;
     let prev = lab.clone().select([
         col("eid"),

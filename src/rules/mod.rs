@@ -48,3 +48,19 @@ pub const FAMILIES: &[&[registry::RuleDef]] = &[
     paired::RULES,
     invented::RULES,
 ];
+
+/// Every family's typed parameters ([`registry::Typed`]), one entry per built-in
+/// rule that takes parameters.
+pub const TYPED: &[&[registry::Typed]] = &[
+    industrial::PARAMS,
+    tax::PARAMS,
+    rd::PARAMS,
+    investment::PARAMS,
+    detectors::PARAMS,
+    labor::PARAMS,
+    energy::PARAMS,
+    services::PARAMS,
+    anticipate::PARAMS,
+    paired::PARAMS,
+    invented::PARAMS,
+];

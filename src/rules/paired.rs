@@ -32,7 +32,7 @@ use super::anticipate::{combine_two, Mixture, Settings};
 use super::common::*;
 use super::config::RuleConfig;
 use super::engine::{month_text, Ctx, RuleOutput};
-use super::registry::{Basis, Kind, Level, RuleDef, Severity};
+use super::registry::{typed, Basis, Kind, Level, RuleDef, Severity, Typed};
 use crate::error::Result;
 use crate::load::Batch;
 use crate::model::Table;
@@ -169,6 +169,55 @@ pub const RULES: &[RuleDef] = &[
         kind: Kind::Months(services_far),
     },
 ];
+
+/// AV004's parameters.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Av004 {
+    min_p: f64,
+    far_z: f64,
+    min_gap: f64,
+    min_employees: i64,
+}
+
+/// AV005's parameters.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Av005 {
+    min_p: f64,
+    far_z: f64,
+    min_gap: f64,
+    min_staff: i64,
+}
+
+/// AV006's parameters.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Av006 {
+    min_p: f64,
+    far_z: f64,
+    min_gap: f64,
+    min_abs_thousand_yuan: f64,
+}
+
+/// The typed parameters of the paired-figure rules.
+pub const PARAMS: &[Typed] = &[
+    typed::<Av004>("AV004"),
+    typed::<Av005>("AV005"),
+    typed::<Av006>("AV006"),
+];
+
+/// The parameters every rule of this file shares: how far from its
+/// anticipation a figure fails ([`far`], [`strength`]).
+#[derive(Clone, Copy)]
+struct Far {
+    /// Smallest probability that the figure is wrong.
+    min_p: f64,
+    /// Distance from the anticipation, in its uncertainties.
+    far_z: f64,
+    /// Smallest gap to the anticipated value, as a share of it.
+    min_gap: f64,
+}
 
 /// The figures of one pair, a year apart, as columns of the frame given to
 /// [`anticipate`].
@@ -662,27 +711,38 @@ fn band(sign: f64, digits: u32) -> Expr {
 }
 
 /// Whether a row is far from its anticipation by the rule's parameters.
-fn far(cfg: &RuleConfig) -> Expr {
+fn far(f: Far) -> Expr {
     col("p_wrong")
-        .gt_eq(lit(cfg.num("min_p")))
-        .and(col("z").abs().gt(lit(cfg.num("far_z"))))
+        .gt_eq(lit(f.min_p))
+        .and(col("z").abs().gt(lit(f.far_z)))
         .and(
             ((col("current") - col("anticipated")).abs() / col("anticipated"))
-                .gt_eq(lit(cfg.num("min_gap"))),
+                .gt_eq(lit(f.min_gap)),
         )
 }
 
-fn strength(cfg: &RuleConfig) -> Expr {
-    (col("z").abs() / lit(cfg.num("far_z").max(0.1)))
+fn strength(far_z: f64) -> Expr {
+    (col("z").abs() / lit(far_z.max(0.1)))
         .clip(lit(0.2), lit(5.0))
         .alias("strength")
 }
 
 fn labour_far(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
+    let Av004 {
+        min_p,
+        far_z,
+        min_gap,
+        min_employees,
+    } = cfg.params()?;
+    let f = Far {
+        min_p,
+        far_z,
+        min_gap,
+    };
     let panel = labour_panel(ctx)?;
     let note =
         (panel.height() == 0).then(|| "no quarter with the same quarter a year before".to_string());
-    let min_emp = cfg.num("min_employees");
+    let min_emp = min_employees as f64;
     let lf = panel
         .lazy()
         .filter(
@@ -696,7 +756,7 @@ fn labour_far(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
                 .is_nan()
                 .or(col("z").abs().gt_eq(col("z_other").abs())),
         )
-        .with_column(far(cfg).alias("_fails"))
+        .with_column(far(f).alias("_fails"))
         .sort(["eid", "period"], SortMultipleOptions::default());
     let df = quarter_audits(ctx, lf)?.collect().map_err(pe)?;
     let is_wage = col("field").eq(lit(LABOUR.x));
@@ -733,7 +793,7 @@ fn labour_far(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
                 col("wage_total_ly").round(0, RoundMode::HalfAwayFromZero),
                 col("employees_ly").round(0, RoundMode::HalfAwayFromZero),
                 col("expected_error").round(0, RoundMode::HalfAwayFromZero),
-                strength(cfg),
+                strength(far_z),
             ]
             .into_iter()
             .chain(direction())
@@ -761,15 +821,25 @@ fn rd_panel(ctx: &Ctx<'_>) -> Result<DataFrame> {
 }
 
 fn services_far(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
+    let Av006 {
+        min_p,
+        far_z,
+        min_gap,
+        min_abs_thousand_yuan: min_abs,
+    } = cfg.params()?;
+    let f = Far {
+        min_p,
+        far_z,
+        min_gap,
+    };
     let panel = services_panel(ctx)?;
     let note = (panel.height() == 0).then(|| {
         "no month with revenue and VAT records both this year and a year before".to_string()
     });
-    let min_abs = cfg.num("min_abs_thousand_yuan");
     let lf = panel
         .lazy()
         .with_column(
-            far(cfg)
+            far(f)
                 .and(
                     (col("current") - col("anticipated"))
                         .abs()
@@ -796,7 +866,7 @@ fn services_far(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
                 col("revenue_ly").round(0, RoundMode::HalfAwayFromZero),
                 col("taxable_sales_ly").round(0, RoundMode::HalfAwayFromZero),
                 col("expected_error").round(0, RoundMode::HalfAwayFromZero),
-                strength(cfg),
+                strength(far_z),
             ]
             .into_iter()
             .chain(direction())
@@ -806,11 +876,22 @@ fn services_far(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
 }
 
 fn rd_far(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
+    let Av005 {
+        min_p,
+        far_z,
+        min_gap,
+        min_staff,
+    } = cfg.params()?;
+    let f = Far {
+        min_p,
+        far_z,
+        min_gap,
+    };
     // No R&D year up to the period: nothing to look at (the note below says so).
     let year = super::rd::rd_year(ctx)?.unwrap_or(i32::MIN);
     let panel = rd_panel(ctx)?;
     let note = (panel.height() == 0).then(|| "no R&D report with last year's".to_string());
-    let min_staff = cfg.num("min_staff");
+    let min_staff = min_staff as f64;
     let df = panel
         .lazy()
         .filter(
@@ -819,7 +900,7 @@ fn rd_far(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
                 .and(col("rd_staff").gt_eq(lit(min_staff)))
                 .and(col("rd_staff_ly").gt_eq(lit(min_staff))),
         )
-        .with_column(far(cfg).alias("_fails"))
+        .with_column(far(f).alias("_fails"))
         .sort(["eid"], SortMultipleOptions::default())
         .collect()
         .map_err(pe)?;
@@ -840,7 +921,7 @@ fn rd_far(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
                 col("rd_expenditure_ly").round(0, RoundMode::HalfAwayFromZero),
                 col("rd_staff_ly").round(0, RoundMode::HalfAwayFromZero),
                 col("expected_error").round(0, RoundMode::HalfAwayFromZero),
-                strength(cfg),
+                strength(far_z),
             ]
             .into_iter()
             .chain(direction())

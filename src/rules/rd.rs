@@ -9,7 +9,7 @@ use polars::prelude::*;
 use super::common::*;
 use super::config::RuleConfig;
 use super::engine::{Ctx, RuleOutput};
-use super::registry::{Basis, Kind, Level, RuleDef, Scope, Severity};
+use super::registry::{typed, Basis, Kind, Level, RuleDef, Scope, Severity, Typed};
 use crate::error::{Error, Result};
 use crate::model::Table;
 
@@ -269,6 +269,76 @@ pub const RULES: &[RuleDef] = &[
     },
 ];
 
+/// RD001's parameters.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Rd001 {
+    years: i64,
+}
+
+/// RD005's parameters.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Rd005 {
+    low_end_divisions: Vec<String>,
+}
+
+/// RD006's parameters.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Rd006 {
+    max_abs_z: f64,
+    min_peers: i64,
+    steady_factor: f64,
+    steady_max_dz: f64,
+}
+
+/// RD007's parameters.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Rd007 {
+    max_abs_z: f64,
+    max_intensity_ratio: f64,
+    min_peers: i64,
+    steady_factor: f64,
+    steady_max_dz: f64,
+}
+
+/// RD010's parameters.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Rd010 {
+    max_factor: f64,
+    min_staff: i64,
+    min_peers: i64,
+}
+
+/// RD008's parameters.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Rd008 {
+    min_expenditure_thousand_yuan: f64,
+    city_min_expenditure_thousand_yuan: f64,
+}
+
+/// RD009's parameters.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Rd009 {
+    min_expenditure_thousand_yuan: f64,
+}
+
+/// The typed parameters of the R&D rules.
+pub const PARAMS: &[Typed] = &[
+    typed::<Rd001>("RD001"),
+    typed::<Rd005>("RD005"),
+    typed::<Rd006>("RD006"),
+    typed::<Rd007>("RD007"),
+    typed::<Rd010>("RD010"),
+    typed::<Rd008>("RD008"),
+    typed::<Rd009>("RD009"),
+];
+
 /// The year of R&D reports audited: the latest in `rd` up to the year under review.
 pub fn rd_year(ctx: &Ctx<'_>) -> Result<Option<i32>> {
     let df = ctx
@@ -348,8 +418,9 @@ fn finish(df: &DataFrame, value: Expr, threshold: f64, strength: Expr) -> Result
 }
 
 fn no_super_deduction(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
+    let Rd001 { years } = cfg.params()?;
     let y = year_or_none(ctx)?;
-    let years = cfg.int("years") as i32;
+    let years = years as i32;
     let hist = ctx
         .table(Table::Rd)?
         .filter(
@@ -506,8 +577,10 @@ fn first_time(ctx: &Ctx<'_>, _cfg: &RuleConfig) -> Result<RuleOutput> {
 }
 
 fn low_end(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
+    let Rd005 {
+        low_end_divisions: divs,
+    } = cfg.params()?;
     let y = year_or_none(ctx)?;
-    let divs = cfg.codes("low_end_divisions");
     let df = reporters(ctx, y)?
         .with_column(unless_missing(col("division").is_in(str_list(&divs), false)).alias("_fails"))
         .collect()
@@ -573,16 +646,27 @@ fn with_year_before(
 }
 
 fn per_staff(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
+    let p: Rd006 = cfg.params()?;
     let y = year_or_none(ctx)?;
-    let max_z = cfg.num("max_abs_z");
-    let min_peers = cfg.int("min_peers") as u32;
+    let max_z = p.max_abs_z;
+    let min_peers = p.min_peers as u32;
     let now = per_staff_z(ctx, y, min_peers)?;
     let df = with_year_before(now, |y| per_staff_z(ctx, y, min_peers), y)?
         .with_column(col("value").abs().gt(lit(max_z)).alias("_fails"))
         .sort(["eid"], SortMultipleOptions::default())
         .collect()
         .map_err(pe)?;
-    steady_outcome(ctx, &df, cfg, col("year").cast(DataType::String), max_z)
+    let settings = Steady {
+        factor: p.steady_factor,
+        max_dz: p.steady_max_dz,
+    };
+    steady_outcome(
+        ctx,
+        &df,
+        settings,
+        col("year").cast(DataType::String),
+        max_z,
+    )
 }
 
 /// R&D spend over the year's gross output (`intensity`, with `annual_output`) of
@@ -630,10 +714,11 @@ fn intensity_z(ctx: &Ctx<'_>, y: i32, min_peers: u32) -> Result<LazyFrame> {
 }
 
 fn intensity(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
+    let p: Rd007 = cfg.params()?;
     let y = year_or_none(ctx)?;
-    let max_z = cfg.num("max_abs_z");
-    let cap = cfg.num("max_intensity_ratio");
-    let min_peers = cfg.int("min_peers") as u32;
+    let max_z = p.max_abs_z;
+    let cap = p.max_intensity_ratio;
+    let min_peers = p.min_peers as u32;
     let now = intensity_z(ctx, y, min_peers)?;
     let df = with_year_before(now, |y| intensity_z(ctx, y, min_peers), y)?
         .with_column(
@@ -649,7 +734,10 @@ fn intensity(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .map_err(pe)?;
     // An intensity above the cap is implausible whatever the enterprise's past.
     let [strength, remark, remark_en] = steady(
-        cfg,
+        Steady {
+            factor: p.steady_factor,
+            max_dz: p.steady_max_dz,
+        },
         col("value"),
         when(col("intensity").gt(lit(cap)))
             .then(lit(NULL).cast(DataType::Float64))
@@ -671,10 +759,11 @@ fn intensity(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
 }
 
 fn per_staff_jump(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
+    let p: Rd010 = cfg.params()?;
     let y = year_or_none(ctx)?;
-    let max = cfg.num("max_factor").max(1.0);
-    let min_staff = cfg.int("min_staff");
-    let min_peers = cfg.int("min_peers") as u32;
+    let max = p.max_factor.max(1.0);
+    let min_staff = p.min_staff;
+    let min_peers = p.min_peers as u32;
     let per_staff = |lf: LazyFrame| {
         lf.with_column(
             when(
@@ -745,14 +834,16 @@ fn route(ctx: &Ctx<'_>, low: f64, high: Option<f64>, verifier: &str) -> Result<R
 }
 
 fn route_county(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
+    let p: Rd008 = cfg.params()?;
     route(
         ctx,
-        cfg.num("min_expenditure_thousand_yuan"),
-        Some(cfg.num("city_min_expenditure_thousand_yuan")),
+        p.min_expenditure_thousand_yuan,
+        Some(p.city_min_expenditure_thousand_yuan),
         "county",
     )
 }
 
 fn route_city(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
-    route(ctx, cfg.num("min_expenditure_thousand_yuan"), None, "city")
+    let p: Rd009 = cfg.params()?;
+    route(ctx, p.min_expenditure_thousand_yuan, None, "city")
 }

@@ -248,6 +248,39 @@ impl RuleDef {
     }
 }
 
+/// The typed parameters of a built-in rule: the struct its computation reads
+/// them into ([`super::RuleConfig::params`]), checked against the rule's declared
+/// parameters by the pipeline and by the tests.
+pub struct Typed {
+    /// The rule.
+    pub code: &'static str,
+    /// Reads `values` into the rule's struct; the error names what does not fit.
+    pub check: fn(&crate::settings::Values) -> Result<(), String>,
+}
+
+/// The entry of rule `code`, whose parameters are the struct `T`.
+pub const fn typed<T: serde::de::DeserializeOwned>(code: &'static str) -> Typed {
+    Typed {
+        code,
+        check: check_typed::<T>,
+    }
+}
+
+fn check_typed<T: serde::de::DeserializeOwned>(
+    values: &crate::settings::Values,
+) -> Result<(), String> {
+    values.typed::<T>().map(|_| ())
+}
+
+/// The typed parameters of rule `code` (none for a formula rule, whose
+/// parameters are the placeholders of its condition, or a rule without any).
+pub fn typed_params(code: &str) -> Option<&'static Typed> {
+    super::TYPED
+        .iter()
+        .flat_map(|f| f.iter())
+        .find(|t| t.code == code)
+}
+
 /// Every rule, in code order.
 pub fn all() -> Vec<&'static RuleDef> {
     let mut v: Vec<&'static RuleDef> = Vec::new();

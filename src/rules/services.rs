@@ -6,8 +6,9 @@ use polars::prelude::*;
 
 use super::common::*;
 use super::config::RuleConfig;
+use super::detectors::Hb;
 use super::engine::{month_text, Ctx, RuleOutput};
-use super::registry::{Basis, Kind, Level, RuleDef, Severity};
+use super::registry::{typed, Basis, Kind, Level, RuleDef, Severity, Typed};
 use crate::error::Result;
 use crate::model::Table;
 
@@ -104,7 +105,36 @@ pub const RULES: &[RuleDef] = &[
     },
 ];
 
+/// SV002's parameters.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Sv002 {
+    max_abs_z: f64,
+    min_peers: i64,
+    steady_factor: f64,
+    steady_max_dz: f64,
+}
+
+/// SV003's parameters.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Sv003 {
+    min_error_rate: f64,
+    months: i64,
+    min_queries: i64,
+    prior_queries: i64,
+}
+
+/// The typed parameters of the services rules.
+pub const PARAMS: &[Typed] = &[
+    typed::<Hb>("SV001"),
+    typed::<Sv002>("SV002"),
+    typed::<Sv003>("SV003"),
+];
+
 fn revenue_hb(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
+    let hb: Hb = cfg.params()?;
+    let (min_obs, year_to_date) = (hb.min_obs, hb.year_to_date);
     let svc = ctx
         .table(Table::Services)?
         .select([col("eid"), col("period"), col("revenue")]);
@@ -113,7 +143,7 @@ fn revenue_hb(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         (col("period") + lit(1)).alias("period"),
         col("revenue").alias("base"),
     ]);
-    let scope = if cfg.bool("year_to_date") {
+    let scope = if year_to_date {
         in_audited_years(ctx)
     } else {
         ctx.audited(col("period"))
@@ -127,7 +157,6 @@ fn revenue_hb(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
             JoinArgs::new(JoinType::Left),
         )
         .rename(["revenue"], ["current"], true);
-    let min_obs = cfg.int("min_obs");
     // Divisions too small for a group of their own are pooled.
     let df = with_enterprise(ctx, lf, &["division"])?
         .with_column(
@@ -148,13 +177,14 @@ fn revenue_hb(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .sort(["period", "eid"], SortMultipleOptions::default())
         .collect()
         .map_err(pe)?;
-    let out = super::detectors::hb_rule(ctx, df, cfg)?;
-    super::detectors::audited_failures(ctx, cfg, out)
+    let out = super::detectors::hb_rule(ctx, df, cfg.code(), &hb)?;
+    super::detectors::audited_failures(ctx, year_to_date, out)
 }
 
 fn per_employee(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
-    let max_z = cfg.num("max_abs_z");
-    let min_peers = cfg.int("min_peers") as u32;
+    let p: Sv002 = cfg.params()?;
+    let max_z = p.max_abs_z;
+    let min_peers = p.min_peers as u32;
     // The audited months and, a year before each, the same comparison to set it
     // against (see `steady`).
     let lf = ctx
@@ -191,16 +221,24 @@ fn per_employee(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .sort(["eid"], SortMultipleOptions::default())
         .collect()
         .map_err(pe)?;
-    steady_outcome(ctx, &df, cfg, month_text(col("period")), max_z)
+    let settings = Steady {
+        factor: p.steady_factor,
+        max_dz: p.steady_max_dz,
+    };
+    steady_outcome(ctx, &df, settings, month_text(col("period")), max_z)
 }
 
 /// Every month audited (`Ctx::from` to `Ctx::period`) in one call: each month
 /// `at` counts the verifications of the `months` months before it, of the
 /// enterprises reporting services that month.
 fn query_error_rate(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
-    let min_rate = cfg.num("min_error_rate");
-    let months = cfg.int("months") as i32;
-    let min_q = cfg.int("min_queries");
+    let Sv003 {
+        min_error_rate: min_rate,
+        months,
+        min_queries: min_q,
+        prior_queries,
+    } = cfg.params()?;
+    let months = months as i32;
     let (first, p) = (ctx.from.0, ctx.period.0);
     let services = ctx
         .table(Table::Services)?
@@ -243,7 +281,7 @@ fn query_error_rate(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
                 .map_err(pe)
         })?
         .lazy();
-    let prior = cfg.int("prior_queries") as f64;
+    let prior = prior_queries as f64;
     let ver = window.group_by([col("at"), col("eid")]).agg([
         col("outcome")
             .count()

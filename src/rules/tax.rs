@@ -6,7 +6,7 @@ use super::common::*;
 use super::config::RuleConfig;
 use super::engine::{month_text, Ctx, RuleOutput};
 use super::panel::{MonthCells, Running};
-use super::registry::{Basis, Kind, Level, RuleDef, Severity};
+use super::registry::{typed, Basis, Kind, Level, RuleDef, Severity, Typed};
 use crate::error::{Error, Result};
 use crate::model::{Month, Table};
 
@@ -122,6 +122,39 @@ pub const RULES: &[RuleDef] = &[
         basis: Basis::Figures,
         kind: Kind::Builtin(county_ratio),
     },
+];
+
+/// TX001's parameters.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Tx001 {
+    min_ratio: f64,
+    min_gross_thousand_yuan: f64,
+    weak_divisions: Vec<String>,
+    weak_industry_weight: f64,
+}
+
+/// TX002's parameters.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Tx002 {
+    min_gross_thousand_yuan: f64,
+    min_month_coverage_ratio: f64,
+    strength: f64,
+}
+
+/// TX003's parameters.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Tx003 {
+    min_ratio: f64,
+}
+
+/// The typed parameters of the tax rules.
+pub const PARAMS: &[Typed] = &[
+    typed::<Tx001>("TX001"),
+    typed::<Tx002>("TX002"),
+    typed::<Tx003>("TX003"),
 ];
 
 /// Share of the previous month's tax records below which a month's records are
@@ -432,10 +465,12 @@ impl YtdYear {
 }
 
 fn enterprise_ratio(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
-    let min_ratio = cfg.num("min_ratio");
-    let min_gross = cfg.num("min_gross_thousand_yuan");
-    let weak = cfg.codes("weak_divisions");
-    let weak_w = cfg.num("weak_industry_weight");
+    let Tx001 {
+        min_ratio,
+        min_gross_thousand_yuan: min_gross,
+        weak_divisions: weak,
+        weak_industry_weight: weak_w,
+    } = cfg.params()?;
     let df = ytd_totals(ctx)?
         .lazy()
         .with_column(
@@ -473,9 +508,11 @@ fn enterprise_ratio(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
 }
 
 fn no_tax_record(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
-    let min_gross = cfg.num("min_gross_thousand_yuan");
-    let coverage = cfg.num("min_month_coverage_ratio");
-    let strength = cfg.num("strength");
+    let Tx002 {
+        min_gross_thousand_yuan: min_gross,
+        min_month_coverage_ratio: coverage,
+        strength,
+    } = cfg.params()?;
     let tax = ctx.table(Table::Tax)?;
     // Months whose tax records are not yet complete are not judged. A month's
     // completeness depends only on the months of its year up to it, so each year
@@ -570,7 +607,7 @@ fn no_tax_record(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
 }
 
 fn county_ratio(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
-    let min_ratio = cfg.num("min_ratio");
+    let Tx003 { min_ratio } = cfg.params()?;
     // Enterprises with an unknown figure are left out of both sums: their unknown
     // value is not zero.
     let df = ytd_totals(ctx)?
