@@ -273,7 +273,7 @@ fn audit_months(
     opts: &AuditOptions,
     start: Month,
 ) -> Result<(Checked, Option<DataFrame>)> {
-    let back = pipeline.section("grading").int("rebuild_months");
+    let back = grade::Grading::of(pipeline.section("grading"))?.rebuild_months;
     if opts.previous_grades.is_some() || back == 0 {
         let checked =
             rules::run_with_progress(batch, &pipeline.rule_set(), opts.progress.as_ref())?;
@@ -730,7 +730,7 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
     tracing::info!(period = %p, "Loaded; running the rules.");
 
     let gs = pipeline.section("grading");
-    let start = rebuild_start(p, gs.int("rebuild_months") as i32);
+    let start = rebuild_start(p, grade::Grading::of(gs)?.rebuild_months as i32);
     let t = Instant::now();
     let (checked, earlier) = audit_months(&batch, &pipeline, opts, start)?;
     timings.rules = t.elapsed().as_secs_f64();
@@ -771,7 +771,8 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
     )?;
     timings.rank = t.elapsed().as_secs_f64();
 
-    let stop_share = pipeline.section("anticipation").num("stop_share");
+    let stop_share =
+        crate::rules::anticipate::Anticipation::of(pipeline.section("anticipation"))?.stop_share;
     let stops = rank::stopping(&batch, &ql, &expected, stop_share)?;
 
     let t = Instant::now();

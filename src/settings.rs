@@ -259,48 +259,6 @@ impl Values {
         }
     }
 
-    /// A value by name; a name not declared is a bug of the code that asks
-    /// (the engine records a rule's panic as that rule's error).
-    pub(crate) fn get(&self, name: &str) -> &Value {
-        self.values.get(name).unwrap_or_else(|| {
-            panic!("parameter '{name}' is not declared; the registry and the code disagree")
-        })
-    }
-
-    /// A number.
-    pub fn num(&self, name: &str) -> f64 {
-        self.get(name).as_f64()
-    }
-
-    /// A whole number.
-    pub fn int(&self, name: &str) -> i64 {
-        match self.get(name) {
-            Value::Int(x) => *x,
-            other => other.as_f64() as i64,
-        }
-    }
-
-    /// A boolean.
-    pub fn bool(&self, name: &str) -> bool {
-        matches!(self.get(name), Value::Bool(true))
-    }
-
-    /// Text codes.
-    pub fn codes(&self, name: &str) -> Vec<String> {
-        match self.get(name) {
-            Value::Codes(c) => c.clone(),
-            _ => Vec::new(),
-        }
-    }
-
-    /// Months of the year.
-    pub fn months(&self, name: &str) -> Vec<u32> {
-        match self.get(name) {
-            Value::Months(m) => m.clone(),
-            _ => Vec::new(),
-        }
-    }
-
     /// The values as the typed struct `T`. The struct declares no defaults of its
     /// own and rejects unknown fields (`#[serde(deny_unknown_fields)]`), so a
     /// name declared here and missing from the struct, or the reverse, or a
@@ -358,4 +316,12 @@ pub struct Section {
     pub doc: &'static str,
     /// Its keys.
     pub settings: &'static [ParamSpec],
+    /// Reads the section into the stage's typed settings ([`check::<T>`]); the
+    /// error names what does not fit.
+    pub check: fn(&Values) -> Result<(), String>,
+}
+
+/// Whether `values` fill the typed struct `T` ([`Values::typed`]).
+pub fn check<T: serde::de::DeserializeOwned>(values: &Values) -> Result<(), String> {
+    values.typed::<T>().map(|_| ())
 }

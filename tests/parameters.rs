@@ -2,20 +2,17 @@
 //! and read without a chance of a typo going unnoticed.
 //!
 //! A built-in rule reads its parameters into its own typed struct
-//! (`cfg.params::<Tx001>()`); the struct has no defaults and rejects unknown
-//! fields, so it must name exactly the parameters the registry declares, with
-//! their types: the first tests check that for every rule. A settings section is
-//! still read by name (`settings.num("bottom_n")`); a name no settings section
-//! declares would fail only when that line runs, so the last tests read the
-//! sources and check every name written in such a lookup.
-
-mod common;
+//! (`cfg.params::<Tx001>()`), and a stage its settings section
+//! (`Grading::of(settings)`); such a struct has no defaults and rejects unknown
+//! fields, so it must name exactly the parameters or settings declared, with
+//! their types. The tests check that for every rule and every settings section
+//! (the pipeline checks each section against its struct when it is read), and
+//! that a struct which does not fit is an error naming what does not.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
 use zhibao::rules::registry::{self, Kind};
-use zhibao::settings::{codes, int, num, ParamSpec, Values};
+use zhibao::settings::{codes, int, num, ParamSpec, Section, Values};
 
 #[test]
 fn every_built_in_rule_reads_its_parameters_into_a_struct_that_fits_them() {
@@ -89,73 +86,36 @@ fn a_struct_that_does_not_fit_the_declared_parameters_is_an_error_naming_the_fie
     assert!(err(&OTHER_TYPE).contains("10.5"), "{}", err(&OTHER_TYPE));
 }
 
-/// The names in `text` written as `.num("…")`, `.int("…")`, `.bool("…")`,
-/// `.codes("…")` or `.months("…")`, with their line.
-fn lookups(text: &str) -> Vec<(usize, String)> {
-    let mut found = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        for method in [".num(\"", ".int(\"", ".bool(\"", ".codes(\"", ".months(\""] {
-            for (i, _) in line.match_indices(method) {
-                let rest = &line[i + method.len()..];
-                if let Some(end) = rest.find("\")") {
-                    let name = &rest[..end];
-                    if name
-                        .chars()
-                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-                    {
-                        found.push((n + 1, name.to_string()));
-                    }
-                }
-            }
+/// Every settings section's defaults fill its stage's struct, and no other
+/// section's do (each section checks against a struct of its own).
+#[test]
+fn every_settings_section_fills_its_stage_struct() {
+    let sections = zhibao::pipeline::sections();
+    for section in sections {
+        (section.check)(&Values::defaults(section.settings))
+            .unwrap_or_else(|e| panic!("[{}]: {e}", section.name));
+        for other in sections.iter().filter(|o| o.name != section.name) {
+            assert!(
+                (section.check)(&Values::defaults(other.settings)).is_err(),
+                "[{}] accepts the values of [{}]",
+                section.name,
+                other.name
+            );
         }
     }
-    found
 }
 
-fn declared() -> BTreeSet<&'static str> {
-    let mut names: BTreeSet<&'static str> = zhibao::rules::registry::all()
-        .into_iter()
-        .flat_map(|r| r.params.iter().map(|p| p.name))
-        .collect();
-    for section in zhibao::pipeline::sections() {
-        names.extend(section.settings.iter().map(|p| p.name));
-    }
-    names
-}
-
+/// A section whose values have a key more than its struct has does not fit,
+/// and the error names the key.
 #[test]
-fn every_name_the_code_looks_up_is_declared() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    common::rust_sources(&src, &mut files);
-    let names = declared();
-    let mut seen = 0;
-    let mut undeclared = Vec::new();
-    for file in files {
-        let text = std::fs::read_to_string(&file).expect("readable");
-        for (line, name) in lookups(&text) {
-            seen += 1;
-            if !names.contains(name.as_str()) {
-                undeclared.push(format!("{}:{line}: {name}", file.display()));
-            }
-        }
-    }
-    assert!(seen > 30, "only {seen} lookups found: the scan is broken");
-    assert!(
-        undeclared.is_empty(),
-        "names looked up that no rule or settings section declares:\n{}",
-        undeclared.join("\n")
-    );
-}
-
-#[test]
-fn the_scan_finds_a_misspelt_name() {
-    let text = "let x = cfg.num(\"tolerence\");\nlet y = s.int(\"bottom_n\");";
-    let found = lookups(text);
-    assert_eq!(
-        found,
-        vec![(1, "tolerence".to_string()), (2, "bottom_n".to_string())]
-    );
-    let names = declared();
-    assert!(!names.contains("tolerence") && names.contains("bottom_n"));
+fn a_section_with_a_key_its_struct_lacks_does_not_fit() {
+    let section = Section {
+        name: "example",
+        doc: "a section read into `Example`",
+        settings: &ONE_MORE,
+        check: zhibao::settings::check::<Example>,
+    };
+    (section.check)(&Values::defaults(&DECLARED)).unwrap();
+    let e = (section.check)(&Values::defaults(section.settings)).unwrap_err();
+    assert!(e.contains("max_ratio"), "{e}");
 }

@@ -150,7 +150,56 @@ pub static SETTINGS: Section = Section {
             "months graded from the data when no previous grades are given (at least back to January; 0 = none)",
         ),
     ],
+    check: crate::settings::check::<Grading>,
 };
+
+/// The `[grading]` settings, read: one field per key of [`SETTINGS`].
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grading {
+    /// Points of a hard finding of strength 1.
+    pub hard_weight: f64,
+    /// Points of a soft finding of strength 1.
+    pub soft_weight: f64,
+    /// Points of an info finding of strength 1.
+    pub info_weight: f64,
+    /// Weight of findings about earlier months of the year.
+    pub earlier_month_weight: f64,
+    /// How strongly size scales the score.
+    pub impact_exponent: f64,
+    /// Smallest impact factor.
+    pub impact_min: f64,
+    /// Largest impact factor.
+    pub impact_max: f64,
+    /// Points per confirmed error in earlier verifications.
+    pub confirmed_error_points: f64,
+    /// Months a confirmed error counts.
+    pub confirmed_error_months: i64,
+    /// Points off per 'explained' outcome.
+    pub explained_points: f64,
+    /// Months an 'explained' outcome counts.
+    pub explained_months: i64,
+    /// Score from which the computed grade is red.
+    pub red_min_score: f64,
+    /// Score from which the computed grade is yellow.
+    pub yellow_min_score: f64,
+    /// A hard finding makes the grade red (false: at least yellow).
+    pub hard_makes_red: bool,
+    /// Months below the grade held before it falls one step.
+    pub clean_months_to_step_down: i64,
+    /// Months graded from the data when no previous grades are given.
+    pub rebuild_months: i64,
+}
+
+impl Grading {
+    /// A `[grading]` section read into its fields.
+    pub fn of(s: &Values) -> Result<Grading> {
+        s.typed().map_err(|message| Error::Internal {
+            stage: "grading",
+            message,
+        })
+    }
+}
 
 /// A risk grade.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -257,9 +306,10 @@ pub fn score_sized(
     s: &Values,
     sizes: Option<DataFrame>,
 ) -> Result<DataFrame> {
-    let lf = impact(batch, s, sizes)?
+    let s = Grading::of(s)?;
+    let lf = impact(batch, &s, sizes)?
         .join(
-            suspicion(&contributions(batch, checked, s)?)?,
+            suspicion(&contributions(batch, checked, &s)?)?,
             [col("eid")],
             [col("eid")],
             JoinArgs::new(JoinType::Left),
@@ -271,21 +321,20 @@ pub fn score_sized(
             col("info").fill_null(lit(0)).cast(DataType::UInt32),
         ])
         .join(
-            history(batch, s)?,
+            history(batch, &s)?,
             [col("eid")],
             [col("eid")],
             JoinArgs::new(JoinType::Left),
         );
-    graded(lf, s)
+    graded(lf, &s)
 }
 
 /// Each enterprise finding's contribution to its enterprise's suspicion: `eid`,
 /// `severity`, `_c` (severity weight × rule weight × strength × recency), in the
 /// findings' order. County findings do not enter grades.
-fn contributions(batch: &Batch, checked: &Checked, s: &Values) -> Result<DataFrame> {
+fn contributions(batch: &Batch, checked: &Checked, s: &Grading) -> Result<DataFrame> {
     let p = batch.period;
     let this_period = p.to_string();
-    let sev_w = |name: &str| s.num(name);
     // Rules of the quarterly tables, and the latest quarter end up to the period.
     let quarterly: Vec<&str> = crate::rules::FAMILIES
         .iter()
@@ -305,10 +354,10 @@ fn contributions(batch: &Batch, checked: &Checked, s: &Values) -> Result<DataFra
         )
         .with_columns([
             when(col("severity").eq(lit("hard")))
-                .then(lit(sev_w("hard_weight")))
+                .then(lit(s.hard_weight))
                 .when(col("severity").eq(lit("soft")))
-                .then(lit(sev_w("soft_weight")))
-                .otherwise(lit(sev_w("info_weight")))
+                .then(lit(s.soft_weight))
+                .otherwise(lit(s.info_weight))
                 .alias("_w"),
             when(
                 col("period")
@@ -324,7 +373,7 @@ fn contributions(batch: &Batch, checked: &Checked, s: &Values) -> Result<DataFra
                         .and(col("period").eq(lit(latest_quarter.as_str())))),
             )
             .then(lit(1.0))
-            .otherwise(lit(s.num("earlier_month_weight")))
+            .otherwise(lit(s.earlier_month_weight))
             .alias("_recency"),
         ])
         .select([
@@ -422,7 +471,7 @@ pub fn ytd_sizes(batch: &Batch, from: Month, to: Month) -> Result<Vec<(Month, Da
 
 /// Size and impact of every enterprise in scope: year-to-date gross output
 /// (`size`), and `impact`, its size relative to its county's median.
-fn impact(batch: &Batch, s: &Values, sizes: Option<DataFrame>) -> Result<LazyFrame> {
+fn impact(batch: &Batch, s: &Grading, sizes: Option<DataFrame>) -> Result<LazyFrame> {
     let p = batch.period;
     let ents = batch
         .enterprises
@@ -452,11 +501,7 @@ fn impact(batch: &Batch, s: &Values, sizes: Option<DataFrame>) -> Result<LazyFra
         .map_err(pe)?
         .lazy(),
     };
-    let (imin, imax, iexp) = (
-        s.num("impact_min"),
-        s.num("impact_max"),
-        s.num("impact_exponent"),
-    );
+    let (imin, imax, iexp) = (s.impact_min, s.impact_max, s.impact_exponent);
     Ok(ents
         .join(
             size,
@@ -488,14 +533,10 @@ fn impact(batch: &Batch, s: &Values, sizes: Option<DataFrame>) -> Result<LazyFra
 }
 
 /// The score (suspicion × impact + history) and the grade it computes.
-fn graded(lf: LazyFrame, s: &Values) -> Result<DataFrame> {
-    let red = s.num("red_min_score");
-    let yellow = s.num("yellow_min_score");
-    let hard_grade = if s.bool("hard_makes_red") {
-        "red"
-    } else {
-        "yellow"
-    };
+fn graded(lf: LazyFrame, s: &Grading) -> Result<DataFrame> {
+    let red = s.red_min_score;
+    let yellow = s.yellow_min_score;
+    let hard_grade = if s.hard_makes_red { "red" } else { "yellow" };
     lf.with_column(col("history").fill_null(lit(0.0)))
         .with_column(
             (col("suspicion") * col("impact") + col("history"))
@@ -520,7 +561,7 @@ fn graded(lf: LazyFrame, s: &Values) -> Result<DataFrame> {
 }
 
 /// Points from earlier verifications: `eid`, `history`, `confirmed`, `explained`.
-fn history(batch: &Batch, s: &Values) -> Result<LazyFrame> {
+fn history(batch: &Batch, s: &Grading) -> Result<LazyFrame> {
     let p = batch.period.0;
     let Some(v) = batch.table(Table::Verifications) else {
         return DataFrame::new(
@@ -535,8 +576,8 @@ fn history(batch: &Batch, s: &Values) -> Result<LazyFrame> {
         .map(|d| d.lazy())
         .map_err(pe);
     };
-    let cm = s.int("confirmed_error_months") as i32;
-    let em = s.int("explained_months") as i32;
+    let cm = s.confirmed_error_months as i32;
+    let em = s.explained_months as i32;
     Ok(v.clone()
         .lazy()
         .filter(col("period").lt(lit(p)))
@@ -557,9 +598,9 @@ fn history(batch: &Batch, s: &Values) -> Result<LazyFrame> {
         ])
         .with_column(
             (col("confirmed").clip_max(lit(3)).cast(DataType::Float64)
-                * lit(s.num("confirmed_error_points"))
+                * lit(s.confirmed_error_points)
                 - col("explained").clip_max(lit(3)).cast(DataType::Float64)
-                    * lit(s.num("explained_points")))
+                    * lit(s.explained_points))
             .alias("history"),
         ))
 }
@@ -648,7 +689,8 @@ pub fn read_state(path: &std::path::Path, batch: &Batch) -> Result<StateMap> {
 /// Applies the dynamic adjustment to a month's scores: adds `grade`,
 /// `clean_months`, `previous_grade`, `previous_clean_months`.
 pub fn apply(scored: DataFrame, prev: &StateMap, s: &Values) -> Result<DataFrame> {
-    let step = s.int("clean_months_to_step_down") as u32;
+    let s = Grading::of(s)?;
+    let step = s.clean_months_to_step_down as u32;
     let eids = scored.column("eid").map_err(pe)?.u32().map_err(pe)?.clone();
     let computed = scored
         .column("computed_grade")

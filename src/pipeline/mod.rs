@@ -67,8 +67,9 @@ pub struct Pipeline {
     pub source: String,
     /// The rules to run, in the order first configured.
     pub rules: Vec<RuleConfig>,
-    /// The settings sections, defaults filled in.
-    pub settings: BTreeMap<&'static str, Values>,
+    /// The settings sections, defaults filled in; each fits its stage's typed
+    /// settings (checked when the pipeline is read, the one way to make one).
+    settings: BTreeMap<&'static str, Values>,
 }
 
 impl Pipeline {
@@ -128,7 +129,7 @@ impl Pipeline {
                 problems: b.problems,
             });
         }
-        let settings = sections()
+        let settings: BTreeMap<&'static str, Values> = sections()
             .into_iter()
             .map(|s| {
                 let mut v = Values::defaults(s.settings);
@@ -140,6 +141,21 @@ impl Pipeline {
                 (s.name, v)
             })
             .collect();
+        // Each stage reads its section into its own typed settings.
+        let problems: Vec<Problem> = sections()
+            .into_iter()
+            .filter_map(|s| {
+                (s.check)(&settings[s.name]).err().map(|e| Problem {
+                    file: name.to_string(),
+                    line: 0,
+                    key: s.name.to_string(),
+                    message: format!("the section does not fit the stage's settings: {e}"),
+                })
+            })
+            .collect();
+        if !problems.is_empty() {
+            return Err(PipelineErrors { problems });
+        }
         Ok(Pipeline {
             name: b.name.unwrap_or_else(|| "unnamed".to_string()),
             source: source.to_string(),
@@ -184,10 +200,12 @@ impl Pipeline {
     /// What the rules stage runs: the rules, with the settings they read
     /// besides their own parameters.
     pub fn rule_set(&self) -> RuleSet {
+        let grading = crate::grade::Grading::of(self.section("grading"))
+            .expect("the sections fit their structs: checked when the pipeline was read");
         RuleSet {
             rules: self.rules.clone(),
             anticipation: self.section("anticipation").clone(),
-            explained_months: self.section("grading").int("explained_months"),
+            explained_months: grading.explained_months,
         }
     }
 
@@ -799,6 +817,15 @@ pub fn builtin_codes() -> BTreeSet<String> {
 mod tests {
     use super::*;
 
+    /// The value of `values` named `name`.
+    fn value<'a>(values: &'a Values, name: &str) -> &'a Value {
+        values
+            .iter()
+            .find(|(n, _)| **n == name)
+            .map(|(_, v)| v)
+            .unwrap_or_else(|| panic!("'{name}' is not declared"))
+    }
+
     /// Each threshold has one meaning: the built-in pipeline's value of every rule
     /// parameter is the registry's default (the pipeline files show the values a
     /// user may change; the registry documents them). A change to one without the
@@ -810,7 +837,7 @@ mod tests {
         for r in &p.rules {
             let defaults = Values::defaults(r.def.params);
             for spec in r.def.params {
-                let (a, b) = (r.params.get(spec.name), defaults.get(spec.name));
+                let (a, b) = (value(&r.params, spec.name), value(&defaults, spec.name));
                 let same = match (a, b) {
                     (Value::Num(x), Value::Int(y)) | (Value::Int(y), Value::Num(x)) => {
                         *x == *y as f64
@@ -887,7 +914,9 @@ params = { min_ratio = "half", bogus = 2 }
         let good = "[scorecard]\nlabor_rules = [\"LB\", \"AV004\"]\n\n[query_list]\nmagnitude_rules = [\"AV\"]\n";
         let p = Pipeline::from_text("good.toml", good).unwrap();
         assert_eq!(
-            p.section("scorecard").codes("labor_rules"),
+            crate::report::scorecard::Scorecard::of(p.section("scorecard"))
+                .unwrap()
+                .labor_rules,
             vec!["LB".to_string(), "AV004".to_string()]
         );
         let bad = "[scorecard]\nkey_consumer_rules = [\"EN030\", \"EN\"]\nlabor_rules = [\"\"]\n\n[query_list]\nmagnitude_rules = [\"av001\"]\n";
@@ -928,11 +957,17 @@ params = { min_ratio = "half", bogus = 2 }
 
     #[test]
     fn later_entries_override_earlier_ones() {
+        #[derive(serde::Deserialize)]
+        struct Ratios {
+            min_ratio: f64,
+            max_ratio: f64,
+        }
         let text = "[pipeline]\ninclude = [\"industrial.toml\"]\n\n[[rule]]\ncode = \"IN003\"\nseverity = \"info\"\nparams = { min_ratio = 0.4 }\n";
         let p = Pipeline::parse("o.toml", None, text, "o.toml").unwrap();
         let r = p.rule("IN003").unwrap();
         assert_eq!(r.severity, Severity::Info);
-        assert_eq!(r.params.num("min_ratio"), 0.4);
-        assert_eq!(r.params.num("max_ratio"), 1.2);
+        let ratios: Ratios = r.params.typed().unwrap();
+        assert_eq!(ratios.min_ratio, 0.4);
+        assert_eq!(ratios.max_ratio, 1.2);
     }
 }

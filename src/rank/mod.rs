@@ -69,7 +69,34 @@ pub static SETTINGS: Section = Section {
             "rules saying a figure is far from what its sources anticipate: within its grade, an enterprise with a hard or soft finding of one of them is listed first, by the expected error of its output, which its line names",
         ),
     ],
+    check: crate::settings::check::<QueryList>,
 };
+
+/// The `[query_list]` settings, read: one field per key of [`SETTINGS`].
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryList {
+    /// Share of the remaining yellow enterprises of each county drawn at random.
+    pub yellow_sample_rate: f64,
+    /// Share of green enterprises of each county drawn as a control sample.
+    pub green_sample_rate: f64,
+    /// Lines per county before sampling (0 = no limit).
+    pub capacity_per_county: i64,
+    /// Reasons written per line; the rest are counted.
+    pub max_reasons: i64,
+    /// Rules saying a figure is far from what its sources anticipate.
+    pub magnitude_rules: Vec<String>,
+}
+
+impl QueryList {
+    /// A `[query_list]` section read into its fields.
+    pub fn of(s: &Values) -> Result<QueryList> {
+        s.typed().map_err(|message| Error::Internal {
+            stage: "query_list",
+            message,
+        })
+    }
+}
 
 fn pe(e: PolarsError) -> Error {
     Error::polars("rank", e)
@@ -333,20 +360,21 @@ fn draw(mut candidates: Vec<u32>, rate: f64, rng: &mut ChaCha8Rng) -> Vec<u32> {
 /// `grade`, `score`, `impact`, `rule_codes`, `findings`, `reasons`, `evidence`,
 /// `verifier`, `sampled`, plus `eid`.
 pub fn query_list(input: &RankInput<'_>, s: &Values) -> Result<DataFrame> {
-    let max_reasons = s.int("max_reasons").max(1) as usize;
-    let capacity = input.capacity.or_else(|| {
-        (s.int("capacity_per_county") > 0).then(|| s.int("capacity_per_county") as usize)
-    });
+    let s = QueryList::of(s)?;
+    let max_reasons = s.max_reasons.max(1) as usize;
+    let capacity = input
+        .capacity
+        .or_else(|| (s.capacity_per_county > 0).then_some(s.capacity_per_county as usize));
     let totals = county_output(input.batch)?;
     let ev = Evidence {
         reasons: reasons_by_enterprise(input.findings, max_reasons)?,
         expected: expected_by_enterprise(input, &totals)?,
-        far: far_from_sources(input.findings, &s.codes("magnitude_rules"))?,
+        far: far_from_sources(input.findings, &s.magnitude_rules)?,
         none: Expected::default(),
     };
     let graded = Graded::of(input.grades)?;
     let county = county_codes(input.batch)?;
-    let rates = (s.num("yellow_sample_rate"), s.num("green_sample_rate"));
+    let rates = (s.yellow_sample_rate, s.green_sample_rate);
     let lines = select_lines(&ev, &graded, &county, capacity, rates, input.seed);
     line_frame(lines, &ev, &graded, input.batch, &county)
 }

@@ -603,7 +603,7 @@ fn template_error(e: minijinja::Error) -> Error {
 pub fn render(input: &PageInput<'_>) -> Result<String> {
     let sc = input.scorecard;
     let ql = input.query_list;
-    let min_ratio = input.settings.num("min_tax_output_ratio");
+    let min_ratio = super::scorecard::Scorecard::of(input.settings)?.min_tax_output_ratio;
     let counties = county_rows(sc)?;
     let [ranking, tax, volatility] = charts(sc, min_ratio)?;
     let (families, present) = family_rows(sc)?;

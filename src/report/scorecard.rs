@@ -179,7 +179,68 @@ pub static SETTINGS: Section = Section {
             "rules (codes, or starts of codes) whose hard and soft findings count in services_findings",
         ),
     ],
+    check: crate::settings::check::<Scorecard>,
 };
+
+/// The `[scorecard]` settings, read: one field per key of [`SETTINGS`].
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scorecard {
+    /// A submission is late after this day of the following month.
+    pub deadline_day: i64,
+    /// A county below this tax-to-output ratio is flagged.
+    pub min_tax_output_ratio: f64,
+    /// Hard-failure rate scoring 0.
+    pub hard_rate_worst: f64,
+    /// Soft-finding rate scoring 0.
+    pub soft_rate_worst: f64,
+    /// Red + yellow share scoring 0.
+    pub risk_share_worst: f64,
+    /// Investment volatility (coefficient of variation) scoring 0.
+    pub volatility_worst: f64,
+    /// Weight of the tax-to-output ratio.
+    pub weight_tax_ratio: f64,
+    /// Weight of timeliness.
+    pub weight_timeliness: f64,
+    /// Weight of the hard-failure rate.
+    pub weight_hard_rate: f64,
+    /// Weight of the soft-finding rate.
+    pub weight_soft_rate: f64,
+    /// Weight of the red + yellow share.
+    pub weight_risk_share: f64,
+    /// Weight of the confirmed-error rate.
+    pub weight_confirmed_errors: f64,
+    /// Weight of Benford conformity.
+    pub weight_benford: f64,
+    /// Weight of investment volatility.
+    pub weight_volatility: f64,
+    /// How many of the lowest counties are named.
+    pub bottom_n: i64,
+    /// Values a county needs for its Benford band.
+    pub benford_min_values: i64,
+    /// Enterprises a county needs for its Benford band.
+    pub benford_min_enterprises: i64,
+    /// Only monthly outputs from this size enter the Benford band (thousand yuan).
+    pub benford_min_value_thousand_yuan: f64,
+    /// Rules whose hard and soft findings count in `labor_findings`.
+    pub labor_rules: Vec<String>,
+    /// Rules whose hard and soft findings count in `energy_findings`.
+    pub energy_rules: Vec<String>,
+    /// Rules whose findings, of any severity, count in `key_energy_consumers`.
+    pub key_consumer_rules: Vec<String>,
+    /// Rules whose hard and soft findings count in `services_findings`.
+    pub services_rules: Vec<String>,
+}
+
+impl Scorecard {
+    /// A `[scorecard]` section read into its fields.
+    pub fn of(s: &Values) -> Result<Scorecard> {
+        s.typed().map_err(|message| Error::Internal {
+            stage: "scorecard",
+            message,
+        })
+    }
+}
 
 fn pe(e: PolarsError) -> Error {
     Error::polars("scorecard", e)
@@ -223,6 +284,7 @@ pub struct ScorecardInput<'a> {
 /// the grades and the query list, side by side, then its rates, composite score
 /// and rank.
 pub fn build(input: &ScorecardInput<'_>, s: &Values) -> Result<DataFrame> {
+    let s = &Scorecard::of(s)?;
     let b = input.batch;
     let ents = b
         .enterprises
@@ -274,9 +336,9 @@ fn coverage(ents: &LazyFrame) -> LazyFrame {
 }
 
 /// The industrial reports of the period received, and those received late.
-fn submissions(b: &Batch, ents: &LazyFrame, s: &Values) -> LazyFrame {
+fn submissions(b: &Batch, ents: &LazyFrame, s: &Scorecard) -> LazyFrame {
     let p = b.period;
-    let deadline = deadline_seconds(p, s.int("deadline_day"));
+    let deadline = deadline_seconds(p, s.deadline_day);
     b.table(Table::Industrial)
         .cloned()
         .unwrap_or_default()
@@ -432,7 +494,7 @@ fn tax_ratio(b: &Batch) -> Result<LazyFrame> {
 /// Per county, the enterprises with a hard / soft finding, and those with a
 /// warning (not an info) of each report family, the family's rules as the
 /// settings name them.
-fn finding_counts(findings: &DataFrame, s: &Values) -> LazyFrame {
+fn finding_counts(findings: &DataFrame, s: &Scorecard) -> LazyFrame {
     let enterprises_where = |cond: Expr| col("eid").filter(cond).n_unique().cast(DataType::UInt32);
     let of_rules = |codes: Vec<String>| {
         codes
@@ -448,11 +510,10 @@ fn finding_counts(findings: &DataFrame, s: &Values) -> LazyFrame {
         .filter(col("eid").is_not_null())
         .group_by([col("county_code")])
         .agg([
-            enterprises_where(warned_in(s.codes("labor_rules"))).alias("labor_findings"),
-            enterprises_where(warned_in(s.codes("energy_rules"))).alias("energy_findings"),
-            enterprises_where(of_rules(s.codes("key_consumer_rules")))
-                .alias("key_energy_consumers"),
-            enterprises_where(warned_in(s.codes("services_rules"))).alias("services_findings"),
+            enterprises_where(warned_in(s.labor_rules.clone())).alias("labor_findings"),
+            enterprises_where(warned_in(s.energy_rules.clone())).alias("energy_findings"),
+            enterprises_where(of_rules(s.key_consumer_rules.clone())).alias("key_energy_consumers"),
+            enterprises_where(warned_in(s.services_rules.clone())).alias("services_findings"),
             enterprises_where(col("severity").eq(lit("hard"))).alias("_hard_ents"),
             enterprises_where(col("severity").eq(lit("soft"))).alias("_soft_ents"),
         ])
@@ -622,14 +683,14 @@ fn query_counts(query_list: &DataFrame) -> LazyFrame {
 
 /// The county Benford test of monthly output. It needs enough values and
 /// enterprises: below, no band.
-fn benford_bands(b: &Batch, s: &Values) -> Result<DataFrame> {
-    let min_values = s.int("benford_min_values");
-    let min_enterprises = s.int("benford_min_enterprises");
+fn benford_bands(b: &Batch, s: &Scorecard) -> Result<DataFrame> {
+    let min_values = s.benford_min_values;
+    let min_enterprises = s.benford_min_enterprises;
     let benford = crate::rules::detectors::county_benford(
         b,
         b.period,
         Digits::First,
-        s.num("benford_min_value_thousand_yuan"),
+        s.benford_min_value_thousand_yuan,
     )?;
     let benford = if benford.height() > 0 {
         benford
@@ -680,8 +741,8 @@ fn f(name: &str) -> Expr {
 }
 
 /// The counts with zero where a county has none, and the rates and shares.
-fn with_rates(lf: LazyFrame, b: &Batch, s: &Values) -> LazyFrame {
-    let min_ratio = s.num("min_tax_output_ratio");
+fn with_rates(lf: LazyFrame, b: &Batch, s: &Scorecard) -> LazyFrame {
+    let min_ratio = s.min_tax_output_ratio;
     lf.with_columns([
         col("received").fill_null(lit(0u32)),
         col("late").fill_null(lit(0u32)),
@@ -738,37 +799,36 @@ fn with_rates(lf: LazyFrame, b: &Batch, s: &Values) -> LazyFrame {
 }
 
 /// The composite quality score, 0–100 (see the module's documentation).
-fn quality_score(s: &Values) -> Expr {
-    let min_ratio = s.num("min_tax_output_ratio");
-    let w = |k: &str| s.num(k);
+fn quality_score(s: &Scorecard) -> Expr {
+    let min_ratio = s.min_tax_output_ratio;
     let sub = |e: Expr| e.clip(lit(0.0), lit(1.0));
     let comps = [
         (
-            w("weight_tax_ratio"),
+            s.weight_tax_ratio,
             sub(col("tax_output_ratio").fill_null(lit(min_ratio)) / lit(min_ratio.max(1e-9))),
         ),
         (
-            w("weight_timeliness"),
+            s.weight_timeliness,
             sub((f("received") - f("late")) / f("expected")),
         ),
         (
-            w("weight_hard_rate"),
-            sub(lit(1.0) - col("hard_rate") / lit(w("hard_rate_worst"))),
+            s.weight_hard_rate,
+            sub(lit(1.0) - col("hard_rate") / lit(s.hard_rate_worst)),
         ),
         (
-            w("weight_soft_rate"),
-            sub(lit(1.0) - col("soft_rate") / lit(w("soft_rate_worst"))),
+            s.weight_soft_rate,
+            sub(lit(1.0) - col("soft_rate") / lit(s.soft_rate_worst)),
         ),
         (
-            w("weight_risk_share"),
-            sub(lit(1.0) - col("risk_share") / lit(w("risk_share_worst"))),
+            s.weight_risk_share,
+            sub(lit(1.0) - col("risk_share") / lit(s.risk_share_worst)),
         ),
         (
-            w("weight_confirmed_errors"),
+            s.weight_confirmed_errors,
             sub(lit(1.0) - col("confirmed_error_rate").fill_null(lit(0.0))),
         ),
         (
-            w("weight_benford"),
+            s.weight_benford,
             when(col("benford_band").eq(lit("close")))
                 .then(lit(1.0))
                 .when(col("benford_band").eq(lit("acceptable")))
@@ -780,9 +840,9 @@ fn quality_score(s: &Values) -> Expr {
                 .otherwise(lit(1.0)),
         ),
         (
-            w("weight_volatility"),
+            s.weight_volatility,
             sub(lit(1.0)
-                - col("investment_volatility").fill_null(lit(0.0)) / lit(w("volatility_worst"))),
+                - col("investment_volatility").fill_null(lit(0.0)) / lit(s.volatility_worst)),
         ),
     ];
     let total_w: f64 = comps.iter().map(|(w, _)| w).sum::<f64>().max(1e-9);
@@ -796,8 +856,8 @@ fn quality_score(s: &Values) -> Expr {
 }
 
 /// The counties ranked by their score, the lowest named, in the output's columns.
-fn ranked(lf: LazyFrame, s: &Values) -> Result<DataFrame> {
-    let bottom_n = s.int("bottom_n");
+fn ranked(lf: LazyFrame, s: &Scorecard) -> Result<DataFrame> {
+    let bottom_n = s.bottom_n;
     lf.with_column(quality_score(s))
         .sort_by_exprs(
             [col("quality_score"), col("county_code")],
@@ -890,7 +950,9 @@ mod tests {
         )
         .unwrap();
         let counts = |s: &Values| {
-            let df = finding_counts(&findings, s).collect().unwrap();
+            let df = finding_counts(&findings, &Scorecard::of(s).unwrap())
+                .collect()
+                .unwrap();
             let n = |c: &str| df.column(c).unwrap().u32().unwrap().get(0).unwrap();
             (
                 n("labor_findings"),

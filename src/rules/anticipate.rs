@@ -43,7 +43,7 @@ use super::common::*;
 use super::config::RuleConfig;
 use super::engine::{month_text, Ctx, Frames, RuleOutput};
 use super::registry::{typed, Basis, Kind, Level, RuleDef, Severity, Typed};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::load::Batch;
 use crate::model::{Month, Table};
 use crate::settings::{Section, Values};
@@ -134,7 +134,52 @@ pub static SETTINGS: Section = Section {
             "stopping rule: lines until the expected remaining error is below this share of the county's year-to-date output",
         ),
     ],
+    check: crate::settings::check::<Anticipation>,
 };
+
+/// The `[anticipation]` settings, read: one field per key of [`SETTINGS`]
+/// (the model reads them as [`Settings`]).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Anticipation {
+    /// Prior share of wrong figures (π of the contamination model).
+    pub prior_error_rate: f64,
+    /// How much wider wrong figures spread than correct ones (λ).
+    pub error_scale: f64,
+    /// Fit the mixture to the data by EM.
+    pub estimate_mixture: bool,
+    /// Weight, in degrees of freedom, of the pooled spread of the own ratios.
+    pub spread_prior_df: f64,
+    /// Smallest λ the fit may reach.
+    pub min_error_scale: f64,
+    /// Smallest log-scale uncertainty of a source.
+    pub sigma_floor: f64,
+    /// A change is explained when every independent source is within this many
+    /// of its uncertainties.
+    pub explain_z: f64,
+    /// A change is also explained when every independent source lies within this
+    /// share of the figure's distance from its history.
+    pub explain_share: f64,
+    /// Correlation of the sources' errors.
+    pub source_correlation: f64,
+    /// Fewest enterprises of a peer group.
+    pub min_peers: i64,
+    /// Output-movement findings the VAT and electricity records confirm become
+    /// information.
+    pub explain_by_sources: bool,
+    /// Stopping rule: share of the county's year-to-date output.
+    pub stop_share: f64,
+}
+
+impl Anticipation {
+    /// An `[anticipation]` section read into its fields.
+    pub fn of(v: &Values) -> Result<Anticipation> {
+        v.typed().map_err(|message| Error::Internal {
+            stage: "anticipation",
+            message,
+        })
+    }
+}
 
 /// The findings an independent source can explain.
 pub const EXPLAINABLE: &[&str] = &["IN004", "IN005", "IN008", "IN009"];
@@ -325,19 +370,25 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// From the pipeline's `[anticipation]` section.
-    pub fn of(v: &Values) -> Settings {
+    /// From the pipeline's `[anticipation]` section (checked against
+    /// [`Anticipation`] when the pipeline was read).
+    pub fn of(v: &Values) -> Result<Settings> {
+        Ok(Settings::from_typed(&Anticipation::of(v)?))
+    }
+
+    /// From the `[anticipation]` section, read.
+    pub fn from_typed(a: &Anticipation) -> Settings {
         Settings {
-            prior: v.num("prior_error_rate"),
-            scale: v.num("error_scale"),
-            floor: v.num("sigma_floor"),
-            explain_z: v.num("explain_z"),
-            rho: v.num("source_correlation"),
-            explain_share: v.num("explain_share"),
-            estimate: v.bool("estimate_mixture"),
-            min_peers: v.int("min_peers").max(1) as usize,
-            spread_df: v.num("spread_prior_df"),
-            min_scale: v.num("min_error_scale"),
+            prior: a.prior_error_rate,
+            scale: a.error_scale,
+            floor: a.sigma_floor,
+            explain_z: a.explain_z,
+            rho: a.source_correlation,
+            explain_share: a.explain_share,
+            estimate: a.estimate_mixture,
+            min_peers: a.min_peers.max(1) as usize,
+            spread_df: a.spread_prior_df,
+            min_scale: a.min_error_scale,
         }
     }
 }
@@ -1407,7 +1458,7 @@ pub fn narrowed(frames: &Frames, period: Month, from: Month, to: Month) -> Resul
 fn anticipation(ctx: &Ctx<'_>) -> Result<DataFrame> {
     {
         let (first, last) = (ctx.from.year_start(), ctx.period);
-        let s = Settings::of(&ctx.set.anticipation);
+        let s = Settings::from_typed(&Anticipation::of(&ctx.set.anticipation)?);
         // The peers' statistics (changes, spreads, the mixture) as a peer
         // statistic of the run: given to a live answer, else computed here.
         let key = stat_key(first, last);
@@ -1592,7 +1643,7 @@ fn ratio_drift(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let min_months = min_months as u32;
     let frame = year_to_date_ratios(ctx, &panel(ctx)?)?;
     let frames = vec![frame.lazy()];
-    let floor = ctx.set.anticipation.num("sigma_floor");
+    let floor = Anticipation::of(&ctx.set.anticipation)?.sigma_floor;
     let df = concat(frames, UnionArgs::default())
         .map_err(pe)?
         .with_columns([
@@ -1763,14 +1814,14 @@ pub fn explain(ctx: &Ctx<'_>, findings: DataFrame) -> Result<DataFrame> {
 /// reported revenue lies within `explain_z` uncertainties of it, or within
 /// `explain_share` of the change from last month.
 fn explain_services_by_vat(ctx: &Ctx<'_>, findings: DataFrame) -> Result<DataFrame> {
-    let s = &ctx.set.anticipation;
+    let s = Anticipation::of(&ctx.set.anticipation)?;
     let (Some(svc), Some(tax)) = (
         ctx.batch.table(Table::Services),
         ctx.batch.table(Table::Tax),
     ) else {
         return Ok(findings);
     };
-    if !s.bool("explain_by_sources") || findings.height() == 0 {
+    if !s.explain_by_sources || findings.height() == 0 {
         return Ok(findings);
     }
     let codes = findings
@@ -1826,11 +1877,7 @@ fn explain_services_by_vat(ctx: &Ctx<'_>, findings: DataFrame) -> Result<DataFra
     };
     let rev = values(svc, "revenue")?;
     let vat = values(tax, "taxable_sales")?;
-    let (floor, ez, share) = (
-        s.num("sigma_floor"),
-        s.num("explain_z"),
-        s.num("explain_share"),
-    );
+    let (floor, ez, share) = (s.sigma_floor, s.explain_z, s.explain_share);
     let h = findings.height();
     let mut is = vec![false; h];
     let mut vat_col: Vec<Option<f64>> = vec![None; h];
@@ -2108,8 +2155,8 @@ fn whole_text(e: Expr) -> Expr {
 /// Findings about a change of output that the independent sources confirm become
 /// information (see [`explain`]).
 fn explain_by_sources(ctx: &Ctx<'_>, findings: DataFrame) -> Result<DataFrame> {
-    let s = &ctx.set.anticipation;
-    if !s.bool("explain_by_sources") || ctx.batch.table(Table::Industrial).is_none() {
+    let s = Anticipation::of(&ctx.set.anticipation)?;
+    if !s.explain_by_sources || ctx.batch.table(Table::Industrial).is_none() {
         return Ok(findings);
     }
     let codes: Vec<String> = EXPLAINABLE.iter().map(|c| c.to_string()).collect();

@@ -652,7 +652,7 @@ fn with_division(batch: &Batch, lf: LazyFrame) -> LazyFrame {
     .with_column(col("division").fill_null(lit("")))
 }
 
-fn settings(ctx: &Ctx<'_>) -> Settings {
+fn settings(ctx: &Ctx<'_>) -> Result<Settings> {
     Settings::of(&ctx.set.anticipation)
 }
 
@@ -662,7 +662,7 @@ fn labour_panel(ctx: &Ctx<'_>) -> Result<DataFrame> {
     ctx.shared("labour_anticipation", || {
         let first = quarter_window_start_of(ctx.from.0);
         match labour_rows(ctx.batch, first, ctx.period.0) {
-            Some(lf) => anticipate(lf, &LABOUR, &settings(ctx)),
+            Some(lf) => anticipate(lf, &LABOUR, &settings(ctx)?),
             None => Ok(DataFrame::empty()),
         }
     })
@@ -806,7 +806,7 @@ fn labour_far(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
 fn services_panel(ctx: &Ctx<'_>) -> Result<DataFrame> {
     ctx.shared("services_anticipation", || {
         match services_rows(ctx.batch, ctx.from.year_start().0, ctx.period.0) {
-            Some(lf) => anticipate(lf, &SERVICES, &settings(ctx)),
+            Some(lf) => anticipate(lf, &SERVICES, &settings(ctx)?),
             None => Ok(DataFrame::empty()),
         }
     })
@@ -815,7 +815,7 @@ fn services_panel(ctx: &Ctx<'_>) -> Result<DataFrame> {
 /// The anticipated R&D spends of every R&D year.
 fn rd_panel(ctx: &Ctx<'_>) -> Result<DataFrame> {
     ctx.shared("rd_anticipation", || match rd_rows(ctx.batch) {
-        Some(lf) => anticipate(lf, &RD, &settings(ctx)),
+        Some(lf) => anticipate(lf, &RD, &settings(ctx)?),
         None => Ok(DataFrame::empty()),
     })
 }
@@ -1042,6 +1042,7 @@ mod tests {
         Settings::of(&crate::settings::Values::defaults(
             crate::rules::anticipate::SETTINGS.settings,
         ))
+        .unwrap()
     }
 
     /// The peers' changes over integer group ids equal those over Polars'
