@@ -690,6 +690,32 @@ pub struct Steady {
     pub max_dz: f64,
 }
 
+/// The parameters of a rule that compares a figure with its peers' by a robust
+/// z and damps a position held a year earlier ([`steady`]): EN001, LB001,
+/// RD006, SV002.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerZ {
+    /// A larger |robust z| fails.
+    pub max_abs_z: f64,
+    /// Fewer peers: the next, wider group.
+    pub min_peers: i64,
+    /// See [`Steady::factor`].
+    pub steady_factor: f64,
+    /// See [`Steady::max_dz`].
+    pub steady_max_dz: f64,
+}
+
+impl PeerZ {
+    /// The settings of [`steady`].
+    pub fn steady(&self) -> Steady {
+        Steady {
+            factor: self.steady_factor,
+            max_dz: self.steady_max_dz,
+        }
+    }
+}
+
 /// A comparison with peers set against the same comparison a year earlier.
 ///
 /// `z` is the robust z now, `z_before` the enterprise's robust z among its peers

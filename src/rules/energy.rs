@@ -100,16 +100,6 @@ pub const RULES: &[RuleDef] = &[
     },
 ];
 
-/// EN001's parameters.
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct En001 {
-    max_abs_z: f64,
-    min_peers: i64,
-    steady_factor: f64,
-    steady_max_dz: f64,
-}
-
 /// EN002's parameters.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -128,13 +118,13 @@ struct En003 {
 
 /// The typed parameters of the energy rules.
 pub const PARAMS: &[Typed] = &[
-    typed::<En001>("EN001"),
+    typed::<PeerZ>("EN001"),
     typed::<En002>("EN002"),
     typed::<En003>("EN003"),
 ];
 
 fn intensity(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
-    let params: En001 = cfg.params()?;
+    let params: PeerZ = cfg.params()?;
     let max_z = params.max_abs_z;
     let min_peers = params.min_peers as u32;
     let (p, from) = (ctx.period, ctx.from);
@@ -186,10 +176,7 @@ fn intensity(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .sort(["period", "eid"], SortMultipleOptions::default())
         .collect()
         .map_err(pe)?;
-    let settings = Steady {
-        factor: params.steady_factor,
-        max_dz: params.steady_max_dz,
-    };
+    let settings = params.steady();
     let mut out = steady_outcome(ctx, &df, settings, month_text(col("period")), max_z)?;
     if let Some((evaluated, not_evaluable)) = last_counts {
         (out.evaluated, out.not_evaluable) = (evaluated, not_evaluable);

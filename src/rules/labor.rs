@@ -75,16 +75,6 @@ pub const RULES: &[RuleDef] = &[
     },
 ];
 
-/// LB001's parameters.
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Lb001 {
-    max_abs_z: f64,
-    min_peers: i64,
-    steady_factor: f64,
-    steady_max_dz: f64,
-}
-
 /// LB002's parameters.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -94,10 +84,10 @@ struct Lb002 {
 }
 
 /// The typed parameters of the labour rules.
-pub const PARAMS: &[Typed] = &[typed::<Lb001>("LB001"), typed::<Lb002>("LB002")];
+pub const PARAMS: &[Typed] = &[typed::<PeerZ>("LB001"), typed::<Lb002>("LB002")];
 
 fn wage_outlier(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
-    let p: Lb001 = cfg.params()?;
+    let p: PeerZ = cfg.params()?;
     let max_z = p.max_abs_z;
     let min_peers = p.min_peers as u32;
     // Every quarter up to the period: the audited ones and, a year before each,
@@ -136,10 +126,7 @@ fn wage_outlier(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let df = with_z_a_year_earlier(df)?.sort(["eid", "period"], SortMultipleOptions::default());
     // A quarter's result is the same for every later audit of its year.
     let df = quarter_audits(ctx, df)?.collect().map_err(pe)?;
-    let settings = Steady {
-        factor: p.steady_factor,
-        max_dz: p.steady_max_dz,
-    };
+    let settings = p.steady();
     steady_outcome(ctx, &df, settings, month_text(col("period")), max_z)
 }
 

@@ -283,16 +283,6 @@ struct Rd005 {
     low_end_divisions: Vec<String>,
 }
 
-/// RD006's parameters.
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Rd006 {
-    max_abs_z: f64,
-    min_peers: i64,
-    steady_factor: f64,
-    steady_max_dz: f64,
-}
-
 /// RD007's parameters.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -332,7 +322,7 @@ struct Rd009 {
 pub const PARAMS: &[Typed] = &[
     typed::<Rd001>("RD001"),
     typed::<Rd005>("RD005"),
-    typed::<Rd006>("RD006"),
+    typed::<PeerZ>("RD006"),
     typed::<Rd007>("RD007"),
     typed::<Rd010>("RD010"),
     typed::<Rd008>("RD008"),
@@ -646,7 +636,7 @@ fn with_year_before(
 }
 
 fn per_staff(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
-    let p: Rd006 = cfg.params()?;
+    let p: PeerZ = cfg.params()?;
     let y = year_or_none(ctx)?;
     let max_z = p.max_abs_z;
     let min_peers = p.min_peers as u32;
@@ -656,10 +646,7 @@ fn per_staff(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .sort(["eid"], SortMultipleOptions::default())
         .collect()
         .map_err(pe)?;
-    let settings = Steady {
-        factor: p.steady_factor,
-        max_dz: p.steady_max_dz,
-    };
+    let settings = p.steady();
     steady_outcome(
         ctx,
         &df,

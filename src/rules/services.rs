@@ -105,16 +105,6 @@ pub const RULES: &[RuleDef] = &[
     },
 ];
 
-/// SV002's parameters.
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Sv002 {
-    max_abs_z: f64,
-    min_peers: i64,
-    steady_factor: f64,
-    steady_max_dz: f64,
-}
-
 /// SV003's parameters.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -128,7 +118,7 @@ struct Sv003 {
 /// The typed parameters of the services rules.
 pub const PARAMS: &[Typed] = &[
     typed::<Hb>("SV001"),
-    typed::<Sv002>("SV002"),
+    typed::<PeerZ>("SV002"),
     typed::<Sv003>("SV003"),
 ];
 
@@ -182,7 +172,7 @@ fn revenue_hb(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
 }
 
 fn per_employee(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
-    let p: Sv002 = cfg.params()?;
+    let p: PeerZ = cfg.params()?;
     let max_z = p.max_abs_z;
     let min_peers = p.min_peers as u32;
     // The audited months and, a year before each, the same comparison to set it
@@ -221,10 +211,7 @@ fn per_employee(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .sort(["eid"], SortMultipleOptions::default())
         .collect()
         .map_err(pe)?;
-    let settings = Steady {
-        factor: p.steady_factor,
-        max_dz: p.steady_max_dz,
-    };
+    let settings = p.steady();
     steady_outcome(ctx, &df, settings, month_text(col("period")), max_z)
 }
 
