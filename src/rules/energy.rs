@@ -15,6 +15,10 @@ use crate::model::{Month, Table};
 const EVIDENCE_ZH: &str = "请企业提供能源购进、消费与库存台账，电费、燃料发票和计量记录";
 const EVIDENCE_EN: &str = "Ask for the energy purchase, consumption and stock ledger, the electricity and fuel invoices and the meter records";
 
+/// EN003's default threshold: twelve months' energy consumption from which an
+/// enterprise is a key consumer (tce).
+pub const KEY_CONSUMER_MIN_TCE: f64 = 5000.0;
+
 /// The energy rules.
 pub const RULES: &[RuleDef] = &[
     RuleDef {
@@ -94,7 +98,7 @@ pub const RULES: &[RuleDef] = &[
         why: t("文件要求重点用能单位在 12 月开展本期综合能源消费量自查。", "Key energy consumers self-check their consumption every December."),
         example: t("近 12 个月 7,800 吨标准煤 → 列入名单。", "7,800 tce over 12 months → listed."),
         remedy: t("企业自查并报送自查表。", "The enterprise self-checks and files the form."),
-        params: &[num("key_consumer_min_tce", 5000.0, Some(0.0), None, "energy consumption over 12 months from which an enterprise is a key consumer (tce)")],
+        params: &[num("key_consumer_min_tce", KEY_CONSUMER_MIN_TCE, Some(0.0), None, "energy consumption over 12 months from which an enterprise is a key consumer (tce)")],
         basis: Basis::Figures,
         kind: Kind::Months(key_consumers),
     },
@@ -533,9 +537,10 @@ pub fn key_consumer_list(batch: &Batch, en003: Option<&RuleConfig>) -> Result<Op
     if batch.table(Table::Energy).is_none() {
         return Ok(None);
     }
+    // EN003 left out of the pipeline: its default.
     let min = match en003 {
         Some(r) => r.params::<En003>()?.key_consumer_min_tce,
-        None => 5000.0,
+        None => KEY_CONSUMER_MIN_TCE,
     };
     let p = batch.period;
     let ents = batch.enterprises.clone().lazy().select([
