@@ -34,7 +34,7 @@ fn stages(c: &mut Criterion) {
         b.iter(|| zhibao::rules::run(&batch, &pipeline.rule_set()).unwrap())
     });
     let checked = zhibao::rules::run(&batch, &pipeline.rule_set()).unwrap();
-    let s = pipeline.section("grading");
+    let s = pipeline.grading();
     g.bench_function("grade", |b| {
         b.iter(|| {
             let scored = zhibao::grade::score(&batch, &checked, s).unwrap();
@@ -56,9 +56,9 @@ fn stages(c: &mut Criterion) {
         expected: None,
     };
     g.bench_function("rank", |b| {
-        b.iter(|| zhibao::rank::query_list(&input, pipeline.section("query_list")).unwrap())
+        b.iter(|| zhibao::rank::query_list(&input, pipeline.query_list()).unwrap())
     });
-    let ql = zhibao::rank::query_list(&input, pipeline.section("query_list")).unwrap();
+    let ql = zhibao::rank::query_list(&input, pipeline.query_list()).unwrap();
     g.bench_function("scorecard", |b| {
         b.iter(|| {
             zhibao::report::scorecard::build(
@@ -68,7 +68,7 @@ fn stages(c: &mut Criterion) {
                     grades: &graded,
                     query_list: &ql,
                 },
-                pipeline.section("scorecard"),
+                pipeline.scorecard(),
             )
             .unwrap()
         })

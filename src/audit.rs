@@ -93,7 +93,7 @@ fn rebuild_state(
     start: Month,
     all: &DataFrame,
 ) -> Result<(StateMap, HashMap<u32, String>)> {
-    let s = pipeline.section("grading");
+    let s = pipeline.grading();
     let p = batch.period;
     let mut state = StateMap::new();
     let mut hist: HashMap<u32, String> = HashMap::new();
@@ -273,7 +273,7 @@ fn audit_months(
     opts: &AuditOptions,
     start: Month,
 ) -> Result<(Checked, Option<DataFrame>)> {
-    let back = grade::Grading::of(pipeline.section("grading"))?.rebuild_months;
+    let back = pipeline.grading().rebuild_months;
     if opts.previous_grades.is_some() || back == 0 {
         let checked =
             rules::run_with_progress(batch, &pipeline.rule_set(), opts.progress.as_ref())?;
@@ -395,7 +395,7 @@ fn write_page(
         period: p,
         pipeline_name: &pipeline.name,
         pipeline_params: pipeline.describe(),
-        settings: pipeline.section("scorecard"),
+        settings: pipeline.scorecard(),
         seed,
     })?;
     std::fs::write(staging.file("scorecard.html"), page).map_err(|e| Error::Output {
@@ -658,7 +658,7 @@ fn write_reports(r: &Reports<'_>, laps: &mut Laps) -> Result<Written> {
             grades: r.graded,
             query_list: r.ql,
         },
-        r.pipeline.section("scorecard"),
+        r.pipeline.scorecard(),
     )?;
     laps.lap("scorecard");
     let ql_out = report::query_list_output(r.ql)?;
@@ -729,8 +729,8 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
     let p = batch.period;
     tracing::info!(period = %p, "Loaded; running the rules.");
 
-    let gs = pipeline.section("grading");
-    let start = rebuild_start(p, grade::Grading::of(gs)?.rebuild_months as i32);
+    let gs = pipeline.grading();
+    let start = rebuild_start(p, gs.rebuild_months as i32);
     let t = Instant::now();
     let (checked, earlier) = audit_months(&batch, &pipeline, opts, start)?;
     timings.rules = t.elapsed().as_secs_f64();
@@ -767,12 +767,11 @@ pub fn run(opts: &AuditOptions) -> Result<AuditResult> {
             capacity: opts.capacity,
             expected: Some(&expected),
         },
-        pipeline.section("query_list"),
+        pipeline.query_list(),
     )?;
     timings.rank = t.elapsed().as_secs_f64();
 
-    let stop_share =
-        crate::rules::anticipate::Anticipation::of(pipeline.section("anticipation"))?.stop_share;
+    let stop_share = pipeline.anticipation().stop_share;
     let stops = rank::stopping(&batch, &ql, &expected, stop_share)?;
 
     let t = Instant::now();

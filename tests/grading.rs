@@ -166,7 +166,7 @@ fn graded() -> &'static Graded {
         let batch = zhibao::load::load(&data, &Default::default()).unwrap();
         let pipeline = zhibao::pipeline::Pipeline::builtin();
         let checked = zhibao::rules::run(&batch, &pipeline.rule_set()).unwrap();
-        let s = pipeline.section("grading");
+        let s = pipeline.grading();
         let scored = zhibao::grade::score(&batch, &checked, s).unwrap();
         let grades = zhibao::grade::apply(scored, &Default::default(), s).unwrap();
         // Keep the data alive for the process: the batch holds no file handles.
@@ -200,7 +200,7 @@ fn list(seed: u64, capacity: Option<usize>, yellow_rate: f64) -> DataFrame {
             capacity,
             expected: None,
         },
-        p.section("query_list"),
+        p.query_list(),
     )
     .unwrap()
 }
@@ -339,7 +339,7 @@ fn a_rule_the_pipeline_makes_info_does_not_list_its_enterprises() {
             capacity: None,
             expected: None,
         },
-        zhibao::pipeline::Pipeline::builtin().section("query_list"),
+        zhibao::pipeline::Pipeline::builtin().query_list(),
     )
     .unwrap();
     let us = common::col_str(&ql, "uscc");
@@ -577,7 +577,7 @@ code = "IV007"
     // industrial table (with its empty outputs), score every month as the
     // table's own sums do.
     let builtin = zhibao::pipeline::Pipeline::builtin();
-    let gs = builtin.section("grading");
+    let gs = builtin.grading();
     let sizes = zhibao::grade::ytd_sizes(&batch, from, to).unwrap();
     assert_eq!(sizes.len(), 13);
     for (m, size) in sizes {
@@ -993,7 +993,7 @@ fn a_record_alone_ranks_after_every_query_on_a_figure() {
                 capacity,
                 expected: None,
             },
-            zhibao::pipeline::Pipeline::builtin().section("query_list"),
+            zhibao::pipeline::Pipeline::builtin().query_list(),
         )
         .unwrap()
     };

@@ -2,11 +2,12 @@
 //! and read without a chance of a typo going unnoticed.
 //!
 //! A built-in rule reads its parameters into its own typed struct
-//! (`cfg.params::<Tx001>()`), and a stage its settings section
-//! (`Grading::of(settings)`); such a struct has no defaults and rejects unknown
+//! (`cfg.params::<Tx001>()`), and the pipeline each settings section into its
+//! stage's struct (`Grading`, …); such a struct has no defaults and rejects unknown
 //! fields, so it must name exactly the parameters or settings declared, with
 //! their types. The tests check that for every rule and every settings section
-//! (the pipeline checks each section against its struct when it is read), and
+//! (the pipeline reads each section into its struct, a problem if it does not
+//! fit), and
 //! that a struct which does not fit is an error naming what does not.
 
 use std::collections::BTreeSet;

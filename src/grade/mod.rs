@@ -154,7 +154,7 @@ pub static SETTINGS: Section = Section {
 };
 
 /// The `[grading]` settings, read: one field per key of [`SETTINGS`].
-#[derive(serde::Deserialize)]
+#[derive(Clone, Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Grading {
     /// Points of a hard finding of strength 1.
@@ -294,7 +294,7 @@ fn pe(e: PolarsError) -> Error {
 /// Scores every enterprise in scope for the batch's period: `eid`, `score`,
 /// `suspicion`, `impact`, `history`, `hard`, `soft`, `info` (finding counts),
 /// `computed_grade`.
-pub fn score(batch: &Batch, checked: &Checked, s: &Values) -> Result<DataFrame> {
+pub fn score(batch: &Batch, checked: &Checked, s: &Grading) -> Result<DataFrame> {
     score_sized(batch, checked, s, None)
 }
 
@@ -303,13 +303,12 @@ pub fn score(batch: &Batch, checked: &Checked, s: &Values) -> Result<DataFrame> 
 pub fn score_sized(
     batch: &Batch,
     checked: &Checked,
-    s: &Values,
+    s: &Grading,
     sizes: Option<DataFrame>,
 ) -> Result<DataFrame> {
-    let s = Grading::of(s)?;
-    let lf = impact(batch, &s, sizes)?
+    let lf = impact(batch, s, sizes)?
         .join(
-            suspicion(&contributions(batch, checked, &s)?)?,
+            suspicion(&contributions(batch, checked, s)?)?,
             [col("eid")],
             [col("eid")],
             JoinArgs::new(JoinType::Left),
@@ -321,12 +320,12 @@ pub fn score_sized(
             col("info").fill_null(lit(0)).cast(DataType::UInt32),
         ])
         .join(
-            history(batch, &s)?,
+            history(batch, s)?,
             [col("eid")],
             [col("eid")],
             JoinArgs::new(JoinType::Left),
         );
-    graded(lf, &s)
+    graded(lf, s)
 }
 
 /// Each enterprise finding's contribution to its enterprise's suspicion: `eid`,
@@ -688,8 +687,7 @@ pub fn read_state(path: &std::path::Path, batch: &Batch) -> Result<StateMap> {
 
 /// Applies the dynamic adjustment to a month's scores: adds `grade`,
 /// `clean_months`, `previous_grade`, `previous_clean_months`.
-pub fn apply(scored: DataFrame, prev: &StateMap, s: &Values) -> Result<DataFrame> {
-    let s = Grading::of(s)?;
+pub fn apply(scored: DataFrame, prev: &StateMap, s: &Grading) -> Result<DataFrame> {
     let step = s.clean_months_to_step_down as u32;
     let eids = scored.column("eid").map_err(pe)?.u32().map_err(pe)?.clone();
     let computed = scored

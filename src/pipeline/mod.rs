@@ -15,6 +15,10 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 pub use crate::error::{PipelineErrors, Problem};
+use crate::grade::Grading;
+use crate::rank::QueryList;
+use crate::report::scorecard::Scorecard;
+use crate::rules::anticipate::Anticipation;
 pub use crate::rules::config::{RuleConfig, RuleSet};
 use crate::rules::registry::{self, Kind as RuleKind, ParamKind, ParamSpec, Scope, Severity};
 pub use crate::settings::{Section, Value, Values};
@@ -70,6 +74,14 @@ pub struct Pipeline {
     /// The settings sections, defaults filled in; each fits its stage's typed
     /// settings (checked when the pipeline is read, the one way to make one).
     settings: BTreeMap<&'static str, Values>,
+    /// The `[grading]` section, read.
+    grading: Grading,
+    /// The `[query_list]` section, read.
+    query_list: QueryList,
+    /// The `[scorecard]` section, read.
+    scorecard: Scorecard,
+    /// The `[anticipation]` section, read.
+    anticipation: Anticipation,
 }
 
 impl Pipeline {
@@ -141,21 +153,30 @@ impl Pipeline {
                 (s.name, v)
             })
             .collect();
-        // Each stage reads its section into its own typed settings.
-        let problems: Vec<Problem> = sections()
-            .into_iter()
-            .filter_map(|s| {
-                (s.check)(&settings[s.name]).err().map(|e| Problem {
-                    file: name.to_string(),
-                    line: 0,
-                    key: s.name.to_string(),
-                    message: format!("the section does not fit the stage's settings: {e}"),
-                })
-            })
-            .collect();
-        if !problems.is_empty() {
+        // Each stage reads its section into its own typed settings (in the
+        // order of `sections()`).
+        let mut problems = Vec::new();
+        let anticipation = typed_section::<Anticipation>(
+            name,
+            &settings,
+            &crate::rules::anticipate::SETTINGS,
+            &mut problems,
+        );
+        let grading =
+            typed_section::<Grading>(name, &settings, &crate::grade::SETTINGS, &mut problems);
+        let query_list =
+            typed_section::<QueryList>(name, &settings, &crate::rank::SETTINGS, &mut problems);
+        let scorecard = typed_section::<Scorecard>(
+            name,
+            &settings,
+            &crate::report::scorecard::SETTINGS,
+            &mut problems,
+        );
+        let (Some(anticipation), Some(grading), Some(query_list), Some(scorecard)) =
+            (anticipation, grading, query_list, scorecard)
+        else {
             return Err(PipelineErrors { problems });
-        }
+        };
         Ok(Pipeline {
             name: b.name.unwrap_or_else(|| "unnamed".to_string()),
             source: source.to_string(),
@@ -166,12 +187,31 @@ impl Pipeline {
                 .map(|(r, _)| r)
                 .collect(),
             settings,
+            grading,
+            query_list,
+            scorecard,
+            anticipation,
         })
     }
 
-    /// A settings section.
-    pub fn section(&self, name: &str) -> &Values {
-        &self.settings[name]
+    /// The `[grading]` settings.
+    pub fn grading(&self) -> &Grading {
+        &self.grading
+    }
+
+    /// The `[query_list]` settings.
+    pub fn query_list(&self) -> &QueryList {
+        &self.query_list
+    }
+
+    /// The `[scorecard]` settings.
+    pub fn scorecard(&self) -> &Scorecard {
+        &self.scorecard
+    }
+
+    /// The `[anticipation]` settings.
+    pub fn anticipation(&self) -> &Anticipation {
+        &self.anticipation
     }
 
     /// A digest of everything that decides what the pipeline computes: each
@@ -200,12 +240,10 @@ impl Pipeline {
     /// What the rules stage runs: the rules, with the settings they read
     /// besides their own parameters.
     pub fn rule_set(&self) -> RuleSet {
-        let grading = crate::grade::Grading::of(self.section("grading"))
-            .expect("the sections fit their structs: checked when the pipeline was read");
         RuleSet {
             rules: self.rules.clone(),
-            anticipation: self.section("anticipation").clone(),
-            explained_months: grading.explained_months,
+            anticipation: self.anticipation.clone(),
+            explained_months: self.grading.explained_months,
         }
     }
 
@@ -223,6 +261,28 @@ impl Pipeline {
             lines.push(format!("{} [{}] {}", r.code(), r.severity, ps.join(", ")));
         }
         lines
+    }
+}
+
+/// The section `section` of `settings` read into its stage's typed settings
+/// `T`; when it does not fit, `None`, and the problem is added to `problems`.
+fn typed_section<T: serde::de::DeserializeOwned>(
+    file: &str,
+    settings: &BTreeMap<&'static str, Values>,
+    section: &Section,
+    problems: &mut Vec<Problem>,
+) -> Option<T> {
+    match settings[section.name].typed::<T>() {
+        Ok(t) => Some(t),
+        Err(e) => {
+            problems.push(Problem {
+                file: file.to_string(),
+                line: 0,
+                key: section.name.to_string(),
+                message: format!("the section does not fit the stage's settings: {e}"),
+            });
+            None
+        }
     }
 }
 
@@ -914,9 +974,7 @@ params = { min_ratio = "half", bogus = 2 }
         let good = "[scorecard]\nlabor_rules = [\"LB\", \"AV004\"]\n\n[query_list]\nmagnitude_rules = [\"AV\"]\n";
         let p = Pipeline::from_text("good.toml", good).unwrap();
         assert_eq!(
-            crate::report::scorecard::Scorecard::of(p.section("scorecard"))
-                .unwrap()
-                .labor_rules,
+            p.scorecard().labor_rules,
             vec!["LB".to_string(), "AV004".to_string()]
         );
         let bad = "[scorecard]\nkey_consumer_rules = [\"EN030\", \"EN\"]\nlabor_rules = [\"\"]\n\n[query_list]\nmagnitude_rules = [\"av001\"]\n";

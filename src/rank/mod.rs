@@ -73,7 +73,7 @@ pub static SETTINGS: Section = Section {
 };
 
 /// The `[query_list]` settings, read: one field per key of [`SETTINGS`].
-#[derive(serde::Deserialize)]
+#[derive(Clone, Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QueryList {
     /// Share of the remaining yellow enterprises of each county drawn at random.
@@ -359,8 +359,7 @@ fn draw(mut candidates: Vec<u32>, rate: f64, rng: &mut ChaCha8Rng) -> Vec<u32> {
 /// Builds the query list: `rank`, `uscc`, `name`, `county_code`, `industry_code`,
 /// `grade`, `score`, `impact`, `rule_codes`, `findings`, `reasons`, `evidence`,
 /// `verifier`, `sampled`, plus `eid`.
-pub fn query_list(input: &RankInput<'_>, s: &Values) -> Result<DataFrame> {
-    let s = QueryList::of(s)?;
+pub fn query_list(input: &RankInput<'_>, s: &QueryList) -> Result<DataFrame> {
     let max_reasons = s.max_reasons.max(1) as usize;
     let capacity = input
         .capacity

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::model::Month;
-use crate::settings::Values;
+use crate::report::scorecard::Scorecard;
 
 const TEMPLATE: &str = include_str!("../../templates/scorecard.html.j2");
 
@@ -313,7 +313,7 @@ pub struct PageInput<'a> {
     /// The run's parameters, one line each (`Pipeline::describe`).
     pub pipeline_params: Vec<String>,
     /// The `[scorecard]` settings.
-    pub settings: &'a Values,
+    pub settings: &'a Scorecard,
     /// Seed.
     pub seed: u64,
 }
@@ -603,7 +603,7 @@ fn template_error(e: minijinja::Error) -> Error {
 pub fn render(input: &PageInput<'_>) -> Result<String> {
     let sc = input.scorecard;
     let ql = input.query_list;
-    let min_ratio = super::scorecard::Scorecard::of(input.settings)?.min_tax_output_ratio;
+    let min_ratio = input.settings.min_tax_output_ratio;
     let counties = county_rows(sc)?;
     let [ranking, tax, volatility] = charts(sc, min_ratio)?;
     let (families, present) = family_rows(sc)?;

@@ -183,7 +183,7 @@ pub static SETTINGS: Section = Section {
 };
 
 /// The `[scorecard]` settings, read: one field per key of [`SETTINGS`].
-#[derive(serde::Deserialize)]
+#[derive(Clone, Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scorecard {
     /// A submission is late after this day of the following month.
@@ -283,8 +283,7 @@ pub struct ScorecardInput<'a> {
 /// Builds the scorecard: each county's counts from the batch, the findings,
 /// the grades and the query list, side by side, then its rates, composite score
 /// and rank.
-pub fn build(input: &ScorecardInput<'_>, s: &Values) -> Result<DataFrame> {
-    let s = &Scorecard::of(s)?;
+pub fn build(input: &ScorecardInput<'_>, s: &Scorecard) -> Result<DataFrame> {
     let b = input.batch;
     let ents = b
         .enterprises
@@ -949,10 +948,8 @@ mod tests {
             "severity" => ["soft", "info", "info", "soft"],
         )
         .unwrap();
-        let counts = |s: &Values| {
-            let df = finding_counts(&findings, &Scorecard::of(s).unwrap())
-                .collect()
-                .unwrap();
+        let counts = |s: &Scorecard| {
+            let df = finding_counts(&findings, s).collect().unwrap();
             let n = |c: &str| df.column(c).unwrap().u32().unwrap().get(0).unwrap();
             (
                 n("labor_findings"),
@@ -960,13 +957,10 @@ mod tests {
                 n("energy_findings"),
             )
         };
-        let mut s = Values::defaults(SETTINGS.settings);
+        let mut s = Scorecard::of(&Values::defaults(SETTINGS.settings)).unwrap();
         assert_eq!(counts(&s), (1, 1, 0));
-        s.set(
-            "labor_rules",
-            crate::settings::Value::Codes(vec!["LB".into(), "AV004".into()]),
-        );
-        s.set("key_consumer_rules", crate::settings::Value::Codes(vec![]));
+        s.labor_rules = vec!["LB".into(), "AV004".into()];
+        s.key_consumer_rules = vec![];
         assert_eq!(counts(&s), (2, 0, 0));
     }
 }

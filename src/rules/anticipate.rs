@@ -139,7 +139,7 @@ pub static SETTINGS: Section = Section {
 
 /// The `[anticipation]` settings, read: one field per key of [`SETTINGS`]
 /// (the model reads them as [`Settings`]).
-#[derive(serde::Deserialize)]
+#[derive(Clone, Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Anticipation {
     /// Prior share of wrong figures (π of the contamination model).
@@ -370,12 +370,6 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// From the pipeline's `[anticipation]` section (checked against
-    /// [`Anticipation`] when the pipeline was read).
-    pub fn of(v: &Values) -> Result<Settings> {
-        Ok(Settings::from_typed(&Anticipation::of(v)?))
-    }
-
     /// From the `[anticipation]` section, read.
     pub fn from_typed(a: &Anticipation) -> Settings {
         Settings {
@@ -1458,7 +1452,7 @@ pub fn narrowed(frames: &Frames, period: Month, from: Month, to: Month) -> Resul
 fn anticipation(ctx: &Ctx<'_>) -> Result<DataFrame> {
     {
         let (first, last) = (ctx.from.year_start(), ctx.period);
-        let s = Settings::from_typed(&Anticipation::of(&ctx.set.anticipation)?);
+        let s = Settings::from_typed(&ctx.set.anticipation);
         // The peers' statistics (changes, spreads, the mixture) as a peer
         // statistic of the run: given to a live answer, else computed here.
         let key = stat_key(first, last);
@@ -1643,7 +1637,7 @@ fn ratio_drift(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     let min_months = min_months as u32;
     let frame = year_to_date_ratios(ctx, &panel(ctx)?)?;
     let frames = vec![frame.lazy()];
-    let floor = Anticipation::of(&ctx.set.anticipation)?.sigma_floor;
+    let floor = ctx.set.anticipation.sigma_floor;
     let df = concat(frames, UnionArgs::default())
         .map_err(pe)?
         .with_columns([
@@ -1814,7 +1808,7 @@ pub fn explain(ctx: &Ctx<'_>, findings: DataFrame) -> Result<DataFrame> {
 /// reported revenue lies within `explain_z` uncertainties of it, or within
 /// `explain_share` of the change from last month.
 fn explain_services_by_vat(ctx: &Ctx<'_>, findings: DataFrame) -> Result<DataFrame> {
-    let s = Anticipation::of(&ctx.set.anticipation)?;
+    let s = &ctx.set.anticipation;
     let (Some(svc), Some(tax)) = (
         ctx.batch.table(Table::Services),
         ctx.batch.table(Table::Tax),
@@ -2155,7 +2149,7 @@ fn whole_text(e: Expr) -> Expr {
 /// Findings about a change of output that the independent sources confirm become
 /// information (see [`explain`]).
 fn explain_by_sources(ctx: &Ctx<'_>, findings: DataFrame) -> Result<DataFrame> {
-    let s = Anticipation::of(&ctx.set.anticipation)?;
+    let s = &ctx.set.anticipation;
     if !s.explain_by_sources || ctx.batch.table(Table::Industrial).is_none() {
         return Ok(findings);
     }

@@ -4,6 +4,7 @@
 //! file; the engine never sees the file, and of the later stages' settings it is
 //! given only the one the explanation of findings needs (`explained_months`).
 
+use super::anticipate::Anticipation;
 use super::registry::{Kind as RuleKind, RuleDef, Scope, Severity};
 use crate::settings::Values;
 
@@ -84,9 +85,9 @@ impl RuleConfig {
 pub struct RuleSet {
     /// The rules to run, in pipeline order.
     pub rules: Vec<RuleConfig>,
-    /// The `[anticipation]` section (its keys are declared by
+    /// The `[anticipation]` settings, read (its keys are declared by
     /// [`super::anticipate::SETTINGS`]).
-    pub anticipation: Values,
+    pub anticipation: Anticipation,
     /// For how many months a verification that found a figure correct explains
     /// the same finding again (`[grading] explained_months`).
     pub explained_months: i64,

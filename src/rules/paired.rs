@@ -652,8 +652,8 @@ fn with_division(batch: &Batch, lf: LazyFrame) -> LazyFrame {
     .with_column(col("division").fill_null(lit("")))
 }
 
-fn settings(ctx: &Ctx<'_>) -> Result<Settings> {
-    Settings::of(&ctx.set.anticipation)
+fn settings(ctx: &Ctx<'_>) -> Settings {
+    Settings::from_typed(&ctx.set.anticipation)
 }
 
 /// The anticipated wage bills and headcounts of the quarters a run looks at
@@ -662,7 +662,7 @@ fn labour_panel(ctx: &Ctx<'_>) -> Result<DataFrame> {
     ctx.shared("labour_anticipation", || {
         let first = quarter_window_start_of(ctx.from.0);
         match labour_rows(ctx.batch, first, ctx.period.0) {
-            Some(lf) => anticipate(lf, &LABOUR, &settings(ctx)?),
+            Some(lf) => anticipate(lf, &LABOUR, &settings(ctx)),
             None => Ok(DataFrame::empty()),
         }
     })
@@ -806,7 +806,7 @@ fn labour_far(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
 fn services_panel(ctx: &Ctx<'_>) -> Result<DataFrame> {
     ctx.shared("services_anticipation", || {
         match services_rows(ctx.batch, ctx.from.year_start().0, ctx.period.0) {
-            Some(lf) => anticipate(lf, &SERVICES, &settings(ctx)?),
+            Some(lf) => anticipate(lf, &SERVICES, &settings(ctx)),
             None => Ok(DataFrame::empty()),
         }
     })
@@ -815,7 +815,7 @@ fn services_panel(ctx: &Ctx<'_>) -> Result<DataFrame> {
 /// The anticipated R&D spends of every R&D year.
 fn rd_panel(ctx: &Ctx<'_>) -> Result<DataFrame> {
     ctx.shared("rd_anticipation", || match rd_rows(ctx.batch) {
-        Some(lf) => anticipate(lf, &RD, &settings(ctx)?),
+        Some(lf) => anticipate(lf, &RD, &settings(ctx)),
         None => Ok(DataFrame::empty()),
     })
 }
@@ -1039,10 +1039,12 @@ mod tests {
     use rand_distr::{Distribution, Normal};
 
     fn settings() -> Settings {
-        Settings::of(&crate::settings::Values::defaults(
-            crate::rules::anticipate::SETTINGS.settings,
-        ))
-        .unwrap()
+        Settings::from_typed(
+            &crate::rules::anticipate::Anticipation::of(&crate::settings::Values::defaults(
+                crate::rules::anticipate::SETTINGS.settings,
+            ))
+            .unwrap(),
+        )
     }
 
     /// The peers' changes over integer group ids equal those over Polars'

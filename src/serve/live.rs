@@ -1759,7 +1759,7 @@ impl Live {
         findings: DataFrame,
         sub_usccs: &[String],
     ) -> Result<Vec<Value>> {
-        let gs = self.cfg.pipeline.section("grading");
+        let gs = self.cfg.pipeline.grading();
         let checked = Checked {
             frames: Default::default(),
             findings,
