@@ -44,7 +44,7 @@ use crate::load::Batch;
 use crate::model::{Month, Table};
 use crate::rules::common::{flag, int, num, OverExt};
 use crate::rules::Checked;
-use crate::settings::{Section, Values};
+use crate::settings::Section;
 
 /// The `[grading]` settings.
 pub static SETTINGS: Section = Section {
@@ -189,16 +189,6 @@ pub struct Grading {
     pub clean_months_to_step_down: i64,
     /// Months graded from the data when no previous grades are given.
     pub rebuild_months: i64,
-}
-
-impl Grading {
-    /// A `[grading]` section read into its fields.
-    pub fn of(s: &Values) -> Result<Grading> {
-        s.typed().map_err(|message| Error::Internal {
-            stage: "grading",
-            message,
-        })
-    }
 }
 
 /// A risk grade.

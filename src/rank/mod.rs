@@ -28,7 +28,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::error::{Error, Result};
 use crate::load::Batch;
 use crate::rules::registry::Basis;
-use crate::settings::{int, num, rules, Section, Values};
+use crate::settings::{int, num, rules, Section};
 
 /// The `[query_list]` settings.
 pub static SETTINGS: Section = Section {
@@ -86,16 +86,6 @@ pub struct QueryList {
     pub max_reasons: i64,
     /// Rules saying a figure is far from what its sources anticipate.
     pub magnitude_rules: Vec<String>,
-}
-
-impl QueryList {
-    /// A `[query_list]` section read into its fields.
-    pub fn of(s: &Values) -> Result<QueryList> {
-        s.typed().map_err(|message| Error::Internal {
-            stage: "query_list",
-            message,
-        })
-    }
 }
 
 fn pe(e: PolarsError) -> Error {

@@ -25,7 +25,7 @@ use crate::detect::benford::Digits;
 use crate::error::{Error, Result};
 use crate::load::Batch;
 use crate::model::{Month, Table};
-use crate::settings::{int, num, rules, Section, Values};
+use crate::settings::{int, num, rules, Section};
 
 /// The `[scorecard]` settings.
 pub static SETTINGS: Section = Section {
@@ -230,16 +230,6 @@ pub struct Scorecard {
     pub key_consumer_rules: Vec<String>,
     /// Rules whose hard and soft findings count in `services_findings`.
     pub services_rules: Vec<String>,
-}
-
-impl Scorecard {
-    /// A `[scorecard]` section read into its fields.
-    pub fn of(s: &Values) -> Result<Scorecard> {
-        s.typed().map_err(|message| Error::Internal {
-            stage: "scorecard",
-            message,
-        })
-    }
 }
 
 fn pe(e: PolarsError) -> Error {
@@ -922,6 +912,7 @@ fn ranked(lf: LazyFrame, s: &Scorecard) -> Result<DataFrame> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::Values;
 
     #[test]
     fn deadline_is_the_given_day_of_the_next_month() {
@@ -957,7 +948,7 @@ mod tests {
                 n("energy_findings"),
             )
         };
-        let mut s = Scorecard::of(&Values::defaults(SETTINGS.settings)).unwrap();
+        let mut s: Scorecard = Values::defaults(SETTINGS.settings).typed().unwrap();
         assert_eq!(counts(&s), (1, 1, 0));
         s.labor_rules = vec!["LB".into(), "AV004".into()];
         s.key_consumer_rules = vec![];

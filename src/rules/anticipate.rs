@@ -43,10 +43,10 @@ use super::common::*;
 use super::config::RuleConfig;
 use super::engine::{month_text, Ctx, Frames, RuleOutput};
 use super::registry::{typed, Basis, Kind, Level, RuleDef, Severity, Typed};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::load::Batch;
 use crate::model::{Month, Table};
-use crate::settings::{Section, Values};
+use crate::settings::Section;
 
 /// The `[anticipation]` settings.
 pub static SETTINGS: Section = Section {
@@ -169,16 +169,6 @@ pub struct Anticipation {
     pub explain_by_sources: bool,
     /// Stopping rule: share of the county's year-to-date output.
     pub stop_share: f64,
-}
-
-impl Anticipation {
-    /// An `[anticipation]` section read into its fields.
-    pub fn of(v: &Values) -> Result<Anticipation> {
-        v.typed().map_err(|message| Error::Internal {
-            stage: "anticipation",
-            message,
-        })
-    }
 }
 
 /// The findings an independent source can explain.

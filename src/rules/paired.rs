@@ -1039,12 +1039,9 @@ mod tests {
     use rand_distr::{Distribution, Normal};
 
     fn settings() -> Settings {
-        Settings::from_typed(
-            &crate::rules::anticipate::Anticipation::of(&crate::settings::Values::defaults(
-                crate::rules::anticipate::SETTINGS.settings,
-            ))
-            .unwrap(),
-        )
+        let defaults =
+            crate::settings::Values::defaults(crate::rules::anticipate::SETTINGS.settings);
+        Settings::from_typed(&defaults.typed().unwrap())
     }
 
     /// The peers' changes over integer group ids equal those over Polars'

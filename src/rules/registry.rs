@@ -262,14 +262,8 @@ pub struct Typed {
 pub const fn typed<T: serde::de::DeserializeOwned>(code: &'static str) -> Typed {
     Typed {
         code,
-        check: check_typed::<T>,
+        check: crate::settings::check::<T>,
     }
-}
-
-fn check_typed<T: serde::de::DeserializeOwned>(
-    values: &crate::settings::Values,
-) -> Result<(), String> {
-    values.typed::<T>().map(|_| ())
 }
 
 /// The typed parameters of rule `code` (none for a formula rule, whose
