@@ -1598,10 +1598,10 @@ fn build_register(
 ) -> Result<Register> {
     let pe = |e| Error::polars("load", e);
     let ca = enterprises.column("uscc").map_err(pe)?.str().map_err(pe)?;
-    let mut ids = PlHashMap::with_capacity(ca.len());
+    let mut ids = parse::UsccIds::with_capacity(ca.len());
     for (i, u) in ca.iter().enumerate() {
         if let Some(u) = u {
-            ids.insert(u.to_string(), i as u32);
+            ids.insert(u, i as u32);
         }
     }
     let mut rejected = HashMap::new();

@@ -18,9 +18,67 @@ use crate::model::{uscc, Month};
 #[derive(Clone, Default)]
 pub struct Register {
     /// Accepted enterprises.
-    pub ids: PlHashMap<String, u32>,
+    pub ids: UsccIds,
     /// USCCs whose register row was quarantined, with the reason.
     pub rejected: HashMap<String, String>,
+}
+
+/// Enterprise ids by USCC. A code of 18 ASCII characters (every valid USCC) is
+/// kept as one number, seven bits to a character, so that a lookup hashes and
+/// compares an integer held in the table itself; any other text is kept as
+/// text. The tables of a month look up tens of millions of codes.
+#[derive(Clone, Default)]
+pub struct UsccIds {
+    packed: PlHashMap<u128, u32>,
+    other: PlHashMap<String, u32>,
+}
+
+impl UsccIds {
+    /// Room for `n` codes.
+    pub fn with_capacity(n: usize) -> UsccIds {
+        UsccIds {
+            packed: PlHashMap::with_capacity(n),
+            other: PlHashMap::new(),
+        }
+    }
+
+    /// An 18-character ASCII code as a number (distinct codes, distinct numbers).
+    fn pack(u: &str) -> Option<u128> {
+        let b = u.as_bytes();
+        (b.len() == 18 && b.is_ascii())
+            .then(|| b.iter().fold(0u128, |k, &c| k << 7 | u128::from(c)))
+    }
+
+    /// Sets the id of `u` (a later id replaces an earlier one).
+    pub fn insert(&mut self, u: &str, id: u32) {
+        match Self::pack(u) {
+            Some(k) => self.packed.insert(k, id),
+            None => self.other.insert(u.to_string(), id),
+        };
+    }
+
+    /// The id of `u`.
+    pub fn get(&self, u: &str) -> Option<u32> {
+        match Self::pack(u) {
+            Some(k) => self.packed.get(&k).copied(),
+            None => self.other.get(u).copied(),
+        }
+    }
+
+    /// Whether `u` has an id.
+    pub fn contains_key(&self, u: &str) -> bool {
+        self.get(u).is_some()
+    }
+
+    /// How many codes have an id.
+    pub fn len(&self) -> usize {
+        self.packed.len() + self.other.len()
+    }
+
+    /// No code has an id.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// A value as read, borrowed.
@@ -335,7 +393,7 @@ fn uscc_ids(
         use rayon::prelude::*;
         let vals: Vec<Option<&str>> = ca.iter().collect();
         vals.par_iter()
-            .map(|v| v.and_then(|u| reg.ids.get(u).copied()))
+            .map(|v| v.and_then(|u| reg.ids.get(u)))
             .collect()
     };
     let mut out: Vec<Option<u32>> = hits;
@@ -861,12 +919,12 @@ fn resolve_enterprise(
     repairs: &mut Repairs,
 ) -> Result<u32, String> {
     let raw = cell_text(c);
-    if let Some(&e) = reg.ids.get(raw.as_ref()) {
+    if let Some(e) = reg.ids.get(raw.as_ref()) {
         return Ok(e);
     }
     let (k, changed) = normalize_key(&raw);
     if changed {
-        if let Some(&e) = reg.ids.get(&k) {
+        if let Some(e) = reg.ids.get(&k) {
             *repairs.entry("key_normalised").or_default() += 1;
             return Ok(e);
         }

@@ -151,10 +151,17 @@ pub fn write_quarantine(
     file.sync_all().map_err(|e| io(path, e))
 }
 
-/// Writes a frame as Parquet.
+/// Writes a frame as Parquet, compressed with zstd at its fastest level: the
+/// default level (3) took 12 of the 380 processor-seconds of an audit of a
+/// million enterprises (`anticipated.parquet` alone is half a gigabyte), and
+/// level 1 writes files about as small.
 pub fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<()> {
     let file = File::create(path).map_err(|e| io(path, e))?;
-    ParquetWriter::new(&file).finish(df).map_err(pe)?;
+    let level = polars_parquet::write::ZstdLevel::try_new(1).map_err(pe)?;
+    ParquetWriter::new(&file)
+        .with_compression(ParquetCompression::Zstd(Some(level)))
+        .finish(df)
+        .map_err(pe)?;
     file.sync_all().map_err(|e| io(path, e))
 }
 

@@ -477,6 +477,47 @@ fn proportional(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
 /// How many of a series' shares place it in IN012's grid.
 const DIMS: usize = 6;
 
+/// Which cells of IN012's grid hold a series, as bits of a hash of the cell
+/// (about sixteen bits to a cell): a clear bit says the cell is empty, a set
+/// bit that it may hold one. Asked before the grid itself, which is larger
+/// than the caches.
+struct Occupied {
+    bits: Vec<u64>,
+    shift: u32,
+}
+
+impl Occupied {
+    fn new(cells: usize) -> Occupied {
+        let n = (cells.max(1) * 16)
+            .next_power_of_two()
+            .clamp(1 << 12, 1 << 30);
+        Occupied {
+            bits: vec![0; n / 64],
+            shift: 64 - n.trailing_zeros(),
+        }
+    }
+
+    fn slot(&self, k: &[i64; DIMS]) -> usize {
+        let mut h = 0u64;
+        for &x in k {
+            h = (h ^ x as u64)
+                .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                .rotate_left(29);
+        }
+        (h.wrapping_mul(0xD6E8_FEB8_6659_FD93) >> self.shift) as usize
+    }
+
+    fn insert(&mut self, k: &[i64; DIMS]) {
+        let s = self.slot(k);
+        self.bits[s / 64] |= 1 << (s % 64);
+    }
+
+    fn may_hold(&self, k: &[i64; DIMS]) -> bool {
+        let s = self.slot(k);
+        self.bits[s / 64] >> (s % 64) & 1 == 1
+    }
+}
+
 /// Two enterprises whose series stand in a constant ratio: the first, the
 /// second, and the ratio of the first to the second.
 type Pair = (u32, u32, f64);
@@ -516,47 +557,64 @@ fn proportional_pairs(
     let cell = 4.0 * tol.max(1e-9);
     let reach = -(1.0 - tol.min(0.5)).ln() / cell + 1e-9;
     let dims = w.min(DIMS);
-    let pos = |v: &[f64], d: usize| v[d].ln() / cell;
-    let key = |v: &[f64]| -> [i64; DIMS] {
-        let mut k = [0; DIMS];
-        for (d, c) in k.iter_mut().enumerate().take(dims) {
-            *c = pos(v, d).floor() as i64;
-        }
-        k
-    };
+    // Each series' cell, and on each coordinate the side of the cell whose
+    // edge it stands near (0: neither), from one logarithm per coordinate.
+    let placed: Vec<([i64; DIMS], [i8; DIMS])> = (0..evaluated)
+        .into_par_iter()
+        .map(|i| {
+            let v = shape(i);
+            let (mut k, mut side) = ([0i64; DIMS], [0i8; DIMS]);
+            for d in 0..dims {
+                let pos = v[d].ln() / cell;
+                k[d] = pos.floor() as i64;
+                let f = pos - k[d] as f64;
+                side[d] = if f < reach {
+                    -1
+                } else if f > 1.0 - reach {
+                    1
+                } else {
+                    0
+                };
+            }
+            (k, side)
+        })
+        .collect();
+    let key = |i: usize| &placed[i].0;
     // The series in the order of their cells, and where each cell's run begins.
-    let keys: Vec<[i64; DIMS]> = (0..evaluated).map(|i| key(shape(i))).collect();
     let mut order: Vec<u32> = (0..evaluated as u32).collect();
-    order.sort_unstable_by_key(|&i| (keys[i as usize], i));
+    order.par_sort_unstable_by(|&a, &b| (key(a as usize), a).cmp(&(key(b as usize), b)));
     let mut grid: PlHashMap<[i64; DIMS], (usize, usize)> = PlHashMap::with_capacity(evaluated);
+    let mut occupied = Occupied::new(evaluated);
     let mut start = 0;
     for end in 1..=order.len() {
-        if end == order.len() || keys[order[end] as usize] != keys[order[start] as usize] {
-            grid.insert(keys[order[start] as usize], (start, end));
+        if end == order.len() || key(order[end] as usize) != key(order[start] as usize) {
+            let k = *key(order[start] as usize);
+            occupied.insert(&k);
+            grid.insert(k, (start, end));
             start = end;
         }
     }
     let near = |i: usize| -> Vec<(u32, u32, f64)> {
         let mut pairs = Vec::new();
-        let (si, k) = (shape(i), keys[i]);
+        let (si, (k, side)) = (shape(i), &placed[i]);
         let (ei, ti) = ents[i];
         // The coordinates where the series stands near its cell's edge, and
         // the neighbour on that side.
-        let mut edges: Vec<(usize, i64)> = Vec::with_capacity(dims);
-        for (d, &kd) in k.iter().enumerate().take(dims) {
-            let f = pos(si, d) - kd as f64;
-            if f < reach {
-                edges.push((d, -1));
-            } else if f > 1.0 - reach {
-                edges.push((d, 1));
-            }
-        }
+        let edges: Vec<(usize, i64)> = (0..dims)
+            .filter(|&d| side[d] != 0)
+            .map(|d| (d, i64::from(side[d])))
+            .collect();
         for mask in 0..1u32 << edges.len() {
-            let mut c = k;
+            let mut c = *k;
             for (b, &(d, step)) in edges.iter().enumerate() {
                 if mask >> b & 1 == 1 {
-                    c[d] += step;
+                    c[d] = c[d].wrapping_add(step);
                 }
+            }
+            // Most neighbouring cells are empty: the occupancy bits say so
+            // without a probe of the grid.
+            if !occupied.may_hold(&c) {
+                continue;
             }
             let Some(&(from, to)) = grid.get(&c) else {
                 continue;
@@ -707,4 +765,81 @@ fn county_step(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
                 .alias("strength"),
         ],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{RngExt, SeedableRng};
+
+    /// Every pair within the tolerance, by comparing each series with every other.
+    fn every_pair(rows: &[(u32, &[f64])], tol: f64, min_gross: f64, min_var: f64) -> Vec<Pair> {
+        let kept: Vec<(u32, f64, Vec<f64>)> = rows
+            .iter()
+            .filter(|(_, y)| {
+                let total: f64 = y.iter().sum();
+                let (lo, hi) = y
+                    .iter()
+                    .fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(*x), b.max(*x)));
+                total / y.len() as f64 >= min_gross && hi / lo - 1.0 >= min_var
+            })
+            .map(|(e, y)| {
+                let total: f64 = y.iter().sum();
+                (*e, total, y.iter().map(|x| x / total).collect())
+            })
+            .collect();
+        let mut pairs = Vec::new();
+        for (a, (ea, ta, sa)) in kept.iter().enumerate() {
+            for (eb, tb, sb) in &kept[a + 1..] {
+                if sa
+                    .iter()
+                    .zip(sb)
+                    .all(|(x, y)| (x - y).abs() <= tol * x.max(*y))
+                {
+                    pairs.push((*ea, *eb, ta / tb));
+                }
+            }
+        }
+        pairs.sort_by_key(|p| (p.0, p.1));
+        pairs
+    }
+
+    #[test]
+    fn the_grid_finds_every_pair_a_comparison_of_all_pairs_finds() {
+        // Seasonal series that differ little, so that many stand in neighbouring
+        // cells; some copied from another and scaled, some of the copies moved
+        // by just under or just over the tolerance on one month.
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let tol = 0.01;
+        let mut series: Vec<Vec<f64>> = Vec::new();
+        for i in 0..3000 {
+            let y: Vec<f64> = if i >= 100 && i % 10 == 0 {
+                let src = &series[rng.random_range(0..series.len())];
+                let scale = rng.random_range(0.2..5.0);
+                let mut y: Vec<f64> = src.iter().map(|v| v * scale).collect();
+                let m = rng.random_range(0..12);
+                y[m] *= 1.0 + tol * rng.random_range(0.0..2.0);
+                y
+            } else {
+                (0..12)
+                    .map(|m| {
+                        1000.0
+                            * (1.0 + 0.3 * (m as f64 / 2.0).sin())
+                            * (1.0 + 0.03 * rng.random_range(-1.0..1.0))
+                    })
+                    .collect()
+            };
+            series.push(y);
+        }
+        let rows: Vec<(u32, &[f64])> = series
+            .iter()
+            .enumerate()
+            .map(|(e, y)| (e as u32, y.as_slice()))
+            .collect();
+        let want = every_pair(&rows, tol, 0.0, 0.0);
+        let (evaluated, got) = proportional_pairs(&rows, tol, 0.0, 0.0);
+        assert_eq!(evaluated, rows.len());
+        assert!(want.len() > 100, "the test plants pairs: {}", want.len());
+        assert_eq!(got, want);
+    }
 }
