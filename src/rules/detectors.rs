@@ -786,29 +786,48 @@ pub fn county_benford_months(
     let range = digits.range();
     let k = (range.end() - range.start() + 1) as usize;
     let months = (to.0 - first + 1).max(0) as usize;
-    // Per county: digit counts per month, and the enterprises contributing by the
-    // month they first do in their year.
-    #[derive(Default)]
-    struct Acc {
-        counts: Vec<usize>,
-        first_month: std::collections::HashMap<(u32, i32), usize>,
-    }
-    let mut by: std::collections::BTreeMap<&str, Acc> = std::collections::BTreeMap::new();
+    // Counties numbered in the order of their codes, the order of the output
+    // ("" for an enterprise outside the register).
+    let mut codes: Vec<&str> = county_of.iter().map(String::as_str).collect();
+    codes.push("");
+    codes.sort_unstable();
+    codes.dedup();
+    let number: PlHashMap<&str, u32> = codes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (*c, i as u32))
+        .collect();
+    let county_id: Vec<u32> = county_of.iter().map(|c| number[c.as_str()]).collect();
+    let outside = number[""];
+    // Per county and month, the digit counts; per enterprise and year, the
+    // month it first contributes in (u32::MAX: none).
+    let first_year = first.div_euclid(12);
+    let years = (to.0.div_euclid(12) - first_year + 1).max(1) as usize;
+    let ents_n = eids.iter().flatten().max().map_or(0, |e| *e as usize + 1);
+    let mut counts = vec![0u32; codes.len() * months * k];
+    let mut present = vec![false; codes.len()];
+    let mut first_in_year = vec![u32::MAX; ents_n * years];
     for ((v, e), m) in values.into_iter().zip(eids).zip(periods) {
         let (Some(v), Some(e), Some(m)) = (v, e, m) else {
             continue;
         };
-        let c = county_of.get(e as usize).map(String::as_str).unwrap_or("");
-        let a = by.entry(c).or_default();
-        if a.counts.is_empty() {
-            a.counts = vec![0; months * k];
-        }
+        let c = county_id.get(e as usize).copied().unwrap_or(outside) as usize;
+        present[c] = true;
         let i = (m - first) as usize;
         if let Some(d) = benford::digit_index(v, digits) {
-            a.counts[i * k + d] += 1;
+            counts[(c * months + i) * k + d] += 1;
         }
-        let f = a.first_month.entry((e, m.div_euclid(12))).or_insert(i);
-        *f = (*f).min(i);
+        let f = &mut first_in_year[e as usize * years + (m.div_euclid(12) - first_year) as usize];
+        *f = (*f).min(i as u32);
+    }
+    // Per county and month, the enterprises that first contribute in it.
+    let mut starting = vec![0u32; codes.len() * months];
+    for (slot, &i) in first_in_year.iter().enumerate() {
+        if i != u32::MAX {
+            let e = slot / years;
+            let c = county_id.get(e).copied().unwrap_or(outside) as usize;
+            starting[c * months + i as usize] += 1;
+        }
     }
     let (mut at, mut code, mut n, mut ents, mut mad, mut band, mut band_zh, mut chi2, mut pv) = (
         vec![],
@@ -826,24 +845,25 @@ pub fn county_benford_months(
             (Month(m).year_start().0 - first) as usize,
             (m - first) as usize,
         );
-        for (c, a) in &by {
-            let mut counts = vec![0usize; k];
+        for (c, name) in codes.iter().enumerate() {
+            if !present[c] {
+                continue;
+            }
+            let mut total = vec![0usize; k];
             for i in ys..=end {
-                for (d, total) in counts.iter_mut().enumerate() {
-                    *total += a.counts[i * k + d];
+                let row = &counts[(c * months + i) * k..(c * months + i + 1) * k];
+                for (t, x) in total.iter_mut().zip(row) {
+                    *t += *x as usize;
                 }
             }
-            let year = m.div_euclid(12);
-            let contributing = a
-                .first_month
-                .iter()
-                .filter(|((_, y), i)| *y == year && **i <= end)
-                .count();
-            if let Some(r) = benford::test_counts(&counts, digits) {
+            // The enterprises of the year to date: those whose first month
+            // in the year is one of its months.
+            let contributing: u32 = starting[c * months + ys..=c * months + end].iter().sum();
+            if let Some(r) = benford::test_counts(&total, digits) {
                 at.push(m);
-                code.push(c.to_string());
+                code.push(name.to_string());
                 n.push(r.n as u32);
-                ents.push(contributing as u32);
+                ents.push(contributing);
                 mad.push(r.mad);
                 band.push(r.conformity.as_str());
                 band_zh.push(r.conformity.zh());
