@@ -1598,12 +1598,11 @@ fn build_register(
 ) -> Result<Register> {
     let pe = |e| Error::polars("load", e);
     let ca = enterprises.column("uscc").map_err(pe)?.str().map_err(pe)?;
-    let mut ids = parse::UsccIds::with_capacity(ca.len());
-    for (i, u) in ca.iter().enumerate() {
-        if let Some(u) = u {
-            ids.insert(u, i as u32);
-        }
-    }
+    let ids = parse::UsccIds::new(
+        ca.iter()
+            .enumerate()
+            .filter_map(|(i, u)| Some((u?, i as u32))),
+    );
     let mut rejected = HashMap::new();
     for (u, why) in rejected_keys {
         if !ids.contains_key(&u) {

@@ -24,44 +24,143 @@ pub struct Register {
 }
 
 /// Enterprise ids by USCC. A code of 18 ASCII characters (every valid USCC) is
-/// kept as one number, seven bits to a character, so that a lookup hashes and
-/// compares an integer held in the table itself; any other text is kept as
-/// text. The tables of a month look up tens of millions of codes.
+/// kept as one number, seven bits to a character, in a sorted array; any other
+/// text in a map. A month's tables look up tens of millions of codes, and a
+/// hash table of a million codes misses the processor's cache at almost every
+/// lookup: [`UsccIds::get_many`] groups a column's codes by the stretch of the
+/// sorted array they fall in (a counting sort over fences every
+/// [`UsccIds::FENCE`] codes), then looks them up stretch after stretch, each in
+/// the cache and in the array's order.
 #[derive(Clone, Default)]
 pub struct UsccIds {
-    packed: PlHashMap<u128, u32>,
+    /// The codes as numbers, ascending.
+    keys: Vec<u128>,
+    /// The id of each of `keys`.
+    ids: Vec<u32>,
+    /// Every [`UsccIds::FENCE`]-th of `keys`.
+    fences: Vec<u128>,
     other: PlHashMap<String, u32>,
 }
 
 impl UsccIds {
-    /// Room for `n` codes.
-    pub fn with_capacity(n: usize) -> UsccIds {
+    /// Codes between fences.
+    const FENCE: usize = 1024;
+
+    /// The ids of `codes`; of a code given twice, the later id.
+    pub fn new<'a>(codes: impl IntoIterator<Item = (&'a str, u32)>) -> UsccIds {
+        let mut packed = Vec::new();
+        let mut other = PlHashMap::new();
+        for (u, id) in codes {
+            match Self::pack(u) {
+                Some(k) => packed.push((k, id)),
+                None => {
+                    other.insert(u.to_string(), id);
+                }
+            }
+        }
+        // Stable: of equal codes, the later stays later.
+        packed.sort_by_key(|p| p.0);
+        let (mut keys, mut ids) = (
+            Vec::with_capacity(packed.len()),
+            Vec::with_capacity(packed.len()),
+        );
+        for (k, id) in packed {
+            if keys.last() == Some(&k) {
+                *ids.last_mut().expect("an id to each key") = id;
+            } else {
+                keys.push(k);
+                ids.push(id);
+            }
+        }
+        let fences = keys.iter().step_by(Self::FENCE).copied().collect();
         UsccIds {
-            packed: PlHashMap::with_capacity(n),
-            other: PlHashMap::new(),
+            keys,
+            ids,
+            fences,
+            other,
         }
     }
 
-    /// An 18-character ASCII code as a number (distinct codes, distinct numbers).
+    /// An 18-character ASCII code as a number (distinct codes, distinct
+    /// numbers, in the codes' order).
     fn pack(u: &str) -> Option<u128> {
         let b = u.as_bytes();
         (b.len() == 18 && b.is_ascii())
             .then(|| b.iter().fold(0u128, |k, &c| k << 7 | u128::from(c)))
     }
 
-    /// Sets the id of `u` (a later id replaces an earlier one).
-    pub fn insert(&mut self, u: &str, id: u32) {
-        match Self::pack(u) {
-            Some(k) => self.packed.insert(k, id),
-            None => self.other.insert(u.to_string(), id),
-        };
+    /// The stretch of `keys` (between two fences) where `k` would be.
+    fn stretch(&self, k: u128) -> usize {
+        self.fences.partition_point(|f| *f <= k).saturating_sub(1)
+    }
+
+    /// The id of the number `k` in stretch `s`.
+    fn find_in(&self, s: usize, k: u128) -> Option<u32> {
+        let from = s * Self::FENCE;
+        let to = (from + Self::FENCE).min(self.keys.len());
+        let at = self.keys.get(from..to)?.binary_search(&k).ok()?;
+        Some(self.ids[from + at])
     }
 
     /// The id of `u`.
     pub fn get(&self, u: &str) -> Option<u32> {
         match Self::pack(u) {
-            Some(k) => self.packed.get(&k).copied(),
+            Some(k) => self.find_in(self.stretch(k), k),
             None => self.other.get(u).copied(),
+        }
+    }
+
+    /// The ids of `codes`, in their order; a share of the column to each
+    /// thread.
+    pub fn get_many(&self, codes: &[Option<&str>]) -> Vec<Option<u32>> {
+        use rayon::prelude::*;
+        let mut out = vec![None; codes.len()];
+        let share = codes
+            .len()
+            .div_ceil(rayon::current_num_threads().max(1))
+            .max(1 << 14);
+        out.par_chunks_mut(share)
+            .zip(codes.par_chunks(share))
+            .for_each(|(out, codes)| self.get_grouped(codes, out));
+        out
+    }
+
+    /// [`UsccIds::get_many`] of one share, grouped by stretch.
+    fn get_grouped(&self, codes: &[Option<&str>], out: &mut [Option<u32>]) {
+        let stretches = self.fences.len().max(1);
+        let placed: Vec<Option<(u128, u32)>> = codes
+            .iter()
+            .map(|c| {
+                let k = Self::pack((*c)?)?;
+                Some((k, self.stretch(k) as u32))
+            })
+            .collect();
+        let mut start = vec![0u32; stretches + 1];
+        for (_, s) in placed.iter().flatten() {
+            start[*s as usize + 1] += 1;
+        }
+        for s in 1..=stretches {
+            start[s] += start[s - 1];
+        }
+        let mut grouped = vec![(0u128, 0u32); start[stretches] as usize];
+        for (i, (p, c)) in placed.iter().zip(codes).enumerate() {
+            match p {
+                Some((k, s)) => {
+                    let slot = &mut start[*s as usize];
+                    grouped[*slot as usize] = (*k, i as u32);
+                    *slot += 1;
+                }
+                None => out[i] = c.and_then(|c| self.other.get(c).copied()),
+            }
+        }
+        // `start[s]` is now where stretch s's run ends; the runs follow each
+        // other.
+        let mut from = 0;
+        for (s, &to) in start[..stretches].iter().enumerate() {
+            for &(k, i) in &grouped[from..to as usize] {
+                out[i as usize] = self.find_in(s, k);
+            }
+            from = to as usize;
         }
     }
 
@@ -72,7 +171,7 @@ impl UsccIds {
 
     /// How many codes have an id.
     pub fn len(&self) -> usize {
-        self.packed.len() + self.other.len()
+        self.keys.len() + self.other.len()
     }
 
     /// No code has an id.
@@ -390,11 +489,8 @@ fn uscc_ids(
     // Most codes are exact: look them up in parallel, and take only
     // the misses through the cell-by-cell path for their reason.
     let hits: Vec<Option<u32>> = {
-        use rayon::prelude::*;
         let vals: Vec<Option<&str>> = ca.iter().collect();
-        vals.par_iter()
-            .map(|v| v.and_then(|u| reg.ids.get(u)))
-            .collect()
+        reg.ids.get_many(&vals)
     };
     let mut out: Vec<Option<u32>> = hits;
     let mut rejected = Vec::new();
@@ -1202,6 +1298,57 @@ fn parse_enum(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn codes_are_found_one_by_one_and_a_column_at_a_time_as_a_map_finds_them() {
+        // Codes of 18 ASCII characters (packed) and others (kept as text), a
+        // code given twice (the later id), and codes not in the register.
+        let alphabet = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+        let mut x = 12345u64;
+        let mut code = |len: usize| -> String {
+            (0..len)
+                .map(|_| {
+                    x = x
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    alphabet[(x >> 33) as usize % alphabet.len()] as char
+                })
+                .collect()
+        };
+        let mut given: Vec<String> = (0..5000)
+            .map(|i| code(if i % 50 == 0 { 17 } else { 18 }))
+            .collect();
+        given.push("测试企业代码".to_string());
+        given.push(given[10].clone());
+        let ids = UsccIds::new(
+            given
+                .iter()
+                .enumerate()
+                .map(|(i, u)| (u.as_str(), i as u32)),
+        );
+        let mut map: HashMap<&str, u32> = HashMap::new();
+        for (i, u) in given.iter().enumerate() {
+            map.insert(u.as_str(), i as u32);
+        }
+        let mut asked: Vec<String> = given.clone();
+        asked.extend((0..3000).map(|i| code(if i % 7 == 0 { 19 } else { 18 })));
+        asked.reverse();
+        let mut column: Vec<Option<&str>> = asked.iter().map(|s| Some(s.as_str())).collect();
+        column.insert(3, None);
+        let want: Vec<Option<u32>> = column
+            .iter()
+            .map(|c| c.and_then(|c| map.get(c).copied()))
+            .collect();
+        assert_eq!(ids.get_many(&column), want);
+        for (c, w) in column.iter().zip(&want) {
+            if let Some(c) = c {
+                assert_eq!(ids.get(c), *w, "{c}");
+            }
+        }
+        assert_eq!(ids.get(&given[10]), Some(5001));
+        assert_eq!(ids.len(), map.len());
+        assert!(UsccIds::default().get(&given[0]).is_none());
+    }
 
     fn num(s: &str) -> Result<f64, String> {
         parse_num(CellRef::Text(s), &mut Repairs::new())

@@ -486,6 +486,17 @@ struct Occupied {
     shift: u32,
 }
 
+/// A hash of a cell of IN012's grid.
+fn cell_hash(k: &[i64; DIMS]) -> u64 {
+    let mut h = 0u64;
+    for &x in k {
+        h = (h ^ x as u64)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(29);
+    }
+    h.wrapping_mul(0xD6E8_FEB8_6659_FD93)
+}
+
 impl Occupied {
     fn new(cells: usize) -> Occupied {
         let n = (cells.max(1) * 16)
@@ -498,13 +509,7 @@ impl Occupied {
     }
 
     fn slot(&self, k: &[i64; DIMS]) -> usize {
-        let mut h = 0u64;
-        for &x in k {
-            h = (h ^ x as u64)
-                .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-                .rotate_left(29);
-        }
-        (h.wrapping_mul(0xD6E8_FEB8_6659_FD93) >> self.shift) as usize
+        (cell_hash(k) >> self.shift) as usize
     }
 
     fn insert(&mut self, k: &[i64; DIMS]) {
@@ -579,34 +584,73 @@ fn proportional_pairs(
             (k, side)
         })
         .collect();
-    let key = |i: usize| &placed[i].0;
-    // The series in the order of their cells, and where each cell's run begins.
-    let mut order: Vec<u32> = (0..evaluated as u32).collect();
-    order.par_sort_unstable_by(|&a, &b| (key(a as usize), a).cmp(&(key(b as usize), b)));
-    let mut grid: PlHashMap<[i64; DIMS], (usize, usize)> = PlHashMap::with_capacity(evaluated);
-    let mut occupied = Occupied::new(evaluated);
+    let key = |i: u32| &placed[i as usize].0;
+    // The series in the order of their cells' hashes (equal cells side by
+    // side): a sort of small records, not of indices into the placings.
+    let mut order: Vec<(u64, u32)> = (0..evaluated as u32)
+        .map(|i| (cell_hash(key(i)), i))
+        .collect();
+    order.par_sort_unstable_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| key(a.1).cmp(key(b.1)))
+            .then(a.1.cmp(&b.1))
+    });
+    // Each cell's run of the order.
+    let same_cell = |a: (u64, u32), b: (u64, u32)| a.0 == b.0 && key(a.1) == key(b.1);
+    let mut runs: Vec<(u32, u32)> = Vec::new();
     let mut start = 0;
     for end in 1..=order.len() {
-        if end == order.len() || key(order[end] as usize) != key(order[start] as usize) {
-            let k = *key(order[start] as usize);
-            occupied.insert(&k);
-            grid.insert(k, (start, end));
+        if end == order.len() || !same_cell(order[end], order[start]) {
+            runs.push((start as u32, end as u32));
             start = end;
         }
     }
-    let near = |i: usize| -> Vec<(u32, u32, f64)> {
-        let mut pairs = Vec::new();
-        let (si, (k, side)) = (shape(i), &placed[i]);
+    let mut grid: PlHashMap<[i64; DIMS], (u32, u32)> = PlHashMap::with_capacity(runs.len());
+    let mut occupied = Occupied::new(runs.len());
+    for &(from, to) in &runs {
+        let k = *key(order[from as usize].1);
+        occupied.insert(&k);
+        grid.insert(k, (from, to));
+    }
+    let alike = |i: usize, j: usize| {
+        shape(i)
+            .iter()
+            .zip(shape(j))
+            .all(|(a, b)| (a - b).abs() <= tol * a.max(*b))
+    };
+    // The pairs of the series at `p` in the order: with the later series of
+    // its own cell (up to `to`), and with the later enterprises of the
+    // neighbouring cells it stands near.
+    let near = |p: usize, to: usize, pairs: &mut Vec<Pair>| {
+        let i = order[p].1 as usize;
         let (ei, ti) = ents[i];
+        let pair = |j: usize| {
+            let (ej, tj) = ents[j];
+            if ei < ej {
+                (ei, ej, ti / tj)
+            } else {
+                (ej, ei, tj / ti)
+            }
+        };
+        for &(_, j) in &order[p + 1..to] {
+            if alike(i, j as usize) {
+                pairs.push(pair(j as usize));
+            }
+        }
         // The coordinates where the series stands near its cell's edge, and
         // the neighbour on that side.
-        let edges: Vec<(usize, i64)> = (0..dims)
-            .filter(|&d| side[d] != 0)
-            .map(|d| (d, i64::from(side[d])))
-            .collect();
-        for mask in 0..1u32 << edges.len() {
+        let (k, side) = &placed[i];
+        let mut edges = [(0usize, 0i64); DIMS];
+        let mut n_edges = 0;
+        for d in 0..dims {
+            if side[d] != 0 {
+                edges[n_edges] = (d, i64::from(side[d]));
+                n_edges += 1;
+            }
+        }
+        for mask in 1..1u32 << n_edges {
             let mut c = *k;
-            for (b, &(d, step)) in edges.iter().enumerate() {
+            for (b, &(d, step)) in edges[..n_edges].iter().enumerate() {
                 if mask >> b & 1 == 1 {
                     c[d] = c[d].wrapping_add(step);
                 }
@@ -619,24 +663,23 @@ fn proportional_pairs(
             let Some(&(from, to)) = grid.get(&c) else {
                 continue;
             };
-            for &j in &order[from..to] {
-                let (ej, tj) = ents[j as usize];
-                if ej <= ei {
-                    continue;
-                }
-                if si
-                    .iter()
-                    .zip(shape(j as usize))
-                    .all(|(a, b)| (a - b).abs() <= tol * a.max(*b))
-                {
-                    pairs.push((ei, ej, ti / tj));
+            for &(_, j) in &order[from as usize..to as usize] {
+                if ents[j as usize].0 > ei && alike(i, j as usize) {
+                    pairs.push(pair(j as usize));
                 }
             }
         }
-        pairs
     };
-    let mut pairs: Vec<(u32, u32, f64)> =
-        (0..evaluated).into_par_iter().flat_map_iter(near).collect();
+    let mut pairs: Vec<Pair> = runs
+        .par_iter()
+        .flat_map_iter(|&(from, to)| {
+            let mut pairs = Vec::new();
+            for p in from as usize..to as usize {
+                near(p, to as usize, &mut pairs);
+            }
+            pairs
+        })
+        .collect();
     pairs.sort_by_key(|p| (p.0, p.1));
     (evaluated, pairs)
 }
