@@ -3,8 +3,6 @@
 //! a jump in wage per employee (LB003), and a county whose VAT/output ratio steps
 //! down against its own history (TX004).
 
-use std::collections::HashMap;
-
 use polars::prelude::*;
 use rayon::prelude::*;
 
@@ -310,14 +308,36 @@ fn too_smooth(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
         .str()
         .map_err(pe)?
         .clone();
-    let df = every_month(ctx, |m| {
-        smooth_month(
-            &outputs.series(m, window),
-            &division,
-            max_share,
-            min_gross,
-            min_peers,
-        )
+    // Each enterprise's division as a number (a missing division is "", as
+    // its text would be).
+    let mut numbers: PlHashMap<&str, u32> = PlHashMap::new();
+    let divisions: Vec<u32> = division
+        .iter()
+        .map(|d| {
+            let next = numbers.len() as u32;
+            *numbers.entry(d.unwrap_or("")).or_insert(next)
+        })
+        .collect();
+    let groups = Groups {
+        of: &divisions,
+        count: numbers.len(),
+    };
+    // The months are independent: computed side by side, then stacked in order.
+    let frames: Vec<Result<DataFrame>> = (ctx.from.0..=ctx.period.0)
+        .into_par_iter()
+        .map(|m| {
+            smooth_month(
+                &outputs.series(m, window),
+                groups,
+                max_share,
+                min_gross,
+                min_peers,
+            )
+        })
+        .collect();
+    let mut frames = frames.into_iter();
+    let df = every_month(ctx, |_| {
+        frames.next().unwrap_or_else(|| Ok(DataFrame::empty()))
     })?;
     outcome_of(
         ctx,
@@ -335,53 +355,56 @@ fn too_smooth(ctx: &Ctx<'_>, cfg: &RuleConfig) -> Result<RuleOutput> {
     )
 }
 
+/// The enterprises' groups: `of[e]` in `0..count`.
+#[derive(Clone, Copy)]
+struct Groups<'a> {
+    of: &'a [u32],
+    count: usize,
+}
+
 /// IN011 at one month: each series' spread against its division's median.
 fn smooth_month(
     rows: &[(u32, &[f64])],
-    division: &StringChunked,
+    division: Groups<'_>,
     max_share: f64,
     min_gross: f64,
     min_peers: usize,
 ) -> Result<DataFrame> {
     // The spread of each series' month-to-month log changes.
+    let mut d: Vec<f64> = Vec::new();
     let spread: Vec<(u32, f64, f64)> = rows
         .iter()
         .map(|(e, y)| {
-            let d: Vec<f64> = y.windows(2).map(|w| (w[1] / w[0]).ln()).collect();
+            d.clear();
+            d.extend(y.windows(2).map(|w| (w[1] / w[0]).ln()));
             let m = d.iter().sum::<f64>() / d.len() as f64;
             let sd = (d.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (d.len() - 1) as f64).sqrt();
             (*e, sd, y.iter().sum::<f64>() / y.len() as f64)
         })
         .collect();
-    let mut by_div: HashMap<String, Vec<f64>> = HashMap::new();
-    let mut all: Vec<f64> = Vec::new();
+    let mut by_div: Vec<Vec<f64>> = vec![Vec::new(); division.count];
+    let mut all: Vec<f64> = Vec::with_capacity(spread.len());
     for (e, sd, _) in &spread {
-        by_div
-            .entry(division.get(*e as usize).unwrap_or("").to_string())
-            .or_default()
-            .push(*sd);
+        by_div[division.of[*e as usize] as usize].push(*sd);
         all.push(*sd);
     }
+    // The upper of the two middle values of an even count.
     let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
         if v.is_empty() {
             f64::NAN
         } else {
-            v[v.len() / 2]
+            let k = v.len() / 2;
+            *v.select_nth_unstable_by(k, f64::total_cmp).1
         }
     };
     let all_median = median(&mut all);
-    let div_median: HashMap<String, f64> = by_div
-        .into_iter()
-        .filter(|(_, v)| v.len() >= min_peers)
-        .map(|(k, mut v)| (k, median(&mut v)))
+    let div_median: Vec<Option<f64>> = by_div
+        .iter_mut()
+        .map(|v| (v.len() >= min_peers).then(|| median(v)))
         .collect();
     let (mut eids, mut values, mut peers, mut fails) = (vec![], vec![], vec![], vec![]);
     for (e, sd, mean) in spread {
-        let peer = div_median
-            .get(division.get(e as usize).unwrap_or(""))
-            .copied()
-            .unwrap_or(all_median);
+        let peer = div_median[division.of[e as usize] as usize].unwrap_or(all_median);
         eids.push(e);
         values.push(sd);
         peers.push(peer);
