@@ -408,6 +408,15 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Batch> {
             .drop_many(["_file", "_row"])
             .select(internal_columns(t))
             .map_err(|e| Error::polars("load", e))?;
+        // Enterprise by enterprise, each one's months in order: a rule that
+        // lays a table out as a month panel, or walks an enterprise's months,
+        // then reads and writes memory in order instead of at random (the rows
+        // of a month's file come in any order).
+        let df = if matches!(key_columns(t), ["eid", _]) {
+            sort_by_key(df, t)?
+        } else {
+            df
+        };
         unknown.insert(t, unknown_keys(t, &lt_unknown, &df));
         tracing::debug!(
             table = t.name(),
@@ -1362,6 +1371,9 @@ fn numeric_key(df: &DataFrame, t: Table) -> Result<Option<Series>> {
 /// the computations that read each enterprise's months in order.
 pub fn sort_by_key(df: DataFrame, t: Table) -> Result<DataFrame> {
     let pe = |e| Error::polars("load", e);
+    if in_key_order(&df, t) {
+        return Ok(df);
+    }
     // Monthly files read in path order (Hive folders) already come in month order:
     // then a stable counting sort by enterprise gives enterprise-and-month order in
     // two linear passes.
@@ -1402,6 +1414,30 @@ pub fn sort_by_key(df: DataFrame, t: Table) -> Result<DataFrame> {
             )
             .map_err(pe),
     }
+}
+
+/// Whether a frame keyed by enterprise and time (`eid` and `period`, or
+/// `year`) is already in that order, without nulls in either.
+fn in_key_order(df: &DataFrame, t: Table) -> bool {
+    let ["eid", second] = key_columns(t) else {
+        return false;
+    };
+    let (Ok(e), Ok(m)) = (df.column("eid"), df.column(second)) else {
+        return false;
+    };
+    let (Ok(e), Ok(m)) = (e.u32(), m.i32()) else {
+        return false;
+    };
+    if e.null_count() > 0 || m.null_count() > 0 {
+        return false;
+    }
+    let (e, m) = (e.rechunk(), m.rechunk());
+    let (Ok(e), Ok(m)) = (e.cont_slice(), m.cont_slice()) else {
+        return false;
+    };
+    e.windows(2)
+        .zip(m.windows(2))
+        .all(|(a, b)| (a[0], b[0]) <= (a[1], b[1]))
 }
 
 /// Keeps one copy of each key (see the module docs) and quarantines the others.
