@@ -595,7 +595,7 @@ fn history(batch: &Batch, s: &Grading) -> Result<LazyFrame> {
 }
 
 /// Previous state per enterprise id.
-pub type StateMap = HashMap<u32, State>;
+pub type StateMap = PlHashMap<u32, State>;
 
 /// Reads the state left by an earlier run's `grades.parquet` for the month before
 /// `period`. A file of the same month (a re-run) gives the state it started from.

@@ -232,17 +232,14 @@ impl Outputs {
         let n = ctx.batch.enterprises.height();
         let mut y = vec![f64::NAN; n * width];
         if let Some(ind) = ctx.batch.table(Table::Industrial) {
-            let e = ind.column("eid").map_err(pe)?.u32().map_err(pe)?;
-            let p = ind.column("period").map_err(pe)?.i32().map_err(pe)?;
-            let g = ind.column("gross_output").map_err(pe)?.f64().map_err(pe)?;
-            for ((e, p), g) in e.iter().zip(p.iter()).zip(g.iter()) {
-                if let (Some(e), Some(p), Some(g)) = (e, p, g) {
-                    let k = p - first;
+            super::panel::each_row(ind, "gross_output", |e, p, g| {
+                let k = p - first;
+                if let Some(g) = g {
                     if (0..width as i32).contains(&k) && (e as usize) < n {
                         y[e as usize * width + k as usize] = g;
                     }
                 }
-            }
+            })?;
         }
         Ok(Outputs { first, width, y })
     }
