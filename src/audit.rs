@@ -79,6 +79,9 @@ fn letter(g: &str) -> char {
 
 /// The first month of the pass that rebuilds the grade state: `back` months
 /// before the period, or January of its year when that is earlier.
+/// Each enterprise's grades held earlier in the year, a letter a month.
+type Histories = PlHashMap<u32, String>;
+
 fn rebuild_start(p: Month, back: i32) -> Month {
     std::cmp::min(p.plus(-back), p.year_start())
 }
@@ -92,11 +95,11 @@ fn rebuild_state(
     pipeline: &Pipeline,
     start: Month,
     all: &DataFrame,
-) -> Result<(StateMap, HashMap<u32, String>)> {
+) -> Result<(StateMap, Histories)> {
     let s = pipeline.grading();
     let p = batch.period;
     let mut state = StateMap::new();
-    let mut hist: HashMap<u32, String> = HashMap::new();
+    let mut hist = Histories::default();
     // Every earlier month's year-to-date sizes from one panel of the industrial
     // table, not a scan of it per month.
     let mut sizes = if start < p {
@@ -140,7 +143,7 @@ fn rebuild_state(
 }
 
 /// Grade histories carried by an earlier `grades.parquet` (same year only).
-fn histories_from_file(path: &Path, batch: &Batch) -> Result<HashMap<u32, String>> {
+fn histories_from_file(path: &Path, batch: &Batch) -> Result<Histories> {
     let file = std::fs::File::open(path)
         .map_err(|e| Error::Usage(format!("--previous-grades {}: {e}", path.display())))?;
     let df = ParquetReader::new(file).finish().map_err(pe("grade"))?;
@@ -149,7 +152,7 @@ fn histories_from_file(path: &Path, batch: &Batch) -> Result<HashMap<u32, String
         df.column("grade_history"),
         df.column("period"),
     ) else {
-        return Ok(HashMap::new());
+        return Ok(Histories::default());
     };
     let (u, h, per) = (
         u.str().map_err(pe("grade"))?,
@@ -163,7 +166,7 @@ fn histories_from_file(path: &Path, batch: &Batch) -> Result<HashMap<u32, String
         .map(|(i, u)| (u, i as u32))
         .collect();
     let p = batch.period;
-    let mut out = HashMap::new();
+    let mut out = Histories::default();
     for i in 0..df.height() {
         let (Some(us), Some(hs), Some(ps)) = (u.get(i), h.get(i), per.get(i)) else {
             continue;
@@ -306,7 +309,7 @@ fn grade_state(
     pipeline: &Pipeline,
     start: Month,
     earlier: Option<&DataFrame>,
-) -> Result<(StateMap, HashMap<u32, String>, String)> {
+) -> Result<(StateMap, Histories, String)> {
     Ok(match (&opts.previous_grades, earlier) {
         (Some(path), _) => (
             grade::read_state(path, batch)?,
@@ -326,7 +329,7 @@ fn grade_state(
         }
         (None, None) => (
             StateMap::new(),
-            HashMap::new(),
+            Histories::default(),
             "not rebuilt (rebuild_months = 0): grades of this month alone".to_string(),
         ),
     })
@@ -334,11 +337,7 @@ fn grade_state(
 
 /// Adds `grade_history`, the year's grades as letters: the earlier months' (`-`
 /// where unknown), then this one.
-fn with_grade_history(
-    graded: &mut DataFrame,
-    mut histories: HashMap<u32, String>,
-    p: Month,
-) -> Result<()> {
+fn with_grade_history(graded: &mut DataFrame, mut histories: Histories, p: Month) -> Result<()> {
     let months_before = (p.0 - p.year_start().0) as usize;
     let eids = graded
         .column("eid")

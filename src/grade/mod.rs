@@ -693,12 +693,9 @@ pub fn apply(scored: DataFrame, prev: &StateMap, s: &Grading) -> Result<DataFram
         Vec::with_capacity(n),
         Vec::with_capacity(n),
     );
-    for i in 0..n {
-        let e = eids.get(i).unwrap_or(0);
-        let comp = computed
-            .get(i)
-            .and_then(Grade::parse)
-            .unwrap_or(Grade::Green);
+    for (e, comp) in eids.iter().zip(computed.iter()) {
+        let e = e.unwrap_or(0);
+        let comp = comp.and_then(Grade::parse).unwrap_or(Grade::Green);
         let before = prev.get(&e).copied();
         let st = adjust(before, comp, step);
         g.push(st.grade.as_str());
@@ -727,14 +724,14 @@ pub fn state_of(graded: &DataFrame) -> Result<StateMap> {
         .map_err(pe)?
         .u32()
         .map_err(pe)?;
-    let mut out = StateMap::new();
-    for i in 0..graded.height() {
-        if let (Some(e), Some(g)) = (eids.get(i), grade.get(i).and_then(Grade::parse)) {
+    let mut out = StateMap::with_capacity(graded.height());
+    for ((e, g), c) in eids.iter().zip(grade.iter()).zip(clean.iter()) {
+        if let (Some(e), Some(g)) = (e, g.and_then(Grade::parse)) {
             out.insert(
                 e,
                 State {
                     grade: g,
-                    clean_months: clean.get(i).unwrap_or(0),
+                    clean_months: c.unwrap_or(0),
                 },
             );
         }
