@@ -662,9 +662,9 @@ fn proportional_pairs(
         let (k, side) = &placed[i];
         let mut edges = [(0usize, 0i64); DIMS];
         let mut n_edges = 0;
-        for d in 0..dims {
-            if side[d] != 0 {
-                edges[n_edges] = (d, i64::from(side[d]));
+        for (d, &s) in side.iter().enumerate().take(dims) {
+            if s != 0 {
+                edges[n_edges] = (d, i64::from(s));
                 n_edges += 1;
             }
         }
